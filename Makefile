@@ -1,0 +1,38 @@
+# Every target installs what it needs, so `make demo` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup system-deps demo test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Debian packages the integration tests need: Go + govmomi (vCenter simulator), Chromium (HTML report).
+system-deps:
+	./scripts/system-deps.sh
+
+demo: setup
+	$(BIN)/vvolguard demo
+
+test: setup system-deps
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+bench: setup
+	$(BIN)/python benchmarks/parse_throughput.py
+	$(BIN)/python benchmarks/simulate_scale.py
+	$(BIN)/python benchmarks/drain_policies.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .vcsim-build

@@ -1,0 +1,187 @@
+"""The Diagnosis: what analysis hands to every renderer (terminal, JSON, HTML, Markdown, escalate).
+
+It is plain data, so renderers never reach back into readers, and ``to_dict`` is the stable JSON
+schema ``vvolguard.diagnosis/v1`` (documented in ``report/json_schema.py``). Add fields freely;
+renaming or removing one is a schema change and needs ``v2``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import datetime
+from enum import Enum, StrEnum
+from typing import Any
+
+from vvolguard.records import Citation, ReadWarning
+
+SCHEMA_ID = "vvolguard.diagnosis/v1"
+
+
+class FailureClass(StrEnum):
+    """The runbook's classes (Stage 4 decision table) plus the two the tool itself needs."""
+
+    PROVIDER_SATURATION = "provider-saturation"
+    PROVIDER_REGISTRATION = "provider-registration"
+    PE_PRESENTATION = "pe-presentation"
+    CERTIFICATE_LIFECYCLE = "certificate-lifecycle"
+    NOT_CONTROL_PLANE = "not-control-plane"
+    HEALTHY = "healthy"
+    INSUFFICIENT_EVIDENCE = "insufficient-evidence"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return list(Severity).index(self)
+
+
+@dataclass
+class Finding:
+    """One conclusion with its evidence. No finding without at least one citation, except
+    ``insufficient-evidence``, which cites what is missing instead."""
+
+    id: str  # a FailureClass value
+    title: str
+    severity: Severity
+    confidence: float  # 0..1
+    reason: str  # one line: why this class
+    citations: list[Citation] = field(default_factory=list)
+    next_moves: list[str] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)
+    providers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Verdict:
+    cls: str  # a FailureClass value; serialised as "class"
+    confidence: float
+    summary: str
+
+
+@dataclass
+class MissingEvidence:
+    artifact: str  # e.g. "esxcli storage vvol vasaprovider list (source host)"
+    why: str  # what it would settle
+    command: str  # how to collect it
+
+
+@dataclass
+class FailedMigration:
+    task_id: str | None
+    vm: str | None
+    source: str | None
+    destination: str | None
+    time: datetime | None
+    error: str | None
+    datastore: str | None = None
+    #: signals seen on the source and destination around the failure, e.g.
+    #: {"esx-03": {"no_free_conn": 4, "busy": 2, "create_p95_ms": 41000}}
+    nearby_signals: dict[str, dict[str, float]] = field(default_factory=dict)
+    citation: Citation | None = None
+
+
+@dataclass
+class StormWindow:
+    """A period when one source host had many migrations in flight at once."""
+
+    source_host: str
+    start: datetime
+    end: datetime
+    peak_concurrency: int
+    migrations: int
+    failed: int
+
+
+@dataclass
+class Migrations:
+    total: int = 0
+    succeeded: int = 0
+    failed: list[FailedMigration] = field(default_factory=list)
+    peak_concurrency: dict[str, int] = field(default_factory=dict)  # per source host
+    storms: list[StormWindow] = field(default_factory=list)
+
+
+@dataclass
+class ProviderSummary:
+    name: str
+    url: str | None
+    status: dict[str, str]  # observer (host or "vcenter") -> status
+    arrays: list[str] = field(default_factory=list)
+    version: str | None = None
+    certificate: dict[str, Any] | None = None  # subject, not_after, days_left_at_incident, ...
+    max_outstanding_seen: int | None = None
+    ceiling: int | None = None
+
+
+@dataclass
+class PESummary:
+    pe_id: str
+    host: str | None
+    array_id: str | None
+    accessible: bool | None
+    configured: bool | None
+    storage_containers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class InputFile:
+    file: str
+    kind: str
+    host: str | None
+    records: int
+
+
+@dataclass
+class Diagnosis:
+    verdict: Verdict
+    findings: list[Finding] = field(default_factory=list)
+    providers: list[ProviderSummary] = field(default_factory=list)
+    protocol_endpoints: list[PESummary] = field(default_factory=list)
+    #: per "host|vp" key: counts, latency percentiles, ceilings, and a bucketed ``timeline``
+    #: (list of {"t": iso, ...}) that the HTML report plots.
+    signals: dict[str, Any] = field(default_factory=dict)
+    migrations: Migrations = field(default_factory=Migrations)
+    certificates: list[dict[str, Any]] = field(default_factory=list)
+    missing_evidence: list[MissingEvidence] = field(default_factory=list)
+    warnings: list[ReadWarning] = field(default_factory=list)
+    inputs: list[InputFile] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)
+    incident_window: tuple[datetime, datetime] | None = None
+    now: datetime | None = None
+    thresholds: dict[str, float] = field(default_factory=dict)
+    schema: str = SCHEMA_ID
+
+    @property
+    def primary(self) -> Finding | None:
+        return next((f for f in self.findings if f.id == self.verdict.cls), None)
+
+    def max_severity(self) -> Severity | None:
+        return max((f.severity for f in self.findings), key=lambda s: s.rank, default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``vvolguard.diagnosis/v1`` document."""
+        out = _jsonable(self)
+        out["verdict"]["class"] = out["verdict"].pop("cls")
+        return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, Enum):
+        return value.value
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float):
+        return round(value, 4)
+    return value

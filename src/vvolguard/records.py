@@ -1,0 +1,295 @@
+"""The typed records that every reader yields and every analysis consumes.
+
+Readers are generators (in the manner of dissect.target plugins): they stream records and never
+raise on bad input. Two shapes exist because the volumes differ by orders of magnitude:
+
+* vvold.log can be gigabytes, so its reader yields :class:`VasaFrame` objects, each wrapping a
+  polars DataFrame of up to a few hundred thousand parsed lines (schema :data:`VASA_SCHEMA`).
+  Analysis folds each frame into bounded accumulators and drops it, so memory does not grow with
+  the size of the input.
+* Everything else (esxcli outputs, task exports, certificates, hostd/vmkernel events) is small or
+  sparse, so it is yielded as frozen dataclasses.
+
+Every record carries a :class:`Citation` so a finding can always quote its evidence. Every
+timestamp is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+import polars as pl
+
+#: Longest line text kept in a citation; evidence lines can be 10 MB of junk.
+MAX_CITED_TEXT = 400
+
+
+def clip(text: str, limit: int = MAX_CITED_TEXT) -> str:
+    """Trim a line for citation so one pathological line cannot bloat a report."""
+    text = text.rstrip("\r\n")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """Where a fact came from.
+
+    ``file`` is the path the user gave, with the member path inside an archive appended after
+    ``!`` (``bundle.tgz!var/run/log/vvold.log``), so a person can find the line again.
+    """
+
+    file: str
+    line: int | None
+    text: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", clip(self.text))
+
+
+@dataclass(frozen=True, slots=True)
+class ReadWarning:
+    """Something a reader could not use. Never fatal: the rest of the evidence still counts."""
+
+    file: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.message}"
+
+
+class EvidenceKind(StrEnum):
+    """What a file is, decided by content and name (see ``evidence.sniff``)."""
+
+    VVOLD_LOG = "vvold-log"
+    HOSTD_LOG = "hostd-log"
+    VMKERNEL_LOG = "vmkernel-log"
+    VASAPROVIDER_LIST = "esxcli-vasaprovider-list"
+    PROTOCOLENDPOINT_LIST = "esxcli-protocolendpoint-list"
+    STORAGECONTAINER_LIST = "esxcli-storagecontainer-list"
+    VCENTER_TASKS = "vcenter-tasks"
+    VCENTER_EVENTS = "vcenter-events"
+    VASA_PROVIDER_EXPORT = "powercli-vasaprovider"
+    CERTIFICATE = "certificate"
+    SUPPORT_BUNDLE = "support-bundle"
+    GROUND_TRUTH = "vvolguard-ground-truth"
+    UNKNOWN = "unknown"
+
+
+# --------------------------------------------------------------------------------------------
+# vvold.log: columnar frames
+# --------------------------------------------------------------------------------------------
+
+
+class VasaEventKind(StrEnum):
+    """The kinds of vvold line the analysis cares about; every other line is dropped early."""
+
+    ISSUE = "issue"  # VasaOp ... ===> Issuing '<op>' to VP <vp> (#outstanding a/b)
+    SUCCESS = "success"  # ===> FINAL SUCCESS <op> ... timeElapsed=N msecs
+    FAILURE = "failure"  # ===> FINAL FAILURE <op>, error (CODE / detail)
+    NO_FREE_CONN = "no-free-conn"  # VasaSession::GetFreeConn / "No free connections to VP"
+    BUSY = "busy"  # PROVIDER_BUSY / VasaProviderBusy outside a FINAL line
+    TIMEOUT = "timeout"  # TimedOut / TIMEOUT outside a FINAL line
+    SETCONTEXT_FAILURE = "setcontext-failure"  # VasaSession::DoSetContext ... failed
+    TRANSPORT = "transport"  # TRANSPORT_FAULT, connection refused, endpoint errors
+    SSL = "ssl"  # SSL Exception, certificate verify failed, handshake errors
+    BIND_RETRY = "bind-retry"  # bindVirtualVolume retry lines
+    SERVICE_START = "service-start"  # "Section for VMware ESX" header: version, daemon restart
+    OTHER = "other"  # matched the prefilter but no specific shape
+
+
+#: Columns of every VasaFrame. Missing values are null; ``ts`` is always set (lines without a
+#: timestamp inherit their header's, as ``-->`` continuations do).
+VASA_SCHEMA: dict[str, pl.DataType] = {
+    "file": pl.String(),  # display path, as in Citation.file
+    "line": pl.Int64(),  # 1-based line number in the (decompressed) file
+    "ts": pl.Datetime("us", "UTC"),
+    "host": pl.String(),  # ESXi host name when known (bundle, file name), else null
+    "pid": pl.Int64(),
+    "level": pl.String(),  # normalised: error / warning / info / verbose / debug
+    "kind": pl.String(),  # a VasaEventKind value
+    "op": pl.String(),  # VASA operation name, e.g. createVirtualVolume
+    "opseq": pl.Int64(),  # [#89844]: ties Issuing to FINAL
+    "vp": pl.String(),  # provider name as vvold prints it
+    "container": pl.String(),
+    "elapsed_ms": pl.Int64(),
+    "outstanding": pl.Int64(),  # n of (#outstanding n/max) or (#outstanding n)
+    "outstanding_max": pl.Int64(),  # max of (#outstanding n/max)
+    "fault": pl.String(),  # upper-snake code: TIMEOUT, PROVIDER_BUSY, TRANSPORT_FAULT ...
+    "detail": pl.String(),  # text after the code
+    "url": pl.String(),  # provider URL when the line names one
+    "text": pl.String(),  # the message, clipped, for citations
+}
+
+
+@dataclass(frozen=True, slots=True)
+class VasaFrame:
+    """A batch of parsed vvold lines from one file (schema :data:`VASA_SCHEMA`)."""
+
+    frame: pl.DataFrame
+    shape: str  # "esxi7" (6.7/7.0 lowercase level, --> lines) or "esxi8" (In(166) VVold[pid]:)
+
+
+@dataclass(frozen=True, slots=True)
+class HostIdentity:
+    """What is known of one ESXi host from a bundle name, log headers or file contents."""
+
+    host: str
+    esxi_version: str | None = None
+    build: str | None = None
+    citation: Citation | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# hostd / vmkernel: sparse events
+# --------------------------------------------------------------------------------------------
+
+
+class HostEventKind(StrEnum):
+    SWITCHOVER_EXCEEDED = "switchover-exceeded"  # Maximum switchover time for migration exceeded
+    VMOTION_FAILED = "vmotion-failed"  # [MIGRATE] ... vMotion failed: vmodl.fault.SystemError
+    DEST_FAILED_RESUME = "destination-failed-resume"
+    PE_PATH_BAD = "pe-path-bad"  # badpath.unreachpe / unsafepe, PE inaccessible
+    CONTAINER_OFFLINE = "container-offline"  # esx.problem.vvol.container.offline
+    VVOL_NOT_FOUND = "vvol-not-found"  # Could not find VVol
+    CONFIG_VVOL_LIMIT = "config-vvol-limit"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class HostLogEvent:
+    ts: datetime
+    host: str | None
+    source: str  # "hostd" | "vmkernel" | ...
+    kind: HostEventKind
+    message: str
+    citation: Citation
+
+
+# --------------------------------------------------------------------------------------------
+# esxcli storage vvol ... and PowerCLI Get-VasaProvider
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ArrayBinding:
+    array_id: str
+    is_active: bool | None = None
+    priority: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRecord:
+    """A VASA provider as one observer (an ESXi host, or vCenter via PowerCLI) saw it."""
+
+    name: str
+    url: str | None
+    status: str | None  # online / offline / syncError / unknown / connected / disconnected
+    observer: str | None  # the ESXi host name, or "vcenter" for PowerCLI/SMS exports
+    arrays: tuple[ArrayBinding, ...] = ()
+    version: str | None = None
+    vasa_version: str | None = None
+    last_sync: datetime | None = None
+    certificate_expiry: datetime | None = None
+    certificate_status: str | None = None
+    citation: Citation | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolEndpointRecord:
+    pe_id: str
+    host: str | None
+    array_id: str | None = None
+    pe_type: str | None = None  # SCSI / NFS / NVMe
+    accessible: bool | None = None
+    configured: bool | None = None
+    lun_id: str | None = None
+    storage_containers: tuple[str, ...] = ()
+    citation: Citation | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StorageContainerRecord:
+    name: str
+    uuid: str | None
+    host: str | None
+    array_id: str | None = None
+    accessible: bool | None = None
+    citation: Citation | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# vCenter tasks and events
+# --------------------------------------------------------------------------------------------
+
+
+class TaskState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCESS = "success"
+    ERROR = "error"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationTask:
+    """One vMotion / relocate as vCenter recorded it (task export or migration event)."""
+
+    task_id: str | None
+    vm: str | None
+    source_host: str | None
+    dest_host: str | None
+    state: TaskState
+    start: datetime | None
+    end: datetime | None
+    error: str | None = None
+    datastore: str | None = None
+    description_id: str | None = None
+    event_chain_id: str | None = None
+    citation: Citation | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Certificates
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRecord:
+    subject: str
+    issuer: str
+    not_before: datetime
+    not_after: datetime
+    serial: str
+    sha256: str
+    dns_names: tuple[str, ...] = ()
+    ip_addresses: tuple[str, ...] = ()
+    self_signed: bool = False
+    pem: str = field(default="", repr=False)
+    citation: Citation | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroundTruth:
+    """The simulator's statement of what really happened (never used by the analysis)."""
+
+    scenario: str
+    expected_class: str
+    citation: Citation | None = None
+
+
+Record = (
+    VasaFrame
+    | HostIdentity
+    | HostLogEvent
+    | ProviderRecord
+    | ProtocolEndpointRecord
+    | StorageContainerRecord
+    | MigrationTask
+    | CertificateRecord
+    | GroundTruth
+    | ReadWarning
+)
