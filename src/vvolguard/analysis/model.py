@@ -143,8 +143,21 @@ class Diagnosis:
     findings: list[Finding] = field(default_factory=list)
     providers: list[ProviderSummary] = field(default_factory=list)
     protocol_endpoints: list[PESummary] = field(default_factory=list)
-    #: per "host|vp" key: counts, latency percentiles, ceilings, and a bucketed ``timeline``
-    #: (list of {"t": iso, ...}) that the HTML report plots.
+    #: Control-plane signals, bounded in size whatever the input size. Shape (all keys present,
+    #: lists possibly empty; times are ISO-8601 UTC strings after to_dict):
+    #:   {"bucket_seconds": int,
+    #:    "per_provider": [{"host": str|None, "vp": str,
+    #:        "counts": {"issue", "success", "failure", "no_free_conn", "busy", "timeout",
+    #:                   "setcontext_failure", "transport", "ssl", "bind_retry": int},
+    #:        "ceiling": int|None, "max_outstanding": int|None, "at_ceiling_seconds": float,
+    #:        "create_latency_ms": {"count": int, "p50": float|None, "p95": float|None,
+    #:                              "max": float|None},
+    #:        "first": datetime|None, "last": datetime|None}],
+    #:    "timeline": [{"t": datetime, "host": str|None, "vp": str, "outstanding_max": int|None,
+    #:        "ceiling": int|None, "no_free_conn": int, "busy": int, "timeout": int,
+    #:        "failure": int, "create_ms_max": float|None, "create_ms_p95": float|None}],
+    #:    "migrations_in_flight": [{"t": datetime, "source_host": str, "in_flight": int}]}
+    #: ``timeline`` buckets are sized so the list stays in the low thousands of points.
     signals: dict[str, Any] = field(default_factory=dict)
     migrations: Migrations = field(default_factory=Migrations)
     certificates: list[dict[str, Any]] = field(default_factory=list)
