@@ -1,0 +1,1 @@
+"""Backends the drain controller can run against (see ``base.Backend``)."""
