@@ -60,30 +60,38 @@ class EvidenceFile:
         return raw
 
     def blocks(self, size: int = BLOCK_BYTES) -> Iterator[bytes]:
-        """Yield decompressed blocks; a truncated or corrupt stream ends with a warning."""
+        """Yield decompressed blocks of about ``size`` bytes.
+
+        gzip is decoded incrementally with zlib (not GzipFile) so a truncated rotation such as
+        ``vvold.3.gz`` still gives every byte before the damage, followed by a warning.
+        Concatenated gzip members (as some rotators write) are followed to the end.
+        """
         try:
-            with self.open() as stream:
-                while True:
-                    block = stream.read(size)
-                    if not block:
-                        return
+            raw = self.opener()
+        except OSError as exc:
+            self.warn(f"cannot be read: {_describe(exc)}")
+            return
+        try:
+            if _peek(raw, 2) == GZIP_MAGIC:
+                yield from _gunzip_blocks(raw, size, self)
+            else:
+                while block := raw.read(size):
                     yield block
-        except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             self.warn(f"stream ends early ({_describe(exc)}); used what was readable")
+        finally:
+            raw.close()
 
     def head(self, size: int = SNIFF_BYTES) -> bytes:
         """The first ``size`` decompressed bytes (less if the file is shorter or broken)."""
         out = bytearray()
-        try:
-            with self.open() as stream:
-                while len(out) < size:
-                    block = stream.read(size - len(out))
-                    if not block:
-                        break
-                    out += block
-        except (EOFError, gzip.BadGzipFile, zlib.error, OSError):
-            pass
-        return bytes(out)
+        saved = list(self.warnings)
+        for block in self.blocks(size):
+            out += block
+            if len(out) >= size:
+                break
+        self.warnings[:] = saved  # sniffing must not report damage twice; reading will
+        return bytes(out[:size])
 
     def lines(self) -> Iterator[tuple[int, str]]:
         """Yield ``(line_number, text)`` with undecodable bytes replaced, never raising.
@@ -115,6 +123,33 @@ class EvidenceFile:
         return out.decode("utf-8-sig", "replace")
 
 
+def _gunzip_blocks(raw: BinaryIO, size: int, ef: EvidenceFile) -> Iterator[bytes]:
+    decoder = zlib.decompressobj(wbits=31)
+    active = True  # inside a gzip member whose end we have not seen yet
+    pending = bytearray()
+    while chunk := raw.read(1024 * 1024):
+        while chunk:
+            if not active:
+                if chunk[:2] != GZIP_MAGIC:
+                    break  # trailing padding after the last member
+                decoder = zlib.decompressobj(wbits=31)
+                active = True
+            pending += decoder.decompress(chunk)
+            chunk = b""
+            if decoder.eof:
+                chunk = decoder.unused_data
+                active = False
+            if len(pending) >= size:
+                yield bytes(pending)
+                pending.clear()
+    if active:
+        pending += decoder.flush()
+    if pending:
+        yield bytes(pending)
+    if active and not decoder.eof:
+        ef.warn("truncated compressed data; used every line before the damage")
+
+
 def _peek(stream: BinaryIO, size: int) -> bytes:
     if hasattr(stream, "peek"):
         try:
@@ -139,4 +174,6 @@ def _describe(exc: BaseException) -> str:
 def from_bytes(display: str, data: bytes, host: str | None = None) -> EvidenceFile:
     """An in-memory evidence file: for tests, and for members already read into memory."""
     name = strip_gz(display.rsplit("!", 1)[-1].rsplit("/", 1)[-1])
-    return EvidenceFile(display=display, name=name, opener=lambda: io.BytesIO(data), host=host, size=len(data))
+    return EvidenceFile(
+        display=display, name=name, opener=lambda: io.BytesIO(data), host=host, size=len(data)
+    )

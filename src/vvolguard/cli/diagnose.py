@@ -1,0 +1,153 @@
+"""``vvolguard diagnose``: evidence in, a named failure class out.
+
+Exit codes are part of the interface (automation relies on them): 0 a diagnosis was produced,
+1 ``--fail-on`` matched a finding, 2 nothing given was usable, 3 an internal error.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from vvolguard.analysis.model import Diagnosis, Severity
+
+EXIT_OK = 0
+EXIT_FAIL_ON = 1
+EXIT_NOTHING_USABLE = 2
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "diagnose",
+        help=(
+            "Read support bundles, vvold/hostd/vmkernel logs, esxcli outputs, vCenter task and event "
+            "exports, Get-VasaProvider exports and certificates; name the failure class with its "
+            "evidence and the runbook's next moves. Exit codes: 0 diagnosed, 1 --fail-on matched, "
+            "2 nothing usable."
+        ),
+    )(diagnose_command)
+
+
+def diagnose_command(
+    paths: list[Path] = typer.Argument(
+        ..., help="Files, folders, .tgz support bundles; any mix.", show_default=False
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the vvolguard.diagnosis/v1 JSON instead."),
+    html: Path | None = typer.Option(None, "--html", help="Also write a self-contained HTML report here."),
+    markdown: Path | None = typer.Option(
+        None, "--markdown", help="Also write a Markdown ticket summary here."
+    ),
+    fail_on: Severity | None = typer.Option(
+        None, "--fail-on", help="Exit 1 when a finding has at least this severity (for automation)."
+    ),
+    now: str | None = typer.Option(
+        None, "--now", help="Judge certificate horizons as of this ISO time instead of the clock."
+    ),
+    threshold: list[str] = typer.Option(
+        [], "--threshold", help="Override a named threshold, NAME=VALUE (repeatable; see the README)."
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every citation and warning."),
+) -> None:
+    from vvolguard.analysis.thresholds import Thresholds
+    from vvolguard.pipeline import diagnose, usable
+
+    err = Console(stderr=True)
+    when = _parse_now(now, err)
+    thresholds = _parse_thresholds(Thresholds, threshold, err)
+    _refuse_overwriting_inputs(paths, [html, markdown], err)
+
+    interactive = err.is_terminal and not as_json
+    if interactive:
+        with err.status("reading evidence…") as status:
+            result = diagnose(
+                paths,
+                now=when,
+                thresholds=thresholds,
+                on_file=lambda ef: status.update(f"reading {ef.display}"),
+            )
+    else:
+        result = diagnose(paths, now=when, thresholds=thresholds)
+
+    if not usable(result):
+        err.print("[red]vvolguard: nothing given was usable evidence.[/]")
+        for warning in result.warnings[:20]:
+            err.print(f"  {warning}", markup=False, highlight=False)
+        if len(result.warnings) > 20:
+            err.print(f"  … and {len(result.warnings) - 20} more")
+        raise typer.Exit(EXIT_NOTHING_USABLE)
+
+    _write_reports(result, html, markdown, err)
+    if as_json:
+        from vvolguard.report.jsonout import to_json
+
+        sys.stdout.write(to_json(result) + "\n")
+    else:
+        from vvolguard.report.terminal import render_terminal
+
+        render_terminal(result, Console(), verbose=verbose)
+
+    if fail_on is not None:
+        worst = result.max_severity()
+        if worst is not None and worst.rank >= fail_on.rank:
+            raise typer.Exit(EXIT_FAIL_ON)
+
+
+def _write_reports(result: Diagnosis, html: Path | None, markdown: Path | None, err: Console) -> None:
+    if html is not None:
+        from vvolguard.report.html import render_html
+
+        _write(html, render_html(result), err)
+    if markdown is not None:
+        from vvolguard.report.markdown import render_markdown
+
+        _write(markdown, render_markdown(result), err)
+
+
+def _write(path: Path, text: str, err: Console) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        err.print(f"[red]vvolguard: cannot write {path}: {exc.strerror or exc}[/]")
+        raise typer.Exit(EXIT_NOTHING_USABLE) from None
+    err.print(f"wrote {path}")
+
+
+def _parse_now(value: str | None, err: Console) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        err.print(f"[red]vvolguard: --now {value!r} is not an ISO date/time (e.g. 2026-03-14T10:00:00Z)[/]")
+        raise typer.Exit(EXIT_NOTHING_USABLE) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _parse_thresholds(factory, pairs: list[str], err: Console):  # type: ignore[no-untyped-def]
+    overrides: dict[str, float] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            overrides[name.strip()] = float(value)
+        except ValueError:
+            err.print(f"[red]vvolguard: --threshold {pair!r} must be NAME=NUMBER[/]")
+            raise typer.Exit(EXIT_NOTHING_USABLE) from None
+    try:
+        return factory.from_overrides(overrides)
+    except (KeyError, ValueError) as exc:
+        err.print(f"[red]vvolguard: {exc}[/]")
+        raise typer.Exit(EXIT_NOTHING_USABLE) from None
+
+
+def _refuse_overwriting_inputs(inputs: list[Path], outputs: list[Path | None], err: Console) -> None:
+    resolved = {p.resolve() for p in inputs if p.exists()}
+    for out in outputs:
+        if out is not None and out.exists() and out.resolve() in resolved:
+            err.print(f"[red]vvolguard: refusing to overwrite {out}: it is one of the inputs[/]")
+            raise typer.Exit(EXIT_NOTHING_USABLE)
