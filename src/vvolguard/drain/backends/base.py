@@ -16,6 +16,8 @@ the vCenter task moref (``task-1234``) or the simulator's.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -165,3 +167,19 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release sessions (``Disconnect``) and files."""
         ...
+
+
+class WallClock:
+    """Real time for a real vCenter. ``now`` is epoch seconds (so retry times written to the
+    journal still mean something to a later process); ``sleep`` wakes early when ``wake`` is
+    set (Ctrl-C), so an interrupted drain reacts at once instead of after the poll interval."""
+
+    def __init__(self, wake: threading.Event | None = None) -> None:
+        self.wake = wake or threading.Event()
+
+    def now(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.wake.wait(seconds)
