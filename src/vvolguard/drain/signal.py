@@ -1,0 +1,57 @@
+"""The pressure signal: the one value the limit algorithms read about the control plane.
+
+Kept apart from ``pressure.py`` (which builds it from vvold lines and task outcomes) so that a
+limit can be unit-tested with hand-made signals and no parser at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+
+class PressureLevel(IntEnum):
+    """How loaded the VASA control plane looks.
+
+    * ``CALM``: nothing seen; the limit may grow.
+    * ``WARM``: an early sign (create latency above its calm baseline, outstanding close to the
+      ceiling); do not grow, do not cut. This is the Gradient guard of landscape §4.6.
+    * ``CONGESTED``: an explicit congestion mark (ECN-like): waits for a free connection, busy
+      faults, timeouts, outstanding at the ceiling, a failed relocate task. Cut and hold.
+    """
+
+    CALM = 0
+    WARM = 1
+    CONGESTED = 2
+
+
+@dataclass(frozen=True, slots=True)
+class PressureSignal:
+    """A snapshot of the control plane at clock time ``at``.
+
+    ``episode`` counts congestion episodes (a new one starts when CONGESTED follows a clear
+    period), so a limit cuts once per episode and not once per evaluation. ``latency_ratio`` is
+    the recent swap-vVol create latency over its calm baseline (``None`` until both exist).
+    ``calm_ops`` counts control-plane operations seen finishing calmly since the start: an
+    ECN-style "ack" that arrives seconds into a vMotion, long before the task ends.
+    """
+
+    level: PressureLevel = PressureLevel.CALM
+    reasons: tuple[str, ...] = ()
+    at: float = 0.0
+    episode: int = 0
+    latency_ratio: float | None = None
+    outstanding: int | None = None
+    outstanding_max: int | None = None
+    calm_ops: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str:
+        """One line for the progress display: why the drain is slow (or that it is not)."""
+        if not self.reasons:
+            return "calm"
+        return "; ".join(self.reasons)
+
+
+CALM = PressureSignal()

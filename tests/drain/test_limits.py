@@ -1,0 +1,150 @@
+"""The limit algorithms: probe of 1, additive growth when calm, cut and hold on pressure,
+re-probe after back-off, never above the ceiling."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vvolguard.drain.limits import (
+    AIMDLimit,
+    Completion,
+    FixedLimit,
+    GradientLimit,
+    Observation,
+    make_limit,
+)
+from vvolguard.drain.signal import PressureLevel, PressureSignal
+
+CALM = PressureSignal()
+
+
+def calm(acks: int, at: float = 0.0) -> PressureSignal:
+    return PressureSignal(calm_ops=acks, at=at)
+
+
+def congested(episode: int = 1, acks: int = 0) -> PressureSignal:
+    return PressureSignal(
+        level=PressureLevel.CONGESTED, reasons=("no free connections to VP",), episode=episode, calm_ops=acks
+    )
+
+
+def test_aimd_starts_with_a_probe_of_one_then_grows_additively() -> None:
+    lim = AIMDLimit(ceiling=8)
+    assert lim.allowed() == 1 and lim.probing
+    lim.update(Observation(0, 1, calm(0)))
+    assert lim.allowed() == 1  # nothing calm seen yet: still probing
+    lim.update(Observation(1, 1, calm(1)))  # the probe's swap vVol was created calmly
+    assert not lim.probing and lim.allowed() == 1
+    lim.update(Observation(2, 1, calm(2)))
+    assert lim.allowed() == 2
+    lim.update(Observation(3, 2, calm(3)))
+    assert lim.allowed() == 3
+
+
+def test_aimd_does_not_grow_when_the_limit_is_not_used() -> None:
+    lim = AIMDLimit(ceiling=8)
+    lim.update(Observation(1, 1, calm(1)))
+    for i in range(2, 10):
+        lim.update(Observation(i, 0, calm(i)))
+    assert lim.limit == 1
+
+
+def test_aimd_cuts_multiplicatively_holds_and_reprobes() -> None:
+    lim = AIMDLimit(ceiling=8, backoff=0.5)
+    lim.update(Observation(0, 1, calm(1)))
+    acks = 1
+    for i in range(10):
+        acks += 1
+        lim.update(Observation(i, lim.limit, calm(acks)))
+    assert lim.limit == 8
+    lim.update(Observation(20, 8, congested(1, acks)))
+    assert lim.limit == 4 and lim.holding and lim.allowed() == 0
+    assert "no free connections" in lim.state
+    # The same episode seen again does not cut again.
+    lim.update(Observation(21, 8, congested(1, acks)))
+    assert lim.limit == 4 and lim.allowed() == 0
+    # Signals clear: one probe first, then back to the cut limit.
+    lim.update(Observation(60, 3, calm(acks)))
+    assert not lim.holding and lim.allowed() == 1
+    lim.update(Observation(61, 1, calm(acks + 1)))
+    assert lim.allowed() == 4
+
+
+def test_a_failed_task_counts_as_congestion_even_without_log_signals() -> None:
+    lim = AIMDLimit(ceiling=8)
+    lim._limit = 6.0
+    lim.probing = False
+    lim.update(Observation(5, 5, CALM, (Completion("vm-1", 30.0, ok=False),)))
+    assert lim.limit == 3 and lim.holding
+
+
+def test_warm_stops_growth_without_cutting() -> None:
+    lim = AIMDLimit(ceiling=8)
+    lim.update(Observation(0, 1, calm(1)))
+    warm = PressureSignal(level=PressureLevel.WARM, reasons=("create 2.0×",), calm_ops=5)
+    lim.update(Observation(1, 1, warm))
+    lim.update(Observation(2, 1, PressureSignal(level=PressureLevel.WARM, calm_ops=9)))
+    assert lim.limit == 1 and not lim.holding
+
+
+def test_known_safe_limit_is_where_growth_starts_after_the_probe() -> None:
+    lim = AIMDLimit(ceiling=8, known_safe=5)
+    assert lim.allowed() == 1
+    lim.update(Observation(0, 1, calm(1)))
+    assert lim.allowed() == 5
+
+
+def test_known_safe_is_capped_by_the_ceiling() -> None:
+    lim = AIMDLimit(ceiling=3, known_safe=7)
+    lim.update(Observation(0, 1, calm(1)))
+    assert lim.allowed() == 3
+
+
+def test_gradient_grows_with_headroom_and_cuts_on_latency() -> None:
+    lim = GradientLimit(ceiling=8)
+    lim.update(Observation(0, 1, calm(1)))
+    for i in range(2, 6):
+        lim.update(Observation(i, lim.limit, calm(i)))
+    assert lim.limit >= 2
+    grown = lim.limit
+    high = PressureSignal(
+        level=PressureLevel.CONGESTED, reasons=("x",), episode=1, latency_ratio=4.0, calm_ops=2
+    )
+    lim.update(Observation(2, grown, high))
+    assert lim.limit < grown and lim.holding
+
+
+def test_fixed_limit_ignores_pressure() -> None:
+    lim = FixedLimit(8)
+    lim.update(Observation(0, 8, congested()))
+    assert lim.allowed() == 8 and not lim.holding
+
+
+def test_make_limit_rejects_unknown_policy() -> None:
+    with pytest.raises(ValueError, match="unknown policy"):
+        make_limit("tcp-vegas", 8)
+
+
+@given(
+    ceiling=st.integers(1, 8),
+    events=st.lists(
+        st.tuples(st.sampled_from(list(PressureLevel)), st.integers(0, 3), st.integers(0, 10), st.booleans()),
+        max_size=60,
+    ),
+    policy=st.sampled_from(["aimd", "gradient"]),
+)
+def test_limit_always_within_one_and_ceiling(ceiling, events, policy) -> None:
+    lim = make_limit(policy, ceiling)
+    acks = 0
+    episode = 0
+    for i, (level, new_acks, inflight, fail) in enumerate(events):
+        acks += new_acks
+        if level == PressureLevel.CONGESTED:
+            episode += 1
+        sig = PressureSignal(level=level, calm_ops=acks, episode=episode, latency_ratio=1.0 + new_acks)
+        comps = (Completion("v", 1.0, ok=not fail),) if fail or new_acks else ()
+        lim.update(Observation(float(i), inflight, sig, comps))
+        assert 1 <= lim.limit <= ceiling
+        assert 0 <= lim.allowed() <= ceiling
