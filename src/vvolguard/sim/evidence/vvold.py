@@ -1,0 +1,310 @@
+"""vvold.log in both ESXi shapes, with the daemon's vocabulary and ESXi's rotation.
+
+Two layers, so a fixture can use either:
+
+1. **Message builders** (``msg_*``) return the message text of one vvold event, worded as in
+   evidence-formats §1.6 (verbatim shapes: ``Issuing``, ``FINAL SUCCESS``, ``DoSetContext``,
+   ``GetEndPoint``) and §1.7 (reconstructed shapes: ``GetFreeConn``, ``FINAL FAILURE`` with a
+   fault code). They are shape-independent.
+2. **Line formatting** (:func:`format_record`) frames a :class:`VvoldRecord` in one of the two
+   line shapes:
+
+   * ``esxi7`` (6.7/7.0, §1.2): ``<ts> <level> vvold[<pid>] [Originator@6876 sub=Default]``.
+     ``VasaOp``/``VasaSession`` messages go on a ``--> `` continuation under a header with an empty
+     message, exactly as the Pure Storage 2019 sample shows; other messages sit on the header
+     line itself.
+   * ``esxi8`` (8.0, §1.3): ``<ts> In(166) VVold[<pid>]: [Originator@6876 sub=Default OpId=<id>]
+     <msg>``, one line per event, ``Er(163)`` for errors (KB 412434), ``Wa(164)`` for warnings.
+     Extra lines of a multi-line message repeat the header with the ABNF's ``+`` line marker and a
+     ``--> `` prefix (the reconstructed style of §1.3).
+
+3. **Rotation** (:class:`RotatingLog`): ESXi's logger rotates at 1024 KiB through 8 generations
+   named ``vvold.0.gz`` (newest) … ``vvold.7.gz`` (§1.1). Every file opens with the
+   ``Section for VMware ESX`` header line, which has no app or pid in the esxi7 shape (the real
+   6.7 line is ``<ts> - time the service was last started, Section for VMware ESX, pid=…``; the
+   7.0.3 line adds ``last log rotation time``). Rotated files are real gzip members whose mtime
+   is the rotation time, so the output is deterministic.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+Shape = Literal["esxi7", "esxi8"]
+SHAPES: tuple[Shape, ...] = ("esxi7", "esxi8")
+
+#: ESXi version and build written in the header line of each shape (real public builds: 7.0.3
+#: from the dissect.target test header, 8.0.3 from the 8.0.3 hostd header in §1.1).
+ESXI_BUILDS: dict[str, tuple[str, str]] = {
+    "esxi7": ("7.0.3", "20328353"),
+    "esxi8": ("8.0.3", "24677879"),
+}
+
+#: ESXi rotates a log at 1024 KiB (§1.1).
+ROTATE_BYTES = 1024 * 1024
+#: ... and keeps 8 generations (§1.1).
+GENERATIONS = 8
+
+#: Syslog severity strings of the ESXi 8 ABNF; facility local4 (PRI 160-167) as vvold uses.
+_ESXI8_LEVEL = {"error": "Er(163)", "warning": "Wa(164)", "info": "In(166)", "verbose": "Db(167)"}
+
+#: The vvold C++ function that issues each VASA operation (``VasaOp::<Func>``), after the Pure
+#: sample's ``QueryVirtualVolumeInt`` and ``EventPollerCB``.
+OP_FUNCTIONS: dict[str, str] = {
+    "createVirtualVolume": "CreateVirtualVolumeInt",
+    "bindVirtualVolume": "BindVirtualVolumeInt",
+    "unbindVirtualVolume": "UnbindVirtualVolumeInt",
+    "deleteVirtualVolume": "DeleteVirtualVolumeInt",
+    "queryVirtualVolume": "QueryVirtualVolumeInt",
+    "queryVirtualVolumeInfo": "QueryVirtualVolumeInfoInt",
+    "getEvents": "EventPollerCB",
+    "getAlarms": "AlarmPollerCB",
+    "setContext": "SetContextInt",
+    "cloneVirtualVolume": "CloneVirtualVolumeInt",
+    "snapshotVirtualVolume": "SnapshotVirtualVolumeInt",
+}
+
+
+def op_function(op: str) -> str:
+    """``VasaOp::<this>`` for a VASA operation name."""
+    return OP_FUNCTIONS.get(op, op[:1].upper() + op[1:] + "Int")
+
+
+def format_ts(ts: datetime) -> str:
+    """``2024-03-14T10:02:11.418Z``: UTC with milliseconds, as every ESXi log writes it."""
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+# --------------------------------------------------------------------------------------------
+# Message builders (shape-independent)
+# --------------------------------------------------------------------------------------------
+
+
+def msg_issue(opseq: int, op: str, vp: str, outstanding: int, ceiling: int, state: str = "Connected") -> str:
+    """[VERBATIM shape, Pure KB] ``VasaOp::<Func> [#n]: ===> Issuing '<op>' to VP ...``."""
+    return (
+        f"VasaOp::{op_function(op)} [#{opseq}]: ===> Issuing '{op}' to VP {vp} "
+        f"(#outstanding {outstanding}/{ceiling}) [session state: {state}]"
+    )
+
+
+def msg_final_success(
+    opseq: int, op: str, vp: str, container: str, elapsed_ms: int, outstanding: int, func: str | None = None
+) -> str:
+    """[VERBATIM shape, Pure KB] ``===> FINAL SUCCESS <op> VP (<vp>) Container (<uuid>) ...``."""
+    return (
+        f"VasaOp::{func or op_function(op)} [#{opseq}]: ===> FINAL SUCCESS {op} VP ({vp}) "
+        f"Container ({container}) timeElapsed={elapsed_ms} msecs (#outstanding {outstanding})"
+    )
+
+
+def msg_final_failure(
+    opseq: int,
+    op: str,
+    code: str,
+    detail: str,
+    vp: str,
+    container: str,
+    elapsed_ms: int,
+    outstanding: int,
+    func: str = "ThrowFromSessionError",
+) -> str:
+    """[RECONSTRUCTED, §1.7] ``===> FINAL FAILURE <op>, error (<CODE> / <detail>) VP (...) ...``.
+
+    The call site defaults to ``ThrowFromSessionError``, the function that logs the outcome in
+    the Pure sample.
+    """
+    return (
+        f"VasaOp::{func} [#{opseq}]: ===> FINAL FAILURE {op}, error ({code} / {detail}) VP ({vp}) "
+        f"Container ({container}) timeElapsed={elapsed_ms} msecs (#outstanding {outstanding})"
+    )
+
+
+def msg_no_free_conn(vp: str, url: str, outstanding: int, ceiling: int) -> str:
+    """[RECONSTRUCTED, §1.7] the KB 318662 connection-exhaustion line."""
+    return (
+        f"VasaSession::GetFreeConn: No free connections to VP {vp} (url: {url}) "
+        f"[#outstanding {outstanding}/{ceiling}] - waiting"
+    )
+
+
+def msg_retry(opseq: int, op: str, code: str, delay_ms: int, attempt: int, attempts: int) -> str:
+    """[RECONSTRUCTED] a transient fault that vvold retries (the runbook's "bind retries")."""
+    return (
+        f"VasaOp::{op_function(op)} [#{opseq}]: {op} failed with transient error {code}, "
+        f"retrying in {delay_ms} msecs (attempt {attempt}/{attempts})"
+    )
+
+
+def msg_setcontext_failure(vp: str, url: str, state: str, code: str, detail: str) -> str:
+    """[VERBATIM shape, KB 412434] ``VasaSession::DoSetContext: setContext for VP ... failed``."""
+    return (
+        f"VasaSession::DoSetContext: setContext for VP {vp} (url: {url}) failed "
+        f"[connectionState: {state}]: {code} ({detail})"
+    )
+
+
+def msg_setcontext_success(vp: str, url: str, session_id: str) -> str:
+    """[RECONSTRUCTED] a successful setContext (new VASA session)."""
+    return f"VasaSession::DoSetContext: setContext for VP {vp} (url: {url}) succeeded, sessionId {session_id}"
+
+
+def msg_get_endpoint_failure() -> str:
+    """[VERBATIM, aakittel/ESXinfo] the SSL failure vvold logs when it cannot reach the VP."""
+    return "VasaSession::GetEndPoint: failed to get endpoint, err=SSL Exception"
+
+
+def msg_query_empty() -> str:
+    """[VERBATIM, Pure KB]."""
+    return "SI::QueryVirtualVolumeInt Empty response"
+
+
+#: The detail text of ``TRANSPORT_FAULT`` in KB 412434 [VERBATIM].
+SSL_CONNECT_DETAIL = "Timeout / SSL_connect() failed in tcp_connect()"
+
+
+# --------------------------------------------------------------------------------------------
+# Records and line framing
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VvoldRecord:
+    """One logical vvold log event: a message, and optional further lines of the same event.
+
+    ``opid`` is the ESXi 8 ``OpId=`` value (``Session`` for session work in KB 412434, the
+    vCenter operation id for work done for a migration); the esxi7 shape does not print it.
+    ``inline`` puts the message on the header line in the esxi7 shape instead of a ``-->``
+    continuation (vvold does both; ``SI::`` lines are inline in the Pure sample).
+    """
+
+    ts: datetime
+    level: str  # info | warning | error | verbose
+    message: str
+    more: tuple[str, ...] = ()
+    opid: str | None = None
+    inline: bool = False
+
+
+def format_record(shape: Shape, record: VvoldRecord, pid: int) -> str:
+    """The text of one record in ``shape``, ending with a newline."""
+    ts = format_ts(record.ts)
+    if shape == "esxi7":
+        head = f"{ts} {record.level} vvold[{pid}] [Originator@6876 sub=Default]"
+        out = [f"{head} {record.message}"] if record.inline else [head, f"--> {record.message}"]
+        out.extend(f"--> {extra}" for extra in record.more)
+        return "\n".join(out) + "\n"
+    level = _ESXI8_LEVEL.get(record.level, "In(166)")
+    meta = "[Originator@6876 sub=Default" + (f" OpId={record.opid}]" if record.opid else "]")
+    out = [f"{ts} {level} VVold[{pid}]: {meta} {record.message}"]
+    out.extend(f"{ts} {level}+ VVold[{pid}]: --> {extra}" for extra in record.more)
+    return "\n".join(out) + "\n"
+
+
+def header_line(shape: Shape, ts: datetime, started: datetime, pid: int, rotated: bool) -> str:
+    """The ``Section for VMware ESX`` line that opens a fresh or rotated log (§1.1)."""
+    version, build = ESXI_BUILDS[shape]
+    section = f"Section for VMware ESX, pid={pid}, version={version}, build={build}, option=Release"
+    started_at = f"time the service was last started {format_ts(started)}, {section}"
+    body = f"last log rotation time, {format_ts(ts)} - {started_at}" if rotated else started_at
+    if shape == "esxi7":
+        return f"{format_ts(ts)} - {body}\n"
+    return f"{format_ts(ts)} In(166) VVold[{pid}]: - {body}\n"
+
+
+# --------------------------------------------------------------------------------------------
+# Rotation
+# --------------------------------------------------------------------------------------------
+
+
+class RotatingLog:
+    """An in-memory ESXi log that rotates like the real one.
+
+    ``write`` appends one formatted record; when the live file would pass ``limit`` bytes it is
+    gzipped to ``<name>.0.gz`` (older generations shift up, past ``generations`` they are
+    dropped) and a new live file starts with a rotation header. ``files`` returns every file by
+    name. Memory is bounded by ``limit × (generations + 1)`` uncompressed at worst.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        shape: Shape,
+        pid: int,
+        started: datetime,
+        limit: int = ROTATE_BYTES,
+        generations: int = GENERATIONS,
+        header: bool = True,
+    ) -> None:
+        self.name = name
+        self.shape = shape
+        self.pid = pid
+        self.started = started
+        self.limit = limit
+        self.rotated: deque[bytes] = deque(maxlen=generations)
+        self._live: list[bytes] = []
+        self._size = 0
+        self._header = header
+        self._opened = False
+        self.rotations = 0
+
+    def _open(self, ts: datetime, rotated: bool) -> None:
+        self._opened = True
+        if self._header:
+            line = header_line(self.shape, ts, self.started, self.pid, rotated).encode()
+            self._live.append(line)
+            self._size += len(line)
+
+    def write(self, ts: datetime, text: str) -> None:
+        """Append ``text`` (one or more whole lines) logged at ``ts``."""
+        data = text.encode("utf-8")
+        if not self._opened:
+            self._open(ts, rotated=False)
+        elif self._size + len(data) > self.limit and self._size > 0:
+            self._rotate(ts)
+        self._live.append(data)
+        self._size += len(data)
+
+    def _rotate(self, ts: datetime) -> None:
+        payload = b"".join(self._live)
+        self.rotated.appendleft(gzip.compress(payload, compresslevel=6, mtime=int(ts.timestamp())))
+        self.rotations += 1
+        self._live = []
+        self._size = 0
+        self._open(ts, rotated=True)
+
+    @property
+    def live_size(self) -> int:
+        return self._size
+
+    def live_bytes(self) -> bytes:
+        return b"".join(self._live)
+
+    def files(self) -> dict[str, bytes]:
+        """``{"vvold.log": ..., "vvold.0.gz": ..., ...}`` (only generations that exist)."""
+        out = {f"{self.name}.log": self.live_bytes()}
+        for index, blob in enumerate(self.rotated):
+            out[f"{self.name}.{index}.gz"] = blob
+        return out
+
+
+def write_vvold_log(
+    records: Iterable[VvoldRecord],
+    shape: Shape,
+    pid: int,
+    started: datetime,
+    limit: int = ROTATE_BYTES,
+) -> dict[str, bytes]:
+    """Format ``records`` (in time order) into ``vvold.log`` plus its rotations.
+
+    The convenience entry point for fixtures: ``write_vvold_log([...], "esxi8", 2255518, t0)``.
+    """
+    log = RotatingLog("vvold", shape, pid, started, limit=limit)
+    for record in records:
+        log.write(record.ts, format_record(shape, record, pid))
+    return log.files()
