@@ -23,6 +23,7 @@ Why it looks the way it does:
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 import time
 from collections.abc import Iterable, Sequence
@@ -58,9 +59,11 @@ _MAX_COST_KEY = "config.vpxd.ResourceManager.maxCostPerHost"
 _VMOTION_COST_KEY = "config.vpxd.ResourceManager.costPerVmotionESX6x"
 
 
-class VSphereError(RuntimeError):
-    """A problem the user can act on (certificate, login, unreachable vCenter). The message is
-    complete and safe to print: it never contains the password or the session cookie."""
+class VSphereError(ConnectionError):
+    """A problem the user can act on (certificate, login, unreachable vCenter, a host that
+    refuses maintenance mode). The message is complete and safe to print: it never contains the
+    password or the session cookie. A ``ConnectionError`` so callers that report connection
+    problems without a traceback catch it."""
 
 
 def is_pressure_failure(outcome: TaskOutcome) -> bool:
@@ -115,7 +118,26 @@ def ssl_context(*, insecure: bool = False, ca_file: str | Path | None = None) ->
         raise VSphereError(f"cannot read the CA file {ca_file}: {exc}") from exc
 
 
+#: Environment variable naming a CA bundle to trust for vCenter (when no ``ca_file`` is given).
+CA_FILE_ENV = "VVOLGUARD_CA_FILE"
+
+
 def connect(
+    url: str,
+    user: str,
+    password: str,
+    *,
+    insecure: bool = False,
+    ca_file: str | Path | None = None,
+    clock: Clock | None = None,
+) -> VSphereBackend:
+    """Log in to vCenter and return the drain backend (what ``vvolguard drain --vcenter`` uses).
+
+    ``ca_file`` defaults to ``$VVOLGUARD_CA_FILE``. Failures become :class:`VSphereError`."""
+    return VSphereBackend.connect(url, user, password, insecure=insecure, ca_file=ca_file, clock=clock)
+
+
+def login(
     url: str,
     user: str,
     password: str,
@@ -124,8 +146,9 @@ def connect(
     ca_file: str | Path | None = None,
     timeout: float = 60.0,
 ) -> Any:
-    """Log in and return the ServiceInstance; failures become :class:`VSphereError`."""
+    """Log in and return the pyVmomi ServiceInstance; failures become :class:`VSphereError`."""
     ep = Endpoint.parse(url)
+    ca_file = ca_file or os.environ.get(CA_FILE_ENV) or None
     ctx = ssl_context(insecure=insecure, ca_file=ca_file)
     try:
         return SmartConnect(
@@ -196,7 +219,7 @@ class VSphereBackend:
         ca_file: str | Path | None = None,
         clock: Clock | None = None,
     ) -> VSphereBackend:
-        si = connect(url, user, password, insecure=insecure, ca_file=ca_file)
+        si = login(url, user, password, insecure=insecure, ca_file=ca_file)
         backend = cls(si, endpoint=str(Endpoint.parse(url)), clock=clock)
         if insecure:
             backend.notes.append("TLS certificate verification is OFF (--insecure)")
