@@ -1,0 +1,96 @@
+"""``--json``: the Diagnosis as a ``vvolguard.diagnosis/v1`` document (see ``json_schema.py``).
+
+Scripts diff these documents between runs, so the text must be byte-identical for the same
+Diagnosis: top-level keys come in a fixed reading order (schema and verdict first), keys of the
+free-form maps (signals, thresholds, certificates, statuses) are sorted, and NaN or infinity, which
+JSON cannot carry, become ``null``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from vvolguard.analysis.model import Diagnosis
+
+#: Top-level order: what a person scanning the file wants first. Unknown (future) keys follow.
+TOP_LEVEL_ORDER = (
+    "schema",
+    "verdict",
+    "findings",
+    "migrations",
+    "providers",
+    "protocol_endpoints",
+    "certificates",
+    "missing_evidence",
+    "warnings",
+    "signals",
+    "hosts",
+    "incident_window",
+    "now",
+    "thresholds",
+    "inputs",
+)
+
+#: Maps whose keys come from data, not from dataclass fields, so insertion order is not stable.
+_FREE_FORM = ("signals", "thresholds", "certificates")
+
+
+def diagnosis_document(d: Diagnosis) -> dict[str, Any]:
+    """The v1 document as plain Python data, normalised as described in the module docstring."""
+    raw = _finite(d.to_dict())
+    doc: dict[str, Any] = {k: raw[k] for k in TOP_LEVEL_ORDER if k in raw}
+    doc.update({k: raw[k] for k in raw if k not in doc})
+    verdict = doc.get("verdict")
+    if isinstance(verdict, dict):
+        first = {k: verdict[k] for k in ("class", "confidence", "summary") if k in verdict}
+        doc["verdict"] = {**first, **verdict}
+    for key in _FREE_FORM:
+        if key in doc:
+            doc[key] = _sorted(doc[key])
+    for provider in doc.get("providers") or []:
+        for key in ("status", "certificate"):
+            if isinstance(provider.get(key), dict):
+                provider[key] = _sorted(provider[key])
+    for failed in (doc.get("migrations") or {}).get("failed") or []:
+        if isinstance(failed.get("nearby_signals"), dict):
+            failed["nearby_signals"] = _sorted(failed["nearby_signals"])
+    migrations = doc.get("migrations") or {}
+    if isinstance(migrations.get("peak_concurrency"), dict):
+        migrations["peak_concurrency"] = _sorted(migrations["peak_concurrency"])
+    return doc
+
+
+def to_json(d: Diagnosis) -> str:
+    """Pretty, deterministic JSON text, ending in a newline."""
+    text = json.dumps(diagnosis_document(d), indent=2, ensure_ascii=False, allow_nan=False, default=_fallback)
+    return text + "\n"
+
+
+def _fallback(value: Any) -> Any:
+    """Values the analysis may leave in ``signals`` that ``json`` does not know (numpy scalars,
+    dates): write what they mean rather than failing the whole report."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat().replace("+00:00", "Z")
+    if hasattr(value, "item"):
+        return _finite(value.item())
+    return str(value)
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value

@@ -1,0 +1,526 @@
+"""Timeline plots for the HTML report, as inline SVG drawn by matplotlib (no pyplot, no display).
+
+The plots answer one question at a glance: did a migration storm push the provider to its ceiling,
+and did the failures happen while it was there? So every plot shares one time axis (same range,
+same left and right margins, so they line up when stacked in the page), every plot shades the storm
+windows, and every plot marks each failed migration with a vertical line.
+
+Size is bounded whatever the incident length: all series are put on one grid of at most
+:data:`MAX_POINTS` cells (peaks kept with max, counts summed), text stays text
+(``svg.fonttype=none``), and matplotlib's path simplification drops collinear vertices. Output is
+deterministic (fixed hash salt, no date metadata), so the same Diagnosis gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import matplotlib
+import matplotlib.dates as mdates
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
+
+from vvolguard.analysis.model import Diagnosis
+from vvolguard.report.view import as_datetime, fmt_clock
+
+#: Cells on the shared time grid; ~ one per horizontal pixel of the plot area, no more.
+MAX_POINTS = 600
+#: Failed migrations named on the in-flight plot; beyond this the labels would overlap.
+MAX_FAILURE_LABELS = 12
+#: Provider panels in the outstanding plot; the most pressured ones are kept.
+MAX_PROVIDER_PANELS = 6
+
+FIG_WIDTH_IN = 10.0
+LEFT_IN = 0.75
+RIGHT_IN = 2.1  # room for the legend, identical on every figure so the axes align
+
+HOST_COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#7f7f7f", "#bcbd22", "#e377c2")
+PROVIDER_COLOURS = ("#1565c0", "#6a1b9a", "#00897b", "#5d4037", "#546e7a", "#827717")
+FAIL_COLOUR = "#c62828"
+CEILING_COLOUR = "#b71c1c"
+STORM_COLOUR = "#ffb74d"
+AT_CEILING_COLOUR = "#ef9a9a"
+WAIT_COLOURS = {"no_free_conn": "#d62728", "busy": "#ff7f0e", "timeout": "#7b1fa2"}
+WAIT_LABELS = {
+    "no_free_conn": "waits for a free connection",
+    "busy": "PROVIDER_BUSY",
+    "timeout": "timeouts",
+}
+
+_RC = {
+    "svg.fonttype": "none",
+    "path.simplify": True,
+    "path.simplify_threshold": 0.5,
+    "font.size": 9,
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Liberation Sans", "Arial", "Helvetica"],
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "#e6e6e6",
+    "grid.linewidth": 0.6,
+    "axes.axisbelow": True,
+    "axes.edgecolor": "#888888",
+    "xtick.color": "#444444",
+    "ytick.color": "#444444",
+    "axes.labelcolor": "#333333",
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+}
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One figure for the page: ``svg`` is inline markup, or ``None`` with ``empty_note`` saying why."""
+
+    id: str
+    title: str
+    caption: str
+    svg: str | None
+    empty_note: str | None = None
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The shared time axis: ``n`` cells of ``cell_s`` seconds from ``start``."""
+
+    start: datetime
+    cell_s: float
+    n: int
+
+    def index(self, t: datetime) -> int:
+        return min(self.n - 1, max(0, int((t - self.start).total_seconds() // self.cell_s)))
+
+    def x(self) -> np.ndarray:
+        base = mdates.date2num(self.start)
+        return base + np.arange(self.n) * (self.cell_s / 86400.0)
+
+    def xlim(self) -> tuple[float, float]:
+        base = mdates.date2num(self.start)
+        return base, base + self.n * self.cell_s / 86400.0
+
+
+@dataclass(frozen=True)
+class _Context:
+    grid: _Grid
+    failures: list[tuple[float, str]]  # (x, label)
+    storms: list[tuple[float, float, str]]  # (x0, x1, source host)
+    host_colour: dict[str, str]
+
+
+def timeline_plots(d: Diagnosis) -> list[Plot]:
+    """The four timeline plots, in reading order. Without timed signals, each says why it is empty."""
+    signals = d.signals or {}
+    timeline = [p for p in signals.get("timeline") or [] if isinstance(p, dict) and as_datetime(p.get("t"))]
+    in_flight = [
+        p
+        for p in signals.get("migrations_in_flight") or []
+        if isinstance(p, dict) and as_datetime(p.get("t"))
+    ]
+    bucket = signals.get("bucket_seconds")
+    bucket_s = float(bucket) if isinstance(bucket, int | float) and bucket > 0 else 60.0
+    grid = _grid(d, timeline, in_flight, bucket_s)
+    specs = [
+        ("plot-inflight", "Migrations in flight per source host", _inflight_caption(d)),
+        (
+            "plot-outstanding",
+            "VASA operations outstanding vs the provider ceiling",
+            "Highest '#outstanding' vvold printed per time step, per host, one panel per provider. "
+            "Red bands: at the ceiling, where new operations must wait for a connection.",
+        ),
+        (
+            "plot-waits",
+            "Waits for a free connection and PROVIDER_BUSY",
+            "vvold lines per time step, all hosts and providers together.",
+        ),
+        (
+            "plot-latency",
+            "createVirtualVolume latency",
+            "95th percentile (solid) and slowest (dotted) per time step; swap vVols are created "
+            "during every vMotion, so this climbs when the provider is saturated.",
+        ),
+    ]
+    if grid is None:
+        note = "No timed vvold or migration data in the evidence."
+        return [Plot(pid, title, caption, None, note) for pid, title, caption in specs]
+    ctx = _context(d, grid, timeline, in_flight)
+    drawers = {
+        "plot-inflight": lambda: _plot_inflight(ctx, in_flight),
+        "plot-outstanding": lambda: _plot_outstanding(ctx, timeline),
+        "plot-waits": lambda: _plot_waits(ctx, timeline, grid),
+        "plot-latency": lambda: _plot_latency(ctx, timeline),
+    }
+    plots = []
+    for pid, title, caption in specs:
+        with matplotlib.rc_context({**_RC, "svg.hashsalt": f"vvolguard-{pid}"}):
+            fig, note = drawers[pid]()
+            svg = _to_svg(fig) if fig is not None else None
+        plots.append(Plot(pid, title, caption, svg, note))
+    return plots
+
+
+def _inflight_caption(d: Diagnosis) -> str:
+    failed = len(d.migrations.failed)
+    text = "Concurrent migrations from each source host; shaded: detected migration storms."
+    if failed:
+        text += (
+            f" Dashed red lines: the {failed} failed migration{'s' if failed != 1 else ''}, on every plot."
+        )
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# the shared axis
+# --------------------------------------------------------------------------------------------
+
+
+def _grid(d: Diagnosis, timeline: list[dict], in_flight: list[dict], bucket_s: float) -> _Grid | None:
+    times: list[datetime] = [as_datetime(p["t"]) for p in timeline + in_flight]  # type: ignore[misc]
+    if not times:
+        return None
+    times += [t for f in d.migrations.failed if (t := as_datetime(f.time))]
+    for s in d.migrations.storms:
+        times += [t for t in (as_datetime(s.start), as_datetime(s.end)) if t]
+    if d.incident_window:
+        times += [t for t in map(as_datetime, d.incident_window) if t]
+    start, end = min(times), max(times) + timedelta(seconds=bucket_s)
+    span = max((end - start).total_seconds(), bucket_s)
+    cell = max(bucket_s, math.ceil(span / MAX_POINTS))
+    return _Grid(start.astimezone(UTC), cell, max(1, math.ceil(span / cell)))
+
+
+def _context(d: Diagnosis, grid: _Grid, timeline: list[dict], in_flight: list[dict]) -> _Context:
+    failures = []
+    for f in d.migrations.failed:
+        t = as_datetime(f.time)
+        if t is not None:
+            failures.append((float(mdates.date2num(t)), f.vm or f.task_id or "failed"))
+    storms = []
+    for s in d.migrations.storms:
+        t0, t1 = as_datetime(s.start), as_datetime(s.end)
+        if t0 and t1:
+            storms.append((float(mdates.date2num(t0)), float(mdates.date2num(t1)), s.source_host))
+    hosts = sorted(
+        {str(p.get("source_host")) for p in in_flight}
+        | {str(p.get("host")) for p in timeline if p.get("host")}
+        | set(d.hosts)
+    )
+    colours = {h: HOST_COLOURS[i % len(HOST_COLOURS)] for i, h in enumerate(hosts)}
+    return _Context(grid, sorted(failures), storms, colours)
+
+
+def _figure(height_in: float, rows: int = 1) -> tuple[Figure, list[Any]]:
+    fig = Figure(figsize=(FIG_WIDTH_IN, height_in))
+    axes = fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0].tolist()
+    fig.subplots_adjust(
+        left=LEFT_IN / FIG_WIDTH_IN,
+        right=1 - RIGHT_IN / FIG_WIDTH_IN,
+        top=1 - 0.3 / height_in,
+        bottom=0.5 / height_in,
+        hspace=0.35,
+    )
+    return fig, axes
+
+
+def _decorate(ax: Any, ctx: _Context, *, label_failures: bool = False, time_labels: bool = True) -> None:
+    """Storm shading, failure lines and the shared x range: identical on every plot."""
+    for x0, x1, _host in ctx.storms:
+        ax.axvspan(x0, x1, color=STORM_COLOUR, alpha=0.22, lw=0, zorder=0)
+    for x, _label in ctx.failures:
+        ax.axvline(x, color=FAIL_COLOUR, lw=1.1, ls=(0, (4, 2)), alpha=0.9, zorder=4)
+    if label_failures and len(ctx.failures) <= MAX_FAILURE_LABELS:
+        for x, label in ctx.failures:
+            ax.annotate(
+                _safe(label),
+                xy=(x, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(2, -2),
+                textcoords="offset points",
+                rotation=90,
+                va="top",
+                ha="left",
+                fontsize=7.5,
+                color=FAIL_COLOUR,
+                annotation_clip=False,
+            )
+    ax.set_xlim(*ctx.grid.xlim())
+    locator = mdates.AutoDateLocator(tz=UTC, minticks=5, maxticks=12)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC, show_offset=time_labels))
+    if not time_labels:
+        ax.tick_params(labelbottom=False)
+
+
+def _legend(ax: Any, handles: list[Any], ctx: _Context) -> None:
+    extra: list[Any] = []
+    if ctx.storms:
+        extra.append(Patch(color=STORM_COLOUR, alpha=0.35, label="migration storm"))
+    if ctx.failures:
+        extra.append(Line2D([], [], color=FAIL_COLOUR, ls=(0, (4, 2)), label="failed migration"))
+    ax.legend(handles=handles + extra, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+
+
+# --------------------------------------------------------------------------------------------
+# the plots
+# --------------------------------------------------------------------------------------------
+
+
+def _plot_inflight(ctx: _Context, in_flight: list[dict]) -> tuple[Figure | None, str | None]:
+    grid = ctx.grid
+    per_host: dict[str, np.ndarray] = {}
+    for p in in_flight:
+        host = str(p.get("source_host"))
+        series = per_host.setdefault(host, np.full(grid.n, np.nan))
+        i = grid.index(as_datetime(p["t"]))  # type: ignore[arg-type]
+        series[i] = np.fmax(series[i], _float(p.get("in_flight")))
+    per_host = {h: _ffill(s) for h, s in per_host.items()}
+    busy_hosts = {h: s for h, s in per_host.items() if np.nanmax(s, initial=0) > 0}
+    fig, (ax,) = _figure(2.6)
+    handles = []
+    for host in sorted(busy_hosts, key=lambda h: -np.nanmax(busy_hosts[h])):
+        (line,) = ax.step(
+            grid.x(),
+            busy_hosts[host],
+            where="post",
+            color=ctx.host_colour.get(host),
+            lw=1.8,
+            label=_safe(host),
+        )
+        handles.append(line)
+    peak = max((np.nanmax(s) for s in busy_hosts.values()), default=0)
+    ax.set_ylim(0, max(2, peak * 1.25 + 0.5))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("in flight")
+    if not busy_hosts:
+        _note(ax, "no migrations in flight in the evidence")
+    _decorate(ax, ctx, label_failures=True)
+    _legend(ax, handles, ctx)
+    return fig, None
+
+
+def _plot_outstanding(ctx: _Context, timeline: list[dict]) -> tuple[Figure | None, str | None]:
+    grid = ctx.grid
+    by_vp: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
+    ceilings: dict[str, float] = {}
+    for p in timeline:
+        vp = str(p.get("vp") or "?")
+        host = str(p.get("host") or "?")
+        value = _float(p.get("outstanding_max"))
+        ceiling = _float(p.get("ceiling"))
+        if not math.isnan(ceiling):
+            ceilings[vp] = max(ceilings.get(vp, 0.0), ceiling)
+        if math.isnan(value):
+            continue
+        series = by_vp[vp].setdefault(host, np.full(grid.n, np.nan))
+        i = grid.index(as_datetime(p["t"]))  # type: ignore[arg-type]
+        series[i] = np.fmax(series[i], value)
+    if not by_vp:
+        return None, "vvold printed no '#outstanding' counts in the evidence."
+
+    def pressure(vp: str) -> tuple[float, str]:
+        peak = max(np.nanmax(s) for s in by_vp[vp].values())
+        ceiling = ceilings.get(vp)
+        return (-(peak / ceiling if ceiling else peak / 100.0), vp)
+
+    vps = sorted(by_vp, key=pressure)[:MAX_PROVIDER_PANELS]
+    fig, axes = _figure(0.6 + 1.75 * len(vps), rows=len(vps))
+    x = grid.x()
+    host_handles: dict[str, Any] = {}
+    ceiling_handle = None
+    for n, (ax, vp) in enumerate(zip(axes, vps, strict=True)):
+        ceiling = ceilings.get(vp)
+        peak = 0.0
+        for host in sorted(by_vp[vp]):
+            series = by_vp[vp][host]
+            mask = ~np.isnan(series)
+            peak = max(peak, float(np.nanmax(series)))
+            (line,) = ax.step(
+                x[mask],
+                series[mask],
+                where="post",
+                lw=1.5,
+                color=ctx.host_colour.get(host),
+                label=_safe(host),
+            )
+            host_handles.setdefault(host, line)
+        if ceiling:
+            ceiling_handle = ax.axhline(ceiling, color=CEILING_COLOUR, ls="--", lw=1.2, label="ceiling")
+            ax.annotate(
+                f"ceiling {ceiling:g}", xy=(1.0, ceiling), xycoords=("axes fraction", "data"),
+                xytext=(-2, 2), textcoords="offset points", color=CEILING_COLOUR, fontsize=7.5,
+                va="bottom", ha="right",
+            )  # fmt: skip
+            _shade_at_ceiling(ax, x, by_vp[vp].values(), ceiling, grid)
+        top = max(peak, ceiling or 0)
+        ax.set_ylim(0, top * 1.2 + 0.5)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
+        ax.set_title(_safe(vp), loc="left", fontsize=8.5, fontweight="bold", pad=3)
+        ax.set_ylabel("outstanding")
+        _decorate(ax, ctx, time_labels=n == len(vps) - 1)
+    handles = [host_handles[h] for h in sorted(host_handles)]
+    if ceiling_handle is not None:
+        handles.append(ceiling_handle)
+        handles.append(Patch(color=AT_CEILING_COLOUR, alpha=0.5, label="at ceiling"))
+    _legend(axes[0], handles, ctx)
+    note = None
+    if len(by_vp) > len(vps):
+        note = f"{len(by_vp) - len(vps)} less pressured providers not drawn."
+    return fig, note
+
+
+def _shade_at_ceiling(
+    ax: Any, x: np.ndarray, series: Iterable[np.ndarray], ceiling: float, grid: _Grid
+) -> None:
+    """Red bands where any host sat at the ceiling: merged spans, so a few rectangles, not thousands."""
+    at = np.zeros(grid.n, dtype=bool)
+    for s in series:
+        at |= np.nan_to_num(s, nan=-1) >= ceiling
+    step = grid.cell_s / 86400.0
+    i = 0
+    while i < grid.n:
+        if at[i]:
+            j = i
+            while j + 1 < grid.n and at[j + 1]:
+                j += 1
+            ax.axvspan(x[i], x[j] + step, color=AT_CEILING_COLOUR, alpha=0.45, lw=0, zorder=0.5)
+            i = j + 1
+        else:
+            i += 1
+
+
+def _plot_waits(ctx: _Context, timeline: list[dict], grid: _Grid) -> tuple[Figure | None, str | None]:
+    sums = {k: np.zeros(grid.n) for k in WAIT_COLOURS}
+    for p in timeline:
+        i = grid.index(as_datetime(p["t"]))  # type: ignore[arg-type]
+        for k in WAIT_COLOURS:
+            v = _float(p.get(k))
+            if not math.isnan(v):
+                sums[k][i] += v
+    fig, (ax,) = _figure(2.4)
+    lo, hi = ctx.grid.xlim()
+    edges = np.linspace(lo, hi, grid.n + 1)
+    base = np.zeros(grid.n)
+    handles = []
+    for k, colour in WAIT_COLOURS.items():
+        if not sums[k].any():
+            continue
+        top = base + sums[k]
+        ax.stairs(top, edges, baseline=base.copy(), fill=True, color=colour, alpha=0.85, lw=0)
+        handles.append(Patch(color=colour, alpha=0.85, label=WAIT_LABELS[k]))
+        base = top
+    peak = float(base.max()) if grid.n else 0.0
+    ax.set_ylim(0, max(2.0, peak * 1.15))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+    ax.set_ylabel(f"lines per {_duration(grid.cell_s)}")
+    if not handles:
+        _note(ax, "no waits, PROVIDER_BUSY or timeouts logged")
+    _decorate(ax, ctx)
+    _legend(ax, handles, ctx)
+    return fig, None
+
+
+def _plot_latency(ctx: _Context, timeline: list[dict]) -> tuple[Figure | None, str | None]:
+    grid = ctx.grid
+    p95: dict[str, np.ndarray] = {}
+    mx: dict[str, np.ndarray] = {}
+    for p in timeline:
+        vp = str(p.get("vp") or "?")
+        i = grid.index(as_datetime(p["t"]))  # type: ignore[arg-type]
+        for store, key in ((p95, "create_ms_p95"), (mx, "create_ms_max")):
+            v = _float(p.get(key))
+            if not math.isnan(v):
+                series = store.setdefault(vp, np.full(grid.n, np.nan))
+                series[i] = np.fmax(series[i], v / 1000.0)
+    if not p95 and not mx:
+        return None, "No createVirtualVolume completions in the evidence."
+    fig, (ax,) = _figure(2.6)
+    x = grid.x() + grid.cell_s / 86400.0 / 2  # a bucket's value belongs to its middle
+    handles = []
+    peak = 0.0
+    for n, vp in enumerate(sorted(set(p95) | set(mx))):
+        colour = PROVIDER_COLOURS[n % len(PROVIDER_COLOURS)]
+        if vp in mx:
+            s = mx[vp]
+            m = ~np.isnan(s)
+            ax.plot(x[m], s[m], color=colour, lw=0.9, ls=":", alpha=0.9)
+            peak = max(peak, float(np.nanmax(s)))
+        if vp in p95:
+            s = p95[vp]
+            m = ~np.isnan(s)
+            marker = "o" if m.sum() <= 120 else None
+            (line,) = ax.plot(x[m], s[m], color=colour, lw=1.6, marker=marker, ms=2.5, label=_safe(vp))
+            handles.append(line)
+            peak = max(peak, float(np.nanmax(s)))
+    handles.append(Line2D([], [], color="#555555", lw=0.9, ls=":", label="slowest (max)"))
+    ax.set_ylim(0, max(1.0, peak * 1.15))
+    ax.set_ylabel("seconds")
+    _decorate(ax, ctx)
+    _legend(ax, handles, ctx)
+    return fig, None
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _note(ax: Any, text: str) -> None:
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="#777777")
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return math.nan
+    return float(value)
+
+
+def _ffill(series: np.ndarray) -> np.ndarray:
+    """In-flight counts are a step function: a cell with no point keeps the previous value."""
+    out = series.copy()
+    last = np.nan
+    for i, v in enumerate(out):
+        if np.isnan(v):
+            out[i] = last
+        else:
+            last = v
+    return out
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:g} s"
+    if seconds < 7200:
+        return f"{seconds / 60:g} min"
+    return f"{seconds / 3600:g} h"
+
+
+def _safe(label: str) -> str:
+    """Labels come from evidence: keep matplotlib from reading ``$...$`` as mathtext."""
+    return str(label).replace("$", r"\$")
+
+
+_SVG_PROLOGUE = re.compile(r"^.*?(?=<svg\b)", re.S)
+_SVG_METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.S)
+
+
+def _to_svg(fig: Figure) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, dpi=72)
+    svg = _SVG_PROLOGUE.sub("", buf.getvalue(), count=1)
+    svg = _SVG_METADATA.sub("", svg, count=1)
+    return svg.strip()
+
+
+def describe_failures(d: Diagnosis) -> list[str]:
+    """Short labels ``HH:MM:SS VM`` for captions and alt text."""
+    return [f"{fmt_clock(f.time)} {f.vm or f.task_id or '?'}" for f in d.migrations.failed]

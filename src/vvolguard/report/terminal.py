@@ -1,0 +1,257 @@
+"""The terminal report: what an admin reads first, mid-incident, in a 100-column window.
+
+Order is the order of questions a person asks: what is it (verdict), why do you think so
+(evidence), what do I do now (next moves), what would make you surer (missing evidence), and what
+did you skip (warnings). Every piece of user data goes through :class:`rich.text.Text`, never
+through markup, because evidence lines are full of ``[brackets]`` that rich would read as styles.
+"""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console, Group
+from rich.padding import Padding
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from vvolguard.analysis.model import Diagnosis, Finding, Severity
+from vvolguard.report.view import (
+    cite_ref,
+    class_label,
+    fmt_clock,
+    fmt_int,
+    fmt_ms,
+    fmt_pct,
+    fmt_time,
+    head,
+    next_moves,
+    provider_rows,
+    verdict_severity,
+    window_text,
+)
+
+SEVERITY_STYLE: dict[Severity, str] = {
+    Severity.CRITICAL: "bold white on red",
+    Severity.HIGH: "bold red",
+    Severity.MEDIUM: "bold yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "green",
+}
+_BORDER: dict[Severity, str] = {
+    Severity.CRITICAL: "red",
+    Severity.HIGH: "red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "green",
+}
+
+#: How much of each list is shown without ``--verbose``: enough to convince, not to drown.
+CITATIONS_SHOWN = 4
+WARNINGS_SHOWN = 3
+FAILED_SHOWN = 10
+
+
+def render_terminal(d: Diagnosis, console: Console, verbose: bool = False) -> None:
+    """Print the whole report; never raises on empty lists or ``None`` fields."""
+    console.print(_verdict_panel(d))
+    _evidence(d, console, verbose)
+    _providers(d, console)
+    _failed_migrations(d, console, verbose)
+    _next_moves(d, console)
+    _missing(d, console)
+    _warnings(d, console, verbose)
+    if verbose:
+        _inputs(d, console)
+
+
+def _indent(renderable: Text, n: int) -> Padding:
+    return Padding(renderable, (0, 0, 0, n), expand=False)
+
+
+def _section(console: Console, title: str) -> None:
+    console.print()
+    console.print(Text(title, style="bold underline"))
+
+
+def _verdict_panel(d: Diagnosis) -> Panel:
+    sev = verdict_severity(d)
+    headline = Text()
+    headline.append(class_label(d.verdict.cls).upper(), style=SEVERITY_STYLE[sev])
+    headline.append(f"   confidence {fmt_pct(d.verdict.confidence)}", style="bold")
+    headline.append(f"   severity {sev.value}", style=SEVERITY_STYLE[sev])
+    lines: list[Text] = [headline, Text(d.verdict.summary or "")]
+    facts = Text(style="dim")
+    window = window_text(d)
+    if window:
+        facts.append(f"window {window}")
+    if d.hosts:
+        facts.append(("   " if facts else "") + "hosts " + ", ".join(d.hosts))
+    m = d.migrations
+    if m.total:
+        facts.append(
+            ("   " if facts else "") + f"migrations {m.total} total, {len(m.failed)} failed, "
+            f"{m.succeeded} succeeded"
+        )
+    if facts:
+        lines.append(facts)
+    return Panel(
+        Group(*lines),
+        title=Text("vvolguard verdict", style="bold"),
+        title_align="left",
+        border_style=_BORDER[sev],
+        box=box.HEAVY if sev.rank >= Severity.HIGH.rank else box.ROUNDED,
+    )
+
+
+def _evidence(d: Diagnosis, console: Console, verbose: bool) -> None:
+    if not d.findings:
+        return
+    _section(console, "Evidence")
+    for f in d.findings:
+        _finding(f, console, verbose)
+
+
+def _finding(f: Finding, console: Console, verbose: bool) -> None:
+    sev = Severity(f.severity)
+    line = Text("● ", style=SEVERITY_STYLE[sev])
+    line.append(f"[{sev.value}] ", style=SEVERITY_STYLE[sev])
+    line.append(f.title, style="bold")
+    line.append(f"  ({fmt_pct(f.confidence)})", style="dim")
+    console.print(line)
+    if f.reason:
+        console.print(_indent(Text(f.reason), 2))
+    shown, rest = (f.citations, 0) if verbose else head(f.citations, CITATIONS_SHOWN)
+    for c in shown:
+        cite = Text(cite_ref(c), style="cyan")
+        cite.append("\n")
+        cite.append(c.text, style="default")
+        console.print(_indent(cite, 4))
+    if rest:
+        console.print(_indent(Text(f"… {rest} more cited lines (--verbose)", style="dim"), 4))
+
+
+def _providers(d: Diagnosis, console: Console) -> None:
+    rows = provider_rows(d)
+    if not rows:
+        return
+    _section(console, "VASA signals per provider (per host)")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("provider", overflow="fold")
+    table.add_column("host", overflow="fold")
+    table.add_column("ceiling", justify="right")
+    table.add_column("max out", justify="right")
+    table.add_column("waits", justify="right")
+    table.add_column("busy", justify="right")
+    table.add_column("t/o", justify="right")
+    table.add_column("create p50", justify="right")
+    table.add_column("p95", justify="right")
+    table.add_column("max", justify="right")
+    for r in rows:
+        out = Text(fmt_int(r.max_outstanding), style="bold red" if r.saturated else "")
+        table.add_row(
+            Text(r.vp),
+            Text(r.host or "—"),
+            fmt_int(r.ceiling),
+            out,
+            _hot(r.no_free_conn),
+            _hot(r.busy),
+            _hot(r.timeout),
+            fmt_ms(r.create_p50),
+            _slow(r.create_p95),
+            _slow(r.create_max),
+        )
+    console.print(table)
+
+
+def _hot(n: int | None) -> Text:
+    return Text(fmt_int(n), style="red" if n else "")
+
+
+def _slow(ms: float | None) -> Text:
+    return Text(fmt_ms(ms), style="red" if ms and ms >= 10_000 else "")
+
+
+def _failed_migrations(d: Diagnosis, console: Console, verbose: bool) -> None:
+    m = d.migrations
+    if not m.failed and not m.storms:
+        return
+    if m.storms:
+        _section(console, "Migration storms")
+        for s in m.storms:
+            text = Text(
+                f"{s.source_host}: {s.migrations} migrations, peak {s.peak_concurrency} at once, "
+                f"{s.failed} failed, {fmt_time(s.start)} → {fmt_clock(s.end)}"
+            )
+            console.print(_indent(text, 2))
+    if not m.failed:
+        return
+    _section(console, f"Failed migrations ({len(m.failed)} of {m.total or '?'})")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("task", overflow="fold")
+    table.add_column("VM", overflow="fold")
+    table.add_column("source → destination", overflow="fold")
+    table.add_column("time (UTC)", no_wrap=True)
+    table.add_column("error", overflow="fold")
+    shown, rest = (m.failed, 0) if verbose else head(m.failed, FAILED_SHOWN)
+    for f in shown:
+        table.add_row(
+            Text(f.task_id or "—"),
+            Text(f.vm or "—"),
+            Text(f"{f.source or '?'} → {f.destination or '?'}"),
+            fmt_time(f.time),
+            Text(f.error or "—"),
+        )
+    console.print(table)
+    if rest:
+        console.print(Text(f"  … {rest} more (--verbose or --json)", style="dim"))
+
+
+def _next_moves(d: Diagnosis, console: Console) -> None:
+    moves = next_moves(d)
+    if not moves:
+        return
+    _section(console, "Next moves")
+    for i, move in enumerate(moves, 1):
+        line = Text(f"{i:>2}. ", style="bold")
+        line.append(move)
+        console.print(line)
+
+
+def _missing(d: Diagnosis, console: Console) -> None:
+    if not d.missing_evidence:
+        return
+    _section(console, "Missing evidence (collect to be surer)")
+    for m in d.missing_evidence:
+        line = Text("• ")
+        line.append(m.artifact, style="bold")
+        if m.why:
+            line.append(f" — {m.why}")
+        console.print(_indent(line, 2))
+        if m.command:
+            console.print(_indent(Text(f"$ {m.command}", style="green"), 4))
+
+
+def _warnings(d: Diagnosis, console: Console, verbose: bool) -> None:
+    if not d.warnings:
+        return
+    _section(console, f"Warnings ({len(d.warnings)})")
+    shown, rest = (d.warnings, 0) if verbose else head(d.warnings, WARNINGS_SHOWN)
+    for w in shown:
+        console.print(_indent(Text(str(w), style="yellow"), 2))
+    if rest:
+        console.print(Text(f"  … {rest} more; see --json for all", style="dim"))
+
+
+def _inputs(d: Diagnosis, console: Console) -> None:
+    if not d.inputs:
+        return
+    _section(console, "Inputs")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("file", overflow="fold")
+    table.add_column("kind")
+    table.add_column("host")
+    table.add_column("records", justify="right")
+    for i in d.inputs:
+        table.add_row(Text(i.file), i.kind, Text(i.host or "—"), fmt_int(i.records))
+    console.print(table)
