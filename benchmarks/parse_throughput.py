@@ -1,0 +1,344 @@
+"""How fast is ``vvolguard diagnose`` on a big vvold.log, compared with the runbook's grep?
+
+The runbook's first step is ``grep -Ei "No free connections|PROVIDER_BUSY|..." vvold.log``. An
+admin will not wait for a tool that is much slower than that grep, and a support bundle can hold
+gigabytes of rotated logs, so the goal (issue #2) is:
+
+* wall time of ``vvolguard diagnose FILE --json`` below 5x the grep on the same file, and
+* peak memory of vvolguard flat in the file size (it streams; it does not load the log).
+
+The script generates a realistic vvold.log (getEvents/getAlarms polling every 10 s per VP,
+queryVirtualVolumeInfo, maintenance-mode storms with create/bind/unbind/delete, GetFreeConn, BUSY
+and TIMEOUT lines, ``-->`` continuations; 6.7/7.0 shape, 8.0 shape or both), caches it in
+``benchmarks/_work/`` (git-ignored), and runs both commands side by side at two sizes, printing
+wall time, the ratio, and each child's peak RSS (``os.wait4`` rusage). Nothing here asserts: the
+numbers are printed for a person (and CI logs) to read.
+
+``--reader-only`` times the vvold reader alone (``python -c`` iterating it over the file), which
+is what the parse itself costs without sniffing, analysis and rendering.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "_work"
+GREP_PATTERN = "No free connections|PROVIDER_BUSY|bindVirtualVolume|createVirtualVolume|TimedOut|GetFreeConn"
+
+VPS = ("pure-ct0", "pure-ct1")
+CONTAINERS = (
+    "b487b73a-6128-3ad2-873b-8ddb1ba45d4f",
+    "5c1e0f2a-91d4-3b7e-a0c2-7d3e9b41aa10",
+)
+STORM_OPS = (
+    ("createVirtualVolume", "CreateVirtualVolumeInt"),
+    ("bindVirtualVolume", "BindVirtualVolumeInt"),
+    ("unbindVirtualVolume", "UnbindVirtualVolumeInt"),
+    ("deleteVirtualVolume", "DeleteVirtualVolumeInt"),
+    ("updateVirtualVolumeMetaData", "UpdateVirtualVolumeMetaDataInt"),
+)
+FILLER = (
+    "SI::QueryVirtualVolumeInt Empty response",
+    "VVolObjectCache::Refresh: refreshed {n} objects for container {c}",
+    "VasaSession::GetSessionInfo: session 52f0e556-{n:04d} to VP {vp} is valid",
+    "SI::GetStorageContainerInfo: container {c} capacity ok",
+    "VVolUpdate::ProcessEvents: {n} events processed for VP {vp}",
+    "VasaSession::SetLastUsed: VP {vp} idle {n} ms",
+    "HostdCallback::OnDatastoreRefresh: vvol:e0ad83893ead3681-b1b7f56a45ff64f1 refreshed",
+)
+
+
+class _Writer:
+    """Formats lines in one of the two shapes; continuation style follows the shape."""
+
+    def __init__(self, shape: str, rng: random.Random) -> None:
+        self.shape = shape
+        self.rng = rng
+        self.pid = 2099041
+        self.seq = 89000
+
+    def record(self, ts: str, level: str, sub: str, message: str, out: list[str]) -> None:
+        shape = self.shape if self.shape != "mixed" else self.rng.choice(("esxi7", "esxi8"))
+        if shape == "esxi7":
+            # vvold 6.7/7.0 often writes an empty header and puts the text on a --> line.
+            if self.rng.random() < 0.7:
+                out.append(f"{ts} {level} vvold[{self.pid}] [Originator@6876 sub={sub}]\n--> {message}\n")
+            else:
+                out.append(f"{ts} {level} vvold[{self.pid}] [Originator@6876 sub={sub}] {message}\n")
+        else:
+            sev = {"info": "In(166)", "warning": "Wa(164)", "error": "Er(163)", "verbose": "Db(167)"}[level]
+            out.append(
+                f"{ts} {sev} VVold[{self.pid}]: [Originator@6876 sub={sub} OpId=opId-{self.seq}] {message}\n"
+            )
+            if self.rng.random() < 0.05:
+                out.append(f"{ts} {sev}+ VVold[{self.pid}]: --> session context {self.seq:x}\n")
+
+    def op(self, t: datetime, op: str, func: str, vp: str, out: list[str], **kw: object) -> None:
+        self.seq += 1
+        seq = self.seq
+        n, mx = kw.get("outstanding", (0, 5))  # type: ignore[misc]
+        ts = _ts(t)
+        self.record(
+            ts,
+            "info",
+            "Default",
+            f"VasaOp::{func} [#{seq}]: ===> Issuing '{op}' to VP {vp} (#outstanding {n}/{mx}) "
+            "[session state: Connected]",
+            out,
+        )
+        elapsed = int(kw.get("elapsed", 150))  # type: ignore[arg-type]
+        te = _ts(t + timedelta(milliseconds=elapsed))
+        container = self.rng.choice(CONTAINERS)
+        fault = kw.get("fault")
+        if fault:
+            self.record(
+                te,
+                "error",
+                "Default",
+                f"VasaOp::ThrowFromSessionError [#{seq}]: ===> FINAL FAILURE {op}, error ({fault} / "
+                f"Operation failed on VP) VP ({vp}) Container ({container}) timeElapsed={elapsed} msecs "
+                f"(#outstanding {n})",
+                out,
+            )
+        else:
+            level = "error" if self.rng.random() < 0.1 else "info"  # level is the call site, not the outcome
+            self.record(
+                te,
+                level,
+                "Default",
+                f"VasaOp::{func} [#{seq}]: ===> FINAL SUCCESS {op} VP ({vp}) Container ({container}) "
+                f"timeElapsed={elapsed} msecs (#outstanding {n})",
+                out,
+            )
+
+
+def _ts(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def generate(path: Path, size_mb: int, seed: int, shape: str) -> None:
+    """Write a realistic vvold.log of about ``size_mb`` MiB (atomically, via a temporary name)."""
+    rng = random.Random(seed)
+    w = _Writer(shape, rng)
+    target = size_mb * 1024 * 1024
+    t = datetime(2025, 3, 1, tzinfo=UTC)
+    written = 0
+    tmp = path.with_suffix(".tmp")
+    header = (
+        f"{_ts(t)} info vvold[{w.pid}] [Originator@6876 sub=Default] - time the service was last started "
+        f"{_ts(t)}, Section for VMware ESX, pid={w.pid}, version=7.0.3, build=20328353, option=Release\n"
+    )
+    with tmp.open("w", encoding="utf-8", newline="") as fh:
+        fh.write(header)
+        written += len(header)
+        tick = 0
+        storm_until = -1
+        while written < target:
+            out: list[str] = []
+            tick += 1
+            # One tick = one second of vvold life.
+            t += timedelta(seconds=1)
+            if tick % 10 == 0:  # every host polls every VP every 10 s (Pure KB)
+                for vp in VPS:
+                    w.op(t, "getEvents", "EventPollerCB", vp, out, elapsed=rng.randint(20, 300))
+                    w.op(t, "getAlarms", "AlarmPollerCB", vp, out, elapsed=rng.randint(20, 300))
+            if tick % 3 == 0:
+                w.op(t, "queryVirtualVolumeInfo", "QueryVirtualVolumeInfoInt", rng.choice(VPS), out)
+            for _ in range(rng.randint(2, 6)):
+                msg = rng.choice(FILLER).format(
+                    n=rng.randint(1, 9999), c=rng.choice(CONTAINERS), vp=rng.choice(VPS)
+                )
+                w.record(
+                    _ts(t),
+                    rng.choice(("info", "info", "verbose")),
+                    rng.choice(("Default", "VVolUpdate", "vmomi.soapStub[0]")),
+                    msg,
+                    out,
+                )
+            if storm_until < tick and rng.random() < 0.0005:  # a maintenance-mode evacuation
+                storm_until = tick + rng.randint(120, 900)
+            if tick <= storm_until:
+                _storm_second(w, rng, t, out)
+            chunk = "".join(out)
+            fh.write(chunk)
+            written += len(chunk)
+    tmp.replace(path)
+
+
+def _storm_second(w: _Writer, rng: random.Random, t: datetime, out: list[str]) -> None:
+    vp = VPS[0]
+    for _ in range(rng.randint(2, 8)):
+        op, func = rng.choice(STORM_OPS)
+        n = rng.randint(3, 5)
+        r = rng.random()
+        if r < 0.05:
+            w.op(t, op, func, vp, out, outstanding=(5, 5), elapsed=60012, fault="TIMEOUT")
+        elif r < 0.09:
+            w.op(
+                t,
+                op,
+                func,
+                vp,
+                out,
+                outstanding=(5, 5),
+                elapsed=rng.randint(100, 3000),
+                fault="PROVIDER_BUSY",
+            )
+        else:
+            slow = op == "createVirtualVolume" and rng.random() < 0.3
+            w.op(
+                t,
+                op,
+                func,
+                vp,
+                out,
+                outstanding=(n, 5),
+                elapsed=rng.randint(20000, 45000) if slow else rng.randint(50, 2000),
+            )
+    if rng.random() < 0.4:
+        w.record(
+            _ts(t),
+            "warning",
+            "Default",
+            f"VasaSession::GetFreeConn: No free connections to VP {vp} (url: https://10.1.1.10:8084/vasa) "
+            "[#outstanding 5/5] - waiting",
+            out,
+        )
+    if rng.random() < 0.1:
+        w.record(
+            _ts(t), "warning", "Default", f"VasaSession::ReadResponse: TimedOut waiting for VP {vp}", out
+        )
+    if rng.random() < 0.1:
+        w.record(
+            _ts(t),
+            "warning",
+            "Default",
+            f"VasaOp::BindVirtualVolumeInt [#{w.seq}]: bindVirtualVolume returned PROVIDER_BUSY, "
+            "retry 2/5 in 2000 ms",
+            out,
+        )
+
+
+def workfile(size_mb: int, seed: int, shape: str) -> Path:
+    WORK.mkdir(parents=True, exist_ok=True)
+    path = WORK / f"vvold-{shape}-{size_mb}mb-seed{seed}.log"
+    if not path.exists():
+        started = time.perf_counter()
+        print(f"generating {path.name} ...", flush=True)
+        generate(path, size_mb, seed, shape)
+        print(f"  done in {time.perf_counter() - started:.1f} s", flush=True)
+    return path
+
+
+def run_measured(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int]:
+    """Wall seconds, peak RSS in MiB (ru_maxrss is KiB on Linux) and the exit status of a child.
+
+    Output goes to a scratch file, not /dev/null: GNU grep notices /dev/null and stops at the
+    first match (as with -q), which would make the baseline meaningless.
+    """
+    WORK.mkdir(parents=True, exist_ok=True)
+    with (WORK / "stdout.scratch").open("wb") as sink:
+        return _run(argv, env, sink)
+
+
+def _run(argv: list[str], env: dict[str, str] | None, sink: object) -> tuple[float, int, int]:
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=sink, stderr=subprocess.PIPE, env=env)  # type: ignore[arg-type]
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+    if proc.returncode not in (0, 1) or (proc.returncode and err.strip()):
+        print(f"  ! {argv[0]} exited {proc.returncode}: {err.strip()[-500:]}", flush=True)
+    return wall, usage.ru_maxrss // 1024, proc.returncode
+
+
+READER_ONLY = """
+import sys
+from vvolguard.evidence.source import EvidenceFile
+from vvolguard.evidence.vvold import VvoldReader
+from vvolguard.records import VasaFrame
+path = sys.argv[1]
+ef = EvidenceFile(display=path, name=path.rsplit('/', 1)[-1], opener=lambda: open(path, 'rb'))
+rows = 0
+for rec in VvoldReader().read(ef):
+    if isinstance(rec, VasaFrame):
+        rows += rec.frame.height
+print(rows, file=sys.stderr)
+"""
+
+
+def vvolguard_argv(path: Path, reader_only: bool) -> list[str]:
+    if reader_only:
+        return [sys.executable, "-c", READER_ONLY, str(path)]
+    exe = Path(sys.executable).with_name("vvolguard")
+    return [str(exe), "diagnose", str(path), "--json"]
+
+
+def grep_argv(path: Path) -> list[str]:
+    return ["grep", "-Ei", GREP_PATTERN, str(path)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=512, help="size of the large generated vvold.log")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--shape", choices=("esxi7", "esxi8", "mixed"), default="esxi7")
+    parser.add_argument("--reader-only", action="store_true", help="time the vvold reader, not the CLI")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per command; the best is reported")
+    args = parser.parse_args()
+
+    sizes = [max(1, args.size_mb // 4), args.size_mb]
+    mode = "reader only" if args.reader_only else "vvolguard diagnose --json"
+    print(
+        f"parse throughput: {mode} vs grep -Ei (LC_ALL={os.environ.get('LC_ALL', '')!r}, "
+        f"LANG={os.environ.get('LANG', '')!r}), {os.cpu_count()} cores"
+    )
+    peaks: dict[int, int] = {}
+    ratios: dict[int, float] = {}
+    for size in sizes:
+        path = workfile(size, args.seed, args.shape)
+        actual = path.stat().st_size / (1024 * 1024)
+        # Warm the page cache so the first command measured does not pay for the disk.
+        run_measured(["cat", str(path)])
+        grep = min((run_measured(grep_argv(path)) for _ in range(args.repeat)), key=lambda r: r[0])
+        grep_c = min(
+            (run_measured(grep_argv(path), env={**os.environ, "LC_ALL": "C"}) for _ in range(args.repeat)),
+            key=lambda r: r[0],
+        )
+        ours = min(
+            (run_measured(vvolguard_argv(path, args.reader_only)) for _ in range(args.repeat)),
+            key=lambda r: r[0],
+        )
+        ratio = ours[0] / grep[0] if grep[0] else float("inf")
+        peaks[size] = ours[1]
+        ratios[size] = ratio
+        print(f"\n{path.name}: {actual:.0f} MiB")
+        print(f"  grep -Ei           {grep[0]:7.2f} s   peak RSS {grep[1]:6d} MiB")
+        print(f"  grep -Ei (LC_ALL=C) {grep_c[0]:6.2f} s   peak RSS {grep_c[1]:6d} MiB")
+        print(f"  vvolguard          {ours[0]:7.2f} s   peak RSS {ours[1]:6d} MiB   exit {ours[2]}")
+        print(f"  ratio vvolguard/grep {ratio:.2f} (goal < 5);  vs LC_ALL=C grep {ours[0] / grep_c[0]:.2f}")
+        print(f"  vvolguard throughput {actual / ours[0]:.0f} MiB/s")
+    small, large = sizes
+    print(
+        f"\nvvolguard peak RSS: {peaks[small]} MiB at {small} MiB input, "
+        f"{peaks[large]} MiB at {large} MiB input "
+        f"(growth x{peaks[large] / max(1, peaks[small]):.2f} for x{large / small:.0f} input)"
+    )
+    print(
+        f"ratio at {large} MiB: {ratios[large]:.2f} -> "
+        f"{'meets' if ratios[large] < 5 else 'MISSES'} the goal of < 5"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

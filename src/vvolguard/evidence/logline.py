@@ -1,0 +1,268 @@
+"""The line grammar shared by every ESXi daemon log (vvold, hostd, vmkernel), in two flavours.
+
+ESXi daemons log through the same Vmacore logger, so one tolerant grammar (evidence-formats §1.5)
+covers 6.7/7.0 (``info vvold[pid] [Originator@6876 sub=...]`` with ``-->`` continuation lines)
+and 8.0 (``In(166) VVold[pid]: [...]``, ``Er(163)+`` line markers, ``-->`` after the app).
+
+Two flavours of the same grammar exist because the volumes differ:
+
+* Python ``re`` helpers (:func:`parse_line`, :func:`strip_grep_prefix`, ...) for small or sparse
+  inputs (hostd events, tests, a single live line);
+* polars expressions (:func:`ts_expr`, :data:`HEADER_START_RS`, ...) for the vvold reader, which
+  must keep up with ``grep`` on gigabytes. Polars uses Rust's ``regex`` crate, which has no
+  look-around, so the look-ahead of the grep-prefix pattern becomes a capture that is put back.
+
+Both flavours are built from the same pattern strings, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+
+import polars as pl
+
+# --------------------------------------------------------------------------------------------
+# Pattern text shared by the Python and polars flavours
+# --------------------------------------------------------------------------------------------
+
+TS_PATTERN = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})"
+#: Level words of 6.7/7.0 and ``Xx(PRI)`` severities of 8.0; ``+`` marks a continued submission.
+LEVEL_PATTERN = r"[A-Z][a-z]\(\d{1,3}\)\+?|info|warning|error|verbose|trivia|panic|debug"
+#: Metadata may contain one level of nested brackets: ``sub=vmomi.soapStub[0]`` (§1.2).
+META_PATTERN = r"Originator@\d+[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*"
+
+#: grep -n / -r / -H prefixes (``25331:``, ``path:``, ``path:123:``), only before a timestamp
+#: (§1.4). A naive ``^[^:]+:\d+:`` would eat ``2025-08-08T12:17:`` from an unprefixed line.
+GREP_PREFIX_RE = re.compile(r"^(?:[^\s:]+:)?(?:\d+:)?(?=\d{4}-\d{2}-\d{2}T)")
+#: The same for Rust regex (no look-ahead): capture the date and put it back with ``${1}``.
+GREP_PREFIX_RS = r"^(?:[^\s:]+:)?(?:\d+:)?(\d{4}-\d{2}-\d{2}T)"
+
+#: A line that starts a record: a timestamp, possibly behind a grep prefix. Anything else is a
+#: continuation of the previous record (``-->`` lines, stack dumps, wrapped text).
+HEADER_START_RS = r"^(?:[^\s:]+:)?(?:\d+:)?\d{4}-\d{2}-\d{2}T\d{2}:\d{2}"
+
+#: Only the header fields, for dating continuations: a short match is cheap to capture.
+HEAD_FIELDS_RS = rf"^(?P<ts>{TS_PATTERN})\s+(?P<level>{LEVEL_PATTERN})\s+[A-Za-z][\w.-]*\[(?P<pid>\d+)\]"
+#: Everything before the message of a (grep-prefix-stripped) header line; replaced by "".
+HEAD_PREFIX_RS = (
+    rf"^{TS_PATTERN}\s+(?:(?:{LEVEL_PATTERN})\s+[A-Za-z][\w.-]*\[\d+\]:?\s*(?:-->\s?)?"
+    rf"(?:\[{META_PATTERN}\]\s?)?)?"
+)
+
+#: The tolerant line regex of §1.5, for a line whose grep prefix is already stripped.
+LINE_PATTERN = (
+    rf"^(?P<ts>{TS_PATTERN})\s+"
+    rf"(?P<level>{LEVEL_PATTERN})\s+"
+    r"(?P<app>[A-Za-z][\w.-]*)\[(?P<pid>\d+)\]:?\s*"
+    r"(?P<cont>-->)?\s?"
+    rf"(?:\[(?P<meta>{META_PATTERN})\]\s?)?"
+    r"(?P<msg>.*)$"
+)
+LINE_RE = re.compile(LINE_PATTERN, re.DOTALL)
+TS_RE = re.compile(rf"^{TS_PATTERN}")
+_TS_PARTS_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|([+-])(\d{2}):?(\d{2}))")
+
+#: ``Section for VMware ESX`` (6.7-8.0) or ``ESXi`` (9.0) header: version, build, daemon restart.
+SECTION_PATTERN = r"Section for VMware ESXi?,\s*pid=(\d+),\s*version=([\w.]+),\s*build=(\w+)"
+SECTION_RE = re.compile(SECTION_PATTERN)
+
+#: Hostd before 6.5: ``[2011-04-01 15:14:34.203 F5A5AB90 info 'vm:/vmfs/…' opID=…]``. Out of
+#: scope; recognised only so the reader can say so once instead of silently reading nothing.
+LEGACY_PATTERN = r"^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} [0-9A-Fa-f]{8} \w+ "
+LEGACY_RE = re.compile(LEGACY_PATTERN)
+LEGACY_WARNING = (
+    "pre-6.5 ESXi log shape ('[YYYY-MM-DD hh:mm:ss.mmm THREAD level ...]') is not supported; "
+    "its lines were skipped"
+)
+
+CONTINUATION_RE = re.compile(r"^\s*--> ?")
+CONTINUATION_RS = r"^\s*--> ?"
+
+#: ESXi 8/9 may end a message with a base64 backtrace blob; it is noise for matching and citing.
+CONTEXT_BLOB_RE = re.compile(r"\s*\[context\].*?(?:\[/context\]|$)", re.DOTALL)
+CONTEXT_BLOB_RS = r"\s*\[context\](?s:.*?)(?:\[/context\]|$)"
+
+_META_KEY_RE = re.compile(r"\b(sub|opID|OpId|opid|user|sid)=(\S+)", re.IGNORECASE)
+
+_SEVERITY = {
+    "Em": "error",
+    "Al": "error",
+    "Cr": "error",
+    "Er": "error",
+    "Wa": "warning",
+    "No": "info",
+    "In": "info",
+    "Db": "debug",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Python flavour
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One timestamped log line, split into its parts. ``msg`` has any context blob removed."""
+
+    ts: datetime
+    level: str | None
+    app: str | None
+    pid: int | None
+    continued: bool  # 8.0 ``-->`` after the app, or a ``+`` line marker
+    meta: dict[str, str]
+    msg: str
+
+
+def strip_grep_prefix(line: str) -> str:
+    """Remove a ``grep -n``/``-r``/``-H`` prefix, but only when a timestamp follows it."""
+    return GREP_PREFIX_RE.sub("", line, count=1)
+
+
+def normalise_level(raw: str | None) -> str | None:
+    """``Er(163)+`` -> ``error``, ``In(166)`` -> ``info``, ``warning`` stays: one scale for all."""
+    if not raw:
+        return None
+    if len(raw) >= 2 and raw[1].islower() and "(" in raw:
+        return _SEVERITY.get(raw[:2], raw[:2].lower())
+    return raw.lower()
+
+
+def parse_ts(text: str) -> datetime | None:
+    """An ESXi timestamp (``Z`` or ``±hh:mm``, optional fraction) as aware UTC, or None."""
+    match = _TS_PARTS_RE.match(text)
+    if not match:
+        return None
+    base, frac, zone, sign, hours, minutes = match.groups()
+    tz: timezone = UTC
+    if zone != "Z":
+        offset = timedelta(hours=int(hours), minutes=int(minutes))
+        tz = timezone(offset if sign == "+" else -offset)
+    try:
+        when = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return None
+    micros = int((frac + "000000")[:6]) if frac else 0
+    try:
+        return when.replace(microsecond=micros, tzinfo=tz).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def parse_meta(meta: str | None) -> dict[str, str]:
+    """``sub``, ``opid`` (from ``opID``/``OpId``), ``user`` and ``sid`` from the metadata block."""
+    out: dict[str, str] = {}
+    if not meta:
+        return out
+    for key, value in _META_KEY_RE.findall(meta):
+        key = key.lower()
+        out.setdefault(key, value)
+    return out
+
+
+def strip_context(msg: str) -> str:
+    """Drop ``[context]...[/context]`` backtrace blobs (ESXi 8/9)."""
+    return CONTEXT_BLOB_RE.sub("", msg) if "[context]" in msg else msg
+
+
+def parse_line(line: str) -> LogLine | None:
+    """Parse one timestamped line (grep prefix allowed); None for continuations and junk.
+
+    A line whose timestamp parses but whose rest does not follow the grammar still yields a
+    :class:`LogLine` (level/app/pid unknown, the rest as message): tolerant, not strict.
+    """
+    line = strip_grep_prefix(line.rstrip("\r\n"))
+    match = LINE_RE.match(line)
+    if match:
+        ts = parse_ts(match["ts"])
+        if ts is None:
+            return None
+        raw_level = match["level"]
+        return LogLine(
+            ts=ts,
+            level=normalise_level(raw_level),
+            app=match["app"],
+            pid=int(match["pid"]),
+            continued=bool(match["cont"]) or raw_level.endswith("+"),
+            meta=parse_meta(match["meta"]),
+            msg=strip_context(match["msg"]),
+        )
+    ts = parse_ts(line)
+    if ts is None:
+        return None
+    rest = TS_RE.sub("", line, count=1).lstrip()
+    return LogLine(ts=ts, level=None, app=None, pid=None, continued=False, meta={}, msg=strip_context(rest))
+
+
+def continuation_text(line: str) -> str:
+    """The text of a continuation line, without its ``-->`` marker."""
+    return strip_context(CONTINUATION_RE.sub("", line.rstrip("\r\n"), count=1))
+
+
+@dataclass(frozen=True, slots=True)
+class SectionHeader:
+    """A ``Section for VMware ESX`` header: the daemon (re)started with this version and build."""
+
+    pid: int
+    version: str
+    build: str
+
+
+def parse_section(text: str) -> SectionHeader | None:
+    match = SECTION_RE.search(text)
+    if not match:
+        return None
+    return SectionHeader(pid=int(match[1]), version=match[2], build=match[3])
+
+
+def is_legacy(line: str) -> bool:
+    return bool(LEGACY_RE.match(line))
+
+
+# --------------------------------------------------------------------------------------------
+# polars flavour (vectorised; used on many lines at once)
+# --------------------------------------------------------------------------------------------
+
+
+def strip_grep_prefix_expr(col: pl.Expr) -> pl.Expr:
+    return col.str.replace(GREP_PREFIX_RS, "${1}")
+
+
+def line_parts_expr(col: pl.Expr) -> pl.Expr:
+    """A struct of the §1.5 groups (ts, level, app, pid, cont, meta, msg); nulls if no match."""
+    return col.str.extract_groups(LINE_PATTERN)
+
+
+def ts_expr(col: pl.Expr) -> pl.Expr:
+    """Parse ESXi timestamps (``Z`` or offset, optional fraction) to ``Datetime(us, UTC)``."""
+    raw = col.str.extract(rf"^({TS_PATTERN})", 1)
+    # chrono's %:z wants +hh:mm; normalise Z and +hhmm, and drop sub-microsecond digits.
+    raw = raw.str.replace(r"Z$", "+00:00").str.replace(r"([+-]\d{2})(\d{2})$", "${1}:${2}")
+    raw = raw.str.replace(r"(\.\d{6})\d+", "${1}")
+    return raw.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us", time_zone="UTC")
+
+
+def ts_expr_fast(col: pl.Expr) -> pl.Expr:
+    """The common ``YYYY-MM-DDTHH:MM:SS[.fff]Z`` spelling only; null for anything else."""
+    return col.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", strict=False, time_unit="us", time_zone="UTC")
+
+
+def level_expr(col: pl.Expr) -> pl.Expr:
+    """Vectorised :func:`normalise_level`."""
+    prefix = col.str.slice(0, 2)
+    is_pri = col.str.contains(r"^[A-Z][a-z]\(")
+    mapped = prefix.replace_strict(_SEVERITY, default=prefix.str.to_lowercase(), return_dtype=pl.String)
+    return pl.when(is_pri).then(mapped).otherwise(col.str.to_lowercase())
+
+
+def meta_key_expr(col: pl.Expr, key: str) -> pl.Expr:
+    """One metadata key (case-insensitive name) from the ``meta`` group."""
+    return col.str.extract(rf"(?i:\b{key})=(\S+)", 1)
+
+
+def clip_expr(col: pl.Expr, limit: int) -> pl.Expr:
+    """Vectorised ``records.clip``: at most ``limit`` characters, ``…`` marking a cut."""
+    col = col.str.strip_chars_end("\r\n")
+    return pl.when(col.str.len_chars() > limit).then(col.str.slice(0, limit - 1) + "…").otherwise(col)
