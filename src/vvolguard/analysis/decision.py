@@ -1,0 +1,181 @@
+"""The runbook's Stage 4 decision table, as data.
+
+The engine turns evidence into named boolean *conditions* (see :data:`CONDITIONS`); this table says
+which failure class each condition points to, how severe it is, and which wins when several hold.
+The lowest ``precedence`` among the rows that hold and may be primary is the verdict; every other
+row that holds becomes a secondary finding.
+
+Why this precedence (runbook Stage 4 and "What Not to Do First"):
+
+1. An expired certificate at the incident comes first: it *causes* the offline/SSL/setContext
+   symptoms of row 2, so naming registration would send the admin to re-register instead of renew.
+2. Registration/trust (provider offline, syncError, disconnected, SSL failures, or repeated
+   setContext/transport failures with no VASA pressure) beats saturation: a provider that is not
+   talking explains timeouts and retries that look like busy, while the reverse is not true. It
+   only wins on that evidence; transport timeouts *during* pressure are the KB 412434 storm and stay
+   with saturation.
+3. A missing or inaccessible Protocol Endpoint beats saturation: bind retries are what a missing PE
+   looks like from vvold, and no amount of throttling presents a PE.
+4. Saturation needs pressure (repeated no-free-connection waits or busy faults in one window, the
+   ceiling held, or slow swap-vVol creates) *and* impact (failed migrations, failed VASA ops, or a
+   migration storm). One stray PROVIDER_BUSY that succeeded on retry is neither.
+5. Failures with host evidence that shows none of the above: not the control plane.
+6. Host evidence, no failures and nothing above: healthy. Pressure that has caused no failure and
+   no storm is not saturation; it is reported as a low-severity secondary finding (the provider is
+   near its limit), so "healthy" never hides it.
+7. Otherwise: insufficient evidence, with the artifacts that would settle it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vvolguard.analysis.model import FailureClass, Severity
+
+
+@dataclass(frozen=True)
+class Rule:
+    condition: str
+    cls: FailureClass
+    severity: Severity
+    precedence: int
+    primary: bool  # may this row be the verdict, or is it only ever a secondary finding?
+    runbook: str  # the runbook row it implements
+
+
+DECISION_TABLE: tuple[Rule, ...] = (
+    Rule(
+        "certificate_expired_at_incident",
+        FailureClass.CERTIFICATE_LIFECYCLE,
+        Severity.CRITICAL,
+        10,
+        True,
+        "VASA certificate expired or near expiry -> certificate lifecycle issue",
+    ),
+    Rule(
+        "provider_offline_or_untrusted",
+        FailureClass.PROVIDER_REGISTRATION,
+        Severity.HIGH,
+        20,
+        True,
+        "VASA provider offline or syncError -> provider registration, trust, certificate or service issue",
+    ),
+    Rule(
+        "pe_not_presented",
+        FailureClass.PE_PRESENTATION,
+        Severity.HIGH,
+        30,
+        True,
+        "VASA provider online, PE inaccessible or not configured -> storage presentation / host mapping",
+    ),
+    Rule(
+        "provider_saturated",
+        FailureClass.PROVIDER_SATURATION,
+        Severity.HIGH,
+        40,
+        True,
+        "VASA provider online, PE accessible, No free connections in vvold.log -> provider saturation",
+    ),
+    Rule(
+        "failures_without_control_plane_signal",
+        FailureClass.NOT_CONTROL_PLANE,
+        Severity.MEDIUM,
+        50,
+        True,
+        "Provider and PE healthy, no VASA pressure -> look elsewhere",
+    ),
+    Rule(
+        "evidence_without_failures",
+        FailureClass.HEALTHY,
+        Severity.INFO,
+        60,
+        True,
+        "Provider and PE healthy, no saturation, migrations succeed -> nothing to fix",
+    ),
+    Rule(
+        "nothing_to_judge",
+        FailureClass.INSUFFICIENT_EVIDENCE,
+        Severity.INFO,
+        100,
+        True,
+        "Not enough host-side evidence to place the failure in a layer",
+    ),
+    # Secondary-only rows: worth saying, never the explanation of the incident by themselves.
+    Rule(
+        "certificate_expired_now",
+        FailureClass.CERTIFICATE_LIFECYCLE,
+        Severity.HIGH,
+        110,
+        False,
+        "VASA certificate expired (after the incident) -> renew before the next operation",
+    ),
+    Rule(
+        "certificate_hard_limit",
+        FailureClass.CERTIFICATE_LIFECYCLE,
+        Severity.MEDIUM,
+        120,
+        False,
+        "VASA certificate near expiry (KB 323232 hard limit, 1 month)",
+    ),
+    Rule(
+        "certificate_soft_limit",
+        FailureClass.CERTIFICATE_LIFECYCLE,
+        Severity.LOW,
+        130,
+        False,
+        "VASA certificate near expiry (KB 323232 soft limit, 6 months)",
+    ),
+    Rule(
+        "certificate_name_mismatch",
+        FailureClass.PROVIDER_REGISTRATION,
+        Severity.MEDIUM,
+        140,
+        False,
+        "Provider URL or FQDN mismatch with its certificate -> hostname verification will fail",
+    ),
+    Rule(
+        "pressure_without_impact",
+        FailureClass.PROVIDER_SATURATION,
+        Severity.LOW,
+        150,
+        False,
+        "VASA pressure in vvold.log but no failed migration or storm -> near the provider's limit",
+    ),
+    Rule(
+        "migration_storm",
+        FailureClass.PROVIDER_SATURATION,
+        Severity.LOW,
+        160,
+        False,
+        "Migration concurrency per source host -> batch migrations and avoid uncontrolled drains",
+    ),
+)
+
+#: Every condition name the engine must evaluate (one per table row).
+CONDITIONS: tuple[str, ...] = tuple(rule.condition for rule in DECISION_TABLE)
+
+
+def decide(conditions: dict[str, bool]) -> tuple[Rule, list[Rule]]:
+    """(verdict rule, secondary rules) for the conditions that hold.
+
+    Unknown condition names are an engine bug, so they raise instead of being ignored. When a
+    class appears in several holding rows only its best row is kept, so one class yields one
+    finding.
+    """
+    unknown = set(conditions) - set(CONDITIONS)
+    if unknown:
+        raise KeyError(f"conditions not in the decision table: {sorted(unknown)}")
+    holding = sorted((r for r in DECISION_TABLE if conditions.get(r.condition)), key=lambda r: r.precedence)
+    primary = next((r for r in holding if r.primary), None)
+    if primary is None:
+        primary = next(r for r in DECISION_TABLE if r.condition == "nothing_to_judge")
+    secondary: list[Rule] = []
+    seen = {primary.cls}
+    for rule in holding:
+        if rule is primary or rule.cls in seen:
+            continue
+        if rule.cls in (FailureClass.HEALTHY, FailureClass.INSUFFICIENT_EVIDENCE):
+            continue
+        seen.add(rule.cls)
+        secondary.append(rule)
+    return primary, secondary

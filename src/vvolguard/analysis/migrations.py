@@ -1,0 +1,262 @@
+"""vCenter migrations: merge partial task/event records, count in-flight per source host, find
+storms, and tie each failure to the host signals around it.
+
+Host names differ between sources: vCenter exports often say ``esx-03.corp.example`` while the
+support bundle says ``esx-03``. :func:`host_key` normalises a name for matching (lower case, no
+trailing dot, first DNS label unless it is an IP address), and :class:`HostNames` remembers the
+best display name for each key (host-side evidence wins: that is the name the admin will ssh to).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from vvolguard.analysis.model import FailedMigration, Migrations, StormWindow
+from vvolguard.records import MigrationTask, TaskState
+
+FINISHED = (TaskState.SUCCESS, TaskState.ERROR)
+#: Migration records kept; a vCenter keeps far fewer tasks than this, so it only guards memory
+#: against a pathological export.
+MAX_TASKS = 100_000
+
+
+def host_key(name: str | None) -> str:
+    """Case-insensitive key that makes ``ESX-03.corp.example.`` and ``esx-03`` the same host."""
+    if not name:
+        return ""
+    text = name.strip().rstrip(".").lower()
+    try:
+        ipaddress.ip_address(text)
+        return text
+    except ValueError:
+        return text.split(".", 1)[0]
+
+
+class HostNames:
+    """Display name per host key; host-side names (bundles, esxcli) beat vCenter's."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, tuple[int, str]] = {}
+
+    def see(self, name: str | None, authority: int = 1) -> str:
+        key = host_key(name)
+        if key and name:
+            current = self._names.get(key)
+            if current is None or authority > current[0]:
+                self._names[key] = (authority, name.strip().rstrip("."))
+        return key
+
+    def display(self, name: str | None) -> str | None:
+        key = host_key(name)
+        if not key:
+            return None
+        return self._names.get(key, (0, name or key))[1]
+
+    def all(self) -> list[str]:
+        return sorted(name for _, name in self._names.values())
+
+
+class MigrationLedger:
+    """All migration records seen, merged by task id / event chain so partial copies of one
+    migration (a task export row and a VmFailedMigrateEvent) count once."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, MigrationTask] = {}
+        self._aliases: dict[str, str] = {}
+
+    def add(self, task: MigrationTask) -> None:
+        keys = _keys(task)
+        existing = next((self._aliases[k] for k in keys if k in self._aliases), None)
+        if existing is not None:
+            merged = _merge(self._tasks[existing], task)
+            self._tasks[existing] = merged
+            for k in _keys(merged):
+                self._aliases.setdefault(k, existing)
+            return
+        if len(self._tasks) >= MAX_TASKS:
+            return
+        primary = keys[0]
+        self._tasks[primary] = task
+        for k in keys:
+            self._aliases.setdefault(k, primary)
+
+    def tasks(self) -> list[MigrationTask]:
+        def order(t: MigrationTask) -> tuple[bool, float]:
+            when = t.start or t.end
+            return (when is None, when.timestamp() if when else 0.0)
+
+        return sorted(self._tasks.values(), key=order)
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def failed(self) -> list[MigrationTask]:
+        return [t for t in self.tasks() if t.state == TaskState.ERROR]
+
+    def failure_span(self) -> tuple[datetime, datetime] | None:
+        times = [t for task in self.failed() for t in (task.start, task.end) if t is not None]
+        return (min(times), max(times)) if times else None
+
+    def span(self) -> tuple[datetime, datetime] | None:
+        times = [t for task in self._tasks.values() for t in (task.start, task.end) if t is not None]
+        return (min(times), max(times)) if times else None
+
+    def summarise(
+        self,
+        names: HostNames,
+        storm_in_flight: int,
+        nearby: Callable[[str, datetime], dict[str, float]] | None = None,
+        end_of_evidence: datetime | None = None,
+    ) -> tuple[Migrations, list[dict[str, object]]]:
+        """The Migrations section plus the ``migrations_in_flight`` step series."""
+        tasks = self.tasks()
+        out = Migrations(total=len(tasks))
+        out.succeeded = sum(1 for t in tasks if t.state == TaskState.SUCCESS)
+        for task in tasks:
+            if task.state != TaskState.ERROR:
+                continue
+            when = task.end or task.start
+            signals: dict[str, dict[str, float]] = {}
+            if nearby is not None and when is not None:
+                for host in (task.source_host, task.dest_host):
+                    shown = names.display(host)
+                    if shown and shown not in signals:
+                        found = nearby(host or "", when)
+                        if found:
+                            signals[shown] = found
+            out.failed.append(
+                FailedMigration(
+                    task_id=task.task_id,
+                    vm=task.vm,
+                    source=names.display(task.source_host),
+                    destination=names.display(task.dest_host),
+                    time=when,
+                    error=task.error,
+                    datastore=task.datastore,
+                    nearby_signals=signals,
+                    citation=task.citation,
+                )
+            )
+        in_flight, peaks, storms = _concurrency(tasks, names, storm_in_flight, end_of_evidence)
+        out.peak_concurrency = peaks
+        out.storms = storms
+        return out, in_flight
+
+
+def _keys(task: MigrationTask) -> list[str]:
+    keys = []
+    if task.task_id:
+        keys.append("task:" + task.task_id.lower().removeprefix("task-task-").removeprefix("task-"))
+    if task.event_chain_id:
+        keys.append("chain:" + task.event_chain_id)
+    if not keys:
+        when = task.start or task.end
+        keys.append(
+            f"vm:{(task.vm or '').lower()}|{host_key(task.source_host)}|{when.isoformat() if when else ''}"
+        )
+    return keys
+
+
+def _merge(old: MigrationTask, new: MigrationTask) -> MigrationTask:
+    """Fill the gaps of one record from another; a finished state beats queued/running."""
+    state = old.state
+    if new.state in FINISHED or state in (TaskState.UNKNOWN, TaskState.QUEUED):
+        state = new.state if new.state != TaskState.UNKNOWN else state
+    return replace(
+        old,
+        task_id=old.task_id or new.task_id,
+        vm=old.vm or new.vm,
+        source_host=old.source_host or new.source_host,
+        dest_host=old.dest_host or new.dest_host,
+        state=state,
+        start=_earliest(old.start, new.start),
+        end=old.end or new.end,
+        error=old.error or new.error,
+        datastore=old.datastore or new.datastore,
+        description_id=old.description_id or new.description_id,
+        event_chain_id=old.event_chain_id or new.event_chain_id,
+        citation=old.citation or new.citation,
+    )
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)
+
+
+def _concurrency(
+    tasks: Iterable[MigrationTask],
+    names: HostNames,
+    storm_in_flight: int,
+    end_of_evidence: datetime | None,
+) -> tuple[list[dict[str, object]], dict[str, int], list[StormWindow]]:
+    """In-flight count per source host from start/end; a storm is a stretch with at least
+    ``storm_in_flight`` migrations running at once from one host.
+
+    A task without an end is taken as finished at its start when vCenter says it finished (we
+    cannot know how long it ran), and as still running at the end of the evidence otherwise.
+    Ends sort before starts at the same instant, so back-to-back migrations do not overlap.
+    """
+    by_host: dict[str, list[MigrationTask]] = {}
+    for task in tasks:
+        if task.start is None or not task.source_host:
+            continue
+        by_host.setdefault(host_key(task.source_host), []).append(task)
+    series: list[dict[str, object]] = []
+    peaks: dict[str, int] = {}
+    storms: list[StormWindow] = []
+    for key, group in sorted(by_host.items()):
+        shown = names.display(group[0].source_host) or key
+        events: list[tuple[datetime, int, MigrationTask]] = []
+        for task in group:
+            assert task.start is not None
+            end = task.end
+            if end is None:
+                end = task.start if task.state in FINISHED else (end_of_evidence or task.start)
+            end = max(end, task.start)
+            events.append((task.start, 1, task))
+            events.append((end + (timedelta(microseconds=1) if end == task.start else timedelta()), -1, task))
+        events.sort(key=lambda e: (e[0], e[1]))
+        level = 0
+        peak = 0
+        storm_start: datetime | None = None
+        storm_peak = 0
+        storm_tasks: set[int] = set()
+        running: set[int] = set()
+        for when, delta, task in events:
+            level += delta
+            if delta > 0:
+                running.add(id(task))
+            else:
+                running.discard(id(task))
+            peak = max(peak, level)
+            if series and series[-1]["t"] == when and series[-1]["source_host"] == shown:
+                series[-1]["in_flight"] = level
+            else:
+                series.append({"t": when, "source_host": shown, "in_flight": level})
+            if level >= storm_in_flight:
+                if storm_start is None:
+                    storm_start, storm_peak, storm_tasks = when, level, set(running)
+                storm_peak = max(storm_peak, level)
+                storm_tasks |= running
+            elif storm_start is not None:
+                members = [t for t in group if id(t) in storm_tasks]
+                storms.append(
+                    StormWindow(
+                        source_host=shown,
+                        start=storm_start,
+                        end=when,
+                        peak_concurrency=storm_peak,
+                        migrations=len(members),
+                        failed=sum(1 for t in members if t.state == TaskState.ERROR),
+                    )
+                )
+                storm_start = None
+        peaks[shown] = peak
+    return series, peaks, storms

@@ -1,0 +1,674 @@
+"""Fold vvold VasaFrames into bounded per-(host, provider) accumulators.
+
+vvold.log can be gigabytes, so nothing here keeps rows. Each frame is reduced with polars
+aggregations into:
+
+* counters per (host, vp) and per timeline bucket;
+* a log-bucket latency histogram for ``createVirtualVolume`` (the swap vVol creation KB 318662
+  names). Buckets grow by a factor of 2**(1/8), so a percentile read from the histogram is within
+  about 4.4 % of the true value (the bucket's geometric midpoint is reported, clamped to the exact
+  max); memory is a few hundred integers per series whatever the number of calls;
+* seconds spent at each ``#outstanding`` level, measured between consecutive lines of the same
+  file, host and provider (gaps capped by ``at_ceiling_max_gap_seconds``). The ceiling is the
+  largest ``n/max`` denominator seen, so "time at the ceiling" can be summed at the end even if the
+  ceiling is only learnt late;
+* a handful of exemplar lines per (host, vp, kind): the first few of each kind, the slowest
+  creates and the first lines at the ceiling, so findings can quote real evidence;
+* a timeline whose bucket width starts at 10 s and widens along a ladder of whole multiples
+  (10 s, 30 s, 1 min, 5 min, ... 1 day, 1 week) whenever the span seen so far would need more than
+  ``timeline_max_points`` buckets; existing buckets are merged exactly when it widens, so the
+  result is the same as if the final width had been used from the start.
+
+Issuing and FINAL lines are tied by ``(file, host, pid, opseq)`` so a FINAL line without
+``timeElapsed`` (or without the operation name) still gets both. Issuing lines still waiting for
+their FINAL line at the end of a frame are carried to the next frame, capped at
+:data:`PENDING_ISSUES_CAP` (oldest dropped).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from vvolguard.records import VASA_SCHEMA, Citation, VasaEventKind, VasaFrame
+
+CREATE_OP = "createVirtualVolume"
+BIND_OP = "bindVirtualVolume"
+
+#: The counters reported per provider (the ``counts`` of ``Diagnosis.signals``).
+COUNT_NAMES = (
+    "issue",
+    "success",
+    "failure",
+    "no_free_conn",
+    "busy",
+    "timeout",
+    "setcontext_failure",
+    "transport",
+    "ssl",
+    "bind_retry",
+)
+#: Counters kept per timeline bucket (the shape shows four; the rest serve nearby_signals).
+CELL_COUNTS = (
+    "no_free_conn",
+    "busy",
+    "timeout",
+    "failure",
+    "setcontext_failure",
+    "transport",
+    "ssl",
+    "bind_retry",
+)
+#: Pressure, in the KB 318662 sense: the pool was exhausted or the provider said busy.
+PRESSURE_COUNTS = ("no_free_conn", "busy")
+
+#: Timeline bucket widths; each is a whole multiple of the previous so merging is exact.
+BUCKET_LADDER = (10, 30, 60, 300, 600, 1800, 3600, 7200, 21600, 43200, 86400, 604800)
+#: Issuing lines waiting for their FINAL line across frames.
+PENDING_ISSUES_CAP = 20_000
+#: Distinct container ids remembered per host (for PE coverage checks).
+CONTAINERS_CAP = 1000
+#: Kinds worth quoting as evidence.
+EXEMPLAR_KINDS = (
+    VasaEventKind.SUCCESS,  # proof that vvold was read and working, for "look elsewhere" findings
+    VasaEventKind.NO_FREE_CONN,
+    VasaEventKind.BUSY,
+    VasaEventKind.TIMEOUT,
+    VasaEventKind.FAILURE,
+    VasaEventKind.SETCONTEXT_FAILURE,
+    VasaEventKind.TRANSPORT,
+    VasaEventKind.SSL,
+    VasaEventKind.BIND_RETRY,
+)
+
+HIST_BASE = 2 ** (1 / 8)
+_LOG_BASE = math.log(HIST_BASE)
+
+
+def _fault_has(*needles: str) -> pl.Expr:
+    upper = pl.col("fault").str.to_uppercase()
+    expr = pl.lit(False)
+    for needle in needles:
+        expr = expr | upper.str.contains(needle, literal=True).fill_null(False)
+    return expr
+
+
+def _count_exprs() -> dict[str, pl.Expr]:
+    """One boolean per counter. A FINAL FAILURE whose code says BUSY/TIMEOUT/TRANSPORT counts as a
+    failure *and* as that fault, because the fault is the signal and the failure the outcome.
+    ``SSL_connect() failed`` inside a TRANSPORT_FAULT is deliberately *not* counted as ssl: KB
+    412434 shows it is what a TCP timeout looks like under a setContext storm."""
+    kind = pl.col("kind")
+    failing = kind.is_in([VasaEventKind.FAILURE.value, VasaEventKind.SETCONTEXT_FAILURE.value])
+    op_is_bind = (pl.col("op") == BIND_OP).fill_null(False)
+    return {
+        "issue": kind == VasaEventKind.ISSUE.value,
+        "success": kind == VasaEventKind.SUCCESS.value,
+        "failure": kind == VasaEventKind.FAILURE.value,
+        "no_free_conn": kind == VasaEventKind.NO_FREE_CONN.value,
+        "busy": (kind == VasaEventKind.BUSY.value) | (failing & _fault_has("BUSY")),
+        "timeout": (kind == VasaEventKind.TIMEOUT.value) | (failing & _fault_has("TIMEOUT", "TIMEDOUT")),
+        "setcontext_failure": kind == VasaEventKind.SETCONTEXT_FAILURE.value,
+        "transport": (kind == VasaEventKind.TRANSPORT.value) | (failing & _fault_has("TRANSPORT")),
+        "ssl": kind == VasaEventKind.SSL.value,
+        "bind_retry": (kind == VasaEventKind.BIND_RETRY.value)
+        | ((kind == VasaEventKind.FAILURE.value) & op_is_bind),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Latency histogram
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LatencyHistogram:
+    """Sparse log-bucket histogram of milliseconds (bucket i holds [B**i, B**(i+1)), B=2**(1/8))."""
+
+    bins: dict[int, int] = field(default_factory=dict)
+    count: int = 0
+    max: float | None = None
+    min: float | None = None
+
+    @staticmethod
+    def index(ms: float) -> int:
+        return math.floor(math.log(max(ms, 1.0)) / _LOG_BASE + 1e-9)
+
+    def add(self, ms: float) -> None:
+        self.add_bins({self.index(ms): 1}, ms, ms)
+
+    def add_bins(self, bins: dict[int, int], lo: float | None, hi: float | None) -> None:
+        for i, n in bins.items():
+            self.bins[i] = self.bins.get(i, 0) + n
+            self.count += n
+        if hi is not None:
+            self.max = hi if self.max is None else max(self.max, hi)
+        if lo is not None:
+            self.min = lo if self.min is None else min(self.min, lo)
+
+    def merge(self, other: LatencyHistogram) -> None:
+        self.add_bins(other.bins, other.min, other.max)
+
+    def quantile(self, q: float) -> float | None:
+        if not self.count:
+            return None
+        rank = max(1, math.ceil(q * self.count))
+        seen = 0
+        for i in sorted(self.bins):
+            seen += self.bins[i]
+            if seen >= rank:
+                value = HIST_BASE ** (i + 0.5)
+                if self.max is not None:
+                    value = min(value, self.max)
+                if self.min is not None:
+                    value = max(value, self.min)
+                return value
+        return self.max
+
+    def summary(self) -> dict[str, Any]:
+        return {"count": self.count, "p50": self.quantile(0.5), "p95": self.quantile(0.95), "max": self.max}
+
+
+# --------------------------------------------------------------------------------------------
+# Accumulators
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Exemplar:
+    """A quoted line with its time, so it can be placed on the incident timeline."""
+
+    ts: datetime
+    citation: Citation
+    value: float | None = None  # e.g. elapsed ms for slow creates
+
+
+@dataclass
+class SeriesStats:
+    """Everything kept about one (host, provider) pair."""
+
+    host: str | None
+    vp: str
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_NAMES, 0))
+    ceiling: int | None = None
+    max_outstanding: int | None = None
+    seconds_at_level: dict[int, float] = field(default_factory=dict)
+    create: LatencyHistogram = field(default_factory=LatencyHistogram)
+    first: datetime | None = None
+    last: datetime | None = None
+    url: str | None = None
+    first_by_kind: dict[str, list[Exemplar]] = field(default_factory=dict)
+    slowest_creates: list[Exemplar] = field(default_factory=list)
+    at_ceiling_lines: list[Exemplar] = field(default_factory=list)
+
+    @property
+    def at_ceiling_seconds(self) -> float:
+        if self.ceiling is None:
+            return 0.0
+        return sum(s for level, s in self.seconds_at_level.items() if level >= self.ceiling)
+
+    def pressure_total(self) -> int:
+        return sum(self.counts[name] for name in PRESSURE_COUNTS)
+
+
+@dataclass
+class Cell:
+    """One timeline bucket of one series."""
+
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CELL_COUNTS, 0))
+    outstanding_max: int | None = None
+    ceiling: int | None = None
+    create: LatencyHistogram = field(default_factory=LatencyHistogram)
+
+    def merge(self, other: Cell) -> None:
+        for name, n in other.counts.items():
+            self.counts[name] += n
+        self.outstanding_max = _max(self.outstanding_max, other.outstanding_max)
+        self.ceiling = _max(self.ceiling, other.ceiling)
+        self.create.merge(other.create)
+
+
+def _max(a: Any, b: Any) -> Any:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
+def _host_out(host: str) -> str | None:
+    return host or None
+
+
+class SignalAccumulator:
+    """Bounded state built from every VasaFrame seen (see the module docstring)."""
+
+    def __init__(self, max_points: int = 2000, exemplars: int = 5, gap_cap_seconds: float = 30.0) -> None:
+        self.max_points = max(10, int(max_points))
+        self.exemplars = max(1, int(exemplars))
+        self.gap_cap = float(gap_cap_seconds)
+        self.series: dict[tuple[str, str], SeriesStats] = {}
+        self.cells: dict[tuple[str, str, int], Cell] = {}
+        self.bucket_seconds = BUCKET_LADDER[0]
+        self.t_min: float | None = None
+        self.t_max: float | None = None
+        self.rows = 0
+        self.frames = 0
+        self.shapes: set[str] = set()
+        self.containers: dict[str, set[str]] = {}
+        self._pending = _empty_pending()
+        self._level_carry: pl.DataFrame | None = None
+
+    # ---------------------------------------------------------------- folding
+
+    def add(self, frame: VasaFrame) -> None:
+        df = frame.frame
+        if df.height == 0:
+            return
+        self.frames += 1
+        self.rows += df.height
+        self.shapes.add(frame.shape)
+        df = _normalise(df)
+        self._widen_for(df)
+        width = self.bucket_seconds
+        df = df.with_columns(
+            ((pl.col("es") // width) * width).cast(pl.Int64).alias("bucket"),
+            **{name: expr for name, expr in _count_exprs().items()},
+        )
+        df = self._tie_finals(df)
+        self._fold_series(df)
+        self._fold_cells(df)
+        self._fold_levels(df)
+        self._fold_exemplars(df)
+        self._fold_containers(df)
+
+    def _widen_for(self, df: pl.DataFrame) -> None:
+        lo, hi = df.select(pl.col("es").min().alias("lo"), pl.col("es").max().alias("hi")).row(0)
+        self.t_min = lo if self.t_min is None else min(self.t_min, lo)
+        self.t_max = hi if self.t_max is None else max(self.t_max, hi)
+        width = self.bucket_seconds
+        for candidate in BUCKET_LADDER:
+            if candidate < width:
+                continue
+            width = candidate
+            if (self.t_max - self.t_min) / candidate + 1 <= self.max_points:
+                break
+        if width != self.bucket_seconds:
+            self._coarsen(width)
+
+    def _coarsen(self, width: int) -> None:
+        merged: dict[tuple[str, str, int], Cell] = {}
+        for (host, vp, b), cell in self.cells.items():
+            key = (host, vp, (b // width) * width)
+            if key in merged:
+                merged[key].merge(cell)
+            else:
+                merged[key] = cell
+        self.cells = merged
+        self.bucket_seconds = width
+
+    def _tie_finals(self, df: pl.DataFrame) -> pl.DataFrame:
+        """Give FINAL lines their elapsed time and op from the matching Issuing line."""
+        keys = ["file", "host", "pid", "opseq"]
+        issues = (
+            df.filter((pl.col("kind") == VasaEventKind.ISSUE.value) & pl.col("opseq").is_not_null())
+            .select(*keys, pl.col("es").alias("issue_es"), pl.col("op").alias("issue_op"))
+            .unique(subset=keys, keep="last")
+        )
+        is_final = pl.col("kind").is_in([VasaEventKind.SUCCESS.value, VasaEventKind.FAILURE.value])
+        finals = df.filter(is_final & pl.col("opseq").is_not_null()).select(keys).unique()
+        candidates = pl.concat([self._pending, issues]).unique(subset=keys, keep="last")
+        needs = (
+            is_final
+            & pl.col("opseq").is_not_null()
+            & (pl.col("elapsed_ms").is_null() | pl.col("op").is_null())
+        )
+        if df.select(needs.any()).item():
+            df = df.join(candidates, on=keys, how="left", maintain_order="left").with_columns(
+                pl.when(is_final & pl.col("elapsed_ms").is_null() & pl.col("issue_es").is_not_null())
+                .then(((pl.col("es") - pl.col("issue_es")) * 1000).round().cast(pl.Int64))
+                .otherwise(pl.col("elapsed_ms"))
+                .alias("elapsed_ms"),
+                pl.when(is_final).then(pl.coalesce("op", "issue_op")).otherwise(pl.col("op")).alias("op"),
+            )
+            df = df.drop("issue_es", "issue_op")
+        still_pending = candidates.join(finals, on=keys, how="anti")
+        if still_pending.height > PENDING_ISSUES_CAP:
+            still_pending = still_pending.sort("issue_es").tail(PENDING_ISSUES_CAP)
+        self._pending = still_pending
+        return df
+
+    def _fold_series(self, df: pl.DataFrame) -> None:
+        aggs = [pl.col(name).sum().alias(name) for name in COUNT_NAMES]
+        aggs += [
+            pl.col("outstanding_max").max().alias("ceiling"),
+            pl.col("outstanding").max().alias("max_outstanding"),
+            pl.col("ts").min().alias("first"),
+            pl.col("ts").max().alias("last"),
+            pl.col("url").drop_nulls().first().alias("url"),
+        ]
+        for row in df.group_by("host", "vp").agg(aggs).iter_rows(named=True):
+            stats = self._series(row["host"], row["vp"])
+            for name in COUNT_NAMES:
+                stats.counts[name] += int(row[name] or 0)
+            stats.ceiling = _max(stats.ceiling, row["ceiling"])
+            stats.max_outstanding = _max(stats.max_outstanding, row["max_outstanding"])
+            first, last = _utc(row["first"]), _utc(row["last"])
+            stats.first = first if stats.first is None else min(stats.first, first)
+            stats.last = last if stats.last is None else max(stats.last, last)
+            stats.url = stats.url or row["url"]
+        creates = _creates(df)
+        if creates.height:
+            hist = creates.group_by("host", "vp", "hidx").agg(pl.len().alias("n"))
+            bounds = creates.group_by("host", "vp").agg(
+                pl.col("elapsed_ms").min().alias("lo"), pl.col("elapsed_ms").max().alias("hi")
+            )
+            per: dict[tuple[str, str], dict[int, int]] = {}
+            for host, vp, idx, n in hist.iter_rows():
+                per.setdefault((host, vp), {})[idx] = n
+            for host, vp, lo, hi in bounds.iter_rows():
+                self._series(host, vp).create.add_bins(per.get((host, vp), {}), float(lo), float(hi))
+
+    def _fold_cells(self, df: pl.DataFrame) -> None:
+        aggs = [pl.col(name).sum().alias(name) for name in CELL_COUNTS]
+        aggs += [
+            pl.col("outstanding").max().alias("outstanding_max"),
+            pl.col("outstanding_max").max().alias("ceiling"),
+        ]
+        for row in df.group_by("host", "vp", "bucket").agg(aggs).iter_rows(named=True):
+            cell = self._cell(row["host"], row["vp"], row["bucket"])
+            for name in CELL_COUNTS:
+                cell.counts[name] += int(row[name] or 0)
+            cell.outstanding_max = _max(cell.outstanding_max, row["outstanding_max"])
+            cell.ceiling = _max(cell.ceiling, row["ceiling"])
+        creates = _creates(df)
+        if creates.height:
+            hist = creates.group_by("host", "vp", "bucket", "hidx").agg(pl.len().alias("n"))
+            per: dict[tuple[str, str, int], dict[int, int]] = {}
+            for host, vp, b, idx, n in hist.iter_rows():
+                per.setdefault((host, vp, b), {})[idx] = n
+            bounds = creates.group_by("host", "vp", "bucket").agg(
+                pl.col("elapsed_ms").min().alias("lo"), pl.col("elapsed_ms").max().alias("hi")
+            )
+            for host, vp, b, lo, hi in bounds.iter_rows():
+                self._cell(host, vp, b).create.add_bins(per.get((host, vp, b), {}), float(lo), float(hi))
+
+    def _fold_levels(self, df: pl.DataFrame) -> None:
+        """Seconds at each #outstanding level, line to line, per file/host/vp."""
+        samples = df.filter(pl.col("outstanding").is_not_null()).select(
+            "file", "host", "vp", "line", "es", "outstanding"
+        )
+        if self._level_carry is not None and self._level_carry.height:
+            samples = pl.concat([self._level_carry, samples])
+        if samples.height == 0:
+            return
+        group = ["file", "host", "vp"]
+        samples = samples.sort([*group, "line"], nulls_last=True)
+        samples = samples.with_columns(
+            (pl.col("es").shift(-1).over(group) - pl.col("es")).alias("dt"),
+        )
+        durations = (
+            samples.filter(pl.col("dt").is_not_null())
+            .with_columns(pl.col("dt").clip(0.0, self.gap_cap))
+            .group_by("host", "vp", "outstanding")
+            .agg(pl.col("dt").sum())
+        )
+        for host, vp, level, seconds in durations.iter_rows():
+            stats = self._series(host, vp)
+            stats.seconds_at_level[int(level)] = stats.seconds_at_level.get(int(level), 0.0) + float(seconds)
+        self._level_carry = samples.filter(pl.col("dt").is_null()).drop("dt")
+
+    def _fold_exemplars(self, df: pl.DataFrame) -> None:
+        n = self.exemplars
+        cols = ["host", "vp", "kind", "file", "line", "ts", "text", "elapsed_ms"]
+        wanted = [k.value for k in EXEMPLAR_KINDS]
+        firsts = (
+            df.filter(pl.col("kind").is_in(wanted))
+            .select(cols)
+            .group_by("host", "vp", "kind", maintain_order=True)
+            .head(n)
+        )
+        for row in firsts.iter_rows(named=True):
+            bucket = self._series(row["host"], row["vp"]).first_by_kind.setdefault(row["kind"], [])
+            if len(bucket) < n:
+                bucket.append(_exemplar(row))
+        creates = _creates(df)
+        if creates.height:
+            slow = (
+                creates.sort("elapsed_ms", descending=True)
+                .select(cols)
+                .group_by("host", "vp", maintain_order=True)
+                .head(n)
+            )
+            for row in slow.iter_rows(named=True):
+                stats = self._series(row["host"], row["vp"])
+                stats.slowest_creates.append(_exemplar(row, value=float(row["elapsed_ms"])))
+                stats.slowest_creates.sort(key=lambda e: -(e.value or 0))
+                del stats.slowest_creates[n:]
+        at_ceiling = (
+            df.filter(
+                (pl.col("outstanding") >= pl.col("outstanding_max")).fill_null(False)
+                & pl.col("outstanding_max").is_not_null()
+            )
+            .select(cols)
+            .group_by("host", "vp", maintain_order=True)
+            .head(n)
+        )
+        for row in at_ceiling.iter_rows(named=True):
+            lines = self._series(row["host"], row["vp"]).at_ceiling_lines
+            if len(lines) < n:
+                lines.append(_exemplar(row))
+
+    def _fold_containers(self, df: pl.DataFrame) -> None:
+        pairs = df.filter(pl.col("container").is_not_null()).select("host", "container").unique()
+        for host, container in pairs.iter_rows():
+            seen = self.containers.setdefault(host, set())
+            if len(seen) < CONTAINERS_CAP:
+                seen.add(container)
+
+    def _series(self, host: str, vp: str) -> SeriesStats:
+        key = (host, vp)
+        stats = self.series.get(key)
+        if stats is None:
+            stats = self.series[key] = SeriesStats(host=_host_out(host), vp=vp or "(unknown)")
+        return stats
+
+    def _cell(self, host: str, vp: str, bucket: int) -> Cell:
+        key = (host, vp, bucket)
+        cell = self.cells.get(key)
+        if cell is None:
+            cell = self.cells[key] = Cell()
+        return cell
+
+    # ---------------------------------------------------------------- questions at the end
+
+    def size(self) -> dict[str, int]:
+        """Sizes of every growing structure (for memory-boundedness tests and benchmarks)."""
+        return {
+            "series": len(self.series),
+            "cells": len(self.cells),
+            "pending_issues": self._pending.height,
+            "level_carry": 0 if self._level_carry is None else self._level_carry.height,
+            "histogram_bins": sum(len(s.create.bins) for s in self.series.values())
+            + sum(len(c.create.bins) for c in self.cells.values()),
+            "exemplars": sum(
+                sum(len(v) for v in s.first_by_kind.values())
+                + len(s.slowest_creates)
+                + len(s.at_ceiling_lines)
+                for s in self.series.values()
+            ),
+            "containers": sum(len(v) for v in self.containers.values()),
+        }
+
+    def hosts(self) -> list[str]:
+        return sorted({host for host, _ in self.series if host})
+
+    def peak_pressure(self, host: str, vp: str, window_seconds: float) -> int:
+        """The most pressure events (no-free-connection waits + busy) inside any window of
+        ``window_seconds``, read from timeline buckets. When buckets are wider than the window
+        (spans over about a week), one bucket is the window, which can only over-count."""
+        width = self.bucket_seconds
+        per = {
+            b: c.counts["no_free_conn"] + c.counts["busy"]
+            for (h, v, b), c in self.cells.items()
+            if (h, v) == (host, vp)
+        }
+        span = max(1, math.ceil(window_seconds / width))
+        best = 0
+        for start in per:
+            total = sum(per.get(start + k * width, 0) for k in range(span))
+            best = max(best, total)
+        return best
+
+    def pressure_span(self) -> tuple[datetime, datetime] | None:
+        """First and last bucket holding any pressure or timeout signal."""
+        times = [
+            b
+            for (_h, _v, b), c in self.cells.items()
+            if c.counts["no_free_conn"] or c.counts["busy"] or c.counts["timeout"]
+        ]
+        if not times:
+            return None
+        return _dt(min(times)), _dt(max(times) + self.bucket_seconds)
+
+    def span(self) -> tuple[datetime, datetime] | None:
+        if self.t_min is None or self.t_max is None:
+            return None
+        return _dt(self.t_min), _dt(self.t_max)
+
+    def nearby(
+        self, hosts_match: Callable[[str], bool], t: datetime, window_seconds: float
+    ) -> dict[str, float]:
+        """Signals of the matching hosts (any provider) in [t - window, t + window].
+
+        ``hosts_match(raw_host)`` says whether a series host is one of the hosts asked about, so
+        the caller's name normalisation (FQDN vs short name) decides.
+        """
+        lo = t.timestamp() - window_seconds
+        hi = t.timestamp() + window_seconds
+        width = self.bucket_seconds
+        out: dict[str, float] = {}
+        hist = LatencyHistogram()
+        outstanding: int | None = None
+        ceiling: int | None = None
+        found = False
+        for (host, _vp, b), cell in self.cells.items():
+            if b + width <= lo or b > hi or not hosts_match(host):
+                continue
+            found = True
+            for name, n in cell.counts.items():
+                out[name] = out.get(name, 0) + n
+            hist.merge(cell.create)
+            outstanding = _max(outstanding, cell.outstanding_max)
+            ceiling = _max(ceiling, cell.ceiling)
+        if not found:
+            return {}
+        if hist.count:
+            out["create_count"] = hist.count
+            out["create_p95_ms"] = round(hist.quantile(0.95) or 0.0, 1)
+            out["create_max_ms"] = hist.max or 0.0
+        if outstanding is not None:
+            out["outstanding_max"] = outstanding
+        if ceiling is not None:
+            out["ceiling"] = ceiling
+        return out
+
+    def signals(self) -> dict[str, Any]:
+        """The ``per_provider`` and ``timeline`` parts of ``Diagnosis.signals``."""
+        per_provider = []
+        for stats in sorted(self.series.values(), key=lambda s: (s.host or "", s.vp)):
+            per_provider.append(
+                {
+                    "host": stats.host,
+                    "vp": stats.vp,
+                    "counts": dict(stats.counts),
+                    "ceiling": stats.ceiling,
+                    "max_outstanding": stats.max_outstanding,
+                    "at_ceiling_seconds": round(stats.at_ceiling_seconds, 3),
+                    "create_latency_ms": stats.create.summary(),
+                    "first": stats.first,
+                    "last": stats.last,
+                }
+            )
+        timeline = []
+        for (host, vp, b), cell in sorted(self.cells.items(), key=lambda kv: (kv[0][2], kv[0][0], kv[0][1])):
+            timeline.append(
+                {
+                    "t": _dt(b),
+                    "host": _host_out(host),
+                    "vp": vp or "(unknown)",
+                    "outstanding_max": cell.outstanding_max,
+                    "ceiling": cell.ceiling,
+                    "no_free_conn": cell.counts["no_free_conn"],
+                    "busy": cell.counts["busy"],
+                    "timeout": cell.counts["timeout"],
+                    "failure": cell.counts["failure"],
+                    "create_ms_max": cell.create.max,
+                    "create_ms_p95": cell.create.quantile(0.95),
+                }
+            )
+        return {"bucket_seconds": self.bucket_seconds, "per_provider": per_provider, "timeline": timeline}
+
+
+def _dt(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _empty_pending() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "file": pl.String(),
+            "host": pl.String(),
+            "pid": pl.Int64(),
+            "opseq": pl.Int64(),
+            "issue_es": pl.Float64(),
+            "issue_op": pl.String(),
+        }
+    )
+
+
+def _normalise(df: pl.DataFrame) -> pl.DataFrame:
+    """Fill the columns a reader may have left out, and make keys non-null for grouping."""
+    missing = [
+        pl.lit(None, dtype=dtype).alias(name) for name, dtype in VASA_SCHEMA.items() if name not in df.columns
+    ]
+    if missing:
+        df = df.with_columns(missing)
+    return df.with_columns(
+        pl.col("host").fill_null(""),
+        pl.col("vp").fill_null(""),
+        pl.col("file").fill_null(""),
+        pl.col("pid").fill_null(-1),
+        (pl.col("ts").dt.epoch("ms") / 1000.0).alias("es"),
+    ).filter(pl.col("ts").is_not_null())
+
+
+def _creates(df: pl.DataFrame) -> pl.DataFrame:
+    """FINAL createVirtualVolume lines with a duration, with their histogram bucket index."""
+    return df.filter(
+        pl.col("kind").is_in([VasaEventKind.SUCCESS.value, VasaEventKind.FAILURE.value])
+        & (pl.col("op") == CREATE_OP).fill_null(False)
+        & pl.col("elapsed_ms").is_not_null()
+    ).with_columns(
+        (pl.col("elapsed_ms").cast(pl.Float64).clip(lower_bound=1.0).log(HIST_BASE) + 1e-9)
+        .floor()
+        .cast(pl.Int64)
+        .alias("hidx")
+    )
+
+
+def _exemplar(row: dict[str, Any], value: float | None = None) -> Exemplar:
+    return Exemplar(
+        ts=_utc(row["ts"]) or datetime.now(UTC),
+        citation=Citation(row["file"] or "vvold.log", row["line"], row["text"] or ""),
+        value=value,
+    )
