@@ -24,7 +24,7 @@ from vvolguard.drain.backends.base import Backend, LogSource, TaskState, VmRef
 from vvolguard.drain.journal import Journal, VmEntry, VmState
 from vvolguard.drain.limits import Completion, Limit, Observation
 from vvolguard.drain.pressure import PressureMonitor
-from vvolguard.drain.signal import PressureLevel, PressureSignal
+from vvolguard.drain.signal import PressureSignal
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,26 +141,11 @@ class DrainController:
         return self._targets
 
     def plan(self) -> list[PlannedMove]:
-        """What a drain would do, touching nothing (``--dry-run``): each VM, the destination it
-        would get now and what CheckRelocate says about it."""
-        moves = []
-        for vm in self.backend.list_vms(self.opt.source):
-            dest, problems = self._choose(vm)
-            moves.append(PlannedMove(vm, dest, tuple(problems)))
-        return moves
+        """What a drain would do, touching nothing (``--dry-run``)."""
+        return plan_drain(self.backend, self.opt, self.targets())
 
     def _choose(self, vm: VmRef) -> tuple[str | None, list[str]]:
-        """First destination that CheckRelocate accepts, trying the backend's pick first."""
-        candidates = list(self.targets())
-        all_problems: list[str] = []
-        while candidates:
-            dest = self.backend.pick_destination(vm, candidates)
-            problems = self.backend.check_relocate(vm, dest)
-            if not problems:
-                return dest, []
-            all_problems.extend(f"{dest}: {p}" for p in problems)
-            candidates.remove(dest)
-        return None, all_problems
+        return choose_destination(self.backend, vm, self.targets())
 
     # -- running -----------------------------------------------------------------------------
 
@@ -345,7 +330,32 @@ class DrainController:
         )
 
 
-def level_name(level: PressureLevel) -> str:
-    return {PressureLevel.CALM: "calm", PressureLevel.WARM: "warm", PressureLevel.CONGESTED: "congested"}[
-        level
-    ]
+def choose_destination(backend: Backend, vm: VmRef, targets: Sequence[str]) -> tuple[str | None, list[str]]:
+    """First destination that CheckRelocate accepts, trying the backend's pick first; else
+    ``None`` and every problem seen (the VM is then left in place and reported)."""
+    candidates = list(targets)
+    all_problems: list[str] = []
+    while candidates:
+        dest = backend.pick_destination(vm, candidates)
+        problems = backend.check_relocate(vm, dest)
+        if not problems:
+            return dest, []
+        all_problems.extend(f"{dest}: {p}" for p in problems)
+        candidates.remove(dest)
+    return None, all_problems
+
+
+def plan_drain(
+    backend: Backend, options: DrainOptions, targets: Sequence[str] | None = None
+) -> list[PlannedMove]:
+    """Each VM of the source, the destination it would get now and what CheckRelocate says.
+    Read-only: this is all ``--dry-run`` does."""
+    if targets is None:
+        targets = backend.resolve_targets(options.source, options.targets)
+    if not targets:
+        raise LookupError(f"no destination host for {options.source}")
+    moves = []
+    for vm in backend.list_vms(options.source):
+        dest, problems = choose_destination(backend, vm, targets)
+        moves.append(PlannedMove(vm, dest, tuple(problems)))
+    return moves

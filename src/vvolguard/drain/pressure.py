@@ -110,6 +110,8 @@ class PressureMonitor:
                 self._mark(now, "provider busy")
             elif kind == "timeout":
                 self._mark(now, "VASA timeout")
+            elif kind == "bind-retry":
+                self._mark(now, "bindVirtualVolume retry")
             elif kind == "failure":
                 code = (fault or "").upper()
                 if code in TRANSIENT_FAULTS or "BUSY" in code:

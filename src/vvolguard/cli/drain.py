@@ -1,0 +1,306 @@
+"""``vvolguard drain``: empty an ESXi host a few VMs at a time, as fast as the VASA provider allows.
+
+Thin on purpose: parse options, build a backend (vCenter through pyVmomi, or the simulator with
+``--simulate``), the journal, the limit and the log tails, then hand everything to
+``drain.controller``. The password comes from ``VVOLGUARD_PASSWORD`` or a prompt and is never
+printed, logged or written to the journal.
+
+Exit codes: 0 the host is empty, 1 some VMs were left in place (reported), 2 bad options or a
+connection problem, 130 interrupted (the journal is consistent; run the same command to resume).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+EXIT_OK = 0
+EXIT_LEFT = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "drain",
+        help=(
+            "Migrate a host's VMs away with an adaptive concurrency limit driven by vvold.log "
+            "pressure and task outcomes; journaled, resumable, Ctrl-C safe. Exit codes: 0 host "
+            "empty, 1 VMs left in place, 2 usage/connection error, 130 interrupted."
+        ),
+    )(drain_command)
+
+
+def drain_command(
+    host: str = typer.Option(..., "--host", help="The ESXi host to empty (as vCenter names it)."),
+    vcenter: str | None = typer.Option(None, "--vcenter", help="vCenter URL or host name."),
+    to: list[str] = typer.Option(
+        [], "--to", help="Destination host or cluster (repeatable). Default: the source's cluster."
+    ),
+    max_inflight: int | None = typer.Option(
+        None, "--max", min=1, help="Never more than this many migrations at once."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and touch nothing."),
+    enter_maintenance: bool = typer.Option(
+        False, "--enter-maintenance", help="Put the emptied host into maintenance mode at the end."
+    ),
+    user: str = typer.Option(
+        "administrator@vsphere.local", "--user", envvar="VVOLGUARD_USER", help="vCenter user."
+    ),
+    insecure: bool = typer.Option(False, "--insecure", help="Do not verify vCenter's TLS certificate."),
+    policy: str = typer.Option("aimd", "--policy", help="Limit algorithm: aimd, gradient or fixed."),
+    fixed: int = typer.Option(8, "--fixed", min=1, help="Concurrency for --policy fixed."),
+    cooldown: float = typer.Option(120.0, "--cooldown", help="Seconds before a failed VM's lone retry."),
+    poll: float = typer.Option(2.0, "--poll", help="Seconds between looks at tasks and logs."),
+    vvold_log: list[str] = typer.Option(
+        [], "--vvold-log", help="HOST=PATH of a local (or mounted) live vvold.log (repeatable)."
+    ),
+    ssh: list[str] = typer.Option(
+        [], "--ssh", help="Tail /var/run/log/vvold.log on this ESXi host over SSH (repeatable)."
+    ),
+    ssh_user: str = typer.Option("root", "--ssh-user", help="SSH user on the ESXi hosts."),
+    ssh_known_hosts: Path | None = typer.Option(
+        None, "--ssh-known-hosts", help="known_hosts file (default ~/.ssh/known_hosts)."
+    ),
+    ssh_no_host_key_check: bool = typer.Option(
+        False, "--ssh-no-host-key-check", help="Do not check SSH host keys (unsafe)."
+    ),
+    journal_path: Path | None = typer.Option(
+        None, "--journal", help="Journal SQLite file (default: the store)."
+    ),
+    store_path: Path | None = typer.Option(None, "--store", help="Local store SQLite file."),
+    simulate: str | None = typer.Option(
+        None, "--simulate", help="Run against the simulator with this provider profile instead of vCenter."
+    ),
+    sim_world: Path | None = typer.Option(
+        None,
+        "--sim-world",
+        help="Where the simulated vCenter keeps its inventory (default: next to the store).",
+    ),
+    sim_vms: int = typer.Option(24, "--sim-vms", min=1, help="VMs on the simulated source host."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    from vvolguard import store as store_mod
+    from vvolguard.drain.backends.base import WallClock
+    from vvolguard.drain.controller import DrainController, DrainOptions
+    from vvolguard.drain.journal import Journal
+    from vvolguard.drain.limits import POLICIES, make_limit
+    from vvolguard.drain.pressure import PressureMonitor
+    from vvolguard.drain.progress import ProgressDisplay
+
+    out = Console()
+    err = Console(stderr=True)
+    if policy not in POLICIES:
+        err.print(f"[red]unknown --policy {policy!r}[/]; choose one of {', '.join(POLICIES)}")
+        raise typer.Exit(EXIT_USAGE)
+    if not simulate and not vcenter:
+        err.print("[red]give --vcenter URL, or --simulate PROFILE for a run against the simulator[/]")
+        raise typer.Exit(EXIT_USAGE)
+
+    store_file = store_path or store_mod.default_path()
+    stop = threading.Event()
+    try:
+        if simulate:
+            from vvolguard.drain.backends.simulated import SimulatedBackend
+
+            world = sim_world or store_file.with_name(f"sim-{simulate}.db")
+            backend = SimulatedBackend.open(world, profile=simulate, source=host, vms=sim_vms)
+        else:
+            from vvolguard.drain.backends import vsphere
+
+            password = os.environ.get("VVOLGUARD_PASSWORD") or typer.prompt(
+                f"Password for {user}", hide_input=True
+            )
+            backend = vsphere.connect(vcenter or "", user, password, insecure=insecure, clock=WallClock(stop))
+            del password
+    except (LookupError, ValueError, OSError, ConnectionError) as exc:
+        err.print(f"[red]cannot connect:[/] {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+
+    try:
+        options = DrainOptions(
+            source=host,
+            targets=tuple(to),
+            max_inflight=max_inflight,
+            cooldown=cooldown,
+            poll_interval=poll,
+        )
+        if dry_run:
+            _print_plan(out, backend, options, as_json)
+            raise typer.Exit(EXIT_OK)
+
+        store = store_mod.Store(store_file)
+        provider = backend.provider_of(host)
+        known = store.known_limit(backend.endpoint, host, provider)
+        ceiling = max(1, min(backend.host_limit(host), max_inflight or 10**6))
+        limit = make_limit(policy, ceiling, known_safe=known, fixed=fixed)
+        journal, resumed = Journal.open(
+            journal_path or store_file,
+            endpoint=backend.endpoint,
+            source_host=host,
+            targets=to,
+            options={"max": max_inflight, "policy": policy, "cooldown": cooldown},
+        )
+        sources = list(backend.log_sources([host]))
+        sources += _log_sources(vvold_log, ssh, ssh_user, ssh_known_hosts, ssh_no_host_key_check, err)
+        if resumed:
+            err.print(f"[yellow]resuming drain run {journal.run_id} of {host}[/]")
+        if known:
+            err.print(f"starting from the operational limit found last time: {known}")
+        monitor = PressureMonitor(backend.clock)
+        with ProgressDisplay(err, title=f"draining {host}") as display, _stop_on_ctrl_c(stop, err):
+            controller = DrainController(
+                backend,
+                journal,
+                limit,
+                options,
+                monitor=monitor,
+                log_sources=sources,
+                on_progress=display,
+                stop=stop,
+                resumed=resumed,
+            )
+            result = controller.run()
+        for src in sources:
+            src.close()
+        if not result.interrupted:
+            safe = result.safe_limit or min(limit.limit, max(1, result.peak_inflight))
+            store.record_limit(
+                store_mod.ObservedLimit(
+                    vcenter=backend.endpoint,
+                    host=host,
+                    provider=provider,
+                    safe_limit=safe,
+                    ceiling=result.ceiling,
+                    migrated=len(result.moved),
+                    failed=result.failed_tasks,
+                    congestion_episodes=result.episodes,
+                    observed_at=store_mod.utcnow_iso(),
+                )
+            )
+        if enter_maintenance and not result.interrupted and not result.left:
+            backend.enter_maintenance(host)
+            err.print(f"{host} is in maintenance mode")
+        elif enter_maintenance and result.left:
+            err.print("[yellow]not entering maintenance mode: VMs are still on the host[/]")
+        _print_result(out, result, as_json)
+        if result.interrupted:
+            err.print("[yellow]interrupted: run the same command again to resume[/]")
+            raise typer.Exit(EXIT_INTERRUPTED)
+        raise typer.Exit(EXIT_LEFT if result.left else EXIT_OK)
+    except LookupError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(EXIT_USAGE) from None
+    finally:
+        backend.close()
+
+
+def _log_sources(
+    local: list[str],
+    ssh_hosts: list[str],
+    ssh_user: str,
+    known_hosts: Path | None,
+    no_check: bool,
+    err: Console,
+) -> list:
+    from vvolguard.drain.logsource import FileTail, SshTail
+
+    sources: list = []
+    for spec in local:
+        h, sep, path = spec.partition("=")
+        if not sep or not path:
+            err.print(f"[red]--vvold-log wants HOST=PATH, got {spec!r}[/]")
+            raise typer.Exit(EXIT_USAGE)
+        sources.append(FileTail(Path(path), h))
+    for h in ssh_hosts:
+        kh: object = ()
+        if no_check:
+            kh = None
+        elif known_hosts:
+            kh = str(known_hosts)
+        sources.append(
+            SshTail(h, username=ssh_user, password=os.environ.get("VVOLGUARD_SSH_PASSWORD"), known_hosts=kh)
+        )
+    return sources
+
+
+@contextmanager
+def _stop_on_ctrl_c(stop: threading.Event, err: Console) -> Iterator[None]:
+    """First Ctrl-C: stop submitting, wait for in-flight migrations. Second: leave at once (the
+    journal already holds every task id, so a rerun picks them up)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        err.print("[yellow]Ctrl-C: no new migrations; waiting for those in flight (Ctrl-C again to leave)[/]")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _print_plan(out: Console, backend, options, as_json: bool) -> None:
+    from vvolguard.drain.controller import plan_drain
+
+    moves = plan_drain(backend, options)
+    if as_json:
+        out.print_json(
+            json.dumps(
+                [
+                    {"vm": m.vm.name, "id": m.vm.id, "dest": m.dest, "problems": list(m.problems)}
+                    for m in moves
+                ]
+            )
+        )
+        return
+    table = Table(title=f"plan: drain {options.source} (dry run, nothing touched)")
+    table.add_column("VM")
+    table.add_column("destination")
+    table.add_column("CheckRelocate")
+    for m in moves:
+        table.add_row(m.vm.name, m.dest or "-", "; ".join(m.problems) or "ok")
+    out.print(table)
+    ceiling = backend.host_limit(options.source)
+    if options.max_inflight:
+        ceiling = min(ceiling, options.max_inflight)
+    out.print(f"{len(moves)} VMs; at most {ceiling} at once; starts with a probe of 1.")
+
+
+def _print_result(out: Console, result, as_json: bool) -> None:
+    doc = {
+        "run_id": result.run_id,
+        "resumed": result.resumed,
+        "moved": len(result.moved),
+        "left": [{"vm": n, "reason": r} for n, r in result.left],
+        "failed_tasks": result.failed_tasks,
+        "seconds": round(result.makespan, 1),
+        "ceiling": result.ceiling,
+        "safe_limit": result.safe_limit,
+        "congestion_episodes": result.episodes,
+        "interrupted": result.interrupted,
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    out.print(
+        f"moved {doc['moved']}, left {len(result.left)}, failed tasks {result.failed_tasks}, "
+        f"{doc['seconds']} s, operational limit {result.safe_limit or '-'} of {result.ceiling}"
+    )
+    for name, reason in result.left:
+        out.print(f"  [yellow]left in place:[/] {name}: {reason}")

@@ -1,0 +1,64 @@
+"""``vvolguard limits``: the operational limits earlier drains found, per vCenter, host, provider.
+
+The runbook asks admins to document the concurrency their provider tolerates; every drain writes
+what it found to the local store, and this command shows it (the next drain starts from it).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "limits", help="List the safe concurrency each drain observed, per vCenter, host and provider."
+    )(limits_command)
+
+
+def limits_command(
+    store_path: Path | None = typer.Option(None, "--store", help="Local store SQLite file."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON records."),
+) -> None:
+    from vvolguard.store import Store, default_path
+
+    path = store_path or default_path()
+    if not path.exists():
+        rows = []
+    else:
+        store = Store(path)
+        try:
+            rows = store.limits()
+        finally:
+            store.close()
+    if as_json:
+        sys.stdout.write(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
+        return
+    out = Console()
+    if not rows:
+        out.print(f"no drain has recorded a limit yet ({path})")
+        return
+    table = Table(title=f"observed operational limits ({path})")
+    for col in ("vCenter", "host", "provider", "safe", "ceiling", "migrated", "failed", "episodes", "when"):
+        table.add_column(
+            col, justify="right" if col in ("safe", "ceiling", "migrated", "failed", "episodes") else "left"
+        )
+    for r in rows:
+        table.add_row(
+            r.vcenter,
+            r.host,
+            r.provider,
+            str(r.safe_limit),
+            str(r.ceiling),
+            str(r.migrated),
+            str(r.failed),
+            str(r.congestion_episodes),
+            r.observed_at,
+        )
+    out.print(table)

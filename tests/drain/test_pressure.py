@@ -1,0 +1,127 @@
+"""Pressure signals from real vvold lines (both ESXi shapes), parsed by the diagnose reader."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from vvolguard.drain.pressure import PressureMonitor, Thresholds
+from vvolguard.drain.signal import PressureLevel
+from vvolguard.sim.evidence.vvold import (
+    VvoldRecord,
+    format_record,
+    msg_final_failure,
+    msg_final_success,
+    msg_issue,
+    msg_no_free_conn,
+)
+
+T0 = datetime(2026, 3, 14, 10, 0, tzinfo=UTC)
+VP = "pure-ct0"
+CONTAINER = "b487b73a-6128-3ad2-873b-8ddb1ba45d4f"
+
+
+class FakeClock:
+    """A settable clock (the monitor only reads ``now``)."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def line(shape: str, level: str, message: str, at: float = 0.0) -> bytes:
+    rec = VvoldRecord(T0 + timedelta(seconds=at), level, message)
+    return format_record(shape, rec, 2100874).encode()  # type: ignore[arg-type]
+
+
+def create_ok(seq: int, ms: int, shape: str) -> bytes:
+    return line(shape, "info", msg_final_success(seq, "createVirtualVolume", VP, CONTAINER, ms, 1))
+
+
+@pytest.mark.parametrize("shape", ["esxi7", "esxi8"])
+def test_calm_creates_are_acks_and_set_the_baseline(shape: str) -> None:
+    clock = FakeClock()
+    mon = PressureMonitor(clock)
+    for i, ms in enumerate([4000, 4200, 3900]):
+        mon.feed_bytes("esx-03", line(shape, "info", msg_issue(100 + i, "createVirtualVolume", VP, 1, 5)))
+        mon.feed_bytes("esx-03", create_ok(100 + i, ms, shape))
+    sig = mon.signal()
+    assert sig.level is PressureLevel.CALM
+    assert sig.calm_ops == 3
+    assert sig.latency_ratio == pytest.approx(1.0, abs=0.1)
+    assert sig.reason == "calm"
+
+
+@pytest.mark.parametrize("shape", ["esxi7", "esxi8"])
+def test_no_free_connections_is_congestion_until_it_clears(shape: str) -> None:
+    clock = FakeClock()
+    mon = PressureMonitor(clock, Thresholds(clear_after=30.0))
+    mon.feed_bytes(
+        "esx-03", line(shape, "warning", msg_no_free_conn(VP, "https://10.1.1.10:8084/vasa", 5, 5))
+    )
+    sig = mon.signal()
+    assert sig.level is PressureLevel.CONGESTED
+    assert "no free connections" in sig.reason
+    assert sig.episode == 1
+    clock.t = 20.0
+    assert mon.signal().level is PressureLevel.CONGESTED and mon.signal().episode == 1
+    clock.t = 31.0
+    assert mon.signal().level is PressureLevel.CALM
+    mon.feed_bytes(
+        "esx-03", line(shape, "warning", msg_no_free_conn(VP, "https://10.1.1.10:8084/vasa", 5, 5))
+    )
+    assert mon.signal().episode == 2
+
+
+def test_transient_final_failure_and_failed_task_are_marks_but_a_permanent_fault_is_not() -> None:
+    clock = FakeClock()
+    mon = PressureMonitor(clock)
+    perm = msg_final_failure(7, "bindVirtualVolume", "NOT_FOUND", "no such vVol", VP, CONTAINER, 20, 0)
+    mon.feed_bytes("esx-03", line("esxi8", "error", perm))
+    assert mon.signal().level is PressureLevel.CALM
+    busy = msg_final_failure(
+        8, "createVirtualVolume", "TIMEOUT", "Operation timed out", VP, CONTAINER, 60012, 5
+    )
+    mon.feed_bytes("esx-03", line("esxi8", "error", busy))
+    sig = mon.signal()
+    assert sig.level is PressureLevel.CONGESTED and "TIMEOUT" in sig.reason
+    clock.t = 100.0
+    mon.task_failed("app-7", "A system error occurred.")
+    assert "app-7" in mon.signal().reason
+
+
+def test_rising_create_latency_is_warm_then_congested_and_expires() -> None:
+    clock = FakeClock()
+    mon = PressureMonitor(clock, Thresholds(latency_warm=1.5, latency_congested=3.0, recent_alpha=1.0))
+    mon.feed_bytes("esx-03", create_ok(1, 4000, "esxi7"))
+    mon.feed_bytes("esx-03", create_ok(2, 7000, "esxi7"))
+    sig = mon.signal()
+    assert sig.level is PressureLevel.WARM and "calm baseline" in sig.reason
+    mon.feed_bytes("esx-03", create_ok(3, 16000, "esxi7"))
+    assert mon.signal().level is PressureLevel.CONGESTED
+    assert mon.calm_ops == 1  # slow creates are not acks
+    clock.t = 1000.0
+    assert mon.signal().level is PressureLevel.CALM  # stale latency does not hold forever
+
+
+def test_outstanding_at_the_ceiling_is_warm() -> None:
+    clock = FakeClock()
+    mon = PressureMonitor(clock)
+    mon.feed_bytes("esx-03", line("esxi7", "info", msg_issue(5, "bindVirtualVolume", VP, 5, 5)))
+    sig = mon.signal()
+    assert sig.level is PressureLevel.WARM and sig.outstanding_max == 5
+
+
+def test_lines_split_across_reads_are_parsed_once() -> None:
+    clock = FakeClock()
+    mon = PressureMonitor(clock)
+    data = create_ok(1, 4000, "esxi8") + create_ok(2, 4100, "esxi8")
+    for i in range(0, len(data), 7):
+        mon.feed_bytes("esx-03", data[i : i + 7])
+    assert mon.calm_ops == 2
