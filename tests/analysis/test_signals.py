@@ -1,0 +1,177 @@
+"""The signals accumulator: exact shape, bounded memory, percentile error, exact coarsening."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+
+import polars as pl
+from analysis_builders import NOW, T0, Vvold, wave
+
+from vvolguard.analysis.engine import Analyzer
+from vvolguard.analysis.signals import BUCKET_LADDER, PENDING_ISSUES_CAP, LatencyHistogram, SignalAccumulator
+from vvolguard.records import VASA_SCHEMA, VasaFrame
+
+COUNT_KEYS = {
+    "issue", "success", "failure", "no_free_conn", "busy", "timeout",
+    "setcontext_failure", "transport", "ssl", "bind_retry",
+}  # fmt: skip
+PROVIDER_KEYS = {
+    "host", "vp", "counts", "ceiling", "max_outstanding", "at_ceiling_seconds", "create_latency_ms",
+    "first", "last",
+}  # fmt: skip
+TIMELINE_KEYS = {
+    "t", "host", "vp", "outstanding_max", "ceiling", "no_free_conn", "busy", "timeout", "failure",
+    "create_ms_max", "create_ms_p95",
+}  # fmt: skip
+
+
+def test_signals_shape_is_exactly_the_documented_one() -> None:
+    v = Vvold()
+    v.quiet_traffic(0, 120)
+    v.no_free_conn(50)
+    an = Analyzer(now=NOW)
+    an.add(v.frame())
+    for t in wave(2, {1}):
+        an.add(t)
+    signals = an.finish().signals
+    assert set(signals) == {"bucket_seconds", "per_provider", "timeline", "migrations_in_flight"}
+    assert isinstance(signals["bucket_seconds"], int)
+    (prov,) = signals["per_provider"]
+    assert set(prov) == PROVIDER_KEYS
+    assert set(prov["counts"]) == COUNT_KEYS
+    assert set(prov["create_latency_ms"]) == {"count", "p50", "p95", "max"}
+    assert isinstance(prov["first"], datetime) and isinstance(prov["at_ceiling_seconds"], float)
+    assert signals["timeline"] and all(set(p) == TIMELINE_KEYS for p in signals["timeline"])
+    assert all(isinstance(p["t"], datetime) and p["t"].tzinfo for p in signals["timeline"])
+    assert [set(p) for p in signals["migrations_in_flight"]] == [{"t", "source_host", "in_flight"}] * 4
+    assert [p["in_flight"] for p in signals["migrations_in_flight"]] == [1, 2, 1, 0]
+
+
+def test_empty_analysis_still_has_every_key() -> None:
+    signals = Analyzer(now=NOW).finish().signals
+    assert signals == {"bucket_seconds": 10, "per_provider": [], "timeline": [], "migrations_in_flight": []}
+
+
+def _big_frame(rows: int, seed: int = 7) -> pl.DataFrame:
+    """``rows`` vvold lines over ~1 h: issues, successes with latencies, waits and busy faults."""
+    rng = random.Random(seed)
+    kinds = ["issue", "success", "success", "issue", "no-free-conn", "busy", "failure", "timeout"]
+    ops = ["createVirtualVolume", "bindVirtualVolume", "getEvents"]
+    return pl.DataFrame(
+        {
+            "file": ["esx-01.tgz!var/run/log/vvold.log"] * rows,
+            "line": list(range(1, rows + 1)),
+            "ts": pl.datetime_range(T0, T0 + pl.duration(seconds=3600), interval="1ms", eager=True)[
+                :rows
+            ].sort(),
+            "host": [f"esx-0{i % 3}" for i in range(rows)],
+            "pid": [100] * rows,
+            "level": ["info"] * rows,
+            "kind": [rng.choice(kinds) for _ in range(rows)],
+            "op": [rng.choice(ops) for _ in range(rows)],
+            "opseq": [rng.randrange(1, 10**9) for _ in range(rows)],
+            "vp": [f"vp{i % 2}" for i in range(rows)],
+            "container": [None] * rows,
+            "elapsed_ms": [rng.randrange(5, 90_000) for _ in range(rows)],
+            "outstanding": [rng.randrange(0, 6) for _ in range(rows)],
+            "outstanding_max": [5] * rows,
+            "fault": [None] * rows,
+            "detail": [None] * rows,
+            "url": [None] * rows,
+            "text": ["x" * 80] * rows,
+        },
+        schema=VASA_SCHEMA,
+    )
+
+
+def test_memory_stays_bounded_over_200_frames_of_50k_rows() -> None:
+    base = _big_frame(50_000)
+    acc = SignalAccumulator(max_points=2000, exemplars=5)
+    sizes = []
+    for i in range(200):
+        # each frame is the next hour of the same log
+        frame = base.with_columns(
+            pl.col("ts") + pl.duration(hours=i),
+            pl.col("line") + i * 50_000,
+            pl.col("opseq") + i,
+        )
+        acc.add(VasaFrame(frame, "esxi8"))
+        sizes.append(acc.size())
+    assert acc.rows == 10_000_000
+    first, last = sizes[9], sizes[-1]
+    series = last["series"]
+    assert series == 6  # 3 hosts x 2 providers
+    # timeline: at most max_points buckets per series whatever the span (200 h here)
+    assert last["cells"] <= series * 2000
+    assert acc.bucket_seconds in BUCKET_LADDER and acc.bucket_seconds >= 300
+    assert last["pending_issues"] <= PENDING_ISSUES_CAP
+    assert last["level_carry"] <= series
+    # exemplars: at most 5 per (series, kind) plus 5 slowest and 5 at-ceiling lines per series
+    assert last["exemplars"] <= series * (9 * 5 + 5 + 5)
+    # the latency histograms have a few hundred log buckets at most, not one entry per call
+    assert max(len(s.create.bins) for s in acc.series.values()) < 200
+    # nothing grows with the number of frames once the span's bucket width is settled
+    assert last["histogram_bins"] <= first["histogram_bins"] * 25
+    assert sum(s.counts["issue"] for s in acc.series.values()) > 2_000_000
+
+
+def test_histogram_percentiles_are_within_the_documented_error() -> None:
+    rng = random.Random(3)
+    values = sorted(rng.lognormvariate(7, 1.5) for _ in range(20_000))
+    h = LatencyHistogram()
+    for v in values:
+        h.add(v)
+    for q in (0.5, 0.95, 0.99):
+        exact = values[int(q * len(values)) - 1]
+        approx = h.quantile(q)
+        assert approx is not None and abs(approx - exact) / exact < 0.05
+    assert h.max == values[-1] and h.count == len(values)
+
+
+def test_coarsening_is_exact() -> None:
+    """Folding a long log at once or hour by hour gives the same timeline."""
+    frame = _big_frame(40_000, seed=11).with_columns(
+        (pl.col("ts") - pl.lit(T0)).mul(50).add(pl.lit(T0)).alias("ts")  # stretch to ~50 h
+    )
+    whole = SignalAccumulator(max_points=500)
+    whole.add(VasaFrame(frame, "esxi7"))
+    pieces = SignalAccumulator(max_points=500)
+    for chunk in frame.iter_slices(4000):
+        pieces.add(VasaFrame(chunk, "esxi7"))
+    assert whole.bucket_seconds == pieces.bucket_seconds
+    a, b = whole.signals(), pieces.signals()
+    assert a["timeline"] == b["timeline"]
+    strip = [{k: v for k, v in p.items() if k != "at_ceiling_seconds"} for p in a["per_provider"]]
+    assert strip == [{k: v for k, v in p.items() if k != "at_ceiling_seconds"} for p in b["per_provider"]]
+    for pa, pb in zip(a["per_provider"], b["per_provider"], strict=True):
+        assert abs(pa["at_ceiling_seconds"] - pb["at_ceiling_seconds"]) < 1e-6
+    assert len(a["timeline"]) <= 6 * 500
+
+
+def test_final_failure_without_elapsed_is_timed_from_its_issuing_line_across_frames() -> None:
+    v = Vvold()
+    v.op(0, "createVirtualVolume", 45_000, outstanding=5, fault="TIMEOUT", final_elapsed=False)
+    rows = v.ordered()
+    acc = SignalAccumulator()
+    acc.add(VasaFrame(pl.DataFrame(rows[:1], schema=VASA_SCHEMA), "esxi7"))
+    final = dict(rows[1], op=None)  # a FINAL line that names neither the op nor the time
+    acc.add(VasaFrame(pl.DataFrame([final], schema=VASA_SCHEMA), "esxi7"))
+    stats = acc.series[("esx-01", "pure-ct0")]
+    assert stats.create.count == 1 and stats.create.max == 45_000
+    assert stats.slowest_creates[0].value == 45_000
+    assert acc.size()["pending_issues"] == 0
+
+
+def test_time_at_ceiling_is_measured_line_to_line_with_gaps_capped() -> None:
+    v = Vvold()
+    v.line(0, "issue", outstanding=5, outstanding_max=5)
+    v.line(10, "issue", outstanding=5, outstanding_max=5)
+    v.line(20, "success", outstanding=4)
+    v.line(3600, "success", outstanding=3)  # an hour of silence at 4: not at the ceiling anyway
+    v.line(3601, "issue", outstanding=5, outstanding_max=5)
+    v.line(7200, "success", outstanding=4)  # silence after a 5/5 line counts only up to the cap
+    acc = SignalAccumulator(gap_cap_seconds=30)
+    acc.add(v.frame())
+    stats = acc.series[("esx-01", "pure-ct0")]
+    assert stats.at_ceiling_seconds == 20 + 30
