@@ -143,9 +143,15 @@ _SIGNALS = {
             {"type": "integer", "minimum": 1},
             "Width of a timeline bucket, chosen so the timeline stays in the low thousands of points.",
         ),
-        "per_provider": {"type": "array", "items": _PER_PROVIDER},
-        "timeline": {"type": "array", "items": _TIMELINE_POINT},
-        "migrations_in_flight": {"type": "array", "items": _IN_FLIGHT},
+        "per_provider": _d(
+            {"type": "array", "items": _PER_PROVIDER}, "Totals per (host, provider) over the whole input."
+        ),
+        "timeline": _d(
+            {"type": "array", "items": _TIMELINE_POINT}, "Per bucket and (host, provider), in time order."
+        ),
+        "migrations_in_flight": _d(
+            {"type": "array", "items": _IN_FLIGHT}, "Concurrency per source host over time."
+        ),
     },
 }
 
@@ -223,12 +229,12 @@ _MIGRATIONS = _obj(
     {
         "total": _COUNT,
         "succeeded": _COUNT,
-        "failed": {"type": "array", "items": _FAILED_MIGRATION},
+        "failed": _d({"type": "array", "items": _FAILED_MIGRATION}, "Every failed migration, in time order."),
         "peak_concurrency": _d(
             {"type": "object", "additionalProperties": _COUNT},
             "Per source host: the most migrations in flight at once.",
         ),
-        "storms": {"type": "array", "items": _STORM},
+        "storms": _d({"type": "array", "items": _STORM}, "Detected migration storms."),
     },
 )
 
@@ -343,19 +349,28 @@ _SCHEMA: dict[str, Any] = {
             {"type": "array", "items": _FINDING},
             "Every conclusion, the verdict's own first when present (its id equals verdict.class).",
         ),
-        "providers": {"type": "array", "items": _PROVIDER},
-        "protocol_endpoints": {"type": "array", "items": _PE},
+        "providers": _d(
+            {"type": "array", "items": _PROVIDER},
+            "Every VASA provider named by the evidence, with its status as each observer saw it.",
+        ),
+        "protocol_endpoints": _d(
+            {"type": "array", "items": _PE},
+            "Protocol Endpoints per host; an inaccessible or unconfigured one means pe-presentation.",
+        ),
         "signals": _SIGNALS,
         "migrations": _MIGRATIONS,
         "certificates": _d(
             {"type": "array", "items": {"type": "object"}},
             "Provider certificates seen (subject, issuer, not_after, days_left, file, ...).",
         ),
-        "missing_evidence": {"type": "array", "items": _MISSING},
+        "missing_evidence": _d(
+            {"type": "array", "items": _MISSING},
+            "What to collect next to make the verdict surer, each with the command that collects it.",
+        ),
         "warnings": _d(
             {"type": "array", "items": _WARNING}, "All reader warnings (the terminal shows a few)."
         ),
-        "inputs": {"type": "array", "items": _INPUT},
+        "inputs": _d({"type": "array", "items": _INPUT}, "Every file read, with what it was taken for."),
         "hosts": _d({"type": "array", "items": {"type": "string"}}, "Every ESXi host in the evidence."),
         "incident_window": _d(
             {
