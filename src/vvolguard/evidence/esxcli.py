@@ -1,0 +1,572 @@
+"""Readers for ``esxcli storage vvol {vasaprovider,protocolendpoint,storagecontainer} list``.
+
+Why all formatters: admins paste the default text output, vm-support bundles carry both
+``commands/localcli_storage-vvol-*.txt`` and the ``json/`` twin, and scripts use
+``--formatter=json|xml|csv``. Every shape is first turned into the same neutral entry (a dict with
+normalised keys, see :func:`structured.norm_key`), so the text and JSON of one host give equal
+records by construction (evidence-formats §2).
+
+Per-host view: the records carry the host the file belongs to (``ef.host``), because a provider
+that is online on one host and offline on another is a finding in itself.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.parsers.expat
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from vvolguard.evidence.source import EvidenceFile
+from vvolguard.evidence.structured import (
+    LineIndex,
+    Warner,
+    cite_text,
+    first,
+    first_data_line,
+    guarded,
+    head_text,
+    is_csv_header,
+    iter_csv_rows,
+    iter_json_items,
+    looks_like_json,
+    norm_key,
+    parse_bool,
+    parse_int,
+    provider_status,
+    read_text,
+    text_of,
+)
+from vvolguard.records import (
+    ArrayBinding,
+    Citation,
+    EvidenceKind,
+    ProtocolEndpointRecord,
+    ProviderRecord,
+    Record,
+    StorageContainerRecord,
+)
+
+#: Longest plausible field name in esxcli text output ("StorageContainer Name" is 21).
+MAX_KEY = 60
+
+
+@dataclass
+class Entry:
+    """One esxcli record in neutral form, whatever formatter printed it."""
+
+    line: int
+    cite: str
+    fields: dict[str, Any] = field(default_factory=dict)  # normalised key -> str | list
+    title: str | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Default text formatter (evidence-formats §2.2)
+# --------------------------------------------------------------------------------------------
+
+
+def _split_field(stripped: str) -> tuple[str, str] | None:
+    """``Key: value`` -> (key, value); a colon inside a value (``https://h:8084``) is not a key."""
+    cut = stripped.find(": ")
+    if cut < 0:
+        if stripped.endswith(":") and ":" not in stripped[:-1]:
+            key, value = stripped[:-1], ""
+        else:
+            return None
+    else:
+        key, value = stripped[:cut], stripped[cut + 2 :]
+    key = key.strip()
+    if not key or len(key) > MAX_KEY or not _KEY_CHARS.fullmatch(key):
+        return None
+    return key, value.strip()
+
+
+_KEY_CHARS = re.compile(r"[A-Za-z][A-Za-z0-9 ()/_.#-]*")
+_JUNK = re.compile(r"[\x00-\x08\x0e-\x1f\ufffd]")
+
+
+class _TextParser:
+    """Blocks of the esxcli text formatter: a depth-0 line starts a record (``Key: value`` as its
+    first field, or a bare title), fields are indented, nested lists are indented further."""
+
+    def __init__(self, warn: Warner) -> None:
+        self.warn = warn
+        self.entry: Entry | None = None
+        self.field_indent: int | None = None
+        self.list_key: str | None = None
+        self.element: dict[str, Any] | None = None
+        self.gap = False
+        self.orphan_warned = False
+        self.skipping = False  # after an unreadable record start, until the next record
+
+    def feed(self, lines: Iterator[tuple[int, str]]) -> Iterator[Entry]:
+        for number, raw in lines:
+            line = raw.rstrip()
+            if not line.strip():
+                self.gap = True
+                continue
+            expanded = line.expandtabs(8)
+            indent = len(expanded) - len(expanded.lstrip(" "))
+            stripped = expanded.strip()
+            junk = bool(_JUNK.search(stripped)) or len(stripped) > 4000
+            if indent == 0:
+                done = self._finish()
+                if done is not None:
+                    yield done
+                self._start(number, stripped, junk)
+            else:
+                self._field(number, indent, stripped, junk)
+            self.gap = False
+        done = self._finish()
+        if done is not None:
+            yield done
+
+    def _start(self, number: int, stripped: str, junk: bool) -> None:
+        self.field_indent = None
+        self.list_key = None
+        self.element = None
+        self.skipping = junk
+        if junk:
+            self.warn("unreadable line where a record should start; skipped up to the next record", number)
+            self.entry = None
+            return
+        kv = _split_field(stripped)
+        self.entry = Entry(line=number, cite=stripped)
+        if kv is None:
+            self.entry.title = stripped
+        else:
+            self.entry.fields[norm_key(kv[0])] = kv[1]
+
+    def _field(self, number: int, indent: int, stripped: str, junk: bool) -> None:
+        entry = self.entry
+        if entry is None:
+            if not self.orphan_warned and not self.skipping:
+                self.warn("indented line outside any record; ignored", number)
+                self.orphan_warned = True
+            return
+        if junk:
+            self.warn(f"unreadable line in the record that starts at line {entry.line}; ignored", number)
+            return
+        if self.field_indent is None:
+            self.field_indent = indent
+        kv = _split_field(stripped)
+        if indent <= self.field_indent:
+            self.list_key = None
+            self.element = None
+            if kv is None:
+                self.warn(
+                    f"no 'Key: value' on this line of the record at line {entry.line}; ignored",
+                    number,
+                )
+                return
+            key = norm_key(kv[0])
+            entry.fields[key] = kv[1]
+            self.list_key = key
+            return
+        # deeper: an item of the list held by the last field
+        key = self.list_key
+        if key is None:
+            self.warn(f"unexpected indentation in the record at line {entry.line}; ignored", number)
+            return
+        current = entry.fields.get(key)
+        if isinstance(current, str):
+            current = [current] if current else []
+            entry.fields[key] = current
+        if kv is None:
+            current.append(stripped)
+            self.element = None
+            return
+        name = norm_key(kv[0])
+        if self.element is None or self.gap or name in self.element:
+            self.element = {}
+            current.append(self.element)
+        self.element[name] = kv[1]
+
+    def _finish(self) -> Entry | None:
+        entry, self.entry = self.entry, None
+        if entry is None or (not entry.fields and entry.title is None):
+            return None
+        return entry
+
+
+def text_entries(text: str, warn: Warner) -> Iterator[Entry]:
+    lines = ((i + 1, line) for i, line in enumerate(text.split("\n")))
+    yield from _TextParser(warn).feed(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# JSON (--formatter=json and the bundle's json/ twins), CSV and XML formatters
+# --------------------------------------------------------------------------------------------
+
+
+def _neutral(value: Any) -> Any:
+    """JSON values in the same shape the text parser produces (dicts with normalised keys)."""
+    if isinstance(value, dict):
+        return {norm_key(k): _neutral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_neutral(v) for v in value]
+    return value
+
+
+def json_entries(text: str, warn: Warner) -> Iterator[Entry]:
+    index = LineIndex(text)
+    for line, item in iter_json_items(text, warn, index):
+        if not isinstance(item, dict):
+            warn(f"JSON entry is a {type(item).__name__}, not an object; skipped", line)
+            continue
+        yield Entry(line=line, cite=cite_text(item), fields=_neutral(item))
+
+
+def csv_entries(text: str, warn: Warner) -> Iterator[Entry]:
+    parsed = iter_csv_rows(text, warn)
+    if parsed is None:
+        warn("no CSV header found")
+        return
+    _, rows = parsed
+    for line, row, raw in rows:
+        yield Entry(line=line, cite=raw, fields={k: v for k, v in row.items() if v != ""})
+
+
+class _Field:
+    __slots__ = ("name", "value")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.value: Any = None
+
+
+class _Scalar:
+    __slots__ = ("parts", "tag")
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.parts: list[str] = []
+
+
+class _XmlBuilder:
+    """esxcli ``--formatter=xml``: ``<list><structure><field name=..><string>..`` to dicts.
+
+    expat (not ElementTree) so each record keeps the line it starts on.
+    """
+
+    SCALARS = frozenset({"string", "boolean", "integer", "long", "int", "double", "float"})
+    CONTAINERS = frozenset({"structure", "list", "field"})
+
+    def __init__(self) -> None:
+        self.stack: list[Any] = []  # dict (structure) | list | _Field | _Scalar
+        self.entries: list[Entry] = []
+        self.starts: list[int] = []
+        self.parser = xml.parsers.expat.ParserCreate()
+        self.parser.StartElementHandler = self.start
+        self.parser.EndElementHandler = self.end
+        self.parser.CharacterDataHandler = self.chars
+
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        tag = tag.rsplit(":", 1)[-1]
+        if tag == "structure":
+            self.stack.append({})
+            self.starts.append(self.parser.CurrentLineNumber)
+        elif tag == "list":
+            self.stack.append([])
+        elif tag == "field":
+            self.stack.append(_Field(norm_key(attrs.get("name", ""))))
+        elif tag in self.SCALARS:
+            self.stack.append(_Scalar(tag))
+
+    def chars(self, data: str) -> None:
+        if self.stack and isinstance(self.stack[-1], _Scalar):
+            self.stack[-1].parts.append(data)
+
+    def end(self, tag: str) -> None:
+        tag = tag.rsplit(":", 1)[-1]
+        if (tag not in self.CONTAINERS and tag not in self.SCALARS) or not self.stack:
+            return
+        node = self.stack.pop()
+        if isinstance(node, _Scalar):
+            raw = "".join(node.parts).strip()
+            value: Any = raw
+            if node.tag == "boolean":
+                value = parse_bool(raw)
+            elif node.tag in ("integer", "long", "int"):
+                value = parse_int(raw)
+            self._attach(value)
+        elif isinstance(node, _Field):
+            if self.stack and isinstance(self.stack[-1], dict) and node.name:
+                self.stack[-1][node.name] = node.value
+        elif isinstance(node, dict):
+            line = self.starts.pop() if self.starts else 0
+            if not any(isinstance(n, dict) for n in self.stack):
+                self.entries.append(Entry(line=line, cite=cite_text(node), fields=node))
+            else:
+                self._attach(node)
+        else:
+            self._attach(node)
+
+    def _attach(self, value: Any) -> None:
+        if not self.stack:
+            return
+        parent = self.stack[-1]
+        if isinstance(parent, _Field):
+            parent.value = value
+        elif isinstance(parent, list):
+            parent.append(value)
+
+
+def xml_entries(text: str, warn: Warner) -> Iterator[Entry]:
+    builder = _XmlBuilder()
+    try:
+        builder.parser.Parse(text, True)
+    except xml.parsers.expat.ExpatError as exc:
+        warn(
+            f"XML is damaged or cut off ({xml.parsers.expat.errors.messages.get(exc.code, exc)}); "
+            "records before this point were used",
+            exc.lineno,
+        )
+    except RecursionError:
+        warn("XML nested too deeply; records before this point were used")
+    yield from builder.entries
+
+
+def entries(text: str, warn: Warner) -> Iterator[Entry]:
+    """Pick the formatter from the content, not the file name (files get renamed)."""
+    stripped = text.lstrip()
+    if looks_like_json(text):
+        yield from json_entries(text, warn)
+    elif stripped.startswith("<"):
+        yield from xml_entries(text, warn)
+    elif _looks_like_csv(text):
+        yield from csv_entries(text, warn)
+    else:
+        yield from text_entries(text, warn)
+
+
+_CSV_COLUMNS = (
+    {"vpname"},
+    {"url"},
+    {"status"},
+    {"arrays", "arrayid"},
+    {"lunid"},
+    {"hostid"},
+    {"storagecontainers"},
+    {"storagecontainername"},
+    {"uuid"},
+    {"accessible"},
+    {"configured"},
+    {"array"},
+)
+
+
+def _looks_like_csv(text: str) -> bool:
+    header = first_data_line(text)
+    return ": " not in header and "," in header and is_csv_header(header, _CSV_COLUMNS)
+
+
+# --------------------------------------------------------------------------------------------
+# Entries -> records
+# --------------------------------------------------------------------------------------------
+
+
+def _citation(ef: EvidenceFile, entry: Entry) -> Citation:
+    return Citation(file=ef.display, line=entry.line, text=entry.cite)
+
+
+def _records(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, dict)]
+    return []
+
+
+def _array_binding(d: dict[str, Any]) -> ArrayBinding | None:
+    array_id = text_of(first(d, "arrayid", "array", "id"))
+    if array_id is None:
+        return None
+    return ArrayBinding(
+        array_id=array_id,
+        is_active=parse_bool(first(d, "isactive", "active")),
+        priority=parse_int(d.get("priority")),
+    )
+
+
+def _fieldless(entry: Entry, warn: Warner) -> bool:
+    """A bare line with no fields under it is not an esxcli record (stray text, junk)."""
+    if entry.fields:
+        return False
+    warn("line not in esxcli list form (no fields follow it); ignored", entry.line)
+    return True
+
+
+def provider_record(ef: EvidenceFile, entry: Entry, warn: Warner) -> ProviderRecord | None:
+    f = entry.fields
+    if _fieldless(entry, warn):
+        return None
+    name = text_of(first(f, "vpname", "name", "providername")) or entry.title
+    if name is None:
+        warn("VASA provider record without a name (no 'VP Name'); skipped", entry.line)
+        return None
+    arrays = [b for b in (_array_binding(d) for d in _records(f.get("arrays"))) if b is not None]
+    if not arrays and first(f, "arrayid") is not None:  # a flat row (CSV formatter)
+        flat = _array_binding(f)
+        arrays = [flat] if flat else []
+    return ProviderRecord(
+        name=name,
+        url=text_of(first(f, "url", "vpurl", "providerurl")),
+        status=provider_status(first(f, "status", "vpstatus", "providerstatus")),
+        observer=ef.host,
+        arrays=tuple(arrays),
+        version=text_of(first(f, "version", "vpversion")),
+        vasa_version=text_of(first(f, "vasaversion", "vasaapiversion")),
+        citation=_citation(ef, entry),
+    )
+
+
+_SPLIT_CONTAINERS = re.compile(r"[,;\s]+")
+
+
+def _containers(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(p for p in _SPLIT_CONTAINERS.split(value) if p)
+    if isinstance(value, list):
+        out: list[str] = []
+        for item in value:
+            if isinstance(item, dict):
+                item = first(item, "uuid", "id", "storagecontainerid", "name")
+            text = text_of(item)
+            if text:
+                out.extend(p for p in _SPLIT_CONTAINERS.split(text) if p)
+        return tuple(out)
+    return ()
+
+
+def protocol_endpoint_record(ef: EvidenceFile, entry: Entry, warn: Warner) -> ProtocolEndpointRecord | None:
+    f = entry.fields
+    if _fieldless(entry, warn):
+        return None
+    remote_host = text_of(f.get("remotehost"))
+    remote_share = text_of(f.get("remoteshare"))
+    nfs_id = f"{remote_host}:{remote_share}" if remote_host and remote_share else None
+    pe_id = (
+        entry.title
+        or text_of(first(f, "identifier", "protocolendpoint", "peid", "pe", "device", "hostid", "lunid"))
+        or nfs_id
+    )
+    if pe_id is None:
+        warn("protocol endpoint record without an identifier; skipped", entry.line)
+        return None
+    return ProtocolEndpointRecord(
+        pe_id=pe_id,
+        host=ef.host,
+        array_id=text_of(first(f, "arrayid", "array")),
+        pe_type=text_of(first(f, "type", "petype", "protocolendpointtype")),
+        accessible=parse_bool(first(f, "accessible", "isaccessible")),
+        configured=parse_bool(first(f, "configured", "isconfigured")),
+        lun_id=text_of(first(f, "lunid", "lun")),
+        storage_containers=_containers(first(f, "storagecontainers", "storagecontainer", "containers")),
+        citation=_citation(ef, entry),
+    )
+
+
+def storage_container_record(ef: EvidenceFile, entry: Entry, warn: Warner) -> StorageContainerRecord | None:
+    f = entry.fields
+    if _fieldless(entry, warn):
+        return None
+    name = text_of(first(f, "storagecontainername", "name", "containername")) or entry.title
+    uuid = text_of(first(f, "uuid", "storagecontainerid", "containerid", "id"))
+    if name is None and uuid is None:
+        warn("storage container record without a name or UUID; skipped", entry.line)
+        return None
+    return StorageContainerRecord(
+        name=name or uuid or "",
+        uuid=uuid,
+        host=ef.host,
+        array_id=text_of(first(f, "array", "arrayid")),
+        accessible=parse_bool(first(f, "accessible", "isaccessible")),
+        citation=_citation(ef, entry),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Readers and sniffing
+# --------------------------------------------------------------------------------------------
+
+Builder = Callable[[EvidenceFile, Entry, Warner], Record | None]
+
+
+@dataclass(frozen=True)
+class EsxcliListReader:
+    """One ``esxcli storage vvol <namespace> list`` output, in any formatter."""
+
+    kind: EvidenceKind
+    name_token: str  # e.g. "vasaprovider" in localcli_storage-vvol-vasaprovider-list.txt
+    markers: tuple[re.Pattern[str], ...]  # content that only this list prints
+    build: Builder
+
+    def sniff(self, name: str, head: bytes) -> int:
+        text = head_text(head[:65536])
+        content = any(m.search(text) for m in self.markers)
+        base = norm_key(name)
+        named = self.name_token in base
+        cli = named and ("localcli" in base or "esxcli" in base or "storagevvol" in base)
+        if content:
+            return 95 if named else 85
+        if not text.strip() and named:  # an empty list is still that list (a host with none)
+            return 70 if cli else 50
+        if cli:
+            return 55
+        return 35 if named and not looks_like_json(text) and "," not in text[:200] else 0
+
+    def read(self, ef: EvidenceFile) -> Iterator[Record]:
+        warn = Warner(ef)
+        return guarded(ef, self._read(ef, warn), warn)
+
+    def _read(self, ef: EvidenceFile, warn: Warner) -> Iterator[Record]:
+        text = read_text(ef, warn)
+        if text is None:
+            return
+        for entry in entries(text, warn):
+            record = self.build(ef, entry, warn)
+            if record is not None:
+                yield record
+
+
+def _markers(*patterns: str) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p, re.MULTILINE | re.IGNORECASE) for p in patterns)
+
+
+VASAPROVIDER_READER = EsxcliListReader(
+    kind=EvidenceKind.VASAPROVIDER_LIST,
+    name_token="vasaprovider",
+    markers=_markers(
+        r"^\s*VP ?Name:", r'"VP ?Name"\s*:', r'name="VPName"', r'^(?:"?[\w ]*"?,)*"?VP ?Name"?(?:,|$)'
+    ),
+    build=provider_record,
+)
+PROTOCOLENDPOINT_READER = EsxcliListReader(
+    kind=EvidenceKind.PROTOCOLENDPOINT_LIST,
+    name_token="protocolendpoint",
+    markers=_markers(
+        r"^\s+Lun ?Id:",
+        r"^\s+Storage ?Containers:",
+        r'"Lun ?Id"\s*:',
+        r'"Storage ?Containers"\s*:',
+        r'name="(?:LunId|StorageContainers)"',
+        r'^(?:"?[\w ]*"?,)*"?Lun ?Id"?(?:,|$)',
+    ),
+    build=protocol_endpoint_record,
+)
+STORAGECONTAINER_READER = EsxcliListReader(
+    kind=EvidenceKind.STORAGECONTAINER_LIST,
+    name_token="storagecontainer",
+    markers=_markers(
+        r"^\s*StorageContainer ?Name:",
+        r'"StorageContainer ?Name"\s*:',
+        r'name="StorageContainerName"',
+        r'^(?:"?[\w ]*"?,)*"?StorageContainer ?Name"?(?:,|$)',
+    ),
+    build=storage_container_record,
+)
+
+READERS = [VASAPROVIDER_READER, PROTOCOLENDPOINT_READER, STORAGECONTAINER_READER]
