@@ -1,0 +1,176 @@
+"""Reader for PowerCLI ``Get-VasaProvider`` exports: vCenter's own view of its VASA providers.
+
+Why it matters: the runbook compares what vCenter (SMS) says about a provider with what each ESXi
+host says (``esxcli storage vvol vasaprovider list``). A provider online in vCenter but offline on
+the source host points at host trust or network; ``syncError`` or an expiring certificate in
+vCenter points at registration.
+
+Accepted shapes (evidence-formats §4.1): ``Export-Csv`` (with or without the ``#TYPE`` line, any
+culture's delimiter and dates), and ``ConvertTo-Json`` (one object or an array, dates as ISO or
+``\\/Date(ms)\\/``, enums as strings, numbers or wrapper objects). The SMS API extras
+(``certificateExpiryDate``, ``certificateStatus``, ``relatedStorageArray``) are used when an
+exporter included them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from vvolguard.evidence.source import EvidenceFile
+from vvolguard.evidence.structured import (
+    Dates,
+    LineIndex,
+    Warner,
+    cite_text,
+    first,
+    first_data_line,
+    guarded,
+    guess_dayfirst,
+    head_text,
+    is_csv_header,
+    iter_csv_rows,
+    iter_json_items,
+    looks_like_json,
+    norm_dict,
+    norm_key,
+    parse_bool,
+    parse_int,
+    provider_status,
+    read_text,
+    text_of,
+)
+from vvolguard.records import ArrayBinding, Citation, EvidenceKind, ProviderRecord, Record
+
+#: What vCenter is called as an observer, so analysis can tell it from ESXi host names.
+VCENTER = "vcenter"
+
+_TYPE_LINE = re.compile(r"^#TYPE\s+\S*Sms\.VasaProvider\b", re.MULTILINE | re.IGNORECASE)
+_JSON_KEYS = re.compile(
+    r'"(?:VasaVersion|ProviderId|LastSyncTime|Namespace|certificateExpiryDate|relatedStorageArray'
+    r'|SupportedProviderProfile|vasaProviderVersion|ProviderType)"\s*:',
+    re.IGNORECASE,
+)
+_CSV_COLUMNS = (
+    {"name"},
+    {"url"},
+    {"status"},
+    {"vasaversion"},
+    {"providerid"},
+    {"lastsynctime"},
+    {"namespace"},
+    {"providertype"},
+    {"certificateexpirydate"},
+)
+
+
+class VasaProviderExportReader:
+    """``Get-VasaProvider | Export-Csv`` or ``| ConvertTo-Json`` (observer: vCenter)."""
+
+    kind = EvidenceKind.VASA_PROVIDER_EXPORT
+
+    def sniff(self, name: str, head: bytes) -> int:
+        text = head_text(head[:65536])
+        base = norm_key(name)
+        named = "vasaprovider" in base or "vasaproviders" in base or "getvasaprovider" in base
+        if _TYPE_LINE.search(text):
+            return 98
+        score = 0
+        if looks_like_json(text):
+            keys = {norm_key(m.group(0)) for m in _JSON_KEYS.finditer(text)}
+            if len(keys) >= 2 and re.search(r'"url"\s*:', text, re.IGNORECASE):
+                score = 85
+        elif is_csv_header(first_data_line(text), _CSV_COLUMNS, minimum=4):
+            score = 85
+        if score and named:
+            score = 92
+        return score
+
+    def read(self, ef: EvidenceFile) -> Iterator[Record]:
+        warn = Warner(ef)
+        return guarded(ef, self._read(ef, warn), warn)
+
+    def _read(self, ef: EvidenceFile, warn: Warner) -> Iterator[Record]:
+        text = read_text(ef, warn)
+        if text is None:
+            return
+        if not text.strip():
+            warn("empty export")
+            return
+        if looks_like_json(text):
+            yield from self._json(ef, text, warn)
+        else:
+            yield from self._csv(ef, text, warn)
+
+    def _json(self, ef: EvidenceFile, text: str, warn: Warner) -> Iterator[Record]:
+        dates = Dates(warn)
+        for line, item in iter_json_items(text, warn, LineIndex(text)):
+            if not isinstance(item, dict):
+                warn(f"JSON entry is a {type(item).__name__}, not a provider object; skipped", line)
+                continue
+            record = _provider(ef, norm_dict(item), line, cite_text(item), dates, warn)
+            if record is not None:
+                yield record
+
+    def _csv(self, ef: EvidenceFile, text: str, warn: Warner) -> Iterator[Record]:
+        parsed = iter_csv_rows(text, warn)
+        if parsed is None:
+            warn("neither JSON nor a CSV header; nothing read")
+            return
+        header, rows = parsed
+        if not {"name", "url", "id"} & {norm_key(h) for h in header}:
+            warn("CSV header names none of Get-VasaProvider's columns (Name, Url, Id); nothing read", 1)
+            return
+        materialised = list(rows)
+        dates = Dates(warn, guess_dayfirst(row.get("lastsynctime", "") for _, row, _ in materialised))
+        for line, row, raw in materialised:
+            record = _provider(ef, row, line, raw, dates, warn)
+            if record is not None:
+                yield record
+
+
+def _arrays(value: Any) -> tuple[ArrayBinding, ...]:
+    """SMS ``relatedStorageArray[] {arrayId, active, manageable, priority}``."""
+    items = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
+    out: list[ArrayBinding] = []
+    for item in items:
+        d = norm_dict(item)
+        array_id = text_of(first(d, "arrayid", "array", "id"))
+        if array_id:
+            out.append(
+                ArrayBinding(
+                    array_id=array_id,
+                    is_active=parse_bool(first(d, "active", "isactive")),
+                    priority=parse_int(d.get("priority")),
+                )
+            )
+    return tuple(out)
+
+
+def _provider(
+    ef: EvidenceFile, d: dict[str, Any], line: int, cite: str, dates: Dates, warn: Warner
+) -> ProviderRecord | None:
+    url = text_of(first(d, "url", "providerurl"))
+    name = text_of(first(d, "name", "providername", "vpname")) or text_of(d.get("id")) or url
+    if name is None:
+        warn("provider entry without Name, Id or Url; skipped", line)
+        return None
+    return ProviderRecord(
+        name=name,
+        url=url,
+        status=provider_status(first(d, "status", "providerstatus")),
+        observer=VCENTER,
+        arrays=_arrays(first(d, "relatedstoragearray", "arrays")),
+        version=text_of(first(d, "version", "providerversion")),
+        vasa_version=text_of(first(d, "vasaversion", "vasaproviderversion", "vasaapiversion")),
+        last_sync=dates(first(d, "lastsynctime", "lastsync"), line, "LastSyncTime"),
+        certificate_expiry=dates(
+            first(d, "certificateexpirydate", "certificateexpiry"), line, "certificate expiry"
+        ),
+        certificate_status=text_of(d.get("certificatestatus")),
+        citation=Citation(file=ef.display, line=line, text=cite),
+    )
+
+
+READERS = [VasaProviderExportReader()]
