@@ -475,3 +475,9 @@ def any_diagnosis(request: pytest.FixtureRequest) -> Diagnosis:
     return {"saturation": build_saturation, "healthy": build_healthy, "insufficient": build_insufficient}[
         request.param
     ]()
+
+
+@pytest.fixture
+def saturation_factory():  # type: ignore[no-untyped-def]
+    """``build_saturation`` itself, for tests that need a fresh or a longer incident."""
+    return build_saturation

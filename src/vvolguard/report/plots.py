@@ -35,6 +35,8 @@ from vvolguard.report.view import as_datetime, fmt_clock
 
 #: Cells on the shared time grid; ~ one per horizontal pixel of the plot area, no more.
 MAX_POINTS = 600
+#: Bars in the waits plot; at ~700 px of plot width more would be thinner than 2 px.
+MAX_BARS = 300
 #: Failed migrations named on the in-flight plot; beyond this the labels would overlap.
 MAX_FAILURE_LABELS = 12
 #: Provider panels in the outstanding plot; the most pressured ones are kept.
@@ -195,7 +197,7 @@ def _grid(d: Diagnosis, timeline: list[dict], in_flight: list[dict], bucket_s: f
         times += [t for t in map(as_datetime, d.incident_window) if t]
     start, end = min(times), max(times) + timedelta(seconds=bucket_s)
     span = max((end - start).total_seconds(), bucket_s)
-    cell = max(bucket_s, math.ceil(span / MAX_POINTS))
+    cell = bucket_s * _nice_multiple(span / MAX_POINTS / bucket_s)
     return _Grid(start.astimezone(UTC), cell, max(1, math.ceil(span / cell)))
 
 
@@ -239,7 +241,12 @@ def _decorate(ax: Any, ctx: _Context, *, label_failures: bool = False, time_labe
     for x, _label in ctx.failures:
         ax.axvline(x, color=FAIL_COLOUR, lw=1.1, ls=(0, (4, 2)), alpha=0.9, zorder=4)
     if label_failures and len(ctx.failures) <= MAX_FAILURE_LABELS:
+        lo, hi = ctx.grid.xlim()
+        last = -math.inf
         for x, label in ctx.failures:
+            if x - last < (hi - lo) * 0.015:
+                continue  # would overprint the previous label; its line is still drawn
+            last = x
             ax.annotate(
                 _safe(label),
                 xy=(x, 1.0),
@@ -406,10 +413,16 @@ def _plot_waits(ctx: _Context, timeline: list[dict], grid: _Grid) -> tuple[Figur
             v = _float(p.get(k))
             if not math.isnan(v):
                 sums[k][i] += v
+    # Bars narrower than ~2 px only add bytes: sum neighbouring cells down to MAX_BARS.
+    pool = _nice_multiple(grid.n / MAX_BARS)
+    cells = math.ceil(grid.n / pool)
+    sums = {
+        k: np.pad(v, (0, cells * pool - grid.n)).reshape(cells, pool).sum(axis=1) for k, v in sums.items()
+    }
     fig, (ax,) = _figure(2.4)
-    lo, hi = ctx.grid.xlim()
-    edges = np.linspace(lo, hi, grid.n + 1)
-    base = np.zeros(grid.n)
+    lo, _hi = ctx.grid.xlim()
+    edges = lo + np.arange(cells + 1) * (grid.cell_s * pool / 86400.0)
+    base = np.zeros(cells)
     handles = []
     for k, colour in WAIT_COLOURS.items():
         if not sums[k].any():
@@ -418,10 +431,10 @@ def _plot_waits(ctx: _Context, timeline: list[dict], grid: _Grid) -> tuple[Figur
         ax.stairs(top, edges, baseline=base.copy(), fill=True, color=colour, alpha=0.85, lw=0)
         handles.append(Patch(color=colour, alpha=0.85, label=WAIT_LABELS[k]))
         base = top
-    peak = float(base.max()) if grid.n else 0.0
+    peak = float(base.max()) if cells else 0.0
     ax.set_ylim(0, max(2.0, peak * 1.15))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
-    ax.set_ylabel(f"lines per {_duration(grid.cell_s)}")
+    ax.set_ylabel(f"lines per {_duration(grid.cell_s * pool)}")
     if not handles:
         _note(ax, "no waits, PROVIDER_BUSY or timeouts logged")
     _decorate(ax, ctx)
@@ -474,6 +487,15 @@ def _plot_latency(ctx: _Context, timeline: list[dict]) -> tuple[Figure | None, s
 # --------------------------------------------------------------------------------------------
 
 
+#: Multiples that keep "per N s" labels and cell boundaries readable (30 s buckets -> 1, 2, 5 min).
+_NICE = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240, 360, 720, 1440)
+
+
+def _nice_multiple(at_least: float) -> int:
+    """The smallest nice integer multiple >= ``at_least`` (beyond the table: round up)."""
+    return next((m for m in _NICE if m >= at_least), max(1, math.ceil(at_least)))
+
+
 def _note(ax: Any, text: str) -> None:
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="#777777")
 
@@ -513,11 +535,23 @@ _SVG_PROLOGUE = re.compile(r"^.*?(?=<svg\b)", re.S)
 _SVG_METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.S)
 
 
+_PATH_DATA = re.compile(r'(?<= d=")[^"]*')
+_DECIMAL = re.compile(r"-?\d+\.\d+")
+
+
+def _one_decimal(match: re.Match[str]) -> str:
+    text = f"{float(match.group(0)):.1f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
 def _to_svg(fig: Figure) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, dpi=72)
     svg = _SVG_PROLOGUE.sub("", buf.getvalue(), count=1)
     svg = _SVG_METADATA.sub("", svg, count=1)
+    # Path coordinates are in points on a 720 pt wide canvas: a tenth of a point is invisible,
+    # and matplotlib's six decimals would double the file.
+    svg = _PATH_DATA.sub(lambda m: _DECIMAL.sub(_one_decimal, m.group(0)), svg)
     return svg.strip()
 
 
