@@ -424,7 +424,12 @@ class Analyzer:
             "provider_offline_or_untrusted": untrusted,
             "pe_not_presented": pe_problem,
             "provider_saturated": saturated,
-            "failures_without_control_plane_signal": failures and covered and not pressure,
+            "failures_without_control_plane_signal": failures
+            and covered
+            and not pressure
+            and not untrusted
+            and not pe_problem
+            and "expired" not in cert_at_incident,
             "evidence_without_failures": f.host_evidence and not failures and not saturated,
             "nothing_to_judge": True,
             "certificate_expired_now": "expired" in cert_now and "expired" not in cert_at_incident,
