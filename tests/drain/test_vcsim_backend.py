@@ -210,3 +210,13 @@ def test_the_drain_controller_empties_the_host_through_the_python_api(vcsim_fact
     assert all(e.state is VmState.SUCCEEDED for e in journal.entries())
     timeline = assert_backed_off(journal_events(tmp_path / "journal.db"))
     assert result.failed_tasks == len(timeline.failures) == sim.stats()["failed"]
+
+
+def test_a_lost_connection_while_polling_is_not_the_end_of_the_drain(vcsim_factory) -> None:
+    """vCenter keeps running the task whatever the client sees; a poll that cannot reach it
+    says "still running" so the controller looks again instead of crashing or giving up."""
+    sim = vcsim_factory(vms=1, relocate_seconds=5)
+    b = _backend(sim)
+    task = b.submit_relocate(b.list_vms(SOURCE)[0], "esx-02")
+    sim.stop()
+    assert b.poll(task).state is TaskState.RUNNING

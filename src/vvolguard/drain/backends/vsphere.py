@@ -22,6 +22,7 @@ Why it looks the way it does:
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import ssl
@@ -205,6 +206,7 @@ class VSphereBackend:
         self._owns = owns_session
         self._alias: dict[str, str] = {}  # host moid -> the spelling the caller used
         self._hosts_cache: dict[str, Any] | None = None
+        self._names: dict[str, str] | None = None  # host moid -> inventory name
         self._bound: dict[str, str] = {}  # task id -> destination host moid, while in flight
         self._checker_ok = True
 
@@ -266,15 +268,18 @@ class VSphereBackend:
         wanted = name.strip().lower()
         if name in hosts:
             return hosts[name]
-        names = self._retrieve(hosts.values(), vim.HostSystem, ["name"])
-        exact = [m for m, p in names.items() if p["name"].lower() == wanted]
+        if self._names is None:
+            found = self._retrieve(hosts.values(), vim.HostSystem, ["name"])
+            self._names = {m: str(p.get("name", m)) for m, p in found.items()}
+        names = self._names
+        exact = [m for m, n in names.items() if n.lower() == wanted]
         if not exact:
             short = wanted.split(".", 1)[0]
-            exact = [m for m, p in names.items() if p["name"].lower().split(".", 1)[0] == short]
+            exact = [m for m, n in names.items() if n.lower().split(".", 1)[0] == short]
         if not exact:
             raise LookupError(f"no host named {name!r} in vCenter {self.endpoint}")
         if len(exact) > 1:
-            full = ", ".join(sorted(names[m]["name"] for m in exact))
+            full = ", ".join(sorted(names[m] for m in exact))
             raise LookupError(f"{name!r} matches several hosts ({full}); give the full name")
         moid = exact[0]
         self._alias.setdefault(moid, name)
@@ -470,6 +475,11 @@ class VSphereBackend:
         except vmodl.fault.ManagedObjectNotFound:
             self._bound.pop(task_id, None)
             return TaskOutcome(TaskState.MISSING)
+        except (OSError, http.client.HTTPException) as exc:
+            # A network blip must not end the drain: the task runs on in vCenter whatever we
+            # see, so report it as running and look again on the next tick.
+            log.warning("polling %s failed (%s); will retry", task_id, type(exc).__name__)
+            return TaskOutcome(TaskState.RUNNING)
         state = TaskState(str(info.state))
         if state.done:
             self._bound.pop(task_id, None)
