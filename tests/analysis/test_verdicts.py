@@ -367,3 +367,15 @@ def test_warnings_are_passed_through() -> None:
     w = ReadWarning("vvold.log", 7, "unparsed line")
     d = run([w, quiet_vvold("esx-01").frame()])
     assert d.warnings == [w]
+
+
+def test_a_vvold_log_without_a_host_name_still_counts_as_host_evidence() -> None:
+    v = quiet_vvold("esx-01")
+    v.host = None
+    v.rows = [{**r, "host": None} for r in v.rows]
+    d = run([v.frame(), *wave(3, {1})])
+    assert d.verdict.cls == FailureClass.NOT_CONTROL_PLANE
+    assert not any(m.artifact.startswith("vvold.log") for m in d.missing_evidence)
+    saturated = saturated_vvold()
+    saturated.rows = [{**r, "host": None} for r in saturated.rows]
+    assert run([saturated.frame(), *wave(8, {2, 5})]).verdict.cls == FailureClass.PROVIDER_SATURATION

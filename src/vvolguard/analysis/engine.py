@@ -121,6 +121,7 @@ class _Facts:
     involved_hosts: list[str] = field(default_factory=list)  # host keys
     vvold_hosts: set[str] = field(default_factory=set)
     vvold_any: bool = False
+    vvold_unnamed: bool = False
     host_evidence: bool = False
     storms: int = 0
 
@@ -231,6 +232,8 @@ class Analyzer:
             EvidenceKind.VVOLD_LOG, set()
         )
         facts.vvold_any = bool(self.signals.series) or EvidenceKind.VVOLD_LOG in self.kinds_seen
+        # a vvold.log handed over on its own may name no host; it still speaks for "a host"
+        facts.vvold_unnamed = any(s.host is None for s in self.signals.series.values())
         facts.host_evidence = bool(
             facts.vvold_any
             or self.providers
@@ -418,7 +421,10 @@ class Analyzer:
             or (f.ssl_total + f.connect_failures >= t.transport_events and not pressure)
         )
         pe_problem = bool(f.pe_bad or f.pe_missing) or (bool(f.pe_events) and not saturated)
-        covered = bool(f.vvold_hosts & set(f.involved_hosts)) if f.involved_hosts else f.vvold_any
+        if f.involved_hosts:
+            covered = bool(f.vvold_hosts & set(f.involved_hosts)) or f.vvold_unnamed
+        else:
+            covered = f.vvold_any
         return {
             "certificate_expired_at_incident": "expired" in cert_at_incident,
             "provider_offline_or_untrusted": untrusted,
@@ -802,7 +808,11 @@ class Analyzer:
         pe_hosts = self.listed.get(EvidenceKind.PROTOCOLENDPOINT_LIST, set())
         for shown in targets:
             key = host_key(shown)
-            if key not in f.vvold_hosts and not (not f.involved_hosts and f.vvold_any):
+            if (
+                key not in f.vvold_hosts
+                and not f.vvold_unnamed
+                and not (not f.involved_hosts and f.vvold_any)
+            ):
                 out.append(
                     MissingEvidence(
                         f"vvold.log from {shown}",

@@ -100,7 +100,8 @@ def _fault_has(*needles: str) -> pl.Expr:
 
 def _count_exprs() -> dict[str, pl.Expr]:
     """One boolean per counter. A FINAL FAILURE whose code says BUSY/TIMEOUT/TRANSPORT counts as a
-    failure *and* as that fault, because the fault is the signal and the failure the outcome.
+    failure *and* as that fault, because the fault is the signal and the failure the outcome; a
+    bind retried because of PROVIDER_BUSY is both a bind retry and a busy fault.
     ``SSL_connect() failed`` inside a TRANSPORT_FAULT is deliberately *not* counted as ssl: KB
     412434 shows it is what a TCP timeout looks like under a setContext storm."""
     kind = pl.col("kind")
@@ -111,7 +112,8 @@ def _count_exprs() -> dict[str, pl.Expr]:
         "success": kind == VasaEventKind.SUCCESS.value,
         "failure": kind == VasaEventKind.FAILURE.value,
         "no_free_conn": kind == VasaEventKind.NO_FREE_CONN.value,
-        "busy": (kind == VasaEventKind.BUSY.value) | (failing & _fault_has("BUSY")),
+        "busy": (kind == VasaEventKind.BUSY.value)
+        | ((failing | (kind == VasaEventKind.BIND_RETRY.value)) & _fault_has("BUSY")),
         "timeout": (kind == VasaEventKind.TIMEOUT.value) | (failing & _fault_has("TIMEOUT", "TIMEDOUT")),
         "setcontext_failure": kind == VasaEventKind.SETCONTEXT_FAILURE.value,
         "transport": (kind == VasaEventKind.TRANSPORT.value) | (failing & _fault_has("TRANSPORT")),
@@ -285,10 +287,11 @@ class SignalAccumulator:
             **{name: expr for name, expr in _count_exprs().items()},
         )
         df = self._tie_finals(df)
-        self._fold_series(df)
-        self._fold_cells(df)
+        creates = _creates(df)
+        self._fold_series(df, creates)
+        self._fold_cells(df, creates)
         self._fold_levels(df)
-        self._fold_exemplars(df)
+        self._fold_exemplars(df, creates)
         self._fold_containers(df)
 
     def _widen_for(self, df: pl.DataFrame) -> None:
@@ -347,7 +350,7 @@ class SignalAccumulator:
         self._pending = still_pending
         return df
 
-    def _fold_series(self, df: pl.DataFrame) -> None:
+    def _fold_series(self, df: pl.DataFrame, creates: pl.DataFrame) -> None:
         aggs = [pl.col(name).sum().alias(name) for name in COUNT_NAMES]
         aggs += [
             pl.col("outstanding_max").max().alias("ceiling"),
@@ -366,7 +369,6 @@ class SignalAccumulator:
             stats.first = first if stats.first is None else min(stats.first, first)
             stats.last = last if stats.last is None else max(stats.last, last)
             stats.url = stats.url or row["url"]
-        creates = _creates(df)
         if creates.height:
             hist = creates.group_by("host", "vp", "hidx").agg(pl.len().alias("n"))
             bounds = creates.group_by("host", "vp").agg(
@@ -378,7 +380,7 @@ class SignalAccumulator:
             for host, vp, lo, hi in bounds.iter_rows():
                 self._series(host, vp).create.add_bins(per.get((host, vp), {}), float(lo), float(hi))
 
-    def _fold_cells(self, df: pl.DataFrame) -> None:
+    def _fold_cells(self, df: pl.DataFrame, creates: pl.DataFrame) -> None:
         aggs = [pl.col(name).sum().alias(name) for name in CELL_COUNTS]
         aggs += [
             pl.col("outstanding").max().alias("outstanding_max"),
@@ -390,7 +392,6 @@ class SignalAccumulator:
                 cell.counts[name] += int(row[name] or 0)
             cell.outstanding_max = _max(cell.outstanding_max, row["outstanding_max"])
             cell.ceiling = _max(cell.ceiling, row["ceiling"])
-        creates = _creates(df)
         if creates.height:
             hist = creates.group_by("host", "vp", "bucket", "hidx").agg(pl.len().alias("n"))
             per: dict[tuple[str, str, int], dict[int, int]] = {}
@@ -427,7 +428,7 @@ class SignalAccumulator:
             stats.seconds_at_level[int(level)] = stats.seconds_at_level.get(int(level), 0.0) + float(seconds)
         self._level_carry = samples.filter(pl.col("dt").is_null()).drop("dt")
 
-    def _fold_exemplars(self, df: pl.DataFrame) -> None:
+    def _fold_exemplars(self, df: pl.DataFrame, creates: pl.DataFrame) -> None:
         n = self.exemplars
         cols = ["host", "vp", "kind", "file", "line", "ts", "text", "elapsed_ms"]
         wanted = [k.value for k in EXEMPLAR_KINDS]
@@ -441,7 +442,6 @@ class SignalAccumulator:
             bucket = self._series(row["host"], row["vp"]).first_by_kind.setdefault(row["kind"], [])
             if len(bucket) < n:
                 bucket.append(_exemplar(row))
-        creates = _creates(df)
         if creates.height:
             slow = (
                 creates.sort("elapsed_ms", descending=True)
@@ -599,6 +599,7 @@ class SignalAccumulator:
                     "last": stats.last,
                 }
             )
+        ceilings = {key: stats.ceiling for key, stats in self.series.items()}
         timeline = []
         for (host, vp, b), cell in sorted(self.cells.items(), key=lambda kv: (kv[0][2], kv[0][0], kv[0][1])):
             timeline.append(
@@ -607,7 +608,8 @@ class SignalAccumulator:
                     "host": _host_out(host),
                     "vp": vp or "(unknown)",
                     "outstanding_max": cell.outstanding_max,
-                    "ceiling": cell.ceiling,
+                    # the ceiling is the provider's, also in buckets without an Issuing line
+                    "ceiling": _max(cell.ceiling, ceilings.get((host, vp))),
                     "no_free_conn": cell.counts["no_free_conn"],
                     "busy": cell.counts["busy"],
                     "timeout": cell.counts["timeout"],
