@@ -97,13 +97,15 @@ def provider_certificate(
     incident: datetime,
     seed: int,
     days: int = 5,
+    not_after: datetime | None = None,
 ) -> bytes:
     """A VASA provider certificate in one of the runbook's situations.
 
     ``variant``: ``valid`` (issued 6 months before the incident, 2-year validity like VMCA),
     ``near-expiry`` (expires ``days`` after the incident), ``expired`` (expired ``days`` before
     it), ``wrong-hostname`` (valid dates but issued to another host name; self-signed, as after a
-    provider certificate change that vCenter does not trust yet).
+    provider certificate change that vCenter does not trust yet). ``not_after`` overrides the
+    expiry of the ``near-expiry``/``expired`` variants (e.g. the minute the incident began).
     """
     if variant == "valid":
         spec = CertSpec(host, incident - timedelta(days=183), incident + timedelta(days=547), (host,), (ip,))

@@ -31,11 +31,14 @@ class HostdRecord:
     message: str
     more: tuple[str, ...] = ()
     opid: str | None = None
+    user: str | None = None
 
 
 def format_hostd(shape: Shape, record: HostdRecord, pid: int) -> str:
     ts = format_ts(record.ts)
     meta = f"Originator@6876 sub={record.sub}" + (f" opID={record.opid}" if record.opid else "")
+    if record.user:
+        meta += f" user={record.user}"
     if shape == "esxi7":
         out = [f"{ts} {record.level} hostd[{pid}] [{meta}] {record.message}"]
         out.extend(f"--> {extra}" for extra in record.more)
@@ -70,7 +73,7 @@ def vmotion_failed_hostd(
 def task_line(ts: datetime, task: str, state: str, opid: str | None, user: str) -> HostdRecord:
     """``Task Created : <task>`` / ``Task Completed : <task> Status <state>`` (§1.11)."""
     message = f"Task Created : {task}" if state == "created" else f"Task Completed : {task} Status {state}"
-    return HostdRecord(ts=ts, level="info", sub="Vimsvc.TaskManager", message=message, opid=opid)
+    return HostdRecord(ts=ts, level="info", sub="Vimsvc.TaskManager", message=message, opid=opid, user=user)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +122,30 @@ def pe_unreachable(ts: datetime, cpu: int, world: int, pe_id: str, container: st
         f"WARNING: VVol: 1814: Protocol Endpoint {pe_id} for container {container} is not accessible "
         "(badpath.unreachpe)",
         warning=True,
+    )
+
+
+def catalog_sync_task(ts: datetime, task_number: int, opid: str, completed: bool) -> HostdRecord:
+    """Routine SPS catalog sync seen in every vVol-era hostd log (shape from the 7.0.3 line of
+    §1.11: ``Task Completed : haTask--vim.vslm.host.CatalogSyncManager.queryCatalogChange-N``)."""
+    task = f"haTask--vim.vslm.host.CatalogSyncManager.queryCatalogChange-{task_number}"
+    return HostdRecord(
+        ts=ts,
+        level="info",
+        sub="Vimsvc.TaskManager",
+        message=f"Task Completed : {task} Status success" if completed else f"Task Created : {task}",
+        opid=opid,
+        user="vpxuser:VSPHERE.LOCAL\\vpxd-extension-b37a7345-2d6e-4a4f-9d2b-7c1f0e5a1f21",
+    )
+
+
+def nmp_throttle(ts: datetime, cpu: int, world: int, device: str) -> VmkernelRecord:
+    """A routine NMP log-throttling line (vmkernel is never silent) [RECONSTRUCTED]."""
+    return VmkernelRecord(
+        ts,
+        cpu,
+        world,
+        f"NMP: nmp_ResetDeviceLogThrottling:3782: last error status from device {device} repeated 1 times",
     )
 
 

@@ -206,15 +206,19 @@ def format_record(shape: Shape, record: VvoldRecord, pid: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def header_line(shape: Shape, ts: datetime, started: datetime, pid: int, rotated: bool) -> str:
-    """The ``Section for VMware ESX`` line that opens a fresh or rotated log (§1.1)."""
+def header_line(
+    shape: Shape, ts: datetime, started: datetime, pid: int, rotated: bool, app: str = "VVold"
+) -> str:
+    """The ``Section for VMware ESX`` line that opens a fresh or rotated log (§1.1).
+
+    ``app`` is the ESXi 8 app name (``VVold``, ``Hostd``); the esxi7 shape has none."""
     version, build = ESXI_BUILDS[shape]
     section = f"Section for VMware ESX, pid={pid}, version={version}, build={build}, option=Release"
     started_at = f"time the service was last started {format_ts(started)}, {section}"
     body = f"last log rotation time, {format_ts(ts)} - {started_at}" if rotated else started_at
     if shape == "esxi7":
         return f"{format_ts(ts)} - {body}\n"
-    return f"{format_ts(ts)} In(166) VVold[{pid}]: - {body}\n"
+    return f"{format_ts(ts)} In(166) {app}[{pid}]: - {body}\n"
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,7 +244,9 @@ class RotatingLog:
         limit: int = ROTATE_BYTES,
         generations: int = GENERATIONS,
         header: bool = True,
+        app: str = "VVold",
     ) -> None:
+        self.app = app
         self.name = name
         self.shape = shape
         self.pid = pid
@@ -256,7 +262,7 @@ class RotatingLog:
     def _open(self, ts: datetime, rotated: bool) -> None:
         self._opened = True
         if self._header:
-            line = header_line(self.shape, ts, self.started, self.pid, rotated).encode()
+            line = header_line(self.shape, ts, self.started, self.pid, rotated, self.app).encode()
             self._live.append(line)
             self._size += len(line)
 
