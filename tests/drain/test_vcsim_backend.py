@@ -220,3 +220,32 @@ def test_a_lost_connection_while_polling_is_not_the_end_of_the_drain(vcsim_facto
     task = b.submit_relocate(b.list_vms(SOURCE)[0], "esx-02")
     sim.stop()
     assert b.poll(task).state is TaskState.RUNNING
+
+
+def test_resume_after_a_death_between_submit_and_journal_does_not_submit_again(
+    vcsim_factory, tmp_path: Path
+) -> None:
+    """The worst kill -9 moment: RelocateVM_Task was sent, its id never written. The rerun must
+    find the running task through vCenter and wait for it, not relocate the VM a second time."""
+    sim = vcsim_factory(vms=4, relocate_seconds=1.0)
+    db = tmp_path / "journal.db"
+    first = _backend(sim)
+    journal, _ = Journal.open(db, endpoint=first.endpoint, source_host=SOURCE, targets=[], options={})
+    journal.plan(first.list_vms(SOURCE))
+    victim = first.list_vms(SOURCE)[0]
+    journal.submitting(victim.id, "esx-02")
+    first.submit_relocate(victim, "esx-02")  # ... and the process dies before journal.submitted()
+    journal.close()
+    first.close()
+
+    second = _backend(sim)
+    journal, resumed = Journal.open(db, endpoint=second.endpoint, source_host=SOURCE, targets=[], options={})
+    assert resumed
+    options = DrainOptions(source=SOURCE, cooldown=0.3, poll_interval=0.05)
+    result = DrainController(second, journal, make_limit("aimd", 8), options, resumed=True).run()
+    second.close()
+
+    assert not result.left and len(result.moved) == 4
+    assert sim.relocations() == dict.fromkeys(result.moved, 1)
+    assert sim.stats()[f"attempts.{victim.id}"] == 1
+    assert sim.placement()[victim.name] == "esx-02"
