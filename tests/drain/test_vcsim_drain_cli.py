@@ -156,6 +156,8 @@ def test_kill_9_mid_drain_then_rerun_moves_every_vm_exactly_once(vcsim_factory, 
     events = journal_events(tmp_path / "journal.db")
     assert {run for run, *_ in events} == {events[0][0]}  # the rerun continued the same run
     assert replay(events).peak <= 3
+    for db in tmp_path.glob("*.db*"):  # journal, store and their WAL files
+        assert PASSWORD.encode() not in db.read_bytes()
 
 
 def test_enter_maintenance_after_the_host_is_empty(vcsim_factory, tmp_path: Path) -> None:
