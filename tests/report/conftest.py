@@ -15,8 +15,10 @@ check the HTML stays small.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -481,3 +483,17 @@ def any_diagnosis(request: pytest.FixtureRequest) -> Diagnosis:
 def saturation_factory():  # type: ignore[no-untyped-def]
     """``build_saturation`` itself, for tests that need a fresh or a longer incident."""
     return build_saturation
+
+
+@pytest.fixture(scope="session")
+def chromium_exe(request: pytest.FixtureRequest) -> str:
+    """Chromium's path via ``tests/conftest.py::require_tool`` (skips locally without it, fails
+    in CI). Both conftests are called ``conftest``, so the root one is reached by its path."""
+    root = Path(__file__).resolve().parents[1] / "conftest.py"
+    module = request.config.pluginmanager.get_plugin(str(root))
+    if module is None:
+        spec = importlib.util.spec_from_file_location("vvolguard_tests_root_conftest", root)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return module.require_tool("chromium", "renders the HTML report in a real browser")

@@ -117,7 +117,8 @@ def test_plots_show_the_incident(saturation: Diagnosis) -> None:
 
 
 AXES_BOX = re.compile(r'<g id="axes_1">\s*<g id="patch_2">\s*<path d="M ([\d.]+) [\d.]+\s+L ([\d.]+) ')
-STORM_SPAN = re.compile(r'<g id="patch_3">\s*<path d="M ([\d.]+) [\d.]+\s+L ([\d.]+) ')
+STORM_SPAN = re.compile(r'<g id="plot-[a-z0-9-]+-storm-0">\s*<path d="M ([\d.]+) [\d.]+\s+L ([\d.]+) ')
+FAILURE_LINE = re.compile(r'<g id="(plot-[a-z0-9-]+)-failure-(\d+)">\s*<path d="M ([\d.]+) ')
 
 
 def test_all_plots_share_one_time_axis(saturation: Diagnosis) -> None:
@@ -131,6 +132,25 @@ def test_all_plots_share_one_time_axis(saturation: Diagnosis) -> None:
     assert len(boxes) == 1 and len(storms) == 1 and len(widths) == 1, (boxes, storms, widths)
     (x0, x1), (s0, s1) = boxes.pop(), storms.pop()
     assert float(x0) < float(s0) < float(s1) < float(x1)
+
+
+def test_each_failed_migration_is_marked_at_the_same_x_on_every_plot(saturation: Diagnosis) -> None:
+    marks: dict[str, dict[str, str]] = {}
+    for p in timeline_plots(saturation):
+        for panel, index, x in FAILURE_LINE.findall(p.svg or ""):
+            marks.setdefault(index, {})[panel] = x
+    assert sorted(marks) == ["0", "1", "2"]
+    for per_panel in marks.values():
+        assert sorted(per_panel) == [
+            "plot-inflight",
+            "plot-latency",
+            "plot-outstanding-0",
+            "plot-outstanding-1",
+            "plot-waits",
+        ]
+        assert len(set(per_panel.values())) == 1
+    xs = [float(next(iter(m.values()))) for _, m in sorted(marks.items())]
+    assert xs == sorted(xs) and len(set(xs)) == 3
 
 
 def test_same_diagnosis_same_html(saturation: Diagnosis, saturation_factory) -> None:  # type: ignore[no-untyped-def]
@@ -176,10 +196,10 @@ def test_missing_times_and_odd_values_do_not_crash(saturation: Diagnosis) -> Non
     assert html.count("<svg") == 4
 
 
-@pytest.mark.parametrize(("duration", "bucket"), [(6 * 3600, 10), (24 * 3600, 5)])
+@pytest.mark.parametrize(("duration", "bucket"), [(6 * 3600, 10), (24 * 3600, 30)])
 def test_long_incident_stays_small(duration: int, bucket: int, saturation_factory) -> None:  # type: ignore[no-untyped-def]
     d = saturation_factory(duration=duration, bucket=bucket)
-    assert len(d.signals["timeline"]) >= 12_000
+    assert len(d.signals["timeline"]) >= 12_000  # 6 (host, provider) pairs x 2000+ buckets
     html = render_html(d)
     assert len(html.encode()) < 300_000
     assert html.count("<svg") == 4

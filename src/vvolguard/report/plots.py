@@ -48,11 +48,12 @@ RIGHT_IN = 2.1  # room for the legend, identical on every figure so the axes ali
 
 HOST_COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#7f7f7f", "#bcbd22", "#e377c2")
 PROVIDER_COLOURS = ("#1565c0", "#6a1b9a", "#00897b", "#5d4037", "#546e7a", "#827717")
-FAIL_COLOUR = "#c62828"
+FAIL_COLOUR = "#d50000"
 CEILING_COLOUR = "#b71c1c"
-STORM_COLOUR = "#ffb74d"
+STORM_COLOUR = "#90a4ae"
 AT_CEILING_COLOUR = "#ef9a9a"
-WAIT_COLOURS = {"no_free_conn": "#d62728", "busy": "#ff7f0e", "timeout": "#7b1fa2"}
+#: Not red: red is kept for failures and the ceiling, so they stand out on every plot.
+WAIT_COLOURS = {"no_free_conn": "#e65100", "busy": "#ffb300", "timeout": "#6a1b9a"}
 WAIT_LABELS = {
     "no_free_conn": "waits for a free connection",
     "busy": "PROVIDER_BUSY",
@@ -234,12 +235,17 @@ def _figure(height_in: float, rows: int = 1) -> tuple[Figure, list[Any]]:
     return fig, axes
 
 
-def _decorate(ax: Any, ctx: _Context, *, label_failures: bool = False, time_labels: bool = True) -> None:
-    """Storm shading, failure lines and the shared x range: identical on every plot."""
-    for x0, x1, _host in ctx.storms:
-        ax.axvspan(x0, x1, color=STORM_COLOUR, alpha=0.22, lw=0, zorder=0)
-    for x, _label in ctx.failures:
-        ax.axvline(x, color=FAIL_COLOUR, lw=1.1, ls=(0, (4, 2)), alpha=0.9, zorder=4)
+def _decorate(
+    ax: Any, ctx: _Context, *, mark: str, label_failures: bool = False, time_labels: bool = True
+) -> None:
+    """Storm shading, failure lines and the shared x range: identical on every plot.
+
+    ``mark`` prefixes the SVG ids of the storm spans and failure lines (``<mark>-failure-<i>``),
+    unique in the page, so a reader or a test can find each failed migration on each plot."""
+    for i, (x0, x1, _host) in enumerate(ctx.storms):
+        ax.axvspan(x0, x1, color=STORM_COLOUR, alpha=0.25, lw=0, zorder=0, gid=f"{mark}-storm-{i}")
+    for i, (x, _label) in enumerate(ctx.failures):
+        ax.axvline(x, color=FAIL_COLOUR, lw=1.2, ls=(0, (4, 2)), zorder=4, gid=f"{mark}-failure-{i}")
     if label_failures and len(ctx.failures) <= MAX_FAILURE_LABELS:
         lo, hi = ctx.grid.xlim()
         last = -math.inf
@@ -271,7 +277,7 @@ def _decorate(ax: Any, ctx: _Context, *, label_failures: bool = False, time_labe
 def _legend(ax: Any, handles: list[Any], ctx: _Context) -> None:
     extra: list[Any] = []
     if ctx.storms:
-        extra.append(Patch(color=STORM_COLOUR, alpha=0.35, label="migration storm"))
+        extra.append(Patch(color=STORM_COLOUR, alpha=0.4, label="migration storm"))
     if ctx.failures:
         extra.append(Line2D([], [], color=FAIL_COLOUR, ls=(0, (4, 2)), label="failed migration"))
     ax.legend(handles=handles + extra, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
@@ -310,7 +316,7 @@ def _plot_inflight(ctx: _Context, in_flight: list[dict]) -> tuple[Figure | None,
     ax.set_ylabel("in flight")
     if not busy_hosts:
         _note(ax, "no migrations in flight in the evidence")
-    _decorate(ax, ctx, label_failures=True)
+    _decorate(ax, ctx, mark="plot-inflight", label_failures=True)
     _legend(ax, handles, ctx)
     return fig, None
 
@@ -373,7 +379,7 @@ def _plot_outstanding(ctx: _Context, timeline: list[dict]) -> tuple[Figure | Non
         ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
         ax.set_title(_safe(vp), loc="left", fontsize=8.5, fontweight="bold", pad=3)
         ax.set_ylabel("outstanding")
-        _decorate(ax, ctx, time_labels=n == len(vps) - 1)
+        _decorate(ax, ctx, mark=f"plot-outstanding-{n}", time_labels=n == len(vps) - 1)
     handles = [host_handles[h] for h in sorted(host_handles)]
     if ceiling_handle is not None:
         handles.append(ceiling_handle)
@@ -428,8 +434,8 @@ def _plot_waits(ctx: _Context, timeline: list[dict], grid: _Grid) -> tuple[Figur
         if not sums[k].any():
             continue
         top = base + sums[k]
-        ax.stairs(top, edges, baseline=base.copy(), fill=True, color=colour, alpha=0.85, lw=0)
-        handles.append(Patch(color=colour, alpha=0.85, label=WAIT_LABELS[k]))
+        ax.stairs(top, edges, baseline=base.copy(), fill=True, color=colour, alpha=0.9, lw=0)
+        handles.append(Patch(color=colour, alpha=0.9, label=WAIT_LABELS[k]))
         base = top
     peak = float(base.max()) if cells else 0.0
     ax.set_ylim(0, max(2.0, peak * 1.15))
@@ -437,7 +443,7 @@ def _plot_waits(ctx: _Context, timeline: list[dict], grid: _Grid) -> tuple[Figur
     ax.set_ylabel(f"lines per {_duration(grid.cell_s * pool)}")
     if not handles:
         _note(ax, "no waits, PROVIDER_BUSY or timeouts logged")
-    _decorate(ax, ctx)
+    _decorate(ax, ctx, mark="plot-waits")
     _legend(ax, handles, ctx)
     return fig, None
 
@@ -477,7 +483,7 @@ def _plot_latency(ctx: _Context, timeline: list[dict]) -> tuple[Figure | None, s
     handles.append(Line2D([], [], color="#555555", lw=0.9, ls=":", label="slowest (max)"))
     ax.set_ylim(0, max(1.0, peak * 1.15))
     ax.set_ylabel("seconds")
-    _decorate(ax, ctx)
+    _decorate(ax, ctx, mark="plot-latency")
     _legend(ax, handles, ctx)
     return fig, None
 
