@@ -322,21 +322,22 @@ class SignalAccumulator:
     def _tie_finals(self, df: pl.DataFrame) -> pl.DataFrame:
         """Give FINAL lines their elapsed time and op from the matching Issuing line."""
         keys = ["file", "host", "pid", "opseq"]
-        issues = (
-            df.filter((pl.col("kind") == VasaEventKind.ISSUE.value) & pl.col("opseq").is_not_null())
-            .select(*keys, pl.col("es").alias("issue_es"), pl.col("op").alias("issue_op"))
-            .unique(subset=keys, keep="last")
-        )
+        issues = df.filter(
+            (pl.col("kind") == VasaEventKind.ISSUE.value) & pl.col("opseq").is_not_null()
+        ).select(*keys, pl.col("es").alias("issue_es"), pl.col("op").alias("issue_op"))
         is_final = pl.col("kind").is_in([VasaEventKind.SUCCESS.value, VasaEventKind.FAILURE.value])
-        finals = df.filter(is_final & pl.col("opseq").is_not_null()).select(keys).unique()
-        candidates = pl.concat([self._pending, issues]).unique(subset=keys, keep="last")
+        finals = df.filter(is_final & pl.col("opseq").is_not_null()).select(keys)
+        # pending first, then this frame's issues: the frame is in log order, so the rows stay
+        # oldest-first and the cap below can keep the newest without sorting
+        candidates = pl.concat([self._pending, issues])
         needs = (
             is_final
             & pl.col("opseq").is_not_null()
             & (pl.col("elapsed_ms").is_null() | pl.col("op").is_null())
         )
         if df.select(needs.any()).item():
-            df = df.join(candidates, on=keys, how="left", maintain_order="left").with_columns(
+            latest = candidates.unique(subset=keys, keep="last", maintain_order=True)
+            df = df.join(latest, on=keys, how="left", maintain_order="left").with_columns(
                 pl.when(is_final & pl.col("elapsed_ms").is_null() & pl.col("issue_es").is_not_null())
                 .then(((pl.col("es") - pl.col("issue_es")) * 1000).round().cast(pl.Int64))
                 .otherwise(pl.col("elapsed_ms"))
@@ -346,7 +347,7 @@ class SignalAccumulator:
             df = df.drop("issue_es", "issue_op")
         still_pending = candidates.join(finals, on=keys, how="anti")
         if still_pending.height > PENDING_ISSUES_CAP:
-            still_pending = still_pending.sort("issue_es").tail(PENDING_ISSUES_CAP)
+            still_pending = still_pending.tail(PENDING_ISSUES_CAP)
         self._pending = still_pending
         return df
 
@@ -413,7 +414,8 @@ class SignalAccumulator:
         if samples.height == 0:
             return
         group = ["file", "host", "vp"]
-        samples = samples.sort([*group, "line"], nulls_last=True)
+        if not samples["line"].is_sorted():  # readers emit log order; sort only if one did not
+            samples = samples.sort([*group, "line"], nulls_last=True, maintain_order=True)
         samples = samples.with_columns(
             (pl.col("es").shift(-1).over(group) - pl.col("es")).alias("dt"),
         )
