@@ -232,7 +232,9 @@ class Vvold:
                     break
                 self.pressure.retries += 1
                 self.log(
-                    "warning", msg_retry(opseq, op, code, int(delay * 1000), attempt + 1, prof.retries), opid
+                    "warning",
+                    msg_retry(opseq, op, code, int(delay * 1000), attempt + 1, prof.retries, vp),
+                    opid,
                 )
                 yield env.timeout(delay)
             return self._fail(op, opseq, code or TIMEOUT, detail or TIMEOUT_DETAIL, start, opid, None)

@@ -133,10 +133,13 @@ def msg_no_free_conn(vp: str, url: str, outstanding: int, ceiling: int) -> str:
     )
 
 
-def msg_retry(opseq: int, op: str, code: str, delay_ms: int, attempt: int, attempts: int) -> str:
+def msg_retry(
+    opseq: int, op: str, code: str, delay_ms: int, attempt: int, attempts: int, vp: str | None = None
+) -> str:
     """[RECONSTRUCTED] a transient fault that vvold retries (the runbook's "bind retries")."""
+    target = f" to VP {vp}" if vp else ""
     return (
-        f"VasaOp::{op_function(op)} [#{opseq}]: {op} failed with transient error {code}, "
+        f"VasaOp::{op_function(op)} [#{opseq}]: {op}{target} failed with transient error {code}, "
         f"retrying in {delay_ms} msecs (attempt {attempt}/{attempts})"
     )
 

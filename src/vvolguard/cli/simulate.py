@@ -1,0 +1,216 @@
+"""``vvolguard simulate``: write a simulated incident's evidence; ``simulate sweep``: capacity.
+
+Thin on purpose: options are parsed here, the work is in :mod:`vvolguard.sim`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+EXIT_BAD_INPUT = 2
+
+
+class ScenarioName(StrEnum):
+    saturation = "saturation"
+    registration = "registration"
+    pe_presentation = "pe-presentation"
+    certificate = "certificate"
+    not_control_plane = "not-control-plane"
+    healthy = "healthy"
+
+
+class Shape(StrEnum):
+    seven = "7"
+    eight = "8"
+
+
+class Form(StrEnum):
+    both = "both"
+    folder = "folder"
+    tgz = "tgz"
+
+
+def register(app: typer.Typer) -> None:
+    sim = typer.Typer(
+        name="simulate",
+        help=(
+            "Simulate the VASA control plane (SimPy, virtual time): write a realistic incident's "
+            "evidence (support bundles, vCenter exports, certificates, ground truth), or run "
+            "`simulate sweep` to find the concurrency a provider sustains."
+        ),
+        invoke_without_command=True,
+        no_args_is_help=False,
+    )
+    sim.callback()(simulate_command)
+    sim.command("sweep", help="Failure rate, drain time and provider queueing per concurrency.")(
+        sweep_command
+    )
+    app.add_typer(sim)
+
+
+def simulate_command(
+    ctx: typer.Context,
+    scenario: ScenarioName = typer.Option(
+        ScenarioName.saturation, "--scenario", "-s", help="What goes wrong."
+    ),
+    hosts: int = typer.Option(4, "--hosts", min=2, max=64, help="ESXi hosts in the cluster."),
+    vms: int = typer.Option(48, "--vms", min=1, max=20000, help="VMs, spread over the hosts."),
+    esxi: Shape = typer.Option(Shape.eight, "--esxi", help="ESXi log shape: 7 (6.7/7.0) or 8."),
+    seed: int = typer.Option(1, "--seed", help="Same seed, same bytes."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Folder to write the evidence into."),
+    profile: str | None = typer.Option(
+        None, "--profile", help="Provider profile (entry, midrange, enterprise)."
+    ),
+    variant: str | None = typer.Option(
+        None,
+        "--variant",
+        help="Scenario variant (registration: untrusted|offline; certificate: expired|near-expiry).",
+    ),
+    duration: float | None = typer.Option(
+        None, "--duration", help="Simulated seconds (healthy: the day length)."
+    ),
+    form: Form = typer.Option(Form.both, "--form", help="Bundles as folders, .tgz (in archives/), or both."),
+    force: bool = typer.Option(False, "--force", help="Write into a folder that is not empty."),
+) -> None:
+    if ctx.invoked_subcommand is not None:
+        return
+    from vvolguard.sim.profiles import PROFILES
+    from vvolguard.sim.run import simulate
+
+    err = Console(stderr=True)
+    if out is None:
+        err.print("[red]vvolguard: --out DIR is required (where to write the evidence).[/]")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not force)):
+        err.print(
+            f"[red]vvolguard: {out} exists and is not an empty folder; use --force to write into it.[/]"
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if profile is not None and profile not in PROFILES:
+        err.print(f"[red]vvolguard: unknown --profile {profile!r}; known: {', '.join(sorted(PROFILES))}[/]")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    try:
+        result = simulate(
+            scenario=scenario.value,
+            hosts=hosts,
+            vms=vms,
+            esxi=esxi.value,
+            seed=seed,
+            out=out,
+            profile=profile,
+            variant=variant,
+            duration_s=duration,
+            formats=form.value,
+        )
+    except (KeyError, ValueError) as exc:
+        err.print(f"[red]vvolguard: {exc.args[0] if exc.args else exc}[/]")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    console = Console()
+    truth = result.ground_truth
+    console.print(
+        f"[bold]{result.scenario}[/]{f' ({result.variant})' if result.variant else ''}: "
+        f"{result.migrations} migrations, {result.failed} failed; "
+        f"{result.simulated_s / 60:.1f} simulated minutes, {result.sim_events:,} events "
+        f"in {result.wall_s:.2f} s"
+    )
+    for sentence in truth.get("what_happened", []):
+        console.print(f"  {sentence}", highlight=False)
+    console.print(f"Evidence written to [bold]{out}[/] (expected diagnosis: {result.expected_class}).")
+    parts = "archives" if form == Form.tgz else ("esx-*" if form == Form.folder else "archives")
+    console.print(
+        f"Diagnose it with: vvolguard diagnose {out}/{parts} {out}/vcenter {out}/certs --now "
+        f"{truth.get('window', {}).get('end', '')[:19]}Z",
+        highlight=False,
+    )
+    if form == Form.both:
+        console.print(
+            "(The folders and archives/ hold the same bundles; give diagnose one of the two forms.)",
+            style="dim",
+        )
+
+
+def sweep_command(
+    concurrency: str = typer.Option("1..16", "--concurrency", "-c", help="e.g. 1..16, 2,4,8 or 1..4,8,16."),
+    profile: str = typer.Option(
+        "midrange", "--profile", help="Provider profile (entry, midrange, enterprise)."
+    ),
+    seeds: int = typer.Option(3, "--seeds", min=1, max=50, help="Runs per concurrency (seeds 1..N)."),
+    hosts: int = typer.Option(8, "--hosts", min=2, max=64, help="Hosts in the cluster."),
+    vms: int = typer.Option(24, "--vms", min=1, max=2000, help="VMs on the host being drained."),
+    plot: Path | None = typer.Option(None, "--plot", help="Also write a plot (PNG, SVG or PDF by suffix)."),
+) -> None:
+    from vvolguard.sim.profiles import PROFILES
+    from vvolguard.sim.sweep import parse_concurrency, sweep
+
+    err = Console(stderr=True)
+    try:
+        levels = parse_concurrency(concurrency)
+    except ValueError:
+        err.print(f"[red]vvolguard: --concurrency {concurrency!r}: use e.g. 1..16 or 2,4,8[/]")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if profile not in PROFILES:
+        err.print(f"[red]vvolguard: unknown --profile {profile!r}; known: {', '.join(sorted(PROFILES))}[/]")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    result = sweep(profile, levels, seeds=tuple(range(1, seeds + 1)), hosts=hosts, vms_per_host=vms)
+    console = Console()
+    console.print(render_table(result))
+    knee = result.knee
+    if knee is None:
+        console.print("Even one migration at a time failed: fix the provider before draining.")
+    elif knee == max(levels):
+        console.print(f"No failures up to {knee} in flight: the provider sustains everything tried.")
+    else:
+        first_failure = min(r.concurrency for r in result.rows if r.failed)
+        console.print(
+            f"[bold green]Sustained: {knee} migrations in flight[/] from one host against profile "
+            f"'{result.profile.name}'; failures begin at {first_failure}. vCenter alone would allow 8."
+        )
+    if plot is not None:
+        from vvolguard.sim.sweep import plot as draw
+
+        try:
+            draw(result, plot)
+        except (OSError, ValueError) as exc:
+            err.print(f"[red]vvolguard: cannot write {plot}: {exc}[/]")
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        console.print(f"wrote {plot}")
+
+
+def render_table(result) -> Table:  # type: ignore[no-untyped-def]
+    prof = result.profile
+    table = Table(
+        title=(
+            f"Provider '{prof.name}': {prof.concurrency} workers, queue {prof.queue_bound}, "
+            f"{prof.session_connections} connections/host; {result.vms} VMs drained, "
+            f"{len(result.seeds)} seed(s) per row"
+        ),
+        title_justify="left",
+    )
+    table.caption = (
+        "in flight: migrations at once from the drained host; busy: provider busy answers; waits: "
+        "waits for a free vvold connection; t/o: VASA timeouts; qwait/qmax: mean/worst wait for a "
+        "provider worker"
+    )
+    for name in ("in flight", "moves", "failed", "fail%", "drain", "busy", "waits", "t/o", "qwait", "qmax"):
+        table.add_column(name, justify="right")
+    for row in result.rows:
+        style = "red" if row.failed else None
+        table.add_row(
+            str(row.concurrency),
+            str(row.migrations),
+            str(row.failed),
+            f"{100 * row.failure_rate:.0f}%",
+            f"{row.drain_s / 60:.1f}m",
+            str(row.busy),
+            str(row.conn_waits),
+            str(row.timeouts),
+            f"{row.mean_queue_wait_s:.2f}s",
+            f"{row.max_queue_wait_s:.1f}s",
+            style=style,
+        )
+    return table

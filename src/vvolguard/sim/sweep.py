@@ -1,0 +1,173 @@
+"""The concurrency sweep: the capacity-planning answer the runbook asks admins to find by trial.
+
+For each concurrency ``c`` the same host is drained with at most ``c`` migrations in flight
+(vCenter's per-host limit raised to ``c`` when ``c`` > 8, so the question is "what if"),
+against the chosen provider profile, for several seeds. Each row reports the failure rate, the
+drain time (first submission to last task end), and how the provider queued (busy answers,
+mean and worst wait for a worker, waits for a free vvold connection).
+
+The **knee** is the highest concurrency up to which no seed saw a failed migration: the
+provider sustains it. The runbook's "document the operational limit you observed" is this
+number, found in seconds instead of during a maintenance window.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vvolguard.sim.profiles import ProviderProfile, get_profile
+from vvolguard.sim.vcenter import DEFAULT_HOST_LIMIT
+from vvolguard.sim.world import CountingEnvironment, build_world, evacuate
+
+
+@dataclass(frozen=True, slots=True)
+class SweepRow:
+    concurrency: int
+    migrations: int
+    failed: int
+    drain_s: float  # mean over seeds
+    busy: int  # provider busy answers (all seeds)
+    conn_waits: int  # waits for a free vvold connection on the source (all seeds)
+    timeouts: int
+    mean_queue_wait_s: float
+    max_queue_wait_s: float
+    max_queue: int
+
+    @property
+    def failure_rate(self) -> float:
+        return self.failed / self.migrations if self.migrations else 0.0
+
+
+@dataclass
+class SweepResult:
+    profile: ProviderProfile
+    rows: list[SweepRow] = field(default_factory=list)
+    seeds: tuple[int, ...] = ()
+    vms: int = 0
+
+    @property
+    def knee(self) -> int | None:
+        """Highest concurrency with no failure at it or any lower one (None if 1 already fails)."""
+        best = None
+        for row in sorted(self.rows, key=lambda r: r.concurrency):
+            if row.failed:
+                break
+            best = row.concurrency
+        return best
+
+
+def parse_concurrency(text: str) -> list[int]:
+    """``"1..16"``, ``"1-16"``, ``"2,4,8"``, ``"8"``, or a mix (``"1..4,8,16"``)."""
+    values: set[int] = set()
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        sep = ".." if ".." in part else ("-" if "-" in part[1:] else None)
+        if sep:
+            low, high = (int(x) for x in part.split(sep, 1))
+            if low > high:
+                low, high = high, low
+            values.update(range(low, high + 1))
+        else:
+            values.add(int(part))
+    if not values or min(values) < 1:
+        raise ValueError(f"concurrency must be positive integers, got {text!r}")
+    return sorted(values)
+
+
+def run_one(profile: ProviderProfile, concurrency: int, seed: int, hosts: int, vms_per_host: int) -> dict:
+    env = CountingEnvironment()
+    world = build_world(
+        env,
+        profile,
+        hosts=hosts,
+        vms=hosts * vms_per_host,
+        seed=seed,
+        host_limit=max(DEFAULT_HOST_LIMIT, concurrency),
+        keep_records=False,
+    )
+    source = world.hosts[0]
+    start = env.now
+    proc = evacuate(world, source, concurrency=concurrency)
+    env.run(until=proc)
+    results = proc.value
+    stats = world.provider.stats
+    return {
+        "migrations": len(results),
+        "failed": sum(not r.ok for r in results),
+        "drain_s": max((r.finished_at or start) for r in results) - start if results else 0.0,
+        "busy": stats.busy,
+        "conn_waits": world.pressure(source).conn_waits,
+        "timeouts": sum(world.pressure(h).timeouts for h in world.hosts),
+        "queue_wait_total": stats.queue_wait_total,
+        "completed": stats.completed,
+        "max_queue_wait_s": stats.queue_wait_max,
+        "max_queue": stats.queue_len_max,
+    }
+
+
+def sweep(
+    profile: str | ProviderProfile = "midrange",
+    concurrency: Iterable[int] = range(1, 17),
+    seeds: Sequence[int] = (1, 2, 3),
+    hosts: int = 8,
+    vms_per_host: int = 24,
+) -> SweepResult:
+    """Drain one host at each concurrency, for each seed; one :class:`SweepRow` per concurrency."""
+    prof = profile if isinstance(profile, ProviderProfile) else get_profile(profile)
+    result = SweepResult(prof, seeds=tuple(seeds), vms=vms_per_host)
+    for c in sorted(set(concurrency)):
+        runs = [run_one(prof, c, seed, hosts, vms_per_host) for seed in seeds]
+        completed = sum(r["completed"] for r in runs)
+        result.rows.append(
+            SweepRow(
+                concurrency=c,
+                migrations=sum(r["migrations"] for r in runs),
+                failed=sum(r["failed"] for r in runs),
+                drain_s=statistics.fmean(r["drain_s"] for r in runs),
+                busy=sum(r["busy"] for r in runs),
+                conn_waits=sum(r["conn_waits"] for r in runs),
+                timeouts=sum(r["timeouts"] for r in runs),
+                mean_queue_wait_s=sum(r["queue_wait_total"] for r in runs) / completed if completed else 0.0,
+                max_queue_wait_s=max(r["max_queue_wait_s"] for r in runs),
+                max_queue=max(r["max_queue"] for r in runs),
+            )
+        )
+    return result
+
+
+def plot(result: SweepResult, path: Path) -> Path:
+    """Failure rate and drain time against concurrency, the knee marked; PNG/SVG/PDF by suffix."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = [r.concurrency for r in result.rows]
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
+    ax.bar(
+        xs,
+        [100 * r.failure_rate for r in result.rows],
+        color="#c0392b",
+        alpha=0.75,
+        label="failed migrations (%)",
+    )
+    ax.set_xlabel("migrations in flight from one host")
+    ax.set_ylabel("failed migrations (%)")
+    ax.set_xticks(xs)
+    ax2 = ax.twinx()
+    ax2.plot(xs, [r.drain_s / 60 for r in result.rows], color="#2c3e50", marker="o", label="drain time (min)")
+    ax2.set_ylabel("drain time (min)")
+    if result.knee is not None:
+        ax.axvline(result.knee + 0.5, color="#27ae60", linestyle="--", label=f"sustained up to {result.knee}")
+    handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, loc="upper left", fontsize=8)
+    ax.set_title(f"Concurrency sweep: provider profile '{result.profile.name}' ({len(result.seeds)} seeds)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, metadata={"Software": None} if path.suffix.lower() == ".png" else None)
+    plt.close(fig)
+    return path
