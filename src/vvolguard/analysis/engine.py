@@ -250,9 +250,7 @@ class Analyzer:
             facts.vvold_failures_on_pressured += sv.stats.counts["failure"]
         all_series = list(self.signals.series.values())
         facts.ssl_total = sum(s.counts["ssl"] for s in all_series)
-        facts.connect_failures = sum(
-            s.counts["setcontext_failure"] + s.counts["transport"] for s in all_series
-        )
+        facts.connect_failures = sum(s.counts["connect"] for s in all_series)
         providers = list(self.providers.values())
         facts.bad_providers = [p for p in providers if (p.status or "").lower() in BAD_STATUSES]
         facts.online_providers = [p for p in providers if (p.status or "").lower() in GOOD_STATUSES]

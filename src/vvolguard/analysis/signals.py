@@ -53,6 +53,10 @@ COUNT_NAMES = (
     "ssl",
     "bind_retry",
 )
+#: Counted too but not reported: a line that is a setContext failure or a transport fault (or
+#: both, as ``DoSetContext ... TRANSPORT_FAULT`` is), so connection trouble is not counted twice.
+INTERNAL_COUNTS = ("connect",)
+ALL_COUNTS = COUNT_NAMES + INTERNAL_COUNTS
 #: Counters kept per timeline bucket (the shape shows four; the rest serve nearby_signals).
 CELL_COUNTS = (
     "no_free_conn",
@@ -107,7 +111,7 @@ def _count_exprs() -> dict[str, pl.Expr]:
     kind = pl.col("kind")
     failing = kind.is_in([VasaEventKind.FAILURE.value, VasaEventKind.SETCONTEXT_FAILURE.value])
     op_is_bind = (pl.col("op") == BIND_OP).fill_null(False)
-    return {
+    exprs = {
         "issue": kind == VasaEventKind.ISSUE.value,
         "success": kind == VasaEventKind.SUCCESS.value,
         "failure": kind == VasaEventKind.FAILURE.value,
@@ -121,6 +125,8 @@ def _count_exprs() -> dict[str, pl.Expr]:
         "bind_retry": (kind == VasaEventKind.BIND_RETRY.value)
         | ((kind == VasaEventKind.FAILURE.value) & op_is_bind),
     }
+    exprs["connect"] = exprs["setcontext_failure"] | exprs["transport"]
+    return exprs
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,7 +202,7 @@ class SeriesStats:
 
     host: str | None
     vp: str
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_NAMES, 0))
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ALL_COUNTS, 0))
     ceiling: int | None = None
     max_outstanding: int | None = None
     seconds_at_level: dict[int, float] = field(default_factory=dict)
@@ -352,7 +358,7 @@ class SignalAccumulator:
         return df
 
     def _fold_series(self, df: pl.DataFrame, creates: pl.DataFrame) -> None:
-        aggs = [pl.col(name).sum().alias(name) for name in COUNT_NAMES]
+        aggs = [pl.col(name).sum().alias(name) for name in ALL_COUNTS]
         aggs += [
             pl.col("outstanding_max").max().alias("ceiling"),
             pl.col("outstanding").max().alias("max_outstanding"),
@@ -362,7 +368,7 @@ class SignalAccumulator:
         ]
         for row in df.group_by("host", "vp").agg(aggs).iter_rows(named=True):
             stats = self._series(row["host"], row["vp"])
-            for name in COUNT_NAMES:
+            for name in ALL_COUNTS:
                 stats.counts[name] += int(row[name] or 0)
             stats.ceiling = _max(stats.ceiling, row["ceiling"])
             stats.max_outstanding = _max(stats.max_outstanding, row["max_outstanding"])
@@ -592,7 +598,7 @@ class SignalAccumulator:
                 {
                     "host": stats.host,
                     "vp": stats.vp,
-                    "counts": dict(stats.counts),
+                    "counts": {name: stats.counts[name] for name in COUNT_NAMES},
                     "ceiling": stats.ceiling,
                     "max_outstanding": stats.max_outstanding,
                     "at_ceiling_seconds": round(stats.at_ceiling_seconds, 3),
