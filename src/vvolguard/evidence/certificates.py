@@ -17,13 +17,16 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import PurePosixPath
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+from cryptography.utils import CryptographyDeprecationWarning
 
 from vvolguard.evidence.source import EvidenceFile
 from vvolguard.evidence.structured import Warner, guarded
@@ -40,6 +43,17 @@ _BEGIN_AT_LINE_START = re.compile(rb"(?m)^[ \t]*-----BEGIN ([A-Z0-9 ]+)-----")
 _CERT_LABELS = frozenset({"CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"})
 _PKCS7_LABELS = frozenset({"PKCS7", "CERTIFICATE CHAIN"})
 _CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der", ".cert", ".ca-bundle", ".p7b")
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence cryptography's deprecation notices about odd certificates (negative serials...).
+
+    They would go to the user's terminal as Python warnings; the record itself shows the oddity.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        yield
 
 
 def certificate_record(cert: x509.Certificate, citation: Citation) -> CertificateRecord:
@@ -65,7 +79,7 @@ def certificate_record(cert: x509.Certificate, citation: Citation) -> Certificat
             self_signed = True
         except InvalidSignature:
             self_signed = False
-        except (ValueError, TypeError, UnsupportedAlgorithm):
+        except Exception:  # unsupported or odd algorithm: the matching names must do
             self_signed = True
     serial = cert.serial_number
     return CertificateRecord(
@@ -108,8 +122,9 @@ def _safe_record(
     cert: x509.Certificate, citation: Citation, warn: Warner, line: int | None
 ) -> CertificateRecord | None:
     try:
-        return certificate_record(cert, citation)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        with _quiet():
+            return certificate_record(cert, citation)
+    except Exception as exc:  # cryptography raises several unrelated types for malformed fields
         warn(f"certificate could not be decoded ({exc}); skipped", line)
         return None
 
@@ -161,8 +176,9 @@ class CertificateReader:
                 return
             index += 1
             try:
-                cert = x509.load_der_x509_certificate(raw[pos : pos + length])
-            except ValueError as exc:
+                with _quiet():
+                    cert = x509.load_der_x509_certificate(raw[pos : pos + length])
+            except Exception as exc:  # ValueError, InvalidVersion, ... for malformed DER
                 warn(f"DER object {index} at byte {pos} is not a valid certificate ({exc}); skipped")
             else:
                 citation = Citation(file=ef.display, line=None, text=f"DER certificate {index} at byte {pos}")
@@ -243,14 +259,16 @@ class CertificateReader:
             return
         if label in _PKCS7_LABELS:
             try:
-                certs = pkcs7.load_der_pkcs7_certificates(der)
-            except (ValueError, UnsupportedAlgorithm) as exc:
+                with _quiet():
+                    certs = pkcs7.load_der_pkcs7_certificates(der)
+            except Exception as exc:  # ValueError, UnsupportedAlgorithm, ... for malformed PKCS#7
                 warn(f"PKCS#7 block is corrupt ({exc}); skipped", line)
                 return
         else:
             try:
-                certs = [_load_der(der)]
-            except ValueError as exc:
+                with _quiet():
+                    certs = [_load_der(der)]
+            except Exception as exc:  # ValueError, InvalidVersion, ... for malformed DER
                 warn(f"PEM certificate is corrupt ({exc}); skipped", line)
                 return
         for cert in certs:
@@ -270,8 +288,9 @@ def _plausible_der(head: bytes) -> bool:
     if length is None or length > len(head):
         return True  # too long to try within the head; the structure alone is telling
     try:
-        x509.load_der_x509_certificate(head[:length])
-    except ValueError:
+        with _quiet():
+            x509.load_der_x509_certificate(head[:length])
+    except Exception:  # any parse failure means "not a certificate"
         return False
     return True
 

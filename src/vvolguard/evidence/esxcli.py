@@ -514,9 +514,11 @@ class EsxcliListReader:
             return 95 if named else 85
         if not text.strip() and named:  # an empty list is still that list (a host with none)
             return 70 if cli else 50
+        if _LOG_LINE.match(text.lstrip("\ufeff")):
+            return 0  # a log (vvold, hostd) whatever its name says
         if cli:
             return 55
-        return 35 if named and not looks_like_json(text) and "," not in text[:200] else 0
+        return 25 if named else 0
 
     def read(self, ef: EvidenceFile) -> Iterator[Record]:
         warn = Warner(ef)
@@ -530,6 +532,9 @@ class EsxcliListReader:
             record = self.build(ef, entry, warn)
             if record is not None:
                 yield record
+
+
+_LOG_LINE = re.compile(r"(?:\d+:)?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
 def _markers(*patterns: str) -> tuple[re.Pattern[str], ...]:
