@@ -140,6 +140,19 @@ EVENTS = [
         "FullFormattedMessage": "Migrating app-02 from esx-01.corp.example, vvol-ds to esx-02.corp.example, "
         "vvol-ds in DC1",
     },
+    {  # TaskEvent: Info is the TaskInfo at creation; it names the task of chain 5001
+        "Key": 9000,
+        "ChainId": 5001,
+        "CreatedTime": "2024-03-14T10:02:10Z",
+        "Info": {
+            "Key": "task-12345",
+            "Name": "RelocateVM_Task",
+            "DescriptionId": "VirtualMachine.relocate",
+            "EventChainId": 5001,
+            "State": "queued",
+        },
+        "FullFormattedMessage": "Task: Relocate virtual machine",
+    },
     {
         "Key": 8999,
         "ChainId": 4000,
@@ -257,6 +270,7 @@ def test_events_joined_by_chain_id():
     assert failed.start == T and failed.end == datetime(2024, 3, 14, 10, 4, 2, 100000, tzinfo=UTC)
     assert failed.error == SYSTEM_ERROR
     assert failed.datastore == "vvol-ds"
+    assert (failed.task_id, failed.description_id) == ("task-12345", "VirtualMachine.relocate")
     assert failed.citation.line == 2 and failed.citation.text.startswith("Cannot migrate app-02")
     done = by_chain["6001"]
     assert (done.state, done.vm, done.source_host, done.dest_host, done.datastore) == (

@@ -460,12 +460,34 @@ def migration_event(
     )
 
 
-def join_events(ef: EvidenceFile, events: list[MigrationEvent]) -> Iterator[MigrationTask]:
+def task_of_chain(d: dict[str, Any]) -> tuple[str, str | None, str | None] | None:
+    """``(chain, task key, descriptionId)`` from a TaskEvent, whose ``Info`` copies the TaskInfo.
+
+    This is what lets an event export be merged with a task export of the same migration.
+    """
+    info = norm_dict(d.get("info"))
+    chain = text_of(first(d, "chainid")) or text_of(info.get("eventchainid"))
+    key = _task_id(first(info, "key", "task"))
+    if not chain or not key or not key.lower().startswith("task-"):
+        return None
+    description_id = text_of(info.get("descriptionid"))
+    name = text_of(info.get("name"))
+    if not is_migration(name, description_id):
+        return None
+    return chain, key, description_id
+
+
+def join_events(
+    ef: EvidenceFile,
+    events: list[MigrationEvent],
+    chain_tasks: dict[str, tuple[str, str | None]] | None = None,
+) -> Iterator[MigrationTask]:
     """One MigrationTask per migration: events with the same ChainId belong to one task.
 
     Start comes from the begin event, end and outcome from the completion or failure event; an
-    event without a ChainId stands alone.
+    event without a ChainId stands alone. ``chain_tasks`` (from TaskEvents) names the task.
     """
+    chain_tasks = chain_tasks or {}
     groups: dict[str, list[MigrationEvent]] = {}
     for i, event in enumerate(events):
         groups.setdefault(event.chain or f"#line{event.line}#{i}", []).append(event)
@@ -494,9 +516,10 @@ def join_events(ef: EvidenceFile, events: list[MigrationEvent]) -> Iterator[Migr
             return next((getattr(e, attr) for e in order if e is not None and getattr(e, attr)), None)
 
         order = (outcome, begin)
+        task_key, description_id = chain_tasks.get(main.chain or "", (None, None))
         tasks.append(
             MigrationTask(
-                task_id=None,
+                task_id=task_key,
                 vm=pick("vm", order),
                 source_host=pick("source", order),
                 dest_host=pick("dest", order),
@@ -505,7 +528,7 @@ def join_events(ef: EvidenceFile, events: list[MigrationEvent]) -> Iterator[Migr
                 end=outcome.time if outcome else None,
                 error=error,
                 datastore=pick("datastore", order),
-                description_id=None,
+                description_id=description_id,
                 event_chain_id=main.chain,
                 citation=Citation(file=ef.display, line=main.line, text=main.cite),
             )
@@ -567,6 +590,7 @@ class EventExportReader:
             warn("empty event export")
             return
         events: list[MigrationEvent] = []
+        chain_tasks: dict[str, tuple[str, str | None]] = {}
         if looks_like_json(text):
             dates = Dates(warn)
             for line, item in iter_json_items(text, warn, LineIndex(text)):
@@ -574,6 +598,10 @@ class EventExportReader:
                     warn(f"JSON entry is a {type(item).__name__}, not an event; skipped", line)
                     continue
                 d, envelope = _unwrap(item)
+                named = task_of_chain(d)
+                if named is not None:
+                    chain_tasks[named[0]] = named[1:]
+                    continue
                 event = migration_event(d, envelope, line, cite_text(item), dates)
                 if event is not None:
                     events.append(event)
@@ -591,7 +619,7 @@ class EventExportReader:
                 event = migration_event(row, {}, line, raw, dates)
                 if event is not None:
                     events.append(event)
-        yield from join_events(ef, events)
+        yield from join_events(ef, events, chain_tasks)
 
 
 READERS = [TaskExportReader(), EventExportReader()]
