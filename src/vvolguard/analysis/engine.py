@@ -9,28 +9,26 @@ next moves (:mod:`nextmoves`).
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from vvolguard.analysis.certificates import CertificateAssessment, assess, url_host
-from vvolguard.analysis.decision import Rule, decide
-from vvolguard.analysis.migrations import HostNames, MigrationLedger, host_key
-from vvolguard.analysis.model import (
-    Diagnosis,
-    FailureClass,
-    Finding,
-    InputFile,
-    MissingEvidence,
-    PESummary,
-    ProviderSummary,
-    Verdict,
+from vvolguard.analysis.certificates import assess
+from vvolguard.analysis.decision import decide
+from vvolguard.analysis.facts import (
+    BAD_STATUSES,
+    GOOD_STATUSES,
+    HOST_FAILURE_EVENTS,
+    VCENTER,
+    Facts,
+    SeriesVerdict,
+    norm_container,
 )
-from vvolguard.analysis.nextmoves import next_moves
-from vvolguard.analysis.signals import SeriesStats, SignalAccumulator
+from vvolguard.analysis.findings import FindingWriter
+from vvolguard.analysis.migrations import HostNames, MigrationLedger, host_key
+from vvolguard.analysis.missing import missing_evidence
+from vvolguard.analysis.model import Diagnosis, InputFile, PESummary, ProviderSummary, Verdict
+from vvolguard.analysis.signals import SignalAccumulator
 from vvolguard.analysis.thresholds import Thresholds
 from vvolguard.records import (
     CertificateRecord,
@@ -52,78 +50,6 @@ from vvolguard.records import (
 MAX_WARNINGS = 5000
 MAX_PER_KIND = 5000
 MAX_HOST_EVENTS_PER_KIND = 200
-MAX_CITATIONS = 12
-
-BAD_STATUSES = frozenset({"offline", "syncerror", "disconnected"})
-GOOD_STATUSES = frozenset({"online"})
-VCENTER = "vcenter"
-
-#: Host events that are vMotion failing on the host side, whatever the cause.
-HOST_FAILURE_EVENTS = frozenset(
-    {HostEventKind.VMOTION_FAILED, HostEventKind.SWITCHOVER_EXCEEDED, HostEventKind.DEST_FAILED_RESUME}
-)
-#: Host events that point away from the control plane when vvold is quiet (KB 307365).
-NOT_CONTROL_PLANE_EVENTS = frozenset({HostEventKind.SWITCHOVER_EXCEEDED, HostEventKind.DEST_FAILED_RESUME})
-
-VVOLD_GREP = (
-    'grep -Ei "No free connections|PROVIDER_BUSY|bindVirtualVolume|createVirtualVolume|TimedOut|GetFreeConn" '
-    "/var/run/log/vvold.log"
-)
-
-
-def _norm_container(value: str) -> str:
-    """``vvol:e0ad8389...-b1b7...`` and ``e0ad8389-...`` compare as 32 hex digits when they are."""
-    text = value.lower().removeprefix("vvol:").removeprefix("rfc4122.")
-    digits = re.sub(r"[^0-9a-f]", "", text)
-    return digits if len(digits) == 32 else text
-
-
-@dataclass
-class _SeriesVerdict:
-    stats: SeriesStats
-    peak_pressure: int
-    at_ceiling: float
-    create_p95: float | None
-
-    def reasons(self, t: Thresholds) -> list[str]:
-        out = []
-        if self.peak_pressure >= t.pressure_events:
-            out.append(
-                f"{self.peak_pressure} no-free-connection waits/busy faults within "
-                f"{int(t.pressure_window_seconds)} s"
-            )
-        if self.at_ceiling >= t.at_ceiling_seconds and self.stats.ceiling:
-            out.append(f"#outstanding at its ceiling {self.stats.ceiling} for {self.at_ceiling:.0f} s")
-        if self.create_p95 is not None and self.create_p95 >= t.create_p95_ms:
-            out.append(
-                f"createVirtualVolume p95 {self.create_p95 / 1000:.1f} s over {self.stats.create.count} calls"
-            )
-        return out
-
-
-@dataclass
-class _Facts:
-    """What finish() learnt, shared by the conditions, findings and missing-evidence steps."""
-
-    incident: tuple[datetime, datetime] | None = None
-    pressured: list[_SeriesVerdict] = field(default_factory=list)
-    bad_providers: list[ProviderRecord] = field(default_factory=list)
-    online_providers: list[ProviderRecord] = field(default_factory=list)
-    ssl_total: int = 0
-    connect_failures: int = 0
-    pe_bad: list[ProtocolEndpointRecord] = field(default_factory=list)
-    pe_missing: list[tuple[str, str, list[Citation]]] = field(default_factory=list)  # host, what, why
-    pe_events: list[HostLogEvent] = field(default_factory=list)
-    certs: list[CertificateAssessment] = field(default_factory=list)
-    failed_migrations: int = 0
-    vvold_failures_on_pressured: int = 0
-    host_failures: list[HostLogEvent] = field(default_factory=list)
-    involved_hosts: list[str] = field(default_factory=list)  # host keys
-    vvold_hosts: set[str] = field(default_factory=set)
-    vvold_any: bool = False
-    vvold_unnamed: bool = False
-    host_evidence: bool = False
-    storms: int = 0
 
 
 class Analyzer:
@@ -227,7 +153,7 @@ class Analyzer:
         t = self.t
         for host in self.signals.hosts():
             self.names.see(host, 3)
-        facts = _Facts()
+        facts = Facts()
         facts.vvold_hosts = {host_key(h) for h in self.signals.hosts()} | self.listed.get(
             EvidenceKind.VVOLD_LOG, set()
         )
@@ -283,10 +209,11 @@ class Analyzer:
 
         conditions = self._conditions(facts)
         primary, secondary = decide(conditions)
-        findings = [self._finding(primary, facts, migrations)]
-        findings += [self._finding(rule, facts, migrations) for rule in secondary]
+        writer = FindingWriter(self)
+        findings = [writer.finding(primary, facts, migrations)]
+        findings += [writer.finding(rule, facts, migrations) for rule in secondary]
         verdict = Verdict(
-            cls=primary.cls.value, confidence=findings[0].confidence, summary=self._summary(findings[0])
+            cls=primary.cls.value, confidence=findings[0].confidence, summary=writer.summary(findings[0])
         )
 
         warnings = list(self.warnings)
@@ -314,7 +241,7 @@ class Analyzer:
             signals=signals,
             migrations=migrations,
             certificates=[c.as_dict() for c in facts.certs],
-            missing_evidence=self._missing_evidence(primary, facts),
+            missing_evidence=missing_evidence(self, facts),
             warnings=warnings,
             inputs=list(self.inputs),
             hosts=self.names.all(),
@@ -344,12 +271,12 @@ class Analyzer:
             return None
         return min(s[0] for s in spans), max(s[1] for s in spans)
 
-    def _pressured_series(self) -> list[_SeriesVerdict]:
+    def _pressured_series(self) -> list[SeriesVerdict]:
         t = self.t
         out = []
         for (host, vp), stats in self.signals.series.items():
             p95 = stats.create.quantile(0.95) if stats.create.count >= t.create_min_samples else None
-            sv = _SeriesVerdict(
+            sv = SeriesVerdict(
                 stats=stats,
                 peak_pressure=self.signals.peak_pressure(host, vp, t.pressure_window_seconds),
                 at_ceiling=stats.at_ceiling_seconds,
@@ -367,7 +294,7 @@ class Analyzer:
         for hk in sorted(pe_hosts):
             pes = [pe for (_, h), pe in self.pes.items() if h == hk]
             have_arrays = {pe.array_id.lower() for pe in pes if pe.array_id}
-            have_containers = {_norm_container(c) for pe in pes for c in pe.storage_containers}
+            have_containers = {norm_container(c) for pe in pes for c in pe.storage_containers}
             need: dict[str, list[Citation]] = {}
             for (_, observer), p in self.providers.items():
                 if observer == hk:
@@ -384,7 +311,7 @@ class Analyzer:
                     out.append((shown, f"no Protocol Endpoint for array {array}", cites[:3]))
             if have_containers:
                 used = {
-                    _norm_container(c)
+                    norm_container(c)
                     for h, cs in self.signals.containers.items()
                     if host_key(h) == hk
                     for c in cs
@@ -405,7 +332,7 @@ class Analyzer:
         key = host_key(host)
         return self.signals.nearby(lambda raw: host_key(raw) == key, when, self.t.nearby_window_seconds)
 
-    def _conditions(self, f: _Facts) -> dict[str, bool]:
+    def _conditions(self, f: Facts) -> dict[str, bool]:
         t = self.t
         pressure = bool(f.pressured)
         failures = f.failed_migrations > 0 or bool(f.host_failures)
@@ -446,328 +373,9 @@ class Analyzer:
 
     # ---------------------------------------------------------------- findings
 
-    def _finding(self, rule: Rule, f: _Facts, migrations: Any) -> Finding:
-        cls = rule.cls
-        builder = {
-            FailureClass.PROVIDER_SATURATION: self._saturation,
-            FailureClass.PROVIDER_REGISTRATION: self._registration,
-            FailureClass.PE_PRESENTATION: self._pe,
-            FailureClass.CERTIFICATE_LIFECYCLE: self._certificate,
-            FailureClass.NOT_CONTROL_PLANE: self._not_control_plane,
-            FailureClass.HEALTHY: self._healthy,
-            FailureClass.INSUFFICIENT_EVIDENCE: self._insufficient,
-        }[cls]
-        title, reason, support, cites, hosts, providers = builder(rule, f, migrations)
-        base = {
-            FailureClass.INSUFFICIENT_EVIDENCE: 0.3,
-            FailureClass.HEALTHY: 0.4,
-            FailureClass.NOT_CONTROL_PLANE: 0.4,
-        }.get(cls, 0.45)
-        confidence = round(min(0.95, base + 0.1 * max(0, support - 1)), 2)
-        if not rule.primary:
-            confidence = round(min(confidence, 0.8), 2)
-        return Finding(
-            id=cls.value,
-            title=title,
-            severity=rule.severity,
-            confidence=confidence,
-            reason=reason,
-            citations=_dedupe(cites)[:MAX_CITATIONS],
-            next_moves=next_moves(cls),
-            hosts=sorted({h for h in hosts if h}),
-            providers=sorted({p for p in providers if p}),
-        )
-
-    def _failure_citations(self, migrations: Any, limit: int = 3) -> list[Citation]:
-        return [m.citation for m in migrations.failed if m.citation][:limit]
-
-    def _saturation(self, rule: Rule, f: _Facts, migrations: Any) -> tuple:
-        t = self.t
-        if not f.pressured and f.storms:
-            storm = migrations.storms[0]
-            reason = (
-                f"{storm.peak_concurrency} migrations in flight from {storm.source_host} "
-                f"(threshold {t.storm_in_flight}); no vvold pressure evidence"
-            )
-            return (
-                "Migration storm from one source host",
-                reason,
-                1,
-                self._failure_citations(migrations),
-                [s.source_host for s in migrations.storms],
-                [],
-            )
-        top = f.pressured[0]
-        s = top.stats
-        where = f"{self.names.display(s.host) or 'unknown host'} -> {s.vp}"
-        parts = top.reasons(t)
-        impact = []
-        if f.failed_migrations:
-            impact.append(f"{f.failed_migrations} of {migrations.total} migrations failed")
-        if f.vvold_failures_on_pressured:
-            impact.append(f"{f.vvold_failures_on_pressured} VASA operations failed")
-        if f.storms:
-            impact.append(f"{f.storms} migration storm(s) of >= {t.storm_in_flight} in flight")
-        reason = (
-            f"{where}: " + "; ".join(parts) + (f"; {', '.join(impact)}" if impact else "; no failures yet")
-        )
-        support = sum(len(sv.reasons(t)) for sv in f.pressured[:3])
-        support += bool(f.failed_migrations) + bool(f.vvold_failures_on_pressured) + bool(f.storms)
-        support += any(
-            m.nearby_signals
-            and any(v.get("no_free_conn") or v.get("busy") for v in m.nearby_signals.values())
-            for m in migrations.failed
-        )
-        support += bool(f.online_providers) and not f.bad_providers
-        cites: list[Citation] = []
-        for sv in f.pressured[:3]:
-            st = sv.stats
-            for kind in ("no-free-conn", "busy"):
-                cites += [e.citation for e in st.first_by_kind.get(kind, [])[:2]]
-            cites += [e.citation for e in st.at_ceiling_lines[:1]]
-            cites += [e.citation for e in st.slowest_creates[:2]]
-            cites += [e.citation for e in st.first_by_kind.get("failure", [])[:1]]
-        cites += self._failure_citations(migrations)
-        hosts = [self.names.display(sv.stats.host) for sv in f.pressured]
-        return (
-            "VASA provider saturation (KB 318662)",
-            reason,
-            support,
-            cites,
-            hosts,
-            [sv.stats.vp for sv in f.pressured],
-        )
-
-    def _registration(self, rule: Rule, f: _Facts, migrations: Any) -> tuple:
-        parts = []
-        cites: list[Citation] = []
-        providers = []
-        if f.bad_providers:
-            by = {}
-            for p in f.bad_providers:
-                by.setdefault((p.name, p.status), []).append(p.observer or VCENTER)
-                cites += [p.citation] if p.citation else []
-                providers.append(p.name)
-            parts += [
-                f"provider {n} is {st} as seen by {', '.join(sorted(set(o)))}" for (n, st), o in by.items()
-            ]
-        conn_series = [
-            s
-            for s in self.signals.series.values()
-            if s.counts["ssl"] or s.counts["setcontext_failure"] or s.counts["transport"]
-        ]
-        if f.ssl_total:
-            parts.append(f"{f.ssl_total} SSL failures in vvold.log")
-        if f.connect_failures:
-            parts.append(f"{f.connect_failures} setContext/transport failures")
-        for s in conn_series[:3]:
-            for kind in ("ssl", "setcontext-failure", "transport"):
-                cites += [e.citation for e in s.first_by_kind.get(kind, [])[:2]]
-            providers.append(s.vp)
-        mismatched = [c for c in f.certs if c.matches_provider is False]
-        for c in mismatched:
-            parts.append(f"certificate {c.subject} does not name provider host {c.provider_host}")
-            cites += [c.citation] if c.citation else []
-            providers.append(c.provider or "")
-        if rule.primary and f.failed_migrations:
-            parts.append(f"{f.failed_migrations} migrations failed")
-            cites += self._failure_citations(migrations)
-        support = len({p.observer for p in f.bad_providers}) + bool(f.ssl_total) + bool(f.connect_failures)
-        support += bool(mismatched) + bool(f.failed_migrations)
-        hosts = [
-            self.names.display(p.observer)
-            for p in f.bad_providers
-            if p.observer and p.observer.lower() != VCENTER
-        ]
-        hosts += [self.names.display(s.host) for s in conn_series]
-        title = "VASA provider registration / trust" if rule.primary else "Provider certificate name mismatch"
-        return (
-            title,
-            "; ".join(parts) or "provider registration or trust problem",
-            support,
-            cites,
-            hosts,
-            providers,
-        )
-
-    def _pe(self, rule: Rule, f: _Facts, migrations: Any) -> tuple:
-        parts = []
-        cites: list[Citation] = []
-        hosts: list[str | None] = []
-        for pe in f.pe_bad:
-            state = []
-            if pe.accessible is False:
-                state.append("inaccessible")
-            if pe.configured is False:
-                state.append("not configured")
-            parts.append(f"PE {pe.pe_id} on {self.names.display(pe.host)} is {' and '.join(state)}")
-            cites += [pe.citation] if pe.citation else []
-            hosts.append(self.names.display(pe.host))
-        for host, what, why in f.pe_missing:
-            parts.append(f"{host}: {what}")
-            cites += why
-            hosts.append(host)
-        if f.pe_events:
-            parts.append(f"{len(f.pe_events)} PE path events in host logs")
-            cites += [e.citation for e in f.pe_events[:3]]
-            hosts += [self.names.display(e.host) for e in f.pe_events]
-        online = [p for p in f.online_providers]
-        if online:
-            parts.append("provider online")
-            cites += [p.citation for p in online[:1] if p.citation]
-        if f.failed_migrations:
-            cites += self._failure_citations(migrations)
-        support = (
-            bool(f.pe_bad) + bool(f.pe_missing) + bool(f.pe_events) + bool(online) + bool(f.failed_migrations)
-        )
-        return (
-            "Protocol Endpoint presentation",
-            "; ".join(parts),
-            support,
-            cites,
-            hosts,
-            [p.name for p in online],
-        )
-
-    def _certificate(self, rule: Rule, f: _Facts, migrations: Any) -> tuple:
-        wanted = {
-            "certificate_expired_at_incident": lambda c: c.status_at_incident == "expired",
-            "certificate_expired_now": lambda c: c.status_now == "expired",
-            "certificate_hard_limit": lambda c: "hard-limit" in (c.status_now, c.status_at_incident),
-            "certificate_soft_limit": lambda c: "soft-limit" in (c.status_now, c.status_at_incident),
-        }[rule.condition]
-        chosen = [c for c in f.certs if wanted(c)]
-        parts = []
-        for c in chosen:
-            if rule.condition == "certificate_expired_at_incident":
-                parts.append(
-                    f"{c.subject} expired {-(c.days_left_at_incident or 0):.0f} days before the incident "
-                    f"(not after {c.not_after:%Y-%m-%d})"
-                )
-            else:
-                parts.append(
-                    f"{c.subject}: {c.days_left_now:.0f} days left today (not after {c.not_after:%Y-%m-%d})"
-                )
-        support = len(chosen)
-        cites = [c.citation for c in chosen if c.citation]
-        if rule.primary:
-            if f.bad_providers:
-                parts.append("provider offline/syncError, as an expired certificate causes")
-                cites += [p.citation for p in f.bad_providers[:2] if p.citation]
-                support += 1
-            if f.ssl_total or f.connect_failures:
-                support += 1
-            if f.failed_migrations:
-                support += 1
-                cites += self._failure_citations(migrations)
-        title = {
-            "certificate_expired_at_incident": "VASA provider certificate expired at the incident",
-            "certificate_expired_now": "VASA provider certificate has expired since",
-            "certificate_hard_limit": "VASA provider certificate within 1 month of expiry",
-            "certificate_soft_limit": "VASA provider certificate within 6 months of expiry",
-        }[rule.condition]
-        return (title, "; ".join(parts), support, cites, [], [c.provider for c in chosen])
-
-    def _not_control_plane(self, rule: Rule, f: _Facts, migrations: Any) -> tuple:
-        parts = [
-            f"{f.failed_migrations} migrations failed"
-            if f.failed_migrations
-            else "vMotion failures in host logs"
-        ]
-        covered = [self.names.display(h) for h in f.involved_hosts if h in f.vvold_hosts]
-        parts.append(
-            f"vvold.log of {', '.join(h for h in covered if h) or 'the hosts'} shows no VASA pressure"
-        )
-        cites: list[Citation] = self._failure_citations(migrations)
-        support = 1 + bool(covered)
-        ncp = [e for e in f.host_failures if e.kind in NOT_CONTROL_PLANE_EVENTS]
-        if ncp:
-            kinds = sorted({e.kind.value for e in ncp})
-            parts.append(f"host logs show {', '.join(kinds)}")
-            cites += [e.citation for e in ncp[:3]]
-            support += 1
-        if f.online_providers and not f.bad_providers:
-            parts.append("providers online")
-            cites += [p.citation for p in f.online_providers[:1] if p.citation]
-            support += 1
-        if self.pes and not f.pe_bad:
-            parts.append("PEs accessible")
-            cites += [pe.citation for pe in list(self.pes.values())[:1] if pe.citation]
-            support += 1
-        cites += self._vvold_proof(f.involved_hosts)
-        return (
-            "Not the vVol control plane",
-            "; ".join(parts),
-            support,
-            cites,
-            [self.names.display(h) for h in f.involved_hosts],
-            [],
-        )
-
-    def _healthy(self, rule: Rule, f: _Facts, migrations: Any) -> tuple:
-        parts = []
-        cites: list[Citation] = []
-        support = 0
-        if f.vvold_any:
-            parts.append("vvold.log shows no saturation")
-            cites += self._vvold_proof([])
-            support += 1
-        if f.online_providers and not f.bad_providers:
-            parts.append("providers online")
-            cites += [p.citation for p in f.online_providers[:2] if p.citation]
-            support += 1
-        if self.pes and not f.pe_bad:
-            parts.append("PEs accessible")
-            cites += [pe.citation for pe in list(self.pes.values())[:2] if pe.citation]
-            support += 1
-        if migrations.total:
-            parts.append(f"{migrations.succeeded} of {migrations.total} migrations succeeded")
-            support += 1
-        else:
-            parts.append("no failed migration in the evidence")
-        return ("No vVol control-plane problem found", "; ".join(parts), support, cites, self.names.all(), [])
-
-    def _insufficient(self, rule: Rule, f: _Facts, migrations: Any) -> tuple:
-        if f.failed_migrations and not f.host_evidence:
-            reason = (
-                f"{f.failed_migrations} migrations failed but no host-side evidence "
-                "(vvold.log, esxcli) was given"
-            )
-        elif f.failed_migrations:
-            reason = (
-                f"{f.failed_migrations} migrations failed but no vvold.log from their hosts "
-                "shows whether the VASA provider was under pressure"
-            )
-        elif not (self.inputs or f.host_evidence or migrations.total):
-            reason = "no usable evidence was read"
-        else:
-            reason = "the evidence read says nothing about the vVol control plane"
-        return (
-            "Not enough evidence to place the failure",
-            reason,
-            1,
-            self._failure_citations(migrations, 5),
-            [self.names.display(h) for h in f.involved_hosts],
-            [],
-        )
-
-    def _vvold_proof(self, hosts: Iterable[str]) -> list[Citation]:
-        keys = set(hosts)
-        out: list[Citation] = []
-        for stats in self.signals.series.values():
-            if keys and host_key(stats.host) not in keys:
-                continue
-            out += [e.citation for e in stats.first_by_kind.get("success", [])[:1]]
-            if len(out) >= 2:
-                break
-        return out
-
-    def _summary(self, finding: Finding) -> str:
-        return f"{finding.id}: {finding.reason}"
-
     # ---------------------------------------------------------------- sections
 
-    def _provider_summaries(self, f: _Facts) -> list[ProviderSummary]:
+    def _provider_summaries(self, f: Facts) -> list[ProviderSummary]:
         out: dict[str, ProviderSummary] = {}
         for (name_key, _), p in sorted(self.providers.items()):
             summary = out.get(name_key)
@@ -797,80 +405,6 @@ class Analyzer:
                 summary.certificate = worst.as_dict()
         return sorted(out.values(), key=lambda s: s.name.lower())
 
-    def _missing_evidence(self, primary: Rule, f: _Facts) -> list[MissingEvidence]:
-        """The artifacts that are absent and what each would settle, with the command to get it."""
-        out: list[MissingEvidence] = []
-        hosts = f.involved_hosts or [host_key(h) for h in self.names.all()]
-        targets = [self.names.display(h) or h for h in hosts][:5] or ["<source host of a failed migration>"]
-        vp_hosts = self.listed.get(EvidenceKind.VASAPROVIDER_LIST, set())
-        pe_hosts = self.listed.get(EvidenceKind.PROTOCOLENDPOINT_LIST, set())
-        for shown in targets:
-            key = host_key(shown)
-            if (
-                key not in f.vvold_hosts
-                and not f.vvold_unnamed
-                and not (not f.involved_hosts and f.vvold_any)
-            ):
-                out.append(
-                    MissingEvidence(
-                        f"vvold.log from {shown}",
-                        "shows whether VASA calls waited for a free connection, got PROVIDER_BUSY or took "
-                        "long "
-                        "to create swap vVols around the failures (saturation vs. look elsewhere)",
-                        f"ssh root@{shown} '{VVOLD_GREP}'   # or a full support bundle: vm-support",
-                    )
-                )
-            if key not in vp_hosts and EvidenceKind.VASA_PROVIDER_EXPORT not in self.kinds_seen:
-                out.append(
-                    MissingEvidence(
-                        f"esxcli storage vvol vasaprovider list (on {shown})",
-                        "tells whether the provider is online, offline or in syncError "
-                        "(registration vs. saturation)",
-                        f"ssh root@{shown} 'esxcli storage vvol vasaprovider list'",
-                    )
-                )
-            if key not in pe_hosts:
-                out.append(
-                    MissingEvidence(
-                        f"esxcli storage vvol protocolendpoint list (on {shown})",
-                        "tells whether the Protocol Endpoints are accessible and configured "
-                        "(PE presentation)",
-                        f"ssh root@{shown} 'esxcli storage vvol protocolendpoint list'",
-                    )
-                )
-        if not self.providers:
-            out.append(
-                MissingEvidence(
-                    "vCenter storage provider inventory",
-                    "provider status and certificate expiry as vCenter sees them",
-                    "Get-VasaProvider -Refresh | Select-Object * | "
-                    "Export-Csv vasa-providers.csv -NoTypeInformation",
-                )
-            )
-        if not len(self.ledger):
-            out.append(
-                MissingEvidence(
-                    "vCenter migration tasks",
-                    "which migrations failed, from which source host, and how many ran at once (storm)",
-                    "Get-Task | Where-Object { $_.Name -match 'Migrat|Relocat' } | Select-Object * | "
-                    "ConvertTo-Json -Depth 4 > tasks.json",
-                )
-            )
-        if not self.certificates and not any(p.certificate_expiry for p in self.providers.values()):
-            host = (
-                next((url_host(p.url) for p in self.providers.values() if p.url), None) or "<provider-host>"
-            )
-            out.append(
-                MissingEvidence(
-                    "VASA provider certificate",
-                    "days to expiry and whether it names the provider URL host "
-                    "(certificate lifecycle, trust)",
-                    f"openssl s_client -connect {host}:<port> -showcerts </dev/null | "
-                    "openssl x509 -noout -subject -issuer -dates -ext subjectAltName",
-                )
-            )
-        return out
-
 
 def _max(a: Any, b: Any) -> Any:
     if a is None:
@@ -878,17 +412,6 @@ def _max(a: Any, b: Any) -> Any:
     if b is None:
         return a
     return max(a, b)
-
-
-def _dedupe(cites: Iterable[Citation | None]) -> list[Citation]:
-    seen: set[tuple[str, int | None]] = set()
-    out = []
-    for c in cites:
-        if c is None or (c.file, c.line) in seen:
-            continue
-        seen.add((c.file, c.line))
-        out.append(c)
-    return out
 
 
 def _thin_in_flight(points: list[dict[str, Any]], max_points: int) -> list[dict[str, Any]]:

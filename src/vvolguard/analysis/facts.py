@@ -1,0 +1,79 @@
+"""The facts the analysis learns at the end of a run, shared by the conditions of the decision
+table, the findings and the missing-evidence list (so each is computed once, in one place)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from vvolguard.analysis.certificates import CertificateAssessment
+from vvolguard.analysis.signals import SeriesStats
+from vvolguard.analysis.thresholds import Thresholds
+from vvolguard.records import Citation, HostEventKind, HostLogEvent, ProtocolEndpointRecord, ProviderRecord
+
+BAD_STATUSES = frozenset({"offline", "syncerror", "disconnected"})
+GOOD_STATUSES = frozenset({"online"})
+VCENTER = "vcenter"
+
+#: Host events that are vMotion failing on the host side, whatever the cause.
+HOST_FAILURE_EVENTS = frozenset(
+    {HostEventKind.VMOTION_FAILED, HostEventKind.SWITCHOVER_EXCEEDED, HostEventKind.DEST_FAILED_RESUME}
+)
+#: Host events that point away from the control plane when vvold is quiet (KB 307365).
+NOT_CONTROL_PLANE_EVENTS = frozenset({HostEventKind.SWITCHOVER_EXCEEDED, HostEventKind.DEST_FAILED_RESUME})
+
+
+def norm_container(value: str) -> str:
+    """``vvol:e0ad8389...-b1b7...`` and ``e0ad8389-...`` compare as 32 hex digits when they are."""
+    text = value.lower().removeprefix("vvol:").removeprefix("rfc4122.")
+    digits = re.sub(r"[^0-9a-f]", "", text)
+    return digits if len(digits) == 32 else text
+
+
+@dataclass
+class SeriesVerdict:
+    stats: SeriesStats
+    peak_pressure: int
+    at_ceiling: float
+    create_p95: float | None
+
+    def reasons(self, t: Thresholds) -> list[str]:
+        out = []
+        if self.peak_pressure >= t.pressure_events:
+            out.append(
+                f"{self.peak_pressure} no-free-connection waits/busy faults within "
+                f"{int(t.pressure_window_seconds)} s"
+            )
+        if self.at_ceiling >= t.at_ceiling_seconds and self.stats.ceiling:
+            out.append(f"#outstanding at its ceiling {self.stats.ceiling} for {self.at_ceiling:.0f} s")
+        if self.create_p95 is not None and self.create_p95 >= t.create_p95_ms:
+            out.append(
+                f"createVirtualVolume p95 {self.create_p95 / 1000:.1f} s over {self.stats.create.count} calls"
+            )
+        return out
+
+
+@dataclass
+class Facts:
+    """What finish() learnt, shared by the conditions, findings and missing-evidence steps."""
+
+    incident: tuple[datetime, datetime] | None = None
+    pressured: list[SeriesVerdict] = field(default_factory=list)
+    bad_providers: list[ProviderRecord] = field(default_factory=list)
+    online_providers: list[ProviderRecord] = field(default_factory=list)
+    ssl_total: int = 0
+    connect_failures: int = 0
+    pe_bad: list[ProtocolEndpointRecord] = field(default_factory=list)
+    pe_missing: list[tuple[str, str, list[Citation]]] = field(default_factory=list)  # host, what, why
+    pe_events: list[HostLogEvent] = field(default_factory=list)
+    certs: list[CertificateAssessment] = field(default_factory=list)
+    failed_migrations: int = 0
+    vvold_failures_on_pressured: int = 0
+    host_failures: list[HostLogEvent] = field(default_factory=list)
+    involved_hosts: list[str] = field(default_factory=list)  # host keys
+    vvold_hosts: set[str] = field(default_factory=set)
+    vvold_any: bool = False
+    vvold_unnamed: bool = False
+    host_evidence: bool = False
+    storms: int = 0

@@ -1,0 +1,366 @@
+"""Findings: for each decision-table row that holds, a title, a one-line reason, the evidence
+lines that prove it, a confidence from how many independent signals agree, and the runbook's next
+moves.
+
+Confidence is ``base + 0.1`` per agreeing signal beyond the first (capped at 0.95; 0.8 for
+secondary findings): a saturation verdict backed by waits, a held ceiling, slow creates, failed
+migrations with pressure nearby and an online provider is surer than one resting on waits alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from vvolguard.analysis.decision import Rule
+from vvolguard.analysis.facts import NOT_CONTROL_PLANE_EVENTS, VCENTER, Facts
+from vvolguard.analysis.migrations import host_key
+from vvolguard.analysis.model import FailureClass, Finding
+from vvolguard.analysis.nextmoves import next_moves
+from vvolguard.records import Citation
+
+#: Quoted lines per finding: enough to prove it, few enough to read.
+MAX_CITATIONS = 12
+
+
+class FindingWriter:
+    """Writes one :class:`Finding` per decision-table row, reading the analyzer's state."""
+
+    def __init__(self, analyzer: Any) -> None:
+        self.names = analyzer.names
+        self.signals = analyzer.signals
+        self.pes = analyzer.pes
+        self.t = analyzer.t
+        self.inputs = analyzer.inputs
+
+    def finding(self, rule: Rule, f: Facts, migrations: Any) -> Finding:
+        cls = rule.cls
+        builder = {
+            FailureClass.PROVIDER_SATURATION: self._saturation,
+            FailureClass.PROVIDER_REGISTRATION: self._registration,
+            FailureClass.PE_PRESENTATION: self._pe,
+            FailureClass.CERTIFICATE_LIFECYCLE: self._certificate,
+            FailureClass.NOT_CONTROL_PLANE: self._not_control_plane,
+            FailureClass.HEALTHY: self._healthy,
+            FailureClass.INSUFFICIENT_EVIDENCE: self._insufficient,
+        }[cls]
+        title, reason, support, cites, hosts, providers = builder(rule, f, migrations)
+        base = {
+            FailureClass.INSUFFICIENT_EVIDENCE: 0.3,
+            FailureClass.HEALTHY: 0.4,
+            FailureClass.NOT_CONTROL_PLANE: 0.4,
+        }.get(cls, 0.45)
+        confidence = round(min(0.95, base + 0.1 * max(0, support - 1)), 2)
+        if not rule.primary:
+            confidence = round(min(confidence, 0.8), 2)
+        return Finding(
+            id=cls.value,
+            title=title,
+            severity=rule.severity,
+            confidence=confidence,
+            reason=reason,
+            citations=dedupe(cites)[:MAX_CITATIONS],
+            next_moves=next_moves(cls),
+            hosts=sorted({h for h in hosts if h}),
+            providers=sorted({p for p in providers if p}),
+        )
+
+    def _failure_citations(self, migrations: Any, limit: int = 3) -> list[Citation]:
+        return [m.citation for m in migrations.failed if m.citation][:limit]
+
+    def _saturation(self, rule: Rule, f: Facts, migrations: Any) -> tuple:
+        t = self.t
+        if not f.pressured and f.storms:
+            storm = migrations.storms[0]
+            reason = (
+                f"{storm.peak_concurrency} migrations in flight from {storm.source_host} "
+                f"(threshold {t.storm_in_flight}); no vvold pressure evidence"
+            )
+            return (
+                "Migration storm from one source host",
+                reason,
+                1,
+                self._failure_citations(migrations),
+                [s.source_host for s in migrations.storms],
+                [],
+            )
+        top = f.pressured[0]
+        s = top.stats
+        where = f"{self.names.display(s.host) or 'unknown host'} -> {s.vp}"
+        parts = top.reasons(t)
+        impact = []
+        if f.failed_migrations:
+            impact.append(f"{f.failed_migrations} of {migrations.total} migrations failed")
+        if f.vvold_failures_on_pressured:
+            impact.append(f"{f.vvold_failures_on_pressured} VASA operations failed")
+        if f.storms:
+            impact.append(f"{f.storms} migration storm(s) of >= {t.storm_in_flight} in flight")
+        reason = (
+            f"{where}: " + "; ".join(parts) + (f"; {', '.join(impact)}" if impact else "; no failures yet")
+        )
+        support = sum(len(sv.reasons(t)) for sv in f.pressured[:3])
+        support += bool(f.failed_migrations) + bool(f.vvold_failures_on_pressured) + bool(f.storms)
+        support += any(
+            m.nearby_signals
+            and any(v.get("no_free_conn") or v.get("busy") for v in m.nearby_signals.values())
+            for m in migrations.failed
+        )
+        support += bool(f.online_providers) and not f.bad_providers
+        cites: list[Citation] = []
+        for sv in f.pressured[:3]:
+            st = sv.stats
+            for kind in ("no-free-conn", "busy"):
+                cites += [e.citation for e in st.first_by_kind.get(kind, [])[:2]]
+            cites += [e.citation for e in st.at_ceiling_lines[:1]]
+            cites += [e.citation for e in st.slowest_creates[:2]]
+            cites += [e.citation for e in st.first_by_kind.get("failure", [])[:1]]
+        cites += self._failure_citations(migrations)
+        hosts = [self.names.display(sv.stats.host) for sv in f.pressured]
+        return (
+            "VASA provider saturation (KB 318662)",
+            reason,
+            support,
+            cites,
+            hosts,
+            [sv.stats.vp for sv in f.pressured],
+        )
+
+    def _registration(self, rule: Rule, f: Facts, migrations: Any) -> tuple:
+        parts = []
+        cites: list[Citation] = []
+        providers = []
+        if f.bad_providers:
+            by = {}
+            for p in f.bad_providers:
+                by.setdefault((p.name, p.status), []).append(p.observer or VCENTER)
+                cites += [p.citation] if p.citation else []
+                providers.append(p.name)
+            parts += [
+                f"provider {n} is {st} as seen by {', '.join(sorted(set(o)))}" for (n, st), o in by.items()
+            ]
+        conn_series = [
+            s
+            for s in self.signals.series.values()
+            if s.counts["ssl"] or s.counts["setcontext_failure"] or s.counts["transport"]
+        ]
+        if f.ssl_total:
+            parts.append(f"{f.ssl_total} SSL failures in vvold.log")
+        if f.connect_failures:
+            parts.append(f"{f.connect_failures} setContext/transport failures")
+        for s in conn_series[:3]:
+            for kind in ("ssl", "setcontext-failure", "transport"):
+                cites += [e.citation for e in s.first_by_kind.get(kind, [])[:2]]
+            providers.append(s.vp)
+        mismatched = [c for c in f.certs if c.matches_provider is False]
+        for c in mismatched:
+            parts.append(f"certificate {c.subject} does not name provider host {c.provider_host}")
+            cites += [c.citation] if c.citation else []
+            providers.append(c.provider or "")
+        if rule.primary and f.failed_migrations:
+            parts.append(f"{f.failed_migrations} migrations failed")
+            cites += self._failure_citations(migrations)
+        support = len({p.observer for p in f.bad_providers}) + bool(f.ssl_total) + bool(f.connect_failures)
+        support += bool(mismatched) + bool(f.failed_migrations)
+        hosts = [
+            self.names.display(p.observer)
+            for p in f.bad_providers
+            if p.observer and p.observer.lower() != VCENTER
+        ]
+        hosts += [self.names.display(s.host) for s in conn_series]
+        title = "VASA provider registration / trust" if rule.primary else "Provider certificate name mismatch"
+        return (
+            title,
+            "; ".join(parts) or "provider registration or trust problem",
+            support,
+            cites,
+            hosts,
+            providers,
+        )
+
+    def _pe(self, rule: Rule, f: Facts, migrations: Any) -> tuple:
+        parts = []
+        cites: list[Citation] = []
+        hosts: list[str | None] = []
+        for pe in f.pe_bad:
+            state = []
+            if pe.accessible is False:
+                state.append("inaccessible")
+            if pe.configured is False:
+                state.append("not configured")
+            parts.append(f"PE {pe.pe_id} on {self.names.display(pe.host)} is {' and '.join(state)}")
+            cites += [pe.citation] if pe.citation else []
+            hosts.append(self.names.display(pe.host))
+        for host, what, why in f.pe_missing:
+            parts.append(f"{host}: {what}")
+            cites += why
+            hosts.append(host)
+        if f.pe_events:
+            parts.append(f"{len(f.pe_events)} PE path events in host logs")
+            cites += [e.citation for e in f.pe_events[:3]]
+            hosts += [self.names.display(e.host) for e in f.pe_events]
+        online = [p for p in f.online_providers]
+        if online:
+            parts.append("provider online")
+            cites += [p.citation for p in online[:1] if p.citation]
+        if f.failed_migrations:
+            cites += self._failure_citations(migrations)
+        support = (
+            bool(f.pe_bad) + bool(f.pe_missing) + bool(f.pe_events) + bool(online) + bool(f.failed_migrations)
+        )
+        return (
+            "Protocol Endpoint presentation",
+            "; ".join(parts),
+            support,
+            cites,
+            hosts,
+            [p.name for p in online],
+        )
+
+    def _certificate(self, rule: Rule, f: Facts, migrations: Any) -> tuple:
+        wanted = {
+            "certificate_expired_at_incident": lambda c: c.status_at_incident == "expired",
+            "certificate_expired_now": lambda c: c.status_now == "expired",
+            "certificate_hard_limit": lambda c: "hard-limit" in (c.status_now, c.status_at_incident),
+            "certificate_soft_limit": lambda c: "soft-limit" in (c.status_now, c.status_at_incident),
+        }[rule.condition]
+        chosen = [c for c in f.certs if wanted(c)]
+        parts = []
+        for c in chosen:
+            if rule.condition == "certificate_expired_at_incident":
+                parts.append(
+                    f"{c.subject} expired {-(c.days_left_at_incident or 0):.0f} days before the incident "
+                    f"(not after {c.not_after:%Y-%m-%d})"
+                )
+            else:
+                parts.append(
+                    f"{c.subject}: {c.days_left_now:.0f} days left today (not after {c.not_after:%Y-%m-%d})"
+                )
+        support = len(chosen)
+        cites = [c.citation for c in chosen if c.citation]
+        if rule.primary:
+            if f.bad_providers:
+                parts.append("provider offline/syncError, as an expired certificate causes")
+                cites += [p.citation for p in f.bad_providers[:2] if p.citation]
+                support += 1
+            if f.ssl_total or f.connect_failures:
+                support += 1
+            if f.failed_migrations:
+                support += 1
+                cites += self._failure_citations(migrations)
+        title = {
+            "certificate_expired_at_incident": "VASA provider certificate expired at the incident",
+            "certificate_expired_now": "VASA provider certificate has expired since",
+            "certificate_hard_limit": "VASA provider certificate within 1 month of expiry",
+            "certificate_soft_limit": "VASA provider certificate within 6 months of expiry",
+        }[rule.condition]
+        return (title, "; ".join(parts), support, cites, [], [c.provider for c in chosen])
+
+    def _not_control_plane(self, rule: Rule, f: Facts, migrations: Any) -> tuple:
+        parts = [
+            f"{f.failed_migrations} migrations failed"
+            if f.failed_migrations
+            else "vMotion failures in host logs"
+        ]
+        covered = [self.names.display(h) for h in f.involved_hosts if h in f.vvold_hosts]
+        parts.append(
+            f"vvold.log of {', '.join(h for h in covered if h) or 'the hosts'} shows no VASA pressure"
+        )
+        cites: list[Citation] = self._failure_citations(migrations)
+        support = 1 + bool(covered)
+        ncp = [e for e in f.host_failures if e.kind in NOT_CONTROL_PLANE_EVENTS]
+        if ncp:
+            kinds = sorted({e.kind.value for e in ncp})
+            parts.append(f"host logs show {', '.join(kinds)}")
+            cites += [e.citation for e in ncp[:3]]
+            support += 1
+        if f.online_providers and not f.bad_providers:
+            parts.append("providers online")
+            cites += [p.citation for p in f.online_providers[:1] if p.citation]
+            support += 1
+        if self.pes and not f.pe_bad:
+            parts.append("PEs accessible")
+            cites += [pe.citation for pe in list(self.pes.values())[:1] if pe.citation]
+            support += 1
+        cites += self._vvold_proof(f.involved_hosts)
+        return (
+            "Not the vVol control plane",
+            "; ".join(parts),
+            support,
+            cites,
+            [self.names.display(h) for h in f.involved_hosts],
+            [],
+        )
+
+    def _healthy(self, rule: Rule, f: Facts, migrations: Any) -> tuple:
+        parts = []
+        cites: list[Citation] = []
+        support = 0
+        if f.vvold_any:
+            parts.append("vvold.log shows no saturation")
+            cites += self._vvold_proof([])
+            support += 1
+        if f.online_providers and not f.bad_providers:
+            parts.append("providers online")
+            cites += [p.citation for p in f.online_providers[:2] if p.citation]
+            support += 1
+        if self.pes and not f.pe_bad:
+            parts.append("PEs accessible")
+            cites += [pe.citation for pe in list(self.pes.values())[:2] if pe.citation]
+            support += 1
+        if migrations.total:
+            parts.append(f"{migrations.succeeded} of {migrations.total} migrations succeeded")
+            support += 1
+        else:
+            parts.append("no failed migration in the evidence")
+        return ("No vVol control-plane problem found", "; ".join(parts), support, cites, self.names.all(), [])
+
+    def _insufficient(self, rule: Rule, f: Facts, migrations: Any) -> tuple:
+        if f.failed_migrations and not f.host_evidence:
+            reason = (
+                f"{f.failed_migrations} migrations failed but no host-side evidence "
+                "(vvold.log, esxcli) was given"
+            )
+        elif f.failed_migrations:
+            reason = (
+                f"{f.failed_migrations} migrations failed but no vvold.log from their hosts "
+                "shows whether the VASA provider was under pressure"
+            )
+        elif not (self.inputs or f.host_evidence or migrations.total):
+            reason = "no usable evidence was read"
+        else:
+            reason = "the evidence read says nothing about the vVol control plane"
+        return (
+            "Not enough evidence to place the failure",
+            reason,
+            1,
+            self._failure_citations(migrations, 5),
+            [self.names.display(h) for h in f.involved_hosts],
+            [],
+        )
+
+    def _vvold_proof(self, hosts: Iterable[str]) -> list[Citation]:
+        keys = set(hosts)
+        out: list[Citation] = []
+        for stats in self.signals.series.values():
+            if keys and host_key(stats.host) not in keys:
+                continue
+            out += [e.citation for e in stats.first_by_kind.get("success", [])[:1]]
+            if len(out) >= 2:
+                break
+        return out
+
+    @staticmethod
+    def summary(finding: Finding) -> str:
+        """The verdict line: the class and the primary finding's reason."""
+        return f"{finding.id}: {finding.reason}"
+
+
+def dedupe(cites: Iterable[Citation | None]) -> list[Citation]:
+    seen: set[tuple[str, int | None]] = set()
+    out = []
+    for c in cites:
+        if c is None or (c.file, c.line) in seen:
+            continue
+        seen.add((c.file, c.line))
+        out.append(c)
+    return out

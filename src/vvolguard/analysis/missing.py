@@ -1,0 +1,87 @@
+"""What evidence is absent, what it would settle, and the command that collects it.
+
+Always filled, whatever the verdict: a confident verdict still names what would confirm it, and an
+``insufficient-evidence`` verdict is only useful through this list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vvolguard.analysis.certificates import url_host
+from vvolguard.analysis.facts import Facts
+from vvolguard.analysis.migrations import host_key
+from vvolguard.analysis.model import MissingEvidence
+from vvolguard.records import EvidenceKind
+
+VVOLD_GREP = (
+    'grep -Ei "No free connections|PROVIDER_BUSY|bindVirtualVolume|createVirtualVolume|TimedOut|GetFreeConn" '
+    "/var/run/log/vvold.log"
+)
+
+
+def missing_evidence(an: Any, f: Facts) -> list[MissingEvidence]:
+    """The artifacts that are absent and what each would settle, with the command to get it."""
+    out: list[MissingEvidence] = []
+    hosts = f.involved_hosts or [host_key(h) for h in an.names.all()]
+    targets = [an.names.display(h) or h for h in hosts][:5] or ["<source host of a failed migration>"]
+    vp_hosts = an.listed.get(EvidenceKind.VASAPROVIDER_LIST, set())
+    pe_hosts = an.listed.get(EvidenceKind.PROTOCOLENDPOINT_LIST, set())
+    for shown in targets:
+        key = host_key(shown)
+        if key not in f.vvold_hosts and not f.vvold_unnamed and not (not f.involved_hosts and f.vvold_any):
+            out.append(
+                MissingEvidence(
+                    f"vvold.log from {shown}",
+                    "shows whether VASA calls waited for a free connection, got PROVIDER_BUSY or took "
+                    "long "
+                    "to create swap vVols around the failures (saturation vs. look elsewhere)",
+                    f"ssh root@{shown} '{VVOLD_GREP}'   # or a full support bundle: vm-support",
+                )
+            )
+        if key not in vp_hosts and EvidenceKind.VASA_PROVIDER_EXPORT not in an.kinds_seen:
+            out.append(
+                MissingEvidence(
+                    f"esxcli storage vvol vasaprovider list (on {shown})",
+                    "tells whether the provider is online, offline or in syncError "
+                    "(registration vs. saturation)",
+                    f"ssh root@{shown} 'esxcli storage vvol vasaprovider list'",
+                )
+            )
+        if key not in pe_hosts:
+            out.append(
+                MissingEvidence(
+                    f"esxcli storage vvol protocolendpoint list (on {shown})",
+                    "tells whether the Protocol Endpoints are accessible and configured (PE presentation)",
+                    f"ssh root@{shown} 'esxcli storage vvol protocolendpoint list'",
+                )
+            )
+    if not an.providers:
+        out.append(
+            MissingEvidence(
+                "vCenter storage provider inventory",
+                "provider status and certificate expiry as vCenter sees them",
+                "Get-VasaProvider -Refresh | Select-Object * | "
+                "Export-Csv vasa-providers.csv -NoTypeInformation",
+            )
+        )
+    if not len(an.ledger):
+        out.append(
+            MissingEvidence(
+                "vCenter migration tasks",
+                "which migrations failed, from which source host, and how many ran at once (storm)",
+                "Get-Task | Where-Object { $_.Name -match 'Migrat|Relocat' } | Select-Object * | "
+                "ConvertTo-Json -Depth 4 > tasks.json",
+            )
+        )
+    if not an.certificates and not any(p.certificate_expiry for p in an.providers.values()):
+        host = next((url_host(p.url) for p in an.providers.values() if p.url), None) or "<provider-host>"
+        out.append(
+            MissingEvidence(
+                "VASA provider certificate",
+                "days to expiry and whether it names the provider URL host (certificate lifecycle, trust)",
+                f"openssl s_client -connect {host}:<port> -showcerts </dev/null | "
+                "openssl x509 -noout -subject -issuer -dates -ext subjectAltName",
+            )
+        )
+    return out
