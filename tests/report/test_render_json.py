@@ -11,7 +11,7 @@ from vvolguard.report.jsonout import diagnosis_document, to_json
 
 def test_json_is_the_to_dict_document(any_diagnosis: Diagnosis) -> None:
     text = to_json(any_diagnosis)
-    assert text.endswith("}\n")
+    assert text.startswith("{\n") and text.endswith("\n}")
     assert json.loads(text) == json.loads(json.dumps(any_diagnosis.to_dict()))
 
 

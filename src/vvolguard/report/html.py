@@ -14,7 +14,7 @@ from functools import cache
 import jinja2
 
 from vvolguard.analysis.model import Diagnosis, FailureClass
-from vvolguard.report.plots import timeline_plots
+from vvolguard.report.plots import timeline_note, timeline_plots
 from vvolguard.report.view import (
     cite_ref,
     class_label,
@@ -73,6 +73,7 @@ def render_html(d: Diagnosis) -> str:
             window=window_text(d),
             moves=next_moves(d),
             plots=timeline_plots(d),
+            timeline_note=timeline_note(d),
             rows=provider_rows(d),
             missing_first=d.verdict.cls == FailureClass.INSUFFICIENT_EVIDENCE,
             citations_shown=CITATIONS_SHOWN,

@@ -63,9 +63,9 @@ def diagnosis_document(d: Diagnosis) -> dict[str, Any]:
 
 
 def to_json(d: Diagnosis) -> str:
-    """Pretty, deterministic JSON text, ending in a newline."""
+    """Pretty, deterministic JSON text (no trailing newline; the caller writes one)."""
     text = json.dumps(diagnosis_document(d), indent=2, ensure_ascii=False, allow_nan=False, default=_fallback)
-    return text + "\n"
+    return text
 
 
 def _fallback(value: Any) -> Any:

@@ -31,8 +31,10 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from vvolguard.analysis.model import Diagnosis
-from vvolguard.report.view import as_datetime, fmt_clock
+from vvolguard.report.view import as_datetime, fmt_clock, fmt_time
 
+#: Context shown either side of the incident on the time axis, at least.
+MIN_CONTEXT_S = 120
 #: Cells on the shared time grid; ~ one per horizontal pixel of the plot area, no more.
 MAX_POINTS = 600
 #: Bars in the waits plot; at ~700 px of plot width more would be thinner than 2 px.
@@ -100,9 +102,24 @@ class _Grid:
     start: datetime
     cell_s: float
     n: int
+    #: What the evidence covers, when the axis shows only the part around the incident.
+    data_start: datetime | None = None
+    data_end: datetime | None = None
 
-    def index(self, t: datetime) -> int:
-        return min(self.n - 1, max(0, int((t - self.start).total_seconds() // self.cell_s)))
+    def index(self, t: datetime) -> int | None:
+        """The cell holding ``t``, or ``None`` outside the axis (such points are not drawn)."""
+        i = math.floor((t - self.start).total_seconds() / self.cell_s)
+        return i if 0 <= i < self.n else None
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(seconds=self.n * self.cell_s)
+
+    @property
+    def zoomed(self) -> bool:
+        return bool(
+            (self.data_start and self.data_start < self.start) or (self.data_end and self.data_end > self.end)
+        )
 
     def x(self) -> np.ndarray:
         base = mdates.date2num(self.start)
@@ -124,15 +141,8 @@ class _Context:
 def timeline_plots(d: Diagnosis) -> list[Plot]:
     """The four timeline plots, in reading order. Without timed signals, each says why it is empty."""
     signals = d.signals or {}
-    timeline = [p for p in signals.get("timeline") or [] if isinstance(p, dict) and as_datetime(p.get("t"))]
-    in_flight = [
-        p
-        for p in signals.get("migrations_in_flight") or []
-        if isinstance(p, dict) and as_datetime(p.get("t"))
-    ]
-    bucket = signals.get("bucket_seconds")
-    bucket_s = float(bucket) if isinstance(bucket, int | float) and bucket > 0 else 60.0
-    grid = _grid(d, timeline, in_flight, bucket_s)
+    timeline, in_flight = _timed(signals)
+    grid = _grid(d, timeline, in_flight, _bucket(signals))
     specs = [
         ("plot-inflight", "Migrations in flight per source host", _inflight_caption(d)),
         (
@@ -188,18 +198,59 @@ def _inflight_caption(d: Diagnosis) -> str:
 
 
 def _grid(d: Diagnosis, timeline: list[dict], in_flight: list[dict], bucket_s: float) -> _Grid | None:
-    times: list[datetime] = [as_datetime(p["t"]) for p in timeline + in_flight]  # type: ignore[misc]
-    if not times:
+    """The axis: the incident with some context either side, not the whole log.
+
+    A vvold.log often covers hours around a storm of a minute or two; drawn whole, the storm is a
+    sliver. So the axis spans the incident window (or else the storms and failures), padded by half
+    its length (at least :data:`MIN_CONTEXT_S` and five buckets), within what the data covers."""
+    data: list[datetime] = [as_datetime(p["t"]) for p in timeline + in_flight]  # type: ignore[misc]
+    if not data:
         return None
-    times += [t for f in d.migrations.failed if (t := as_datetime(f.time))]
+    events = [t for f in d.migrations.failed if (t := as_datetime(f.time))]
     for s in d.migrations.storms:
-        times += [t for t in (as_datetime(s.start), as_datetime(s.end)) if t]
-    if d.incident_window:
-        times += [t for t in map(as_datetime, d.incident_window) if t]
-    start, end = min(times), max(times) + timedelta(seconds=bucket_s)
+        events += [t for t in (as_datetime(s.start), as_datetime(s.end)) if t]
+    focus = [t for t in map(as_datetime, d.incident_window or ()) if t] or events
+    data_start, data_end = min(data + events), max(data + events) + timedelta(seconds=bucket_s)
+    if focus:
+        lo, hi = min(focus + events), max(focus + events)
+        pad = timedelta(seconds=max((hi - lo).total_seconds() / 2, 5 * bucket_s, MIN_CONTEXT_S))
+        start, end = max(data_start, lo - pad), min(data_end, hi + pad)
+        if end <= start:  # the incident lies outside the data: show both
+            start, end = min(data_start, lo), max(data_end, hi)
+    else:
+        start, end = data_start, data_end
+    # Cells start on bucket boundaries, so a cell never splits one of the analysis' buckets.
+    epoch = start.timestamp()
+    start = datetime.fromtimestamp(epoch - epoch % bucket_s, UTC)
     span = max((end - start).total_seconds(), bucket_s)
     cell = bucket_s * _nice_multiple(span / MAX_POINTS / bucket_s)
-    return _Grid(start.astimezone(UTC), cell, max(1, math.ceil(span / cell)))
+    n = max(1, math.ceil(span / cell))
+    return _Grid(start, cell, n, data_start.astimezone(UTC), data_end.astimezone(UTC))
+
+
+def timeline_note(d: Diagnosis) -> str | None:
+    """Says so when the plots show only the part of the evidence around the incident."""
+    signals = d.signals or {}
+    grid = _grid(d, *_timed(signals), _bucket(signals))
+    if grid is None or not grid.zoomed:
+        return None
+    return (
+        f"Showing {fmt_time(grid.start)} → {fmt_clock(grid.end)} around the incident; "
+        f"the evidence covers {fmt_time(grid.data_start)} → {fmt_time(grid.data_end)}."
+    )
+
+
+def _timed(signals: dict[str, Any]) -> tuple[list[dict], list[dict]]:
+    def timed(key: str) -> list[dict]:
+        return [p for p in signals.get(key) or [] if isinstance(p, dict) and as_datetime(p.get("t"))]
+
+    return timed("timeline"), timed("migrations_in_flight")
+
+
+def _bucket(signals: dict[str, Any]) -> float:
+    bucket = signals.get("bucket_seconds")
+    ok = isinstance(bucket, int | float) and not isinstance(bucket, bool) and bucket > 0
+    return float(bucket) if ok else 60.0
 
 
 def _context(d: Diagnosis, grid: _Grid, timeline: list[dict], in_flight: list[dict]) -> _Context:
@@ -250,7 +301,7 @@ def _decorate(
         lo, hi = ctx.grid.xlim()
         last = -math.inf
         for x, label in ctx.failures:
-            if x - last < (hi - lo) * 0.015:
+            if x - last < (hi - lo) * 0.025:
                 continue  # would overprint the previous label; its line is still drawn
             last = x
             ax.annotate(
@@ -290,13 +341,14 @@ def _legend(ax: Any, handles: list[Any], ctx: _Context) -> None:
 
 def _plot_inflight(ctx: _Context, in_flight: list[dict]) -> tuple[Figure | None, str | None]:
     grid = ctx.grid
-    per_host: dict[str, np.ndarray] = {}
+    by_host: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
     for p in in_flight:
-        host = str(p.get("source_host"))
-        series = per_host.setdefault(host, np.full(grid.n, np.nan))
-        i = grid.index(as_datetime(p["t"]))  # type: ignore[arg-type]
-        series[i] = np.fmax(series[i], _float(p.get("in_flight")))
-    per_host = {h: _ffill(s) for h, s in per_host.items()}
+        by_host[str(p.get("source_host"))].append((as_datetime(p["t"]), _float(p.get("in_flight"))))  # type: ignore[arg-type]
+    # Before a host's first point nothing was in flight from it (the exports list every start).
+    per_host = {
+        h: np.nan_to_num(_steps(sorted(points, key=lambda tp: tp[0]), grid), nan=0.0)
+        for h, points in by_host.items()
+    }
     busy_hosts = {h: s for h, s in per_host.items() if np.nanmax(s, initial=0) > 0}
     fig, (ax,) = _figure(2.6)
     handles = []
@@ -334,8 +386,10 @@ def _plot_outstanding(ctx: _Context, timeline: list[dict]) -> tuple[Figure | Non
             ceilings[vp] = max(ceilings.get(vp, 0.0), ceiling)
         if math.isnan(value):
             continue
-        series = by_vp[vp].setdefault(host, np.full(grid.n, np.nan))
         i = grid.index(as_datetime(p["t"]))  # type: ignore[arg-type]
+        if i is None:
+            continue
+        series = by_vp[vp].setdefault(host, np.full(grid.n, np.nan))
         series[i] = np.fmax(series[i], value)
     if not by_vp:
         return None, "vvold printed no '#outstanding' counts in the evidence."
@@ -415,6 +469,8 @@ def _plot_waits(ctx: _Context, timeline: list[dict], grid: _Grid) -> tuple[Figur
     sums = {k: np.zeros(grid.n) for k in WAIT_COLOURS}
     for p in timeline:
         i = grid.index(as_datetime(p["t"]))  # type: ignore[arg-type]
+        if i is None:
+            continue
         for k in WAIT_COLOURS:
             v = _float(p.get(k))
             if not math.isnan(v):
@@ -455,6 +511,8 @@ def _plot_latency(ctx: _Context, timeline: list[dict]) -> tuple[Figure | None, s
     for p in timeline:
         vp = str(p.get("vp") or "?")
         i = grid.index(as_datetime(p["t"]))  # type: ignore[arg-type]
+        if i is None:
+            continue
         for store, key in ((p95, "create_ms_p95"), (mx, "create_ms_max")):
             v = _float(p.get(key))
             if not math.isnan(v):
@@ -512,15 +570,28 @@ def _float(value: Any) -> float:
     return float(value)
 
 
-def _ffill(series: np.ndarray) -> np.ndarray:
-    """In-flight counts are a step function: a cell with no point keeps the previous value."""
-    out = series.copy()
-    last = np.nan
-    for i, v in enumerate(out):
-        if np.isnan(v):
-            out[i] = last
-        else:
-            last = v
+def _steps(points: list[tuple[datetime, float]], grid: _Grid) -> np.ndarray:
+    """A step function (each value holds until the next point) on the grid: each cell shows the
+    highest value in force during it, so a short peak is never lost between cells, and the value
+    carried to the next cell is the last one, so a drop to 0 is never hidden by an earlier peak."""
+    out = np.full(grid.n, np.nan)
+    carry = np.nan  # value in force at the start of the current cell
+    i = 0
+    for cell in range(grid.n):
+        cell_end = grid.start + timedelta(seconds=(cell + 1) * grid.cell_s)
+        peak = carry
+        while i < len(points) and points[i][0] < cell_end:
+            t, v = points[i]
+            if math.isnan(v):
+                i += 1
+                continue
+            if t < grid.start:
+                carry = peak = v  # before the axis: only sets the starting value
+            else:
+                peak = v if math.isnan(peak) else max(peak, v)
+                carry = v
+            i += 1
+        out[cell] = peak
     return out
 
 
