@@ -21,7 +21,14 @@ from hypothesis import strategies as st
 from vvolguard.evidence import certificates, esxcli, providers, tasks
 from vvolguard.evidence.sniff import sniff
 from vvolguard.evidence.source import from_bytes
-from vvolguard.evidence.structured import Warner, iter_csv_rows, iter_json_items, parse_datetime
+from vvolguard.evidence.structured import (
+    Warner,
+    decode,
+    iter_csv_rows,
+    iter_json_items,
+    parse_datetime,
+    read_text,
+)
 from vvolguard.records import EvidenceKind
 
 READERS = [*esxcli.READERS, *providers.READERS, *tasks.READERS, *certificates.READERS]
@@ -283,3 +290,42 @@ def test_json_csv_and_date_helpers_never_raise(text):
     for dayfirst in (None, True, False):
         value, _ = parse_datetime(text, dayfirst)
         assert value is None or value.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "dayfirst", "expected"),
+    [
+        ("2024-03-14T10:02:11Z", None, datetime(2024, 3, 14, 10, 2, 11, tzinfo=UTC)),
+        ("2024-03-14T11:02:11+01:00", None, datetime(2024, 3, 14, 10, 2, 11, tzinfo=UTC)),
+        ("/Date(1710410531000)/", None, datetime(2024, 3, 14, 10, 2, 11, tzinfo=UTC)),
+        ("\\/Date(1710410531000+0100)\\/", None, datetime(2024, 3, 14, 10, 2, 11, tzinfo=UTC)),
+        ("03/14/2024, 10:02:11 AM", None, datetime(2024, 3, 14, 10, 2, 11, tzinfo=UTC)),
+        ("3/14/2024 10:02:11 PM", None, datetime(2024, 3, 14, 22, 2, 11, tzinfo=UTC)),
+        ("14/03/2024 10:02:11", None, datetime(2024, 3, 14, 10, 2, 11, tzinfo=UTC)),
+        ("14.03.2024 10:02:11", None, datetime(2024, 3, 14, 10, 2, 11, tzinfo=UTC)),
+        ("02/03/2024 10:02:11", True, datetime(2024, 3, 2, 10, 2, 11, tzinfo=UTC)),
+        ("02/03/2024 10:02:11", False, datetime(2024, 2, 3, 10, 2, 11, tzinfo=UTC)),
+        ("Mar 14, 2024, 10:02:11 AM", None, datetime(2024, 3, 14, 10, 2, 11, tzinfo=UTC)),
+        (
+            {"value": "/Date(1710410531000)/", "DateTime": "Thursday, March 14, 2024"},
+            None,
+            datetime(2024, 3, 14, 10, 2, 11, tzinfo=UTC),
+        ),
+        ("13/13/2024 10:00:00", None, None),
+        ("yesterday", None, None),
+        (True, None, None),
+    ],
+)
+def test_dates_from_every_supported_tool(text, dayfirst, expected):
+    assert parse_datetime(text, dayfirst)[0] == expected
+
+
+def test_oversized_file_is_skipped_with_a_warning():
+    ef = from_bytes("big.json", b"[" + b'{"a": 1},' * 2000 + b"{}]")
+    assert read_text(ef, Warner(ef), limit=1000) is None
+    assert ef.warnings and "too big" in ef.warnings[0].message
+
+
+def test_utf16_without_bom_is_recognised():
+    assert decode("VP Name: x\n".encode("utf-16-le")) == "VP Name: x\n"
+    assert decode("VP Name: x\n".encode("utf-16-be")) == "VP Name: x\n"

@@ -377,3 +377,16 @@ def test_damaged_task_and_event_exports_warn_and_keep_the_rest():
 def test_sniffing(name, data, kind):
     reader, confidence = sniff(from_bytes(name, data.encode()))
     assert reader is not None and reader.kind == kind and confidence >= 60
+
+
+def test_ten_megabyte_line_in_csv_and_json_costs_only_its_entry():
+    huge = "x" * (10 * 1024 * 1024)
+    csv_text = TASKS_CSV_US.replace("Power On virtual machine,app-03", f"Power On virtual machine,{huge}")
+    records, warnings = read(TaskExportReader(), "tasks.csv", csv_text)
+    assert [r.vm for r in records] == ["app-01", "app-02", "app-04"]
+    assert any(w.line == 4 and "CSV row" in w.message for w in warnings)
+
+    events = [dict(EVENTS[1], FullFormattedMessage=huge), *EVENTS[2:]]
+    records, _ = read(EventExportReader(), "events.json", json.dumps(events))
+    assert {r.event_chain_id for r in records} == {"6001", "5001", "3999"}
+    assert all(len(r.citation.text) <= 400 for r in records)
