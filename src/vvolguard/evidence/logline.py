@@ -51,6 +51,11 @@ HEAD_PREFIX_RS = (
     rf"(?:\[{META_PATTERN}\]\s?)?)?"
 )
 
+#: Level and pid of a (grep-prefix-stripped) header line; short captures are cheap.
+HEAD_LEVEL_PID_RS = rf"^\S+\s+(?P<level>{LEVEL_PATTERN})\s+[A-Za-z][\w.-]*\[(?P<pid>\d+)\]"
+#: What precedes the message: a continuation marker, or a header's ts/level/app/meta.
+MESSAGE_PREFIX_RS = rf"^(?:\s*--> ?|{HEAD_PREFIX_RS[1:]})"
+
 #: The tolerant line regex of §1.5, for a line whose grep prefix is already stripped.
 LINE_PATTERN = (
     rf"^(?P<ts>{TS_PATTERN})\s+"

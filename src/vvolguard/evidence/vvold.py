@@ -20,8 +20,13 @@ is just a stream fed with the file's blocks.
 from __future__ import annotations
 
 import io
+import multiprocessing
+import os
 import re
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -72,16 +77,29 @@ PREFILTER = "|".join(
 
 K = VasaEventKind
 
-#: Fast path for the commonest line: ``VasaOp::X [#n]: ===> Issuing 'op' to VP vp (#outstanding a/b)``.
-ISSUE_RS = (
-    r"(?:\[#(?P<opseq>\d+)\]: )?===> Issuing '(?P<op>\w+)' to VP (?P<vp>[^\s(),\[\]]+)"
-    r"(?: \(#outstanding (?P<outstanding>\d+)/(?P<outstanding_max>\d+)\))?"
-)
-#: Fast path for ``===> FINAL SUCCESS op VP (vp) Container (uuid) timeElapsed=N msecs (#outstanding n)``.
-SUCCESS_RS = (
-    r"(?:\[#(?P<opseq>\d+)\]: )?===> FINAL SUCCESS (?P<op>\w+)(?: VP \((?P<vp>[^)\s]*)\))?"
-    r"(?: Container \((?P<container>[^)\s]*)\))? timeElapsed=(?P<elapsed_ms>\d+) msecs"
-    r"(?: \(#outstanding (?P<outstanding>\d+)\))?"
+#: Fast paths for the two shapes that make up most of a busy log. Single-group extracts that
+#: start with a literal are several times cheaper per row in polars than one ``extract_groups``
+#: over the whole shape, and independent expressions run in parallel.
+#: ``VasaOp::X [#n]: ===> Issuing 'op' to VP vp (#outstanding a/b) [session state: S]``
+ISSUE_FIELDS = {
+    "op": r"===> Issuing '(\w+)'",
+    "opseq": r"\[#(\d+)\]",
+    "vp": r"' to VP ([^\s(),\[\]]+)",
+    "outstanding": r"#outstanding (\d+)",
+    "outstanding_max": r"#outstanding \d+/(\d+)",
+}
+#: ``===> FINAL SUCCESS op VP (vp) Container (uuid) timeElapsed=N msecs (#outstanding n)``
+SUCCESS_FIELDS = {
+    "op": r"===> FINAL SUCCESS (\w+)",
+    "opseq": r"\[#(\d+)\]",
+    "vp": r" VP \(([^)\s]*)\)",
+    "container": r"Container \(([^)\s]*)\)",
+    "elapsed_ms": r"timeElapsed=(\d+)",
+    "outstanding": r"#outstanding (\d+)",
+}
+FAST_PATHS = (
+    ("===> Issuing '", ISSUE_FIELDS, K.ISSUE),
+    ("===> FINAL SUCCESS ", SUCCESS_FIELDS, K.SUCCESS),
 )
 
 
@@ -194,9 +212,58 @@ def _split_lines(data: bytes) -> pl.Series:
     return pl.Series("l", [t.rstrip("\r") for t in text], dtype=pl.String)
 
 
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """Complete lines plus the context they need, so blocks can be parsed independently."""
+
+    data: bytes  # ends with a newline
+    base: int  # lines of the input before this block
+    prev_header: str | None  # last timestamped line before this block
+
+
+@dataclass(slots=True)
+class _Parsed:
+    frame: VasaFrame | None
+    #: (once-per-input key, line, message); the stream drops repeats of a key.
+    notes: list[tuple[str, int | None, str]] = field(default_factory=list)
+    sections: list[tuple[int, str]] = field(default_factory=list)
+
+
+# ``re.match(data, pos)`` anchors at ``pos`` by itself; a leading ``^`` would only match at 0.
+_HEADER_START_B = re.compile(ll.HEADER_START_RS.removeprefix("^").encode())
+_HEADER_ANYWHERE_B = re.compile(b"(?m)" + ll.HEADER_START_RS.replace("[^\\s:]", "[^\\s:\\n]").encode())
+#: How many lines back from a block's end to look for its last header before using a regex scan.
+_BACKSCAN_LINES = 10_000
+
+
+def _last_header(data: bytes) -> str | None:
+    """The last timestamped line of ``data`` (which ends with a newline), decoded."""
+    end = len(data) - 1
+    for _ in range(_BACKSCAN_LINES):
+        if end <= 0:
+            return None
+        start = data.rfind(b"\n", 0, end) + 1
+        if _HEADER_START_B.match(data, start, end):
+            return data[start:end].decode("utf-8", "replace").rstrip("\r")
+        end = start - 1
+    last = None
+    for match in _HEADER_ANYWHERE_B.finditer(data, 0, max(end, 0)):
+        last = match
+    if last is None:
+        return None
+    stop = data.find(b"\n", last.start())
+    return data[last.start() : stop].decode("utf-8", "replace").rstrip("\r")
+
+
 class VvoldStream:
-    """Incremental vvold parser: feed bytes, get frames. Line numbers and the header context of
-    ``-->`` continuations carry across feeds, so a live tail and a whole file parse alike."""
+    """Incremental vvold parser: feed bytes, get frames.
+
+    Line numbers and the header context of ``-->`` continuations carry across feeds, so a live
+    tail (the drain) and a whole file (``VvoldReader.read``) parse identically. The cheap,
+    sequential part (cutting complete lines, counting them, finding the last header) happens
+    here; the expensive part (:func:`_parse_block`) is pure, so ``feed_all`` can run it on two
+    blocks at once.
+    """
 
     def __init__(
         self,
@@ -210,18 +277,94 @@ class VvoldStream:
         self._pending = b""
         self._skipping = False  # inside an over-long line, dropping bytes until its newline
         self._lines = 0  # complete lines consumed so far
-        self._last_header: str | None = None  # text of the last timestamped line seen
-        self._legacy_warned = False
-        self._long_warned = False
-        self._no_header_warned = False
+        self._last_header: str | None = None  # last timestamped line seen
+        self._said: set[str] = set()
         #: HostIdentity records found in ``Section for VMware`` headers, for the caller to take.
         self.identities: list[HostIdentity] = []
         self._seen_sections: set[tuple[str, str]] = set()
+        self._blocks: dict[int, _Block] = {}  # blocks out at a worker, to redo if it dies
+        self._preamble = b""  # complete lines before the first timestamped line
+
+    @property
+    def lines_read(self) -> int:
+        """Complete lines consumed so far (the partial last line is not counted yet)."""
+        return self._lines
 
     # -- public API ---------------------------------------------------------------------------
 
     def feed(self, data: bytes) -> VasaFrame | None:
         """Parse every complete line in ``pending + data``; keep the partial last line."""
+        block = self._cut(data)
+        return self._absorb(self._run(block)) if block else None
+
+    def flush(self) -> VasaFrame | None:
+        """End of input: parse the last line even without its newline."""
+        block = self._cut_tail()
+        return self._absorb(self._run(block)) if block else None
+
+    def feed_all(self, chunks: Iterable[bytes], parallel: bool = True) -> Iterator[VasaFrame]:
+        """Feed every chunk and flush; frames come out in input order.
+
+        Polars string kernels hold the interpreter for most of their run here, so threads do
+        not overlap; a big input is instead shared between this process and worker processes
+        (:func:`_worker_pool`), started only once the input has proved large, so small files
+        and tests never pay for them. At most :data:`_MAX_IN_FLIGHT` blocks are held at once.
+        """
+        pending: deque[Future[_Parsed] | _Parsed] = deque()
+        pool: ProcessPoolExecutor | None = None
+        blocks = 0
+
+        def emit(item: Future[_Parsed] | _Parsed, block: _Block | None = None) -> Iterator[VasaFrame]:
+            frame = self._absorb(self._result(item))
+            if frame is not None:
+                yield frame
+
+        def schedule(block: _Block) -> None:
+            nonlocal pool
+            in_flight = sum(1 for item in pending if isinstance(item, Future) and not item.done())
+            if pool is not None and in_flight < _POOL_WORKERS:
+                try:
+                    future = pool.submit(_parse_block, block, self.display, self.host)
+                except Exception:  # a broken pool (worker could not start): carry on here
+                    _drop_pool()
+                    pool = None
+                else:
+                    self._blocks[id(future)] = block
+                    pending.append(future)
+                    return
+            pending.append(self._run(block))
+
+        for chunk in chunks:
+            block = self._cut(chunk)
+            if block is None:
+                continue
+            blocks += 1
+            if parallel and pool is None and blocks > _POOL_AFTER_BLOCKS:
+                pool = _worker_pool()
+            schedule(block)
+            while pending and (not isinstance(pending[0], Future) or pending[0].done()):
+                yield from emit(pending.popleft())
+            while len(pending) >= _MAX_IN_FLIGHT:
+                yield from emit(pending.popleft())
+        block = self._cut_tail()
+        if block is not None:
+            schedule(block)
+        while pending:
+            yield from emit(pending.popleft())
+
+    def _result(self, item: Future[_Parsed] | _Parsed) -> _Parsed:
+        """A worker's result; if the worker died (killed, out of memory), parse here instead."""
+        if not isinstance(item, Future):
+            return item
+        block = self._blocks.pop(id(item), None)
+        try:
+            return item.result()
+        except Exception:
+            return self._run(block) if block is not None else _Parsed(None)
+
+    # -- sequential part ----------------------------------------------------------------------
+
+    def _cut(self, data: bytes) -> _Block | None:
         if self._skipping:
             cut = data.find(b"\n")
             if cut < 0:
@@ -234,196 +377,252 @@ class VvoldStream:
         cut = buf.rfind(b"\n")
         complete, rest = (buf[: cut + 1], buf[cut + 1 :]) if cut >= 0 else (b"", buf)
         if len(rest) > MAX_LINE_BYTES:
-            self._note_long_line(cut)
+            self._say_once(
+                "long-line",
+                f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB; only its first "
+                f"{LONG_LINE_KEEP // 1024} KiB were read",
+                self._lines + complete.count(b"\n") + 1,
+            )
             complete += rest[:LONG_LINE_KEEP] + b"\n"
             rest = b""
             self._skipping = True
         self._pending = rest
-        return self._parse(complete) if complete else None
+        return self._block(complete)
 
-    def flush(self) -> VasaFrame | None:
-        """End of input: parse the last line even without its newline."""
+    def _cut_tail(self) -> _Block | None:
         tail, self._pending = self._pending, b""
         self._skipping = False
-        return self._parse(tail + b"\n") if tail else None
+        return self._block(tail + b"\n" if tail else b"", final=True)
 
-    # -- internals ----------------------------------------------------------------------------
+    def _block(self, data: bytes, final: bool = False) -> _Block | None:
+        if self._last_header is None:
+            # Until the first timestamped line, hold the lines back: a leading continuation is
+            # dated by the first header, however the input was cut into feeds.
+            data = self._preamble + data if self._preamble else data
+            header = _last_header(data)
+            if header is None and not final and len(data) <= _PREAMBLE_MAX:
+                self._preamble = data
+                return None
+            self._preamble = b""
+        else:
+            header = _last_header(data)
+        if not data:
+            return None
+        block = _Block(data=data, base=self._lines, prev_header=self._last_header)
+        self._lines += data.count(b"\n")
+        if header is not None:
+            self._last_header = header
+        return block
 
-    def _say(self, message: str, line: int | None = None) -> None:
-        if self._warn is not None:
-            self._warn(message, line)
-
-    def _note_long_line(self, cut: int) -> None:
-        if not self._long_warned:
-            self._long_warned = True
-            where = self._lines + 1 + (self._pending.count(b"\n") if cut >= 0 else 0)
-            self._say(
-                f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB; only its first "
-                f"{LONG_LINE_KEEP // 1024} KiB were read",
-                where,
-            )
-
-    def _parse(self, data: bytes) -> VasaFrame | None:
-        """Parse complete lines (``data`` ends with a newline)."""
-        lines = _split_lines(data)
-        base = self._lines
-        self._lines += lines.len()
+    def _run(self, block: _Block) -> _Parsed:
         try:
-            return self._frame(lines, base)
+            return _parse_block(block, self.display, self.host)
         except Exception as exc:  # never raise on input; say which lines were lost
-            self._say(
-                f"internal: could not parse lines {base + 1}-{self._lines} ({exc!r}); skipped", base + 1
+            first, last = block.base + 1, block.base + block.data.count(b"\n")
+            return _Parsed(
+                None, [(f"internal-{first}", first, f"internal: lines {first}-{last} not parsed ({exc!r})")]
             )
-            return None
 
-    def _frame(self, lines: pl.Series, base: int) -> VasaFrame | None:
-        prefix = 0
-        if self._last_header is not None:
-            lines = pl.concat([pl.Series("l", [self._last_header], dtype=pl.String), lines])
-            prefix = 1
-        df = pl.DataFrame({"l": lines}).with_row_index("i")
-        marks = df.select(
-            pl.col("l").str.contains(PREFILTER).fill_null(False).alias("cand"),
-            pl.col("l").str.contains(ll.HEADER_START_RS).fill_null(False).alias("hdr"),
-        )
-        hdr = marks.get_column("hdr")
-        # Remember the last header for the next block before anything else can go wrong.
-        last_hdr = hdr.arg_true()
-        if last_hdr.len():
-            self._last_header = df.get_column("l")[int(last_hdr[-1])]
-        self._check_legacy(df, hdr, base, prefix)
-        cand = marks.get_column("cand")
-        if prefix:
-            cand[0] = False
-        if not cand.any():
-            return None
-        hidx = pl.select(
-            pl.when(hdr).then(df.get_column("i")).otherwise(None).forward_fill().alias("h")
-        ).get_column("h")
-        sel = df.with_columns(h=hidx).filter(cand)
-        if sel.get_column("h").null_count():
-            # Continuations before the first header of the input (a grep excerpt or a rotated
-            # file often starts mid-record) get the next header's time; no header at all: skip.
-            first = hdr.arg_true()
-            if first.len() == 0:
-                if not self._no_header_warned:
-                    self._no_header_warned = True
-                    self._say(
-                        "no timestamped ESXi log lines found; lines without a time were skipped", base + 1
-                    )
-                return None
-            sel = sel.with_columns(pl.col("h").fill_null(int(first[0])))
-        headers = df.get_column("l").gather(sel.get_column("h"))
-        return self._build(sel, headers, base - prefix)
-
-    def _check_legacy(self, df: pl.DataFrame, hdr: pl.Series, base: int, prefix: int) -> None:
-        if self._legacy_warned or hdr.sum() * 2 >= df.height:
-            return
-        legacy = df.get_column("l").str.contains(ll.LEGACY_PATTERN).fill_null(False).arg_true()
-        if legacy.len():
-            self._legacy_warned = True
-            self._say(ll.LEGACY_WARNING, base + int(legacy[0]) - prefix + 1)
-
-    def _build(self, sel: pl.DataFrame, headers: pl.Series, offset: int) -> VasaFrame | None:
-        """Date, split and classify the kept rows, then extract fields by shape.
-
-        The two shapes that make up most of a busy log (``Issuing`` and ``FINAL SUCCESS``)
-        go through one specific regex each; everything else (failures, GetFreeConn, busy,
-        setContext, TLS, and fast-path misses) goes through the generic, tolerant path.
-        """
-        work = sel.with_columns(
-            hl=ll.strip_grep_prefix_expr(pl.lit(headers)),
-            own=(pl.col("i") == pl.col("h")),
-            orphan=(pl.col("h") > pl.col("i")),
-        )
-        head = pl.col("hl").str.extract_groups(ll.HEAD_FIELDS_RS)
-        work = work.with_columns(
-            ts_raw=head.struct.field("ts"),
-            level_raw=head.struct.field("level"),
-            pid=head.struct.field("pid").cast(pl.Int64, strict=False),
-            msg=pl.when(pl.col("own"))
-            .then(pl.col("hl").str.replace(ll.HEAD_PREFIX_RS, ""))
-            .otherwise(pl.col("l").str.replace(ll.CONTINUATION_RS, ""))
-            .str.strip_chars_end("\r"),
-        )
-        work = work.with_columns(ts=ll.ts_expr_fast(pl.col("ts_raw")))
-        if work.get_column("ts").null_count():
-            # Offsets, missing fractions in odd spellings, or junk after a timestamp-looking
-            # start: the slow, general parse, only when needed.
-            work = work.with_columns(ts=pl.coalesce(pl.col("ts"), ll.ts_expr(pl.col("hl"))))
-            work = work.filter(pl.col("ts").is_not_null())
-            if work.height == 0:
-                return None
-        if work.get_column("msg").str.contains("[context]", literal=True).any():
-            work = work.with_columns(pl.col("msg").str.replace(ll.CONTEXT_BLOB_RS, ""))
-        work = work.with_columns(
-            level=pl.when(pl.col("orphan")).then(None).otherwise(ll.level_expr(pl.col("level_raw"))),
-            esxi8=pl.col("level_raw").str.contains(r"^[A-Z][a-z]\("),
-            tag=pl.col("msg").str.extract(r"===> (Issuing|FINAL SUCCESS) ", 1),
-        )
-        parts: list[pl.DataFrame] = []
-        rest = work.filter(pl.col("tag").is_null())
-        for tag, pattern, kind in (
-            ("Issuing", ISSUE_RS, K.ISSUE),
-            ("FINAL SUCCESS", SUCCESS_RS, K.SUCCESS),
-        ):
-            chunk = work.filter(pl.col("tag") == tag)
-            if chunk.height == 0:
+    def _absorb(self, parsed: _Parsed) -> VasaFrame | None:
+        for key, line, message in parsed.notes:
+            self._say_once(key, message, line)
+        for line, text in parsed.sections:
+            section = ll.parse_section(text)
+            if section is None or (section.version, section.build) in self._seen_sections:
                 continue
-            chunk = chunk.with_columns(f=pl.col("msg").str.extract_groups(pattern))
-            hit = chunk.get_column("f").struct.field("op").is_not_null()
-            rest = pl.concat([rest, chunk.filter(~hit).drop("f")]) if not hit.all() else rest
-            chunk = chunk.filter(hit).with_columns(kind=pl.lit(kind.value)).unnest("f")
-            parts.append(chunk)
-        if rest.height:
-            kind = _kind_expr(pl.col("msg"))
-            rest = rest.with_columns(kind=kind).with_columns(_fields(pl.col("msg"), pl.col("kind")))
-            parts.append(rest)
-        if not parts:
-            return None
-        frame = pl.concat([self._finish(part, offset) for part in parts], how="vertical").sort("line")
-        self._collect_sections(frame)
-        shape = "esxi8" if frame.get_column("esxi8").sum() * 2 > frame.height else "esxi7"
-        return VasaFrame(frame=frame.select(list(VASA_SCHEMA)), shape=shape)
-
-    def _finish(self, part: pl.DataFrame, offset: int) -> pl.DataFrame:
-        """Bring one classified chunk to the exact VASA_SCHEMA columns and dtypes."""
-        present = set(part.columns)
-        cols: list[pl.Expr] = [
-            pl.lit(self.display, dtype=pl.String).alias("file"),
-            (pl.col("i").cast(pl.Int64) + offset + 1).alias("line"),
-            pl.col("ts"),
-            pl.lit(self.host, dtype=pl.String).alias("host"),
-        ]
-        for name in list(VASA_SCHEMA)[4:]:
-            dtype = VASA_SCHEMA[name]
-            if name == "text":
-                cols.append(ll.clip_expr(pl.col("msg"), MAX_CITED_TEXT).alias("text"))
-            elif name in present:
-                cols.append(pl.col(name).cast(dtype, strict=False).alias(name))
-            else:
-                cols.append(pl.lit(None, dtype=dtype).alias(name))
-        cols.append(pl.col("esxi8").fill_null(False))
-        return part.select(cols)
-
-    def _collect_sections(self, frame: pl.DataFrame) -> None:
-        starts = frame.filter(pl.col("kind") == K.SERVICE_START.value)
-        for row in starts.select("line", "text").iter_rows():
-            section = ll.parse_section(row[1])
-            if section is None:
-                continue
-            key = (section.version, section.build)
-            if key in self._seen_sections:
-                continue
-            self._seen_sections.add(key)
+            self._seen_sections.add((section.version, section.build))
             self.identities.append(
                 HostIdentity(
                     host=self.host or "",
                     esxi_version=section.version,
                     build=section.build,
-                    citation=Citation(self.display, row[0], row[1]),
+                    citation=Citation(self.display, line, text),
                 )
             )
+        return parsed.frame
+
+    def _say_once(self, key: str, message: str, line: int | None) -> None:
+        if key in self._said:
+            return
+        self._said.add(key)
+        if self._warn is not None:
+            self._warn(message, line)
+
+
+#: Lines before the first timestamped line wait for it up to this size, then are given up.
+_PREAMBLE_MAX = 1024 * 1024
+
+#: Blocks parsed in this process before worker processes are worth starting (spawning one
+#: costs about half a second: it imports polars).
+_POOL_AFTER_BLOCKS = 2
+_POOL_WORKERS = (os.cpu_count() or 1) - 1  # this process parses too
+_MAX_IN_FLIGHT = max(_POOL_WORKERS, 1) + 3
+_POOL: ProcessPoolExecutor | None = None
+
+
+def _worker_pool() -> ProcessPoolExecutor | None:
+    """One shared pool for all files of a run, started on first need ("spawn": forking a
+    process that already runs polars threads can deadlock). None where processes cannot start."""
+    global _POOL
+    if _POOL is None and _POOL_WORKERS >= 1:
+        try:
+            if os.environ.get("VVOLGUARD_PARSE_THREADS"):
+                from concurrent.futures import ThreadPoolExecutor
+
+                _POOL = ThreadPoolExecutor(max_workers=_POOL_WORKERS)  # type: ignore[assignment]
+            else:
+                _POOL = ProcessPoolExecutor(
+                    max_workers=_POOL_WORKERS, mp_context=multiprocessing.get_context("spawn")
+                )
+        except (OSError, ValueError, NotImplementedError):
+            return None
+    return _POOL
+
+
+def _drop_pool() -> None:
+    global _POOL
+    if _POOL is not None:
+        _POOL.shutdown(wait=False, cancel_futures=True)
+    _POOL = None
+    globals()["_POOL_WORKERS"] = 0  # do not try again in this run
+
+
+# -- the vectorised part (pure; runs in this process or a worker process) ------------------------
+
+
+def _parse_block(block: _Block, display: str, host: str | None) -> _Parsed:
+    lines = _split_lines(block.data)
+    out = _Parsed(None)
+    prefix = 0
+    if block.prev_header is not None:
+        lines = pl.concat([pl.Series("l", [block.prev_header], dtype=pl.String), lines])
+        prefix = 1
+    df = pl.DataFrame({"l": lines}).with_row_index("i")
+    marks = df.select(
+        pl.col("l").str.contains(PREFILTER).fill_null(False).alias("cand"),
+        pl.col("l").str.contains(ll.HEADER_START_RS).fill_null(False).alias("hdr"),
+    )
+    hdr = marks.get_column("hdr")
+    offset = block.base - prefix  # row i is line offset + i + 1
+    if hdr.sum() * 2 < df.height:  # mostly non-ESXi lines: is it the pre-6.5 shape?
+        legacy = df.get_column("l").str.contains(ll.LEGACY_PATTERN).fill_null(False).arg_true()
+        if legacy.len():
+            out.notes.append(("legacy", offset + int(legacy[0]) + 1, ll.LEGACY_WARNING))
+    cand = marks.get_column("cand")
+    if prefix:
+        cand[0] = False
+    if not cand.any():
+        return out
+    hidx = pl.select(
+        pl.when(hdr).then(df.get_column("i")).otherwise(None).forward_fill().alias("h")
+    ).get_column("h")
+    sel = df.with_columns(h=hidx).filter(cand)
+    if sel.get_column("h").null_count():
+        # Continuations before the first header of the input (a grep excerpt or a rotated file
+        # often starts mid-record) get the next header's time; no header at all: skipped.
+        first = hdr.arg_true()
+        if first.len() == 0:
+            out.notes.append(
+                (
+                    "no-header",
+                    block.base + 1,
+                    "no timestamped ESXi log lines found; lines without a time were skipped",
+                )
+            )
+            return out
+        sel = sel.with_columns(pl.col("h").fill_null(int(first[0])))
+    headers = df.get_column("l").gather(sel.get_column("h"))
+    frame = _build(sel, headers, offset, display, host)
+    if frame is not None:
+        starts = frame.frame.filter(pl.col("kind") == K.SERVICE_START.value)
+        out.sections.extend(starts.select("line", "text").iter_rows())
+    out.frame = frame
+    return out
+
+
+def _build(
+    sel: pl.DataFrame, headers: pl.Series, offset: int, display: str, host: str | None
+) -> VasaFrame | None:
+    """Date, split and classify the kept rows, then extract fields by shape.
+
+    Issuing and FINAL SUCCESS lines (most of a busy log) take a fast path of a few literal-led
+    extracts; everything else (failures, GetFreeConn, busy, setContext, TLS, and fast-path
+    misses) goes through the generic, tolerant classifier and extractor.
+    """
+    hl = pl.col("hl")
+    work = sel.with_columns(hl=headers, own=(pl.col("i") == pl.col("h")), orphan=(pl.col("h") > pl.col("i")))
+    if not work.get_column("hl").str.contains(r"^\d{4}-\d{2}-\d{2}T").all():
+        work = work.with_columns(hl=ll.strip_grep_prefix_expr(hl))
+    head = hl.str.extract_groups(ll.HEAD_LEVEL_PID_RS)
+    src = pl.when(pl.col("own")).then(hl).otherwise(pl.col("l"))
+    work = work.with_columns(
+        ts=ll.ts_expr_fast(hl.str.slice(0, 24)),
+        level_raw=head.struct.field("level"),
+        pid=head.struct.field("pid").cast(pl.Int64, strict=False),
+        msg=src.str.replace(ll.MESSAGE_PREFIX_RS, "").str.strip_chars_end("\r"),
+    )
+    if work.get_column("ts").null_count():
+        # Offsets, other fraction lengths, or junk after a timestamp-looking start: the
+        # general parse, only when needed.
+        work = work.with_columns(ts=pl.coalesce(pl.col("ts"), ll.ts_expr(hl))).filter(
+            pl.col("ts").is_not_null()
+        )
+        if work.height == 0:
+            return None
+    if work.get_column("msg").str.contains("[context]", literal=True).any():
+        work = work.with_columns(pl.col("msg").str.replace(ll.CONTEXT_BLOB_RS, ""))
+    msg = pl.col("msg")
+    work = work.with_columns(
+        level=pl.when(pl.col("orphan")).then(None).otherwise(ll.level_expr(pl.col("level_raw"))),
+        esxi8=pl.col("level_raw").str.contains(r"^[A-Z][a-z]\(").fill_null(False),
+        fast=pl.when(msg.str.contains(FAST_PATHS[0][0], literal=True))
+        .then(0)
+        .when(msg.str.contains(FAST_PATHS[1][0], literal=True))
+        .then(1),
+    )
+    parts: list[pl.DataFrame] = []
+    rest = work.filter(pl.col("fast").is_null())
+    for index, (_, patterns, kind) in enumerate(FAST_PATHS):
+        chunk = work.filter(pl.col("fast") == index)
+        if chunk.height == 0:
+            continue
+        chunk = chunk.with_columns(
+            msg.str.extract(pattern, 1).alias(name) for name, pattern in patterns.items()
+        )
+        hit = chunk.get_column("op").is_not_null()
+        if not hit.all():
+            rest = pl.concat([rest, chunk.filter(~hit).select(rest.columns)])
+            chunk = chunk.filter(hit)
+        parts.append(chunk.with_columns(kind=pl.lit(kind.value)))
+    if rest.height:
+        rest = rest.with_columns(kind=_kind_expr(msg)).with_columns(_fields(msg, pl.col("kind")))
+        parts.append(rest)
+    frame = pl.concat([_finish(part, offset, display, host) for part in parts], how="vertical").sort("line")
+    if frame.height == 0:
+        return None
+    shape = "esxi8" if frame.get_column("esxi8").sum() * 2 > frame.height else "esxi7"
+    return VasaFrame(frame=frame.select(list(VASA_SCHEMA)), shape=shape)
+
+
+def _finish(part: pl.DataFrame, offset: int, display: str, host: str | None) -> pl.DataFrame:
+    """Bring one classified chunk to the exact VASA_SCHEMA columns and dtypes."""
+    present = set(part.columns)
+    cols: list[pl.Expr] = [
+        pl.lit(display, dtype=pl.String).alias("file"),
+        (pl.col("i").cast(pl.Int64) + offset + 1).alias("line"),
+        pl.col("ts"),
+        pl.lit(host, dtype=pl.String).alias("host"),
+    ]
+    for name in list(VASA_SCHEMA)[4:]:
+        dtype = VASA_SCHEMA[name]
+        if name == "text":
+            cols.append(ll.clip_expr(pl.col("msg"), MAX_CITED_TEXT).alias("text"))
+        elif name in present:
+            cols.append(pl.col(name).cast(dtype, strict=False).alias(name))
+        else:
+            cols.append(pl.lit(None, dtype=dtype).alias(name))
+    cols.append(pl.col("esxi8"))
+    return part.select(cols)
 
 
 class VvoldReader:
@@ -453,18 +652,18 @@ class VvoldReader:
         return min(score, 100)
 
     def read(self, ef: EvidenceFile) -> Iterator[Record]:
-        """Stream frames and host identities; never raises (problems become warnings)."""
+        """Stream frames and host identities; never raises (problems become warnings).
+
+        Blocks are parsed two at a time on worker threads (polars releases the GIL), with
+        results handed on in file order, so memory stays at a few blocks.
+        """
         stream = VvoldStream(ef.display, ef.host, warn=lambda message, line: ef.warn(message, line))
         try:
-            for block in ef.blocks():
-                frame = stream.feed(block)
+            for frame in stream.feed_all(ef.blocks()):
                 yield from _drain_identities(stream)
-                if frame is not None and frame.frame.height:
+                if frame.frame.height:
                     yield frame
-            frame = stream.flush()
             yield from _drain_identities(stream)
-            if frame is not None and frame.frame.height:
-                yield frame
         except Exception as exc:  # the last line of defence: a reader never raises
             ef.warn(f"internal: vvold reader stopped early ({exc!r})")
 

@@ -1,0 +1,264 @@
+"""hostd.log and vmkernel.log / vmkwarning.log: the few host events that tell look-alikes apart.
+
+vvold.log says whether the VASA control plane was under pressure; these logs say what else went
+wrong in the same minutes: the vMotion switchover timeout (KB 307365), "destination failed to
+resume", a Protocol Endpoint on a bad path (unreachpe / unsafepe), an offline vVol container, a
+missing vVol, the config-vVol size limit. Those events are rare, the logs are not (a bundle holds
+eight rotations of each), so a block is searched for lower-cased keywords with ``bytes.find``
+(memchr speed) and only the lines around a hit are decoded and parsed.
+
+Both readers share the Vmacore grammar of :mod:`vvolguard.evidence.logline`; vmkernel lines have
+their own shape (``<ts> cpu5:2098765)WARNING: Migrate: 296: ...``), which only needs the leading
+timestamp. A hit on a ``-->`` continuation line (hostd puts the fault text there) takes the time
+of the record it continues.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from vvolguard.evidence import logline as ll
+from vvolguard.evidence.source import EvidenceFile
+from vvolguard.records import (
+    Citation,
+    EvidenceKind,
+    HostEventKind,
+    HostIdentity,
+    HostLogEvent,
+    Record,
+    clip,
+)
+
+#: Same bound as the vvold reader: a line longer than this is cut, with one warning.
+MAX_LINE_BYTES = 4 * 1024 * 1024
+LONG_LINE_KEEP = 64 * 1024
+#: How far back (in lines) a continuation looks for the record it belongs to.
+MAX_CONTINUATION_LINES = 500
+
+E = HostEventKind
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    kind: HostEventKind
+    keywords: tuple[bytes, ...]  # lower-case literals, any of which makes a line a candidate
+    pattern: re.Pattern[str]  # confirms the candidate on the original text
+
+
+#: First matching rule wins. Shapes: KB 307365 (switchover, vMotion failed, failed to resume),
+#: ESXi event ids (unreachpe, unsafepe, vvol.container.offline), aakittel/ESXinfo ("Could not
+#: find VVol"). The config-vVol limit wording is [RECONSTRUCTED]: no verbatim line was found.
+RULES: tuple[_Rule, ...] = (
+    _Rule(
+        E.SWITCHOVER_EXCEEDED,
+        (b"maximum switchover time",),
+        re.compile(r"(?i)maximum switchover time for migration exceeded"),
+    ),
+    _Rule(
+        E.DEST_FAILED_RESUME,
+        (b"destination failed to resume",),
+        re.compile(r"(?i)destination failed to resume"),
+    ),
+    _Rule(E.VMOTION_FAILED, (b"vmotion failed",), re.compile(r"(?i)vMotion failed")),
+    _Rule(
+        E.PE_PATH_BAD,
+        (b"unreachpe", b"unsafepe", b"vvol-incapable adapter", b"cannot safely determine vvol pe"),
+        re.compile(
+            r"(?i)badpath\.unreachpe|badpath\.unsafepe|unreachpe|unsafepe|vVol-incapable adapter|"
+            r"Cannot safely determine vVol PE"
+        ),
+    ),
+    _Rule(
+        E.CONTAINER_OFFLINE,
+        (b"container.offline", b"container offline", b"container is offline"),
+        re.compile(r"(?i)vvol\.container\.offline|container (?:is )?offline"),
+    ),
+    _Rule(E.VVOL_NOT_FOUND, (b"could not find vvol",), re.compile(r"(?i)Could not find VVol")),
+    _Rule(
+        E.CONFIG_VVOL_LIMIT,
+        (b"config vvol", b"config-vvol", b"configvvol", b"config_vvol"),
+        re.compile(r"(?i)config[-_ ]?vvol.*(?:limit|exceed|too (?:large|big)|4 ?GB|no space|out of space)"),
+    ),
+)
+_SECTION_KEYWORD = b"section for vmware"
+
+
+class _HostLogReader:
+    """Shared streaming search; subclasses say what they are and how to recognise themselves."""
+
+    kind: EvidenceKind
+    source: str
+    names: re.Pattern[str]
+    content: re.Pattern[bytes]
+
+    def sniff(self, name: str, head: bytes) -> int:
+        score = 0
+        if self.content.search(head):
+            score = 80
+        if self.names.fullmatch(name.lower()):
+            score = max(score, 60) + (10 if score else 0)
+        return min(score, 100)
+
+    def read(self, ef: EvidenceFile) -> Iterator[Record]:
+        """Stream events and host identities; never raises (problems become warnings)."""
+        try:
+            yield from _Scan(ef, self.source).run()
+        except Exception as exc:  # the last line of defence: a reader never raises
+            ef.warn(f"internal: {self.source} reader stopped early ({exc!r})")
+
+
+class HostdReader(_HostLogReader):
+    kind = EvidenceKind.HOSTD_LOG
+    source = "hostd"
+    names = re.compile(r"hostd(?:\.log)?(?:\.\d+)?(?:\.log)?")
+    content = re.compile(rb"\b[Hh]ostd\[\d+\]")
+
+
+class VmkernelReader(_HostLogReader):
+    kind = EvidenceKind.VMKERNEL_LOG
+    source = "vmkernel"
+    names = re.compile(r"(?:vmkernel|vmkwarning)(?:\.log)?(?:\.\d+)?(?:\.log)?")
+    content = re.compile(
+        rb"(?m)^(?:\S+:)?(?:\d+:)?\d{4}-\d{2}-\d{2}T[\d:.]+Z?\s+(?:\S+\s+vmkernel:\s+)?cpu\d+:\d+\)"
+    )
+
+
+class _Scan:
+    """One pass over one file: blocks of complete lines, keyword hits, events in line order."""
+
+    def __init__(self, ef: EvidenceFile, source: str) -> None:
+        self.ef = ef
+        self.source = source
+        self.lines = 0  # complete lines before the current block
+        self.last_header: str | None = None  # last timestamped line of earlier blocks
+        self.seen_sections: set[tuple[str, str]] = set()
+        self.legacy_warned = False
+        self.long_warned = False
+
+    def run(self) -> Iterator[Record]:
+        pending = b""
+        skipping = False
+        for data in self.ef.blocks():
+            if skipping:
+                cut = data.find(b"\n")
+                if cut < 0:
+                    continue
+                skipping, data = False, data[cut + 1 :]
+            buf = pending + data if pending else data
+            cut = buf.rfind(b"\n")
+            complete, pending = (buf[: cut + 1], buf[cut + 1 :]) if cut >= 0 else (b"", buf)
+            if len(pending) > MAX_LINE_BYTES:
+                if not self.long_warned:
+                    self.long_warned = True
+                    self.ef.warn(
+                        f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB; only its first "
+                        f"{LONG_LINE_KEEP // 1024} KiB were read",
+                        self.lines + complete.count(b"\n") + 1,
+                    )
+                complete += pending[:LONG_LINE_KEEP] + b"\n"
+                pending, skipping = b"", True
+            if complete:
+                yield from self._block(complete)
+        if pending:
+            yield from self._block(pending + b"\n")
+
+    def _block(self, data: bytes) -> Iterator[Record]:
+        lower = data.lower()
+        hits: dict[int, _Rule | None] = {}  # line start offset -> first rule (None: header)
+        for rule in RULES:
+            for keyword in rule.keywords:
+                for start in _line_starts(lower, keyword):
+                    hits.setdefault(start, rule)
+        for start in _line_starts(lower, _SECTION_KEYWORD):
+            hits.setdefault(start, None)
+        if (
+            not self.legacy_warned
+            and data[:1] == b"["
+            and ll.is_legacy(data[:200].decode("utf-8", "replace"))
+        ):
+            self.legacy_warned = True
+            self.ef.warn(ll.LEGACY_WARNING, self.lines + 1)
+        counted, number = 0, self.lines
+        for start in sorted(hits):
+            number += data.count(b"\n", counted, start)
+            counted = start
+            end = data.find(b"\n", start)
+            text = data[start:end].decode("utf-8", "replace").rstrip("\r")
+            yield from self._line(data, start, number + 1, text, hits[start])
+        self.lines += data.count(b"\n")
+        header = _last_header(data)
+        if header is not None:
+            self.last_header = header
+
+    def _line(self, data: bytes, start: int, number: int, text: str, rule: _Rule | None) -> Iterator[Record]:
+        parsed = ll.parse_line(text)
+        if parsed is None:  # a continuation: date it by the record it belongs to
+            if ll.is_legacy(text):
+                return
+            header = _header_before(data, start) or self.last_header
+            head = ll.parse_line(header) if header else None
+            if head is None:
+                self.ef.warn("event line without a timestamped record before it; skipped", number)
+                return
+            ts, message = head.ts, ll.continuation_text(text)
+        else:
+            ts, message = parsed.ts, parsed.msg
+        if rule is None:
+            section = ll.parse_section(message)
+            if section is not None and (section.version, section.build) not in self.seen_sections:
+                self.seen_sections.add((section.version, section.build))
+                yield HostIdentity(
+                    host=self.ef.host or "",
+                    esxi_version=section.version,
+                    build=section.build,
+                    citation=Citation(self.ef.display, number, text),
+                )
+            return
+        kind = next((r.kind for r in RULES if r.pattern.search(message)), None)
+        if kind is None:
+            return
+        yield HostLogEvent(
+            ts=ts,
+            host=self.ef.host,
+            source=self.source,
+            kind=kind,
+            message=clip(message),
+            citation=Citation(self.ef.display, number, text),
+        )
+
+
+def _line_starts(lower: bytes, keyword: bytes) -> Iterator[int]:
+    """Offsets of the starts of the lines containing ``keyword`` (each line once)."""
+    pos = lower.find(keyword)
+    while pos >= 0:
+        start = lower.rfind(b"\n", 0, pos) + 1
+        yield start
+        end = lower.find(b"\n", pos)
+        if end < 0:
+            return
+        pos = lower.find(keyword, end)
+
+
+_HEADER_B = re.compile(ll.HEADER_START_RS.removeprefix("^").encode())
+
+
+def _header_before(data: bytes, start: int) -> str | None:
+    """The nearest timestamped line above ``start`` within this block."""
+    end = start - 1
+    for _ in range(MAX_CONTINUATION_LINES):
+        if end <= 0:
+            return None
+        begin = data.rfind(b"\n", 0, end) + 1
+        if _HEADER_B.match(data, begin, end):
+            return data[begin:end].decode("utf-8", "replace").rstrip("\r")
+        end = begin - 1
+    return None
+
+
+def _last_header(data: bytes) -> str | None:
+    return _header_before(data, len(data))
+
+
+READERS = [HostdReader(), VmkernelReader()]
