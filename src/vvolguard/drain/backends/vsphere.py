@@ -393,18 +393,16 @@ class VSphereBackend:
             return set()
 
     def _relocate_spec(self, vm_id: str, dest: Any) -> Any:
-        """Host change only; the pool follows the destination's cluster unless the VM's pool
-        already belongs to it (a VM in a child pool keeps its pool)."""
-        pool = None
+        """Host change only. The pool follows the destination's cluster unless the VM's pool
+        already belongs to it (a VM in a child pool or vApp keeps it); a template gets no pool,
+        which vCenter refuses for templates."""
+        props = self._retrieve([self._vm(vm_id)], vim.VirtualMachine, ["resourcePool", "config.template"])
+        p = props.get(vm_id, {})
+        if p.get("config.template"):
+            return vim.vm.RelocateSpec(host=dest)
         owner = dest.parent
-        try:
-            current = self._vm(vm_id).resourcePool
-            if current is not None and owner is not None and current.owner == owner:
-                pool = current
-        except vmodl.fault.ManagedObjectNotFound:
-            raise
-        except vmodl.MethodFault:
-            pool = None
+        current = p.get("resourcePool")
+        pool = current if current is not None and owner is not None and current.owner == owner else None
         if pool is None and owner is not None:
             pool = owner.resourcePool
         return vim.vm.RelocateSpec(host=dest, pool=pool)
