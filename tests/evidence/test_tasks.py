@@ -390,3 +390,28 @@ def test_ten_megabyte_line_in_csv_and_json_costs_only_its_entry():
     records, _ = read(EventExportReader(), "events.json", json.dumps(events))
     assert {r.event_chain_id for r in records} == {"6001", "5001", "3999"}
     assert all(len(r.citation.text) <= 400 for r in records)
+
+
+def test_get_vievent_export_csv_with_type_line():
+    """Export-Csv flattens nested objects to their type names; the message still has the hosts."""
+    header = '"SourceHost","Key","ChainId","CreatedTime","UserName","Host","Vm","Ds","FullFormattedMessage"'
+    migrated = (
+        '"VMware.Vim.HostEventArgument","9002","6001","5/5/2021 9:26:33 AM","VSPHERE.LOCAL\\Administrator",'
+        '"VMware.Vim.HostEventArgument","VMware.Vim.VmEventArgument","VMware.Vim.DatastoreEventArgument",'
+        '"Migration of virtual machine test-vm-01 from 10.184.167.152, sharedVmfs-0 to 10.184.168.169, '
+        'sharedVmfs-0 completed"'
+    )
+    other = '"","9003","6002","5/5/2021 9:27:33 AM","root","","","","vm2 powered on"'
+    text = "\n".join(["#TYPE VMware.Vim.VmMigratedEvent", header, migrated, other])
+    ef = from_bytes("export.csv", text.encode())
+    reader, confidence = sniff(ef)
+    assert reader is not None and reader.kind == EvidenceKind.VCENTER_EVENTS and confidence >= 90
+    (task,) = reader.read(ef)
+    assert (task.vm, task.source_host, task.dest_host, task.state, task.event_chain_id) == (
+        "test-vm-01",
+        "10.184.167.152",
+        "10.184.168.169",
+        TaskState.SUCCESS,
+        "6001",
+    )
+    assert task.end == datetime(2021, 5, 5, 9, 26, 33, tzinfo=UTC) and task.citation.line == 3

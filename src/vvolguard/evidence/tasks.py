@@ -359,6 +359,10 @@ _MESSAGES = (
 )
 
 
+#: vCenter event messages are one sentence; matching past this would only cost time on junk.
+MAX_MESSAGE = 2000
+
+
 @dataclass(frozen=True)
 class MigrationEvent:
     """One migration-related event, before events of the same migration are joined."""
@@ -430,7 +434,7 @@ def migration_event(
             phase = FAILURE if first(d, "reason") is not None else BEGIN
     matched: re.Match[str] | None = None
     for msg_phase, pattern in _MESSAGES:
-        found = pattern.search(message) if message else None
+        found = pattern.search(message[:MAX_MESSAGE]) if message else None
         if found and (phase is None or phase == msg_phase):
             phase, matched = msg_phase, found
             break
@@ -541,6 +545,7 @@ def _when(event: MigrationEvent) -> tuple[bool, datetime | None, int]:
     return (event.time is None, event.time, event.line)
 
 
+_EVENT_TYPE_LINE = re.compile(r"^#TYPE\s+VMware\.Vim\.\w*Event\b", re.MULTILINE)
 _EVENT_JSON = re.compile(r'"FullFormattedMessage"\s*:', re.IGNORECASE)
 _EVENT_JSON_OTHER = re.compile(r'"(?:ChainId|CreatedTime)"\s*:', re.IGNORECASE)
 _CLOUD_EVENT = re.compile(
@@ -564,6 +569,8 @@ class EventExportReader:
     def sniff(self, name: str, head: bytes) -> int:
         text = head_text(head[:65536])
         named = "event" in norm_key(name)
+        if _EVENT_TYPE_LINE.search(text):
+            return 95
         score = 0
         if looks_like_json(text):
             if _EVENT_JSON.search(text) and _EVENT_JSON_OTHER.search(text):
