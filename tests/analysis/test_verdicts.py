@@ -379,3 +379,33 @@ def test_a_vvold_log_without_a_host_name_still_counts_as_host_evidence() -> None
     saturated = saturated_vvold()
     saturated.rows = [{**r, "host": None} for r in saturated.rows]
     assert run([saturated.frame(), *wave(8, {2, 5})]).verdict.cls == FailureClass.PROVIDER_SATURATION
+
+
+def test_pe_trouble_on_an_uninvolved_host_is_only_secondary() -> None:
+    records = [
+        quiet_vvold("esx-01").frame(),
+        quiet_vvold("esx-02").frame(),
+        *healthy_hosts(),
+        pe("esx-09", accessible=False),
+        *wave(3, {1}),
+    ]
+    d = run(records)
+    assert d.verdict.cls == FailureClass.NOT_CONTROL_PLANE
+    secondary = next(f for f in d.findings if f.id == FailureClass.PE_PRESENTATION)
+    assert secondary.severity == "medium" and "another host" in secondary.title
+
+
+def test_pressure_on_an_uninvolved_host_does_not_explain_the_failures() -> None:
+    busy_elsewhere = saturated_vvold("esx-09")
+    busy_elsewhere.rows = [r for r in busy_elsewhere.rows if r["kind"] != "failure"]
+    records = [
+        busy_elsewhere.frame(),
+        quiet_vvold("esx-01").frame(),
+        quiet_vvold("esx-02").frame(),
+        *healthy_hosts(),
+        *wave(3, {1}, spacing=60),
+    ]
+    d = run(records)
+    assert d.verdict.cls == FailureClass.NOT_CONTROL_PLANE
+    pressure = next(f for f in d.findings if f.id == FailureClass.PROVIDER_SATURATION)
+    assert pressure.severity == "low" and "esx-09" in pressure.reason

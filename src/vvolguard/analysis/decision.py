@@ -134,12 +134,21 @@ DECISION_TABLE: tuple[Rule, ...] = (
         "Provider URL or FQDN mismatch with its certificate -> hostname verification will fail",
     ),
     Rule(
+        "pe_not_presented_elsewhere",
+        FailureClass.PE_PRESENTATION,
+        Severity.MEDIUM,
+        145,
+        False,
+        "PE inaccessible, not configured or missing on a host the failed migrations did not use",
+    ),
+    Rule(
         "pressure_without_impact",
         FailureClass.PROVIDER_SATURATION,
         Severity.LOW,
         150,
         False,
-        "VASA pressure in vvold.log but no failed migration or storm -> near the provider's limit",
+        "VASA pressure in vvold.log but no failed migration on that host, failed VASA op or storm "
+        "-> near the provider's limit",
     ),
     Rule(
         "migration_storm",

@@ -333,10 +333,19 @@ class Analyzer:
         return self.signals.nearby(lambda raw: host_key(raw) == key, when, self.t.nearby_window_seconds)
 
     def _conditions(self, f: Facts) -> dict[str, bool]:
+        """The decision table's conditions. Host-specific evidence (pressure, PE trouble) only
+        explains failed migrations when it is on their source or destination host (or when the
+        failures name no host); elsewhere it is a secondary finding."""
         t = self.t
+        involved = set(f.involved_hosts)
+
+        def related(hosts: set[str | None]) -> bool:
+            return not involved or None in hosts or "" in hosts or bool(hosts & involved)
+
         pressure = bool(f.pressured)
+        pressure_here = pressure and related({host_key(sv.stats.host) or None for sv in f.pressured})
         failures = f.failed_migrations > 0 or bool(f.host_failures)
-        impact = failures or f.vvold_failures_on_pressured > 0 or f.storms > 0
+        impact = (failures and pressure_here) or f.vvold_failures_on_pressured > 0 or f.storms > 0
         saturated = pressure and impact
         cert_at_incident = {c.status_at_incident for c in f.certs}
         cert_now = {c.status_now for c in f.certs}
@@ -345,21 +354,22 @@ class Analyzer:
             or f.ssl_total >= t.transport_events
             or (f.ssl_total + f.connect_failures >= t.transport_events and not pressure)
         )
-        pe_problem = bool(f.pe_bad or f.pe_missing) or (bool(f.pe_events) and not saturated)
-        if f.involved_hosts:
-            covered = bool(f.vvold_hosts & set(f.involved_hosts)) or f.vvold_unnamed
-        else:
-            covered = f.vvold_any
+        pe_any = bool(f.pe_bad or f.pe_missing) or (bool(f.pe_events) and not saturated)
+        pe_hosts = {host_key(pe.host) for pe in f.pe_bad} | {host_key(h) for h, _, _ in f.pe_missing}
+        pe_hosts |= {host_key(e.host) for e in f.pe_events}
+        pe_here = pe_any and related(pe_hosts)
+        # vvold from a failure's own host (or a vvold.log naming no host) can clear the control plane
+        covered = (bool(f.vvold_hosts & involved) or f.vvold_unnamed) if involved else f.vvold_any
         return {
             "certificate_expired_at_incident": "expired" in cert_at_incident,
             "provider_offline_or_untrusted": untrusted,
-            "pe_not_presented": pe_problem,
+            "pe_not_presented": pe_here,
             "provider_saturated": saturated,
             "failures_without_control_plane_signal": failures
             and covered
-            and not pressure
+            and not pressure_here
             and not untrusted
-            and not pe_problem
+            and not pe_here
             and "expired" not in cert_at_incident,
             "evidence_without_failures": f.host_evidence and not failures and not saturated,
             "nothing_to_judge": True,
@@ -367,6 +377,7 @@ class Analyzer:
             "certificate_hard_limit": "hard-limit" in cert_now or "hard-limit" in cert_at_incident,
             "certificate_soft_limit": "soft-limit" in cert_now or "soft-limit" in cert_at_incident,
             "certificate_name_mismatch": any(c.matches_provider is False for c in f.certs),
+            "pe_not_presented_elsewhere": pe_any and not pe_here,
             "pressure_without_impact": pressure and not impact,
             "migration_storm": f.storms > 0,
         }

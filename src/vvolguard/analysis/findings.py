@@ -207,8 +207,11 @@ class FindingWriter:
         support = (
             bool(f.pe_bad) + bool(f.pe_missing) + bool(f.pe_events) + bool(online) + bool(f.failed_migrations)
         )
+        title = (
+            "Protocol Endpoint presentation" if rule.primary else "Protocol Endpoint problem on another host"
+        )
         return (
-            "Protocol Endpoint presentation",
+            title,
             "; ".join(parts),
             support,
             cites,
