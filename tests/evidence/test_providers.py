@@ -177,3 +177,18 @@ def test_sniffed_as_provider_export_even_when_renamed(data):
     ef = from_bytes("export-2024-03-14.txt", data.encode())
     reader, confidence = sniff(ef)
     assert reader is not None and reader.kind == EvidenceKind.VASA_PROVIDER_EXPORT and confidence >= 80
+
+
+def test_export_made_by_the_command_vvolguard_suggests():
+    """Get-VasaProvider -Refresh | Select-Object Name, Url, Version, VasaVersion, Status | Export-Csv"""
+    data = '"Name","Url","Version","VasaVersion","Status"\n"pure-ct0","https://10.21.88.113:8084","2.0.0","3.5","online"\n'
+    ef = from_bytes("out.csv", data.encode())
+    reader, _ = sniff(ef)
+    assert reader is not None and reader.kind == EvidenceKind.VASA_PROVIDER_EXPORT
+    (record,) = reader.read(ef)
+    assert (record.name, record.version, record.vasa_version, record.status) == (
+        "pure-ct0",
+        "2.0.0",
+        "3.5",
+        "online",
+    )

@@ -415,3 +415,48 @@ def test_get_vievent_export_csv_with_type_line():
         "6001",
     )
     assert task.end == datetime(2021, 5, 5, 9, 26, 33, tzinfo=UTC) and task.citation.line == 3
+
+
+def test_exports_made_by_the_commands_vvolguard_suggests():
+    """escalate/manifest.py tells users to run these exact Select-Object | Export-Csv pipelines."""
+    events_csv = "\n".join(
+        [
+            '"CreatedTime","ChainId","UserName","FullFormattedMessage","Type"',
+            '"3/14/2024 10:04:02 AM","5001","VSPHERE.LOCAL\\Administrator",'
+            '"Cannot migrate app-02 from esx-01, vvol-ds to esx-02, vvol-ds in DC1","VmFailedMigrateEvent"',
+            '"3/14/2024 10:02:11 AM","5001","VSPHERE.LOCAL\\Administrator",'
+            '"Migrating app-02 from esx-01, vvol-ds to esx-02, vvol-ds in DC1","VmBeingHotMigratedEvent"',
+            '"3/14/2024 10:01:00 AM","4999","root","app-03 on esx-01 is powered on","VmPoweredOnEvent"',
+        ]
+    )
+    tasks_csv = "\n".join(
+        [
+            '"Id","Name","State","StartTime","FinishTime","ObjectId","Description"',
+            '"Task-task-12345","RelocateVM_Task","Error","3/14/2024 10:02:11 AM","3/14/2024 10:04:02 AM",'
+            '"VirtualMachine-vm-56","Relocate virtual machine"',
+            '"Task-task-12347","PowerOnVM_Task","Success","3/14/2024 10:05:00 AM","3/14/2024 10:05:02 AM",'
+            '"VirtualMachine-vm-58","Power On virtual machine"',
+        ]
+    )
+    for name, data, kind in (
+        ("out-1.csv", events_csv, EvidenceKind.VCENTER_EVENTS),
+        ("out-2.csv", tasks_csv, EvidenceKind.VCENTER_TASKS),
+    ):
+        ef = from_bytes(name, data.encode())
+        reader, _ = sniff(ef)
+        assert reader is not None and reader.kind == kind
+    (event_task,) = read(EventExportReader(), "vcenter-events.csv", events_csv)[0]
+    assert (event_task.state, event_task.vm, event_task.source_host, event_task.dest_host) == (
+        TaskState.ERROR,
+        "app-02",
+        "esx-01",
+        "esx-02",
+    )
+    assert event_task.start == T and event_task.end == datetime(2024, 3, 14, 10, 4, 2, tzinfo=UTC)
+    (task,) = read(TaskExportReader(), "vcenter-tasks.csv", tasks_csv)[0]
+    assert (task.task_id, task.state, task.start, task.vm) == (
+        "task-12345",
+        TaskState.ERROR,
+        T,
+        "VirtualMachine-vm-56",
+    )

@@ -159,6 +159,8 @@ _TASK_COLUMNS = (
     {"percentcomplete"},
     {"iscancelable"},
     {"descriptionid"},
+    {"state"},
+    {"objectid"},
 )
 
 
