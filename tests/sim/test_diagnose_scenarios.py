@@ -1,0 +1,42 @@
+"""``diagnose`` names the scenario's class from the simulated evidence alone, in both ESXi shapes.
+
+The ground-truth file is handed to diagnose too (it must be recognised, not warned about), but the
+analysis ignores it; the verdict has to come from the evidence.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from vvolguard.pipeline import diagnose
+from vvolguard.records import EvidenceKind
+from vvolguard.sim import simulate
+from vvolguard.sim.scenarios import SCENARIOS
+
+CASES = [(scenario, esxi, seed) for scenario in SCENARIOS for esxi in (7, 8) for seed in (1, 6)]
+
+
+@pytest.mark.parametrize(("scenario", "esxi", "seed"), CASES)
+def test_diagnose_gives_the_scenario_class(tmp_path: Path, scenario: str, esxi: int, seed: int) -> None:
+    form = "folder" if seed % 2 else "tgz"
+    result = simulate(
+        scenario=scenario,
+        hosts=4,
+        vms=32,
+        esxi=esxi,
+        seed=seed,
+        out=tmp_path,
+        formats=form,
+        duration_s=2 * 3600,
+    )
+    bundles = sorted(tmp_path.glob("esx-*")) if form == "folder" else [tmp_path / "archives"]
+    truth_file = tmp_path / "ground-truth.json"
+    end = datetime.fromisoformat(result.ground_truth["window"]["end"])
+    diagnosis = diagnose([*bundles, tmp_path / "vcenter", tmp_path / "certs", truth_file], now=end)
+    assert diagnosis.verdict.cls == SCENARIOS[scenario].expected_class, diagnosis.verdict.summary
+    truth_input = next(i for i in diagnosis.inputs if i.file.endswith("ground-truth.json"))
+    assert truth_input.kind == EvidenceKind.GROUND_TRUTH
+    assert not [w for w in diagnosis.warnings if "ground-truth" in str(w)]
