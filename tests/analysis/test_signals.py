@@ -175,3 +175,28 @@ def test_time_at_ceiling_is_measured_line_to_line_with_gaps_capped() -> None:
     acc.add(v.frame())
     stats = acc.series[("esx-01", "pure-ct0")]
     assert stats.at_ceiling_seconds == 20 + 30
+
+
+def test_lines_naming_no_provider_go_to_the_hosts_only_provider() -> None:
+    v = Vvold()
+    v.quiet_traffic(0, 60)
+    v.line(30, "bind-retry", vp=None, fault="PROVIDER_BUSY", text="bindVirtualVolume retrying: PROVIDER_BUSY")
+    two = Vvold(host="esx-02", file="esx-02.tgz!var/run/log/vvold.log")
+    two.quiet_traffic(0, 60)
+    two.rows += Vvold(host="esx-02", vp="pure-ct1", file=two.file).rows
+    two.op(5, "getEvents", 30)
+    other = Vvold(host="esx-02", vp="pure-ct1", file=two.file)
+    other.op(6, "getEvents", 30)
+    two.rows += other.rows
+    two.line(30, "busy", vp=None, fault="PROVIDER_BUSY", text="PROVIDER_BUSY")
+    acc = SignalAccumulator()
+    acc.add(v.frame())
+    acc.add(two.frame())
+    acc.attribute_unnamed()
+    acc.attribute_unnamed()  # idempotent
+    assert ("esx-01", "") not in acc.series
+    assert acc.series[("esx-01", "pure-ct0")].counts["busy"] == 1
+    assert acc.series[("esx-01", "pure-ct0")].counts["bind_retry"] == 1
+    # two providers on esx-02: the busy line is not guessed
+    assert acc.series[("esx-02", "")].counts["busy"] == 1
+    assert all(key[1] for key in acc.cells if key[0] == "esx-01")

@@ -151,6 +151,7 @@ class Analyzer:
 
     def finish(self) -> Diagnosis:
         t = self.t
+        self.signals.attribute_unnamed()
         for host in self.signals.hosts():
             self.names.see(host, 3)
         facts = Facts()

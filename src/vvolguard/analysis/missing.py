@@ -7,8 +7,8 @@ Always filled, whatever the verdict: a confident verdict still names what would 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
-from vvolguard.analysis.certificates import url_host
 from vvolguard.analysis.facts import Facts
 from vvolguard.analysis.migrations import host_key
 from vvolguard.analysis.model import MissingEvidence
@@ -75,13 +75,27 @@ def missing_evidence(an: Any, f: Facts) -> list[MissingEvidence]:
             )
         )
     if not an.certificates and not any(p.certificate_expiry for p in an.providers.values()):
-        host = next((url_host(p.url) for p in an.providers.values() if p.url), None) or "<provider-host>"
+        host = (
+            next((_endpoint(p.url) for p in an.providers.values() if p.url), None) or "<provider-host>:<port>"
+        )
         out.append(
             MissingEvidence(
                 "VASA provider certificate",
                 "days to expiry and whether it names the provider URL host (certificate lifecycle, trust)",
-                f"openssl s_client -connect {host}:<port> -showcerts </dev/null | "
+                f"openssl s_client -connect {host} -showcerts </dev/null | "
                 "openssl x509 -noout -subject -issuer -dates -ext subjectAltName",
             )
         )
     return out
+
+
+def _endpoint(url: str) -> str | None:
+    """``host:port`` of a provider URL, for ``openssl s_client -connect``."""
+    try:
+        parts = urlsplit(url if "//" in url else "//" + url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not host:
+        return None
+    return f"{host}:{port or (80 if parts.scheme == 'http' else 443)}"

@@ -499,6 +499,36 @@ class SignalAccumulator:
 
     # ---------------------------------------------------------------- questions at the end
 
+    def attribute_unnamed(self) -> None:
+        """Give lines that name no provider (retry lines, bare busy/timeout lines) to the host's
+        provider when the host talks to exactly one; with several, they stay ``(unknown)`` rather
+        than be guessed. Idempotent; called before the series are read."""
+        by_host: dict[str, list[str]] = {}
+        for host, vp in self.series:
+            if vp:
+                by_host.setdefault(host, []).append(vp)
+        for host, vps in by_host.items():
+            unnamed = self.series.get((host, ""))
+            if unnamed is None or len(vps) != 1:
+                continue
+            target = self.series[(host, vps[0])]
+            _merge_series(target, unnamed, self.exemplars)
+            del self.series[(host, "")]
+            for key in [k for k in self.cells if k[0] == host and k[1] == ""]:
+                cell = self.cells.pop(key)
+                into = self._cell(host, vps[0], key[2])
+                into.merge(cell)
+            self._carry_rename(host, vps[0])
+
+    def _carry_rename(self, host: str, vp: str) -> None:
+        if self._level_carry is not None and self._level_carry.height:
+            self._level_carry = self._level_carry.with_columns(
+                pl.when((pl.col("host") == host) & (pl.col("vp") == ""))
+                .then(pl.lit(vp))
+                .otherwise(pl.col("vp"))
+                .alias("vp")
+            )
+
     def size(self) -> dict[str, int]:
         """Sizes of every growing structure (for memory-boundedness tests and benchmarks)."""
         return {
@@ -627,6 +657,28 @@ class SignalAccumulator:
                 }
             )
         return {"bucket_seconds": self.bucket_seconds, "per_provider": per_provider, "timeline": timeline}
+
+
+def _merge_series(into: SeriesStats, other: SeriesStats, keep: int) -> None:
+    for name, n in other.counts.items():
+        into.counts[name] = into.counts.get(name, 0) + n
+    into.ceiling = _max(into.ceiling, other.ceiling)
+    into.max_outstanding = _max(into.max_outstanding, other.max_outstanding)
+    for level, seconds in other.seconds_at_level.items():
+        into.seconds_at_level[level] = into.seconds_at_level.get(level, 0.0) + seconds
+    into.create.merge(other.create)
+    into.first = min((t for t in (into.first, other.first) if t is not None), default=None)
+    into.last = max((t for t in (into.last, other.last) if t is not None), default=None)
+    into.url = into.url or other.url
+    for kind, items in other.first_by_kind.items():
+        merged = sorted([*into.first_by_kind.get(kind, []), *items], key=lambda e: e.ts)
+        into.first_by_kind[kind] = merged[:keep]
+    into.slowest_creates = sorted(
+        [*into.slowest_creates, *other.slowest_creates], key=lambda e: -(e.value or 0)
+    )[:keep]
+    into.at_ceiling_lines = sorted([*into.at_ceiling_lines, *other.at_ceiling_lines], key=lambda e: e.ts)[
+        :keep
+    ]
 
 
 def _dt(epoch: float) -> datetime:
