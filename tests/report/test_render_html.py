@@ -203,3 +203,20 @@ def test_long_incident_stays_small(duration: int, bucket: int, saturation_factor
     html = render_html(d)
     assert len(html.encode()) < 300_000
     assert html.count("<svg") == 4
+
+
+def test_only_healthy_looks_green(healthy: Diagnosis, insufficient: Diagnosis) -> None:
+    """An 'info' finding that says we cannot tell must not read as all-clear."""
+    from vvolguard.analysis.model import Severity
+
+    assert 'class="verdict sev-info"' in render_html(healthy)
+    calm = replace(insufficient, findings=[replace(insufficient.findings[0], severity=Severity.INFO)])
+    html = render_html(calm)
+    assert 'class="verdict sev-unknown"' in html
+    assert '<span class="chip sev">info</span>' in html  # the severity itself is still reported
+    elsewhere = replace(
+        healthy,
+        verdict=replace(healthy.verdict, cls="not-control-plane"),
+        findings=[replace(healthy.findings[0], id="not-control-plane")],
+    )
+    assert 'class="verdict sev-low"' in render_html(elsewhere)

@@ -164,3 +164,19 @@ def test_empty_and_none_fields_do_not_crash() -> None:
 def test_any_width_renders(any_diagnosis: Diagnosis, width: int) -> None:
     out = render(any_diagnosis, width=width)
     assert max(len(line.rstrip()) for line in out.splitlines()) <= width
+
+
+def test_insufficient_evidence_is_never_green(insufficient: Diagnosis) -> None:
+    calm = replace(insufficient, findings=[replace(insufficient.findings[0], severity=Severity.INFO)])
+    headline = render(calm, colour=True).splitlines()[1]
+    assert "\x1b[1;33mINSUFFICIENT EVIDENCE" in headline
+    assert headline.startswith("\x1b[33m│")  # the panel border is amber too
+
+
+def test_wrapped_next_moves_stay_under_their_text(saturation: Diagnosis) -> None:
+    long_move = "Drain the host slowly " + "and watch vvold.log " * 8
+    finding = replace(saturation.findings[0], next_moves=[long_move.strip()])
+    out = render(replace(saturation, findings=[finding]), width=60)
+    block = out[out.index("Next moves") :].splitlines()[1:4]
+    assert block[0].startswith("1. Drain the host slowly")
+    assert block[1].startswith("   ") and block[1].strip()

@@ -26,6 +26,7 @@ from vvolguard.report.view import (
     next_moves,
     provider_rows,
     verdict_severity,
+    verdict_tone,
     window_text,
 )
 
@@ -70,6 +71,7 @@ def render_html(d: Diagnosis) -> str:
             version=__version__,
             label=class_label(d.verdict.cls),
             severity=verdict_severity(d).value,
+            tone=verdict_tone(d),
             window=window_text(d),
             moves=next_moves(d),
             plots=timeline_plots(d),

@@ -404,6 +404,7 @@ def _plot_outstanding(ctx: _Context, timeline: list[dict]) -> tuple[Figure | Non
     x = grid.x()
     host_handles: dict[str, Any] = {}
     ceiling_handle = None
+    any_at_ceiling = False
     for n, (ax, vp) in enumerate(zip(axes, vps, strict=True)):
         ceiling = ceilings.get(vp)
         peak = 0.0
@@ -427,7 +428,7 @@ def _plot_outstanding(ctx: _Context, timeline: list[dict]) -> tuple[Figure | Non
                 xytext=(-2, 2), textcoords="offset points", color=CEILING_COLOUR, fontsize=7.5,
                 va="bottom", ha="right",
             )  # fmt: skip
-            _shade_at_ceiling(ax, x, by_vp[vp].values(), ceiling, grid)
+            any_at_ceiling |= _shade_at_ceiling(ax, x, by_vp[vp].values(), ceiling, grid)
         top = max(peak, ceiling or 0)
         ax.set_ylim(0, top * 1.2 + 0.5)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
@@ -437,6 +438,7 @@ def _plot_outstanding(ctx: _Context, timeline: list[dict]) -> tuple[Figure | Non
     handles = [host_handles[h] for h in sorted(host_handles)]
     if ceiling_handle is not None:
         handles.append(ceiling_handle)
+    if any_at_ceiling:
         handles.append(Patch(color=AT_CEILING_COLOUR, alpha=0.5, label="at ceiling"))
     _legend(axes[0], handles, ctx)
     note = None
@@ -447,7 +449,7 @@ def _plot_outstanding(ctx: _Context, timeline: list[dict]) -> tuple[Figure | Non
 
 def _shade_at_ceiling(
     ax: Any, x: np.ndarray, series: Iterable[np.ndarray], ceiling: float, grid: _Grid
-) -> None:
+) -> bool:
     """Red bands where any host sat at the ceiling: merged spans, so a few rectangles, not thousands."""
     at = np.zeros(grid.n, dtype=bool)
     for s in series:
@@ -463,6 +465,7 @@ def _shade_at_ceiling(
             i = j + 1
         else:
             i += 1
+    return bool(at.any())
 
 
 def _plot_waits(ctx: _Context, timeline: list[dict], grid: _Grid) -> tuple[Figure | None, str | None]:

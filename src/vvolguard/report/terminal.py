@@ -28,6 +28,7 @@ from vvolguard.report.view import (
     next_moves,
     provider_rows,
     verdict_severity,
+    verdict_tone,
     window_text,
 )
 
@@ -38,12 +39,18 @@ SEVERITY_STYLE: dict[Severity, str] = {
     Severity.LOW: "cyan",
     Severity.INFO: "green",
 }
-_BORDER: dict[Severity, str] = {
-    Severity.CRITICAL: "red",
-    Severity.HIGH: "red",
-    Severity.MEDIUM: "yellow",
-    Severity.LOW: "cyan",
-    Severity.INFO: "green",
+#: Headline colours by tone (see ``view.verdict_tone``): "unknown" is insufficient evidence.
+TONE_STYLE: dict[str, str] = {
+    **{s.value: style for s, style in SEVERITY_STYLE.items()},
+    "unknown": "bold yellow",
+}
+TONE_BORDER: dict[str, str] = {
+    "critical": "red",
+    "high": "red",
+    "medium": "yellow",
+    "low": "cyan",
+    "info": "green",
+    "unknown": "yellow",
 }
 
 #: How much of each list is shown without ``--verbose``: enough to convince, not to drown.
@@ -76,8 +83,9 @@ def _section(console: Console, title: str) -> None:
 
 def _verdict_panel(d: Diagnosis) -> Panel:
     sev = verdict_severity(d)
+    tone = verdict_tone(d)
     headline = Text()
-    headline.append(class_label(d.verdict.cls).upper(), style=SEVERITY_STYLE[sev])
+    headline.append(class_label(d.verdict.cls).upper(), style=TONE_STYLE[tone])
     headline.append(f"   confidence {fmt_pct(d.verdict.confidence)}", style="bold")
     headline.append(f"   severity {sev.value}", style=SEVERITY_STYLE[sev])
     lines: list[Text] = [headline, Text(d.verdict.summary or "")]
@@ -99,7 +107,7 @@ def _verdict_panel(d: Diagnosis) -> Panel:
         Group(*lines),
         title=Text("vvolguard verdict", style="bold"),
         title_align="left",
-        border_style=_BORDER[sev],
+        border_style=TONE_BORDER[tone],
         box=box.HEAVY if sev.rank >= Severity.HIGH.rank else box.ROUNDED,
     )
 
@@ -212,24 +220,29 @@ def _next_moves(d: Diagnosis, console: Console) -> None:
     if not moves:
         return
     _section(console, "Next moves")
+    grid = Table.grid(padding=(0, 1))  # a grid, so a wrapped move stays under its own text
+    grid.add_column(justify="right", no_wrap=True, style="bold")
+    grid.add_column(overflow="fold")
     for i, move in enumerate(moves, 1):
-        line = Text(f"{i:>2}. ", style="bold")
-        line.append(move)
-        console.print(line)
+        grid.add_row(f"{i}.", Text(move))
+    console.print(grid)
 
 
 def _missing(d: Diagnosis, console: Console) -> None:
     if not d.missing_evidence:
         return
     _section(console, "Missing evidence (collect to be surer)")
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
     for m in d.missing_evidence:
-        line = Text("• ")
-        line.append(m.artifact, style="bold")
+        line = Text(m.artifact, style="bold")
         if m.why:
-            line.append(f" — {m.why}")
-        console.print(_indent(line, 2))
+            line.append(f" — {m.why}", style="default")
+        grid.add_row(" •", line)
         if m.command:
-            console.print(_indent(Text(f"$ {m.command}", style="green"), 4))
+            grid.add_row("", Text(f"$ {m.command}", style="green"))
+    console.print(grid)
 
 
 def _warnings(d: Diagnosis, console: Console, verbose: bool) -> None:

@@ -54,6 +54,20 @@ def verdict_severity(d: Diagnosis) -> Severity:
     return _CLASS_SEVERITY.get(d.verdict.cls, Severity.MEDIUM)
 
 
+def verdict_tone(d: Diagnosis) -> str:
+    """The colour of the headline, which is not quite the severity: only ``healthy`` may look
+    green (an "info" finding that says *we cannot tell* must not read as all-clear), and
+    ``insufficient-evidence`` always looks like a question (amber), whatever its severity.
+
+    Returns a Severity value, or ``"unknown"`` for insufficient evidence."""
+    if d.verdict.cls == FailureClass.HEALTHY:
+        return Severity.INFO.value
+    if d.verdict.cls == FailureClass.INSUFFICIENT_EVIDENCE:
+        return "unknown"
+    sev = verdict_severity(d)
+    return Severity.LOW.value if sev == Severity.INFO else sev.value
+
+
 def as_datetime(value: Any) -> datetime | None:
     """Accept a datetime or an ISO-8601 string (``Z`` allowed); anything else is ``None``."""
     if isinstance(value, datetime):
