@@ -1,0 +1,107 @@
+"""``vvolguard escalate``: one archive for the storage vendor, along the runbook's escalation list.
+
+Exit codes: 0 the package was written (even with items missing: the manifest says which),
+2 the request could not be honoured (output format, output would overwrite an input, exists).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+EXIT_OK = 0
+EXIT_BAD_REQUEST = 2
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "escalate",
+        help=(
+            "Build one .zip or .tar.gz with everything the runbook's escalation list asks for, from the "
+            "evidence given: task IDs and times, hosts, VMs and datastores, vvold.log windows around each "
+            "failure, esxcli vasaprovider/protocolendpoint outputs, provider versions and certificates, "
+            "array IDs, and the diagnosis as JSON and Markdown. A manifest lists each item as present, "
+            "partial or missing, with the command that collects it. Secrets are always stripped; "
+            "--redact also pseudonymises host names, IP addresses and user names."
+        ),
+    )(escalate_command)
+
+
+def escalate_command(
+    paths: list[Path] = typer.Argument(
+        ..., help="Files, folders, .tgz support bundles; any mix.", show_default=False
+    ),
+    output: Path = typer.Option(
+        ..., "--output", "-o", help="The archive to write: .zip, .tar.gz or .tgz.", show_default=False
+    ),
+    redact: bool = typer.Option(
+        False, "--redact", help="Replace host names, IP addresses and user names by consistent aliases."
+    ),
+    mapping: Path | None = typer.Option(
+        None,
+        "--mapping",
+        help="Where to write the original->alias mapping (default: next to the output, "
+        "<output>.redaction-map.json). Never inside the archive.",
+    ),
+    window_minutes: float = typer.Option(
+        5.0, "--window-minutes", help="Minutes of log kept before and after each failure."
+    ),
+    redact_vm_names: bool = typer.Option(
+        False, "--redact-vm-names", help="With --redact, also pseudonymise the VM names found in tasks."
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output (never an input)."),
+) -> None:
+    from vvolguard.escalate.package import EscalateError, build_package
+
+    err = Console(stderr=True, soft_wrap=True)
+    if mapping is not None and not redact:
+        err.print("[yellow]vvolguard: --mapping has no effect without --redact[/]")
+        mapping = None
+    try:
+        if err.is_terminal:
+            with err.status("building the escalation package…"):
+                result = _build(
+                    build_package, paths, output, redact, mapping, window_minutes, redact_vm_names, force
+                )
+        else:
+            result = _build(
+                build_package, paths, output, redact, mapping, window_minutes, redact_vm_names, force
+            )
+    except EscalateError as exc:
+        err.print(f"[red]vvolguard: {exc}[/]", markup=True, highlight=False)
+        raise typer.Exit(EXIT_BAD_REQUEST) from None
+
+    summary = result.manifest["summary"]
+    out = Console(soft_wrap=True)
+    out.print(f"wrote {result.output}", markup=False, highlight=False)
+    out.print(
+        f"escalation list: {summary['present']} present, {summary['partial']} partial, "
+        f"{summary['missing']} missing",
+        markup=False,
+        highlight=False,
+    )
+    for item in result.manifest["items"]:
+        if item["status"] != "present":
+            out.print(f"  {item['status']:8} {item['title']}", markup=False, highlight=False)
+            for missing in item["missing"][:3]:
+                out.print(f"           collect: {missing['command']}", markup=False, highlight=False)
+    if result.mapping is not None:
+        out.print(
+            f"redaction mapping (keep it, do not send it): {result.mapping}", markup=False, highlight=False
+        )
+    if result.warnings:
+        out.print(f"{len(result.warnings)} input warnings (see manifest.json)", markup=False, highlight=False)
+
+
+def _build(build_package, paths, output, redact, mapping, window_minutes, redact_vm_names, force):  # type: ignore[no-untyped-def]
+    return build_package(
+        paths,
+        output,
+        redact=redact,
+        mapping=mapping,
+        window_minutes=window_minutes,
+        redact_vm_names=redact_vm_names,
+        overwrite=force,
+    )
