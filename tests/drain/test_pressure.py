@@ -15,6 +15,7 @@ from vvolguard.sim.evidence.vvold import (
     msg_final_success,
     msg_issue,
     msg_no_free_conn,
+    msg_retry,
 )
 
 T0 = datetime(2026, 3, 14, 10, 0, tzinfo=UTC)
@@ -96,24 +97,69 @@ def test_transient_final_failure_and_failed_task_are_marks_but_a_permanent_fault
     assert "app-7" in mon.signal().reason
 
 
-def test_rising_create_latency_is_warm_then_congested_and_expires() -> None:
+def test_rising_create_latency_is_warm_then_congested_near_the_deadline_and_expires() -> None:
     clock = FakeClock()
-    mon = PressureMonitor(clock, Thresholds(latency_warm=1.5, latency_congested=3.0, recent_alpha=1.0))
+    mon = PressureMonitor(clock, Thresholds(latency_warm=1.5, deadline_congested=0.4, recent_alpha=1.0))
     mon.feed_bytes("esx-03", create_ok(1, 4000, "esxi7"))
     mon.feed_bytes("esx-03", create_ok(2, 7000, "esxi7"))
     sig = mon.signal()
     assert sig.level is PressureLevel.WARM and "calm baseline" in sig.reason
     mon.feed_bytes("esx-03", create_ok(3, 16000, "esxi7"))
-    assert mon.signal().level is PressureLevel.CONGESTED
+    assert mon.signal().level is PressureLevel.WARM  # 4x slower, but far from the deadline
+    mon.feed_bytes("esx-03", create_ok(4, 26000, "esxi7"))
+    sig = mon.signal()
+    assert sig.level is PressureLevel.CONGESTED and "of a 60 s deadline" in sig.reason
     assert mon.calm_ops == 1  # slow creates are not acks
     clock.t = 1000.0
     assert mon.signal().level is PressureLevel.CALM  # stale latency does not hold forever
 
 
+def test_a_create_still_outstanding_counts_before_it_finishes() -> None:
+    clock = FakeClock()
+    mon = PressureMonitor(clock)
+    mon.feed_bytes("esx-04", line("esxi8", "info", msg_issue(42, "createVirtualVolume", VP, 1, 5)))
+    clock.t = 10.0
+    assert mon.signal().level is PressureLevel.CALM
+    clock.t = 30.0
+    sig = mon.signal()
+    assert sig.level is PressureLevel.CONGESTED and "30 s of a 60 s deadline" in sig.reason
+    mon.feed_bytes("esx-04", create_ok(42, 30000, "esxi8"))
+    clock.t = 70.0
+    assert mon.signal().level is PressureLevel.CALM
+
+
+def test_a_timeout_line_teaches_the_real_deadline() -> None:
+    clock = FakeClock()
+    mon = PressureMonitor(clock)
+    t = msg_final_failure(9, "createVirtualVolume", "TIMEOUT", "Operation timed out", VP, CONTAINER, 30004, 5)
+    mon.feed_bytes("esx-03", line("esxi8", "error", t))
+    assert mon.deadline_ms == 30004
+
+
+@pytest.mark.parametrize("shape", ["esxi7", "esxi8"])
+def test_early_busy_retries_are_warm_the_last_one_congested(shape: str) -> None:
+    clock = FakeClock()
+    mon = PressureMonitor(clock)
+    for attempt in (1, 2):
+        retry = msg_retry(5, "createVirtualVolume", "PROVIDER_BUSY", 2000, attempt, 3)
+        mon.feed_bytes("esx-03", line(shape, "warning", retry))
+        sig = mon.signal()
+        assert sig.level is PressureLevel.WARM and "provider busy" in sig.reason
+    last = msg_retry(5, "createVirtualVolume", "PROVIDER_BUSY", 8000, 3, 3)
+    mon.feed_bytes("esx-03", line(shape, "warning", last))
+    sig = mon.signal()
+    assert sig.level is PressureLevel.CONGESTED and "retry 3" in sig.reason
+    # A vvold that retries only twice: its last retry is the alarm.
+    mon2 = PressureMonitor(clock)
+    last2 = msg_retry(6, "bindVirtualVolume", "PROVIDER_BUSY", 2000, 2, 2)
+    mon2.feed_bytes("esx-03", line(shape, "warning", last2))
+    assert mon2.signal().level is PressureLevel.CONGESTED
+
+
 def test_outstanding_at_the_ceiling_is_warm() -> None:
     clock = FakeClock()
     mon = PressureMonitor(clock)
-    mon.feed_bytes("esx-03", line("esxi7", "info", msg_issue(5, "bindVirtualVolume", VP, 5, 5)))
+    mon.feed_bytes("esx-03", line("esxi7", "info", msg_issue(5, "bindVirtualVolume", VP, 4, 5)))
     sig = mon.signal()
     assert sig.level is PressureLevel.WARM and sig.outstanding_max == 5
 

@@ -156,6 +156,7 @@ class DrainController:
         self._reconcile()
         signal = self.monitor.signal()
         while True:
+            self.monitor.note_inflight(len(self._inflight))
             self._read_logs()
             self._poll(result)
             signal = self.monitor.signal()

@@ -106,6 +106,7 @@ class _ProbeAndHold(Limit):
         known_safe: int | None = None,
         probe_after_backoff: bool = True,
         probe_acks: int = 1,
+        max_idle_hold: float = 60.0,
     ) -> None:
         super().__init__(ceiling, 1)
         #: Where to jump after the first probe when a previous drain left knowledge; growth
@@ -114,6 +115,12 @@ class _ProbeAndHold(Limit):
         self.start_limit = max(1, min(initial, ceiling))
         self.probe_after_backoff = probe_after_backoff
         self.probe_acks = probe_acks
+        #: Hold at most this long with nothing of ours in flight: pressure that does not clear
+        #: while we add none is someone else's (DRS, backups, a clone storm), and waiting for it
+        #: only delays the drain; a lone probe then proceeds (landscape §4.2's limitation).
+        self.max_idle_hold = max_idle_hold
+        self._idle_since: float | None = None
+        self._external = False
         self.probing = True
         self.state = "probe"
         self._episode = 0
@@ -137,12 +144,32 @@ class _ProbeAndHold(Limit):
 
         if congested:
             if not self.holding and (p.episode != self._episode or failures):
-                self._cut(p, obs)
+                if not (self.probing and obs.inflight <= 1 and self._external):
+                    self._cut(p, obs)
                 self._calm_since_change = 0
             self._episode = p.episode
+            if obs.inflight == 0:
+                self._idle_since = obs.now if self._idle_since is None else self._idle_since
+            else:
+                self._idle_since = None
+            if self._idle_since is not None and obs.now - self._idle_since >= self.max_idle_hold:
+                # Not ours: proceed with a lone probe despite the signal.
+                self._external = True
+                self.holding = False
+                self.probing = True
+                self._probe_acks_left = self.probe_acks
+                self._idle_since = None
+                self.state = f"probe: pressure persists with nothing in flight ({p.reason})"
+                return
+            if self.probing and self._external and obs.inflight >= 1:
+                self.state = f"probe under external pressure: {p.reason}"
+                return
             self.holding = True
             self.state = f"hold: {p.reason if p.level >= PressureLevel.CONGESTED else 'task failed'}"
             return
+
+        self._idle_since = None
+        self._external = False
 
         if self.holding:
             # Signals cleared: release, but re-enter through a single probe (landscape §4.6).

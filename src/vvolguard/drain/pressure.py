@@ -4,21 +4,25 @@ The lines are parsed by the same reader ``diagnose`` uses (``evidence.vvold.Vvol
 the drain and the post-mortem agree on what "no free connections" or "PROVIDER_BUSY" look like.
 This module only folds the parsed frames into a small, bounded state:
 
-* explicit congestion marks (ECN-like, landscape §4.6) with the clock time they arrived:
-  waits for a free connection, busy faults, timeouts, transient FINAL FAILUREs, a failed task.
-  A mark keeps the level at CONGESTED for ``clear_after`` seconds; "hold until clear" means
-  until no mark is younger than that.
-* ``#outstanding n/max`` at the ceiling: WARM (the next call would wait).
-* swap-vVol create latency (``createVirtualVolume`` timeElapsed) against its calm baseline:
-  WARM above ``latency_warm``×, CONGESTED above ``latency_congested``×.
+* CONGESTED marks (ECN-like, landscape §4.6), each counting for ``clear_after`` seconds after
+  it arrived ("hold until clear" = until none is younger): waits for a free connection,
+  timeouts, transient FINAL FAILUREs, a failed relocate task, and busy/bind retries that have
+  reached their second attempt (the operation is running out of retries).
+* WARM marks (stop growing, do not cut): a first busy or bind retry (providers shared with other
+  work answer busy now and then at any load), ``#outstanding n/max`` at the ceiling.
+* swap-vVol create latency (``createVirtualVolume`` timeElapsed, and the age of creates still
+  outstanding, matched by ``[#opseq]``): WARM above ``latency_warm``× its calm baseline or a
+  quarter of vvold's deadline; CONGESTED above ``deadline_congested`` of the deadline, because
+  that is where migrations start to fail, whatever the baseline was.
 * calm control-plane completions (``calm_ops``): the ack that lets a limit grow seconds into
   a vMotion instead of minutes.
 
-Memory is bounded: a deque of recent marks, two EWMAs and a few counters.
+Memory is bounded: deques of recent marks (capped), outstanding creates (capped), two EWMAs.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
@@ -41,20 +45,38 @@ CREATE_OPS = frozenset({"createVirtualVolume"})
 class Thresholds:
     """Named knobs, with why.
 
-    * ``clear_after``: a congestion mark stops counting this many seconds after it arrived; long
-      enough for a provider backlog to drain, short next to a vMotion's duration.
-    * ``latency_warm`` / ``latency_congested``: ratios of recent create latency to the calm
-      baseline. Queueing at a saturated provider multiplies latency; 1.5× is an early sign,
-      3× is a queue.
+    * ``clear_after``: a mark stops counting this many seconds after it arrived; long enough
+      for a provider backlog to drain, short next to a vMotion's duration.
+    * ``latency_warm``: recent swap-vVol create latency over its calm baseline past which the
+      provider is queueing (throughput no longer grows with concurrency): stop growing.
+    * ``deadline_ms``: vvold's deadline for one VASA operation, connection wait included (the
+      §1.7 TIMEOUT at timeElapsed=60012). Lowered to what a TIMEOUT line shows, if shorter.
+    * ``deadline_warm`` / ``deadline_congested``: fractions of that deadline. A create (finished
+      or still outstanding) that takes this share of it is one queue away from a timeout,
+      whatever the baseline: the risk is absolute, not relative.
+    * ``retry_congested``: a busy/bind retry at this attempt number (or the last one vvold
+      announces, ``attempt 3/3``) means an operation is running out of retries (one more busy
+      answer fails the vMotion); earlier retries are WARM, because a provider shared with other
+      work answers busy now and then at any load, and holding would not change that.
+    * ``low_load``: create latencies measured with at most this many of our migrations in
+      flight set the baseline (BBR's floor latency, re-measured by every 1-VM probe), so a
+      baseline cannot creep upwards with the load it is meant to detect.
     * ``baseline_alpha`` / ``recent_alpha``: EWMA weights. The baseline moves slowly and only
       while calm, the recent value follows the last few operations.
     """
 
     clear_after: float = 30.0
     latency_warm: float = 1.5
-    latency_congested: float = 3.0
-    baseline_alpha: float = 0.1
+    deadline_ms: float = 60_000.0
+    deadline_warm: float = 0.25
+    deadline_congested: float = 0.4
+    retry_congested: int = 3
+    low_load: int = 2
+    baseline_alpha: float = 0.3
     recent_alpha: float = 0.5
+
+
+_ATTEMPT = re.compile(r"attempt (\d+)(?:/(\d+))?")
 
 
 class PressureMonitor:
@@ -63,18 +85,25 @@ class PressureMonitor:
     def __init__(self, clock: Clock, thresholds: Thresholds | None = None) -> None:
         self.clock = clock
         self.t = thresholds or Thresholds()
-        self._marks: deque[tuple[float, str]] = deque()
+        self.deadline_ms = self.t.deadline_ms
+        self._marks: deque[tuple[float, str]] = deque()  # CONGESTED marks
+        self._warns: deque[tuple[float, str]] = deque()  # WARM marks
         self._streams: dict[str, Any] = {}
+        self._creates: dict[tuple[str | None, int], float] = {}  # outstanding creates: issued at
         self.baseline_ms: float | None = None
         self.recent_ms: float | None = None
         self.outstanding: int | None = None
         self.outstanding_max: int | None = None
-        self._at_ceiling_at: float | None = None
         self._latency_at: float | None = None
         self.calm_ops = 0
         self.episode = 0
         self._was_congested = False
         self.counts: Counter[str] = Counter()
+        self.inflight = 0
+
+    def note_inflight(self, n: int) -> None:
+        """How many of our migrations are in flight (the controller tells, every tick)."""
+        self.inflight = n
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -90,41 +119,56 @@ class PressureMonitor:
             self._streams[host] = stream
         frame = stream.feed(data)
         if frame is not None:
-            self.feed_frame(frame.frame)
+            self.feed_frame(frame.frame, host)
 
     def flush(self) -> None:
         """Parse what the streams still buffer (end of a test or of a drain)."""
-        for stream in self._streams.values():
-            frame = stream.flush() if hasattr(stream, "flush") else None
+        for host, stream in self._streams.items():
+            frame = stream.flush()
             if frame is not None:
-                self.feed_frame(frame.frame)
+                self.feed_frame(frame.frame, host)
 
-    def feed_frame(self, frame: pl.DataFrame) -> None:
+    def feed_frame(self, frame: pl.DataFrame, host: str | None = None) -> None:
         """Fold one parsed frame (schema ``records.VASA_SCHEMA``)."""
         now = self.clock.now()
-        cols = [c for c in ("kind", "op", "elapsed_ms", "outstanding", "outstanding_max", "fault")]
-        for kind, op, elapsed, outstanding, outstanding_max, fault in frame.select(cols).iter_rows():
+        cols = ["kind", "op", "opseq", "elapsed_ms", "outstanding", "outstanding_max", "fault", "text"]
+        for kind, op, opseq, elapsed, outstanding, outstanding_max, fault, text in frame.select(
+            cols
+        ).iter_rows():
             if kind == "no-free-conn":
                 self._mark(now, "no free connections to VP")
-            elif kind == "busy":
-                self._mark(now, "provider busy")
+            elif kind in ("busy", "bind-retry"):
+                what = "bindVirtualVolume retry" if kind == "bind-retry" else "provider busy"
+                m = _ATTEMPT.search(text or "")
+                last = int(m.group(2)) if m and m.group(2) else self.t.retry_congested
+                if m and int(m.group(1)) >= max(2, min(last, self.t.retry_congested)):
+                    self._mark(now, f"{what} (retry {m.group(1)})")
+                else:
+                    self._warn(now, what)
             elif kind == "timeout":
                 self._mark(now, "VASA timeout")
-            elif kind == "bind-retry":
-                self._mark(now, "bindVirtualVolume retry")
             elif kind == "failure":
+                self._creates.pop((host, opseq), None)
                 code = (fault or "").upper()
+                if code == "TIMEOUT" and elapsed:
+                    # vvold's real deadline, learnt from the log itself.
+                    self.deadline_ms = min(self.deadline_ms, float(elapsed))
                 if code in TRANSIENT_FAULTS or "BUSY" in code:
                     self._mark(now, f"{op or 'VASA op'} failed: {code}")
-            elif kind == "issue" and outstanding is not None:
-                self.outstanding = outstanding
-                if outstanding_max:
-                    self.outstanding_max = outstanding_max
-                    if outstanding >= outstanding_max:
-                        self._at_ceiling_at = now
-                        self.counts["outstanding at ceiling"] += 1
-            elif kind == "success" and op in CREATE_OPS and elapsed is not None:
-                self._latency(float(elapsed))
+            elif kind == "issue":
+                if op in CREATE_OPS and opseq is not None and len(self._creates) < 10_000:
+                    self._creates[(host, opseq)] = now
+                if outstanding is not None:
+                    self.outstanding = outstanding
+                    if outstanding_max:
+                        self.outstanding_max = outstanding_max
+                        # Issuing with every connection in use: the next call will wait.
+                        if outstanding + 1 >= outstanding_max:
+                            self._warn(now, f"outstanding at ceiling {outstanding_max}")
+            elif kind == "success" and op in CREATE_OPS:
+                self._creates.pop((host, opseq), None)
+                if elapsed is not None:
+                    self._latency(float(elapsed))
 
     def task_failed(self, vm_name: str, error: str | None) -> None:
         """A relocate task failed: the most expensive congestion mark there is."""
@@ -134,65 +178,94 @@ class PressureMonitor:
 
     def _mark(self, now: float, reason: str) -> None:
         self._marks.append((now, reason))
-        self.counts[reason.split(":")[0]] += 1
+        self.counts[reason.split(":")[0].split(" (")[0]] += 1
         while len(self._marks) > 1000:
             self._marks.popleft()
 
+    def _warn(self, now: float, reason: str) -> None:
+        self._warns.append((now, reason))
+        self.counts[reason] += 1
+        while len(self._warns) > 1000:
+            self._warns.popleft()
+
     def _latency(self, ms: float) -> None:
-        self._latency_at = self.clock.now()
-        self.recent_ms = (
-            ms
-            if self.recent_ms is None
-            else self.recent_ms * (1 - self.t.recent_alpha) + ms * self.t.recent_alpha
-        )
+        now = self.clock.now()
+        self._latency_at = now
+        a = self.t.recent_alpha
+        self.recent_ms = ms if self.recent_ms is None else self.recent_ms * (1 - a) + ms * a
         if self.baseline_ms is None:
             self.baseline_ms = ms
-        ratio = ms / self.baseline_ms if self.baseline_ms else 1.0
-        congested_now = bool(self._live_marks(self.clock.now()))
-        if ratio < self.t.latency_warm and not congested_now:
-            # A calm operation: it moves the baseline (slowly) and counts as an ack.
-            a = self.t.baseline_alpha
-            self.baseline_ms = self.baseline_ms * (1 - a) + ms * a
-            self.calm_ops += 1
+        calm = (
+            ms < self.baseline_ms * self.t.latency_warm
+            and ms < self.deadline_ms * self.t.deadline_warm
+            and not self._live(self._marks, now)
+        )
+        if calm and self.inflight <= self.t.low_load:
+            b = self.t.baseline_alpha
+            self.baseline_ms = self.baseline_ms * (1 - b) + ms * b
+        if calm:
+            self.calm_ops += 1  # an ack: the control plane did a vMotion's hard part calmly
 
-    def _live_marks(self, now: float) -> list[str]:
-        while self._marks and now - self._marks[0][0] > self.t.clear_after:
-            self._marks.popleft()
-        return [r for _, r in self._marks]
+    def _live(self, marks: deque[tuple[float, str]], now: float) -> list[str]:
+        while marks and now - marks[0][0] > self.t.clear_after:
+            marks.popleft()
+        return [r for _, r in marks]
+
+    def _oldest_create_ms(self, now: float) -> float:
+        return max(((now - t) * 1000 for t in self._creates.values()), default=0.0)
 
     # -- output ------------------------------------------------------------------------------
 
+    def current_create_ms(self) -> float | None:
+        """The create latency to judge by: the recent average, or the age of the oldest create
+        still outstanding if that is worse (a stuck create shows before it finishes). ``None``
+        when nothing finished within ``clear_after`` and nothing is outstanding, so a stale
+        value cannot hold a drain forever."""
+        now = self.clock.now()
+        oldest = self._oldest_create_ms(now)
+        recent = self.recent_ms
+        if recent is not None and (self._latency_at is None or now - self._latency_at > self.t.clear_after):
+            recent = None
+        if recent is None and not oldest:
+            return None
+        return max(recent or 0.0, oldest)
+
     @property
     def latency_ratio(self) -> float | None:
-        """Recent over baseline create latency; ``None`` when no create finished within
-        ``clear_after`` (a stale high value must not hold the drain forever)."""
-        if self.recent_ms is None or not self.baseline_ms or self._latency_at is None:
+        """Current over baseline create latency (see :meth:`current_create_ms`)."""
+        cur = self.current_create_ms()
+        if cur is None or not self.baseline_ms:
             return None
-        if self.clock.now() - self._latency_at > self.t.clear_after:
-            return None
-        return self.recent_ms / self.baseline_ms
+        return cur / self.baseline_ms
 
     def signal(self) -> PressureSignal:
         now = self.clock.now()
-        marks = self._live_marks(now)
         reasons: list[str] = []
         level = PressureLevel.CALM
+        marks = self._live(self._marks, now)
         if marks:
             level = PressureLevel.CONGESTED
-            seen: dict[str, int] = {}
-            for r in marks:
-                seen[r] = seen.get(r, 0) + 1
-            reasons.extend(f"{r} ×{n}" if n > 1 else r for r, n in list(seen.items())[-3:])
+            reasons.extend(_summarise(marks))
+        cur = self.current_create_ms()
         ratio = self.latency_ratio
-        if ratio is not None and ratio >= self.t.latency_congested:
+        if cur is not None and cur >= self.deadline_ms * self.t.deadline_congested:
             level = PressureLevel.CONGESTED
-            reasons.append(f"swap-vVol create {ratio:.1f}× its calm baseline")
-        elif ratio is not None and ratio >= self.t.latency_warm:
+            reasons.append(
+                f"swap-vVol create {cur / 1000:.0f} s of a {self.deadline_ms / 1000:.0f} s deadline"
+            )
+        elif cur is not None and cur >= self.deadline_ms * self.t.deadline_warm:
+            level = max(level, PressureLevel.WARM)
+            reasons.append(
+                f"swap-vVol create {cur / 1000:.0f} s of a {self.deadline_ms / 1000:.0f} s deadline"
+            )
+        if ratio is not None and ratio >= self.t.latency_warm:
             level = max(level, PressureLevel.WARM)
             reasons.append(f"swap-vVol create {ratio:.1f}× its calm baseline")
-        if self._at_ceiling_at is not None and now - self._at_ceiling_at <= self.t.clear_after:
+        warns = self._live(self._warns, now)
+        if warns:
             level = max(level, PressureLevel.WARM)
-            reasons.append(f"outstanding at ceiling {self.outstanding_max}")
+            if level == PressureLevel.WARM:
+                reasons.extend(_summarise(warns))
         congested = level >= PressureLevel.CONGESTED
         if congested and not self._was_congested:
             self.episode += 1
@@ -208,3 +281,11 @@ class PressureMonitor:
             calm_ops=self.calm_ops,
             counts=dict(self.counts),
         )
+
+
+def _summarise(marks: list[str]) -> list[str]:
+    """The last three distinct reasons, with how often each occurred."""
+    seen: dict[str, int] = {}
+    for r in marks:
+        seen[r] = seen.get(r, 0) + 1
+    return [f"{r} ×{n}" if n > 1 else r for r, n in list(seen.items())[-3:]]

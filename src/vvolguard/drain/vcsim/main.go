@@ -8,6 +8,9 @@
 //     in flight than the provider ceiling, a new relocation fails, after a while, with
 //     vmodl.fault.SystemError "A system error occurred." (the KB 318662 symptom);
 //   - CheckRelocate_Task (VirtualMachineProvisioningChecker) answers with real checks;
+//   - with -vvold-dir, each destination host gets a vvold.log with the swap-vVol creations the
+//     relocations cause (Issuing ... #outstanding n/max, GetFreeConn waits, FINAL SUCCESS/FAILURE),
+//     so the drain's live log tail sees the control plane fill up before tasks fail;
 //   - counters (relocations per VM, in-flight peak, the VMs left on a host when it entered
 //     maintenance mode) are published as OptionManager settings under "vvolguard.vcsim.stats.",
 //     so a test reads them with QueryOptions, an ordinary vSphere call.
@@ -42,6 +45,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -209,6 +213,91 @@ func publish() {
 	})
 }
 
+// vvoldLog writes, when -vvold-dir is set, the vvold.log lines a relocation causes on its
+// destination host (which creates the VM's swap vVol), in the ESXi 7.0 shape of
+// evidence-formats §1.2/§1.7: "Issuing 'createVirtualVolume' ... (#outstanding n/max)", a
+// GetFreeConn wait when the provider is saturated, then FINAL SUCCESS with timeElapsed or FINAL
+// FAILURE (TIMEOUT). The drain can then tail <dir>/<host>.vvold.log with --vvold-log and react
+// to the control plane before migrations fail, as it would on a real host.
+type vvoldLog struct {
+	mu    sync.Mutex
+	dir   string
+	seq   int
+	files map[string]*os.File
+}
+
+type vasaOp struct {
+	seq   int // -1: nothing was logged
+	host  string
+	start time.Time
+}
+
+const (
+	vasaProvider  = "vcsim-vp"
+	vasaURL       = "https://127.0.0.1:8084/vasa"
+	vasaContainer = "b487b73a-6128-3ad2-873b-8ddb1ba45d4f"
+	// vvoldMaxConnections stands for the per-VP connection count when no ceiling is modelled.
+	vvoldMaxConnections = 64
+)
+
+var vvold = &vvoldLog{files: map[string]*os.File{}}
+
+func (l *vvoldLog) write(host, level, message string) {
+	short := strings.SplitN(host, ".", 2)[0]
+	f := l.files[short]
+	if f == nil {
+		var err error
+		f, err = os.OpenFile(filepath.Join(l.dir, short+".vvold.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			log.Printf("vvold log for %s: %v", short, err)
+			return
+		}
+		l.files[short] = f
+	}
+	ts := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	// One write per record, so a tailing reader never sees a header without its continuation.
+	fmt.Fprintf(f, "%s %s vvold[%d] [Originator@6876 sub=Default]\n--> %s\n", ts, level, os.Getpid(), message)
+}
+
+func (l *vvoldLog) issue(host string, outstanding, ceiling int, saturated bool) vasaOp {
+	if l.dir == "" {
+		return vasaOp{seq: -1}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seq++
+	op := vasaOp{seq: l.seq, host: host, start: time.Now()}
+	maxConn := ceiling
+	if maxConn <= 0 {
+		maxConn = vvoldMaxConnections
+	}
+	if saturated {
+		l.write(host, "warning", fmt.Sprintf("VasaSession::GetFreeConn: No free connections to VP %s (url: %s) "+
+			"[#outstanding %d/%d] - waiting", vasaProvider, vasaURL, maxConn, maxConn))
+		return op
+	}
+	l.write(host, "info", fmt.Sprintf("VasaOp::CreateVirtualVolumeInt [#%d]: ===> Issuing 'createVirtualVolume' to VP %s "+
+		"(#outstanding %d/%d) [session state: Connected]", op.seq, vasaProvider, outstanding, maxConn))
+	return op
+}
+
+func (l *vvoldLog) finish(op vasaOp, ok bool, outstanding int) {
+	if op.seq < 0 || l.dir == "" {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	elapsed := time.Since(op.start).Milliseconds()
+	if ok {
+		l.write(op.host, "info", fmt.Sprintf("VasaOp::CreateVirtualVolumeInt [#%d]: ===> FINAL SUCCESS createVirtualVolume "+
+			"VP (%s) Container (%s) timeElapsed=%d msecs (#outstanding %d)", op.seq, vasaProvider, vasaContainer, elapsed, outstanding))
+		return
+	}
+	l.write(op.host, "error", fmt.Sprintf("VasaOp::ThrowFromSessionError [#%d]: ===> FINAL FAILURE createVirtualVolume, "+
+		"error (TIMEOUT / Operation timed out) VP (%s) Container (%s) timeElapsed=%d msecs (#outstanding %d)",
+		op.seq, vasaProvider, vasaContainer, elapsed, outstanding))
+}
+
 // drainVM wraps the simulator's VirtualMachine (same moref in simulator.Map) to replace
 // RelocateVM_Task; every other method is the simulator's.
 type drainVM struct {
@@ -334,6 +423,7 @@ func (vm *drainVM) RelocateVMTask(ctx *simulator.Context, req *types.RelocateVM_
 		}
 	}
 	saturated := ceiling > 0 && model.inFlight > ceiling
+	outstanding := model.inFlight - 1 // the others, as vvold counts them when issuing
 	model.mu.Unlock()
 	if duplicate && fault == nil {
 		fault = &types.TaskInProgress{Task: task.Self}
@@ -358,7 +448,13 @@ func (vm *drainVM) RelocateVMTask(ctx *simulator.Context, req *types.RelocateVM_
 	})
 	publish()
 
-	go vm.finishRelocate(task, req.Spec, fault, delay, duplicate, userName)
+	op := vasaOp{seq: -1}
+	if req.Spec.Host != nil && !duplicate && (fault == nil || isSystemError(fault)) {
+		if dest := hostOf(*req.Spec.Host); dest != nil {
+			op = vvold.issue(dest.Name, outstanding, ceiling, saturated)
+		}
+	}
+	go vm.finishRelocate(task, req.Spec, fault, delay, duplicate, userName, op)
 
 	return &methods.RelocateVM_TaskBody{Res: &types.RelocateVM_TaskResponse{Returnval: task.Self}}
 }
@@ -370,7 +466,7 @@ func isSystemError(f types.BaseMethodFault) bool {
 
 // finishRelocate runs after the modelled duration: it moves the VM (or not) and ends the task.
 func (vm *drainVM) finishRelocate(task *simulator.Task, spec types.VirtualMachineRelocateSpec,
-	fault types.BaseMethodFault, delay float64, duplicate bool, userName string) {
+	fault types.BaseMethodFault, delay float64, duplicate bool, userName string, op vasaOp) {
 	if delay > 0 {
 		time.Sleep(time.Duration(delay * float64(time.Second)))
 	}
@@ -398,6 +494,7 @@ func (vm *drainVM) finishRelocate(task *simulator.Task, spec types.VirtualMachin
 		delete(model.busyVM, moid)
 		model.inFlight--
 	}
+	left := model.inFlight
 	if fault == nil {
 		model.succeeded++
 		model.relocated[moid]++
@@ -417,6 +514,7 @@ func (vm *drainVM) finishRelocate(task *simulator.Task, spec types.VirtualMachin
 	changes = append(changes, types.PropertyChange{Name: "info.state", Val: state})
 	setTask(task, changes)
 	publish()
+	vvold.finish(op, fault == nil, left)
 	postMigrationEvent(vm, source, dest, sourceDatastores, fault, userName)
 }
 
@@ -724,6 +822,7 @@ func main() {
 	relocate := flag.Float64("relocate-seconds", 1.0, "duration of a successful relocation")
 	failAfter := flag.Float64("fail-seconds", 0.5, "time until a saturated relocation fails")
 	ceiling := flag.Int("ceiling", 0, "relocations in flight the VASA provider sustains (0: no limit)")
+	flag.StringVar(&vvold.dir, "vvold-dir", "", "write <host>.vvold.log files for the relocations here")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("vvolguard-vcsim: ")
