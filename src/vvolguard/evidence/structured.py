@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from vvolguard.evidence.source import EvidenceFile
@@ -160,7 +161,14 @@ _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
 def norm_key(key: object) -> str:
     """``Array Id``, ``ArrayId``, ``array_id`` and ``arrayId`` all become ``arrayid``."""
+    if isinstance(key, str) and len(key) <= 64:
+        return _norm_short(key)  # export keys repeat in every entry: cache them
     return _NON_ALNUM.sub("", str(key).lower())
+
+
+@lru_cache(maxsize=4096)
+def _norm_short(key: str) -> str:
+    return _NON_ALNUM.sub("", key.lower())
 
 
 def norm_dict(obj: object) -> dict[str, Any]:
