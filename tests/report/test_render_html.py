@@ -116,7 +116,9 @@ def test_plots_show_the_incident(saturation: Diagnosis) -> None:
         assert ">migration storm<" in (svg.svg or "")
 
 
-AXES_BOX = re.compile(r'<g id="axes_1">\s*<g id="patch_2">\s*<path d="M ([\d.]+) [\d.]+\s+L ([\d.]+) ')
+AXES_BOX = re.compile(
+    r'<g id="plot-[a-z]+-axes_1">\s*<g id="plot-[a-z]+-patch_2">\s*<path d="M ([\d.]+) [\d.]+\s+L ([\d.]+) '
+)
 STORM_SPAN = re.compile(r'<g id="plot-[a-z0-9-]+-storm-0">\s*<path d="M ([\d.]+) [\d.]+\s+L ([\d.]+) ')
 FAILURE_LINE = re.compile(r'<g id="(plot-[a-z0-9-]+)-failure-(\d+)">\s*<path d="M ([\d.]+) ')
 
@@ -157,11 +159,12 @@ def test_same_diagnosis_same_html(saturation: Diagnosis, saturation_factory) -> 
     assert render_html(saturation) == render_html(saturation_factory())
 
 
-def test_svg_ids_do_not_collide_between_plots(saturation: Diagnosis) -> None:
+def test_ids_are_unique_in_the_page_and_references_resolve(saturation: Diagnosis) -> None:
     html = render_html(saturation)
     ids = re.findall(r'\sid="([^"]+)"', html)
-    defs = [i for i in ids if re.fullmatch(r"[mp][0-9a-f]{8,}", i)]
-    assert defs and len(defs) == len(set(defs))
+    assert len(ids) > 100 and len(ids) == len(set(ids))
+    refs = set(re.findall(r'(?:url\(#|href="#)([^)"]+)', html))
+    assert refs and refs <= set(ids)
 
 
 def test_insufficient_evidence_leads_with_what_to_collect(insufficient: Diagnosis) -> None:

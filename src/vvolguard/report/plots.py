@@ -177,7 +177,7 @@ def timeline_plots(d: Diagnosis) -> list[Plot]:
     for pid, title, caption in specs:
         with matplotlib.rc_context({**_RC, "svg.hashsalt": f"vvolguard-{pid}"}):
             fig, note = drawers[pid]()
-            svg = _to_svg(fig) if fig is not None else None
+            svg = _to_svg(fig, pid) if fig is not None else None
         plots.append(Plot(pid, title, caption, svg, note))
     return plots
 
@@ -624,7 +624,23 @@ def _one_decimal(match: re.Match[str]) -> str:
     return "0" if text == "-0" else text
 
 
-def _to_svg(fig: Figure) -> str:
+_ID = re.compile(r'(?<=\sid=")([^"]+)(?=")')
+_REF = re.compile(r'(?:url\(#|href="#)([^)"]+)')
+
+
+def _unique_ids(svg: str, prefix: str) -> str:
+    """matplotlib names its groups ``figure_1``, ``axes_1``... in every figure; several figures in
+    one page would repeat them. Prefix those (not the hashed, referenced defs, nor our own gids)."""
+    referenced = set(_REF.findall(svg))
+
+    def rename(m: re.Match[str]) -> str:
+        name = m.group(1)
+        return name if name in referenced or name.startswith("plot-") else f"{prefix}-{name}"
+
+    return _ID.sub(rename, svg)
+
+
+def _to_svg(fig: Figure, pid: str) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, dpi=72)
     svg = _SVG_PROLOGUE.sub("", buf.getvalue(), count=1)
@@ -632,7 +648,7 @@ def _to_svg(fig: Figure) -> str:
     # Path coordinates are in points on a 720 pt wide canvas: a tenth of a point is invisible,
     # and matplotlib's six decimals would double the file.
     svg = _PATH_DATA.sub(lambda m: _DECIMAL.sub(_one_decimal, m.group(0)), svg)
-    return svg.strip()
+    return _unique_ids(svg, pid).strip()
 
 
 def describe_failures(d: Diagnosis) -> list[str]:
