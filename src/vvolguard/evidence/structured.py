@@ -143,14 +143,6 @@ class LineIndex:
         self._pos = pos
         return self._line
 
-    def line_text(self, pos: int) -> str:
-        start = self.text.rfind("\n", 0, pos) + 1
-        end = self.text.find("\n", pos)
-        if end < 0:
-            end = len(self.text)
-        # bound the slice: a 10 MB single-line export must not be copied whole per record
-        return self.text[start : min(end, start + 2000)].rstrip("\r")
-
 
 # --------------------------------------------------------------------------------------------
 # Keys and scalar values
@@ -585,14 +577,12 @@ def _value_end(text: str, pos: int) -> int | None:
     return None
 
 
-def cite_text(obj: object, preferred: str | None = None) -> str:
-    """What a citation of a JSON entry should show.
+def cite_text(obj: object) -> str:
+    """What a citation of a JSON entry shows: the entry, compactly.
 
-    The line where an entry starts is usually just ``{``, which tells a reader nothing; then a
-    compact rendering of the entry (or ``preferred``, e.g. an event's message) is cited instead.
+    The line where an entry starts is usually just ``{``, which tells a reader nothing; the
+    citation's line number still points at that line, so the entry can be found in the file.
     """
-    if preferred:
-        return preferred
     try:
         return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str)[:2000]
     except (TypeError, ValueError, RecursionError):

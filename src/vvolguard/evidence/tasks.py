@@ -421,9 +421,13 @@ def _reason(d: dict[str, Any]) -> str | None:
 
 
 def migration_event(
-    d: dict[str, Any], envelope: dict[str, Any], line: int, cite_default: str, dates: Dates
+    d: dict[str, Any], envelope: dict[str, Any], line: int, raw: object, dates: Dates
 ) -> MigrationEvent | None:
-    """Classify one event (normalised keys); ``None`` when it is not about a migration."""
+    """Classify one event (normalised keys); ``None`` when it is not about a migration.
+
+    ``raw`` is the entry as read (a CSV line or the JSON object); it is rendered for the citation
+    only when the event has no message, so the many unrelated events in an export cost little.
+    """
     message = text_of(first(d, "fullformattedmessage", "message", "description", "formattedmessage"))
     etype = _event_type(d, envelope)
     phase = _EVENT_TYPES.get(etype) if etype else None
@@ -455,7 +459,7 @@ def migration_event(
     return MigrationEvent(
         phase=phase,
         line=line,
-        cite=message or cite_default,
+        cite=message or (raw if isinstance(raw, str) else cite_text(raw)),
         time=dates(first(d, "createdtime", "datetime", "time", "date", "created"), line, "event time"),
         chain=text_of(first(d, "chainid", "eventchainid")),
         vm=name_of(first(d, "vm", "target", "vmname")) or groups.get("vm"),
@@ -611,7 +615,7 @@ class EventExportReader:
                 if named is not None:
                     chain_tasks[named[0]] = named[1:]
                     continue
-                event = migration_event(d, envelope, line, cite_text(item), dates)
+                event = migration_event(d, envelope, line, item, dates)
                 if event is not None:
                     events.append(event)
         else:
