@@ -391,3 +391,34 @@ def test_sniffing_picks_the_right_list(name, data, kind):
     ef = from_bytes(name, data.encode(), host="h")
     reader, confidence = sniff(ef)
     assert reader is not None and reader.kind == kind and confidence >= 50
+
+
+def test_nested_list_of_strings_and_nfs_endpoint():
+    text = (
+        "192.168.10.20:/vvol-pe\n"
+        "   Array Id: com.netapp:abc\n"
+        "   Type: NFS\n"
+        "   Accessible: true\n"
+        "   Configured: true\n"
+        "   Remote Host: 192.168.10.20\n"
+        "   Remote Share: /vvol-pe\n"
+        "   Storage Containers:\n"
+        f"         {CONTAINER}\n"
+        f"         {CONTAINER2}\n"
+    )
+    _, (record,), warnings = read("pe.txt", text)
+    assert record.pe_id == "192.168.10.20:/vvol-pe" and record.pe_type == "NFS"
+    assert record.lun_id is None and record.storage_containers == (CONTAINER, CONTAINER2)
+    assert warnings == []
+    as_json = json.dumps(
+        [
+            {
+                "Remote Host": "192.168.10.20",
+                "Remote Share": "/vvol-pe",
+                "Type": "NFS",
+                "Storage Containers": [],
+            }
+        ]
+    )
+    _, (from_json,), _ = read("pe.json", as_json)
+    assert from_json.pe_id == "192.168.10.20:/vvol-pe" and from_json.storage_containers == ()
