@@ -258,20 +258,27 @@ def test_certificate_expired_at_incident_outranks_offline_provider() -> None:
     assert d.providers[0].certificate is not None
 
 
-def test_certificate_valid_at_incident_but_expired_now_is_secondary() -> None:
+def test_certificate_expired_since_the_incident_outranks_healthy_but_not_an_explanation() -> None:
     cert = certificate(T0 + days(5))  # NOW is 18 days after T0
     d = run([cert, quiet_vvold("esx-01").frame(), *healthy_hosts(), *wave(2, set(), spacing=200)])
-    assert d.verdict.cls == FailureClass.HEALTHY
+    assert d.verdict.cls == FailureClass.CERTIFICATE_LIFECYCLE
+    assert d.primary.severity == "high" and "expired since" in d.primary.title
+    # with failed migrations that the certificate (valid then) cannot explain, it is secondary
+    d = run(
+        [cert, quiet_vvold("esx-01").frame(), quiet_vvold("esx-02").frame(), *healthy_hosts(), *wave(2, {1})]
+    )
+    assert d.verdict.cls == FailureClass.NOT_CONTROL_PLANE
     assert FailureClass.CERTIFICATE_LIFECYCLE in classes(d)
-    finding = next(f for f in d.findings if f.id == FailureClass.CERTIFICATE_LIFECYCLE)
-    assert finding.severity == "high" and "expired since" in finding.title
 
 
-@pytest.mark.parametrize(("left", "severity"), [(20, "medium"), (100, "low")])
-def test_near_expiry_uses_kb323232_limits(left: int, severity: str) -> None:
+@pytest.mark.parametrize(
+    ("left", "verdict", "severity"),
+    [(20, FailureClass.CERTIFICATE_LIFECYCLE, "medium"), (100, FailureClass.HEALTHY, "low")],
+)
+def test_near_expiry_uses_kb323232_limits(left: int, verdict: FailureClass, severity: str) -> None:
     cert = certificate(NOW + days(left))
     d = run([cert, quiet_vvold("esx-01").frame(), *healthy_hosts()])
-    assert d.verdict.cls == FailureClass.HEALTHY
+    assert d.verdict.cls == verdict
     finding = next(f for f in d.findings if f.id == FailureClass.CERTIFICATE_LIFECYCLE)
     assert finding.severity == severity
 
@@ -409,3 +416,10 @@ def test_pressure_on_an_uninvolved_host_does_not_explain_the_failures() -> None:
     assert d.verdict.cls == FailureClass.NOT_CONTROL_PLANE
     pressure = next(f for f in d.findings if f.id == FailureClass.PROVIDER_SATURATION)
     assert pressure.severity == "low" and "esx-09" in pressure.reason
+
+
+def test_a_vvold_log_that_gave_no_records_does_not_vouch_for_a_calm_control_plane() -> None:
+    unreadable = InputFile("esx-01.tgz!var/run/log/vvold.log", EvidenceKind.VVOLD_LOG.value, "esx-01", 0)
+    d = run([*healthy_hosts(), *wave(3, {1})], inputs=[unreadable])
+    assert d.verdict.cls == FailureClass.INSUFFICIENT_EVIDENCE
+    assert any(m.artifact == "vvold.log from esx-01" for m in d.missing_evidence)

@@ -19,11 +19,16 @@ Why this precedence (runbook Stage 4 and "What Not to Do First"):
 4. Saturation needs pressure (repeated no-free-connection waits or busy faults in one window, the
    ceiling held, or slow swap-vVol creates) *and* impact (failed migrations, failed VASA ops, or a
    migration storm). One stray PROVIDER_BUSY that succeeded on retry is neither.
-5. Failures with host evidence that shows none of the above: not the control plane.
-6. Host evidence, no failures and nothing above: healthy. Pressure that has caused no failure and
+5. Failures with host evidence that shows none of the above: not the control plane. A certificate
+   that is fine at the incident but expired or within a month of expiry today does not explain
+   the failures, so it is secondary here...
+6. ...but it outranks "healthy": with nothing else wrong, a certificate past vCenter's red
+   (1 month, KB 323232) limit is the thing to act on ("do not ignore certificate warnings because
+   the datastore is still online"). The 6-month soft limit stays a low secondary finding.
+7. Host evidence, no failures and nothing above: healthy. Pressure that has caused no failure and
    no storm is not saturation; it is reported as a low-severity secondary finding (the provider is
    near its limit), so "healthy" never hides it.
-7. Otherwise: insufficient evidence, with the artifacts that would settle it.
+8. Otherwise: insufficient evidence, with the artifacts that would settle it.
 """
 
 from __future__ import annotations
@@ -105,16 +110,16 @@ DECISION_TABLE: tuple[Rule, ...] = (
         "certificate_expired_now",
         FailureClass.CERTIFICATE_LIFECYCLE,
         Severity.HIGH,
-        110,
-        False,
+        55,
+        True,
         "VASA certificate expired (after the incident) -> renew before the next operation",
     ),
     Rule(
         "certificate_hard_limit",
         FailureClass.CERTIFICATE_LIFECYCLE,
         Severity.MEDIUM,
-        120,
-        False,
+        57,
+        True,
         "VASA certificate near expiry (KB 323232 hard limit, 1 month)",
     ),
     Rule(

@@ -46,6 +46,14 @@ from vvolguard.records import (
     VasaFrame,
 )
 
+#: Evidence kinds that are complete command outputs: read but empty still says something.
+WHOLE_OUTPUTS = frozenset(
+    {
+        EvidenceKind.PROTOCOLENDPOINT_LIST,
+        EvidenceKind.VASAPROVIDER_LIST,
+        EvidenceKind.STORAGECONTAINER_LIST,
+    }
+)
 #: Caps for the small record kinds (they are small per file, but a user can pass many files).
 MAX_WARNINGS = 5000
 MAX_PER_KIND = 5000
@@ -130,11 +138,13 @@ class Analyzer:
     def add_input(self, item: InputFile) -> None:
         """Bookkeeping from the pipeline: which files were read, of what kind, for which host.
 
-        It is how an *empty* PE list is told apart from a missing one."""
+        It is how an *empty* PE list is told apart from a missing one. An empty command output
+        is a finding (nothing is presented); a log that gave no records is not (it may be cut, or
+        unreadable), so it never vouches for a calm control plane."""
         self.inputs.append(item)
         if item.host:
             self.names.see(item.host, 3)
-        if item.records or item.kind != EvidenceKind.UNKNOWN:
+        if item.records or item.kind in WHOLE_OUTPUTS:
             self._listed(item.kind, item.host)
 
     def _listed(self, kind: str, host: str | None) -> None:
