@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
@@ -223,3 +224,18 @@ def test_only_healthy_looks_green(healthy: Diagnosis, insufficient: Diagnosis) -
         findings=[replace(healthy.findings[0], id="not-control-plane")],
     )
     assert 'class="verdict sev-low"' in render_html(elsewhere)
+
+
+def test_hundreds_of_failures_stay_small(saturation: Diagnosis) -> None:
+    template = saturation.migrations.failed[0]
+    start = saturation.incident_window[0]  # type: ignore[index]
+    failed = [
+        replace(template, task_id=f"task-{i}", vm=f"vm-{i:03d}", time=start + timedelta(seconds=3 * i))
+        for i in range(400)
+    ]
+    d = replace(saturation, migrations=replace(saturation.migrations, failed=failed, total=800))
+    html = render_html(d)
+    assert len(html.encode()) < 400_000
+    assert sum(len(p.svg or "") for p in timeline_plots(d)) < 200_000
+    assert html.count('-failures"') == 5  # one path per plot panel, not 400 lines each
+    assert "vm-399" in html  # still listed in the table

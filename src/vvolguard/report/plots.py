@@ -39,6 +39,8 @@ MIN_CONTEXT_S = 120
 MAX_POINTS = 600
 #: Bars in the waits plot; at ~700 px of plot width more would be thinner than 2 px.
 MAX_BARS = 300
+#: Failed migrations drawn as separate dashed lines (each with its own SVG id); more share one path.
+MAX_FAILURE_LINES = 60
 #: Failed migrations named on the in-flight plot; beyond this the labels would overlap.
 MAX_FAILURE_LABELS = 12
 #: Provider panels in the outstanding plot; the most pressured ones are kept.
@@ -185,10 +187,11 @@ def timeline_plots(d: Diagnosis) -> list[Plot]:
 def _inflight_caption(d: Diagnosis) -> str:
     failed = len(d.migrations.failed)
     text = "Concurrent migrations from each source host; shaded: detected migration storms."
-    if failed:
-        text += (
-            f" Dashed red lines: the {failed} failed migration{'s' if failed != 1 else ''}, on every plot."
-        )
+    if 0 < failed <= MAX_FAILURE_LINES:
+        plural = "s" if failed != 1 else ""
+        text += f" Dashed red lines: the {failed} failed migration{plural}, on every plot."
+    elif failed:
+        text += f" Red ticks along the top: the {failed} failed migrations, on every plot."
     return text
 
 
@@ -295,8 +298,19 @@ def _decorate(
     unique in the page, so a reader or a test can find each failed migration on each plot."""
     for i, (x0, x1, _host) in enumerate(ctx.storms):
         ax.axvspan(x0, x1, color=STORM_COLOUR, alpha=0.25, lw=0, zorder=0, gid=f"{mark}-storm-{i}")
-    for i, (x, _label) in enumerate(ctx.failures):
-        ax.axvline(x, color=FAIL_COLOUR, lw=1.2, ls=(0, (4, 2)), zorder=4, gid=f"{mark}-failure-{i}")
+    if len(ctx.failures) <= MAX_FAILURE_LINES:
+        for i, (x, _label) in enumerate(ctx.failures):
+            ax.axvline(x, color=FAIL_COLOUR, lw=1.2, ls=(0, (4, 2)), zorder=4, gid=f"{mark}-failure-{i}")
+    elif ctx.failures:
+        # Hundreds of failures: full-height lines would paint the plot red and hide the data, so
+        # a rug of ticks along the top, as one path (NaN-separated segments) to keep bytes down.
+        xs = np.repeat([x for x, _ in ctx.failures], 3)
+        ys = np.tile([0.9, 1.0, np.nan], len(ctx.failures))
+        xs[2::3] = np.nan
+        ax.plot(
+            xs, ys, transform=ax.get_xaxis_transform(), color=FAIL_COLOUR, lw=1.0, zorder=4,
+            gid=f"{mark}-failures", clip_on=False,
+        )  # fmt: skip
     if label_failures and len(ctx.failures) <= MAX_FAILURE_LABELS:
         lo, hi = ctx.grid.xlim()
         last = -math.inf
@@ -329,8 +343,10 @@ def _legend(ax: Any, handles: list[Any], ctx: _Context) -> None:
     extra: list[Any] = []
     if ctx.storms:
         extra.append(Patch(color=STORM_COLOUR, alpha=0.4, label="migration storm"))
-    if ctx.failures:
+    if 0 < len(ctx.failures) <= MAX_FAILURE_LINES:
         extra.append(Line2D([], [], color=FAIL_COLOUR, ls=(0, (4, 2)), label="failed migration"))
+    elif ctx.failures:
+        extra.append(Line2D([], [], color=FAIL_COLOUR, marker="|", ls="", ms=8, label="failed migration"))
     ax.legend(handles=handles + extra, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
 
 
