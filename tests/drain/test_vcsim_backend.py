@@ -25,6 +25,7 @@ from vvolguard.drain.controller import DrainController, DrainOptions
 from vvolguard.drain.journal import Journal, VmState
 from vvolguard.drain.limits import make_limit
 from vvolguard.drain.pressure import PressureMonitor, Thresholds
+from vvolguard.evidence.vvold import VvoldStream
 
 __all__ = ["vcsim_binary", "vcsim_factory"]  # fixtures used by name below
 
@@ -139,8 +140,8 @@ def test_relocation_runs_in_the_background_and_really_moves_the_vm(vcsim_factory
     b.close()
 
 
-def test_saturation_fails_with_system_error_and_counts_as_pressure(vcsim_factory) -> None:
-    sim = vcsim_factory(vms=3, relocate_seconds=2.0, fail_seconds=0.2, ceiling=1)
+def test_saturation_fails_with_system_error_and_counts_as_pressure(vcsim_factory, tmp_path: Path) -> None:
+    sim = vcsim_factory(vms=3, relocate_seconds=2.0, fail_seconds=0.2, ceiling=1, vvold_dir=tmp_path)
     b = _backend(sim)
     first, second = b.list_vms(SOURCE)[:2]
     ok_task = b.submit_relocate(first, "esx-02")
@@ -158,6 +159,23 @@ def test_saturation_fails_with_system_error_and_counts_as_pressure(vcsim_factory
     assert [e.vm.name for e in failed_events] == [second.name]
     assert failed_events[0].reason.msg == "A system error occurred."
     b.close()
+
+    # The destination hosts' vvold.log tell the same story, as the project's own reader parses it
+    # (what `diagnose` and the drain's live tail see): a create that succeeded on esx-02, and on
+    # esx-03 a wait for a free connection followed by a transient failure.
+    ok_log = _vvold_records(tmp_path / "esx-02.vvold.log")
+    assert [r["kind"] for r in ok_log] == ["issue", "success"]
+    assert ok_log[0]["outstanding"] == 0 and ok_log[0]["outstanding_max"] == 1
+    assert ok_log[1]["op"] == "createVirtualVolume" and ok_log[1]["elapsed_ms"] >= 1900
+    busy_log = _vvold_records(tmp_path / "esx-03.vvold.log")
+    assert [r["kind"] for r in busy_log] == ["no-free-conn", "failure"]
+    assert busy_log[1]["fault"] == "RESOURCE_BUSY"
+
+
+def _vvold_records(path: Path) -> list[dict]:
+    stream = VvoldStream(path.name, host=path.name.split(".")[0])
+    frames = list(stream.feed_all([path.read_bytes()], parallel=False))
+    return [row for frame in frames for row in frame.frame.iter_rows(named=True)]
 
 
 def test_a_restarted_process_finds_the_task_it_never_journaled(vcsim_factory) -> None:

@@ -217,7 +217,8 @@ func publish() {
 // destination host (which creates the VM's swap vVol), in the ESXi 7.0 shape of
 // evidence-formats §1.2/§1.7: "Issuing 'createVirtualVolume' ... (#outstanding n/max)", a
 // GetFreeConn wait when the provider is saturated, then FINAL SUCCESS with timeElapsed or FINAL
-// FAILURE (TIMEOUT). The drain can then tail <dir>/<host>.vvold.log with --vvold-log and react
+// FAILURE (RESOURCE_BUSY, seen verbatim in vvold; not TIMEOUT, whose timeElapsed a reader takes for
+// vvold's deadline, and our scaled-down failure delay is no deadline). The drain can then tail <dir>/<host>.vvold.log with --vvold-log and react
 // to the control plane before migrations fail, as it would on a real host.
 type vvoldLog struct {
 	mu    sync.Mutex
@@ -294,7 +295,7 @@ func (l *vvoldLog) finish(op vasaOp, ok bool, outstanding int) {
 		return
 	}
 	l.write(op.host, "error", fmt.Sprintf("VasaOp::ThrowFromSessionError [#%d]: ===> FINAL FAILURE createVirtualVolume, "+
-		"error (TIMEOUT / Operation timed out) VP (%s) Container (%s) timeElapsed=%d msecs (#outstanding %d)",
+		"error (RESOURCE_BUSY / No free connections to VP) VP (%s) Container (%s) timeElapsed=%d msecs (#outstanding %d)",
 		op.seq, vasaProvider, vasaContainer, elapsed, outstanding))
 }
 
@@ -503,6 +504,12 @@ func (vm *drainVM) finishRelocate(task *simulator.Task, spec types.VirtualMachin
 	}
 	model.mu.Unlock()
 
+	// Everything a client may check once it sees the task end (counters, vvold.log, events) is
+	// written before the task ends, so a test never reads a stale counter.
+	vvold.finish(op, fault == nil, left)
+	publish()
+	postMigrationEvent(vm, source, dest, sourceDatastores, fault, userName)
+
 	state := types.TaskInfoStateSuccess
 	changes := []types.PropertyChange{{Name: "info.completeTime", Val: time.Now()}}
 	if fault != nil {
@@ -513,9 +520,6 @@ func (vm *drainVM) finishRelocate(task *simulator.Task, spec types.VirtualMachin
 	}
 	changes = append(changes, types.PropertyChange{Name: "info.state", Val: state})
 	setTask(task, changes)
-	publish()
-	vvold.finish(op, fault == nil, left)
-	postMigrationEvent(vm, source, dest, sourceDatastores, fault, userName)
 }
 
 // move updates the VM, the source/destination hosts and pools, each under its own lock.
@@ -651,7 +655,7 @@ func (w *maintenanceWatch) PutObject(obj mo.Reference) {
 	model.mu.Lock()
 	model.maintenance[h.Name] = len(h.Vm)
 	model.mu.Unlock()
-	go publish()
+	publish() // synchronously, so the count is readable once the task ends (lock order host -> options)
 }
 
 func (w *maintenanceWatch) UpdateObject(mo.Reference, []types.PropertyChange) {}
