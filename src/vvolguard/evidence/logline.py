@@ -51,6 +51,8 @@ HEAD_PREFIX_RS = (
     rf"(?:\[{META_PATTERN}\]\s?)?)?"
 )
 
+#: A whole level token (after splitting a header on spaces).
+LEVEL_TOKEN_RS = rf"^(?:{LEVEL_PATTERN})$"
 #: Level and pid of a (grep-prefix-stripped) header line; short captures are cheap.
 HEAD_LEVEL_PID_RS = rf"^\S+\s+(?P<level>{LEVEL_PATTERN})\s+[A-Za-z][\w.-]*\[(?P<pid>\d+)\]"
 #: What precedes the message: a continuation marker, or a header's ts/level/app/meta.
