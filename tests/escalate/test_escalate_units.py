@@ -179,7 +179,7 @@ def log(minutes: list[float], marks: dict[float, str] | None = None) -> bytes:
 
 def cut(data: bytes, anchors: list[Anchor], inline: bool = False, tail: bool = False, minutes: float = 2):
     ef = from_bytes("b.tgz!var/run/log/vvold.log", data, host="esx-03.corp.example.com")
-    return cut_windows(ef, ef.lines(), anchors, timedelta(minutes=minutes), inline=inline, tail_if_empty=tail)
+    return cut_windows(ef, anchors, timedelta(minutes=minutes), inline=inline, tail_if_empty=tail)
 
 
 def test_windows_merge_close_failures_and_keep_line_numbers() -> None:

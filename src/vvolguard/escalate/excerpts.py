@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from vvolguard.evidence.logline import parse_ts, strip_grep_prefix
+import polars as pl
+
+from vvolguard.evidence.logline import strip_grep_prefix_expr, ts_expr
 from vvolguard.evidence.source import EvidenceFile
 from vvolguard.records import clip
 
@@ -29,14 +31,16 @@ FAILURE_SIGNAL = re.compile(
     r"(?i)no free conn|GetFreeConn|PROVIDER_BUSY|VasaProviderBusy|FINAL FAILURE|TimedOut|"
     r"TRANSPORT_FAULT|setContext for VP .* failed|SSL Exception|RESOURCE_BUSY"
 )
-_PREFILTER = ("onn", "BUSY", "usy", "FAIL", "imed", "TRANSPORT", "failed", "SSL")
-_TS_START = re.compile(r"^(?:[^\s:]+:)?(?:\d+:)?\d{4}-\d{2}-\d{2}T")
+#: One parsed line: number (1-based), timestamp (µs since the epoch, None if the line has none),
+#: whether it is a failure signal, and its text.
+Row = tuple[int, int | None, bool, str]
 
 #: Lines kept before the first anchor of a window, and from it on; beyond, the window is cut.
 MAX_BEFORE = 2000
 MAX_AFTER = 8000
-#: Windows per file; a storm lasting hours with anchors everywhere would otherwise be the log.
+#: Windows per file, and lines kept per file: a storm lasting hours must not become the package.
 MAX_WINDOWS = 100
+MAX_LINES_PER_FILE = 200_000
 #: Lines of the file's end kept when no failure was found in it, so the vendor still sees state.
 TAIL_LINES = 500
 #: Anchor descriptions listed in a window header (the rest are counted).
@@ -122,110 +126,168 @@ def _iso(when: datetime | None) -> str:
     return when.isoformat().replace("+00:00", "Z") if when else "?"
 
 
-def _line_ts(text: str, cache: dict[str, datetime | None]) -> datetime | None:
-    if not _TS_START.match(text):
-        return None
-    stripped = strip_grep_prefix(text)
-    key = stripped[:19] + stripped[23:30]  # second + zone region; sub-second precision is moot
-    if key in cache:
-        return cache[key]
-    when = parse_ts(stripped)
-    if len(cache) > 4096:
-        cache.clear()
-    cache[key] = when
-    return when
+def _parse_block(lines: list[str], first: int) -> Iterator[Row]:
+    """Timestamps and failure flags for a block of lines, computed by polars in one go."""
+    frame = pl.DataFrame({"line": lines}, schema={"line": pl.String}).select(
+        text=pl.col("line").str.strip_chars_end("\r"),
+        ts=ts_expr(strip_grep_prefix_expr(pl.col("line").str.slice(0, 400))).dt.epoch("us"),
+        signal=pl.col("line").str.contains(FAILURE_SIGNAL.pattern),
+    )
+    yield from zip(
+        range(first, first + len(lines)),
+        frame["ts"].to_list(),
+        frame["signal"].to_list(),
+        frame["text"].to_list(),
+        strict=True,
+    )
+
+
+def rows(ef: EvidenceFile, block_bytes: int = 4 * 1024 * 1024) -> Iterator[Row]:
+    """``(line number, timestamp in µs or None, failure signal?, text)`` for every line of ``ef``.
+
+    Lines are cut and parsed a block at a time (vectorised), so a gigabyte log costs a few
+    seconds of parsing and memory stays at a block; a damaged stream ends with a warning on ``ef``.
+    """
+    number = 1
+    pending = b""
+    for block in ef.blocks(block_bytes):
+        data = pending + block
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            pending = data
+            continue
+        pending = data[cut + 1 :]
+        lines = data[:cut].decode("utf-8", "replace").split("\n")
+        yield from _parse_block(lines, number)
+        number += len(lines)
+    if pending:
+        yield from _parse_block([pending.decode("utf-8", "replace")], number)
 
 
 def is_failure_signal(text: str) -> bool:
-    return any(p in text for p in _PREFILTER) and bool(FAILURE_SIGNAL.search(text))
+    return bool(FAILURE_SIGNAL.search(text))
+
+
+def _us(when: datetime) -> int:
+    return int(when.timestamp() * 1_000_000)
+
+
+def _dt(us: int) -> datetime:
+    return datetime.fromtimestamp(us / 1_000_000, UTC)
 
 
 def cut_windows(
     ef: EvidenceFile,
-    lines: Iterable[tuple[int, str]],
     anchors: list[Anchor],
     window: timedelta,
     inline: bool,
     tail_if_empty: bool = False,
+    source: Iterable[Row] | None = None,
+    on_window: Callable[[Excerpt], None] | None = None,
 ) -> tuple[list[Excerpt], int]:
-    """Windows of ``lines`` around ``anchors`` (and, if ``inline``, around failure signal lines).
+    """Windows of ``ef`` around ``anchors`` (and, if ``inline``, around failure signal lines).
 
-    Returns the excerpts and the number of windows dropped past :data:`MAX_WINDOWS`.
+    Returns the excerpts and the number of windows not cut (past :data:`MAX_WINDOWS` or the
+    per-file line budget). A window that reaches :data:`MAX_AFTER` lines is saturated: it still
+    ends when it would have, but failure signals inside it no longer stretch it, so a storm that
+    lasts hours gives a series of bounded windows rather than one endless one.
+
+    ``on_window`` receives each window as soon as it is complete, after which its lines are
+    dropped: memory then holds one window at most, however many the file has.
     """
-    pending = sorted((a for a in anchors if a.concerns(ef.host)), key=lambda a: a.time)
+    width = int(window.total_seconds() * 1_000_000)
+    pending = sorted(((_us(a.time), a.label) for a in anchors if a.concerns(ef.host)), key=lambda a: a[0])
     out: list[Excerpt] = []
     dropped = 0
-    recent: deque[tuple[int, datetime | None, str]] = deque(maxlen=MAX_BEFORE)
+    kept = 0
+    recent: deque[tuple[int, int | None, str]] = deque(maxlen=MAX_BEFORE)
     tail: deque[tuple[int, str]] = deque(maxlen=TAIL_LINES if tail_if_empty else 0)
-    cache: dict[str, datetime | None] = {}
     current: Excerpt | None = None
+    end = 0  # µs end of the current window
     after = 0
-    last_ts: datetime | None = None
+    last_ts: int | None = None
     index = 0
 
-    def open_window(anchor_time: datetime, label: str) -> Excerpt | None:
-        nonlocal dropped
-        if len(out) >= MAX_WINDOWS:
+    def close(excerpt: Excerpt, until: int) -> None:
+        excerpt.end = _dt(until)
+        if on_window is not None:
+            on_window(excerpt)
+            excerpt.lines = []
+
+    def open_window(at: int, label: str) -> Excerpt | None:
+        nonlocal dropped, kept
+        if len(out) >= MAX_WINDOWS or kept >= MAX_LINES_PER_FILE:
             dropped += 1
             return None
         excerpt = Excerpt(source=ef.display, host=ef.host, window=window)
-        excerpt.start = anchor_time - window
-        excerpt.end = anchor_time + window
+        excerpt.start = _dt(at - width)
         excerpt.add_anchor(label)
-        excerpt.lines = [(n, t) for n, ts, t in recent if ts is None or ts >= excerpt.start]
+        excerpt.lines = [(n, t) for n, ts, t in recent if ts is None or ts >= at - width]
+        kept += len(excerpt.lines)
         recent.clear()
         out.append(excerpt)
         return excerpt
 
-    for number, text in lines:
+    for number, ts, signal, text in source if source is not None else rows(ef):
         if tail.maxlen:
             tail.append((number, text))
-        ts = _line_ts(text, cache)
         if ts is None:
             ts = last_ts
         else:
             last_ts = ts
-        if current is not None and ts is not None and current.end is not None and ts > current.end:
+        if current is not None and ts is not None and ts > end:
+            close(current, end)
             current = None
-        while ts is not None and index < len(pending) and pending[index].time <= ts:
-            anchor = pending[index]
+        while ts is not None and index < len(pending) and pending[index][0] <= ts:
+            at, label = pending[index]
             index += 1
-            if current is not None and current.end is not None:
-                current.add_anchor(anchor.label)
-                current.end = max(current.end, anchor.time + window)
-                continue
-            if ts > anchor.time + window:  # a gap in the log: the window lies behind this line
-                if any(t is None or t >= anchor.time - window for _, t, _ in recent):
-                    open_window(anchor.time, anchor.label)
-                continue
-            current = open_window(anchor.time, anchor.label)
-            after = 0
-        if inline and ts is not None and is_failure_signal(text):
-            label = f"line {number}: {clip(text, 200)}"
-            if current is not None and current.end is not None:
+            if current is not None:
                 current.add_anchor(label)
-                current.end = max(current.end, ts + window)
+                if after < MAX_AFTER:
+                    end = max(end, at + width)
+                continue
+            if ts > at + width:  # a gap in the log: the window lies behind this line
+                if any(t is None or t >= at - width for _, t, _ in recent):
+                    gap = open_window(at, label)
+                    if gap is not None:
+                        close(gap, at + width)
+                continue
+            current = open_window(at, label)
+            end, after = at + width, 0
+        if inline and signal and ts is not None:
+            label = f"line {number}: {clip(text, 200)}"
+            if current is not None:
+                current.add_anchor(label)
+                if after < MAX_AFTER:
+                    end = max(end, ts + width)
             else:
                 current = open_window(ts, label)
-                after = 0
+                end, after = ts + width, 0
         if current is not None:
             if after < MAX_AFTER:
                 current.lines.append((number, text))
                 after += 1
-            else:
-                current.cut += 1
-            continue
+                kept += 1
+                continue
+            current.cut += 1
         recent.append((number, ts, text))
-        while recent and ts is not None and recent[0][1] is not None and recent[0][1] < ts - window:
+        while recent and ts is not None and recent[0][1] is not None and recent[0][1] < ts - width:
             recent.popleft()
     # Failures after the end of this file whose window still reaches back into it.
-    for anchor in pending[index:]:
-        if last_ts is None or last_ts < anchor.time - window:
+    for at, label in pending[index:]:
+        if last_ts is None or last_ts < at - width:
             break
         if current is not None:
-            current.add_anchor(anchor.label)
+            current.add_anchor(label)
         else:
-            current = open_window(anchor.time, anchor.label)
+            current = open_window(at, label)
+            end = at + width
+    if current is not None:
+        close(current, end)
     if not out and tail:
-        out.append(Excerpt(source=ef.display, host=ef.host, window=window, lines=list(tail), tail=True))
+        last = Excerpt(source=ef.display, host=ef.host, window=window, lines=list(tail), tail=True)
+        out.append(last)
+        if on_window is not None:
+            on_window(last)
+            last.lines = []
     return out, dropped

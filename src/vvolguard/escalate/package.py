@@ -40,7 +40,7 @@ from typing import Any
 
 from vvolguard.analysis.model import Diagnosis
 from vvolguard.escalate.classify import LOGS, Part, classify, is_binary
-from vvolguard.escalate.excerpts import Anchor, cut_windows, short_host
+from vvolguard.escalate.excerpts import Anchor, Excerpt, cut_windows, short_host
 from vvolguard.escalate.manifest import Inventory, PackagedFile, evaluate, manifest_document
 from vvolguard.escalate.readme import render_readme
 from vvolguard.escalate.redact import Pseudonymizer
@@ -374,14 +374,9 @@ def _stage_log(
         return
     inline = part == Part.VVOLD_LOG and not concerning
     tail = inline and not _ROTATED.search(ef.name)
-    excerpts, dropped = cut_windows(ef, ef.lines(), concerning, window, inline=inline, tail_if_empty=tail)
-    if dropped:
-        ef.warn(f"{dropped} further failure windows not cut (at most 100 per file)")
-    if not excerpts:
-        inventory.skipped.append((display, "no failure inside this log's time range"))
-        return
     kind = {Part.VVOLD_LOG: "vvold", Part.HOSTD_LOG: "hostd", Part.VMKERNEL_LOG: "vmkernel"}[part]
-    for excerpt in excerpts:
+
+    def write(excerpt: Excerpt) -> None:
         if not excerpt.tail:
             inventory.excerpt_failures += excerpt.anchor_count
         span = f"L{excerpt.first_line}-{excerpt.last_line}"
@@ -394,6 +389,14 @@ def _stage_log(
             for line in strip_lines(excerpt.render(display).split("\n")[:-1]):
                 sink.write(line + "\n")
         inventory.files.append(PackagedFile(member, part, display, ef.host, "tail" if excerpt.tail else None))
+
+    excerpts, dropped = cut_windows(
+        ef, concerning, window, inline=inline, tail_if_empty=tail, on_window=write
+    )
+    if dropped:
+        ef.warn(f"{dropped} further failure windows not cut (per-file limit of windows and lines)")
+    if not excerpts:
+        inventory.skipped.append((display, "no failure inside this log's time range"))
 
 
 def _stage_certificate(
