@@ -18,6 +18,7 @@ from vvolguard.report.view import (
     fmt_pct,
     fmt_time,
     head,
+    key_facts,
     next_moves,
     provider_rows,
     verdict_severity,
@@ -62,6 +63,9 @@ def render_markdown(d: Diagnosis) -> str:
         f"> {md_escape(d.verdict.summary)}" if d.verdict.summary else "> (no summary)",
         "",
     ]
+    highlights = key_facts(d)
+    if highlights:
+        out += [f"- {md_escape(f)}" for f in highlights] + [""]
     facts = []
     if (window := window_text(d)) is not None:
         facts.append(f"**Window:** {md_escape(window)}")

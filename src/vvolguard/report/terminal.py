@@ -25,6 +25,7 @@ from vvolguard.report.view import (
     fmt_pct,
     fmt_time,
     head,
+    key_facts,
     next_moves,
     provider_rows,
     verdict_severity,
@@ -89,6 +90,8 @@ def _verdict_panel(d: Diagnosis) -> Panel:
     headline.append(f"   confidence {fmt_pct(d.verdict.confidence)}", style="bold")
     headline.append(f"   severity {sev.value}", style=SEVERITY_STYLE[sev])
     lines: list[Text] = [headline, Text(d.verdict.summary or "")]
+    for fact in key_facts(d):
+        lines.append(Text(f"• {fact}"))
     facts = Text(style="dim")
     window = window_text(d)
     if window:

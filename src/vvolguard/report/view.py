@@ -210,6 +210,60 @@ def provider_rows(d: Diagnosis) -> list[ProviderRow]:
     return sorted(rows, key=lambda r: (*pressure(r), r.vp, r.host or ""))
 
 
+def key_facts(d: Diagnosis) -> list[str]:
+    """The handful of numbers that tell the story at a glance (storm, ceiling, latency, failures),
+    shown above the plots so the reader knows what to look for in them."""
+    facts: list[str] = []
+    for s in d.migrations.storms[:3]:
+        facts.append(
+            f"{s.source_host}: {s.migrations} migrations, peak {s.peak_concurrency} at once, "
+            f"{fmt_clock(s.start)}–{fmt_clock(s.end)}"
+        )
+    rows = provider_rows(d)
+    for r in [r for r in rows if r.saturated][:3]:
+        where = f"{r.vp} on {r.host}" if r.host else r.vp
+        held = f" for {_seconds(r.at_ceiling_seconds)}" if r.at_ceiling_seconds else ""
+        waits = f"; {fmt_int(r.no_free_conn)} waits for a connection" if r.no_free_conn else ""
+        facts.append(f"{where} at its ceiling of {r.ceiling}{held}{waits}")
+    slowest = max(
+        (r for r in rows if r.create_max is not None), key=lambda r: r.create_max or 0, default=None
+    )
+    if slowest is not None and (slowest.create_max or 0) >= 1000:
+        where = f"{slowest.vp} on {slowest.host}" if slowest.host else slowest.vp
+        facts.append(
+            f"createVirtualVolume up to {fmt_ms(slowest.create_max)} (p95 {fmt_ms(slowest.create_p95)}) "
+            f"on {where}"
+        )
+    for p in d.providers[:5]:
+        by_status: dict[str, list[str]] = {}
+        for observer, status in sorted((p.status or {}).items()):
+            if str(status).lower() != "online":
+                by_status.setdefault(str(status), []).append(observer)
+        for status, observers in by_status.items():
+            facts.append(f"{p.name} {status} as seen by {', '.join(observers)}")
+    for pe in d.protocol_endpoints:
+        problems = [
+            w
+            for w, ok in (("not accessible", pe.accessible), ("not configured", pe.configured))
+            if ok is False
+        ]
+        if problems and len(facts) < 8:
+            facts.append(f"PE {pe.pe_id} on {pe.host or '?'}: {', '.join(problems)}")
+    n = len(d.migrations.failed)
+    if n:
+        times = sorted(t for f in d.migrations.failed if (t := as_datetime(f.time)))
+        span = ""
+        if times:
+            span = fmt_clock(times[0]) if len(times) == 1 else f"{fmt_clock(times[0])}–{fmt_clock(times[-1])}"
+            span = f" ({span})"
+        facts.append(f"{n} failed migration{'s' if n > 1 else ''}{span}")
+    return facts
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s" if value < 120 else f"{value / 60:.1f} min"
+
+
 def next_moves(d: Diagnosis) -> list[str]:
     """The verdict's moves first, then the other findings', without repeats."""
     primary = d.primary
