@@ -78,29 +78,39 @@ PREFILTER = "|".join(
 
 K = VasaEventKind
 
-#: Fast paths for the two shapes that make up most of a busy log. Single-group extracts that
-#: start with a literal are several times cheaper per row in polars than one ``extract_groups``
-#: over the whole shape, and independent expressions run in parallel.
+#: Fast paths for the two shapes that make up most of a busy log, in two tiers. First one
+#: strict, anchored ``extract_groups`` on the text from ``===>`` on: strict and anchored so the
+#: regex crate can use its one-pass engine, which is about twice as fast per row as the same
+#: fields taken by separate extracts. Rows that do not fit exactly get the second tier: one
+#: literal-led extract per field, tolerant of missing parts. Misses of both go to the generic
+#: classifier. ``opseq`` precedes ``===>`` and is always a separate extract.
 #: ``VasaOp::X [#n]: ===> Issuing 'op' to VP vp (#outstanding a/b) [session state: S]``
+ISSUE_STRICT = (
+    r"^===> Issuing '(?P<op>\w+)' to VP (?P<vp>[^\s(),\[\]]+) "
+    r"\(#outstanding (?P<outstanding>\d+)/(?P<outstanding_max>\d+)\)"
+)
 ISSUE_FIELDS = {
     "op": r"===> Issuing '(\w+)'",
-    "opseq": r"\[#(\d+)\]",
     "vp": r"' to VP ([^\s(),\[\]]+)",
     "outstanding": r"#outstanding (\d+)",
     "outstanding_max": r"#outstanding \d+/(\d+)",
 }
 #: ``===> FINAL SUCCESS op VP (vp) Container (uuid) timeElapsed=N msecs (#outstanding n)``
+SUCCESS_STRICT = (
+    r"^===> FINAL SUCCESS (?P<op>\w+) VP \((?P<vp>[^)\s]*)\) Container \((?P<container>[^)\s]*)\) "
+    r"timeElapsed=(?P<elapsed_ms>\d+) msecs \(#outstanding (?P<outstanding>\d+)\)"
+)
 SUCCESS_FIELDS = {
     "op": r"===> FINAL SUCCESS (\w+)",
-    "opseq": r"\[#(\d+)\]",
     "vp": r" VP \(([^)\s]*)\)",
     "container": r"Container \(([^)\s]*)\)",
     "elapsed_ms": r"timeElapsed=(\d+)",
     "outstanding": r"#outstanding (\d+)",
 }
+OPSEQ = r"\[#(\d+)\]"
 FAST_PATHS = (
-    ("===> Issuing '", ISSUE_FIELDS, K.ISSUE),
-    ("===> FINAL SUCCESS ", SUCCESS_FIELDS, K.SUCCESS),
+    ("===> Issuing '", ISSUE_STRICT, ISSUE_FIELDS, K.ISSUE),
+    ("===> FINAL SUCCESS ", SUCCESS_STRICT, SUCCESS_FIELDS, K.SUCCESS),
 )
 
 
@@ -598,16 +608,23 @@ def _build(
     )
     parts: list[pl.DataFrame] = []
     rest = work.filter(pl.col("fast").is_null())
-    for index, (_, patterns, kind) in enumerate(FAST_PATHS):
+    for index, (_, strict, patterns, kind) in enumerate(FAST_PATHS):
         chunk = work.filter(pl.col("fast") == index)
         if chunk.height == 0:
             continue
         chunk = chunk.with_columns(
-            msg.str.extract(pattern, 1).alias(name) for name, pattern in patterns.items()
-        )
+            msg.str.slice(msg.str.find("===> ", literal=True)).str.extract_groups(strict).alias("f"),
+            msg.str.extract(OPSEQ, 1).alias("opseq"),
+        ).unnest("f")
         hit = chunk.get_column("op").is_not_null()
-        if not hit.all():  # not the usual spelling: the generic path decides
-            rest = pl.concat([rest, chunk.filter(~hit).select(rest.columns)])
+        if not hit.all():  # not the usual spelling: tolerant extracts, then the generic path
+            odd = chunk.filter(~hit).drop(patterns)
+            odd = odd.with_columns(
+                msg.str.extract(pattern, 1).alias(name) for name, pattern in patterns.items()
+            )
+            found = odd.get_column("op").is_not_null()
+            rest = pl.concat([rest, odd.filter(~found).select(rest.columns)])
+            parts.append(odd.filter(found).with_columns(kind=pl.lit(kind.value)))
             chunk = chunk.filter(hit)
         parts.append(chunk.with_columns(kind=pl.lit(kind.value)))
     if rest.height:
