@@ -239,3 +239,4 @@ def test_hundreds_of_failures_stay_small(saturation: Diagnosis) -> None:
     assert sum(len(p.svg or "") for p in timeline_plots(d)) < 200_000
     assert html.count('-failures"') == 5  # one path per plot panel, not 400 lines each
     assert "vm-399" in html  # still listed in the table
+    assert "<summary>350 more failed migrations</summary>" in html

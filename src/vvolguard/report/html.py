@@ -34,6 +34,8 @@ from vvolguard.report.view import (
 #: Cited lines shown per finding before the rest fold into a <details>.
 CITATIONS_SHOWN = 8
 WARNINGS_SHOWN = 20
+#: Failed migrations listed before the rest fold into a <details>.
+FAILED_SHOWN = 50
 
 
 @cache
@@ -82,6 +84,7 @@ def render_html(d: Diagnosis) -> str:
             missing_first=d.verdict.cls == FailureClass.INSUFFICIENT_EVIDENCE,
             citations_shown=CITATIONS_SHOWN,
             warnings_shown=WARNINGS_SHOWN,
+            failed_shown=FAILED_SHOWN,
         )
     )
 
