@@ -27,6 +27,7 @@ their FINAL line at the end of a frame are carried to the next frame, capped at
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -275,6 +276,8 @@ class SignalAccumulator:
         self.containers: dict[str, set[str]] = {}
         self._pending = _empty_pending()
         self._level_carry: pl.DataFrame | None = None
+        self._index: dict[tuple[str, str], list[tuple[int, Cell]]] = {}
+        self._index_stamp: tuple[int, int, int] | None = None
 
     # ---------------------------------------------------------------- folding
 
@@ -550,20 +553,34 @@ class SignalAccumulator:
     def hosts(self) -> list[str]:
         return sorted({host for host, _ in self.series if host})
 
+    def _series_cells(self) -> dict[tuple[str, str], list[tuple[int, Cell]]]:
+        """Cells grouped per series and sorted by time, built once the folding is over (and
+        rebuilt if a later fold or coarsening changed the cells)."""
+        stamp = (len(self.cells), self.bucket_seconds, self.rows)
+        if self._index_stamp != stamp:
+            index: dict[tuple[str, str], list[tuple[int, Cell]]] = {}
+            for (host, vp, b), cell in self.cells.items():
+                index.setdefault((host, vp), []).append((b, cell))
+            for cells in index.values():
+                cells.sort(key=lambda item: item[0])
+            self._index = index
+            self._index_stamp = stamp
+        return self._index
+
     def peak_pressure(self, host: str, vp: str, window_seconds: float) -> int:
         """The most pressure events (no-free-connection waits + busy) inside any window of
-        ``window_seconds``, read from timeline buckets. When buckets are wider than the window
-        (spans over about a week), one bucket is the window, which can only over-count."""
-        width = self.bucket_seconds
-        per = {
-            b: c.counts["no_free_conn"] + c.counts["busy"]
-            for (h, v, b), c in self.cells.items()
-            if (h, v) == (host, vp)
-        }
-        span = max(1, math.ceil(window_seconds / width))
-        best = 0
-        for start in per:
-            total = sum(per.get(start + k * width, 0) for k in range(span))
+        ``window_seconds``, read from timeline buckets (a sliding window over the series' sorted
+        buckets). When buckets are wider than the window (spans over about a week), one bucket is
+        the window, which can only over-count."""
+        cells = self._series_cells().get((host, vp), [])
+        span = max(1, math.ceil(window_seconds / self.bucket_seconds)) * self.bucket_seconds
+        best = total = 0
+        start = 0
+        for b, cell in cells:
+            total += cell.counts["no_free_conn"] + cell.counts["busy"]
+            while cells[start][0] <= b - span:
+                total -= cells[start][1].counts["no_free_conn"] + cells[start][1].counts["busy"]
+                start += 1
             best = max(best, total)
         return best
 
@@ -599,15 +616,21 @@ class SignalAccumulator:
         outstanding: int | None = None
         ceiling: int | None = None
         found = False
-        for (host, _vp, b), cell in self.cells.items():
-            if b + width <= lo or b > hi or not hosts_match(host):
+        for (host, _vp), cells in self._series_cells().items():
+            if not hosts_match(host):
                 continue
-            found = True
-            for name, n in cell.counts.items():
-                out[name] = out.get(name, 0) + n
-            hist.merge(cell.create)
-            outstanding = _max(outstanding, cell.outstanding_max)
-            ceiling = _max(ceiling, cell.ceiling)
+            first = bisect.bisect_right(cells, lo - width, key=lambda item: item[0])
+            for b, cell in cells[first:]:
+                if b > hi:
+                    break
+                if b + width <= lo:
+                    continue
+                found = True
+                for name, n in cell.counts.items():
+                    out[name] = out.get(name, 0) + n
+                hist.merge(cell.create)
+                outstanding = _max(outstanding, cell.outstanding_max)
+                ceiling = _max(ceiling, cell.ceiling)
         if not found:
             return {}
         if hist.count:
