@@ -6,6 +6,7 @@ Exit codes: 0 the package was written (even with items missing: the manifest say
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import typer
@@ -52,25 +53,40 @@ def escalate_command(
         False, "--redact-vm-names", help="With --redact, also pseudonymise the VM names found in tasks."
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing output (never an input)."),
+    now: str | None = typer.Option(
+        None,
+        "--now",
+        help="Judge certificate horizons and stamp the package as of this ISO time (same inputs and "
+        "--now give the same bytes).",
+    ),
 ) -> None:
+    from vvolguard.cli.diagnose import _parse_now
     from vvolguard.escalate.package import EscalateError, build_package
 
     err = Console(stderr=True, soft_wrap=True)
+    when = _parse_now(now, err)
     if mapping is not None and not redact:
         err.print("[yellow]vvolguard: --mapping has no effect without --redact[/]")
         mapping = None
+    build = functools.partial(
+        build_package,
+        paths,
+        output,
+        redact=redact,
+        mapping=mapping,
+        window_minutes=window_minutes,
+        redact_vm_names=redact_vm_names,
+        overwrite=force,
+        now=when,
+    )
     try:
         if err.is_terminal:
             with err.status("building the escalation package…"):
-                result = _build(
-                    build_package, paths, output, redact, mapping, window_minutes, redact_vm_names, force
-                )
+                result = build()
         else:
-            result = _build(
-                build_package, paths, output, redact, mapping, window_minutes, redact_vm_names, force
-            )
+            result = build()
     except EscalateError as exc:
-        err.print(f"[red]vvolguard: {exc}[/]", markup=True, highlight=False)
+        err.print(f"vvolguard: {exc}", style="red", markup=False, highlight=False)
         raise typer.Exit(EXIT_BAD_REQUEST) from None
 
     summary = result.manifest["summary"]
@@ -93,15 +109,3 @@ def escalate_command(
         )
     if result.warnings:
         out.print(f"{len(result.warnings)} input warnings (see manifest.json)", markup=False, highlight=False)
-
-
-def _build(build_package, paths, output, redact, mapping, window_minutes, redact_vm_names, force):  # type: ignore[no-untyped-def]
-    return build_package(
-        paths,
-        output,
-        redact=redact,
-        mapping=mapping,
-        window_minutes=window_minutes,
-        redact_vm_names=redact_vm_names,
-        overwrite=force,
-    )
