@@ -67,7 +67,12 @@ def demo_command(
             keep = keep or Path.cwd() / "vvolguard-demo-evidence"
             raise typer.Exit(1) from None
         console.rule("[bold]2. vvolguard diagnose")
-        paths = [out / "archives", out / "vcenter", out / "certs", out / "ground-truth.json"]
+        # One export of the tasks, as an admin would hand over: the Tasks CSV carries no task ids,
+        # so beside Get-Task JSON of the same tasks it would describe each migration twice.
+        exports = [
+            out / "vcenter" / name for name in ("get-task.json", "get-vievent.json", "get-vasaprovider.json")
+        ]
+        paths = [out / "archives", *exports, out / "certs", out / "ground-truth.json"]
         end = datetime.fromisoformat(result.ground_truth["window"]["end"])
         diagnosis = diagnose(paths, now=end)
         render_terminal(diagnosis, console, verbose=verbose)
