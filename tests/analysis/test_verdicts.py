@@ -423,3 +423,11 @@ def test_a_vvold_log_that_gave_no_records_does_not_vouch_for_a_calm_control_plan
     d = run([*healthy_hosts(), *wave(3, {1})], inputs=[unreadable])
     assert d.verdict.cls == FailureClass.INSUFFICIENT_EVIDENCE
     assert any(m.artifact == "vvold.log from esx-01" for m in d.missing_evidence)
+
+
+def test_vcenters_provider_list_alone_is_not_enough_to_call_it_healthy() -> None:
+    d = run([provider("online", "vcenter"), *wave(2, set(), spacing=100)])
+    assert d.verdict.cls == FailureClass.INSUFFICIENT_EVIDENCE
+    assert (
+        run([provider("online", "esx-01"), *wave(2, set(), spacing=100)]).verdict.cls == FailureClass.HEALTHY
+    )

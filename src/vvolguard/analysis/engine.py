@@ -171,9 +171,10 @@ class Analyzer:
         facts.vvold_any = bool(self.signals.series) or EvidenceKind.VVOLD_LOG in self.kinds_seen
         # a vvold.log handed over on its own may name no host; it still speaks for "a host"
         facts.vvold_unnamed = any(s.host is None for s in self.signals.series.values())
+        # what a host itself said; vCenter's provider list alone cannot show host-side pressure
         facts.host_evidence = bool(
             facts.vvold_any
-            or self.providers
+            or any(observer != VCENTER for _, observer in self.providers)
             or self.pes
             or self.containers
             or self.host_events
