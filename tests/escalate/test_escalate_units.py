@@ -101,6 +101,17 @@ def test_one_alias_per_identifier_in_every_spelling() -> None:
     assert out[3] == (rf'{{"UserName": "{domain}\\{user}"}} user=vpxuser:{domain}\{user} {domain}%5C{user}')
 
 
+def test_user_names_in_login_lines() -> None:
+    lines = [
+        "sshd[1]: Accepted keyboard-interactive/pam for jdoe from 10.0.0.5 port 5022",
+        "sshd[1]: Failed password for invalid user mallory from 10.0.0.6",
+        "Rejected login [login:svc_ops][error code:2] by user 'ops.admin'",
+    ]
+    p, out = pseudonymize(lines)
+    for user in ("jdoe", "mallory", "svc_ops", "ops.admin"):
+        assert p.alias(user) is not None and user not in "\n".join(out)
+
+
 def test_kept_values_and_versions_are_not_aliased() -> None:
     lines = [
         "Section for VMware ESX, pid=1, version=7.0.3.1, build=20328353",

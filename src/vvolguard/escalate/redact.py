@@ -84,7 +84,9 @@ _USER_KV = re.compile(
     r"""\s*[:=]\s*["']?(?P<val>[^\s"',;\]\[)(]+)"""
 )
 _LOGIN_TAG = re.compile(r"\[login:(?P<val>[^\]\s]+)\]")
-_FOR_USER = re.compile(r"(?i)\b(?:for|by) user '?(?P<val>[^\s',]+)")
+_FOR_USER = re.compile(
+    r"(?i)\b(?:(?:for|by) user '?|(?:Accepted|Failed) \S+ for (?:invalid user )?)(?P<val>[^\s',]+)"
+)
 _DOMAIN_USER = re.compile(
     r"(?<![\w.\\-])(?P<dom>[A-Z][A-Z0-9.-]{0,30})\\{1,2}(?P<user>[A-Za-z0-9][\w.$-]{0,63})"
 )
