@@ -136,11 +136,13 @@ class Vcsim:
 
 def start_vcsim(binary: Path, **flags: object) -> Vcsim:
     """Run the simulator with ``-name value`` flags (``relocate_seconds=0.5`` → ``-relocate-seconds``)."""
-    args = [str(binary)]
+    args = [str(binary), "-exit-on-stdin-eof"]  # it follows us if pytest is killed
     for k, v in flags.items():
         name = "-" + k.replace("_", "-")
         args.append(f"{name}={str(v).lower() if isinstance(v, bool) else v}")
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None and proc.stderr is not None
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()), daemon=True)

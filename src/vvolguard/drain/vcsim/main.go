@@ -24,8 +24,8 @@
 //
 //	GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off go build -o vvolguard-vcsim main.go
 //
-// It prints one JSON line {"url": ..., "cert": ...} on stdout once serving, and runs until
-// SIGTERM or SIGINT.
+// It prints one JSON line {"url": ..., "cert": ..., "hosts": [...]} on stdout once serving, and
+// runs until SIGTERM or SIGINT (or, with -exit-on-stdin-eof, until its stdin closes).
 package main
 
 import (
@@ -39,6 +39,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"math/big"
 	"net"
@@ -826,6 +827,7 @@ func main() {
 	relocate := flag.Float64("relocate-seconds", 1.0, "duration of a successful relocation")
 	failAfter := flag.Float64("fail-seconds", 0.5, "time until a saturated relocation fails")
 	ceiling := flag.Int("ceiling", 0, "relocations in flight the VASA provider sustains (0: no limit)")
+	orphanExit := flag.Bool("exit-on-stdin-eof", false, "exit when stdin closes (the parent died)")
 	flag.StringVar(&vvold.dir, "vvold-dir", "", "write <host>.vvold.log files for the relocations here")
 	flag.Parse()
 	log.SetFlags(0)
@@ -894,5 +896,13 @@ func main() {
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	if *orphanExit {
+		// The parent holds our stdin; when it dies (even by SIGKILL) the pipe closes and we
+		// follow, so a killed test run leaves no simulator behind.
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			stop <- syscall.SIGTERM
+		}()
+	}
 	<-stop
 }
