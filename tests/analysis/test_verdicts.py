@@ -256,6 +256,9 @@ def test_certificate_expired_at_incident_outranks_offline_provider() -> None:
     assert entry["days_left_now"] < entry["days_left_at_incident"]
     assert d.primary.severity == "critical"
     assert d.providers[0].certificate is not None
+    # the certificate explains the offline provider: surer than the symptom it causes
+    assert d.verdict.confidence >= 0.8 and d.verdict.confidence == d.primary.confidence
+    assert all(f.confidence <= 0.8 for f in d.findings[1:])
 
 
 def test_certificate_expired_since_the_incident_outranks_healthy_but_not_an_explanation() -> None:

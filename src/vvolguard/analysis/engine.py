@@ -222,7 +222,7 @@ class Analyzer:
         conditions = self._conditions(facts)
         primary, secondary = decide(conditions)
         writer = FindingWriter(self)
-        findings = [writer.finding(primary, facts, migrations)]
+        findings = [writer.finding(primary, facts, migrations, verdict=True)]
         findings += [writer.finding(rule, facts, migrations) for rule in secondary]
         verdict = Verdict(
             cls=primary.cls.value, confidence=findings[0].confidence, summary=writer.summary(findings[0])

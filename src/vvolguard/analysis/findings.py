@@ -33,7 +33,9 @@ class FindingWriter:
         self.t = analyzer.t
         self.inputs = analyzer.inputs
 
-    def finding(self, rule: Rule, f: Facts, migrations: Any) -> Finding:
+    def finding(self, rule: Rule, f: Facts, migrations: Any, verdict: bool = False) -> Finding:
+        """The finding for one holding row; ``verdict`` says whether it is the explanation (a
+        secondary finding is never more than 0.8 sure: something else explained the incident)."""
         cls = rule.cls
         builder = {
             FailureClass.PROVIDER_SATURATION: self._saturation,
@@ -45,13 +47,15 @@ class FindingWriter:
             FailureClass.INSUFFICIENT_EVIDENCE: self._insufficient,
         }[cls]
         title, reason, support, cites, hosts, providers = builder(rule, f, migrations)
+        # a certificate's dates are a fact, not an inference; absence-based classes start lower
         base = {
             FailureClass.INSUFFICIENT_EVIDENCE: 0.3,
             FailureClass.HEALTHY: 0.4,
             FailureClass.NOT_CONTROL_PLANE: 0.4,
+            FailureClass.CERTIFICATE_LIFECYCLE: 0.6,
         }.get(cls, 0.45)
         confidence = round(min(0.95, base + 0.1 * max(0, support - 1)), 2)
-        if not rule.primary:
+        if not verdict:
             confidence = round(min(confidence, 0.8), 2)
         return Finding(
             id=cls.value,
