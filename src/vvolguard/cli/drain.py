@@ -88,6 +88,9 @@ def drain_command(
         help="Where the simulated vCenter keeps its inventory (default: next to the store).",
     ),
     sim_vms: int = typer.Option(24, "--sim-vms", min=1, help="VMs on the simulated source host."),
+    sim_speed: float = typer.Option(
+        0.0, "--sim-speed", min=0.0, help="Simulated seconds per real second (0: as fast as possible)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     from vvolguard import store as store_mod
@@ -114,7 +117,8 @@ def drain_command(
             from vvolguard.drain.backends.simulated import SimulatedBackend
 
             world = sim_world or store_file.with_name(f"sim-{simulate}.db")
-            backend = SimulatedBackend.open(world, profile=simulate, source=host, vms=sim_vms)
+            backend = SimulatedBackend.open(world, profile=simulate, vms=sim_vms, speed=sim_speed)
+            host = backend.canonical_host(host)
         else:
             from vvolguard.drain.backends import vsphere
 
@@ -174,7 +178,7 @@ def drain_command(
         for src in sources:
             src.close()
         if not result.interrupted:
-            safe = result.safe_limit or min(limit.limit, max(1, result.peak_inflight))
+            safe = result.safe_limit or 1
             store.record_limit(
                 store_mod.ObservedLimit(
                     vcenter=backend.endpoint,

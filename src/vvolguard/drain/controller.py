@@ -24,7 +24,7 @@ from vvolguard.drain.backends.base import Backend, LogSource, TaskState, VmRef
 from vvolguard.drain.journal import Journal, VmEntry, VmState
 from vvolguard.drain.limits import Completion, Limit, Observation
 from vvolguard.drain.pressure import PressureMonitor
-from vvolguard.drain.signal import PressureSignal
+from vvolguard.drain.signal import PressureLevel, PressureSignal
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,10 @@ class DrainOptions:
     * ``poll_interval``: how often tasks and logs are looked at. vCenter task polling every few
       seconds is cheap next to minute-long vMotions.
     * ``max_attempts``: a VM that fails this many times is left in place.
+    * ``spacing``: seconds between two submissions. The VASA-heavy part of a vMotion (vVol
+      queries, the swap-vVol create, the binds) is its first seconds; migrations started in
+      the same instant hit the provider in the same instant, and a burst is what overflows its
+      queue. Spacing them is TCP's ack clocking in spirit and costs seconds per drain.
     """
 
     source: str
@@ -44,6 +48,7 @@ class DrainOptions:
     cooldown: float = 120.0
     poll_interval: float = 2.0
     max_attempts: int = 2
+    spacing: float = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +85,8 @@ class DrainResult:
     started: float = 0.0
     finished: float = 0.0
     ceiling: int = 0
+    #: The most migrations that ran at once while every one of them finished cleanly with no
+    #: congestion seen: the "operational limit" the runbook asks admins to document.
     safe_limit: int | None = None
     peak_inflight: int = 0
     episodes: int = 0
@@ -129,6 +136,11 @@ class DrainController:
         self._retry_inflight: str | None = None
         self._completions: list[Completion] = []
         self._submitted_at: dict[str, float] = {}
+        #: Per VM in flight: the most migrations in flight at once during its flight, and
+        #: whether no congestion was seen meanwhile. A clean success proves that concurrency.
+        self._flight: dict[str, tuple[int, bool]] = {}
+        self._proven_safe: int | None = None
+        self._last_submit = float("-inf")
         self._targets: list[str] | None = None
 
     # -- planning ----------------------------------------------------------------------------
@@ -171,6 +183,10 @@ class DrainController:
             self._completions.clear()
             if not self.stop.is_set():
                 self._submit_ready(result)
+            n, calm = len(self._inflight), signal.level < PressureLevel.CONGESTED
+            for vm_id in self._inflight:
+                peak, clean = self._flight.get(vm_id, (0, True))
+                self._flight[vm_id] = (max(peak, n), clean and calm)
             result.peak_inflight = max(result.peak_inflight, len(self._inflight))
             trace = result.limit_trace
             point = (self.clock.now(), self.limit.allowed(), len(self._inflight))
@@ -183,7 +199,7 @@ class DrainController:
         result.finished = self.clock.now()
         result.interrupted = self.stop.is_set() and bool(self._pending())
         result.episodes = signal.episode
-        result.safe_limit = self.limit.safe
+        result.safe_limit = self._proven_safe
         for e in self.journal.entries():
             if e.state is VmState.SUCCEEDED:
                 result.moved.append(e.name)
@@ -250,8 +266,11 @@ class DrainController:
             if outcome.state is TaskState.MISSING:
                 where = self.backend.vm_host(vm_id)
                 ok = where is not None and where != self.opt.source
+            peak, clean = self._flight.pop(vm_id, (0, False))
             if ok:
                 self.journal.succeeded(vm_id, self.backend.vm_host(vm_id) or e.dest)
+                if clean and peak:
+                    self._proven_safe = max(self._proven_safe or 0, peak)
             else:
                 result.failed_tasks += 1
                 error = outcome.error or ("task vanished" if outcome.state is TaskState.MISSING else "error")
@@ -272,6 +291,8 @@ class DrainController:
             return
         for e in entries:
             if len(self._inflight) >= min(self.limit.allowed(), self.ceiling):
+                return
+            if now - self._last_submit < self.opt.spacing:
                 return
             if e.state is VmState.PLANNED:
                 self._submit(e, result, retry=False)
@@ -305,6 +326,7 @@ class DrainController:
         assert entry is not None
         self._inflight[e.vm_id] = entry
         self._submitted_at[e.vm_id] = self.clock.now()
+        self._last_submit = self.clock.now()
         if retry:
             self._retry_inflight = e.vm_id
 

@@ -126,10 +126,12 @@ class Journal:
         conn.executescript(SCHEMA)
         key = run_key(endpoint, source_host)
         row = conn.execute(
-            "SELECT run_id FROM drain_runs WHERE run_key=? AND status='running' ORDER BY run_id DESC LIMIT 1",
+            "SELECT run_id FROM drain_runs WHERE run_key=? AND status IN ('running', 'interrupted') "
+            "ORDER BY run_id DESC LIMIT 1",
             (key,),
         ).fetchone()
         if row:
+            conn.execute("UPDATE drain_runs SET status='running' WHERE run_id=?", (row[0],))
             return cls(conn, int(row[0]), source_host), True
         cur = conn.execute(
             "INSERT INTO drain_runs (run_key, endpoint, source_host, targets, options, status, "
@@ -223,8 +225,9 @@ class Journal:
         self._set(vm_id, "replanned", why, state=VmState.PLANNED, task_id=None)
 
     def finish(self, status: str) -> None:
-        """Close the run: ``completed`` (nothing left to do) or ``interrupted`` stays ``running``
-        so the next identical command resumes it."""
+        """Close the run: ``completed`` (nothing left to do) or ``interrupted`` (Ctrl-C); the
+        next identical command resumes an interrupted run, as it does one a crash left
+        ``running``."""
         with store_mod.transaction(self.conn):
             self.conn.execute(
                 "UPDATE drain_runs SET status=?, finished_at=? WHERE run_id=?",

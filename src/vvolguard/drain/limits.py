@@ -148,18 +148,7 @@ class _ProbeAndHold(Limit):
                     self._cut(p, obs)
                 self._calm_since_change = 0
             self._episode = p.episode
-            if obs.inflight == 0:
-                self._idle_since = obs.now if self._idle_since is None else self._idle_since
-            else:
-                self._idle_since = None
-            if self._idle_since is not None and obs.now - self._idle_since >= self.max_idle_hold:
-                # Not ours: proceed with a lone probe despite the signal.
-                self._external = True
-                self.holding = False
-                self.probing = True
-                self._probe_acks_left = self.probe_acks
-                self._idle_since = None
-                self.state = f"probe: pressure persists with nothing in flight ({p.reason})"
+            if self._idle_escape(obs, p):
                 return
             if self.probing and self._external and obs.inflight >= 1:
                 self.state = f"probe under external pressure: {p.reason}"
@@ -168,8 +157,16 @@ class _ProbeAndHold(Limit):
             self.state = f"hold: {p.reason if p.level >= PressureLevel.CONGESTED else 'task failed'}"
             return
 
-        self._idle_since = None
-        self._external = False
+        if not (self.holding and p.level >= PressureLevel.WARM):
+            self._idle_since = None
+            self._external = False
+
+        if self.holding and p.level >= PressureLevel.WARM:
+            # Not congested any more, but not calm either (a slow create is the last thing
+            # seen): keep holding until calm, within the same idle bound.
+            if not self._idle_escape(obs, p):
+                self.state = f"hold until calm: {p.reason}"
+            return
 
         if self.holding:
             # Signals cleared: release, but re-enter through a single probe (landscape §4.6).
@@ -211,6 +208,24 @@ class _ProbeAndHold(Limit):
                     self._calm_since_change = 0
                     self._wave_peak = obs.inflight
             self.state = "grow" if self.limit < self.ceiling else "at ceiling"
+
+    def _idle_escape(self, obs: Observation, p: PressureSignal) -> bool:
+        """While holding: after ``max_idle_hold`` seconds with nothing of ours in flight, the
+        pressure is not ours; release into a lone probe. Returns True when it released."""
+        if obs.inflight > 0:
+            self._idle_since = None
+            return False
+        if self._idle_since is None:
+            self._idle_since = obs.now
+        if obs.now - self._idle_since < self.max_idle_hold:
+            return False
+        self._external = True
+        self.holding = False
+        self.probing = True
+        self._probe_acks_left = self.probe_acks
+        self._idle_since = None
+        self.state = f"probe: pressure persists with nothing in flight ({p.reason})"
+        return True
 
     @abstractmethod
     def _grow(self, events: int, obs: Observation) -> None: ...

@@ -218,17 +218,17 @@ class PressureMonitor:
 
     def current_create_ms(self) -> float | None:
         """The create latency to judge by: the recent average, or the age of the oldest create
-        still outstanding if that is worse (a stuck create shows before it finishes). ``None``
-        when nothing finished within ``clear_after`` and nothing is outstanding, so a stale
-        value cannot hold a drain forever."""
+        still outstanding if that is worse (a stuck create shows before it finishes).
+
+        The recent value does not expire: during a provider brown-out creates are rare, and
+        forgetting the last slow one would read as "calm" exactly when it is not. A drain
+        holding on a stale value is released by the limit's idle-hold bound, whose lone probe
+        then measures afresh."""
         now = self.clock.now()
         oldest = self._oldest_create_ms(now)
-        recent = self.recent_ms
-        if recent is not None and (self._latency_at is None or now - self._latency_at > self.t.clear_after):
-            recent = None
-        if recent is None and not oldest:
+        if self.recent_ms is None and not oldest:
             return None
-        return max(recent or 0.0, oldest)
+        return max(self.recent_ms or 0.0, oldest)
 
     @property
     def latency_ratio(self) -> float | None:

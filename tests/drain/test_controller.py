@@ -1,0 +1,136 @@
+"""The drain controller on the simulator: limits respected, lone retries, VMs left in place,
+CheckRelocate problems, dry run, resume reconciliation and the recorded operational limit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vvolguard.drain.backends.simulated import SimulatedBackend
+from vvolguard.drain.controller import DrainController, DrainOptions, plan_drain
+from vvolguard.drain.journal import Journal, VmState
+from vvolguard.drain.limits import AIMDLimit, FixedLimit, Limit
+
+SOURCE = "esx01.vvol.lab"
+
+
+def drain(
+    backend: SimulatedBackend,
+    limit: Limit,
+    journal_path: Path | str = ":memory:",
+    **opts: object,
+):
+    journal, resumed = Journal.open(
+        journal_path, endpoint=backend.endpoint, source_host=SOURCE, targets=[], options={}
+    )
+    options = DrainOptions(source=SOURCE, **opts)  # type: ignore[arg-type]
+    controller = DrainController(
+        backend, journal, limit, options, log_sources=backend.log_sources([SOURCE]), resumed=resumed
+    )
+    return controller, controller.run(), journal
+
+
+def overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def test_adaptive_drain_empties_the_host_and_never_exceeds_max() -> None:
+    backend = SimulatedBackend.open(None, profile="midrange", vms=16, seed=3)
+    _, result, journal = drain(backend, AIMDLimit(8), max_inflight=3)
+    assert result.complete and len(result.moved) == 16 and not result.left
+    assert backend.world.vms_on(SOURCE) == []
+    assert result.ceiling == 3
+    assert result.peak_inflight <= 3
+    assert max(n for _, _, n in result.limit_trace) <= 3
+    # the world agrees: never more than 3 relocations of this host running at once
+    tasks = [(t.queued_at, t.finished_at) for t in backend.world.tasks()]
+    for start, _ in tasks:
+        assert sum(1 for s, f in tasks if s <= start < f) <= 3
+    assert all(e.state is VmState.SUCCEEDED for e in journal.entries())
+    # the first submission is a probe of one
+    assert result.limit_trace[0][1] == 1
+
+
+def test_maintenance_mode_style_fixed_8_fails_where_adaptive_does_not() -> None:
+    fixed = SimulatedBackend.open(None, profile="slow-midrange", vms=24, seed=1)
+    _, r_fixed, _ = drain(fixed, FixedLimit(8), cooldown=60.0)
+    adaptive = SimulatedBackend.open(None, profile="slow-midrange", vms=24, seed=1)
+    _, r_adaptive, _ = drain(adaptive, AIMDLimit(8), cooldown=60.0)
+    assert r_fixed.failed_tasks > 0  # the KB 318662 storm
+    assert r_adaptive.failed_tasks == 0
+    assert len(r_adaptive.moved) == 24
+
+
+def test_failed_vms_are_retried_alone_after_the_cooldown_then_left_in_place() -> None:
+    backend = SimulatedBackend.open(None, profile="midrange", vms=4, seed=2)
+    # Every switchover to any destination fails (a cause outside the control plane).
+    backend.world.faults.switchover_hosts = set(backend.world.hosts)
+    _, result, journal = drain(backend, FixedLimit(4), cooldown=90.0)
+    assert sorted(name for name, _ in result.left) == ["app-001", "app-002", "app-003", "app-004"]
+    assert all("failed 2 times" in why for _, why in result.left)
+    assert result.failed_tasks == 8
+    assert [e.attempts for e in journal.entries()] == [2, 2, 2, 2]
+    tasks = backend.world.tasks()
+    first = {t.vm_id: t for t in reversed(tasks)}  # earliest task per VM
+    retries = [t for t in tasks if first[t.vm_id] is not t]
+    assert len(retries) == 4
+    for r in retries:
+        span = (r.queued_at, r.finished_at)
+        others = [t for t in tasks if t is not r and overlaps(span, (t.queued_at, t.finished_at))]
+        assert others == [], f"retry of {r.vm_name} ran alongside {[t.vm_name for t in others]}"
+        assert r.queued_at >= first[r.vm_id].finished_at + 90.0
+    assert backend.world.vms_on(SOURCE)  # left in place, as promised
+
+
+def test_checkrelocate_problems_leave_the_vm_and_report_why() -> None:
+    backend = SimulatedBackend.open(
+        None, profile="midrange", vms=3, seed=1, problems={"vm-1002": "CD-ROM connected to a host device"}
+    )
+    moves = plan_drain(backend, DrainOptions(source=SOURCE))
+    assert [m.problems != () for m in moves] == [False, True, False]
+    assert backend.task_rows() == []  # the plan touched nothing
+    _, result, _ = drain(backend, AIMDLimit(8))
+    assert result.left and result.left[0][0] == "app-002" and "CD-ROM" in result.left[0][1]
+    assert len(result.moved) == 2
+
+
+def test_resume_adopts_a_task_submitted_just_before_a_crash(tmp_path: Path) -> None:
+    world = tmp_path / "world.db"
+    jpath = tmp_path / "journal.db"
+    backend = SimulatedBackend.open(world, profile="midrange", vms=3, seed=5)
+    journal, _ = Journal.open(jpath, endpoint=backend.endpoint, source_host=SOURCE, targets=[], options={})
+    vms = backend.list_vms(SOURCE)
+    journal.plan(vms)
+    # The process "dies" between RelocateVM_Task returning and the journal write.
+    journal.submitting(vms[0].id, "esx02.vvol.lab")
+    backend.submit_relocate(vms[0], "esx02.vvol.lab")
+    journal.close()
+    backend.close()
+
+    backend2 = SimulatedBackend.open(world)
+    _, result, _ = drain(backend2, AIMDLimit(8), journal_path=jpath)
+    assert result.resumed and len(result.moved) == 3
+    moved = [vm for vm, *_ in backend2.relocations()]
+    assert sorted(moved) == ["vm-1001", "vm-1002", "vm-1003"]
+    assert [state for _, _, state in backend2.task_rows()].count("rejected") == 0
+
+
+def test_known_safe_limit_speeds_up_the_next_drain() -> None:
+    cold = SimulatedBackend.open(None, profile="enterprise", vms=24, seed=4)
+    _, r_cold, _ = drain(cold, AIMDLimit(8))
+    warm = SimulatedBackend.open(None, profile="enterprise", vms=24, seed=4)
+    _, r_warm, _ = drain(warm, AIMDLimit(8, known_safe=r_cold.safe_limit))
+    assert r_cold.safe_limit and r_cold.safe_limit >= 2
+    assert r_warm.failed_tasks == 0
+    # after the probe it jumps to the known limit instead of climbing 1, 2, 3...
+    assert r_warm.limit_trace[1][1] == min(8, r_cold.safe_limit)
+
+
+@pytest.mark.parametrize("policy", ["aimd", "gradient"])
+def test_both_adaptive_policies_run_the_same_controller(policy: str) -> None:
+    from vvolguard.drain.limits import make_limit
+
+    backend = SimulatedBackend.open(None, profile="enterprise", vms=8, seed=1)
+    _, result, _ = drain(backend, make_limit(policy, 8))
+    assert len(result.moved) == 8 and result.failed_tasks == 0
