@@ -14,12 +14,13 @@ vectorised with polars and streamed block by block:
 
 The state that spans blocks (partial last line, last header line, line count) lives in
 :class:`VvoldStream`, which is also the incremental API for the drain's live log tail: ``read``
-is just a stream fed with the file's blocks.
+is just a stream fed with the file's blocks. Because that state is cheap to compute from the
+raw bytes, each block is self-contained, and a big input is parsed by this process and a worker
+process side by side (polars' string kernels do not overlap in threads here).
 """
 
 from __future__ import annotations
 
-import io
 import multiprocessing
 import os
 import re
@@ -204,7 +205,7 @@ def _split_lines(data: bytes) -> pl.Series:
     if b"\x01" not in data:
         try:
             frame = pl.read_csv(
-                io.BytesIO(data),
+                data,  # bytes, not a file object: polars then never calls back into Python
                 has_header=False,
                 separator="\x01",
                 quote_char=None,
@@ -606,6 +607,8 @@ def _build(
         .when(msg.str.contains(FAST_PATHS[1][0], literal=True))
         .then(1),
     )
+    # Only what the rest needs travels on: every filter and concat below copies what is left.
+    work = work.drop("l", "hl", "h", "own", "orphan", "level_raw")
     parts: list[pl.DataFrame] = []
     rest = work.filter(pl.col("fast").is_null())
     for index, (_, strict, patterns, kind) in enumerate(FAST_PATHS):
