@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import datetime
 
 import polars as pl
 from analysis_builders import NOW, T0, Vvold, wave
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vvolguard.analysis.engine import Analyzer
 from vvolguard.analysis.signals import BUCKET_LADDER, PENDING_ISSUES_CAP, LatencyHistogram, SignalAccumulator
@@ -200,3 +203,32 @@ def test_lines_naming_no_provider_go_to_the_hosts_only_provider() -> None:
     # two providers on esx-02: the busy line is not guessed
     assert acc.series[("esx-02", "")].counts["busy"] == 1
     assert all(key[1] for key in acc.cells if key[0] == "esx-01")
+
+
+@settings(max_examples=12, deadline=None)
+@given(cuts=st.lists(st.integers(min_value=1, max_value=400), min_size=0, max_size=8))
+def test_folding_does_not_depend_on_where_frames_are_cut(cuts: list[int]) -> None:
+    """Readers cut a log into frames wherever their block ends; the answer must not move."""
+    v = Vvold()
+    v.quiet_traffic(-300, 300)
+    for i in range(6):
+        v.op(2 * i, "createVirtualVolume", 20_000 + 3_000 * i, outstanding=5)
+    for s in (3, 9, 15, 21):
+        v.no_free_conn(s)
+    v.op(30, "createVirtualVolume", 50_000, outstanding=5, fault="TIMEOUT", final_elapsed=False)
+    frame = v.frame().frame
+    whole = SignalAccumulator()
+    whole.add(VasaFrame(frame, "esxi7"))
+    pieces = SignalAccumulator()
+    offsets = sorted({0, *(c % frame.height for c in cuts), frame.height})
+    for lo, hi in itertools.pairwise(offsets):
+        pieces.add(VasaFrame(frame.slice(lo, hi - lo), "esxi7"))
+    a, b = whole.series[("esx-01", "pure-ct0")], pieces.series[("esx-01", "pure-ct0")]
+    assert a.counts == b.counts
+    assert a.create.bins == b.create.bins and a.create.max == b.create.max == 50_000
+    assert a.seconds_at_level.keys() == b.seconds_at_level.keys()
+    assert all(abs(a.seconds_at_level[k] - b.seconds_at_level[k]) < 1e-6 for k in a.seconds_at_level)
+    assert whole.signals()["timeline"] == pieces.signals()["timeline"]
+    assert [e.citation for e in a.first_by_kind["no-free-conn"]] == [
+        e.citation for e in b.first_by_kind["no-free-conn"]
+    ]
