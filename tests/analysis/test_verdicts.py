@@ -434,3 +434,35 @@ def test_vcenters_provider_list_alone_is_not_enough_to_call_it_healthy() -> None
     assert (
         run([provider("online", "esx-01"), *wave(2, set(), spacing=100)]).verdict.cls == FailureClass.HEALTHY
     )
+
+
+def test_config_vvol_limit_is_a_look_alike_outside_the_control_plane() -> None:
+    records = [quiet_vvold("esx-01").frame(), quiet_vvold("esx-02").frame(), *healthy_hosts()]
+    records.append(
+        host_event(
+            HostEventKind.CONFIG_VVOL_LIMIT,
+            50,
+            host="esx-02",
+            source="hostd",
+            message="config vVol of vm-07 would exceed 4 GB",
+        )
+    )
+    d = run(records)
+    assert d.verdict.cls == FailureClass.NOT_CONTROL_PLANE
+    assert any("4 GB" in c.text for c in d.primary.citations)
+
+
+def test_container_offline_events_support_registration() -> None:
+    records = [quiet_vvold("esx-01").frame(), provider("offline", "esx-01"), *wave(1, {0})]
+    records.append(
+        host_event(
+            HostEventKind.CONTAINER_OFFLINE,
+            20,
+            host="esx-01",
+            source="vobd",
+            message="esx.problem.vvol.container.offline vVol_DS",
+        )
+    )
+    d = run(records)
+    assert d.verdict.cls == FailureClass.PROVIDER_REGISTRATION
+    assert "container offline" in d.primary.reason

@@ -203,6 +203,7 @@ class Analyzer:
         facts.pe_bad = [pe for pe in self.pes.values() if pe.accessible is False or pe.configured is False]
         facts.pe_missing = self._missing_pes()
         facts.pe_events = list(self.host_events.get(HostEventKind.PE_PATH_BAD, []))
+        facts.container_offline = list(self.host_events.get(HostEventKind.CONTAINER_OFFLINE, []))
         facts.host_failures = [e for k in HOST_FAILURE_EVENTS for e in self.host_events.get(k, [])]
         failed = self.ledger.failed()
         facts.failed_migrations = len(failed)

@@ -18,10 +18,18 @@ VCENTER = "vcenter"
 
 #: Host events that are vMotion failing on the host side, whatever the cause.
 HOST_FAILURE_EVENTS = frozenset(
-    {HostEventKind.VMOTION_FAILED, HostEventKind.SWITCHOVER_EXCEEDED, HostEventKind.DEST_FAILED_RESUME}
+    {
+        HostEventKind.VMOTION_FAILED,
+        HostEventKind.SWITCHOVER_EXCEEDED,
+        HostEventKind.DEST_FAILED_RESUME,
+        HostEventKind.CONFIG_VVOL_LIMIT,
+    }
 )
-#: Host events that point away from the control plane when vvold is quiet (KB 307365).
-NOT_CONTROL_PLANE_EVENTS = frozenset({HostEventKind.SWITCHOVER_EXCEEDED, HostEventKind.DEST_FAILED_RESUME})
+#: Host events that point away from the control plane when vvold is quiet: the switchover
+#: timeout (KB 307365) and the 4 GB config-vVol limit are look-alikes outside VASA.
+NOT_CONTROL_PLANE_EVENTS = frozenset(
+    {HostEventKind.SWITCHOVER_EXCEEDED, HostEventKind.DEST_FAILED_RESUME, HostEventKind.CONFIG_VVOL_LIMIT}
+)
 
 
 def norm_container(value: str) -> str:
@@ -67,6 +75,9 @@ class Facts:
     pe_bad: list[ProtocolEndpointRecord] = field(default_factory=list)
     pe_missing: list[tuple[str, str, list[Citation]]] = field(default_factory=list)  # host, what, why
     pe_events: list[HostLogEvent] = field(default_factory=list)
+    #: esx.problem.vvol.container.offline: a symptom of both an unreachable provider and a PE
+    #: problem, so it only supports those findings and never decides between them.
+    container_offline: list[HostLogEvent] = field(default_factory=list)
     certs: list[CertificateAssessment] = field(default_factory=list)
     failed_migrations: int = 0
     vvold_failures_on_pressured: int = 0

@@ -155,6 +155,9 @@ class FindingWriter:
             for kind in ("ssl", "setcontext-failure", "transport"):
                 cites += [e.citation for e in s.first_by_kind.get(kind, [])[:2]]
             providers.append(s.vp)
+        if f.container_offline and rule.primary:
+            parts.append(f"{len(f.container_offline)} vVol container offline events")
+            cites += [e.citation for e in f.container_offline[:2]]
         mismatched = [c for c in f.certs if c.matches_provider is False]
         for c in mismatched:
             parts.append(f"certificate {c.subject} does not name provider host {c.provider_host}")
@@ -202,6 +205,9 @@ class FindingWriter:
             parts.append(f"{len(f.pe_events)} PE path events in host logs")
             cites += [e.citation for e in f.pe_events[:3]]
             hosts += [self.names.display(e.host) for e in f.pe_events]
+        if f.container_offline:
+            parts.append(f"{len(f.container_offline)} vVol container offline events")
+            cites += [e.citation for e in f.container_offline[:2]]
         online = [p for p in f.online_providers]
         if online:
             parts.append("provider online")
