@@ -127,6 +127,7 @@ def test_manifest_marks_runbook_items_and_names_the_missing_host(incident: Writt
     assert "[~] esxcli storage vvol protocolendpoint list output" in readme
     assert f"on {OTHER}: esxcli storage vvol protocolendpoint list" in readme
     assert "[ ] VASA provider version" in readme
+    assert "Always removed, with or without pseudonyms: passwords, session ids" in readme
 
 
 def test_excerpts_cite_file_and_line_around_the_failures(incident: Written, tmp_path: Path) -> None:

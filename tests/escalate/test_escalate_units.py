@@ -106,9 +106,10 @@ def test_user_names_in_login_lines() -> None:
         "sshd[1]: Accepted keyboard-interactive/pam for jdoe from 10.0.0.5 port 5022",
         "sshd[1]: Failed password for invalid user mallory from 10.0.0.6",
         "Rejected login [login:svc_ops][error code:2] by user 'ops.admin'",
+        "Accepted password for user kim.lee from 10.0.0.7 - session=<redacted>",
     ]
     p, out = pseudonymize(lines)
-    for user in ("jdoe", "mallory", "svc_ops", "ops.admin"):
+    for user in ("jdoe", "mallory", "svc_ops", "ops.admin", "kim.lee"):
         assert p.alias(user) is not None and user not in "\n".join(out)
 
 

@@ -74,12 +74,13 @@ def render_readme(manifest: dict[str, Any], diagnosis: Diagnosis | None) -> str:
         "vendor/                  provider appliance and array files the sender added",
         "",
         "Excerpts: each file starts with '#' lines naming the source file (an archive member",
-        f"after '!'), the window (+/- {manifest['excerpt_window_minutes']:g} minutes around each failure)",
-        "and the failures it covers; every other line is '<line number in the source file>:<line>'.",
+        f"after '!'), the window (+/- {manifest['excerpt_window_minutes']:g} min around each failure) and",
+        "the failures it covers; every other line is '<line number in the source file>:<line>'.",
         "",
     ]
     redaction = manifest["redaction"]
-    out += ["Privacy", "-------", f"Secrets: {redaction['secrets']}."]
+    # No "Secrets: ..." label: the secret stripper would take the list for a secret value.
+    out += ["Privacy", "-------", f"Always removed, with or without pseudonyms: {redaction['secrets']}."]
     if redaction["pseudonymised"]:
         out += [
             "Host names, domains, IP addresses, user names and provider names are replaced by aliases",

@@ -85,7 +85,7 @@ _USER_KV = re.compile(
 )
 _LOGIN_TAG = re.compile(r"\[login:(?P<val>[^\]\s]+)\]")
 _FOR_USER = re.compile(
-    r"(?i)\b(?:(?:for|by) user '?|(?:Accepted|Failed) \S+ for (?:invalid user )?)(?P<val>[^\s',]+)"
+    r"(?i)\b(?:(?:for|by) user '?|(?:Accepted|Failed) \S+ for (?!user )(?:invalid user )?)(?P<val>[^\s',]+)"
 )
 _DOMAIN_USER = re.compile(
     r"(?<![\w.\\-])(?P<dom>[A-Z][A-Z0-9.-]{0,30})\\{1,2}(?P<user>[A-Za-z0-9][\w.$-]{0,63})"
