@@ -21,8 +21,13 @@ What is deliberately kept (documented in the package README): built-in account n
 unspecified addresses, netmasks, public vendor and schema domains (``vmware.com``, ``w3.org``...),
 array IDs, datastore names, and VM names unless ``vm_names`` is asked for. VM names are optional
 because they are the vendor's main key to correlate tasks with array objects, and because they are
-free text (spaces, common words) that is easy to over-match; when asked, only the VM names found
-in the structured evidence are replaced.
+free text (spaces, common words) that is easy to over-match; when asked, the VM names found in
+the diagnosis and in the task and event exports (``Vm.Name``, ``EntityName``, a CSV ``Target``
+column, "Migrating <vm> from" messages) are replaced.
+
+What cannot be found: a single-label host name that appears only in free text, with no bundle,
+export, URL or known domain to name it (``connection from backupsrv``). The leak tests plant every
+shape that the evidence formats document; anything else deserves a look before sending.
 """
 
 from __future__ import annotations
@@ -99,6 +104,12 @@ _HOST_FIELD = re.compile(
     r"""(?i)(?:Fully Qualified Domain Name|Host ?Name|/adv/Misc/HostName|hostname|vcenter|server)"""
     r"""["']?\s*[:=]\s*["']?(?P<val>[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9])"""
 )
+#: VM names where exports spell them (only used when VM names are pseudonymised too).
+_VM_NAME = re.compile(
+    r"""(?i)"Vm"\s*:\s*\{\s*"Name"\s*:\s*"(?P<a>[^"]+)"|"(?:EntityName|VmName)"\s*:\s*"(?P<b>[^"]+)"|"""
+    r"""\b(?:Hot migrating|Migrating|Relocating|migration of virtual machine) (?P<c>\S+?),? from """
+)
+_CSV_VM_COLUMN = re.compile(r"(?i)^(?:target|vm|virtual machine|vm name)$")
 _CSV_USER_COLUMN = re.compile(r"(?i)^(?:user ?name|user|initiator|owner|login|principal)$")
 _CSV_HOST_COLUMN = re.compile(
     r"(?i)^(?:server|host|host ?name|source(?: host)?|dest(?:ination)?(?: host)?"
@@ -267,11 +278,15 @@ class Pseudonymizer:
             self.add_host(m.group("val"))
         for m in _DOTTED.finditer(line):
             self._candidates.add(m.group(0).lower())
+        if self.vm_names:
+            for m in _VM_NAME.finditer(line):
+                self.add_vm(m.group("a") or m.group("b") or m.group("c"))
 
     def discover_lines(self, lines: Iterable[str]) -> None:
         """Discover over a file's lines; a CSV header names user and host columns to harvest."""
         user_cols: list[int] = []
         host_cols: list[int] = []
+        vm_cols: list[int] = []
         delimiter = ","
         for number, line in enumerate(lines):
             self.discover(line)
@@ -280,8 +295,9 @@ class Pseudonymizer:
                 header = _csv_row(line, delimiter)
                 user_cols = [i for i, c in enumerate(header) if _CSV_USER_COLUMN.match(c.strip())]
                 host_cols = [i for i, c in enumerate(header) if _CSV_HOST_COLUMN.match(c.strip())]
+                vm_cols = [i for i, c in enumerate(header) if _CSV_VM_COLUMN.match(c.strip())]
                 continue
-            if user_cols or host_cols:
+            if user_cols or host_cols or vm_cols:
                 row = _csv_row(line, delimiter)
                 for i in user_cols:
                     if i < len(row):
@@ -289,6 +305,9 @@ class Pseudonymizer:
                 for i in host_cols:
                     if i < len(row):
                         self.add_host(row[i].strip())
+                for i in vm_cols:
+                    if i < len(row):
+                        self.add_vm(row[i].strip())
 
     # -- finalising --------------------------------------------------------------------------
 
