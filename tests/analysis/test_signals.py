@@ -232,3 +232,19 @@ def test_folding_does_not_depend_on_where_frames_are_cut(cuts: list[int]) -> Non
     assert [e.citation for e in a.first_by_kind["no-free-conn"]] == [
         e.citation for e in b.first_by_kind["no-free-conn"]
     ]
+
+
+def test_an_operation_straddling_a_log_rotation_is_still_timed_and_finished_files_leave_no_state() -> None:
+    old = Vvold(file="esx-01.tgz!var/run/log/vvold.1.gz")
+    old.op(0, "createVirtualVolume", 42_000, outstanding=5, fault="TIMEOUT", final_elapsed=False)
+    issue, final = old.ordered()
+    new_file = "esx-01.tgz!var/run/log/vvold.0.gz"
+    acc = SignalAccumulator()
+    acc.add(VasaFrame(pl.DataFrame([issue], schema=VASA_SCHEMA), "esxi8"))
+    acc.add(VasaFrame(pl.DataFrame([{**final, "file": new_file, "line": 2}], schema=VASA_SCHEMA), "esxi8"))
+    assert acc.series[("esx-01", "pure-ct0")].create.max == 42_000
+    for i in range(50):  # fifty more rotated files: carried state stays one row per live series
+        v = Vvold(file=f"esx-01.tgz!var/run/log/vvold.{i}.gz")
+        v.quiet_traffic(i * 100, 50)
+        acc.add(v.frame())
+    assert acc.size()["level_carry"] <= 1

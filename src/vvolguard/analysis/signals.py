@@ -19,10 +19,11 @@ aggregations into:
   ``timeline_max_points`` buckets; existing buckets are merged exactly when it widens, so the
   result is the same as if the final width had been used from the start.
 
-Issuing and FINAL lines are tied by ``(file, host, pid, opseq)`` so a FINAL line without
-``timeElapsed`` (or without the operation name) still gets both. Issuing lines still waiting for
-their FINAL line at the end of a frame are carried to the next frame, capped at
-:data:`PENDING_ISSUES_CAP` (oldest dropped).
+Issuing and FINAL lines are tied by ``(host, pid, opseq)`` (the sequence number is unique within
+one vvold process, and an operation can straddle a log rotation, so the file is not part of the
+key) so a FINAL line without ``timeElapsed`` (or without the operation name) still gets both.
+Issuing lines still waiting for their FINAL line at the end of a frame are carried to the next
+frame, capped at :data:`PENDING_ISSUES_CAP` (oldest dropped).
 """
 
 from __future__ import annotations
@@ -330,7 +331,7 @@ class SignalAccumulator:
 
     def _tie_finals(self, df: pl.DataFrame) -> pl.DataFrame:
         """Give FINAL lines their elapsed time and op from the matching Issuing line."""
-        keys = ["file", "host", "pid", "opseq"]
+        keys = ["host", "pid", "opseq"]
         issues = df.filter(
             (pl.col("kind") == VasaEventKind.ISSUE.value) & pl.col("opseq").is_not_null()
         ).select(*keys, pl.col("es").alias("issue_es"), pl.col("op").alias("issue_op"))
@@ -437,7 +438,11 @@ class SignalAccumulator:
         for host, vp, level, seconds in durations.iter_rows():
             stats = self._series(host, vp)
             stats.seconds_at_level[int(level)] = stats.seconds_at_level.get(int(level), 0.0) + float(seconds)
-        self._level_carry = samples.filter(pl.col("dt").is_null()).drop("dt")
+        # only the files of this frame can continue; a finished file's last line is dropped
+        files = df.get_column("file").unique()
+        self._level_carry = samples.filter(
+            pl.col("dt").is_null() & pl.col("file").is_in(files.implode())
+        ).drop("dt")
 
     def _fold_exemplars(self, df: pl.DataFrame, creates: pl.DataFrame) -> None:
         n = self.exemplars
@@ -711,7 +716,6 @@ def _dt(epoch: float) -> datetime:
 def _empty_pending() -> pl.DataFrame:
     return pl.DataFrame(
         schema={
-            "file": pl.String(),
             "host": pl.String(),
             "pid": pl.Int64(),
             "opseq": pl.Int64(),
