@@ -7,12 +7,12 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from vvolguard.escalate import excerpts as excerpts_mod
 from vvolguard.escalate.excerpts import Anchor, cut_windows
-from vvolguard.escalate.redact import Pseudonymizer
+from vvolguard.escalate.redact import KEEP_USER_PREFIXES, KEEP_USERS, Pseudonymizer
 from vvolguard.escalate.secrets import strip_line, strip_text
 from vvolguard.evidence.source import from_bytes
 
@@ -165,8 +165,10 @@ def test_no_planted_identifier_survives(short: str, domain: str, ip: str, user: 
     ]
     _, out = pseudonymize(lines, hosts=(fqdn,))
     text = "\n".join(out)
+    # words the aliases themselves are made of, and built-in accounts that are kept on purpose
+    assume(not {short, user, *domain.split(".")} & {"host", "dom", "invalid", "ad", "vp", "vm"})
     for original in (fqdn, short, ip, user, domain):
-        if original.lower() in {"root", "admin", "user", "users", "none", "system", "guest", "true", "null"}:
+        if original.lower() in KEEP_USERS or original.lower().startswith(KEEP_USER_PREFIXES):
             continue
         assert not re.search(rf"(?i)(?<![A-Za-z0-9]){re.escape(original)}(?![A-Za-z0-9])", text), (
             original,
