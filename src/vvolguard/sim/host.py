@@ -54,6 +54,8 @@ from vvolguard.sim.provider import BUSY, TRANSPORT_FAULT, Provider
 
 TIMEOUT = "TIMEOUT"
 TIMEOUT_DETAIL = "Operation timed out"
+#: vvold's fault codes -> the VASA 2.0 fault type (evidence-formats §5.2) shown on a second line.
+VASA_FAULTS = {BUSY: "VasaProviderBusy", TIMEOUT: "Timeout"}
 
 
 @dataclass(slots=True)
@@ -149,10 +151,17 @@ class Vvold:
     def ts(self, t: float | None = None) -> datetime:
         return self.t0 + timedelta(seconds=self.env.now if t is None else t)
 
-    def log(self, level: str, message: str, opid: str | None = None, inline: bool = False) -> None:
+    def log(
+        self,
+        level: str,
+        message: str,
+        opid: str | None = None,
+        inline: bool = False,
+        more: tuple[str, ...] = (),
+    ) -> None:
         self.record_count += 1
         if self.keep_records:
-            self.records.append(VvoldRecord(self.ts(), level, message, opid=opid, inline=inline))
+            self.records.append(VvoldRecord(self.ts(), level, message, more=more, opid=opid, inline=inline))
 
     # -- pressure ---------------------------------------------------------------------------
 
@@ -295,12 +304,15 @@ class Vvold:
         self.pressure.failures += 1
         prof = self.profile
         held = self.pool.count - 1 if outstanding is None else self.pool.count
+        fault = VASA_FAULTS.get(code)
         self.log(
             "error",
             msg_final_failure(
                 opseq, op, code, detail, prof.vp_name, prof.container_vvold, int(elapsed * 1000), max(0, held)
             ),
             opid,
+            # a second line of the same event: `-->` (esxi7) or the `+` line marker (esxi8)
+            more=(f"Fault: com.vmware.vim.vasa.v20.{fault} ({op})",) if fault else (),
         )
         return OpResult(op, False, code, detail, elapsed, opseq)
 

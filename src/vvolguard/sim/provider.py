@@ -30,7 +30,7 @@ import simpy
 from vvolguard.sim.profiles import ProviderProfile
 
 BUSY = "PROVIDER_BUSY"
-BUSY_DETAIL = "VasaProviderBusy / system busy"
+BUSY_DETAIL = "system busy"  # the OpenSDS VP's wording for its flow-control fault (§5.2)
 TRANSPORT_FAULT = "TRANSPORT_FAULT"
 
 #: How long a TCP/TLS connection attempt to an offline provider takes to fail (seconds).
