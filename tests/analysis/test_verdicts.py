@@ -466,3 +466,14 @@ def test_container_offline_events_support_registration() -> None:
     d = run(records)
     assert d.verdict.cls == FailureClass.PROVIDER_REGISTRATION
     assert "container offline" in d.primary.reason
+
+
+def test_a_retry_that_succeeds_after_the_storm_supports_saturation() -> None:
+    first = wave(8, {2, 5})
+    retry = task(2, TaskState.SUCCESS, 600, 660)
+    retry = retry.__class__(**{**{n: getattr(retry, n) for n in retry.__slots__}, "task_id": "task-2002"})
+    base = run([saturated_vvold().frame(), *healthy_hosts(), *first])
+    d = run([saturated_vvold().frame(), *healthy_hosts(), *first, retry])
+    assert d.verdict.cls == FailureClass.PROVIDER_SATURATION
+    assert "moved fine on a later retry" in d.primary.reason
+    assert d.verdict.confidence >= base.verdict.confidence

@@ -219,6 +219,7 @@ class Analyzer:
             or (facts.incident[1] if facts.incident else None),
         )
         facts.storms = len(migrations.storms)
+        facts.retry_succeeded, facts.retry_failed = self.ledger.retries()
 
         conditions = self._conditions(facts)
         primary, secondary = decide(conditions)

@@ -88,3 +88,5 @@ class Facts:
     vvold_unnamed: bool = False
     host_evidence: bool = False
     storms: int = 0
+    retry_succeeded: int = 0  # failed VMs moved by a later migration
+    retry_failed: int = 0  # failed VMs whose later migration failed too

@@ -99,6 +99,8 @@ class FindingWriter:
             impact.append(f"{f.vvold_failures_on_pressured} VASA operations failed")
         if f.storms:
             impact.append(f"{f.storms} migration storm(s) of >= {t.storm_in_flight} in flight")
+        if f.retry_succeeded:
+            impact.append(f"{f.retry_succeeded} failed VM(s) moved fine on a later retry (transient)")
         reason = (
             f"{where}: " + "; ".join(parts) + (f"; {', '.join(impact)}" if impact else "; no failures yet")
         )
@@ -110,6 +112,7 @@ class FindingWriter:
             for m in migrations.failed
         )
         support += bool(f.online_providers) and not f.bad_providers
+        support += bool(f.retry_succeeded)
         cites: list[Citation] = []
         for sv in f.pressured[:3]:
             st = sv.stats
@@ -168,6 +171,9 @@ class FindingWriter:
             cites += self._failure_citations(migrations)
         support = len({p.observer for p in f.bad_providers}) + bool(f.ssl_total) + bool(f.connect_failures)
         support += bool(mismatched) + bool(f.failed_migrations)
+        if rule.primary and f.retry_failed and not f.retry_succeeded:
+            parts.append(f"{f.retry_failed} retried VM(s) failed again")
+            support += 1
         hosts = [
             self.names.display(p.observer)
             for p in f.bad_providers

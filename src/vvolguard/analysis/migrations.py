@@ -96,6 +96,27 @@ class MigrationLedger:
     def failed(self) -> list[MigrationTask]:
         return [t for t in self.tasks() if t.state == TaskState.ERROR]
 
+    def retries(self) -> tuple[int, int]:
+        """(failed VMs that a later migration moved successfully, failed VMs that failed again).
+
+        The runbook's Stage 1 test: a single retry after a cooldown that succeeds strengthens the
+        saturation theory (the backlog cleared); one that fails again points at registration."""
+        later_ok = later_bad = 0
+        by_vm: dict[str, list[MigrationTask]] = {}
+        for task in self.tasks():  # in start order
+            if task.vm:
+                by_vm.setdefault(task.vm.lower(), []).append(task)
+        for runs in by_vm.values():
+            failed_at = next((i for i, t in enumerate(runs) if t.state == TaskState.ERROR), None)
+            if failed_at is None:
+                continue
+            after = runs[failed_at + 1 :]
+            if any(t.state == TaskState.SUCCESS for t in after):
+                later_ok += 1
+            elif any(t.state == TaskState.ERROR for t in after):
+                later_bad += 1
+        return later_ok, later_bad
+
     def failure_span(self) -> tuple[datetime, datetime] | None:
         times = [t for task in self.failed() for t in (task.start, task.end) if t is not None]
         return (min(times), max(times)) if times else None
