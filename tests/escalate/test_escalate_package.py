@@ -200,6 +200,9 @@ def test_tasks_without_bundles_list_per_host_commands(incident: Written, tmp_pat
         assert {m["host"] for m in got[item]["missing"]} == {SOURCE, DEST}
         assert all(command in m["command"] for m in got[item]["missing"])
     assert got["provider-certificates"]["status"] == "missing"
+    # the diagnosis' own list of what would settle it travels along
+    suggested = result.manifest["diagnosis_suggests"]
+    assert suggested and all(m["artifact"] and m["command"] for m in suggested)
 
 
 def test_bad_and_partial_inputs_still_give_a_package(incident: Written, tmp_path: Path) -> None:

@@ -438,8 +438,13 @@ def manifest_document(
     redacted: bool,
     window_minutes: float,
     redaction_counts: dict[str, int] | None = None,
+    diagnosis: Diagnosis | None = None,
 ) -> dict[str, Any]:
-    """The manifest.json document (schema :data:`SCHEMA_ID`)."""
+    """The manifest.json document (schema :data:`SCHEMA_ID`).
+
+    ``diagnosis_suggests`` carries the diagnosis' own list of missing evidence (what would settle
+    its verdict), which can go beyond the runbook's escalation list.
+    """
     from vvolguard import __version__
 
     return {
@@ -461,6 +466,10 @@ def manifest_document(
                 if v
             }
             for f in sorted(inventory.files, key=lambda f: f.member)
+        ],
+        "diagnosis_suggests": [
+            {"artifact": m.artifact, "why": m.why, "command": m.command}
+            for m in (diagnosis.missing_evidence if diagnosis is not None else [])
         ],
         "not_included": [{"input": name, "why": why} for name, why in inventory.skipped],
         "warnings": list(inventory.warnings),

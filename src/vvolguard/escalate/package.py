@@ -131,7 +131,7 @@ def build_package(
         def manifest_for(counts: dict[str, int] | None) -> dict[str, Any]:
             return manifest_document(
                 items, inventory, created=created, redacted=redact, window_minutes=window_minutes,
-                redaction_counts=counts,
+                redaction_counts=counts, diagnosis=diagnosis,
             )  # fmt: skip
 
         manifest = manifest_for(None)

@@ -61,6 +61,10 @@ def render_readme(manifest: dict[str, Any], diagnosis: Diagnosis | None) -> str:
         for missing in item["missing"]:
             out.append(f"      missing: {missing['what']}")
             out.append(f"        collect: {missing['command']}")
+    if manifest.get("diagnosis_suggests"):
+        out += ["", "The diagnosis would also be settled faster with:"]
+        for m in manifest["diagnosis_suggests"]:
+            out += [f"- {m['artifact']}: {m['why']}", f"    collect: {m['command']}"]
     out += [
         "",
         "Layout",
