@@ -212,7 +212,7 @@ def test_the_drain_controller_empties_the_host_through_the_python_api(vcsim_fact
         tmp_path / "journal.db", endpoint=b.endpoint, source_host=SOURCE, targets=[], options={}
     )
     assert not resumed
-    options = DrainOptions(source=SOURCE, cooldown=0.3, poll_interval=0.05)
+    options = DrainOptions(source=SOURCE, cooldown=0.3, poll_interval=0.05, spacing=0.05)
     monitor = PressureMonitor(b.clock, Thresholds(clear_after=0.8))  # scaled down like the moves
     limit = make_limit("aimd", b.host_limit(SOURCE))
     controller = DrainController(b, journal, limit, options, monitor=monitor)
@@ -262,7 +262,7 @@ def test_resume_after_a_death_between_submit_and_journal_does_not_submit_again(
     assert second.find_relocate_task(victim.id)  # still running: the path under test
     journal, resumed = Journal.open(db, endpoint=second.endpoint, source_host=SOURCE, targets=[], options={})
     assert resumed
-    options = DrainOptions(source=SOURCE, cooldown=0.3, poll_interval=0.05)
+    options = DrainOptions(source=SOURCE, cooldown=0.3, poll_interval=0.05, spacing=0.05)
     result = DrainController(second, journal, make_limit("aimd", 8), options, resumed=True).run()
     second.close()
 
