@@ -15,20 +15,16 @@ vectorised with polars and streamed block by block:
 The state that spans blocks (partial last line, last header line, line count) lives in
 :class:`VvoldStream`, which is also the incremental API for the drain's live log tail: ``read``
 is just a stream fed with the file's blocks. Because that state is cheap to compute from the
-raw bytes, each block is self-contained, and a big input is parsed by this process and a worker
-process side by side.
+raw bytes, each block is self-contained, and a big input is parsed by two threads side by side.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
-import signal
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -295,9 +291,7 @@ class VvoldStream:
         #: HostIdentity records found in ``Section for VMware`` headers, for the caller to take.
         self.identities: list[HostIdentity] = []
         self._seen_sections: set[tuple[str, str]] = set()
-        self._blocks: dict[int, _Block] = {}  # blocks out at a worker, to redo if it dies
         self._preamble = b""  # complete lines before the first timestamped line
-        self._block_seconds = 1.0  # how long the last block took here (patience with workers)
 
     @property
     def lines_read(self) -> int:
@@ -319,13 +313,11 @@ class VvoldStream:
     def feed_all(self, chunks: Iterable[bytes], parallel: bool = True) -> Iterator[VasaFrame]:
         """Feed every chunk and flush; frames come out in input order.
 
-        Two threads parsing blocks took as long as one (measured: the polars calls made here do
-        not overlap in threads), so a big input is shared between this process and worker processes
-        (:func:`_worker_pool`), started only once the input has proved large, so small files
-        and tests never pay for them. At most :data:`_MAX_IN_FLIGHT` blocks are held at once.
+        From the second block on, blocks are parsed by the calling thread and pool threads
+        (:func:`_worker_pool`) side by side. At most :data:`_MAX_IN_FLIGHT` blocks are held.
         """
         pending: deque[Future[_Parsed] | _Parsed] = deque()
-        pool: ProcessPoolExecutor | None = None
+        pool: ThreadPoolExecutor | None = None
         blocks = 0
 
         def emit(item: Future[_Parsed] | _Parsed) -> Iterator[VasaFrame]:
@@ -338,12 +330,11 @@ class VvoldStream:
             in_flight = sum(1 for item in pending if isinstance(item, Future) and not item.done())
             if pool is not None and in_flight < _POOL_WORKERS:
                 try:
-                    future = pool.submit(_parse_block, block, self.display, self.host)
-                except Exception:  # a broken pool (worker could not start): carry on here
+                    future = pool.submit(self._run, block)
+                except RuntimeError:  # the pool is shut down (interpreter exit): carry on here
                     _drop_pool()
                     pool = None
                 else:
-                    self._blocks[id(future)] = block
                     pending.append(future)
                     return
             pending.append(self._run(block))
@@ -367,22 +358,10 @@ class VvoldStream:
             yield from emit(pending.popleft())
 
     def _result(self, item: Future[_Parsed] | _Parsed) -> _Parsed:
-        """A worker's result, waited for about as long as this process needs for a block.
-
-        If the worker is slower than that (still starting, or starved on a busy machine) or
-        died, the block is parsed here instead and the worker's copy is ignored: waiting on a
-        slow worker must never make a big input slower than no worker at all.
-        """
+        """A pool thread's result (``_run`` never raises, so neither does this)."""
         if not isinstance(item, Future):
             return item
-        block = self._blocks.pop(id(item), None)
-        try:
-            return item.result(timeout=max(self._block_seconds, 0.05) if block is not None else None)
-        except Exception:  # TimeoutError, BrokenProcessPool, pickling trouble
-            if block is None:
-                return _Parsed(None)
-            item.cancel()
-            return self._run(block)
+        return item.result()
 
     # -- sequential part ----------------------------------------------------------------------
 
@@ -437,11 +416,8 @@ class VvoldStream:
         return block
 
     def _run(self, block: _Block) -> _Parsed:
-        started = time.perf_counter()
         try:
-            parsed = _parse_block(block, self.display, self.host)
-            self._block_seconds = time.perf_counter() - started
-            return parsed
+            return _parse_block(block, self.display, self.host)
         except Exception as exc:  # never raise on input; say which lines were lost
             first, last = block.base + 1, block.base + block.data.count(b"\n")
             return _Parsed(
@@ -477,34 +453,24 @@ class VvoldStream:
 #: Lines before the first timestamped line wait for it up to this size, then are given up.
 _PREAMBLE_MAX = 1024 * 1024
 
-#: Blocks parsed in this process before worker processes are worth starting (spawning one
-#: costs about half a second: it imports polars).
-_POOL_AFTER_BLOCKS = 2
-_POOL_WORKERS = (os.cpu_count() or 1) - 1  # this process parses too
-_MAX_IN_FLIGHT = max(_POOL_WORKERS, 1) + 3
-_POOL: ProcessPoolExecutor | None = None
+#: Blocks parsed before a worker is started (a tiny input never needs one).
+_POOL_AFTER_BLOCKS = 1
+_POOL_WORKERS = (os.cpu_count() or 1) - 1  # the calling thread parses too
+_MAX_IN_FLIGHT = max(_POOL_WORKERS, 1) + 2
+_POOL: ThreadPoolExecutor | None = None
 
 
-def _worker_pool() -> ProcessPoolExecutor | None:
-    """One shared pool for all files of a run, started on first need ("spawn": forking a
-    process that already runs polars threads can deadlock). None where processes cannot start."""
+def _worker_pool() -> ThreadPoolExecutor | None:
+    """One shared pool of parse threads for all files of a run, started on first need.
+
+    Threads, not processes: polars releases the interpreter lock inside its calls (measured:
+    two threads parsing blocks are inside polars at the same time), so threads share the
+    cores without a process's start-up import or the pickling of every block and frame.
+    """
     global _POOL
     if _POOL is None and _POOL_WORKERS >= 1:
-        try:
-            _POOL = ProcessPoolExecutor(
-                max_workers=_POOL_WORKERS,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_quiet_worker,
-            )
-        except (OSError, ValueError, NotImplementedError):
-            return None
+        _POOL = ThreadPoolExecutor(max_workers=_POOL_WORKERS, thread_name_prefix="vvold-parse")
     return _POOL
-
-
-def _quiet_worker() -> None:
-    """Ctrl-C is the parent's to handle; a worker printing its own traceback would leak one to
-    the user's terminal."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _drop_pool() -> None:
@@ -515,7 +481,7 @@ def _drop_pool() -> None:
     globals()["_POOL_WORKERS"] = 0  # do not try again in this run
 
 
-# -- the vectorised part (pure; runs in this process or a worker process) ------------------------
+# -- the vectorised part (pure; runs on the calling thread or a pool thread) ---------------------
 
 
 def _parse_block(block: _Block, display: str, host: str | None) -> _Parsed:
