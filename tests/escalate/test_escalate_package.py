@@ -306,3 +306,31 @@ def test_same_inputs_give_the_same_archive_bytes(incident: Written, tmp_path: Pa
         assert (tmp_path / f"a{suffix}.redaction-map.json").read_text().replace(first.name, "") == (
             tmp_path / f"b{suffix}.redaction-map.json"
         ).read_text().replace(second.name, "")
+
+
+def test_a_log_that_misses_the_failure_time_is_named_with_the_older_generations(
+    incident: Written, tmp_path: Path
+) -> None:
+    from escalate_incident import Host, at
+
+    from vvolguard.sim.evidence.bundle import write_bundle
+
+    # the destination's bundle only holds a vvold.log that starts an hour after the failures
+    incident.bundles[1].unlink()
+    late = Host(DEST, "esxi8", 2255518)
+    late.polling(3600, 4200)
+    _, tgz = write_bundle(
+        tmp_path, DEST, at(4300), 3_000_001, late.files(), folder=False, tgz_dir=incident.root
+    )
+    assert tgz is not None
+    incident.bundles[1] = tgz
+
+    result = build_package(incident.paths, tmp_path / "case.zip", now=NOW)
+
+    vvold = items(result.manifest)["vvold-excerpts"]
+    assert vvold["status"] == "partial"
+    assert [m["host"] for m in vvold["missing"]] == [DEST]
+    assert "hold no failure time" in vvold["missing"][0]["what"]
+    assert "vvold.0.gz" in vvold["missing"][0]["command"]
+    # the quiet third host is not asked for: no failure involved it
+    assert not any(m.get("host") == OTHER for m in vvold["missing"])

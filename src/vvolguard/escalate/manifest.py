@@ -48,6 +48,10 @@ class Inventory:
     hosts: dict[str, str] = field(default_factory=dict)  # short name -> fullest name seen
     anchor_times: list[datetime] = field(default_factory=list)
     excerpt_failures: int = 0  # failures (anchors) covered by excerpt windows
+    given: dict[Part, set[str]] = field(default_factory=dict)  # part -> short hosts ("" = unknown)
+
+    def saw(self, part: Part, host: str | None) -> None:
+        self.given.setdefault(part, set()).add(short_host(host) if host else "")
 
     def add_host(self, name: str | None) -> None:
         if not name:
@@ -239,17 +243,43 @@ def _per_host(part: Part, command: str, what: str) -> Callable[[ItemSpec, Contex
 
 
 def _vvold(item: ItemSpec, ctx: Context) -> ItemResult:
-    result = _per_host(
-        Part.VVOLD_LOG,
-        "on {host}: vm-support (the bundle holds /var/run/log/vvold.log and vvold.N.gz), or copy "
-        "/var/run/log/vvold.log* off the host",
-        "vvold.log",
-    )(item, ctx)
-    excerpts = [f for f in ctx.inventory.of(Part.VVOLD_LOG)]
+    inventory = ctx.inventory
+    excerpts = inventory.of(Part.VVOLD_LOG)
+    result = ItemResult(item.id, item.title, item.runbook, MISSING, [f.member for f in excerpts])
     tails = [f for f in excerpts if f.note == "tail"]
     windows = len(excerpts) - len(tails)
+    cut = {short_host(f.host) for f in excerpts if f.host and f.note != "tail"}
+    given = inventory.given.get(Part.VVOLD_LOG, set())
     if excerpts:
-        result.details.insert(0, f"{windows} windows around {ctx.inventory.excerpt_failures} failures")
+        result.details.append(f"{windows} windows around {inventory.excerpt_failures} failures")
+    if cut:
+        result.details.append("windows cut for: " + ", ".join(sorted(inventory.hosts.get(h, h) for h in cut)))
+    collect = (
+        "on {host}: vm-support (the bundle holds /var/run/log/vvold.log and vvold.N.gz), or copy "
+        "/var/run/log/vvold.log* off the host"
+    )
+    # The hosts a failure involved, when the tasks say; otherwise every host heard of.
+    involved = {short_host(h) for f in ctx.failed() for h in (f.source, f.destination) if h}
+    quiet = sorted(inventory.hosts.get(h, h) for h in given - cut - involved if h)
+    if quiet:
+        result.details.append(
+            "no failure in the log of " + ", ".join(quiet) + " (its last lines are included)"
+        )
+    for key, name in sorted(inventory.hosts.items()):
+        if key in cut or (involved and key not in involved) or (not involved and key in given):
+            continue
+        if key in given:
+            result.missing.append(
+                Missing(
+                    f"vvold.log of {name} around the failure: the generations given hold no failure time",
+                    collect.format(host=name) + " (older generations are vvold.0.gz ... vvold.7.gz)",
+                    host=name,
+                )
+            )
+        else:
+            result.missing.append(Missing(f"vvold.log of {name}", collect.format(host=name), host=name))
+    if not given and not inventory.hosts:
+        result.missing.append(Missing("vvold.log of each affected host", collect.format(host="<each host>")))
     if tails and not windows:
         result.missing.append(
             Missing(
@@ -258,6 +288,8 @@ def _vvold(item: ItemSpec, ctx: Context) -> ItemResult:
                 "give the vCenter task export and the vvold.log generations that cover the failure",
             )
         )
+    result.status = _status(windows > 0, result.missing)
+    if tails and not windows:
         result.status = PARTIAL
     return result
 

@@ -306,6 +306,7 @@ def _stage_one(
 ) -> None:
     part = classify(ef)
     inventory.add_host(ef.host)
+    inventory.saw(part, ef.host)
     if part == Part.UNKNOWN:
         binary = is_binary(ef.head(4096))
         why = "binary or unreadable content" if binary else "not a kind of evidence vvolguard knows"
