@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.bundles import INCIDENTS, NOW, SHAPES
+from fixtures.bundles import INCIDENTS, NOW, SHAPES, VARIANTS
 from vvolguard.analysis.model import FailureClass
 from vvolguard.records import Citation
 
@@ -26,9 +26,9 @@ from vvolguard.pipeline import diagnose
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("name", sorted(INCIDENTS))
+@pytest.mark.parametrize("name", sorted({**INCIDENTS, **VARIANTS}))
 def test_bundle_incident_gets_its_verdict(name: str, shape: str, tmp_path: Path) -> None:
-    incident = INCIDENTS[name]()
+    incident = {**INCIDENTS, **VARIANTS}[name]()
     paths = incident.write(tmp_path, shape)
     assert any(p.name.startswith("esx-") and p.name.endswith(".tgz") for p in paths)
     diagnosis = diagnose(paths, now=NOW)
