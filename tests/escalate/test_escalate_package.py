@@ -334,3 +334,17 @@ def test_a_log_that_misses_the_failure_time_is_named_with_the_older_generations(
     assert "vvold.0.gz" in vvold["missing"][0]["command"]
     # the quiet third host is not asked for: no failure involved it
     assert not any(m.get("host") == OTHER for m in vvold["missing"])
+
+
+def test_an_extracted_bundle_folder_gives_the_same_layout(incident: Written, tmp_path: Path) -> None:
+    folder = tmp_path / "unpacked"
+    with tarfile.open(incident.bundles[0]) as t:
+        t.extractall(folder, filter="data")
+    result = build_package([folder, incident.events], tmp_path / "case.zip", now=NOW)
+    paths = {f["path"] for f in result.manifest["files"]}
+    assert f"hosts/{SOURCE}/commands/localcli_storage-vvol-vasaprovider-list.txt" in paths
+    assert f"hosts/{SOURCE}/json/localcli_storage-vvol-vasaprovider-list.json" in paths
+    sources = {f["source"] for f in result.manifest["files"]}
+    # the user's own folders above what they named are not in the package
+    assert all(s.startswith("unpacked/") for s in sources if "vvold" in s), sources
+    assert not any(str(tmp_path) in s for s in sources)

@@ -325,8 +325,7 @@ def _stage_one(
         return
     base = _safe_component(ef.name)
     if part in (Part.VASAPROVIDER, Part.PROTOCOLENDPOINT, Part.STORAGECONTAINER):
-        inner = ef.display.rsplit("!", 1)[-1] if "!" in ef.display else ef.name
-        sub = PurePosixPath(inner).parent.name
+        sub = PurePosixPath(ef.display.rsplit("!", 1)[-1].replace("\\", "/")).parent.name
         sub = sub if sub in ("commands", "json") else ""
         member = f"hosts/{_host_dir(ef.host)}/{sub + '/' if sub else ''}{base}"
     elif part in (Part.TASKS, Part.EVENTS):
