@@ -101,6 +101,14 @@ def test_one_alias_per_identifier_in_every_spelling() -> None:
     assert out[3] == (rf'{{"UserName": "{domain}\\{user}"}} user=vpxuser:{domain}\{user} {domain}%5C{user}')
 
 
+def test_a_host_after_an_at_sign_stays_a_host() -> None:
+    lines = [r"Uid /VIServer=vsphere.local\administrator@vc01.vvol.lab:443/ and https://esx-01.vvol.lab/sdk"]
+    p, out = pseudonymize(lines)
+    assert p.alias("vc01.vvol.lab") == f"{p.alias('vc01')}.{p.alias('vvol.lab')}"
+    assert p.alias("vc01").startswith("host-")
+    assert "vc01" not in out[0] and "vvol.lab" not in out[0]
+
+
 def test_user_names_in_login_lines() -> None:
     lines = [
         "sshd[1]: Accepted keyboard-interactive/pam for jdoe from 10.0.0.5 port 5022",

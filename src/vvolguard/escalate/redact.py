@@ -361,7 +361,9 @@ class Pseudonymizer:
                 self._categories[lowered] = category
 
         domain_counter = [0]
-        for lowered in sorted(self._found[Category.DOMAIN], key=lambda d: (d.count("."), d)):
+        # A name known as a host is a host, even where it also stood after an @ (user@vc01.corp).
+        domains = set(self._found[Category.DOMAIN]) - set(self._found[Category.HOST])
+        for lowered in sorted(domains, key=lambda d: (d.count("."), d)):
             put(lowered, fresh("dom", domain_counter, "{p}-{n:02d}.invalid"), Category.DOMAIN)
         host_counter = [0]
         hosts = self._found[Category.HOST]
