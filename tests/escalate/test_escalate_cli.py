@@ -22,6 +22,8 @@ def test_escalate_writes_the_archive_and_keeps_the_mapping_outside(tmp_path: Pat
     assert result.exit_code == 0, result.output
     assert f"wrote {out}" in result.output
     assert "partial  esxcli storage vvol protocolendpoint list output" in result.output
+    # the sender's terminal names the real host to collect from; the archive only has aliases
+    assert "collect: on esx-05.corp.example.com: esxcli storage vvol protocolendpoint list" in result.output
     mapping = out.with_name("case.zip.redaction-map.json")
     assert f"redaction mapping (keep it, do not send it): {mapping}" in result.output
     assert SOURCE in json.loads(mapping.read_text())["aliases"]["host"]

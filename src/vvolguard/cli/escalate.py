@@ -89,7 +89,8 @@ def escalate_command(
         err.print(f"vvolguard: {exc}", style="red", markup=False, highlight=False)
         raise typer.Exit(EXIT_BAD_REQUEST) from None
 
-    summary = result.manifest["summary"]
+    # The terminal is the sender's: real host names there, aliases only inside the archive.
+    summary = result.local_manifest["summary"]
     out = Console(soft_wrap=True)
     out.print(f"wrote {result.output}", markup=False, highlight=False)
     out.print(
@@ -98,7 +99,7 @@ def escalate_command(
         markup=False,
         highlight=False,
     )
-    for item in result.manifest["items"]:
+    for item in result.local_manifest["items"]:
         if item["status"] != "present":
             out.print(f"  {item['status']:8} {item['title']}", markup=False, highlight=False)
             for missing in item["missing"][:3]:

@@ -63,10 +63,14 @@ class EscalateError(Exception):
 
 @dataclass
 class PackageResult:
+    """``manifest`` is the one inside the archive (aliases when redacted); ``local_manifest`` names
+    the real hosts, for the person who has to go and collect what is missing."""
+
     output: Path
     mapping: Path | None
     manifest: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    local_manifest: dict[str, Any] = field(default_factory=dict)
 
 
 def archive_format(path: Path) -> str | None:
@@ -163,7 +167,8 @@ def build_package(
         _write_mapping(map_path, pseudo, out, created)
         map_written = map_path
     final_manifest = _map_json(manifest, clean)
-    return PackageResult(out, map_written, final_manifest, list(final_manifest["warnings"]))
+    local = _map_json(manifest, lambda text: strip_line(namer.shorten(text)))
+    return PackageResult(out, map_written, final_manifest, list(local["warnings"]), local)
 
 
 # -- inputs -----------------------------------------------------------------------------------

@@ -96,7 +96,7 @@ def render_readme(manifest: dict[str, Any], diagnosis: Diagnosis | None) -> str:
     else:
         out.append("Names and addresses are as in the original evidence (not pseudonymised).")
     if manifest["warnings"] or manifest["not_included"]:
-        out += ["", "Inputs that could not be used fully", "-----------------------------------"]
+        out += ["", "Inputs not included, or read only in part", "-----------------------------------------"]
         out += [f"- {w}" for w in manifest["warnings"][:50]]
         out += [f"- {s['input']}: not included ({s['why']})" for s in manifest["not_included"][:50]]
     return "\n".join(out) + "\n"
