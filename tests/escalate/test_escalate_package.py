@@ -14,6 +14,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+import jsonschema
 import pytest
 from escalate_incident import (
     DEST,
@@ -30,6 +31,7 @@ from escalate_incident import (
     write_incident,
 )
 
+from vvolguard.escalate.manifest import MANIFEST_SCHEMA
 from vvolguard.escalate.package import EscalateError, build_package
 
 
@@ -89,6 +91,7 @@ def test_manifest_marks_runbook_items_and_names_the_missing_host(incident: Writt
     files = read_archive(out)
     manifest = json.loads(member(files, "/manifest.json"))
     assert manifest == result.manifest
+    jsonschema.validate(manifest, MANIFEST_SCHEMA)
     got = items(manifest)
     assert [i["id"] for i in manifest["items"]][:10] == [
         "vcenter-tasks", "hosts", "vms-datastores", "vvold-excerpts", "esxcli-vasaprovider",
@@ -286,6 +289,7 @@ def test_a_failing_diagnosis_still_gives_the_evidence_package(
 
     monkeypatch.setattr(vvolguard.pipeline, "diagnose", broken)
     result = build_package(incident.paths, tmp_path / "case.zip", now=NOW)
+    jsonschema.validate(result.manifest, MANIFEST_SCHEMA)
     got = items(result.manifest)
     assert got["diagnosis"]["status"] == "missing"
     assert "vvolguard diagnose" in got["diagnosis"]["missing"][0]["command"]

@@ -12,6 +12,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+import jsonschema
 import pytest
 from escalate_incident import (
     DEST,
@@ -28,6 +29,7 @@ from escalate_incident import (
     write_incident,
 )
 
+from vvolguard.escalate.manifest import MANIFEST_SCHEMA
 from vvolguard.escalate.package import build_package
 from vvolguard.sim.evidence import vcenter as sim_vcenter
 
@@ -140,6 +142,7 @@ def test_diagnosis_names_the_same_aliases_as_the_excerpts(evidence: list[Path], 
     )
 
     manifest = json.loads(files["manifest.json"])
+    jsonschema.validate(manifest, MANIFEST_SCHEMA)
     pe = next(i for i in manifest["items"] if i["id"] == "esxcli-protocolendpoint")
     assert pe["status"] == "partial"
     assert [m["host"] for m in pe["missing"]] == [alias_of(mapping, "esx-05.corp.example.com")]
