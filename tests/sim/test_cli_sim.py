@@ -94,3 +94,19 @@ def test_ground_truth_reader() -> None:
     assert records == [GroundTruth("healthy", "healthy", records[0].citation)]
     broken = from_bytes("ground-truth.json", b'{"vvolguard_ground_truth": 1, "scenario": ')
     assert list(reader.read(broken)) == [] and broken.warnings
+
+
+def test_profile_overrides_from_the_command_line(tmp_path: Path) -> None:
+    out = tmp_path / "roomy"
+    result = runner.invoke(
+        app, ["simulate", "--out", str(out), "--workers", "12", "--queue", "12", "--seed", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    truth = json.loads((out / "ground-truth.json").read_text())
+    assert truth["provider"]["concurrency"] == 12 and truth["provider"]["queue_bound"] == 12
+    slow = runner.invoke(
+        app, ["simulate", "sweep", "-c", "1,2", "--seeds", "1", "--vms", "4", "--slowdown", "0:100000:20"]
+    )
+    assert slow.exit_code == 0 and "Even 1 migration(s) at a time failed" in slow.output
+    bad = runner.invoke(app, ["simulate", "sweep", "-c", "2", "--slowdown", "1:2"])
+    assert bad.exit_code == 2 and "START:END:VALUE" in bad.output

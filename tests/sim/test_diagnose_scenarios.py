@@ -40,3 +40,16 @@ def test_diagnose_gives_the_scenario_class(tmp_path: Path, scenario: str, esxi: 
     truth_input = next(i for i in diagnosis.inputs if i.file.endswith("ground-truth.json"))
     assert truth_input.kind == EvidenceKind.GROUND_TRUTH
     assert not [w for w in diagnosis.warnings if "ground-truth" in str(w)]
+
+
+def test_a_provider_that_keeps_up_is_not_called_saturated(tmp_path: Path) -> None:
+    """The ground truth follows what happened, not the scenario's name: the same evacuation
+    against a provider with room to spare never gets a busy answer, and both say healthy."""
+    result = simulate(
+        scenario="saturation", hosts=4, vms=48, esxi=8, seed=2, out=tmp_path, profile="enterprise"
+    )
+    assert result.failed == 0 and result.ground_truth["provider"]["busy_answers"] == 0
+    assert result.expected_class == result.ground_truth["expected_class"] == "healthy"
+    end = datetime.fromisoformat(result.ground_truth["window"]["end"])
+    diagnosis = diagnose([tmp_path / "archives", tmp_path / "vcenter" / "get-task.json"], now=end)
+    assert diagnosis.verdict.cls == "healthy", diagnosis.verdict.summary

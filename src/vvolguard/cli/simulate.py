@@ -66,6 +66,15 @@ def simulate_command(
     profile: str | None = typer.Option(
         None, "--profile", help="Provider profile (entry, midrange, enterprise)."
     ),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Override: provider worker pool."),
+    queue: int | None = typer.Option(
+        None, "--queue", min=0, help="Override: provider queue bound before busy."
+    ),
+    connections: int | None = typer.Option(None, "--connections", min=1, help="Override: vvold connections."),
+    slowdown: list[str] = typer.Option(
+        [], "--slowdown", help="START:END:FACTOR seconds, provider slow-down."
+    ),
+    storm: list[str] = typer.Option([], "--storm", help="START:END:OPS_PER_S[:op], background VASA load."),
     variant: str | None = typer.Option(
         None,
         "--variant",
@@ -79,7 +88,6 @@ def simulate_command(
 ) -> None:
     if ctx.invoked_subcommand is not None:
         return
-    from vvolguard.sim.profiles import PROFILES
     from vvolguard.sim.run import simulate
 
     err = Console(stderr=True)
@@ -91,9 +99,12 @@ def simulate_command(
             f"[red]vvolguard: {out} exists and is not an empty folder; use --force to write into it.[/]"
         )
         raise typer.Exit(EXIT_BAD_INPUT)
-    if profile is not None and profile not in PROFILES:
-        err.print(f"[red]vvolguard: unknown --profile {profile!r}; known: {', '.join(sorted(PROFILES))}[/]")
-        raise typer.Exit(EXIT_BAD_INPUT)
+    chosen = None
+    if profile is not None or workers or queue is not None or connections or slowdown or storm:
+        from vvolguard.sim.scenarios import SCENARIOS
+
+        base = profile or SCENARIOS[scenario.value].default_profile
+        chosen = build_profile(base, workers, queue, connections, slowdown, storm, err)
     try:
         result = simulate(
             scenario=scenario.value,
@@ -102,7 +113,7 @@ def simulate_command(
             esxi=esxi.value,
             seed=seed,
             out=out,
-            profile=profile,
+            profile=chosen,
             variant=variant,
             duration_s=duration,
             formats=form.value,
@@ -139,12 +150,20 @@ def sweep_command(
     profile: str = typer.Option(
         "midrange", "--profile", help="Provider profile (entry, midrange, enterprise)."
     ),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Override: provider worker pool."),
+    queue: int | None = typer.Option(
+        None, "--queue", min=0, help="Override: provider queue bound before busy."
+    ),
+    connections: int | None = typer.Option(None, "--connections", min=1, help="Override: vvold connections."),
+    slowdown: list[str] = typer.Option(
+        [], "--slowdown", help="START:END:FACTOR seconds, provider slow-down."
+    ),
+    storm: list[str] = typer.Option([], "--storm", help="START:END:OPS_PER_S[:op], background VASA load."),
     seeds: int = typer.Option(3, "--seeds", min=1, max=50, help="Runs per concurrency (seeds 1..N)."),
     hosts: int = typer.Option(8, "--hosts", min=2, max=64, help="Hosts in the cluster."),
     vms: int = typer.Option(24, "--vms", min=1, max=2000, help="VMs on the host being drained."),
     plot: Path | None = typer.Option(None, "--plot", help="Also write a plot (PNG, SVG or PDF by suffix)."),
 ) -> None:
-    from vvolguard.sim.profiles import PROFILES
     from vvolguard.sim.sweep import parse_concurrency, sweep
 
     err = Console(stderr=True)
@@ -153,15 +172,16 @@ def sweep_command(
     except ValueError:
         err.print(f"[red]vvolguard: --concurrency {concurrency!r}: use e.g. 1..16 or 2,4,8[/]")
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    if profile not in PROFILES:
-        err.print(f"[red]vvolguard: unknown --profile {profile!r}; known: {', '.join(sorted(PROFILES))}[/]")
-        raise typer.Exit(EXIT_BAD_INPUT)
-    result = sweep(profile, levels, seeds=tuple(range(1, seeds + 1)), hosts=hosts, vms_per_host=vms)
+    chosen = build_profile(profile, workers, queue, connections, slowdown, storm, err)
+    result = sweep(chosen, levels, seeds=tuple(range(1, seeds + 1)), hosts=hosts, vms_per_host=vms)
     console = Console()
     console.print(render_table(result))
     knee = result.knee
     if knee is None:
-        console.print("Even one migration at a time failed: fix the provider before draining.")
+        console.print(
+            f"Even {min(levels)} migration(s) at a time failed: fix the provider (or its load) "
+            "before draining."
+        )
     elif knee == max(levels):
         console.print(f"No failures up to {knee} in flight: the provider sustains everything tried.")
     else:
@@ -214,3 +234,54 @@ def render_table(result) -> Table:  # type: ignore[no-untyped-def]
             style=style,
         )
     return table
+
+
+def build_profile(
+    name: str,
+    workers: int | None,
+    queue: int | None,
+    connections: int | None,
+    slowdown: list[str],
+    storm: list[str],
+    err: Console,
+):  # type: ignore[no-untyped-def]
+    """The named profile with the command line's overrides applied (``profile.variant``)."""
+    from vvolguard.sim.profiles import PROFILES, BackgroundLoad, Slowdown
+
+    if name not in PROFILES:
+        err.print(f"[red]vvolguard: unknown --profile {name!r}; known: {', '.join(sorted(PROFILES))}[/]")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    profile = PROFILES[name]
+    changes: dict[str, object] = {}
+    if workers is not None:
+        changes["concurrency"] = workers
+    if queue is not None:
+        changes["queue_bound"] = queue
+    if connections is not None:
+        changes["session_connections"] = connections
+    try:
+        if slowdown:
+            changes["slowdowns"] = tuple(Slowdown(*_numbers(text, 3)) for text in slowdown)
+        if storm:
+            loads = []
+            for text in storm:
+                parts = text.split(":")
+                start, end, rate = _numbers(":".join(parts[:3]), 3)
+                op = parts[3] if len(parts) > 3 else "cloneVirtualVolume"
+                loads.append(BackgroundLoad(start, end, rate, op, f"{op} storm"))
+            changes["background"] = tuple(loads)
+    except ValueError as exc:
+        err.print(f"[red]vvolguard: {exc}[/]", emoji=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    return profile.variant(f"{name}*", **changes) if changes else profile
+
+
+def _numbers(text: str, count: int) -> list[float]:
+    parts = text.split(":")
+    try:
+        values = [float(x) for x in parts[:count]]
+    except ValueError:
+        values = []
+    if len(values) != count or min(values) < 0:
+        raise ValueError(f"{text!r}: expected START:END:VALUE in seconds (e.g. 600:1200:3)")
+    return values
