@@ -11,6 +11,8 @@ and every seed, the *same* drain controller empties the same simulated host with
 * ``adaptive``: vvolguard's AIMD limit on vvold pressure signals and task outcomes
   (``--policy gradient`` adds the latency-gradient variant as a fifth row).
 
+Fixed policies submit into every free slot at once, as vCenter and a person would; the
+adaptive policy also paces its submissions (``DrainOptions.spacing``), which is part of it.
 Each policy sees the same world (same seed: same VMs, same service-time draws in the same
 order as far as the policy's own choices allow). A failed migration is a relocate task that
 ended in error (the controller retries a failed VM alone after a cooldown; retries that fail
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 
 from vvolguard.drain.backends.sim_profiles import DRAIN_PROFILES
 from vvolguard.drain.backends.simulated import SimulatedBackend
-from vvolguard.drain.controller import DrainController, DrainOptions
+from vvolguard.drain.controller import DEFAULT_SPACING, DrainController, DrainOptions
 from vvolguard.drain.journal import Journal
 from vvolguard.drain.limits import FixedLimit, Limit, make_limit
 
@@ -67,7 +69,10 @@ def run_one(profile: str, policy: str, seed: int, vms: int) -> Run:
     else:
         limit = make_limit(policy, ceiling)
         sources = backend.log_sources([SOURCE])
-    options = DrainOptions(source=SOURCE, cooldown=120.0, poll_interval=2.0)
+    # Fixed policies submit as vCenter does (all free slots at once); pacing submissions is
+    # part of vvolguard's policy, so only the adaptive runs get it.
+    spacing = 0.0 if policy.startswith("fixed-") else DEFAULT_SPACING
+    options = DrainOptions(source=SOURCE, cooldown=120.0, poll_interval=2.0, spacing=spacing)
     result = DrainController(backend, journal, limit, options, log_sources=sources).run()
     backend.close()
     journal.close()

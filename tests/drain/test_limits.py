@@ -52,7 +52,7 @@ def test_aimd_does_not_grow_when_the_limit_is_not_used() -> None:
 
 
 def test_aimd_cuts_multiplicatively_holds_and_reprobes() -> None:
-    lim = AIMDLimit(ceiling=8, backoff=0.5)
+    lim = AIMDLimit(ceiling=8, backoff=0.5, release_jitter=0.0)
     lim.update(Observation(0, 1, calm(1)))
     acks = 1
     for i in range(10):
@@ -148,3 +148,31 @@ def test_limit_always_within_one_and_ceiling(ceiling, events, policy) -> None:
         lim.update(Observation(float(i), inflight, sig, comps))
         assert 1 <= lim.limit <= ceiling
         assert 0 <= lim.allowed() <= ceiling
+
+
+def test_release_after_a_hold_waits_a_jittered_moment() -> None:
+    lim = AIMDLimit(ceiling=8, release_jitter=20.0, seed=7)
+    lim.update(Observation(0, 1, calm(1)))
+    lim.update(Observation(1, 1, congested(1, 1)))
+    assert lim.holding
+    lim.update(Observation(40, 1, calm(1)))
+    waited = lim._release_at
+    assert waited is not None and 40 <= waited <= 60
+    assert lim.holding and lim.allowed() == 0
+    lim.update(Observation(waited + 0.1, 1, calm(1)))
+    assert not lim.holding and lim.allowed() == 1  # a probe of one
+
+
+def test_pressure_that_persists_with_nothing_in_flight_is_not_ours() -> None:
+    lim = AIMDLimit(ceiling=8, max_idle_hold=60.0)
+    lim.update(Observation(0, 1, calm(1)))
+    lim.update(Observation(1, 1, congested(1, 1)))
+    assert lim.allowed() == 0
+    lim.update(Observation(10, 0, congested(1, 1)))  # our last migration finished
+    lim.update(Observation(69, 0, congested(1, 1)))
+    assert lim.allowed() == 0
+    lim.update(Observation(71, 0, congested(1, 1)))
+    assert lim.allowed() == 1 and "nothing in flight" in lim.state
+    # The lone probe runs; the same external pressure does not cut or stop it.
+    lim.update(Observation(73, 1, congested(1, 1)))
+    assert lim.limit >= 1 and "external" in lim.state

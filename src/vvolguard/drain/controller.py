@@ -26,6 +26,9 @@ from vvolguard.drain.limits import Completion, Limit, Observation
 from vvolguard.drain.pressure import PressureMonitor
 from vvolguard.drain.signal import PressureLevel, PressureSignal
 
+#: Seconds between two submissions by default (see ``DrainOptions.spacing``).
+DEFAULT_SPACING = 4.0
+
 
 @dataclass(frozen=True, slots=True)
 class DrainOptions:
@@ -48,7 +51,7 @@ class DrainOptions:
     cooldown: float = 120.0
     poll_interval: float = 2.0
     max_attempts: int = 2
-    spacing: float = 4.0
+    spacing: float = DEFAULT_SPACING
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ The controller calls :meth:`Limit.update` on every tick with an :class:`Observat
 from __future__ import annotations
 
 import math
+import random
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -107,6 +108,8 @@ class _ProbeAndHold(Limit):
         probe_after_backoff: bool = True,
         probe_acks: int = 1,
         max_idle_hold: float = 60.0,
+        release_jitter: float = 20.0,
+        seed: int = 0,
     ) -> None:
         super().__init__(ceiling, 1)
         #: Where to jump after the first probe when a previous drain left knowledge; growth
@@ -120,6 +123,9 @@ class _ProbeAndHold(Limit):
         #: only delays the drain; a lone probe then proceeds (landscape §4.2's limitation).
         self.max_idle_hold = max_idle_hold
         self._idle_since: float | None = None
+        self.release_jitter = release_jitter
+        self._release_at: float | None = None
+        self._rng = random.Random(seed)
         self._external = False
         self.probing = True
         self.state = "probe"
@@ -157,19 +163,21 @@ class _ProbeAndHold(Limit):
             self.state = f"hold: {p.reason if p.level >= PressureLevel.CONGESTED else 'task failed'}"
             return
 
-        if not (self.holding and p.level >= PressureLevel.WARM):
-            self._idle_since = None
-            self._external = False
-
-        if self.holding and p.level >= PressureLevel.WARM:
-            # Not congested any more, but not calm either (a slow create is the last thing
-            # seen): keep holding until calm, within the same idle bound.
-            if not self._idle_escape(obs, p):
-                self.state = f"hold until calm: {p.reason}"
-            return
+        self._idle_since = None
+        self._external = False
 
         if self.holding:
-            # Signals cleared: release, but re-enter through a single probe (landscape §4.6).
+            # No congestion any more: release, but re-enter through a single probe (landscape
+            # §4.6) that stays single until the control plane answers it calmly. The release
+            # waits a random extra moment (Envoy jitters its re-probes for the same reason):
+            # pressure from someone else's recurring work must not phase-lock our probes to
+            # the first instant after each of its bursts.
+            if self._release_at is None:
+                self._release_at = obs.now + self._rng.uniform(0.0, self.release_jitter)
+            if obs.now < self._release_at:
+                self.state = "hold: waiting a moment after the signals cleared"
+                return
+            self._release_at = None
             self.holding = False
             self.probing = self.probe_after_backoff
             self._probe_acks_left = self.probe_acks
@@ -179,8 +187,13 @@ class _ProbeAndHold(Limit):
 
         calm_events = new_acks + sum(1 for c in obs.completions if c.ok)
         if self.probing:
-            if calm_events:
-                self._probe_acks_left -= calm_events
+            # A probe ends on a calm control-plane ack, or on a completed migration while
+            # nothing is WARM (without log sources, completions are the only acks there are).
+            probe_events = new_acks + (
+                sum(1 for c in obs.completions if c.ok) if p.level == PressureLevel.CALM else 0
+            )
+            if probe_events:
+                self._probe_acks_left -= probe_events
             if self._probe_acks_left <= 0:
                 self.probing = False
                 if self.known_safe and self._limit < self.known_safe:

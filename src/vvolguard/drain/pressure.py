@@ -68,8 +68,8 @@ class Thresholds:
     clear_after: float = 30.0
     latency_warm: float = 1.5
     deadline_ms: float = 60_000.0
-    deadline_warm: float = 0.25
-    deadline_congested: float = 0.4
+    deadline_warm: float = 0.2
+    deadline_congested: float = 0.3
     retry_congested: int = 3
     low_load: int = 2
     baseline_alpha: float = 0.3
