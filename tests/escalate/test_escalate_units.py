@@ -143,6 +143,13 @@ def test_aliases_never_equal_an_original() -> None:
         assert not re.search(rf"(?<![A-Za-z0-9]){re.escape(original)}(?![A-Za-z0-9])", out[0])
 
 
+def test_dashed_ipv4_spelling_is_aliased_too() -> None:
+    lines = ["connect 10.1.1.10 via ip-10-1-1-10 and node-10-1-1-100"]
+    p, out = pseudonymize(lines)
+    dashed = p.alias("10.1.1.10").replace(".", "-")
+    assert out[0] == f"connect {p.alias('10.1.1.10')} via ip-{dashed} and node-10-1-1-100"
+
+
 def test_ipv6_addresses_are_aliased_in_any_spelling() -> None:
     lines = ["from fe80::250:56ff:fe9a:1 and FE80:0:0:0:250:56ff:fe9a:1 and [2001:db8:1::5]:443"]
     p, out = pseudonymize(lines)

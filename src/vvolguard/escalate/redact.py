@@ -401,6 +401,12 @@ class Pseudonymizer:
             put(lowered, by_address[address], Category.IP)
             self._aliases[str(address)] = by_address[address]
             self._categories[str(address)] = Category.IP
+            if address.version == 4 and by_address[address].count(".") == 3:
+                # ip-10-1-1-10.ec2.internal, esx-10-1-1-10: the dashed spelling names it too
+                dashed = str(address).replace(".", "-")
+                if dashed not in self._aliases:
+                    self._aliases[dashed] = by_address[address].replace(".", "-")
+                    self._categories[dashed] = Category.IP
 
     def _compile(self) -> None:
         if not self._aliases:
