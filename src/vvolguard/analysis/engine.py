@@ -10,6 +10,7 @@ next moves (:mod:`nextmoves`).
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +46,9 @@ from vvolguard.records import (
     StorageContainerRecord,
     VasaFrame,
 )
+
+#: The observer of an esxcli output given outside a support bundle: some ESXi host, name unknown.
+UNNAMED_HOST = "unnamed-esxi-host"
 
 #: Evidence kinds that are complete command outputs: read but empty still says something.
 WHOLE_OUTPUTS = frozenset(
@@ -94,7 +98,11 @@ class Analyzer:
             self.signals.add(record)
             self.kinds_seen.add(EvidenceKind.VVOLD_LOG)
         elif isinstance(record, ProviderRecord):
-            observer = record.observer or VCENTER
+            # PowerCLI exports say "vcenter"; an esxcli file given outside a bundle has no
+            # observer, and it is still one ESXi host's view, never vCenter's.
+            if record.observer is None:
+                record = replace(record, observer=UNNAMED_HOST)
+            observer = record.observer or UNNAMED_HOST
             if observer.lower() != VCENTER:
                 self.names.see(observer, 3)
                 self._listed(EvidenceKind.VASAPROVIDER_LIST, observer)
