@@ -173,3 +173,10 @@ def test_unknown_scenario_and_variant_are_refused() -> None:
         simulate(scenario="meltdown")
     with pytest.raises(ValueError):
         simulate(scenario="saturation", variant="offline")
+
+
+def test_public_api_without_the_cli(tmp_path: Path) -> None:
+    import vvolguard
+
+    result = vvolguard.simulate(scenario="healthy", hosts=2, vms=4, seed=1, out=tmp_path, duration_s=1800)
+    assert result.expected_class == "healthy" and (tmp_path / "ground-truth.json").is_file()

@@ -16,7 +16,8 @@ Model, one module per part (each docstring says what is modelled and on what sou
 * :mod:`.vcenter`: migration tasks and vCenter's cost-model admission (8 per host on 10 GbE).
 * :mod:`.migration`: the VASA sequence of one vMotion on the source and destination hosts.
 * :mod:`.world`: builds it all; evacuations and batched drains.
-* :mod:`.scenarios`, :mod:`.run`: the incident scenarios and writing their evidence.
+* :mod:`.scenarios`: the six incident scenarios; :mod:`.run`: run one; :mod:`.output`: write
+  its evidence (layout in that module's docstring) and the ground truth.
 * :mod:`.sweep`: the concurrency sweep (capacity planning).
 * :mod:`.evidence`: writers for every evidence shape, usable without a simulation.
 
