@@ -40,14 +40,17 @@ def limits_command(
     if as_json:
         sys.stdout.write(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
         return
-    out = Console()
+    # Never truncate a name with "…": the point of the table is to be copied into the runbook.
+    out = Console(soft_wrap=True) if sys.stdout.isatty() else Console(width=200)
     if not rows:
         out.print(f"no drain has recorded a limit yet ({path})")
         return
     table = Table(title=f"observed operational limits ({path})")
     for col in ("vCenter", "host", "provider", "safe", "ceiling", "migrated", "failed", "episodes", "when"):
         table.add_column(
-            col, justify="right" if col in ("safe", "ceiling", "migrated", "failed", "episodes") else "left"
+            col,
+            justify="right" if col in ("safe", "ceiling", "migrated", "failed", "episodes") else "left",
+            overflow="fold",
         )
     for r in rows:
         table.add_row(
