@@ -489,7 +489,7 @@ def _parse_block(block: _Block, display: str, host: str | None) -> _Parsed:
     out = _Parsed(None)
     prefix = 0
     if block.prev_header is not None:
-        lines = pl.concat([pl.Series("l", [block.prev_header], dtype=pl.String), lines])
+        lines = pl.concat([pl.Series("l", [block.prev_header], dtype=pl.String), lines], rechunk=False)
         prefix = 1
     df = pl.DataFrame({"l": lines}).with_row_index("i")
     marks = df.select(
