@@ -188,8 +188,17 @@ def sweep_command(
         first_failure = min(r.concurrency for r in result.rows if r.failed)
         console.print(
             f"[bold green]Sustained: {knee} migrations in flight[/] from one host against profile "
-            f"'{result.profile.name}'; failures begin at {first_failure}. vCenter alone would allow 8."
+            f"'{result.profile.name}'; failures begin at {first_failure}."
         )
+        if knee < 8:
+            console.print(
+                "vCenter's own limit is 8 vMotions per host: a maintenance-mode evacuation would overrun "
+                "this provider. Drain in batches of at most the sustained number (vvolguard drain)."
+            )
+        else:
+            console.print(
+                "That is above vCenter's own limit of 8 per host: maintenance mode stays within it."
+            )
     if plot is not None:
         from vvolguard.sim.sweep import plot as draw
 
