@@ -31,7 +31,7 @@ from escalate_incident import (
     write_incident,
 )
 
-from vvolguard.escalate.manifest import MANIFEST_SCHEMA
+from vvolguard.escalate.manifest_schema import MANIFEST_SCHEMA
 from vvolguard.escalate.package import EscalateError, build_package
 
 

@@ -29,7 +29,7 @@ from escalate_incident import (
     write_incident,
 )
 
-from vvolguard.escalate.manifest import MANIFEST_SCHEMA
+from vvolguard.escalate.manifest_schema import MANIFEST_SCHEMA
 from vvolguard.escalate.package import build_package
 from vvolguard.sim.evidence import vcenter as sim_vcenter
 

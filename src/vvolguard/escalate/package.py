@@ -24,37 +24,28 @@ The user's input files are only ever opened for reading.
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import json
 import os
-import re
-import tarfile
 import tempfile
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from vvolguard.analysis.model import Diagnosis
-from vvolguard.escalate.classify import LOGS, Part, classify, is_binary
-from vvolguard.escalate.excerpts import Anchor, Excerpt, cut_windows, short_host
-from vvolguard.escalate.manifest import Inventory, PackagedFile, evaluate, manifest_document
+from vvolguard.escalate.archive import write_archive, write_mapping
+from vvolguard.escalate.excerpts import Anchor, short_host
+from vvolguard.escalate.manifest import Inventory, evaluate, manifest_document
 from vvolguard.escalate.readme import render_readme
 from vvolguard.escalate.redact import Pseudonymizer
-from vvolguard.escalate.secrets import strip_line, strip_lines
-from vvolguard.evidence.collect import Collector
-from vvolguard.evidence.source import EvidenceFile
+from vvolguard.escalate.secrets import strip_line
+from vvolguard.escalate.stage import PathNamer, safe_component, stage_inputs, write_text
 
 #: Output suffix -> archive format.
 FORMATS = {".zip": "zip", ".tar.gz": "tar.gz", ".tgz": "tar.gz"}
-#: Largest structured file copied whole; bigger ones are cut with a note (they are never logs).
-COPY_LIMIT = 32 * 1024 * 1024
 MAPPING_SUFFIX = ".redaction-map.json"
-MAPPING_SCHEMA = "vvolguard.redaction-map/v1"
-_ROTATED = re.compile(r"\.\d+$")
 
 
 class EscalateError(Exception):
@@ -125,7 +116,7 @@ def build_package(
             inventory.warnings.append(diagnosis_error)
         anchors = _anchors(diagnosis)
         inventory.anchor_times = sorted(a.time for a in anchors)
-        _stage_inputs(inputs, stage, inventory, anchors, window, namer, redact)
+        stage_inputs(inputs, stage, inventory, anchors, window, namer, redact)
         if diagnosis is not None:
             for name in (*diagnosis.hosts, *_failed_hosts(diagnosis)):
                 inventory.add_host(name)
@@ -157,14 +148,14 @@ def build_package(
         _write_final(final, stage, pseudo)
         if diagnosis is not None:
             _write_diagnosis(final / "diagnosis", _map_strings(diagnosis, clean))
-        _write_text(final / "manifest.json", json.dumps(_map_json(manifest, clean), indent=2) + "\n")
-        _write_text(final / "README.txt", "\n".join(clean(line) for line in readme.split("\n")))
+        write_text(final / "manifest.json", json.dumps(_map_json(manifest, clean), indent=2) + "\n")
+        write_text(final / "README.txt", "\n".join(clean(line) for line in readme.split("\n")))
         root = f"vvolguard-escalation-{created:%Y%m%dT%H%M%SZ}"
-        _write_archive(final, out, fmt, root, created)
+        write_archive(final, out, fmt, root, created)
 
     map_written = None
     if pseudo is not None and map_path is not None:
-        _write_mapping(map_path, pseudo, out, created)
+        write_mapping(map_path, pseudo, out, created)
         map_written = map_path
     final_manifest = _map_json(manifest, clean)
     local = _map_json(manifest, lambda text: strip_line(namer.shorten(text)))
@@ -227,235 +218,6 @@ def _anchors(d: Diagnosis | None) -> list[Anchor]:
         ).strip()
         out.append(Anchor(f.time, strip_line(label), hosts or None))
     return out
-
-
-class PathNamer:
-    """Shortens the user's paths to what follows the folder they named.
-
-    The vendor needs ``esx-03-...tgz!var/run/log/vvold.log``, not ``/home/jdoe/case-4711/...``:
-    local paths say nothing about the incident and may name the sender.
-    """
-
-    def __init__(self, inputs: list[Path]) -> None:
-        prefixes: set[str] = set()
-        for p in inputs:
-            for form in (p, p.resolve() if p.exists() else p):
-                parent = str(form.parent)
-                if parent not in (".", ""):
-                    prefixes.add(parent.rstrip("/") + "/")
-        self._prefixes = sorted(prefixes, key=len, reverse=True)
-
-    def shorten(self, text: str) -> str:
-        for prefix in self._prefixes:
-            if prefix in text:
-                text = text.replace(prefix, "")
-        return text
-
-
-def _safe_component(name: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9._@+-]+", "_", name).strip("._") or "file"
-    return cleaned[:120]
-
-
-class _Members:
-    """Unique package paths."""
-
-    def __init__(self) -> None:
-        self.used: set[str] = set()
-
-    def claim(self, path: str) -> str:
-        candidate, n = path, 1
-        while candidate.lower() in self.used:
-            n += 1
-            stem, dot, ext = path.rpartition(".")
-            candidate = f"{stem}-{n}.{ext}" if dot and "/" not in ext else f"{path}-{n}"
-        self.used.add(candidate.lower())
-        return candidate
-
-
-def _stage_inputs(
-    inputs: list[Path],
-    stage: Path,
-    inventory: Inventory,
-    anchors: list[Anchor],
-    window: timedelta,
-    namer: PathNamer,
-    redact: bool,
-) -> None:
-    members = _Members()
-    collector = Collector(inputs)
-    for ef in collector:
-        display = namer.shorten(ef.display)
-        try:
-            _stage_one(ef, display, stage, inventory, anchors, window, members, redact)
-        except Exception as exc:  # one broken file must not cost the package
-            ef.warn(f"could not be packaged ({type(exc).__name__}: {exc})")
-            inventory.skipped.append((display, "could not be packaged"))
-        inventory.warnings.extend(namer.shorten(str(w)) for w in ef.warnings)
-    inventory.warnings.extend(namer.shorten(str(w)) for w in collector.warnings)
-
-
-def _host_dir(host: str | None) -> str:
-    return _safe_component(host) if host else "unknown-host"
-
-
-def _stage_one(
-    ef: EvidenceFile,
-    display: str,
-    stage: Path,
-    inventory: Inventory,
-    anchors: list[Anchor],
-    window: timedelta,
-    members: _Members,
-    redact: bool,
-) -> None:
-    part = classify(ef)
-    inventory.add_host(ef.host)
-    inventory.saw(part, ef.host)
-    if part == Part.UNKNOWN:
-        binary = is_binary(ef.head(4096))
-        why = "binary or unreadable content" if binary else "not a kind of evidence vvolguard knows"
-        if ef.size == 0:
-            why = "empty file"
-        inventory.skipped.append((display, why))
-        return
-    if part == Part.GROUND_TRUTH:
-        inventory.skipped.append((display, "simulator ground truth, not evidence"))
-        return
-    if part in LOGS:
-        _stage_log(ef, display, part, stage, inventory, anchors, window, members)
-        return
-    if part == Part.CERTIFICATE:
-        _stage_certificate(ef, display, stage, inventory, members, redact)
-        return
-    base = _safe_component(ef.name)
-    if part in (Part.VASAPROVIDER, Part.PROTOCOLENDPOINT, Part.STORAGECONTAINER):
-        sub = PurePosixPath(ef.display.rsplit("!", 1)[-1].replace("\\", "/")).parent.name
-        sub = sub if sub in ("commands", "json") else ""
-        member = f"hosts/{_host_dir(ef.host)}/{sub + '/' if sub else ''}{base}"
-    elif part in (Part.TASKS, Part.EVENTS):
-        member = f"vcenter/{base}"
-    elif part == Part.PROVIDER_EXPORT:
-        member = f"providers/{base}"
-    else:
-        member = f"vendor/{base}"
-    member = members.claim(member)
-    note = _copy_text(ef, stage / member)
-    inventory.files.append(PackagedFile(member, part, display, ef.host, note))
-
-
-def _copy_text(ef: EvidenceFile, target: Path) -> str | None:
-    """Copy ``ef`` as text with secrets stripped; cut at :data:`COPY_LIMIT` bytes."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    written = 0
-    note = None
-    lines = (text for _, text in ef.lines())
-    with target.open("w", encoding="utf-8", newline="\n") as sink:
-        for line in strip_lines(lines):
-            written += len(line) + 1
-            if written > COPY_LIMIT:
-                note = f"cut at {COPY_LIMIT // (1024 * 1024)} MiB"
-                sink.write(f"# vvolguard: {note}\n")
-                break
-            sink.write(line + "\n")
-    return note
-
-
-def _stage_log(
-    ef: EvidenceFile,
-    display: str,
-    part: Part,
-    stage: Path,
-    inventory: Inventory,
-    anchors: list[Anchor],
-    window: timedelta,
-    members: _Members,
-) -> None:
-    concerning = [a for a in anchors if a.concerns(ef.host)]
-    if part != Part.VVOLD_LOG and not concerning:
-        inventory.skipped.append(
-            (display, "no failed task concerns this host; only vvold logs are cut without one")
-        )
-        return
-    inline = part == Part.VVOLD_LOG and not concerning
-    tail = inline and not _ROTATED.search(ef.name)
-    kind = {Part.VVOLD_LOG: "vvold", Part.HOSTD_LOG: "hostd", Part.VMKERNEL_LOG: "vmkernel"}[part]
-
-    def write(excerpt: Excerpt) -> None:
-        if not excerpt.tail:
-            inventory.excerpt_failures += excerpt.anchor_count
-        span = f"L{excerpt.first_line}-{excerpt.last_line}"
-        suffix = "-tail" if excerpt.tail else ""
-        folder = f"excerpts/{_host_dir(ef.host)}/{kind}"
-        member = members.claim(f"{folder}/{_safe_component(ef.name)}--{span}{suffix}.txt")
-        path = stage / member
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8", newline="\n") as sink:
-            for line in strip_lines(excerpt.render(display).split("\n")[:-1]):
-                sink.write(line + "\n")
-        inventory.files.append(PackagedFile(member, part, display, ef.host, "tail" if excerpt.tail else None))
-
-    excerpts, dropped = cut_windows(
-        ef, concerning, window, inline=inline, tail_if_empty=tail, on_window=write
-    )
-    if dropped:
-        ef.warn(f"{dropped} further failure windows not cut (per-file limit of windows and lines)")
-    if not excerpts:
-        inventory.skipped.append((display, "no failure inside this log's time range"))
-
-
-def _stage_certificate(
-    ef: EvidenceFile, display: str, stage: Path, inventory: Inventory, members: _Members, redact: bool
-) -> None:
-    """A readable summary always; the PEM itself only when not pseudonymising.
-
-    Why: a certificate's subject and SANs are host names inside base64; no text rewrite can
-    pseudonymise them, so a redacted package carries the summary (names rewritten) instead.
-    """
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-
-    data = ef.head(4 * 1024 * 1024)
-    certs: list[x509.Certificate] = []
-    try:
-        certs = x509.load_pem_x509_certificates(data)
-    except ValueError:
-        try:
-            certs = [x509.load_der_x509_certificate(data)]
-        except ValueError:
-            certs = []
-    if not certs:
-        ef.warn("no readable X.509 certificate in this file")
-        inventory.skipped.append((display, "no readable certificate"))
-        return
-    base = _safe_component(re.sub(r"(?i)\.(?:pem|crt|cer|der)$", "", ef.name))
-    lines = [f"# vvolguard certificate summary of {display}"]
-    for cert in certs:
-        try:
-            sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-            dns = sans.get_values_for_type(x509.DNSName)
-            ips = [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)]
-        except x509.ExtensionNotFound:
-            dns, ips = [], []
-        lines += [
-            f"subject: {cert.subject.rfc4514_string()}",
-            f"issuer: {cert.issuer.rfc4514_string()}",
-            f"not_before: {cert.not_valid_before_utc.isoformat()}",
-            f"not_after: {cert.not_valid_after_utc.isoformat()}",
-            f"serial: {cert.serial_number:x}",
-            f"sha256: {cert.fingerprint(hashes.SHA256()).hex()}",
-            f"dns_names: {', '.join(dns)}",
-            f"ip_addresses: {', '.join(ips)}",
-            "",
-        ]
-    member = members.claim(f"providers/certificates/{base}.summary.txt")
-    _write_text(stage / member, "\n".join(lines))
-    inventory.files.append(PackagedFile(member, Part.CERTIFICATE, display, ef.host))
-    if not redact:
-        pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs).decode("ascii")
-        member = members.claim(f"providers/certificates/{base}.pem")
-        _write_text(stage / member, pem)
-        inventory.files.append(PackagedFile(member, Part.CERTIFICATE, display, ef.host))
 
 
 # -- redaction --------------------------------------------------------------------------------
@@ -555,11 +317,6 @@ def _build_pseudonymizer(
 # -- output -----------------------------------------------------------------------------------
 
 
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8", newline="\n")
-
-
 def _write_final(final: Path, stage: Path, pseudo: Pseudonymizer | None) -> None:
     for path in sorted(p for p in stage.rglob("*") if p.is_file()):
         rel = path.relative_to(stage).as_posix()
@@ -568,7 +325,7 @@ def _write_final(final: Path, stage: Path, pseudo: Pseudonymizer | None) -> None
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, target)
             continue
-        target = final / "/".join(_safe_component(pseudo.apply(part)) for part in rel.split("/"))
+        target = final / "/".join(safe_component(pseudo.apply(part)) for part in rel.split("/"))
         target.parent.mkdir(parents=True, exist_ok=True)
         with (
             path.open(encoding="utf-8", errors="replace") as src,
@@ -581,64 +338,9 @@ def _write_final(final: Path, stage: Path, pseudo: Pseudonymizer | None) -> None
 def _write_diagnosis(folder: Path, diagnosis: Diagnosis) -> None:
     from vvolguard.report.jsonout import to_json
 
-    _write_text(folder / "diagnosis.json", to_json(diagnosis))
+    write_text(folder / "diagnosis.json", to_json(diagnosis))
     try:
         from vvolguard.report.markdown import render_markdown
     except ImportError:  # pragma: no cover
         return
-    _write_text(folder / "summary.md", render_markdown(diagnosis))
-
-
-def _write_archive(final: Path, out: Path, fmt: str, root: str, created: datetime) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    files = sorted(p for p in final.rglob("*") if p.is_file())
-    handle, tmp_name = tempfile.mkstemp(prefix=".vvolguard-", suffix=".partial", dir=out.parent)
-    tmp = Path(tmp_name)
-    mtime = int(created.timestamp())
-    try:
-        with os.fdopen(handle, "wb") as raw:
-            if fmt == "zip":
-                stamp = created.timetuple()[:6]
-                with zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                    for path in files:
-                        info = zipfile.ZipInfo(f"{root}/{path.relative_to(final).as_posix()}", stamp)
-                        info.compress_type = zipfile.ZIP_DEFLATED
-                        info.external_attr = 0o644 << 16
-                        with path.open("rb") as src, archive.open(info, "w") as dst:
-                            while block := src.read(1024 * 1024):
-                                dst.write(block)
-            else:
-                # GzipFile with an empty name: the gzip header must not carry a local file name,
-                # and tar headers carry no local user or group (both could name the sender).
-                with (
-                    gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=mtime) as gz,
-                    tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as archive,
-                ):
-                    for path in files:
-                        info = tarfile.TarInfo(f"{root}/{path.relative_to(final).as_posix()}")
-                        info.size = path.stat().st_size
-                        info.mtime = mtime
-                        info.mode = 0o644
-                        info.uid = info.gid = 0
-                        info.uname = info.gname = ""
-                        with path.open("rb") as src:
-                            archive.addfile(info, src)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _write_mapping(path: Path, pseudo: Pseudonymizer, archive: Path, created: datetime) -> None:
-    document = {
-        "schema": MAPPING_SCHEMA,
-        "created": created.isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "archive": archive.name,
-        "note": "original -> alias. Keep this file: it is not in the archive and it undoes the pseudonyms.",
-        "aliases": pseudo.mapping(),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as sink:
-        json.dump(document, sink, indent=2, ensure_ascii=False)
-        sink.write("\n")
+    write_text(folder / "summary.md", render_markdown(diagnosis))
