@@ -2,8 +2,10 @@
 
 Modules, one job each: ``classify`` (which part of the package a file feeds), ``excerpts`` (log
 windows around failures), ``secrets`` (always-on secret stripping), ``redact`` (consistent
-pseudonymisation), ``manifest`` (the runbook's list as data, judged present/partial/missing),
-``readme`` (the vendor's first page) and ``package`` (the build, end to end).
+pseudonymisation), ``stage`` (reading each input once into a private staging folder),
+``manifest`` (the runbook's list as data, judged present/partial/missing) and its
+``manifest_schema``, ``readme`` (the vendor's first page), ``archive`` (the zip/tar.gz and the
+mapping file) and ``package`` (the build, end to end).
 
     from vvolguard.escalate import build_package
     result = build_package(["esx-03.tgz", "tasks.json"], "case.zip", redact=True)
