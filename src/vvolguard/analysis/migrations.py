@@ -173,8 +173,13 @@ def _keys(task: MigrationTask) -> list[str]:
         keys.append("task:" + task.task_id.lower().removeprefix("task-task-").removeprefix("task-"))
     if task.event_chain_id:
         keys.append("chain:" + task.event_chain_id)
+    if task.vm and task.start:
+        # The vSphere Client CSV has no task id; the same migration exported as PowerCLI JSON
+        # does. One VM cannot start two migrations in the same second, so VM + start second
+        # joins the two copies (sub-second precision differs between exports).
+        keys.append(f"vmstart:{task.vm.lower()}|{task.start.replace(microsecond=0).isoformat()}")
     if not keys:
-        when = task.start or task.end
+        when = task.end
         keys.append(
             f"vm:{(task.vm or '').lower()}|{host_key(task.source_host)}|{when.isoformat() if when else ''}"
         )
