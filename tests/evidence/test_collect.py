@@ -158,3 +158,20 @@ def test_truncated_gzip_file_warns_and_keeps_prefix(tmp_path: Path) -> None:
     assert 0 < len(data) < len(payload)
     assert payload.startswith(data)
     assert ef.warnings and "truncated" in ef.warnings[0].message
+
+
+def test_same_bundle_as_tgz_and_folder_is_read_once(tmp_path: Path) -> None:
+    root = "esx-esx-03-2026-03-14--10.02-1234"
+    members = _bundle_members(root)
+    (tmp_path / "archives").mkdir()
+    _tgz(tmp_path / "archives" / f"{root}.tgz", members)
+    for name, data in members.items():
+        target = tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    collector = Collector([tmp_path])
+    files = list(collector)
+    assert len(files) == 4  # the four vVol members, once
+    assert all(".tgz!" in f.display for f in files)
+    (warning,) = collector.warnings
+    assert warning.file.endswith(root) and "same support bundle" in warning.message

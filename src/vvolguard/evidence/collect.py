@@ -100,6 +100,11 @@ class Collector:
     #: archives stay open so an EvidenceFile can be re-read after iteration moved on (the
     #: escalation package reads excerpts again); ``close`` releases them.
     _archives: list[tarfile.TarFile | zipfile.ZipFile] = field(default_factory=list, repr=False)
+    #: (host, path inside the bundle, size) -> where it was first read. The same bundle given as
+    #: a .tgz and as its extracted folder (common: the simulator writes both, admins keep both)
+    #: must not count every migration and every busy fault twice.
+    _seen_members: dict[tuple[str, str, int], str] = field(default_factory=dict, repr=False)
+    _duplicate_bundles: set[str] = field(default_factory=set, repr=False)
 
     def close(self) -> None:
         for archive in self._archives:
@@ -130,6 +135,22 @@ class Collector:
     def _warn(self, display: str, message: str, line: int | None = None) -> None:
         self.warnings.append(ReadWarning(display, line, message))
 
+    def _first_copy(self, host: str | None, relative: str, size: int, display: str, bundle: str) -> bool:
+        """True the first time a bundle member is seen; later copies are skipped with one
+        warning per duplicated bundle."""
+        if not host:
+            return True
+        key = (host.lower(), relative, size)
+        first = self._seen_members.setdefault(key, display)
+        if first == display:
+            return True
+        if bundle not in self._duplicate_bundles:
+            self._duplicate_bundles.add(bundle)
+            original = first.split("!", 1)[0] if "!" in first else str(Path(first).parent)
+            self._warn(bundle, f"holds the same support bundle files as {original}; read once")
+        self._skip("duplicate copy of a bundle member")
+        return False
+
     def _skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
@@ -150,7 +171,10 @@ class Collector:
                 if owner is not None:
                     relative = path.relative_to(owner).as_posix()
                     if is_bundle_member(relative):
-                        yield self._plain(path, str(path), host=bundle_roots[owner])
+                        if self._first_copy(
+                            bundle_roots[owner], relative, path.stat().st_size, str(path), str(owner)
+                        ):
+                            yield self._plain(path, str(path), host=bundle_roots[owner])
                     elif _is_archive_name(name):
                         yield from self._file(path, display=str(path), host=bundle_roots[owner])
                     else:
@@ -225,6 +249,11 @@ class Collector:
                 continue
             if root is not None and not is_bundle_member(member.name):
                 self._skip("bundle member not about vVols")
+                continue
+            relative = member.name[len(root) + 1 :] if root else member.name
+            if root is not None and not self._first_copy(
+                member_host, relative, member.size, member_display, display
+            ):
                 continue
             yield EvidenceFile(
                 display=member_display,
