@@ -3,14 +3,7 @@
 vvold.log is where KB 318662's evidence lives (no free connections to the VP, PROVIDER_BUSY,
 slow ``createVirtualVolume`` for swap vVols), and it can be gigabytes once rotated copies and
 bundles are added. An admin compares us with ``grep -Ei ... vvold.log``, so the parse is
-vectorised with polars and streamed block by block:
-
-1. each block of complete lines becomes one string column (``read_csv`` with an impossible
-   separator is the fastest line splitter polars has, and keeps empty lines as rows);
-2. one combined regex keeps candidate lines; a second marks timestamped "header" lines;
-3. a forward fill gives every ``-->`` continuation the index of its header, so the header's
-   ts/level/pid apply to the text on the continuation line (where 6.7/7.0 vvold puts it);
-4. only the kept rows (and their headers) are parsed, classified and turned into fields.
+vectorised with polars (:mod:`vvolguard.evidence.vvold_block`) and streamed block by block.
 
 The state that spans blocks (partial last line, last header line, line count) lives in
 :class:`VvoldStream`, which is also the incremental API for the drain's live log tail: ``read``
@@ -25,218 +18,16 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-
-import polars as pl
 
 from vvolguard.evidence import logline as ll
 from vvolguard.evidence.source import EvidenceFile
-from vvolguard.records import (
-    MAX_CITED_TEXT,
-    VASA_SCHEMA,
-    Citation,
-    EvidenceKind,
-    HostIdentity,
-    Record,
-    VasaEventKind,
-    VasaFrame,
-)
+from vvolguard.evidence.vvold_block import Block, Parsed, parse_block
+from vvolguard.records import Citation, EvidenceKind, HostIdentity, Record, VasaFrame
 
 #: A line longer than this is cut (its first :data:`LONG_LINE_KEEP` bytes are parsed, with a
 #: warning): memory must stay bounded even for a multi-gigabyte file with no newline in it.
 MAX_LINE_BYTES = 4 * 1024 * 1024
 LONG_LINE_KEEP = 64 * 1024
-
-#: Everything the classifier below can use. Lines matching none of these are dropped before any
-#: parsing, which is what keeps the reader near grep speed. Case variants are spelled out
-#: because a case-insensitive alternation defeats the regex crate's literal prefilter.
-PREFILTER = "|".join(
-    (
-        "Issuing",
-        "FINAL",
-        "GetFreeConn",
-        "[Ff]ree [Cc]onn",
-        "FREE CONN",
-        "BUSY",
-        "Busy",
-        "TimedOut",
-        "TIMEOUT",
-        "[Tt]imed out",
-        "DoSetContext",
-        "TRANSPORT_FAULT",
-        "[Cc]onnection refused",
-        "GetEndPoint",
-        "SSL",
-        "[Cc]ertificate verify",
-        "[Hh]andshake",
-        "bindVirtualVolume",
-        "Section for VMware",
-    )
-)
-
-K = VasaEventKind
-
-#: Fast paths for the two shapes that make up most of a busy log, in two tiers. First one
-#: strict, anchored ``extract_groups`` on the text from ``===>`` on: strict and anchored so the
-#: regex crate can use its one-pass engine, which is about twice as fast per row as the same
-#: fields taken by separate extracts. Rows that do not fit exactly get the second tier: one
-#: literal-led extract per field, tolerant of missing parts. Misses of both go to the generic
-#: classifier. ``opseq`` precedes ``===>`` and is always a separate extract.
-#: ``VasaOp::X [#n]: ===> Issuing 'op' to VP vp (#outstanding a/b) [session state: S]``
-ISSUE_STRICT = (
-    r"^===> Issuing '(?P<op>\w+)' to VP (?P<vp>[^\s(),\[\]]+) "
-    r"\(#outstanding (?P<outstanding>\d+)/(?P<outstanding_max>\d+)\)"
-)
-ISSUE_FIELDS = {
-    "op": r"===> Issuing '(\w+)'",
-    "vp": r"' to VP ([^\s(),\[\]]+)",
-    "outstanding": r"#outstanding (\d+)",
-    "outstanding_max": r"#outstanding \d+/(\d+)",
-}
-#: ``===> FINAL SUCCESS op VP (vp) Container (uuid) timeElapsed=N msecs (#outstanding n)``
-SUCCESS_STRICT = (
-    r"^===> FINAL SUCCESS (?P<op>\w+) VP \((?P<vp>[^)\s]*)\) Container \((?P<container>[^)\s]*)\) "
-    r"timeElapsed=(?P<elapsed_ms>\d+) msecs \(#outstanding (?P<outstanding>\d+)\)"
-)
-SUCCESS_FIELDS = {
-    "op": r"===> FINAL SUCCESS (\w+)",
-    "vp": r" VP \(([^)\s]*)\)",
-    "container": r"Container \(([^)\s]*)\)",
-    "elapsed_ms": r"timeElapsed=(\d+)",
-    "outstanding": r"#outstanding (\d+)",
-}
-OPSEQ = r"\[#(\d+)\]"
-FAST_PATHS = (
-    ("===> Issuing '", ISSUE_STRICT, ISSUE_FIELDS, K.ISSUE),
-    ("===> FINAL SUCCESS ", SUCCESS_STRICT, SUCCESS_FIELDS, K.SUCCESS),
-)
-
-
-def _kind_expr(msg: pl.Expr) -> pl.Expr:
-    """Classify a message. Order matters: the most specific shape wins.
-
-    The level is never used: a ``FINAL SUCCESS`` can sit under an ``error`` header (§1.2).
-    ``TRANSPORT_FAULT (Timeout / SSL_connect() failed ...)`` on a DoSetContext line is a
-    setcontext-failure with fault and detail kept, so the analysis can tell overload from trust.
-    """
-
-    def has(pattern: str) -> pl.Expr:
-        return msg.str.contains(pattern)
-
-    return (
-        pl.when(has("Section for VMware ESXi?,"))
-        .then(pl.lit(K.SERVICE_START.value))
-        .when(has("===> Issuing '|Issuing '"))
-        .then(pl.lit(K.ISSUE.value))
-        .when(has("FINAL SUCCESS"))
-        .then(pl.lit(K.SUCCESS.value))
-        .when(has("FINAL FAILURE"))
-        .then(pl.lit(K.FAILURE.value))
-        .when(has("DoSetContext") & has("(?i)failed"))
-        .then(pl.lit(K.SETCONTEXT_FAILURE.value))
-        .when(has("GetFreeConn|(?i:no free conn)"))
-        .then(pl.lit(K.NO_FREE_CONN.value))
-        .when(has("bindVirtualVolume") & has("(?i)retr(?:y|ies|ying)"))
-        .then(pl.lit(K.BIND_RETRY.value))
-        .when(has("TRANSPORT_FAULT"))
-        .then(pl.lit(K.TRANSPORT.value))
-        .when(has("SSL Exception|SSL_connect|(?i:certificate verify)|(?i:handshake)|SSL error"))
-        .then(pl.lit(K.SSL.value))
-        .when(has("(?i:connection refused)|GetEndPoint: failed"))
-        .then(pl.lit(K.TRANSPORT.value))
-        .when(has("PROVIDER_BUSY|VasaProviderBusy|ProviderBusy|[A-Z]_?BUSY\\b"))
-        .then(pl.lit(K.BUSY.value))
-        .when(has("TimedOut|TIMEOUT|(?i:timed out)"))
-        .then(pl.lit(K.TIMEOUT.value))
-        .otherwise(pl.lit(K.OTHER.value))
-    )
-
-
-_OP_GENERIC = (
-    r"\b((?:create|bind|unbind|delete|clone|fastClone|snapshot|revert|resize|query|update|prepare|set|get)"
-    r"[A-Z]\w*)\b"
-)
-
-
-def _fields(msg: pl.Expr, kind: pl.Expr) -> list[pl.Expr]:
-    """Field extraction; each regex starts with a literal so the regex crate skips fast."""
-    issuing = msg.str.extract(r"Issuing '(\w+)'", 1)
-    final = msg.str.extract(r"FINAL (?:SUCCESS|FAILURE) (\w+)", 1)
-    op = pl.coalesce(
-        issuing,
-        final,
-        pl.when(kind == K.SETCONTEXT_FAILURE.value).then(pl.lit("setContext")),
-        msg.str.extract(_OP_GENERIC, 1),
-    )
-    vp = pl.coalesce(
-        msg.str.extract(r"\bVP \(([^)\s]+)\)", 1),
-        msg.str.extract(r"\bVP ([^\s(),\[\]]+)", 1),
-    )
-    out = msg.str.extract_groups(r"#outstanding (\d+)(?:/(\d+))?")
-    fault = pl.coalesce(
-        msg.str.extract(r"error \(([A-Z][A-Z_]+)", 1),
-        msg.str.extract(r"\]: ([A-Z][A-Z_]+) \(", 1),
-        msg.str.extract(r"\b([A-Z]{2,}(?:_[A-Z]+)+|TIMEOUT)\b", 1),
-    )
-    detail = pl.coalesce(
-        msg.str.extract(r"error \([A-Z][A-Z_]+\s*/?\s*(.*?)\)(?: VP \(| Container \(| timeElapsed|\s*$)", 1),
-        msg.str.extract(r"\]: [A-Z][A-Z_]+ \((.*)\)\s*$", 1),
-    )
-    return [
-        op.alias("op"),
-        msg.str.extract(r"\[#(\d+)\]", 1).cast(pl.Int64, strict=False).alias("opseq"),
-        vp.alias("vp"),
-        msg.str.extract(r"Container \(([^)\s]+)\)", 1).alias("container"),
-        msg.str.extract(r"timeElapsed=(\d+)", 1).cast(pl.Int64, strict=False).alias("elapsed_ms"),
-        out.struct.field("1").cast(pl.Int64, strict=False).alias("outstanding"),
-        out.struct.field("2").cast(pl.Int64, strict=False).alias("outstanding_max"),
-        fault.alias("fault"),
-        detail.str.strip_chars().alias("detail"),
-        msg.str.extract(r"(?:url: |\b)(https?://[^\s)\]]+)", 1).alias("url"),
-    ]
-
-
-def _split_lines(data: bytes) -> pl.Series:
-    """Complete lines (``data`` ends with a newline) as a String series, one row per line."""
-    expected = data.count(b"\n")
-    if b"\x01" not in data:
-        try:
-            frame = pl.read_csv(
-                data,  # bytes, not a file object: polars then never calls back into Python
-                has_header=False,
-                separator="\x01",
-                quote_char=None,
-                new_columns=["l"],
-                schema={"l": pl.String},
-                encoding="utf8-lossy",
-                truncate_ragged_lines=True,
-                raise_if_empty=False,
-            )
-            if frame.height == expected:
-                return frame.get_column("l")
-        except Exception:  # polars' CSV reader is an optimisation; the slow path always works
-            pass
-    text = data.decode("utf-8", "replace").split("\n")
-    text.pop()  # after the final newline
-    return pl.Series("l", [t.rstrip("\r") for t in text], dtype=pl.String)
-
-
-@dataclass(frozen=True, slots=True)
-class _Block:
-    """Complete lines plus the context they need, so blocks can be parsed independently."""
-
-    data: bytes  # ends with a newline
-    base: int  # lines of the input before this block
-    prev_header: str | None  # last timestamped line before this block
-
-
-@dataclass(slots=True)
-class _Parsed:
-    frame: VasaFrame | None
-    #: (once-per-input key, line, message); the stream drops repeats of a key.
-    notes: list[tuple[str, int | None, str]] = field(default_factory=list)
-    sections: list[tuple[int, str]] = field(default_factory=list)
-
 
 # ``re.match(data, pos)`` anchors at ``pos`` by itself; a leading ``^`` would only match at 0.
 _HEADER_START_B = re.compile(ll.HEADER_START_RS.removeprefix("^").encode())
@@ -316,16 +107,16 @@ class VvoldStream:
         From the second block on, blocks are parsed by the calling thread and pool threads
         (:func:`_worker_pool`) side by side. At most :data:`_MAX_IN_FLIGHT` blocks are held.
         """
-        pending: deque[Future[_Parsed] | _Parsed] = deque()
+        pending: deque[Future[Parsed] | Parsed] = deque()
         pool: ThreadPoolExecutor | None = None
         blocks = 0
 
-        def emit(item: Future[_Parsed] | _Parsed) -> Iterator[VasaFrame]:
+        def emit(item: Future[Parsed] | Parsed) -> Iterator[VasaFrame]:
             frame = self._absorb(self._result(item))
             if frame is not None:
                 yield frame
 
-        def schedule(block: _Block) -> None:
+        def schedule(block: Block) -> None:
             nonlocal pool
             in_flight = sum(1 for item in pending if isinstance(item, Future) and not item.done())
             if pool is not None and in_flight < _POOL_WORKERS:
@@ -357,7 +148,7 @@ class VvoldStream:
         while pending:
             yield from emit(pending.popleft())
 
-    def _result(self, item: Future[_Parsed] | _Parsed) -> _Parsed:
+    def _result(self, item: Future[Parsed] | Parsed) -> Parsed:
         """A pool thread's result (``_run`` never raises, so neither does this)."""
         if not isinstance(item, Future):
             return item
@@ -365,7 +156,7 @@ class VvoldStream:
 
     # -- sequential part ----------------------------------------------------------------------
 
-    def _cut(self, data: bytes) -> _Block | None:
+    def _cut(self, data: bytes) -> Block | None:
         if self._skipping:
             cut = data.find(b"\n")
             if cut < 0:
@@ -390,12 +181,12 @@ class VvoldStream:
         self._pending = rest
         return self._block(complete)
 
-    def _cut_tail(self) -> _Block | None:
+    def _cut_tail(self) -> Block | None:
         tail, self._pending = self._pending, b""
         self._skipping = False
         return self._block(tail + b"\n" if tail else b"", final=True)
 
-    def _block(self, data: bytes, final: bool = False) -> _Block | None:
+    def _block(self, data: bytes, final: bool = False) -> Block | None:
         if self._last_header is None:
             # Until the first timestamped line, hold the lines back: a leading continuation is
             # dated by the first header, however the input was cut into feeds.
@@ -409,22 +200,22 @@ class VvoldStream:
             header = _last_header(data)
         if not data:
             return None
-        block = _Block(data=data, base=self._lines, prev_header=self._last_header)
+        block = Block(data=data, base=self._lines, prev_header=self._last_header)
         self._lines += data.count(b"\n")
         if header is not None:
             self._last_header = header
         return block
 
-    def _run(self, block: _Block) -> _Parsed:
+    def _run(self, block: Block) -> Parsed:
         try:
-            return _parse_block(block, self.display, self.host)
+            return parse_block(block, self.display, self.host)
         except Exception as exc:  # never raise on input; say which lines were lost
             first, last = block.base + 1, block.base + block.data.count(b"\n")
-            return _Parsed(
+            return Parsed(
                 None, [(f"internal-{first}", first, f"internal: lines {first}-{last} not parsed ({exc!r})")]
             )
 
-    def _absorb(self, parsed: _Parsed) -> VasaFrame | None:
+    def _absorb(self, parsed: Parsed) -> VasaFrame | None:
         for key, line, message in parsed.notes:
             self._say_once(key, message, line)
         for line, text in parsed.sections:
@@ -479,179 +270,6 @@ def _drop_pool() -> None:
         _POOL.shutdown(wait=False, cancel_futures=True)
     _POOL = None
     globals()["_POOL_WORKERS"] = 0  # do not try again in this run
-
-
-# -- the vectorised part (pure; runs on the calling thread or a pool thread) ---------------------
-
-
-def _parse_block(block: _Block, display: str, host: str | None) -> _Parsed:
-    lines = _split_lines(block.data)
-    out = _Parsed(None)
-    prefix = 0
-    if block.prev_header is not None:
-        lines = pl.concat([pl.Series("l", [block.prev_header], dtype=pl.String), lines], rechunk=False)
-        prefix = 1
-    df = pl.DataFrame({"l": lines}).with_row_index("i")
-    marks = df.select(
-        pl.col("l").str.contains(PREFILTER).fill_null(False).alias("cand"),
-        pl.col("l").str.contains(ll.HEADER_START_RS).fill_null(False).alias("hdr"),
-    )
-    hdr = marks.get_column("hdr")
-    offset = block.base - prefix  # row i is line offset + i + 1
-    if hdr.sum() * 2 < df.height:  # mostly non-ESXi lines: is it the pre-6.5 shape?
-        legacy = df.get_column("l").str.contains(ll.LEGACY_PATTERN).fill_null(False).arg_true()
-        if legacy.len():
-            out.notes.append(("legacy", offset + int(legacy[0]) + 1, ll.LEGACY_WARNING))
-    cand = marks.get_column("cand")
-    if prefix:
-        cand[0] = False
-    if not cand.any():
-        return out
-    hidx = pl.select(
-        pl.when(hdr).then(df.get_column("i")).otherwise(None).forward_fill().alias("h")
-    ).get_column("h")
-    sel = df.with_columns(h=hidx).filter(cand)
-    if sel.get_column("h").null_count():
-        # Continuations before the first header of the input (a grep excerpt or a rotated file
-        # often starts mid-record) get the next header's time; no header at all: skipped.
-        first = hdr.arg_true()
-        if first.len() == 0:
-            out.notes.append(
-                (
-                    "no-header",
-                    block.base + 1,
-                    "no timestamped ESXi log lines found; lines without a time were skipped",
-                )
-            )
-            return out
-        sel = sel.with_columns(pl.col("h").fill_null(int(first[0])))
-    headers = df.get_column("l").gather(sel.get_column("h"))
-    frame = _build(sel, headers, offset, display, host)
-    if frame is not None:
-        starts = frame.frame.filter(pl.col("kind") == K.SERVICE_START.value)
-        out.sections.extend(starts.select("line", "text").iter_rows())
-    out.frame = frame
-    return out
-
-
-def _build(
-    sel: pl.DataFrame, headers: pl.Series, offset: int, display: str, host: str | None
-) -> VasaFrame | None:
-    """Date, split and classify the kept rows, then extract fields by shape.
-
-    Every step takes the cheapest route that is exact for the common spelling and checks that
-    it was: header tokens by splitting on spaces (a regex only for rows that do not split as
-    expected); Issuing and FINAL SUCCESS lines (most of a busy log) by a few literal-led
-    regexes (splitting them into tokens measured no faster); everything else (failures,
-    GetFreeConn, busy, setContext, TLS, and fast-path misses) by the generic, tolerant
-    classifier and extractor.
-    """
-    hl = pl.col("hl")
-    work = sel.with_columns(hl=headers, own=(pl.col("i") == pl.col("h")), orphan=(pl.col("h") > pl.col("i")))
-    if not work.get_column("hl").str.contains(r"^\d{4}-\d{2}-\d{2}T").all():
-        work = work.with_columns(hl=ll.strip_grep_prefix_expr(hl))
-    tokens = hl.str.split_exact(" ", 2)
-    level_tok, app_tok = tokens.struct.field("field_1"), tokens.struct.field("field_2")
-    level_ok = level_tok.str.contains(ll.LEVEL_TOKEN_RS).fill_null(False)
-    work = work.with_columns(
-        ts=ll.ts_expr_fast(hl.str.slice(0, 24)),
-        level_raw=pl.when(level_ok).then(level_tok),
-        pid=pl.when(level_ok).then(app_tok.str.extract(r"\[(\d+)\]:?$", 1)).cast(pl.Int64, strict=False),
-    )
-    if work.get_column("pid").null_count():  # extra spaces, no pid, odd apps: the full grammar
-        head = hl.str.extract_groups(ll.HEAD_LEVEL_PID_RS)
-        work = work.with_columns(
-            level_raw=pl.coalesce("level_raw", head.struct.field("level")),
-            pid=pl.coalesce("pid", head.struct.field("pid").cast(pl.Int64, strict=False)),
-        )
-    if work.get_column("ts").null_count():
-        # Offsets, other fraction lengths, or junk after a timestamp-looking start: the
-        # general parse, only when needed.
-        work = work.with_columns(ts=pl.coalesce(pl.col("ts"), ll.ts_expr(hl))).filter(
-            pl.col("ts").is_not_null()
-        )
-        if work.height == 0:
-            return None
-    work = _with_messages(work)
-    msg = pl.col("msg")
-    work = work.with_columns(
-        level=pl.when(pl.col("orphan")).then(None).otherwise(ll.level_expr(pl.col("level_raw"))),
-        esxi8=pl.col("level_raw").str.contains(r"^[A-Z][a-z]\(").fill_null(False),
-        fast=pl.when(msg.str.contains(FAST_PATHS[0][0], literal=True))
-        .then(0)
-        .when(msg.str.contains(FAST_PATHS[1][0], literal=True))
-        .then(1),
-    )
-    # Only what the rest needs travels on: every filter and concat below copies what is left.
-    work = work.drop("l", "hl", "h", "own", "orphan", "level_raw")
-    parts: list[pl.DataFrame] = []
-    rest = work.filter(pl.col("fast").is_null())
-    for index, (_, strict, patterns, kind) in enumerate(FAST_PATHS):
-        chunk = work.filter(pl.col("fast") == index)
-        if chunk.height == 0:
-            continue
-        chunk = chunk.with_columns(
-            msg.str.slice(msg.str.find("===> ", literal=True)).str.extract_groups(strict).alias("f"),
-            msg.str.extract(OPSEQ, 1).alias("opseq"),
-        ).unnest("f")
-        hit = chunk.get_column("op").is_not_null()
-        if not hit.all():  # not the usual spelling: tolerant extracts, then the generic path
-            odd = chunk.filter(~hit).drop(patterns)
-            odd = odd.with_columns(
-                msg.str.extract(pattern, 1).alias(name) for name, pattern in patterns.items()
-            )
-            found = odd.get_column("op").is_not_null()
-            rest = pl.concat([rest, odd.filter(~found).select(rest.columns)])
-            parts.append(odd.filter(found).with_columns(kind=pl.lit(kind.value)))
-            chunk = chunk.filter(hit)
-        parts.append(chunk.with_columns(kind=pl.lit(kind.value)))
-    if rest.height:
-        rest = rest.with_columns(kind=_kind_expr(msg)).with_columns(_fields(msg, pl.col("kind")))
-        parts.append(rest)
-    frame = pl.concat([_finish(part, offset, display, host) for part in parts if part.height], how="vertical")
-    if frame.height == 0:
-        return None
-    frame = frame.sort("line")
-    shape = "esxi8" if frame.get_column("esxi8").sum() * 2 > frame.height else "esxi7"
-    return VasaFrame(frame=frame.select(list(VASA_SCHEMA)), shape=shape)
-
-
-def _with_messages(work: pl.DataFrame) -> pl.DataFrame:
-    """The message of each row: a header's text after its metadata, or a continuation's text
-    after ``-->``. Computed separately for the two, so neither pays for the other's regex."""
-    own = work.filter(pl.col("own"))
-    cont = work.filter(~pl.col("own"))
-    own = own.with_columns(msg=pl.col("hl").str.replace(ll.HEAD_PREFIX_RS, "").str.strip_chars_end("\r"))
-    line = pl.col("l")
-    if cont.get_column("l").str.starts_with("--> ").all():
-        cont = cont.with_columns(msg=line.str.strip_prefix("--> ").str.strip_chars_end("\r"))
-    else:
-        cont = cont.with_columns(msg=line.str.replace(ll.CONTINUATION_RS, "").str.strip_chars_end("\r"))
-    work = pl.concat([own, cont]) if cont.height and own.height else (own if own.height else cont)
-    if work.get_column("msg").str.contains("[context]", literal=True).any():
-        work = work.with_columns(pl.col("msg").str.replace(ll.CONTEXT_BLOB_RS, ""))
-    return work
-
-
-def _finish(part: pl.DataFrame, offset: int, display: str, host: str | None) -> pl.DataFrame:
-    """Bring one classified chunk to the exact VASA_SCHEMA columns and dtypes."""
-    present = set(part.columns)
-    cols: list[pl.Expr] = [
-        pl.lit(display, dtype=pl.String).alias("file"),
-        (pl.col("i").cast(pl.Int64) + offset + 1).alias("line"),
-        pl.col("ts"),
-        pl.lit(host, dtype=pl.String).alias("host"),
-    ]
-    for name in list(VASA_SCHEMA)[4:]:
-        dtype = VASA_SCHEMA[name]
-        if name == "text":
-            cols.append(ll.clip_expr(pl.col("msg"), MAX_CITED_TEXT).alias("text"))
-        elif name in present:
-            cols.append(pl.col(name).cast(dtype, strict=False).alias(name))
-        else:
-            cols.append(pl.lit(None, dtype=dtype).alias(name))
-    cols.append(pl.col("esxi8"))
-    return part.select(cols)
 
 
 class VvoldReader:
