@@ -48,6 +48,11 @@ def _argv(sim: Vcsim, tmp: Path, *extra: str) -> list[str]:
         "0.05",
         "--cooldown",
         "0.3",
+        # Time scaled down like the simulator's relocations (seconds, not minutes).
+        "--spacing",
+        "0.05",
+        "--clear-after",
+        "0.8",
         *extra,
     ]
 
@@ -99,9 +104,11 @@ def test_self_signed_certificate_is_rejected_unless_trusted_or_insecure(
     assert rejected.returncode == 2
     assert "not trusted" in rejected.stderr and "--insecure" in rejected.stderr
 
-    trusted = _drain(sim, tmp_path, "--dry-run", "--json", VVOLGUARD_CA_FILE=sim.cert)
+    trusted = _drain(sim, tmp_path, "--dry-run", "--json", "--ca-file", sim.cert)
     assert trusted.returncode == 0, trusted.stderr
     assert len(json.loads(trusted.stdout)) == 2
+    from_env = _drain(sim, tmp_path, "--dry-run", "--json", VVOLGUARD_CA_FILE=sim.cert)
+    assert from_env.returncode == 0, from_env.stderr
 
 
 def test_drain_backs_off_under_vasa_pressure_and_moves_each_vm_once(vcsim_factory, tmp_path: Path) -> None:

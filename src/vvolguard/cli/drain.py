@@ -58,6 +58,15 @@ def drain_command(
         "administrator@vsphere.local", "--user", envvar="VVOLGUARD_USER", help="vCenter user."
     ),
     insecure: bool = typer.Option(False, "--insecure", help="Do not verify vCenter's TLS certificate."),
+    ca_file: Path | None = typer.Option(
+        None, "--ca-file", envvar="VVOLGUARD_CA_FILE", help="CA bundle to trust for vCenter's certificate."
+    ),
+    spacing: float | None = typer.Option(
+        None, "--spacing", min=0.0, help="Seconds between two submissions (default 4)."
+    ),
+    clear_after: float | None = typer.Option(
+        None, "--clear-after", min=0.0, help="Seconds a congestion mark holds new submissions (default 30)."
+    ),
     policy: str = typer.Option("aimd", "--policy", help="Limit algorithm: aimd, gradient or fixed."),
     fixed: int = typer.Option(8, "--fixed", min=1, help="Concurrency for --policy fixed."),
     cooldown: float = typer.Option(120.0, "--cooldown", help="Seconds before a failed VM's lone retry."),
@@ -98,7 +107,7 @@ def drain_command(
     from vvolguard.drain.controller import DrainController, DrainOptions
     from vvolguard.drain.journal import Journal
     from vvolguard.drain.limits import POLICIES, make_limit
-    from vvolguard.drain.pressure import PressureMonitor
+    from vvolguard.drain.pressure import PressureMonitor, Thresholds
     from vvolguard.drain.progress import ProgressDisplay
 
     out = Console()
@@ -125,7 +134,9 @@ def drain_command(
             password = os.environ.get("VVOLGUARD_PASSWORD") or typer.prompt(
                 f"Password for {user}", hide_input=True
             )
-            backend = vsphere.connect(vcenter or "", user, password, insecure=insecure, clock=WallClock(stop))
+            backend = vsphere.connect(
+                vcenter or "", user, password, insecure=insecure, ca_file=ca_file, clock=WallClock(stop)
+            )
             del password
     except (LookupError, ValueError, OSError, ConnectionError) as exc:
         err.print(f"[red]cannot connect:[/] {exc}")
@@ -138,6 +149,7 @@ def drain_command(
             max_inflight=max_inflight,
             cooldown=cooldown,
             poll_interval=poll,
+            **({} if spacing is None else {"spacing": spacing}),
         )
         if dry_run:
             _print_plan(out, backend, options, as_json)
@@ -161,7 +173,9 @@ def drain_command(
             err.print(f"[yellow]resuming drain run {journal.run_id} of {host}[/]")
         if known:
             err.print(f"starting from the operational limit found last time: {known}")
-        monitor = PressureMonitor(backend.clock)
+        monitor = PressureMonitor(
+            backend.clock, None if clear_after is None else Thresholds(clear_after=clear_after)
+        )
         with ProgressDisplay(err, title=f"draining {host}") as display, _stop_on_ctrl_c(stop, err):
             controller = DrainController(
                 backend,
