@@ -176,3 +176,16 @@ def test_pressure_that_persists_with_nothing_in_flight_is_not_ours() -> None:
     # The lone probe runs; the same external pressure does not cut or stop it.
     lim.update(Observation(73, 1, congested(1, 1)))
     assert lim.limit >= 1 and "external" in lim.state
+
+
+def test_a_full_provider_queue_pauses_new_submissions_without_a_cut() -> None:
+    lim = AIMDLimit(ceiling=8)
+    lim.update(Observation(0, 1, calm(1)))
+    lim.update(Observation(1, 1, calm(2)))
+    before = lim.limit
+    busy = PressureSignal(level=PressureLevel.WARM, reasons=("provider busy",), calm_ops=2, gate=True)
+    lim.update(Observation(2, 2, busy))
+    assert lim.allowed() == 0 and lim.limit == before and not lim.holding
+    assert lim.state.startswith("pause")
+    lim.update(Observation(40, 2, calm(2)))
+    assert lim.allowed() == before

@@ -152,6 +152,9 @@ def test_early_busy_retries_are_warm_the_last_one_congested(shape: str) -> None:
         mon.feed_bytes("esx-03", line(shape, "warning", retry))
         sig = mon.signal()
         assert sig.level is PressureLevel.WARM and "provider busy" in sig.reason
+        assert sig.gate  # the provider's queue is full now: start nothing new
+    clock.t = 31.0
+    assert not mon.signal().gate
     last = msg_retry(5, "createVirtualVolume", "PROVIDER_BUSY", 8000, 3, 3)
     mon.feed_bytes("esx-03", line(shape, "warning", last))
     sig = mon.signal()

@@ -127,6 +127,9 @@ class _ProbeAndHold(Limit):
         self._release_at: float | None = None
         self._rng = random.Random(seed)
         self._external = False
+        #: The provider's queue is full right now (``PressureSignal.gate``): start nothing
+        #: new, cut nothing.
+        self.paused = False
         self.probing = True
         self.state = "probe"
         self._episode = 0
@@ -136,7 +139,7 @@ class _ProbeAndHold(Limit):
         self._wave_peak = 0
 
     def allowed(self) -> int:
-        if self.holding:
+        if self.holding or self.paused:
             return 0
         return 1 if self.probing else self.limit
 
@@ -163,6 +166,11 @@ class _ProbeAndHold(Limit):
             self.state = f"hold: {p.reason if p.level >= PressureLevel.CONGESTED else 'task failed'}"
             return
 
+        self.paused = p.gate and not self.holding and not (self.probing and self._external)
+        if self.paused:
+            if not self._idle_escape(obs, p):
+                self.state = f"pause: {p.reason}"
+            return
         self._idle_since = None
         self._external = False
 
@@ -234,6 +242,7 @@ class _ProbeAndHold(Limit):
             return False
         self._external = True
         self.holding = False
+        self.paused = False
         self.probing = True
         self._probe_acks_left = self.probe_acks
         self._idle_since = None

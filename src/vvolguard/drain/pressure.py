@@ -47,6 +47,8 @@ class Thresholds:
 
     * ``clear_after``: a mark stops counting this many seconds after it arrived; long enough
       for a provider backlog to drain, short next to a vMotion's duration.
+    * ``warm_for``: an early mark (a first busy retry) stops growth this long. Busy answers
+      come in bursts; growing right after one is how a burst becomes a failure.
     * ``latency_warm``: recent swap-vVol create latency over its calm baseline past which the
       provider is queueing (throughput no longer grows with concurrency): stop growing.
     * ``deadline_ms``: vvold's deadline for one VASA operation, connection wait included (the
@@ -66,7 +68,8 @@ class Thresholds:
     """
 
     clear_after: float = 30.0
-    latency_warm: float = 1.5
+    warm_for: float = 60.0
+    latency_warm: float = 1.3
     deadline_ms: float = 60_000.0
     deadline_warm: float = 0.2
     deadline_congested: float = 0.3
@@ -95,6 +98,7 @@ class PressureMonitor:
         self.outstanding: int | None = None
         self.outstanding_max: int | None = None
         self._latency_at: float | None = None
+        self._busy_at: float | None = None
         self.calm_ops = 0
         self.episode = 0
         self._was_congested = False
@@ -145,6 +149,7 @@ class PressureMonitor:
                     self._mark(now, f"{what} (retry {m.group(1)})")
                 else:
                     self._warn(now, what)
+                    self._busy_at = now
             elif kind == "timeout":
                 self._mark(now, "VASA timeout")
             elif kind == "failure":
@@ -206,8 +211,9 @@ class PressureMonitor:
         if calm:
             self.calm_ops += 1  # an ack: the control plane did a vMotion's hard part calmly
 
-    def _live(self, marks: deque[tuple[float, str]], now: float) -> list[str]:
-        while marks and now - marks[0][0] > self.t.clear_after:
+    def _live(self, marks: deque[tuple[float, str]], now: float, horizon: float | None = None) -> list[str]:
+        horizon = self.t.clear_after if horizon is None else horizon
+        while marks and now - marks[0][0] > horizon:
             marks.popleft()
         return [r for _, r in marks]
 
@@ -261,7 +267,7 @@ class PressureMonitor:
         if ratio is not None and ratio >= self.t.latency_warm:
             level = max(level, PressureLevel.WARM)
             reasons.append(f"swap-vVol create {ratio:.1f}× its calm baseline")
-        warns = self._live(self._warns, now)
+        warns = self._live(self._warns, now, self.t.warm_for)
         if warns:
             level = max(level, PressureLevel.WARM)
             if level == PressureLevel.WARM:
@@ -280,6 +286,7 @@ class PressureMonitor:
             outstanding_max=self.outstanding_max,
             calm_ops=self.calm_ops,
             counts=dict(self.counts),
+            gate=self._busy_at is not None and now - self._busy_at <= self.t.clear_after,
         )
 
 
