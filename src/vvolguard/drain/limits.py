@@ -171,8 +171,10 @@ class _ProbeAndHold(Limit):
             if not self._idle_escape(obs, p):
                 self.state = f"pause: {p.reason}"
             return
-        self._idle_since = None
-        self._external = False
+        if not self.holding:
+            self._idle_since = None
+        if not (self.probing and self._external and p.gate):
+            self._external = False
 
         if self.holding:
             # No congestion any more: release, but re-enter through a single probe (landscape
@@ -180,6 +182,11 @@ class _ProbeAndHold(Limit):
             # waits a random extra moment (Envoy jitters its re-probes for the same reason):
             # pressure from someone else's recurring work must not phase-lock our probes to
             # the first instant after each of its bursts.
+            if p.gate:
+                # Still answering busy: not clear yet (release only into a quiet provider).
+                if not self._idle_escape(obs, p):
+                    self.state = f"hold: {p.reason}"
+                return
             if self._release_at is None:
                 self._release_at = obs.now + self._rng.uniform(0.0, self.release_jitter)
             if obs.now < self._release_at:
