@@ -4,9 +4,13 @@
 //   - RelocateVM_Task takes time and runs in the background, so pyVmomi sees it "running";
 //   - a relocation really moves the VM between the hosts' (and pools') VM lists and posts
 //     VmMigratedEvent / VmFailedMigrateEvent (with the two malformed event templates repaired);
-//   - a VASA pressure model driven by the drain's own submissions: while more relocations are
-//     in flight than the provider ceiling, a new relocation fails, after a while, with
-//     vmodl.fault.SystemError "A system error occurred." (the KB 318662 symptom);
+//   - a VASA pressure model driven by the drain's own submissions: relocations in flight are
+//     counted across all hosts (one provider behind the shared datastore); while more are in
+//     flight than the provider ceiling, a new one fails, after a while, with
+//     vmodl.fault.SystemError "A system error occurred." (the KB 318662 symptom). A second
+//     relocation of a VM already moving fails with TaskInProgress, as vCenter does;
+//   - TLS with a fresh self-signed P-256 certificate for 127.0.0.1 (its path is printed), since
+//     OpenSSL rejects the RSA-1024 one built into Go's httptest even when told to trust it;
 //   - CheckRelocate_Task (VirtualMachineProvisioningChecker) answers with real checks;
 //   - with -vvold-dir, each destination host gets a vvold.log with the swap-vVol creations the
 //     relocations cause (Issuing ... #outstanding n/max, GetFreeConn waits, FINAL SUCCESS/FAILURE),
