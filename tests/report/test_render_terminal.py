@@ -43,7 +43,7 @@ def test_sections_come_in_the_order_a_person_reads_them(saturation: Diagnosis) -
         "VASA PROVIDER SATURATION",
         "Evidence",
         "VASA signals per provider",
-        "Failed migrations (3 of 9)",
+        "Failed migrations (3 of 9, 2026-03-10 UTC)",
         "Next moves",
         "Missing evidence",
         "Warnings (7)",
@@ -89,7 +89,7 @@ def test_failed_migrations_table_names_task_vm_route_time_and_error(saturation: 
     lines = [line for line in out.splitlines() if line.startswith("task-40")]
     assert len(lines) == 3
     first = lines[0]
-    for expected in ("task-4012", "web-03", "esx-03 → esx-02", "2026-03-10 14:06:10Z", "A system error"):
+    for expected in ("task-4012", "web-03", "esx-03  esx-02", "14:06:10", "A system error"):
         assert expected in first
 
 
@@ -157,7 +157,7 @@ def test_empty_and_none_fields_do_not_crash() -> None:
     )
     out = render(odd, verbose=True)
     assert "SOMETHING NEW" in out
-    assert "? → ?" in out
+    assert re.search(r"^—\s+—\s+\?\s+\?\s+—\s+—", out, re.MULTILINE)
 
 
 @pytest.mark.parametrize("width", [60, 100, 160])

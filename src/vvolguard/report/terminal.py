@@ -17,7 +17,6 @@ from rich.text import Text
 
 from vvolguard.analysis.model import Diagnosis, Finding, Severity
 from vvolguard.report.view import (
-    cite_ref,
     class_label,
     fmt_clock,
     fmt_int,
@@ -28,6 +27,7 @@ from vvolguard.report.view import (
     key_facts,
     next_moves,
     provider_rows,
+    short_ref,
     verdict_severity,
     verdict_tone,
     window_text,
@@ -134,7 +134,7 @@ def _finding(f: Finding, console: Console, verbose: bool) -> None:
         console.print(_indent(Text(f.reason), 2))
     shown, rest = (f.citations, 0) if verbose else head(f.citations, CITATIONS_SHOWN)
     for c in shown:
-        cite = Text(cite_ref(c), style="cyan")
+        cite = Text(short_ref(c), style="cyan")
         cite.append("\n")
         cite.append(c.text, style="default")
         console.print(_indent(cite, 4))
@@ -147,17 +147,25 @@ def _providers(d: Diagnosis, console: Console) -> None:
     if not rows:
         return
     _section(console, "VASA signals per provider (per host)")
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    table.add_column("provider", overflow="fold")
-    table.add_column("host", overflow="fold")
-    table.add_column("ceiling", justify="right")
-    table.add_column("max out", justify="right")
-    table.add_column("waits", justify="right")
-    table.add_column("busy", justify="right")
-    table.add_column("t/o", justify="right")
-    table.add_column("create p50", justify="right")
-    table.add_column("p95", justify="right")
-    table.add_column("max", justify="right")
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+        collapse_padding=True,
+        caption="ceil: #outstanding ceiling · peak: most seen · p50/p95/max: swap-vVol create",
+        caption_justify="left",
+    )
+    # Names never wrap: a provider or host split over three lines cannot be read at a glance.
+    table.add_column("provider", no_wrap=True, overflow="ellipsis", max_width=18)
+    table.add_column("host", no_wrap=True, overflow="ellipsis", max_width=24)
+    table.add_column("ceil", justify="right", no_wrap=True)
+    table.add_column("peak", justify="right", no_wrap=True)
+    table.add_column("waits", justify="right", no_wrap=True)
+    table.add_column("busy", justify="right", no_wrap=True)
+    table.add_column("t/o", justify="right", no_wrap=True)
+    table.add_column("p50", justify="right", no_wrap=True)
+    table.add_column("p95", justify="right", no_wrap=True)
+    table.add_column("max", justify="right", no_wrap=True)
     for r in rows:
         out = Text(fmt_int(r.max_outstanding), style="bold red" if r.saturated else "")
         table.add_row(
@@ -197,20 +205,24 @@ def _failed_migrations(d: Diagnosis, console: Console, verbose: bool) -> None:
             console.print(_indent(text, 2))
     if not m.failed:
         return
-    _section(console, f"Failed migrations ({len(m.failed)} of {m.total or '?'})")
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    table.add_column("task", overflow="fold")
-    table.add_column("VM", overflow="fold")
-    table.add_column("source → destination", overflow="fold")
-    table.add_column("time (UTC)", no_wrap=True)
+    days = {f.time.date() for f in m.failed if f.time}
+    day = f", {next(iter(days)).isoformat()} UTC" if len(days) == 1 else ""
+    _section(console, f"Failed migrations ({len(m.failed)} of {m.total or '?'}{day})")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    table.add_column("task", no_wrap=True)
+    table.add_column("VM", no_wrap=True, overflow="ellipsis", max_width=20)
+    table.add_column("from", no_wrap=True, overflow="ellipsis", max_width=22)
+    table.add_column("to", no_wrap=True, overflow="ellipsis", max_width=22)
+    table.add_column("time", no_wrap=True)
     table.add_column("error", overflow="fold")
     shown, rest = (m.failed, 0) if verbose else head(m.failed, FAILED_SHOWN)
     for f in shown:
         table.add_row(
             Text(f.task_id or "—"),
             Text(f.vm or "—"),
-            Text(f"{f.source or '?'} → {f.destination or '?'}"),
-            fmt_time(f.time),
+            Text(f.source or "?"),
+            Text(f.destination or "?"),
+            fmt_clock(f.time) if day else fmt_time(f.time),
             Text(f.error or "—"),
         )
     console.print(table)

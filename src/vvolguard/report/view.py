@@ -126,6 +126,30 @@ def cite_ref(c: Citation) -> str:
     return f"{c.file}:{c.line}" if c.line else c.file
 
 
+def short_ref(c: Citation) -> str:
+    """``cite_ref`` for a narrow terminal: the archive's file name instead of its full path, and
+    the bundle's own root folder (which repeats the archive name) folded to ``…``.
+
+    ``/tmp/x/esx-a-2026-03-14--10.22-1.tgz!esx-a-2026-03-14--10.22-1/var/run/log/vvold.log:127``
+    becomes ``esx-a-2026-03-14--10.22-1.tgz!…/var/run/log/vvold.log:127``. JSON and the escalation
+    package keep the full path.
+    """
+    archive, sep, member = c.file.partition("!")
+    if not sep:
+        return cite_ref(c)
+    name = archive.rsplit("/", 1)[-1]
+    stem = name
+    for suffix in (".tgz", ".tar.gz", ".tar", ".zip"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    head, slash, rest = member.partition("/")
+    if slash and head == stem:
+        member = "…/" + rest
+    short = f"{name}!{member}"
+    return f"{short}:{c.line}" if c.line else short
+
+
 def window_text(d: Diagnosis) -> str | None:
     if not d.incident_window:
         return None
