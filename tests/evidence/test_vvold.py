@@ -280,7 +280,7 @@ def test_live_tail_keeps_continuation_state_between_feeds() -> None:
 
 
 def test_parallel_workers_give_the_same_frames(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Above a few blocks the parse is shared with a worker process; results must not change."""
+    """From the second block on the parse is shared with a pool thread; results must not change."""
     data = ((SECTION + KB318662 + PURE[PURE.index("2019") :]) * 400).encode()
     size = 16 * 1024
 
