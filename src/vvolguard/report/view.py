@@ -246,9 +246,14 @@ def key_facts(d: Diagnosis) -> list[str]:
     rows = provider_rows(d)
     for r in [r for r in rows if r.saturated][:3]:
         where = f"{r.vp} on {r.host}" if r.host else r.vp
-        held = f" for {_seconds(r.at_ceiling_seconds)}" if r.at_ceiling_seconds else ""
+        held = r.at_ceiling_seconds or 0
+        state = (
+            f"at its ceiling of {r.ceiling} for {_seconds(held)}"
+            if held >= 1
+            else f"reached its ceiling of {r.ceiling}"
+        )
         waits = f"; {fmt_int(r.no_free_conn)} waits for a connection" if r.no_free_conn else ""
-        facts.append(f"{where} at its ceiling of {r.ceiling}{held}{waits}")
+        facts.append(f"{where} {state}{waits}")
     slowest = max(
         (r for r in rows if r.create_max is not None), key=lambda r: r.create_max or 0, default=None
     )
