@@ -61,8 +61,10 @@ def _journal_states(tmp: Path) -> dict[str, int]:
 
 
 def _start_and_wait(tmp: Path, until, speed: str = "40") -> subprocess.Popen:
+    # Each RelocateVM_Task call takes 0.3 s to return, as over a real WAN: the window between
+    # "vCenter created the task" and "the journal has its id" is wide enough to kill inside.
     proc = subprocess.Popen(
-        _cmd(tmp, "--sim-speed", speed),
+        _cmd(tmp, "--sim-speed", speed, "--sim-api-latency", "0.3"),
         env=_env(tmp),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

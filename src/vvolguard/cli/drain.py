@@ -100,6 +100,12 @@ def drain_command(
     sim_speed: float = typer.Option(
         0.0, "--sim-speed", min=0.0, help="Simulated seconds per real second (0: as fast as possible)."
     ),
+    sim_api_latency: float = typer.Option(
+        0.0,
+        "--sim-api-latency",
+        min=0.0,
+        help="Real seconds a simulated RelocateVM_Task call takes to return.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     from vvolguard import store as store_mod
@@ -126,7 +132,9 @@ def drain_command(
             from vvolguard.drain.backends.simulated import SimulatedBackend
 
             world = sim_world or store_file.with_name(f"sim-{simulate}.db")
-            backend = SimulatedBackend.open(world, profile=simulate, vms=sim_vms, speed=sim_speed)
+            backend = SimulatedBackend.open(
+                world, profile=simulate, vms=sim_vms, speed=sim_speed, api_latency=sim_api_latency
+            )
             host = backend.canonical_host(host)
         else:
             from vvolguard.drain.backends import vsphere

@@ -93,6 +93,7 @@ class SimulatedBackend:
         persist_clock: bool,
         problems: dict[str, str] | None = None,
         speed: float = 0.0,
+        api_latency: float = 0.0,
     ) -> None:
         self.world = world
         self.env = world.env
@@ -100,6 +101,9 @@ class SimulatedBackend:
         self.endpoint = endpoint
         self.clock = SimClock(self.env, self._save_clock if persist_clock else None, speed)
         self.problems = dict(problems or {})
+        #: Wall seconds ``submit_relocate`` takes to return after vCenter created the task (a
+        #: real RelocateVM_Task round trip); widens the window a crash test aims at.
+        self.api_latency = api_latency
         self._tails: dict[str, LogSource] = {}
 
     # -- opening -----------------------------------------------------------------------------
@@ -116,6 +120,7 @@ class SimulatedBackend:
         esxi: int = 8,
         problems: dict[str, str] | None = None,
         speed: float = 0.0,
+        api_latency: float = 0.0,
     ) -> SimulatedBackend:
         """Open the world in ``path`` (created on first use with these parameters; later opens
         keep the parameters stored in the file) or an in-memory world if ``path`` is None."""
@@ -162,6 +167,7 @@ class SimulatedBackend:
             persist_clock=path is not None,
             problems=json.loads(meta.get("problems", "{}")),
             speed=speed,
+            api_latency=api_latency,
         )
         if fresh:
             db.execute("BEGIN IMMEDIATE")
@@ -311,6 +317,8 @@ class SimulatedBackend:
         )
         self.world.vcenter.tasks[task_id] = task
         self._start(task)
+        if self.api_latency > 0:
+            time.sleep(self.api_latency)
         return task_id
 
     def poll(self, task_id: str) -> TaskOutcome:
