@@ -135,7 +135,6 @@ def drain_command(
             backend = SimulatedBackend.open(
                 world, profile=simulate, vms=sim_vms, speed=sim_speed, api_latency=sim_api_latency
             )
-            host = backend.canonical_host(host)
         else:
             from vvolguard.drain.backends import vsphere
 
@@ -148,6 +147,13 @@ def drain_command(
             del password
     except (LookupError, ValueError, OSError, ConnectionError) as exc:
         err.print(f"[red]cannot connect:[/] {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    try:
+        # One spelling of the source everywhere (journal key, "still on the source?" checks).
+        host = backend.canonical_host(host)
+    except LookupError as exc:
+        err.print(f"[red]{exc}[/]")
+        backend.close()
         raise typer.Exit(EXIT_USAGE) from None
 
     try:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from vvolguard.drain.backends.base import Backend, LogSource, TaskState, VmRef
 from vvolguard.drain.journal import Journal, VmEntry, VmState
@@ -125,7 +125,9 @@ class DrainController:
         self.clock = backend.clock
         self.journal = journal
         self.limit = limit
-        self.opt = options
+        # One spelling of the source: "is the VM still on the source?" must compare like with
+        # like, or a VM would look already moved and be skipped.
+        self.opt = replace(options, source=backend.canonical_host(options.source))
         self.monitor = monitor or PressureMonitor(self.clock)
         self.log_sources = list(log_sources)
         self.on_progress = on_progress

@@ -104,6 +104,12 @@ class Backend(Protocol):
     endpoint: str
     clock: Clock
 
+    def canonical_host(self, name: str) -> str:
+        """The one spelling of host ``name`` (short name, FQDN, moid) that ``vm_host`` and
+        ``VmRef.host`` use, so "is this VM still on the source?" compares like with like.
+        Raises ``LookupError`` for an unknown host."""
+        ...
+
     def list_vms(self, host: str) -> list[VmRef]:
         """VMs currently registered on ``host`` (powered on or off), in a stable order."""
         ...
