@@ -66,12 +66,12 @@ def test_inventory_by_short_name_or_fqdn_and_destinations(vcsim_factory) -> None
     vms = b.list_vms(SOURCE)
     assert sorted(v.name for v in vms) == [f"app-{i:02d}" for i in range(1, 6)]
     assert [v.powered_on for v in vms] == [True, True, True, False, False]  # powered-on first
-    assert all(v.host == SOURCE and v.datastores for v in vms)
+    assert all(v.host == "esx-01.vcsim.test" and v.datastores for v in vms)  # one spelling
 
     # Default: the other connected hosts of the source's cluster (not the isolated standalone).
     assert b.resolve_targets(SOURCE, []) == ["esx-02.vcsim.test", "esx-03.vcsim.test", "esx-04.vcsim.test"]
     assert b.resolve_targets(SOURCE, ["DC0_C0"]) == b.resolve_targets(SOURCE, [])
-    assert b.resolve_targets(SOURCE, ["esx-03", SOURCE]) == ["esx-03"]  # as the user spelled it
+    assert b.resolve_targets(SOURCE, ["esx-03", "esx-01.VCSIM.test"]) == ["esx-03.vcsim.test"]
     with pytest.raises(LookupError, match="no host or cluster named 'esx-77'"):
         b.resolve_targets(SOURCE, ["esx-77"])
 
@@ -124,11 +124,11 @@ def test_relocation_runs_in_the_background_and_really_moves_the_vm(vcsim_factory
     task = b.submit_relocate(vm, "esx-03")
     assert time.monotonic() - started < 1.5  # returned before the move finished
     assert b.poll(task).state is TaskState.RUNNING
-    assert b.vm_host(vm.id) == SOURCE  # named as the caller named the source
+    assert b.vm_host(vm.id) == b.canonical_host(SOURCE) == "esx-01.vcsim.test"
 
     outcome = wait_for(lambda: (o := b.poll(task)).state.done and o)
     assert outcome.state is TaskState.SUCCESS
-    assert b.vm_host(vm.id) == "esx-03"  # the spelling the caller used for the destination
+    assert b.vm_host(vm.id) == "esx-03.vcsim.test"
     assert vm.name in sim.host_lists()["esx-03"] and vm.name not in sim.host_lists()["esx-01"]
     assert sim.relocations() == {vm.name: 1}
     events = sim.content.eventManager.QueryEvents(
@@ -152,7 +152,7 @@ def test_saturation_fails_with_system_error_and_counts_as_pressure(vcsim_factory
     assert is_pressure_failure(bad)
     good = wait_for(lambda: (o := b.poll(ok_task)).state.done and o)
     assert good.state is TaskState.SUCCESS and not is_pressure_failure(good)
-    assert b.vm_host(second.id) == SOURCE  # a failed move leaves the VM where it was
+    assert b.vm_host(second.id) == "esx-01.vcsim.test"  # a failed move leaves the VM in place
     failed_events = sim.content.eventManager.QueryEvents(
         vim.event.EventFilterSpec(eventTypeId=["VmFailedMigrateEvent"], maxCount=50)
     )

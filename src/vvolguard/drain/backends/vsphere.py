@@ -15,9 +15,10 @@ Why it looks the way it does:
   killed with ``kill -9`` and run again polls the same tasks (``poll``), or finds a task it
   submitted but never journaled (``find_relocate_task``) through the VM's and the task
   manager's recent tasks.
-* **Host names as the user wrote them.** ``--host esx-03`` finds ``esx-03.lab.local``. The
-  controller compares :meth:`vm_host` with the name it was given, so the backend answers with
-  the spelling the caller used for that host (``canonical_host`` gives the inventory name).
+* **One spelling per host.** ``--host esx-03`` finds ``esx-03.lab.local``; every name this
+  backend returns (``vm_host``, ``VmRef.host``, ``resolve_targets``) is the inventory name, which
+  ``canonical_host`` gives for any spelling, so "is this VM still on the source?" compares like
+  with like.
 """
 
 from __future__ import annotations
@@ -204,7 +205,6 @@ class VSphereBackend:
         self.clock: Clock = clock or WallClock()
         self.notes: list[str] = []  # things the user should know (printed by the CLI)
         self._owns = owns_session
-        self._alias: dict[str, str] = {}  # host moid -> the spelling the caller used
         self._hosts_cache: dict[str, Any] | None = None
         self._names: dict[str, str] | None = None  # host moid -> inventory name
         self._bound: dict[str, str] = {}  # task id -> destination host moid, while in flight
@@ -263,15 +263,12 @@ class VSphereBackend:
         return out
 
     def _find_host(self, name: str) -> Any:
-        """A host by inventory name, short name, FQDN or moid; remembers the caller's spelling."""
+        """A host by inventory name, short name, FQDN or moid."""
         hosts = self._hosts()
         wanted = name.strip().lower()
         if name in hosts:
             return hosts[name]
-        if self._names is None:
-            found = self._retrieve(hosts.values(), vim.HostSystem, ["name"])
-            self._names = {m: str(p.get("name", m)) for m, p in found.items()}
-        names = self._names
+        names = self._host_names()
         exact = [m for m, n in names.items() if n.lower() == wanted]
         if not exact:
             short = wanted.split(".", 1)[0]
@@ -282,15 +279,22 @@ class VSphereBackend:
             full = ", ".join(sorted(names[m] for m in exact))
             raise LookupError(f"{name!r} matches several hosts ({full}); give the full name")
         moid = exact[0]
-        self._alias.setdefault(moid, name)
         return hosts[moid]
 
     def canonical_host(self, name: str) -> str:
         """The inventory name of the host ``name`` designates (raises ``LookupError``)."""
         return self._find_host(name).name
 
+    def _host_names(self) -> dict[str, str]:
+        """moid -> inventory name of every host, read in one round trip and kept."""
+        if self._names is None:
+            found = self._retrieve(self._hosts().values(), vim.HostSystem, ["name"])
+            self._names = {m: str(p.get("name", m)) for m, p in found.items()}
+        return self._names
+
     def _host_label(self, host: Any) -> str:
-        return self._alias.get(host._moId) or host.name
+        """The inventory name: the one spelling this backend answers with."""
+        return self._host_names().get(host._moId) or str(host.name)
 
     def _vm(self, vm_id: str) -> Any:
         return vim.VirtualMachine(vm_id, self.si._stub)
