@@ -111,6 +111,7 @@ def test_self_signed_certificate_is_rejected_unless_trusted_or_insecure(
     assert from_env.returncode == 0, from_env.stderr
 
 
+@pytest.mark.slow  # 10-30 s: each failure episode holds the drain until the provider is quiet
 def test_drain_backs_off_under_vasa_pressure_and_moves_each_vm_once(vcsim_factory, tmp_path: Path) -> None:
     """The provider sustains 2 relocations; beyond that they fail with "A system error
     occurred.". The drain must empty the host, back off after failures and retry each failed VM
