@@ -8,8 +8,8 @@ and every seed, the *same* drain controller empties the same simulated host with
 * ``serial``: 1 at once;
 * ``oracle``: the best fixed concurrency for that profile, chosen in hindsight by trying 1..8
   on the same seeds (fewest failed migrations first, then the shortest mean drain time);
-* ``adaptive``: vvolguard's AIMD limit on vvold pressure signals and task outcomes
-  (``--policy gradient`` adds the latency-gradient variant as a fifth row).
+* ``adaptive``: vvolguard's default limit (the latency-gradient variant, ``GradientLimit``) on
+  vvold pressure signals and task outcomes; ``--policy both`` adds AIMD as a fifth row.
 
 Fixed policies submit into every free slot at once, as vCenter and a person would; the
 adaptive policy also paces its submissions (``DrainOptions.spacing``), which is part of it.
@@ -94,11 +94,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--vms", type=int, default=24, help="VMs on the drained host (default 24)")
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     ap.add_argument("--profile", action="append", help="only these profiles (repeatable)")
-    ap.add_argument("--policy", default="aimd", choices=["aimd", "gradient", "both"])
+    ap.add_argument(
+        "--policy",
+        default="gradient",
+        choices=["aimd", "gradient", "both"],
+        help="adaptive limit to show as 'adaptive' (default: gradient, the CLI's default); both adds AIMD",
+    )
     args = ap.parse_args(argv)
 
     profiles = args.profile or list(DRAIN_PROFILES)
-    adaptive = ["aimd", "gradient"] if args.policy == "both" else [args.policy]
+    adaptive = ["gradient", "aimd"] if args.policy == "both" else [args.policy]
     policies = [f"fixed-{n}" for n in FIXED] + adaptive
     jobs = [
         (p, pol, seed, args.vms) for p in profiles for pol in policies for seed in range(1, args.seeds + 1)
@@ -129,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         best = min(FIXED, key=lambda n: (failed(p, f"fixed-{n}"), mean_makespan(p, f"fixed-{n}")))
         oracle = mean_makespan(p, f"fixed-{best}")
         rows = [("vcenter-default", "fixed-8"), ("serial", "fixed-1"), ("oracle", f"fixed-{best}")]
-        rows += [("adaptive" if pol == "aimd" else f"adaptive-{pol}", pol) for pol in adaptive]
+        rows += [("adaptive" if pol == adaptive[0] else f"adaptive-{pol}", pol) for pol in adaptive]
         for name, pol in rows:
             rec = {
                 "profile": p,
@@ -147,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     names = ["vcenter-default", "serial", "oracle"] + [
-        "adaptive" if pol == "aimd" else f"adaptive-{pol}" for pol in adaptive
+        "adaptive" if pol == adaptive[0] else f"adaptive-{pol}" for pol in adaptive
     ]
     print(
         f"drain policies: {len(profiles)} profiles x {args.seeds} seeds, {args.vms} VMs; "

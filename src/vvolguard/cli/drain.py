@@ -67,7 +67,9 @@ def drain_command(
     clear_after: float | None = typer.Option(
         None, "--clear-after", min=0.0, help="Seconds a congestion mark holds new submissions (default 30)."
     ),
-    policy: str = typer.Option("aimd", "--policy", help="Limit algorithm: aimd, gradient or fixed."),
+    policy: str = typer.Option(
+        "gradient", "--policy", help="Limit algorithm: gradient (default), aimd, or fixed (--fixed N)."
+    ),
     fixed: int = typer.Option(8, "--fixed", min=1, help="Concurrency for --policy fixed."),
     cooldown: float = typer.Option(120.0, "--cooldown", help="Seconds before a failed VM's lone retry."),
     poll: float = typer.Option(2.0, "--poll", help="Seconds between looks at tasks and logs."),

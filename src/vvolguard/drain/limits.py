@@ -302,6 +302,10 @@ class AIMDLimit(_ProbeAndHold):
 class GradientLimit(_ProbeAndHold):
     """Latency-gradient variant (after Netflix Gradient2 / Envoy), on swap-vVol create latency.
 
+    The default policy: on the benchmark's 24 provider profiles it matched AIMD's drain times
+    and cut more gently when creates slowed (a brown-out), which is where AIMD still lost a
+    migration (``benchmarks/drain_policies.py --policy both``).
+
     ``gradient = clamp(tolerance / latency_ratio, 0.5, 1)``; ``new = limit × gradient + √limit``
     (Envoy's headroom), smoothed. Explicit congestion marks still cut and hold, because a
     latency average from a handful of minute-long operations reacts too late on its own.
