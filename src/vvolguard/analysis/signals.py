@@ -77,6 +77,8 @@ PRESSURE_COUNTS = ("no_free_conn", "busy")
 BUCKET_LADDER = (10, 30, 60, 300, 600, 1800, 3600, 7200, 21600, 43200, 86400, 604800)
 #: Issuing lines waiting for their FINAL line across frames.
 PENDING_ISSUES_CAP = 20_000
+#: Unmerged per-frame bucket aggregate rows before they are compacted (bounds memory).
+_COMPACT_ROWS = 50_000
 #: Distinct container ids remembered per host (for PE coverage checks).
 CONTAINERS_CAP = 1000
 #: Kinds worth quoting as evidence.
@@ -267,7 +269,12 @@ class SignalAccumulator:
         self.exemplars = max(1, int(exemplars))
         self.gap_cap = float(gap_cap_seconds)
         self.series: dict[tuple[str, str], SeriesStats] = {}
-        self.cells: dict[tuple[str, str, int], Cell] = {}
+        self._cells: dict[tuple[str, str, int], Cell] = {}
+        #: Per-frame bucket aggregates not yet merged into ``_cells`` (polars frames, compacted
+        #: when they grow): folding a frame then costs one group-by and no Python loop.
+        self._cell_parts: list[pl.DataFrame] = []
+        self._hist_parts: list[pl.DataFrame] = []
+        self._part_rows = 0
         self.bucket_seconds = BUCKET_LADDER[0]
         self.t_min: float | None = None
         self.t_max: float | None = None
@@ -319,14 +326,16 @@ class SignalAccumulator:
             self._coarsen(width)
 
     def _coarsen(self, width: int) -> None:
+        # the unmerged parts are re-bucketed when they are compacted; only cells already
+        # materialised (rare: a query came before the last frame) are merged here
         merged: dict[tuple[str, str, int], Cell] = {}
-        for (host, vp, b), cell in self.cells.items():
+        for (host, vp, b), cell in self._cells.items():
             key = (host, vp, (b // width) * width)
             if key in merged:
                 merged[key].merge(cell)
             else:
                 merged[key] = cell
-        self.cells = merged
+        self._cells = merged
         self.bucket_seconds = width
 
     def _tie_finals(self, df: pl.DataFrame) -> pl.DataFrame:
@@ -392,27 +401,68 @@ class SignalAccumulator:
                 self._series(host, vp).create.add_bins(per.get((host, vp), {}), float(lo), float(hi))
 
     def _fold_cells(self, df: pl.DataFrame, creates: pl.DataFrame) -> None:
-        aggs = [pl.col(name).sum().alias(name) for name in CELL_COUNTS]
+        aggs = [pl.col(name).sum().cast(pl.Int64).alias(name) for name in CELL_COUNTS]
         aggs += [
-            pl.col("outstanding").max().alias("outstanding_max"),
-            pl.col("outstanding_max").max().alias("ceiling"),
+            pl.col("outstanding").max().cast(pl.Int64).alias("outstanding_max"),
+            pl.col("outstanding_max").max().cast(pl.Int64).alias("ceiling"),
         ]
-        for row in df.group_by("host", "vp", "bucket").agg(aggs).iter_rows(named=True):
-            cell = self._cell(row["host"], row["vp"], row["bucket"])
-            for name in CELL_COUNTS:
-                cell.counts[name] += int(row[name] or 0)
-            cell.outstanding_max = _max(cell.outstanding_max, row["outstanding_max"])
-            cell.ceiling = _max(cell.ceiling, row["ceiling"])
+        part = df.group_by("host", "vp", "bucket").agg(aggs)
+        self._cell_parts.append(part)
+        self._part_rows += part.height
         if creates.height:
-            hist = creates.group_by("host", "vp", "bucket", "hidx").agg(pl.len().alias("n"))
-            per: dict[tuple[str, str, int], dict[int, int]] = {}
-            for host, vp, b, idx, n in hist.iter_rows():
-                per.setdefault((host, vp, b), {})[idx] = n
-            bounds = creates.group_by("host", "vp", "bucket").agg(
-                pl.col("elapsed_ms").min().alias("lo"), pl.col("elapsed_ms").max().alias("hi")
+            hist = creates.group_by("host", "vp", "bucket", "hidx").agg(
+                pl.len().cast(pl.Int64).alias("n"),
+                pl.col("elapsed_ms").min().cast(pl.Int64).alias("lo"),
+                pl.col("elapsed_ms").max().cast(pl.Int64).alias("hi"),
             )
-            for host, vp, b, lo, hi in bounds.iter_rows():
-                self._cell(host, vp, b).create.add_bins(per.get((host, vp, b), {}), float(lo), float(hi))
+            self._hist_parts.append(hist)
+            self._part_rows += hist.height
+        if self._part_rows > _COMPACT_ROWS:
+            self._compact_parts()
+
+    def _compact_parts(self) -> None:
+        """Merge the per-frame aggregates into one frame per kind, at the current bucket width
+        (widths are whole multiples of each other, so re-flooring is exact)."""
+        width = self.bucket_seconds
+        bucket = ((pl.col("bucket") // width) * width).cast(pl.Int64).alias("bucket")
+        if self._cell_parts:
+            cells = pl.concat(self._cell_parts, rechunk=False).with_columns(bucket)
+            aggs = [pl.col(name).sum().alias(name) for name in CELL_COUNTS]
+            aggs += [pl.col("outstanding_max").max(), pl.col("ceiling").max()]
+            self._cell_parts = [cells.group_by("host", "vp", "bucket", maintain_order=True).agg(aggs)]
+        if self._hist_parts:
+            hist = pl.concat(self._hist_parts, rechunk=False).with_columns(bucket)
+            self._hist_parts = [
+                hist.group_by("host", "vp", "bucket", "hidx", maintain_order=True).agg(
+                    pl.col("n").sum(), pl.col("lo").min(), pl.col("hi").max()
+                )
+            ]
+        self._part_rows = sum(p.height for p in self._cell_parts) + sum(p.height for p in self._hist_parts)
+
+    @property
+    def cells(self) -> dict[tuple[str, str, int], Cell]:
+        """Timeline buckets per (host, vp, bucket start), built from the folded aggregates on
+        first use after folding (and brought up to date if more frames came since)."""
+        if self._cell_parts or self._hist_parts:
+            self._compact_parts()
+            for row in self._cell_parts[0].iter_rows(named=True) if self._cell_parts else ():
+                cell = self._cell(row["host"], row["vp"], row["bucket"])
+                for name in CELL_COUNTS:
+                    cell.counts[name] += int(row[name] or 0)
+                cell.outstanding_max = _max(cell.outstanding_max, row["outstanding_max"])
+                cell.ceiling = _max(cell.ceiling, row["ceiling"])
+            if self._hist_parts:
+                hist = self._hist_parts[0]
+                per: dict[tuple[str, str, int], dict[int, int]] = {}
+                for host, vp, b, idx, n in hist.select("host", "vp", "bucket", "hidx", "n").iter_rows():
+                    per.setdefault((host, vp, b), {})[idx] = n
+                bounds = hist.group_by("host", "vp", "bucket", maintain_order=True).agg(
+                    pl.col("lo").min(), pl.col("hi").max()
+                )
+                for host, vp, b, lo, hi in bounds.iter_rows():
+                    self._cell(host, vp, b).create.add_bins(per.get((host, vp, b), {}), float(lo), float(hi))
+            self._cell_parts, self._hist_parts, self._part_rows = [], [], 0
+        return self._cells
 
     def _fold_levels(self, df: pl.DataFrame) -> None:
         """Seconds at each #outstanding level, line to line, per file/host/vp."""
@@ -500,9 +550,9 @@ class SignalAccumulator:
 
     def _cell(self, host: str, vp: str, bucket: int) -> Cell:
         key = (host, vp, bucket)
-        cell = self.cells.get(key)
+        cell = self._cells.get(key)
         if cell is None:
-            cell = self.cells[key] = Cell()
+            cell = self._cells[key] = Cell()
         return cell
 
     # ---------------------------------------------------------------- questions at the end
@@ -523,7 +573,7 @@ class SignalAccumulator:
             _merge_series(target, unnamed, self.exemplars)
             del self.series[(host, "")]
             for key in [k for k in self.cells if k[0] == host and k[1] == ""]:
-                cell = self.cells.pop(key)
+                cell = self._cells.pop(key)
                 into = self._cell(host, vps[0], key[2])
                 into.merge(cell)
             self._carry_rename(host, vps[0])
@@ -561,10 +611,11 @@ class SignalAccumulator:
     def _series_cells(self) -> dict[tuple[str, str], list[tuple[int, Cell]]]:
         """Cells grouped per series and sorted by time, built once the folding is over (and
         rebuilt if a later fold or coarsening changed the cells)."""
-        stamp = (len(self.cells), self.bucket_seconds, self.rows)
+        cells = self.cells
+        stamp = (len(cells), self.bucket_seconds, self.rows)
         if self._index_stamp != stamp:
             index: dict[tuple[str, str], list[tuple[int, Cell]]] = {}
-            for (host, vp, b), cell in self.cells.items():
+            for (host, vp, b), cell in cells.items():
                 index.setdefault((host, vp), []).append((b, cell))
             for cells in index.values():
                 cells.sort(key=lambda item: item[0])

@@ -118,8 +118,7 @@ class VvoldStream:
 
         def schedule(block: Block) -> None:
             nonlocal pool
-            in_flight = sum(1 for item in pending if isinstance(item, Future) and not item.done())
-            if pool is not None and in_flight < _POOL_WORKERS:
+            if pool is not None:
                 try:
                     future = pool.submit(self._run, block)
                 except RuntimeError:  # the pool is shut down (interpreter exit): carry on here
@@ -137,10 +136,10 @@ class VvoldStream:
             blocks += 1
             if parallel and pool is None and blocks > _POOL_AFTER_BLOCKS:
                 pool = _worker_pool()
+            while len(pending) >= _MAX_IN_FLIGHT:
+                yield from emit(pending.popleft())
             schedule(block)
             while pending and (not isinstance(pending[0], Future) or pending[0].done()):
-                yield from emit(pending.popleft())
-            while len(pending) >= _MAX_IN_FLIGHT:
                 yield from emit(pending.popleft())
         block = self._cut_tail()
         if block is not None:
@@ -165,9 +164,7 @@ class VvoldStream:
             data = data[cut + 1 :]
         if not data:
             return None
-        buf = self._pending + data if self._pending else data
-        cut = buf.rfind(b"\n")
-        complete, rest = (buf[: cut + 1], buf[cut + 1 :]) if cut >= 0 else (b"", buf)
+        complete, rest = self._split_last_line(data)
         if len(rest) > MAX_LINE_BYTES:
             self._say_once(
                 "long-line",
@@ -180,6 +177,19 @@ class VvoldStream:
             self._skipping = True
         self._pending = rest
         return self._block(complete)
+
+    def _split_last_line(self, data: bytes) -> tuple[bytes, bytes]:
+        """``pending + data`` cut after its last newline, copying the (8 MiB) block at most once:
+        the cutting is sequential, so every copy here is wall time."""
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            return b"", self._pending + data
+        rest = data[cut + 1 :]
+        if cut == len(data) - 1:
+            complete = self._pending + data if self._pending else data
+        else:
+            complete = b"".join((self._pending, memoryview(data)[: cut + 1]))
+        return complete, rest
 
     def _cut_tail(self) -> Block | None:
         tail, self._pending = self._pending, b""
@@ -200,8 +210,9 @@ class VvoldStream:
             header = _last_header(data)
         if not data:
             return None
-        block = Block(data=data, base=self._lines, prev_header=self._last_header)
-        self._lines += data.count(b"\n")
+        count = data.count(b"\n")
+        block = Block(data=data, base=self._lines, prev_header=self._last_header, lines=count)
+        self._lines += count
         if header is not None:
             self._last_header = header
         return block
@@ -246,8 +257,10 @@ _PREAMBLE_MAX = 1024 * 1024
 
 #: Blocks parsed before a worker is started (a tiny input never needs one).
 _POOL_AFTER_BLOCKS = 1
-_POOL_WORKERS = (os.cpu_count() or 1) - 1  # the calling thread parses too
-_MAX_IN_FLIGHT = max(_POOL_WORKERS, 1) + 2
+#: Every core parses: the calling thread cuts blocks and folds the frames into the analysis
+#: (the consumer of ``read``), which overlaps with the parse instead of taking turns with it.
+_POOL_WORKERS = os.cpu_count() or 1
+_MAX_IN_FLIGHT = _POOL_WORKERS + 1
 _POOL: ThreadPoolExecutor | None = None
 
 

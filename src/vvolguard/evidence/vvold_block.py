@@ -171,9 +171,13 @@ def _fields(msg: pl.Expr, kind: pl.Expr) -> list[pl.Expr]:
     ]
 
 
-def split_lines(data: bytes) -> pl.Series:
-    """Complete lines (``data`` ends with a newline) as a String series, one row per line."""
-    expected = data.count(b"\n")
+def split_lines(data: bytes, expected: int | None = None) -> pl.Series:
+    """Complete lines (``data`` ends with a newline) as a String series, one row per line.
+
+    ``expected`` is the line count when the caller already has it (counting 8 MiB twice is
+    measurable)."""
+    if expected is None:
+        expected = data.count(b"\n")
     if b"\x01" not in data:
         try:
             frame = pl.read_csv(
@@ -203,6 +207,7 @@ class Block:
     data: bytes  # ends with a newline
     base: int  # lines of the input before this block
     prev_header: str | None  # last timestamped line before this block
+    lines: int | None = None  # newlines in ``data``, when the cutter counted them already
 
 
 @dataclass(slots=True)
@@ -217,7 +222,7 @@ class Parsed:
 
 def parse_block(block: Block, display: str, host: str | None) -> Parsed:
     """Parse one block; pure, so it may run on any thread. Raises only on internal bugs."""
-    lines = split_lines(block.data)
+    lines = split_lines(block.data, block.lines)
     out = Parsed(None)
     prefix = 0
     if block.prev_header is not None:
@@ -280,8 +285,11 @@ def _build(
     """
     hl = pl.col("hl")
     work = sel.with_columns(hl=headers, own=(pl.col("i") == pl.col("h")), orphan=(pl.col("h") > pl.col("i")))
-    if not work.get_column("hl").str.contains(r"^\d{4}-\d{2}-\d{2}T").all():
-        work = work.with_columns(hl=ll.strip_grep_prefix_expr(hl))
+    dated = work.get_column("hl").str.contains(r"^\d{4}-\d{2}-\d{2}T")
+    if not dated.all():
+        # Row by row, not "all rows once any has a prefix": a block's other lines must not
+        # change how a line is read, or the parse would depend on where the input was cut.
+        work = work.with_columns(hl=pl.when(dated).then(hl).otherwise(ll.strip_grep_prefix_expr(hl)))
     tokens = hl.str.split_exact(" ", 2)
     level_tok, app_tok = tokens.struct.field("field_1"), tokens.struct.field("field_2")
     level_ok = level_tok.str.contains(ll.LEVEL_TOKEN_RS).fill_null(False)
@@ -340,7 +348,10 @@ def _build(
     if rest.height:
         rest = rest.with_columns(kind=_kind_expr(msg)).with_columns(_fields(msg, pl.col("kind")))
         parts.append(rest)
-    frame = pl.concat([_finish(part, offset, display, host) for part in parts if part.height], how="vertical")
+    # No rechunk: the sort below gathers every column into one chunk anyway.
+    frame = pl.concat(
+        [_finish(part, offset, display, host) for part in parts if part.height], how="vertical", rechunk=False
+    )
     if frame.height == 0:
         return None
     frame = frame.sort("line")
@@ -359,7 +370,10 @@ def _with_messages(work: pl.DataFrame) -> pl.DataFrame:
         cont = cont.with_columns(msg=line.str.strip_prefix("--> ").str.strip_chars_end("\r"))
     else:
         cont = cont.with_columns(msg=line.str.replace(ll.CONTINUATION_RS, "").str.strip_chars_end("\r"))
-    work = pl.concat([own, cont]) if cont.height and own.height else (own if own.height else cont)
+    if cont.height and own.height:
+        work = pl.concat([own, cont], rechunk=False)
+    else:
+        work = own if own.height else cont
     if work.get_column("msg").str.contains("[context]", literal=True).any():
         work = work.with_columns(pl.col("msg").str.replace(ll.CONTEXT_BLOB_RS, ""))
     return work
