@@ -314,9 +314,16 @@ def _build(
             return None
     work = _with_messages(work)
     msg = pl.col("msg")
+    # A handful of distinct level spellings: normalise those, then look every row up.
+    raws = work.get_column("level_raw").unique().drop_nulls()
+    norm = pl.select(ll.level_expr(pl.lit(raws))).to_series()
     work = work.with_columns(
-        level=pl.when(pl.col("orphan")).then(None).otherwise(ll.level_expr(pl.col("level_raw"))),
-        esxi8=pl.col("level_raw").str.contains(r"^[A-Z][a-z]\(").fill_null(False),
+        level=pl.when(pl.col("orphan"))
+        .then(None)
+        .otherwise(pl.col("level_raw").replace_strict(raws, norm, default=None, return_dtype=pl.String)),
+        esxi8=pl.col("level_raw")
+        .replace_strict(raws, raws.str.contains(r"^[A-Z][a-z]\("), default=False, return_dtype=pl.Boolean)
+        .fill_null(False),
         fast=pl.when(msg.str.contains(FAST_PATHS[0][0], literal=True))
         .then(0)
         .when(msg.str.contains(FAST_PATHS[1][0], literal=True))
@@ -391,7 +398,10 @@ def _finish(part: pl.DataFrame, offset: int, display: str, host: str | None) -> 
     for name in list(VASA_SCHEMA)[4:]:
         dtype = VASA_SCHEMA[name]
         if name == "text":
-            cols.append(ll.clip_expr(pl.col("msg"), MAX_CITED_TEXT).alias("text"))
+            # msg has no trailing CR/LF already, so a message within the limit is its own citation
+            short = part.get_column("msg").str.len_bytes().max() or 0
+            text = pl.col("msg") if short <= MAX_CITED_TEXT else ll.clip_expr(pl.col("msg"), MAX_CITED_TEXT)
+            cols.append(text.alias("text"))
         elif name in present:
             cols.append(pl.col(name).cast(dtype, strict=False).alias(name))
         else:
