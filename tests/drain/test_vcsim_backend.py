@@ -23,7 +23,7 @@ from vvolguard.drain.backends.base import Backend, TaskState
 from vvolguard.drain.backends.vsphere import VSphereBackend, VSphereError, connect, is_pressure_failure
 from vvolguard.drain.controller import DrainController, DrainOptions
 from vvolguard.drain.journal import Journal, VmState
-from vvolguard.drain.limits import make_limit
+from vvolguard.drain.limits import AIMDLimit, GradientLimit, make_limit
 from vvolguard.drain.pressure import PressureMonitor, Thresholds
 from vvolguard.evidence.vvold import VvoldStream
 
@@ -202,7 +202,10 @@ def test_enter_maintenance_mode(vcsim_factory) -> None:
     b.close()
 
 
-def test_the_drain_controller_empties_the_host_through_the_python_api(vcsim_factory, tmp_path: Path) -> None:
+@pytest.mark.parametrize("policy", ["aimd", "gradient"])
+def test_the_drain_controller_empties_the_host_through_the_python_api(
+    vcsim_factory, tmp_path: Path, policy: str
+) -> None:
     """One controller, two worlds: the controller the simulated backend drives, on pyVmomi.
     The provider sustains 2 relocations; the drain must find that out, back off and finish."""
     sim = vcsim_factory(vms=10, powered_off=1, relocate_seconds=0.4, fail_seconds=0.2, ceiling=2)
@@ -214,7 +217,9 @@ def test_the_drain_controller_empties_the_host_through_the_python_api(vcsim_fact
     assert not resumed
     options = DrainOptions(source=SOURCE, cooldown=0.3, poll_interval=0.05, spacing=0.05)
     monitor = PressureMonitor(b.clock, Thresholds(clear_after=0.8))  # scaled down like the moves
-    limit = make_limit("aimd", b.host_limit(SOURCE))
+    # The limit's waits scaled down like the simulator's relocations (seconds, not minutes).
+    kind = {"aimd": AIMDLimit, "gradient": GradientLimit}[policy]
+    limit = kind(b.host_limit(SOURCE), release_jitter=0.3, max_idle_hold=5.0)
     controller = DrainController(b, journal, limit, options, monitor=monitor)
     result = controller.run()
     b.close()
@@ -246,7 +251,7 @@ def test_resume_after_a_death_between_submit_and_journal_does_not_submit_again(
     """The worst kill -9 moment: RelocateVM_Task was sent, its id never written. The rerun must
     find the running task through vCenter and wait for it, not relocate the VM a second time."""
     sim = vcsim_factory(vms=4, relocate_seconds=0.5)
-    sim.set(relocateSeconds=3)  # only the victim's move is slow: still running at the rerun
+    sim.set(relocateSeconds=6)  # only the victim's move is slow: still running at the rerun
     db = tmp_path / "journal.db"
     first = _backend(sim)
     journal, _ = Journal.open(db, endpoint=first.endpoint, source_host=SOURCE, targets=[], options={})
