@@ -498,12 +498,9 @@ class SignalAccumulator:
         n = self.exemplars
         cols = ["host", "vp", "kind", "file", "line", "ts", "text", "elapsed_ms"]
         wanted = [k.value for k in EXEMPLAR_KINDS]
-        firsts = (
-            df.filter(pl.col("kind").is_in(wanted))
-            .select(cols)
-            .group_by("host", "vp", "kind", maintain_order=True)
-            .head(n)
-        )
+        # Pick rows on the keys alone, then gather the few picked rows: filtering the whole
+        # frame with its text column would copy every polling line's text for nothing.
+        firsts = _pick(df, pl.col("kind").is_in(wanted), ["host", "vp", "kind"], n, cols)
         for row in firsts.iter_rows(named=True):
             bucket = self._series(row["host"], row["vp"]).first_by_kind.setdefault(row["kind"], [])
             if len(bucket) < n:
@@ -520,14 +517,13 @@ class SignalAccumulator:
                 stats.slowest_creates.append(_exemplar(row, value=float(row["elapsed_ms"])))
                 stats.slowest_creates.sort(key=lambda e: -(e.value or 0))
                 del stats.slowest_creates[n:]
-        at_ceiling = (
-            df.filter(
-                (pl.col("outstanding") >= pl.col("outstanding_max")).fill_null(False)
-                & pl.col("outstanding_max").is_not_null()
-            )
-            .select(cols)
-            .group_by("host", "vp", maintain_order=True)
-            .head(n)
+        at_ceiling = _pick(
+            df,
+            (pl.col("outstanding") >= pl.col("outstanding_max")).fill_null(False)
+            & pl.col("outstanding_max").is_not_null(),
+            ["host", "vp"],
+            n,
+            cols,
         )
         for row in at_ceiling.iter_rows(named=True):
             lines = self._series(row["host"], row["vp"]).at_ceiling_lines
@@ -804,6 +800,21 @@ def _creates(df: pl.DataFrame) -> pl.DataFrame:
         .cast(pl.Int64)
         .alias("hidx")
     )
+
+
+def _pick(df: pl.DataFrame, where: pl.Expr, keys: list[str], n: int, cols: list[str]) -> pl.DataFrame:
+    """The first ``n`` rows per ``keys`` among those matching ``where``, in frame order, with
+    ``cols``; only the picked rows' wide columns are copied."""
+    index = (
+        df.select(*keys, where.alias("_w"))
+        .with_row_index("_r")
+        .filter(pl.col("_w"))
+        .group_by(keys, maintain_order=True)
+        .head(n)
+        .get_column("_r")
+        .sort()
+    )
+    return df.select(cols)[index]
 
 
 def _exemplar(row: dict[str, Any], value: float | None = None) -> Exemplar:

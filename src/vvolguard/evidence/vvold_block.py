@@ -51,6 +51,20 @@ PREFILTER = "|".join(
 
 K = VasaEventKind
 
+#: A line longer than this is cut (its first :data:`LONG_LINE_KEEP` bytes are parsed, with a
+#: warning): memory must stay bounded even for a multi-gigabyte file with no newline in it.
+#: The stream cuts a line that outgrows a block; :func:`parse_block` one that fits in a block.
+MAX_LINE_BYTES = 4 * 1024 * 1024
+LONG_LINE_KEEP = 64 * 1024
+
+
+def long_line_message() -> str:
+    return (
+        f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB; only its first "
+        f"{LONG_LINE_KEEP // 1024} KiB were read"
+    )
+
+
 #: Fast paths for the two shapes that make up most of a busy log, in two tiers. First one
 #: strict, anchored ``extract_groups`` on the text from ``===>`` on: strict and anchored so the
 #: regex crate can use its one-pass engine, which is about twice as fast per row as the same
@@ -224,6 +238,12 @@ def parse_block(block: Block, display: str, host: str | None) -> Parsed:
     """Parse one block; pure, so it may run on any thread. Raises only on internal bugs."""
     lines = split_lines(block.data, block.lines)
     out = Parsed(None)
+    long = lines.str.len_bytes() > MAX_LINE_BYTES
+    if long.any():
+        out.notes.append(("long-line", block.base + int(long.arg_true()[0]) + 1, long_line_message()))
+        # characters, not bytes: a byte cut could split a UTF-8 sequence (at most 4x the bytes)
+        lines = pl.select(pl.when(long).then(lines.str.slice(0, LONG_LINE_KEEP)).otherwise(lines).alias("l"))
+        lines = lines.to_series()
     prefix = 0
     if block.prev_header is not None:
         lines = pl.concat([pl.Series("l", [block.prev_header], dtype=pl.String), lines], rechunk=False)
