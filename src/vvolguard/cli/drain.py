@@ -175,7 +175,9 @@ def drain_command(
         provider = backend.provider_of(host)
         known = store.known_limit(backend.endpoint, host, provider)
         ceiling = max(1, min(backend.host_limit(host), max_inflight or 10**6))
-        limit = make_limit(policy, ceiling, known_safe=known, fixed=fixed)
+        # The wait after an episode clears scales with the clear window (20 s for the default 30 s).
+        jitter = None if clear_after is None else clear_after * 2 / 3
+        limit = make_limit(policy, ceiling, known_safe=known, fixed=fixed, release_jitter=jitter)
         journal, resumed = Journal.open(
             journal_path or store_file,
             endpoint=backend.endpoint,
@@ -222,8 +224,14 @@ def drain_command(
                     observed_at=store_mod.utcnow_iso(),
                 )
             )
+        for note in getattr(backend, "notes", ()) or ():
+            err.print(f"[yellow]note:[/] {note}")
         if enter_maintenance and not result.interrupted and not result.left:
-            backend.enter_maintenance(host)
+            try:
+                backend.enter_maintenance(host)
+            except ConnectionError as exc:
+                err.print(f"[red]{host} is empty but did not enter maintenance mode:[/] {exc}")
+                raise typer.Exit(EXIT_USAGE) from None
             err.print(f"{host} is in maintenance mode")
         elif enter_maintenance and result.left:
             err.print("[yellow]not entering maintenance mode: VMs are still on the host[/]")

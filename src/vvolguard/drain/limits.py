@@ -346,12 +346,24 @@ class GradientLimit(_ProbeAndHold):
 POLICIES = ("aimd", "gradient", "fixed")
 
 
-def make_limit(policy: str, ceiling: int, *, known_safe: int | None = None, fixed: int = 8) -> Limit:
-    """Build a limit by name (CLI ``--policy`` and the benchmark)."""
+def make_limit(
+    policy: str,
+    ceiling: int,
+    *,
+    known_safe: int | None = None,
+    fixed: int = 8,
+    release_jitter: float | None = None,
+) -> Limit:
+    """Build a limit by name (CLI ``--policy`` and the benchmark).
+
+    ``release_jitter`` (seconds) overrides the random wait after a congestion episode clears;
+    it should scale with the pressure monitor's clear window (``--clear-after``).
+    """
+    extra = {} if release_jitter is None else {"release_jitter": release_jitter}
     if policy == "aimd":
-        return AIMDLimit(ceiling, known_safe=known_safe)
+        return AIMDLimit(ceiling, known_safe=known_safe, **extra)  # type: ignore[arg-type]
     if policy == "gradient":
-        return GradientLimit(ceiling, known_safe=known_safe)
+        return GradientLimit(ceiling, known_safe=known_safe, **extra)
     if policy == "fixed":
         return FixedLimit(min(fixed, ceiling))
     raise ValueError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
