@@ -253,7 +253,9 @@ def ts_expr(col: pl.Expr) -> pl.Expr:
 
 def ts_expr_fast(col: pl.Expr) -> pl.Expr:
     """The common ``YYYY-MM-DDTHH:MM:SS[.fff]Z`` spelling only; null for anything else."""
-    return col.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", strict=False, time_unit="us", time_zone="UTC", cache=False)
+    return col.str.to_datetime(
+        "%Y-%m-%dT%H:%M:%S%.fZ", strict=False, time_unit="us", time_zone="UTC", cache=False
+    )
 
 
 def level_expr(col: pl.Expr) -> pl.Expr:
