@@ -299,14 +299,12 @@ class SignalAccumulator:
         df = _normalise(df)
         self._widen_for(df)
         width = self.bucket_seconds
-        df = df.with_columns(
-            ((pl.col("es") // width) * width).cast(pl.Int64).alias("bucket"),
-            **{name: expr for name, expr in _count_exprs().items()},
-        )
+        df = df.with_columns(((pl.col("es") // width) * width).cast(pl.Int64).alias("bucket"))
         df = self._tie_finals(df)
         creates = _creates(df)
-        self._fold_series(df, creates)
-        self._fold_cells(df, creates)
+        buckets = _bucket_aggregates(df)
+        self._fold_series(buckets, creates)
+        self._fold_cells(buckets, creates)
         self._fold_levels(df)
         self._fold_exemplars(df, creates)
         self._fold_containers(df)
@@ -370,16 +368,18 @@ class SignalAccumulator:
         self._pending = still_pending
         return df
 
-    def _fold_series(self, df: pl.DataFrame, creates: pl.DataFrame) -> None:
+    def _fold_series(self, buckets: pl.DataFrame, creates: pl.DataFrame) -> None:
+        """Per-provider totals, summed from the frame's bucket aggregates (a few hundred rows)."""
         aggs = [pl.col(name).sum().alias(name) for name in ALL_COUNTS]
         aggs += [
-            pl.col("outstanding_max").max().alias("ceiling"),
-            pl.col("outstanding").max().alias("max_outstanding"),
-            pl.col("ts").min().alias("first"),
-            pl.col("ts").max().alias("last"),
-            pl.col("url").drop_nulls().first().alias("url"),
+            pl.col("ceiling").max().alias("ceiling"),
+            pl.col("outstanding_max").max().alias("max_outstanding"),
+            pl.col("first").min().alias("first"),
+            pl.col("last").max().alias("last"),
+            # the frame's first url: the one whose row came first
+            pl.col("url").sort_by("url_row").drop_nulls().first().alias("url"),
         ]
-        for row in df.group_by("host", "vp").agg(aggs).iter_rows(named=True):
+        for row in buckets.group_by("host", "vp").agg(aggs).iter_rows(named=True):
             stats = self._series(row["host"], row["vp"])
             for name in ALL_COUNTS:
                 stats.counts[name] += int(row[name] or 0)
@@ -400,13 +400,8 @@ class SignalAccumulator:
             for host, vp, lo, hi in bounds.iter_rows():
                 self._series(host, vp).create.add_bins(per.get((host, vp), {}), float(lo), float(hi))
 
-    def _fold_cells(self, df: pl.DataFrame, creates: pl.DataFrame) -> None:
-        aggs = [pl.col(name).sum().cast(pl.Int64).alias(name) for name in CELL_COUNTS]
-        aggs += [
-            pl.col("outstanding").max().cast(pl.Int64).alias("outstanding_max"),
-            pl.col("outstanding_max").max().cast(pl.Int64).alias("ceiling"),
-        ]
-        part = df.group_by("host", "vp", "bucket").agg(aggs)
+    def _fold_cells(self, buckets: pl.DataFrame, creates: pl.DataFrame) -> None:
+        part = buckets.select("host", "vp", "bucket", *CELL_COUNTS, "outstanding_max", "ceiling")
         self._cell_parts.append(part)
         self._part_rows += part.height
         if creates.height:
@@ -770,6 +765,23 @@ def _empty_pending() -> pl.DataFrame:
             "issue_op": pl.String(),
         }
     )
+
+
+def _bucket_aggregates(df: pl.DataFrame) -> pl.DataFrame:
+    """One group-by over the frame's rows per (host, vp, bucket): every counter, the
+    ``#outstanding`` maxima, the time span and the first url. Both the provider totals and the
+    timeline cells are then folded from this small frame instead of from the rows."""
+    has_url = pl.col("url").is_not_null()
+    aggs = [expr.sum().cast(pl.Int64).alias(name) for name, expr in _count_exprs().items()]
+    aggs += [
+        pl.col("outstanding").max().cast(pl.Int64).alias("outstanding_max"),
+        pl.col("outstanding_max").max().cast(pl.Int64).alias("ceiling"),
+        pl.col("ts").min().alias("first"),
+        pl.col("ts").max().alias("last"),
+        pl.col("url").filter(has_url).first().alias("url"),
+        pl.col("_row").filter(has_url).first().alias("url_row"),
+    ]
+    return df.with_row_index("_row").group_by("host", "vp", "bucket").agg(aggs)
 
 
 def _normalise(df: pl.DataFrame) -> pl.DataFrame:
