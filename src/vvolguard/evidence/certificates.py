@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from cryptography.utils import CryptographyDeprecationWarning
 
 from vvolguard.evidence.source import EvidenceFile
-from vvolguard.evidence.structured import Warner, guarded
+from vvolguard.evidence.structured import GuardedReader, Warner
 from vvolguard.records import CertificateRecord, Citation, EvidenceKind, Record
 
 #: A PEM block longer than this is not a certificate (the largest real chains stay far below).
@@ -129,7 +129,7 @@ def _safe_record(
         return None
 
 
-class CertificateReader:
+class CertificateReader(GuardedReader):
     """PEM (one or many, with surrounding text) and DER certificate files."""
 
     kind = EvidenceKind.CERTIFICATE
@@ -145,10 +145,6 @@ class CertificateReader:
         if _plausible_der(head):
             return 88 if named else 75
         return 40 if named and not head.strip() else 0
-
-    def read(self, ef: EvidenceFile) -> Iterator[Record]:
-        warn = Warner(ef)
-        return guarded(ef, self._read(ef, warn), warn)
 
     def _read(self, ef: EvidenceFile, warn: Warner) -> Iterator[Record]:
         head = ef.head(4096)

@@ -20,12 +20,12 @@ from typing import Any
 
 from vvolguard.evidence.source import EvidenceFile
 from vvolguard.evidence.structured import (
+    GuardedReader,
     LineIndex,
     Warner,
     cite_text,
     first,
     first_data_line,
-    guarded,
     head_text,
     is_csv_header,
     iter_csv_rows,
@@ -496,7 +496,7 @@ Builder = Callable[[EvidenceFile, Entry, Warner], Record | None]
 
 
 @dataclass(frozen=True)
-class EsxcliListReader:
+class EsxcliListReader(GuardedReader):
     """One ``esxcli storage vvol <namespace> list`` output, in any formatter."""
 
     kind: EvidenceKind
@@ -519,10 +519,6 @@ class EsxcliListReader:
         if cli:
             return 55
         return 25 if named else 0
-
-    def read(self, ef: EvidenceFile) -> Iterator[Record]:
-        warn = Warner(ef)
-        return guarded(ef, self._read(ef, warn), warn)
 
     def _read(self, ef: EvidenceFile, warn: Warner) -> Iterator[Record]:
         text = read_text(ef, warn)

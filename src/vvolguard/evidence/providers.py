@@ -21,12 +21,12 @@ from typing import Any
 from vvolguard.evidence.source import EvidenceFile
 from vvolguard.evidence.structured import (
     Dates,
+    GuardedReader,
     LineIndex,
     Warner,
     cite_text,
     first,
     first_data_line,
-    guarded,
     guess_dayfirst,
     head_text,
     is_csv_header,
@@ -65,7 +65,7 @@ _CSV_COLUMNS = (
 )
 
 
-class VasaProviderExportReader:
+class VasaProviderExportReader(GuardedReader):
     """``Get-VasaProvider | Export-Csv`` or ``| ConvertTo-Json`` (observer: vCenter)."""
 
     kind = EvidenceKind.VASA_PROVIDER_EXPORT
@@ -86,10 +86,6 @@ class VasaProviderExportReader:
         if score and named:
             score = 92
         return score
-
-    def read(self, ef: EvidenceFile) -> Iterator[Record]:
-        warn = Warner(ef)
-        return guarded(ef, self._read(ef, warn), warn)
 
     def _read(self, ef: EvidenceFile, warn: Warner) -> Iterator[Record]:
         text = read_text(ef, warn)

@@ -76,6 +76,18 @@ def guarded(ef: EvidenceFile, records: Iterator[Record], warner: Warner | None =
             warner.finish()
 
 
+class GuardedReader:
+    """Base of the structured readers: ``read`` runs the subclass's ``_read`` under
+    :func:`guarded` with one :class:`Warner` per file, so no reader repeats that wiring."""
+
+    def read(self, ef: EvidenceFile) -> Iterator[Record]:
+        warn = Warner(ef)
+        return guarded(ef, self._read(ef, warn), warn)
+
+    def _read(self, ef: EvidenceFile, warn: Warner) -> Iterator[Record]:
+        raise NotImplementedError
+
+
 # --------------------------------------------------------------------------------------------
 # Text decoding
 # --------------------------------------------------------------------------------------------

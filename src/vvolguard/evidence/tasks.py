@@ -26,12 +26,12 @@ from typing import Any
 from vvolguard.evidence.source import EvidenceFile
 from vvolguard.evidence.structured import (
     Dates,
+    GuardedReader,
     LineIndex,
     Warner,
     cite_text,
     first,
     first_data_line,
-    guarded,
     guess_dayfirst,
     head_text,
     is_csv_header,
@@ -241,7 +241,7 @@ def _migration_from_task(
     )
 
 
-class TaskExportReader:
+class TaskExportReader(GuardedReader):
     """vSphere Client Tasks CSV, or PowerCLI ``Get-Task`` as JSON or CSV."""
 
     kind = EvidenceKind.VCENTER_TASKS
@@ -263,10 +263,6 @@ class TaskExportReader:
             elif is_csv_header(header, _TASK_COLUMNS, minimum=2) and named:
                 score = 60
         return min(score + 8, 95) if score and named else score
-
-    def read(self, ef: EvidenceFile) -> Iterator[Record]:
-        warn = Warner(ef)
-        return guarded(ef, self._read(ef, warn), warn)
 
     def _read(self, ef: EvidenceFile, warn: Warner) -> Iterator[Record]:
         text = read_text(ef, warn)
@@ -567,7 +563,7 @@ _EVENT_COLUMNS = (
 )
 
 
-class EventExportReader:
+class EventExportReader(GuardedReader):
     """``Get-VIEvent | ConvertTo-Json`` (also CloudEvents from the Event Broker, and event CSVs)."""
 
     kind = EvidenceKind.VCENTER_EVENTS
@@ -590,10 +586,6 @@ class EventExportReader:
             ):
                 score = 70
         return min(score + 7, 95) if score and named else score
-
-    def read(self, ef: EvidenceFile) -> Iterator[Record]:
-        warn = Warner(ef)
-        return guarded(ef, self._read(ef, warn), warn)
 
     def _read(self, ef: EvidenceFile, warn: Warner) -> Iterator[Record]:
         text = read_text(ef, warn)
