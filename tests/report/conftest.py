@@ -36,6 +36,7 @@ from vvolguard.analysis.model import (
     StormWindow,
     Verdict,
 )
+from vvolguard.analysis.signals import COUNT_NAMES
 from vvolguard.records import Citation, ReadWarning
 
 T0 = datetime(2026, 3, 10, 14, 0, 0, tzinfo=UTC)
@@ -390,18 +391,7 @@ def _per_provider_healthy(timeline: list[dict]) -> list[dict]:
             "host": h,
             "vp": "vasa-a01",
             "counts": dict.fromkeys(
-                (
-                    "issue",
-                    "success",
-                    "failure",
-                    "no_free_conn",
-                    "busy",
-                    "timeout",
-                    "setcontext_failure",
-                    "transport",
-                    "ssl",
-                    "bind_retry",
-                ),
+                COUNT_NAMES,
                 0,
             ),
             "ceiling": 5,
