@@ -53,3 +53,35 @@ def test_a_provider_that_keeps_up_is_not_called_saturated(tmp_path: Path) -> Non
     end = datetime.fromisoformat(result.ground_truth["window"]["end"])
     diagnosis = diagnose([tmp_path / "archives", tmp_path / "vcenter" / "get-task.json"], now=end)
     assert diagnosis.verdict.cls == "healthy", diagnosis.verdict.summary
+
+
+def _diagnosis_json(paths: list[Path], hash_seed: str) -> dict:
+    """The CLI's JSON under one interpreter hash seed (fixed at start-up, hence a child)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "vvolguard.cli.main", "diagnose", *map(str, paths), "--json", "--now", NOW],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        timeout=300,
+        check=True,
+    )
+    return json.loads(proc.stdout)
+
+
+NOW = "2026-03-15T00:00:00Z"
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_same_evidence_same_report_whatever_the_hash_seed(tmp_path: Path, scenario: str) -> None:
+    """Set and frozenset iteration order changes with the hash seed; a report built from it
+    (which host-log failure is cited first, say) would differ between two runs on the same
+    evidence, and an admin comparing them would chase a difference that is not there."""
+    simulate(scenario=scenario, hosts=4, vms=24, esxi=7, seed=3, out=tmp_path, formats="tgz", duration_s=3600)
+    paths = [tmp_path / "archives", tmp_path / "vcenter", tmp_path / "certs"]
+    first, second = (_diagnosis_json(paths, seed) for seed in ("1", "2"))
+    assert first == second

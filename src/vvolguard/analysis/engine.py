@@ -212,7 +212,12 @@ class Analyzer:
         facts.pe_missing = self._missing_pes()
         facts.pe_events = list(self.host_events.get(HostEventKind.PE_PATH_BAD, []))
         facts.container_offline = list(self.host_events.get(HostEventKind.CONTAINER_OFFLINE, []))
-        facts.host_failures = [e for k in HOST_FAILURE_EVENTS for e in self.host_events.get(k, [])]
+        # In time order, whatever order the kinds are listed in: a frozenset iterates in an
+        # order that changes with the interpreter's hash seed, and the report must not.
+        facts.host_failures = sorted(
+            (e for k in HOST_FAILURE_EVENTS for e in self.host_events.get(k, [])),
+            key=lambda e: (e.ts, e.citation.file, e.citation.line or 0, e.kind.value),
+        )
         failed = self.ledger.failed()
         facts.failed_migrations = len(failed)
         involved = [host_key(h) for task in failed for h in (task.source_host, task.dest_host) if h]
