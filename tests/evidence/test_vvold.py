@@ -93,7 +93,8 @@ def test_pure_sample_continuations_take_their_header_and_keep_their_own_line() -
     assert success["level"] == "error" and success["kind"] == VasaEventKind.SUCCESS
     assert success["container"] == "b487b73a-6128-3ad2-873b-8ddb1ba45d4f"
     assert (success["elapsed_ms"], success["outstanding"], success["pid"]) == (154, 0, 2099041)
-    assert success["text"].startswith("VasaOp::ThrowFromSessionError [#89844]: ===> FINAL SUCCESS")
+    # A citation quotes the line itself, as grep would show it, like every other reader's.
+    assert success["text"].startswith("--> VasaOp::ThrowFromSessionError [#89844]: ===> FINAL SUCCESS")
     assert (poll["op"], poll["opseq"], poll["level"]) == ("getEvents", 89845, "info")
     assert set(frame["file"]) == {"vvold.log"} and set(frame["host"]) == {"esx01"}
     assert warnings == []
@@ -142,7 +143,7 @@ def test_esxi8_shape_and_plus_continuation() -> None:
     first, cont = rows(frame.frame)
     assert (first["kind"], first["fault"], first["opseq"]) == ("failure", "TIMEOUT", 1201)
     assert (cont["kind"], cont["line"], cont["level"]) == ("busy", 2, "error")
-    assert cont["text"] == "continuation text PROVIDER_BUSY"
+    assert cont["text"] == ESXI8.splitlines()[1]  # the line itself
     assert frame.frame["host"].null_count() == 2  # no host known for a loose file
 
 
@@ -316,3 +317,15 @@ def test_reader_on_a_real_file(tmp_path) -> None:
     frames = [r for r in VvoldReader().read(ef) if isinstance(r, VasaFrame)]
     assert sum(f.frame.height for f in frames) == 9
     assert frames[0].frame["file"][0] == str(path)
+
+
+def test_citation_is_the_line_itself_without_context_blob_or_cr() -> None:
+    """An admin greps for the cited text: it must be the line as written, less the ESXi 8
+    base64 backtrace (noise) and a Windows line ending."""
+    line = (
+        "2025-08-08T12:20:01.100Z Er(163) VVold[2255518]: [Originator@6876 sub=Default] "
+        "VasaSession::GetFreeConn: No free connections to VP pure-ct0"
+    )
+    frame, _, _ = read(line + " [context]zKq7AVICAgAAAP8AAAAAAAAA==[/context]\r\n" + line + "\r\n")
+    assert frame["text"].to_list() == [line, line]
+    assert frame["kind"].to_list() == ["no-free-conn", "no-free-conn"]

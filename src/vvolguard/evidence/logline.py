@@ -258,6 +258,21 @@ def ts_expr_fast(col: pl.Expr) -> pl.Expr:
     )
 
 
+def ts_expr_esxi(col: pl.Expr) -> pl.Expr:
+    """ESXi's own ``YYYY-MM-DDTHH:MM:SS.fffZ`` at the start of ``col``; null for anything else.
+
+    About 3x cheaper per row than :func:`ts_expr_fast`: the seconds part repeats from line to
+    line (a busy log writes many lines a second), so it is parsed once per distinct second
+    (``cache``), and the milliseconds are a plain integer cast.
+    """
+    seconds = col.str.slice(0, 19).str.to_datetime(
+        "%Y-%m-%dT%H:%M:%S", strict=False, time_unit="us", time_zone="UTC", cache=True
+    )
+    millis = col.str.slice(20, 3).cast(pl.Int64, strict=False)
+    exact = col.str.slice(19, 5).str.contains(r"^\.\d{3}Z$")
+    return pl.when(exact).then(seconds + pl.duration(milliseconds=millis))
+
+
 def level_expr(col: pl.Expr) -> pl.Expr:
     """Vectorised :func:`normalise_level`."""
     prefix = col.str.slice(0, 2)

@@ -15,6 +15,7 @@ last timestamped line before them), so blocks can be parsed in any order, on any
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -66,80 +67,102 @@ def long_line_message() -> str:
 
 
 #: Fast paths for the two shapes that make up most of a busy log, in two tiers. First one
-#: strict, anchored ``extract_groups`` on the text from ``===>`` on: strict and anchored so the
-#: regex crate can use its one-pass engine, which is about twice as fast per row as the same
-#: fields taken by separate extracts. Rows that do not fit exactly get the second tier: one
+#: strict, anchored ``extract_groups`` on the line from its ``[#opseq]`` on: strict and anchored
+#: so the regex crate can use its one-pass engine, which is about twice as fast per row as the
+#: same fields taken by separate extracts. Rows that do not fit exactly get the second tier: one
 #: literal-led extract per field, tolerant of missing parts. Misses of both go to the generic
-#: classifier. ``opseq`` precedes ``===>`` and is always a separate extract.
+#: classifier. A header (time, level, ``app[pid]``, ``[meta]``) holds no ``[#``, so the first
+#: ``[#`` of the line is the op sequence number. Digits and word characters are ASCII here
+#: (about 20 % faster than Unicode classes); an operation name or number spelled otherwise
+#: misses this tier and is read by the tolerant one, with the same result.
 #: ``VasaOp::X [#n]: ===> Issuing 'op' to VP vp (#outstanding a/b) [session state: S]``
 ISSUE_STRICT = (
-    r"^===> Issuing '(?P<op>\w+)' to VP (?P<vp>[^\s(),\[\]]+) "
-    r"\(#outstanding (?P<outstanding>\d+)/(?P<outstanding_max>\d+)\)"
+    r"^\[#(?P<opseq>[0-9]+)\]: ===> Issuing '(?P<op>[0-9A-Za-z_]+)' to VP (?P<vp>[^\s(),\[\]]+) "
+    r"\(#outstanding (?P<outstanding>[0-9]+)/(?P<outstanding_max>[0-9]+)\)"
 )
+OPSEQ = r"\[#(\d+)\]"
 ISSUE_FIELDS = {
+    "opseq": OPSEQ,
     "op": r"===> Issuing '(\w+)'",
     "vp": r"' to VP ([^\s(),\[\]]+)",
     "outstanding": r"#outstanding (\d+)",
     "outstanding_max": r"#outstanding \d+/(\d+)",
 }
-#: ``===> FINAL SUCCESS op VP (vp) Container (uuid) timeElapsed=N msecs (#outstanding n)``
+#: ``VasaOp::X [#n]: ===> FINAL SUCCESS op VP (vp) Container (uuid) timeElapsed=N msecs (#outstanding n)``
 SUCCESS_STRICT = (
-    r"^===> FINAL SUCCESS (?P<op>\w+) VP \((?P<vp>[^)\s]*)\) Container \((?P<container>[^)\s]*)\) "
-    r"timeElapsed=(?P<elapsed_ms>\d+) msecs \(#outstanding (?P<outstanding>\d+)\)"
+    r"^\[#(?P<opseq>[0-9]+)\]: ===> FINAL SUCCESS (?P<op>[0-9A-Za-z_]+) VP \((?P<vp>[^)\s]*)\) "
+    r"Container \((?P<container>[^)\s]*)\) "
+    r"timeElapsed=(?P<elapsed_ms>[0-9]+) msecs \(#outstanding (?P<outstanding>[0-9]+)\)"
 )
 SUCCESS_FIELDS = {
+    "opseq": OPSEQ,
     "op": r"===> FINAL SUCCESS (\w+)",
     "vp": r" VP \(([^)\s]*)\)",
     "container": r"Container \(([^)\s]*)\)",
     "elapsed_ms": r"timeElapsed=(\d+)",
     "outstanding": r"#outstanding (\d+)",
 }
-OPSEQ = r"\[#(\d+)\]"
 FAST_PATHS = (
     ("===> Issuing '", ISSUE_STRICT, ISSUE_FIELDS, K.ISSUE),
     ("===> FINAL SUCCESS ", SUCCESS_STRICT, SUCCESS_FIELDS, K.SUCCESS),
 )
 
 
-def _kind_expr(msg: pl.Expr) -> pl.Expr:
-    """Classify a message. Order matters: the most specific shape wins.
+#: The generic classifier: the first rule whose patterns all match names the kind, so order
+#: matters (the most specific shape wins). The level is never used: a ``FINAL SUCCESS`` can sit
+#: under an ``error`` header (§1.2). ``TRANSPORT_FAULT (Timeout / SSL_connect() failed ...)`` on a
+#: DoSetContext line is a setcontext-failure with fault and detail kept, so the analysis can
+#: tell overload from trust.
+KIND_RULES: tuple[tuple[tuple[str, ...], VasaEventKind], ...] = (
+    (("Section for VMware ESXi?,",), K.SERVICE_START),
+    (("===> Issuing '|Issuing '",), K.ISSUE),
+    (("FINAL SUCCESS",), K.SUCCESS),
+    (("FINAL FAILURE",), K.FAILURE),
+    (("DoSetContext", "(?i)failed"), K.SETCONTEXT_FAILURE),
+    (("GetFreeConn|(?i:no free conn)",), K.NO_FREE_CONN),
+    (("bindVirtualVolume", "(?i)retr(?:y|ies|ying)"), K.BIND_RETRY),
+    (("TRANSPORT_FAULT",), K.TRANSPORT),
+    (("SSL Exception|SSL_connect|(?i:certificate verify)|(?i:handshake)|SSL error",), K.SSL),
+    (("(?i:connection refused)|GetEndPoint: failed",), K.TRANSPORT),
+    (("PROVIDER_BUSY|VasaProviderBusy|ProviderBusy|[A-Z]_?BUSY\\b",), K.BUSY),
+    (("TimedOut|TIMEOUT|(?i:timed out)",), K.TIMEOUT),
+)
 
-    The level is never used: a ``FINAL SUCCESS`` can sit under an ``error`` header (§1.2).
-    ``TRANSPORT_FAULT (Timeout / SSL_connect() failed ...)`` on a DoSetContext line is a
-    setcontext-failure with fault and detail kept, so the analysis can tell overload from trust.
+
+def classify(msgs: pl.Series) -> pl.Series:
+    """The kind of each message (:data:`KIND_RULES`; :attr:`VasaEventKind.OTHER` if none).
+
+    A rule is tried only on the rows no earlier rule took, so a message costs the rules up to
+    its own instead of all of them (a polars ``when`` chain evaluates every branch on every row).
     """
+    kinds = pl.Series("kind", [K.OTHER.value], dtype=pl.String).extend_constant(K.OTHER.value, len(msgs) - 1)
+    todo = pl.int_range(0, len(msgs), dtype=pl.UInt32, eager=True)
+    left = msgs
+    for patterns, kind in KIND_RULES:
+        hit = pl.select(pl.all_horizontal(pl.lit(left).str.contains(p) for p in patterns)).to_series()
+        hit = hit.fill_null(False)
+        if hit.any():
+            kinds = kinds.scatter(todo.filter(hit), kind.value)
+            todo, left = todo.filter(~hit), left.filter(~hit)
+            if len(todo) == 0:
+                break
+    return kinds
 
-    def has(pattern: str) -> pl.Expr:
-        return msg.str.contains(pattern)
 
-    return (
-        pl.when(has("Section for VMware ESXi?,"))
-        .then(pl.lit(K.SERVICE_START.value))
-        .when(has("===> Issuing '|Issuing '"))
-        .then(pl.lit(K.ISSUE.value))
-        .when(has("FINAL SUCCESS"))
-        .then(pl.lit(K.SUCCESS.value))
-        .when(has("FINAL FAILURE"))
-        .then(pl.lit(K.FAILURE.value))
-        .when(has("DoSetContext") & has("(?i)failed"))
-        .then(pl.lit(K.SETCONTEXT_FAILURE.value))
-        .when(has("GetFreeConn|(?i:no free conn)"))
-        .then(pl.lit(K.NO_FREE_CONN.value))
-        .when(has("bindVirtualVolume") & has("(?i)retr(?:y|ies|ying)"))
-        .then(pl.lit(K.BIND_RETRY.value))
-        .when(has("TRANSPORT_FAULT"))
-        .then(pl.lit(K.TRANSPORT.value))
-        .when(has("SSL Exception|SSL_connect|(?i:certificate verify)|(?i:handshake)|SSL error"))
-        .then(pl.lit(K.SSL.value))
-        .when(has("(?i:connection refused)|GetEndPoint: failed"))
-        .then(pl.lit(K.TRANSPORT.value))
-        .when(has("PROVIDER_BUSY|VasaProviderBusy|ProviderBusy|[A-Z]_?BUSY\\b"))
-        .then(pl.lit(K.BUSY.value))
-        .when(has("TimedOut|TIMEOUT|(?i:timed out)"))
-        .then(pl.lit(K.TIMEOUT.value))
-        .otherwise(pl.lit(K.OTHER.value))
-    )
+def first_match(frame: pl.DataFrame, exprs: Sequence[pl.Expr]) -> pl.Series:
+    """``pl.coalesce(*exprs)`` over ``frame``, each fallback evaluated only on the rows still
+    null: the later extracts are the slow, tolerant ones, and few rows need them."""
+    out = frame.select(exprs[0]).to_series()
+    for expr in exprs[1:]:
+        missing = out.is_null()
+        if not missing.any():
+            break
+        out = out.scatter(missing.arg_true(), frame.filter(missing).select(expr).to_series())
+    return out
 
+
+#: ``error (CODE / detail)`` of a FINAL FAILURE: the detail ends where the next field starts.
+DETAIL_AFTER_ERROR = r"error \([A-Z][A-Z_]+\s*/?\s*(.*?)\)(?: VP \(| Container \(| timeElapsed|\s*$)"
 
 _OP_GENERIC = (
     r"\b((?:create|bind|unbind|delete|clone|fastClone|snapshot|revert|resize|query|update|prepare|set|get)"
@@ -147,33 +170,43 @@ _OP_GENERIC = (
 )
 
 
-def _fields(msg: pl.Expr, kind: pl.Expr) -> list[pl.Expr]:
-    """Field extraction; each regex starts with a literal so the regex crate skips fast."""
-    issuing = msg.str.extract(r"Issuing '(\w+)'", 1)
-    final = msg.str.extract(r"FINAL (?:SUCCESS|FAILURE) (\w+)", 1)
-    op = pl.coalesce(
-        issuing,
-        final,
-        pl.when(kind == K.SETCONTEXT_FAILURE.value).then(pl.lit("setContext")),
-        msg.str.extract(_OP_GENERIC, 1),
+def generic_fields(rows: pl.DataFrame) -> pl.DataFrame:
+    """Kind and fields of rows no fast path took, from their ``msg``: tolerant of every spelling
+    seen, each regex led by a literal so the regex crate skips fast."""
+    msg = pl.col("msg")
+    rows = rows.with_columns(kind=classify(rows.get_column("msg")))
+    keyed = rows.select("msg", "kind")
+    op = first_match(
+        keyed,
+        [
+            msg.str.extract(r"Issuing '(\w+)'", 1),
+            msg.str.extract(r"FINAL (?:SUCCESS|FAILURE) (\w+)", 1),
+            pl.when(pl.col("kind") == K.SETCONTEXT_FAILURE.value).then(pl.lit("setContext")),
+            msg.str.extract(_OP_GENERIC, 1),
+        ],
     )
-    vp = pl.coalesce(
-        msg.str.extract(r"\bVP \(([^)\s]+)\)", 1),
-        msg.str.extract(r"\bVP ([^\s(),\[\]]+)", 1),
+    vp = first_match(
+        keyed, [msg.str.extract(r"\bVP \(([^)\s]+)\)", 1), msg.str.extract(r"\bVP ([^\s(),\[\]]+)", 1)]
+    )
+    fault = first_match(
+        keyed,
+        [
+            msg.str.extract(r"error \(([A-Z][A-Z_]+)", 1),
+            msg.str.extract(r"\]: ([A-Z][A-Z_]+) \(", 1),
+            msg.str.extract(r"\b([A-Z]{2,}(?:_[A-Z]+)+|TIMEOUT)\b", 1),
+        ],
+    )
+    detail = first_match(
+        keyed,
+        [
+            msg.str.extract(DETAIL_AFTER_ERROR, 1),
+            msg.str.extract(r"\]: [A-Z][A-Z_]+ \((.*)\)\s*$", 1),
+        ],
     )
     out = msg.str.extract_groups(r"#outstanding (\d+)(?:/(\d+))?")
-    fault = pl.coalesce(
-        msg.str.extract(r"error \(([A-Z][A-Z_]+)", 1),
-        msg.str.extract(r"\]: ([A-Z][A-Z_]+) \(", 1),
-        msg.str.extract(r"\b([A-Z]{2,}(?:_[A-Z]+)+|TIMEOUT)\b", 1),
-    )
-    detail = pl.coalesce(
-        msg.str.extract(r"error \([A-Z][A-Z_]+\s*/?\s*(.*?)\)(?: VP \(| Container \(| timeElapsed|\s*$)", 1),
-        msg.str.extract(r"\]: [A-Z][A-Z_]+ \((.*)\)\s*$", 1),
-    )
-    return [
+    return rows.with_columns(
         op.alias("op"),
-        msg.str.extract(r"\[#(\d+)\]", 1).cast(pl.Int64, strict=False).alias("opseq"),
+        msg.str.extract(OPSEQ, 1).cast(pl.Int64, strict=False).alias("opseq"),
         vp.alias("vp"),
         msg.str.extract(r"Container \(([^)\s]+)\)", 1).alias("container"),
         msg.str.extract(r"timeElapsed=(\d+)", 1).cast(pl.Int64, strict=False).alias("elapsed_ms"),
@@ -182,7 +215,7 @@ def _fields(msg: pl.Expr, kind: pl.Expr) -> list[pl.Expr]:
         fault.alias("fault"),
         detail.str.strip_chars().alias("detail"),
         msg.str.extract(r"(?:url: |\b)(https?://[^\s)\]]+)", 1).alias("url"),
-    ]
+    )
 
 
 def split_lines(data: bytes, expected: int | None = None) -> pl.Series:
@@ -297,11 +330,12 @@ def _build(
     """Date, split and classify the kept rows, then extract fields by shape.
 
     Every step takes the cheapest route that is exact for the common spelling and checks that
-    it was: header tokens by splitting on spaces (a regex only for rows that do not split as
-    expected); Issuing and FINAL SUCCESS lines (most of a busy log) by a few literal-led
-    regexes (splitting them into tokens measured no faster); everything else (failures,
-    GetFreeConn, busy, setContext, TLS, and fast-path misses) by the generic, tolerant
-    classifier and extractor.
+    it was: header fields from a few low-cardinality tokens (:func:`_with_header_fields`);
+    Issuing and FINAL SUCCESS lines (most of a busy log) by one strict regex each, on the line
+    itself; everything else (failures, GetFreeConn, busy, setContext, TLS, and fast-path misses)
+    by the generic, tolerant classifier and extractor, on the message. The message (the line
+    without its header or ``-->``) is computed only for those rows: a citation quotes the line
+    itself, as every other reader's does, so the polling rows never need it.
     """
     hl = pl.col("hl")
     work = sel.with_columns(hl=headers, own=(pl.col("i") == pl.col("h")), orphan=(pl.col("h") > pl.col("i")))
@@ -310,60 +344,24 @@ def _build(
         # Row by row, not "all rows once any has a prefix": a block's other lines must not
         # change how a line is read, or the parse would depend on where the input was cut.
         work = work.with_columns(hl=pl.when(dated).then(hl).otherwise(ll.strip_grep_prefix_expr(hl)))
-    tokens = hl.str.split_exact(" ", 2)
-    level_tok, app_tok = tokens.struct.field("field_1"), tokens.struct.field("field_2")
-    level_ok = level_tok.str.contains(ll.LEVEL_TOKEN_RS).fill_null(False)
-    work = work.with_columns(
-        ts=ll.ts_expr_fast(hl.str.slice(0, 24)),
-        level_raw=pl.when(level_ok).then(level_tok),
-        pid=pl.when(level_ok).then(app_tok.str.extract(r"\[(\d+)\]:?$", 1)).cast(pl.Int64, strict=False),
-    )
-    if work.get_column("pid").null_count():  # extra spaces, no pid, odd apps: the full grammar
-        head = hl.str.extract_groups(ll.HEAD_LEVEL_PID_RS)
-        work = work.with_columns(
-            level_raw=pl.coalesce("level_raw", head.struct.field("level")),
-            pid=pl.coalesce("pid", head.struct.field("pid").cast(pl.Int64, strict=False)),
-        )
-    if work.get_column("ts").null_count():
-        # Offsets, other fraction lengths, or junk after a timestamp-looking start: the
-        # general parse, only when needed.
-        work = work.with_columns(ts=pl.coalesce(pl.col("ts"), ll.ts_expr(hl))).filter(
-            pl.col("ts").is_not_null()
-        )
-        if work.height == 0:
-            return None
-    work = _with_messages(work)
-    msg = pl.col("msg")
-    # A handful of distinct level spellings: normalise those, then look every row up.
-    raws = work.get_column("level_raw").unique().drop_nulls()
-    norm = pl.select(ll.level_expr(pl.lit(raws))).to_series()
-    work = work.with_columns(
-        level=pl.when(pl.col("orphan"))
-        .then(None)
-        .otherwise(pl.col("level_raw").replace_strict(raws, norm, default=None, return_dtype=pl.String)),
-        esxi8=pl.col("level_raw")
-        .replace_strict(raws, raws.str.contains(r"^[A-Z][a-z]\("), default=False, return_dtype=pl.Boolean)
-        .fill_null(False),
-        fast=pl.when(msg.str.contains(FAST_PATHS[0][0], literal=True))
-        .then(0)
-        .when(msg.str.contains(FAST_PATHS[1][0], literal=True))
-        .then(1),
-    )
-    # Only what the rest needs travels on: every filter and concat below copies what is left.
-    work = work.drop("l", "hl", "h", "own", "orphan", "level_raw")
+    work = _with_header_fields(work)
+    if work.height == 0:
+        return None
+    work = work.with_columns(text=_citation_text(work.get_column("l")), fast=_fast_index(pl.col("l")))
     parts: list[pl.DataFrame] = []
     rest = work.filter(pl.col("fast").is_null())
+    line = pl.col("l")
     for index, (_, strict, patterns, kind) in enumerate(FAST_PATHS):
         chunk = work.filter(pl.col("fast") == index)
         if chunk.height == 0:
             continue
         chunk = chunk.with_columns(
-            msg.str.slice(msg.str.find("===> ", literal=True)).str.extract_groups(strict).alias("f"),
-            msg.str.extract(OPSEQ, 1).alias("opseq"),
+            line.str.slice(line.str.find("[#", literal=True)).str.extract_groups(strict).alias("f")
         ).unnest("f")
         hit = chunk.get_column("op").is_not_null()
         if not hit.all():  # not the usual spelling: tolerant extracts, then the generic path
-            odd = chunk.filter(~hit).drop(patterns)
+            odd = _with_messages(chunk.filter(~hit).drop(patterns))
+            msg = pl.col("msg")
             odd = odd.with_columns(
                 msg.str.extract(pattern, 1).alias(name) for name, pattern in patterns.items()
             )
@@ -373,17 +371,87 @@ def _build(
             chunk = chunk.filter(hit)
         parts.append(chunk.with_columns(kind=pl.lit(kind.value)))
     if rest.height:
-        rest = rest.with_columns(kind=_kind_expr(msg)).with_columns(_fields(msg, pl.col("kind")))
-        parts.append(rest)
+        parts.append(generic_fields(_with_messages(rest)))
     # No rechunk: the sort below gathers every column into one chunk anyway.
-    frame = pl.concat(
-        [_finish(part, offset, display, host) for part in parts if part.height], how="vertical", rechunk=False
-    )
+    frame = pl.concat([_finish(part, offset, display, host) for part in parts], how="vertical", rechunk=False)
     if frame.height == 0:
         return None
     frame = frame.sort("line")
     shape = "esxi8" if frame.get_column("esxi8").sum() * 2 > frame.height else "esxi7"
     return VasaFrame(frame=frame.select(list(VASA_SCHEMA)), shape=shape)
+
+
+def _fast_index(line: pl.Expr) -> pl.Expr:
+    """Which fast path a row takes (its index in :data:`FAST_PATHS`), or null for none."""
+    return (
+        pl.when(line.str.contains(FAST_PATHS[0][0], literal=True))
+        .then(0)
+        .when(line.str.contains(FAST_PATHS[1][0], literal=True))
+        .then(1)
+    )
+
+
+def _citation_text(lines: pl.Series) -> pl.Series:
+    """The line as a citation quotes it: itself, without a trailing CR or an ESXi 8 base64
+    ``[context]`` blob (noise to a reader), clipped to :data:`MAX_CITED_TEXT`. Each fix-up
+    runs only when some row needs it."""
+    text = lines
+    if text.str.ends_with("\r").any():
+        text = text.str.strip_chars_end("\r")
+    if text.str.contains("[context]", literal=True).any():
+        text = text.str.replace(ll.CONTEXT_BLOB_RS, "")
+    if (text.str.len_bytes().max() or 0) > MAX_CITED_TEXT:
+        text = pl.select(ll.clip_expr(pl.lit(text), MAX_CITED_TEXT)).to_series()
+    return text
+
+
+def _with_header_fields(work: pl.DataFrame) -> pl.DataFrame:
+    """``ts``, ``level``, ``pid`` and ``esxi8`` of each row, from its header line ``hl``.
+
+    A header splits on spaces into time, level and ``app[pid]``. A block has a handful of
+    distinct level and app tokens, so each token is parsed once per distinct value and looked
+    up per row (``replace_strict``), instead of running a regex per row. Rows that do not split
+    that way get the full header grammar; rows whose time is not the common ``...Z`` spelling
+    get the general time parse, and rows with no time at all are dropped.
+    """
+    hl = pl.col("hl")
+    work = work.with_columns(hl.str.split_exact(" ", 2).alias("tok")).unnest("tok")
+    level_tok, app_tok = work.get_column("field_1"), work.get_column("field_2")
+    levels = level_tok.unique().drop_nulls()
+    levels = levels.filter(levels.str.contains(ll.LEVEL_TOKEN_RS))
+    apps = app_tok.unique().drop_nulls()
+    pids = apps.str.extract(r"\[(\d+)\]:?$", 1).cast(pl.Int64, strict=False)
+    level_ok = pl.col("field_1").is_in(levels.implode())
+    work = work.with_columns(
+        ts=ll.ts_expr_esxi(hl),
+        level_raw=pl.when(level_ok).then(pl.col("field_1")),
+        pid=pl.when(level_ok).then(
+            pl.col("field_2").replace_strict(apps, pids, default=None, return_dtype=pl.Int64)
+        ),
+    ).drop("field_0", "field_1", "field_2")
+    if work.get_column("pid").null_count():  # extra spaces, no pid, odd apps: the full grammar
+        head = hl.str.extract_groups(ll.HEAD_LEVEL_PID_RS)
+        work = work.with_columns(
+            level_raw=pl.coalesce("level_raw", head.struct.field("level")),
+            pid=pl.coalesce("pid", head.struct.field("pid").cast(pl.Int64, strict=False)),
+        )
+    if work.get_column("ts").null_count():
+        # Offsets, other fraction lengths, or junk after a timestamp-looking start: the
+        # general parse, only when needed.
+        work = work.with_columns(
+            ts=pl.coalesce(pl.col("ts"), ll.ts_expr_fast(hl.str.slice(0, 24)), ll.ts_expr(hl))
+        ).filter(pl.col("ts").is_not_null())
+    # A handful of distinct level spellings: normalise those, then look every row up.
+    raws = work.get_column("level_raw").unique().drop_nulls()
+    norm = pl.select(ll.level_expr(pl.lit(raws))).to_series()
+    return work.with_columns(
+        level=pl.when(pl.col("orphan"))
+        .then(None)
+        .otherwise(pl.col("level_raw").replace_strict(raws, norm, default=None, return_dtype=pl.String)),
+        esxi8=pl.col("level_raw")
+        .replace_strict(raws, raws.str.contains(r"^[A-Z][a-z]\("), default=False, return_dtype=pl.Boolean)
+        .fill_null(False),
+    ).drop("level_raw")
 
 
 def _with_messages(work: pl.DataFrame) -> pl.DataFrame:
@@ -417,12 +485,7 @@ def _finish(part: pl.DataFrame, offset: int, display: str, host: str | None) -> 
     ]
     for name in list(VASA_SCHEMA)[4:]:
         dtype = VASA_SCHEMA[name]
-        if name == "text":
-            # msg has no trailing CR/LF already, so a message within the limit is its own citation
-            short = part.get_column("msg").str.len_bytes().max() or 0
-            text = pl.col("msg") if short <= MAX_CITED_TEXT else ll.clip_expr(pl.col("msg"), MAX_CITED_TEXT)
-            cols.append(text.alias("text"))
-        elif name in present:
+        if name in present:
             cols.append(pl.col(name).cast(dtype, strict=False).alias(name))
         else:
             cols.append(pl.lit(None, dtype=dtype).alias(name))
