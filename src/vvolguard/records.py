@@ -121,7 +121,7 @@ VASA_SCHEMA: dict[str, pl.DataType] = {
     "fault": pl.String(),  # upper-snake code: TIMEOUT, PROVIDER_BUSY, TRANSPORT_FAULT ...
     "detail": pl.String(),  # text after the code
     "url": pl.String(),  # provider URL when the line names one
-    "text": pl.String(),  # the message, clipped, for citations
+    "text": pl.String(),  # the line itself (no CR, no ESXi 8 [context] blob), clipped: the citation
 }
 
 
