@@ -16,6 +16,7 @@ timestamp is timezone-aware UTC.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -24,6 +25,11 @@ import polars as pl
 
 #: Longest line text kept in a citation; evidence lines can be 10 MB of junk.
 MAX_CITED_TEXT = 400
+
+
+#: ESXi 8/9 end some lines with a base64 backtrace, ``[context]...[/context]``: noise to whoever
+#: reads a citation. The ``$`` alternative drops a blob that a clip cut short.
+CONTEXT_BLOB_RE = re.compile(r"\s*\[context\].*?(?:\[/context\]|$)", re.DOTALL)
 
 
 def clip(text: str, limit: int = MAX_CITED_TEXT) -> str:
@@ -45,7 +51,10 @@ class Citation:
     text: str
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "text", clip(self.text))
+        text = self.text
+        if "[context]" in text:
+            text = CONTEXT_BLOB_RE.sub("", text)
+        object.__setattr__(self, "text", clip(text))
 
 
 @dataclass(frozen=True, slots=True)

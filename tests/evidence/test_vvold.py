@@ -12,7 +12,7 @@ import pytest
 from vvolguard.evidence import vvold
 from vvolguard.evidence.source import EvidenceFile, from_bytes
 from vvolguard.evidence.vvold import VvoldReader, VvoldStream
-from vvolguard.records import VASA_SCHEMA, HostIdentity, VasaEventKind, VasaFrame
+from vvolguard.records import VASA_SCHEMA, Citation, HostIdentity, VasaEventKind, VasaFrame
 
 # [VERBATIM] Pure Storage KB (§1.2): starts with a continuation whose header is above the excerpt.
 PURE = (
@@ -320,12 +320,14 @@ def test_reader_on_a_real_file(tmp_path) -> None:
 
 
 def test_citation_is_the_line_itself_without_context_blob_or_cr() -> None:
-    """An admin greps for the cited text: it must be the line as written, less the ESXi 8
-    base64 backtrace (noise) and a Windows line ending."""
+    """An admin greps for the cited text: it must be the line as written, less a Windows line
+    ending and the ESXi 8 base64 backtrace (noise; dropped where a row becomes a Citation)."""
     line = (
         "2025-08-08T12:20:01.100Z Er(163) VVold[2255518]: [Originator@6876 sub=Default] "
         "VasaSession::GetFreeConn: No free connections to VP pure-ct0"
     )
-    frame, _, _ = read(line + " [context]zKq7AVICAgAAAP8AAAAAAAAA==[/context]\r\n" + line + "\r\n")
-    assert frame["text"].to_list() == [line, line]
+    blob = " [context]zKq7AVICAgAAAP8AAAAAAAAA==[/context]"
+    frame, _, _ = read(line + blob + "\r\n" + line + "\r\n")
+    assert frame["text"].to_list() == [line + blob, line]
     assert frame["kind"].to_list() == ["no-free-conn", "no-free-conn"]
+    assert [Citation("vvold.log", 1, t).text for t in frame["text"]] == [line, line]

@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import polars as pl
 
+from vvolguard.records import CONTEXT_BLOB_RE  # used by strip_context, shared with Citation
+
 # --------------------------------------------------------------------------------------------
 # Pattern text shared by the Python and polars flavours
 # --------------------------------------------------------------------------------------------
@@ -88,7 +90,6 @@ CONTINUATION_RE = re.compile(r"^\s*--> ?")
 CONTINUATION_RS = r"^\s*--> ?"
 
 #: ESXi 8/9 may end a message with a base64 backtrace blob; it is noise for matching and citing.
-CONTEXT_BLOB_RE = re.compile(r"\s*\[context\].*?(?:\[/context\]|$)", re.DOTALL)
 CONTEXT_BLOB_RS = r"\s*\[context\](?s:.*?)(?:\[/context\]|$)"
 
 _META_KEY_RE = re.compile(r"\b(sub|opID|OpId|opid|user|sid)=(\S+)", re.IGNORECASE)

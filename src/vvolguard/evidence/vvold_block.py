@@ -316,7 +316,7 @@ def parse_block(block: Block, display: str, host: str | None) -> Parsed:
             return out
         sel = sel.with_columns(pl.col("h").fill_null(int(first[0])))
     headers = df.get_column("l").gather(sel.get_column("h"))
-    frame = _build(sel, headers, offset, display, host)
+    frame = _build(sel, headers, block.data, offset, display, host)
     if frame is not None:
         starts = frame.frame.filter(pl.col("kind") == K.SERVICE_START.value)
         out.sections.extend(starts.select("line", "text").iter_rows())
@@ -325,7 +325,7 @@ def parse_block(block: Block, display: str, host: str | None) -> Parsed:
 
 
 def _build(
-    sel: pl.DataFrame, headers: pl.Series, offset: int, display: str, host: str | None
+    sel: pl.DataFrame, headers: pl.Series, data: bytes, offset: int, display: str, host: str | None
 ) -> VasaFrame | None:
     """Date, split and classify the kept rows, then extract fields by shape.
 
@@ -337,17 +337,12 @@ def _build(
     without its header or ``-->``) is computed only for those rows: a citation quotes the line
     itself, as every other reader's does, so the polling rows never need it.
     """
-    hl = pl.col("hl")
     work = sel.with_columns(hl=headers, own=(pl.col("i") == pl.col("h")), orphan=(pl.col("h") > pl.col("i")))
-    dated = work.get_column("hl").str.contains(r"^\d{4}-\d{2}-\d{2}T")
-    if not dated.all():
-        # Row by row, not "all rows once any has a prefix": a block's other lines must not
-        # change how a line is read, or the parse would depend on where the input was cut.
-        work = work.with_columns(hl=pl.when(dated).then(hl).otherwise(ll.strip_grep_prefix_expr(hl)))
     work = _with_header_fields(work)
     if work.height == 0:
         return None
-    work = work.with_columns(text=_citation_text(work.get_column("l")), fast=_fast_index(pl.col("l")))
+    text = _citation_text(work.get_column("l"), cr=b"\r" in data)
+    work = work.with_columns(text=text, fast=_fast_index(pl.col("l")))
     parts: list[pl.DataFrame] = []
     rest = work.filter(pl.col("fast").is_null())
     line = pl.col("l")
@@ -371,7 +366,11 @@ def _build(
             chunk = chunk.filter(hit)
         parts.append(chunk.with_columns(kind=pl.lit(kind.value)))
     if rest.height:
-        parts.append(generic_fields(_with_messages(rest)))
+        # The generic fields depend on the message alone, and a storm repeats the same few
+        # messages (every "No free connections to VP x" line is the same text): read each once.
+        rest = _with_messages(rest)
+        fields = generic_fields(rest.select("msg").unique())
+        parts.append(rest.join(fields, on="msg", how="left", nulls_equal=True))
     # No rechunk: the sort below gathers every column into one chunk anyway.
     frame = pl.concat([_finish(part, offset, display, host) for part in parts], how="vertical", rechunk=False)
     if frame.height == 0:
@@ -391,41 +390,40 @@ def _fast_index(line: pl.Expr) -> pl.Expr:
     )
 
 
-def _citation_text(lines: pl.Series) -> pl.Series:
-    """The line as a citation quotes it: itself, without a trailing CR or an ESXi 8 base64
-    ``[context]`` blob (noise to a reader), clipped to :data:`MAX_CITED_TEXT`. Each fix-up
-    runs only when some row needs it."""
-    text = lines
-    if text.str.ends_with("\r").any():
-        text = text.str.strip_chars_end("\r")
-    if text.str.contains("[context]", literal=True).any():
-        text = text.str.replace(ll.CONTEXT_BLOB_RS, "")
-    if (text.str.len_bytes().max() or 0) > MAX_CITED_TEXT:
-        text = pl.select(ll.clip_expr(pl.lit(text), MAX_CITED_TEXT)).to_series()
+def _citation_text(lines: pl.Series, cr: bool) -> pl.Series:
+    """The line as a citation quotes it: itself, without a trailing CR (stripped only when the
+    block's bytes hold one, ``cr``: one memchr is cheaper than a pass over the rows), clipped to
+    :data:`MAX_CITED_TEXT`. An ESXi 8 ``[context]`` blob is left for :class:`Citation` to drop:
+    few rows become citations, and looking for blobs in every row costs a pass."""
+    text = lines.str.strip_chars_end("\r") if cr else lines
+    long = text.str.len_bytes() > MAX_CITED_TEXT  # bytes >= characters: a superset
+    if long.any():  # clip just those rows; a busy log has a few long lines among many short
+        clipped = pl.select(ll.clip_expr(pl.lit(text.filter(long)), MAX_CITED_TEXT)).to_series()
+        text = text.scatter(long.arg_true(), clipped)
     return text
 
 
 def _with_header_fields(work: pl.DataFrame) -> pl.DataFrame:
     """``ts``, ``level``, ``pid`` and ``esxi8`` of each row, from its header line ``hl``.
 
-    A header splits on spaces into time, level and ``app[pid]``. A block has a handful of
-    distinct level and app tokens, so each token is parsed once per distinct value and looked
-    up per row (``replace_strict``), instead of running a regex per row. Rows that do not split
-    that way get the full header grammar; rows whose time is not the common ``...Z`` spelling
-    get the general time parse, and rows with no time at all are dropped.
+    A header splits on spaces into time, level and ``app[pid]`` (a grep prefix, which has no
+    space, only lengthens the first token). A block has a handful of distinct level and app
+    tokens, so each is parsed once per distinct value and looked up per row, instead of a regex
+    per row. Only rows that do not fit get the slow routes: the full header grammar when the
+    tokens are not level and ``app[pid]``; the grep-prefix strip and the general time parse when
+    the time is not ESXi's own ``...T..:..:..fffZ`` at the start of the line. Rows with no time at
+    all are dropped.
     """
     hl = pl.col("hl")
-    work = work.with_columns(hl.str.split_exact(" ", 2).alias("tok")).unnest("tok")
-    level_tok, app_tok = work.get_column("field_1"), work.get_column("field_2")
-    levels = level_tok.unique().drop_nulls()
+    work = work.with_columns(hl.str.split_exact(" ", 2).alias("tok"), ts=ll.ts_expr_esxi(hl)).unnest("tok")
+    levels = work.get_column("field_1").unique().drop_nulls()
     levels = levels.filter(levels.str.contains(ll.LEVEL_TOKEN_RS))
-    apps = app_tok.unique().drop_nulls()
+    apps = work.get_column("field_2").unique().drop_nulls()
     pids = apps.str.extract(r"\[(\d+)\]:?$", 1).cast(pl.Int64, strict=False)
-    level_ok = pl.col("field_1").is_in(levels.implode())
+    level_raw = pl.col("field_1").replace_strict(levels, levels, default=None, return_dtype=pl.String)
     work = work.with_columns(
-        ts=ll.ts_expr_esxi(hl),
-        level_raw=pl.when(level_ok).then(pl.col("field_1")),
-        pid=pl.when(level_ok).then(
+        level_raw=level_raw,
+        pid=pl.when(level_raw.is_not_null()).then(
             pl.col("field_2").replace_strict(apps, pids, default=None, return_dtype=pl.Int64)
         ),
     ).drop("field_0", "field_1", "field_2")
@@ -436,10 +434,16 @@ def _with_header_fields(work: pl.DataFrame) -> pl.DataFrame:
             pid=pl.coalesce("pid", head.struct.field("pid").cast(pl.Int64, strict=False)),
         )
     if work.get_column("ts").null_count():
-        # Offsets, other fraction lengths, or junk after a timestamp-looking start: the
-        # general parse, only when needed.
+        # A grep prefix, an offset, another fraction length, or junk after a timestamp-looking
+        # start. Row by row, not "all rows once any has a prefix": a block's other lines must
+        # not change how a line is read, or the parse would depend on where the input was cut.
+        # The strip leaves a line that starts with its date unchanged.
+        odd = pl.col("ts").is_null()
+        work = work.with_columns(hl=pl.when(odd).then(ll.strip_grep_prefix_expr(hl)).otherwise(hl))
         work = work.with_columns(
-            ts=pl.coalesce(pl.col("ts"), ll.ts_expr_fast(hl.str.slice(0, 24)), ll.ts_expr(hl))
+            ts=pl.coalesce(
+                pl.col("ts"), ll.ts_expr_esxi(hl), ll.ts_expr_fast(hl.str.slice(0, 24)), ll.ts_expr(hl)
+            )
         ).filter(pl.col("ts").is_not_null())
     # A handful of distinct level spellings: normalise those, then look every row up.
     raws = work.get_column("level_raw").unique().drop_nulls()
