@@ -111,8 +111,9 @@ class VvoldStream:
     def feed_all(self, chunks: Iterable[bytes], parallel: bool = True) -> Iterator[VasaFrame]:
         """Feed every chunk and flush; frames come out in input order.
 
-        From the second block on, blocks are parsed by the calling thread and pool threads
-        (:func:`_worker_pool`) side by side. At most :data:`_MAX_IN_FLIGHT` blocks are held.
+        An input of more than one block is parsed by the pool threads (:func:`_worker_pool`)
+        while the calling thread cuts the next blocks and consumes the frames. At most
+        :data:`_MAX_IN_FLIGHT` blocks are held.
         """
         pending: deque[Future[Parsed] | Parsed] = deque()
         pool: ThreadPoolExecutor | None = None
@@ -136,18 +137,30 @@ class VvoldStream:
                     return
             pending.append(self._run(block))
 
+        # The first block waits for the second: parsed at once it would keep the other cores
+        # idle while it runs; parsed with the second, both start on the pool together. An input
+        # of one block is parsed here, without a pool.
+        held: Block | None = None
         for chunk in chunks:
             block = self._cut(chunk)
             if block is None:
                 continue
             blocks += 1
-            if parallel and pool is None and blocks > _POOL_AFTER_BLOCKS:
+            if parallel and blocks == 1:
+                held = block
+                continue
+            if parallel and pool is None:
                 pool = _worker_pool()
+            if held is not None:
+                schedule(held)
+                held = None
             while len(pending) >= _MAX_IN_FLIGHT:
                 yield from emit(pending.popleft())
             schedule(block)
             while pending and (not isinstance(pending[0], Future) or pending[0].done()):
                 yield from emit(pending.popleft())
+        if held is not None:
+            schedule(held)
         block = self._cut_tail()
         if block is not None:
             schedule(block)
@@ -257,8 +270,6 @@ class VvoldStream:
 #: Lines before the first timestamped line wait for it up to this size, then are given up.
 _PREAMBLE_MAX = 1024 * 1024
 
-#: Blocks parsed before a worker is started (a tiny input never needs one).
-_POOL_AFTER_BLOCKS = 1
 #: Every core parses: the calling thread cuts blocks and folds the frames into the analysis
 #: (the consumer of ``read``), which overlaps with the parse instead of taking turns with it.
 _POOL_WORKERS = os.cpu_count() or 1
