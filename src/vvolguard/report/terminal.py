@@ -28,6 +28,7 @@ from vvolguard.report.view import (
     next_moves,
     provider_rows,
     short_ref,
+    short_text,
     verdict_severity,
     verdict_tone,
     window_text,
@@ -136,7 +137,7 @@ def _finding(f: Finding, console: Console, verbose: bool) -> None:
     for c in shown:
         cite = Text(short_ref(c), style="cyan")
         cite.append("\n")
-        cite.append(c.text, style="default")
+        cite.append(short_text(c), style="default")
         console.print(_indent(cite, 4))
     if rest:
         console.print(_indent(Text(f"… {rest} more cited lines (--verbose)", style="dim"), 4))

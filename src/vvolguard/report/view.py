@@ -9,12 +9,14 @@ here absorb those differences so each renderer only decides how things look.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from vvolguard.analysis.model import Diagnosis, FailureClass, Severity
+from vvolguard.evidence import logline as ll
 from vvolguard.records import Citation
 
 #: How a person reads each class in a headline.
@@ -148,6 +150,21 @@ def short_ref(c: Citation) -> str:
         member = "…/" + rest
     short = f"{name}!{member}"
     return f"{short}:{c.line}" if c.line else short
+
+
+#: An ESXi log line's level, ``app[pid]`` and ``[meta]`` after its time: 60-80 columns that tell
+#: a person reading a terminal nothing the file name and the message do not.
+_LOG_HEADER_RE = re.compile(
+    rf"^((?:[^\s:]+:)?(?:\d+:)?{ll.TS_PATTERN})\s+(?:{ll.LEVEL_PATTERN})\s+[A-Za-z][\w.-]*\[\d+\]:?\s*"
+    rf"(-->\s?)?(?:\[{ll.META_PATTERN}\]\s?)?"
+)
+
+
+def short_text(c: Citation) -> str:
+    """The cited line for a narrow terminal: an ESXi log line keeps its time and message and
+    loses its level, ``app[pid]`` and ``[meta]``; anything else is shown as it is. JSON,
+    Markdown, HTML and the escalation package keep the line itself."""
+    return _LOG_HEADER_RE.sub(lambda m: f"{m[1]} {m[2] or ''}", c.text, count=1)
 
 
 def window_text(d: Diagnosis) -> str | None:
