@@ -331,3 +331,21 @@ def test_citation_is_the_line_itself_without_context_blob_or_cr() -> None:
     assert frame["text"].to_list() == [line + blob, line]
     assert frame["kind"].to_list() == ["no-free-conn", "no-free-conn"]
     assert [Citation("vvold.log", 1, t).text for t in frame["text"]] == [line, line]
+
+
+def test_odd_issuing_line_takes_its_fields_after_the_arrow_even_after_non_ascii_text() -> None:
+    """An Issuing line the strict shape does not fit (no ``/max`` here) is read field by field
+    from its ``===>`` on; text before it (a decoy ``to VP``, a non-ASCII character that makes
+    byte and character offsets differ) must not shift or steal a field."""
+    line = "--> VasaOp::Dé ' to VP decoy [#7]: ===> Issuing 'getEvents' to VP pure-ct0 (#outstanding 2)"
+    frame, _, _ = read(
+        "2025-03-01T00:00:03.000Z info vvold[2099041] [Originator@6876 sub=Default]\n" + line + "\n"
+    )
+    (row,) = rows(frame)
+    assert (row["kind"], row["op"], row["opseq"], row["vp"], row["outstanding"]) == (
+        "issue",
+        "getEvents",
+        7,
+        "pure-ct0",
+        2,
+    )
