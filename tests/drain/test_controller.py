@@ -134,3 +134,15 @@ def test_both_adaptive_policies_run_the_same_controller(policy: str) -> None:
     backend = SimulatedBackend.open(None, profile="enterprise", vms=8, seed=1)
     _, result, _ = drain(backend, make_limit(policy, 8))
     assert len(result.moved) == 8 and result.failed_tasks == 0
+
+
+def test_failures_that_name_another_cause_do_not_count_as_vasa_pressure() -> None:
+    """A switchover that exceeds its limit fails with "destination failed to resume": the data
+    path, not the provider. It is retried like any failure, but it does not cut the wave."""
+    backend = SimulatedBackend.open(None, profile="midrange", vms=12, seed=2)
+    backend.world.faults.switchover_fail_rate = 0.25
+    controller, result, _ = drain(backend, AIMDLimit(8), cooldown=60.0)
+    assert result.failed_tasks > 0
+    counts = controller.monitor.counts
+    assert counts["migration failed outside the VASA control plane"] == result.failed_tasks
+    assert not [reason for reason in counts if reason.startswith("migration of")]

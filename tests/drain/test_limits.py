@@ -80,6 +80,17 @@ def test_a_failed_task_counts_as_congestion_even_without_log_signals() -> None:
     assert lim.limit == 3 and lim.holding
 
 
+@pytest.mark.parametrize("limit", [AIMDLimit, GradientLimit])
+def test_a_failure_with_a_cause_outside_the_control_plane_does_not_cut(limit: type) -> None:
+    """ "Destination failed to resume" is the data path: cutting the wave would not help it."""
+    lim = limit(ceiling=8)
+    lim._limit = 6.0
+    lim.probing = False
+    elsewhere = Completion("vm-1", 30.0, ok=False, pressure=False)
+    lim.update(Observation(5, 5, PressureSignal(level=PressureLevel.WARM, calm_ops=3), (elsewhere,)))
+    assert lim.limit == 6 and not lim.holding
+
+
 def test_warm_stops_growth_without_cutting() -> None:
     lim = AIMDLimit(ceiling=8)
     lim.update(Observation(0, 1, calm(1)))

@@ -19,8 +19,8 @@ from vcsim_fixture import (
     wait_for,
 )
 
-from vvolguard.drain.backends.base import Backend, TaskState
-from vvolguard.drain.backends.vsphere import VSphereBackend, VSphereError, connect, is_pressure_failure
+from vvolguard.drain.backends.base import Backend, TaskState, is_pressure_failure
+from vvolguard.drain.backends.vsphere import VSphereBackend, VSphereError, connect
 from vvolguard.drain.controller import DrainController, DrainOptions
 from vvolguard.drain.journal import Journal, VmState
 from vvolguard.drain.limits import AIMDLimit, GradientLimit, make_limit

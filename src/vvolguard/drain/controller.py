@@ -20,7 +20,14 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from vvolguard.drain.backends.base import Backend, LogSource, TaskState, VmRef
+from vvolguard.drain.backends.base import (
+    Backend,
+    LogSource,
+    TaskState,
+    VmRef,
+    failure_is_pressure,
+    is_pressure_failure,
+)
 from vvolguard.drain.journal import Journal, VmEntry, VmState
 from vvolguard.drain.limits import Completion, Limit, Observation
 from vvolguard.drain.pressure import PressureMonitor
@@ -279,11 +286,20 @@ class DrainController:
             else:
                 result.failed_tasks += 1
                 error = outcome.error or ("task vanished" if outcome.state is TaskState.MISSING else "error")
-                self.monitor.task_failed(e.name, error)
+                pressure = outcome.state is TaskState.MISSING or is_pressure_failure(outcome)
+                self._task_failed(e.name, error, pressure)
                 attempts = self.journal.failed(vm_id, error, self.clock.now() + self.opt.cooldown)
                 if attempts >= self.opt.max_attempts:
                     self.journal.left(vm_id, f"failed {attempts} times, left in place: {error}")
-            self._completions.append(Completion(vm_id, duration, ok))
+            self._completions.append(Completion(vm_id, duration, ok, pressure=ok or pressure))
+
+    def _task_failed(self, name: str, error: str, pressure: bool) -> None:
+        """Tell the monitor: a failure that may be VASA saturation is a congestion mark (the
+        wave is cut); one whose reason names another cause only stops the wave growing."""
+        if pressure:
+            self.monitor.task_failed(name, error)
+        else:
+            self.monitor.task_failed_elsewhere(name, error)
 
     def _submit_ready(self, result: DrainResult) -> None:
         if self._retry_inflight is not None:
@@ -321,7 +337,7 @@ class DrainController:
         except Exception as exc:  # a fault raised at submit time is a failed attempt
             result.failed_tasks += 1
             error = f"{type(exc).__name__}: {exc}"
-            self.monitor.task_failed(e.name, error)
+            self._task_failed(e.name, error, failure_is_pressure(str(exc), type(exc).__name__))
             attempts = self.journal.failed(e.vm_id, error, self.clock.now() + self.opt.cooldown)
             if attempts >= self.opt.max_attempts:
                 self.journal.left(e.vm_id, f"failed {attempts} times, left in place: {error}")

@@ -29,11 +29,14 @@ from vvolguard.drain.signal import PressureLevel, PressureSignal
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """A relocate task that ended. ``ok`` False = the task failed (any fault)."""
+    """A relocate task that ended. ``ok`` False = the task failed (any fault); ``pressure``
+    False = its failure named a cause outside the VASA control plane, so the adaptive limits
+    hold (stop growing) instead of cutting."""
 
     vm_id: str
     duration: float
     ok: bool
+    pressure: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +150,7 @@ class _ProbeAndHold(Limit):
         p = obs.pressure
         new_acks = max(0, p.calm_ops - self._acks_seen)
         self._acks_seen = p.calm_ops
-        failures = sum(1 for c in obs.completions if not c.ok)
+        failures = sum(1 for c in obs.completions if not c.ok and c.pressure)
         congested = p.level >= PressureLevel.CONGESTED or failures > 0
         self._wave_peak = max(self._wave_peak, obs.inflight)
 

@@ -179,6 +179,11 @@ class PressureMonitor:
         """A relocate task failed: the most expensive congestion mark there is."""
         self._mark(self.clock.now(), f"migration of {vm_name} failed: {error or 'error'}")
 
+    def task_failed_elsewhere(self, vm_name: str, error: str | None) -> None:
+        """A relocate task failed for a cause outside the VASA control plane (the reason names
+        it): WARM, so the wave stops growing while it is looked at, but no cut."""
+        self._warn(self.clock.now(), "migration failed outside the VASA control plane")
+
     # -- internals ---------------------------------------------------------------------------
 
     def _mark(self, now: float, reason: str) -> None:

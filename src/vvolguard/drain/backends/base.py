@@ -16,6 +16,7 @@ the vCenter task moref (``task-1234``) or the simulator's.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -63,6 +64,38 @@ class TaskOutcome:
     state: TaskState
     error: str | None = None
     fault: str | None = None
+
+
+#: The message vCenter shows when a relocation dies in the VASA control plane (KB 318662).
+SYSTEM_ERROR_MESSAGE = "A system error occurred."
+#: Fault types that, with no more specific reason, mean "the provider is saturated, back off".
+PRESSURE_FAULTS = frozenset({"vmodl.fault.SystemError"})
+#: Words in a failure's reason that point at the vVol control plane.
+_CONTROL_PLANE_WORDS = re.compile(
+    r"(?i)\bvasa|vvol|virtual ?volume|\bswap\b|protocol endpoint|\bprovider\b|busy|free conn"
+)
+
+
+def failure_is_pressure(error: str | None, fault: str | None) -> bool:
+    """True when a failed relocation may be VASA saturation, so the drain must back off.
+
+    That is vCenter's bare "A system error occurred." (KB 318662: the control plane gave no
+    reason), a ``SystemError`` fault with no message, or a reason that names the vVol control
+    plane. A failure that names another cause (the destination failed to resume, a switchover
+    limit, an invalid VM state, resources) is not: backing off would slow the drain without
+    relieving anything, so the limit only stops growing.
+    """
+    message = (error or "").strip()
+    if message.startswith(SYSTEM_ERROR_MESSAGE.rstrip(".")):
+        return True
+    if not message:
+        return fault in PRESSURE_FAULTS
+    return bool(_CONTROL_PLANE_WORDS.search(message))
+
+
+def is_pressure_failure(outcome: TaskOutcome) -> bool:
+    """:func:`failure_is_pressure` for a polled task (False unless it failed)."""
+    return outcome.state is TaskState.ERROR and failure_is_pressure(outcome.error, outcome.fault)
 
 
 @runtime_checkable

@@ -49,11 +49,6 @@ from vvolguard.drain.backends.base import (
 
 log = logging.getLogger(__name__)
 
-#: The message vCenter shows when a relocation dies in the VASA control plane (KB 318662).
-SYSTEM_ERROR_MESSAGE = "A system error occurred."
-#: Fault types that, on a relocate task, mean "the provider is saturated, back off and retry".
-PRESSURE_FAULTS = frozenset({"vmodl.fault.SystemError"})
-
 #: How long CheckRelocate_Task may take before the drain goes on without its answer.
 CHECK_TIMEOUT_S = 60.0
 #: vpxd's cost model (landscape §1.2): a host admits maxCostPerHost / costPerVmotion vMotions.
@@ -66,16 +61,6 @@ class VSphereError(ConnectionError):
     refuses maintenance mode). The message is complete and safe to print: it never contains the
     password or the session cookie. A ``ConnectionError`` so callers that report connection
     problems without a traceback catch it."""
-
-
-def is_pressure_failure(outcome: TaskOutcome) -> bool:
-    """True when a failed relocation looks like VASA saturation: ``vmodl.fault.SystemError``
-    or vCenter's "A system error occurred." (other faults name a specific cause)."""
-    if outcome.state is not TaskState.ERROR:
-        return False
-    if outcome.fault in PRESSURE_FAULTS:
-        return True
-    return (outcome.error or "").strip().startswith("A system error occurred")
 
 
 @dataclass(frozen=True, slots=True)
