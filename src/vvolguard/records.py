@@ -20,8 +20,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
+
+    #: Columns of every VasaFrame (built on first use by the module ``__getattr__``).
+    VASA_SCHEMA: dict[str, pl.DataType]
 
 #: Longest line text kept in a citation; evidence lines can be 10 MB of junk.
 MAX_CITED_TEXT = 400
@@ -110,28 +115,40 @@ class VasaEventKind(StrEnum):
     OTHER = "other"  # matched the prefilter but no specific shape
 
 
-#: Columns of every VasaFrame. Missing values are null; ``ts`` is always set (lines without a
-#: timestamp inherit their header's, as ``-->`` continuations do).
-VASA_SCHEMA: dict[str, pl.DataType] = {
-    "file": pl.String(),  # display path, as in Citation.file
-    "line": pl.Int64(),  # 1-based line number in the (decompressed) file
-    "ts": pl.Datetime("us", "UTC"),
-    "host": pl.String(),  # ESXi host name when known (bundle, file name), else null
-    "pid": pl.Int64(),
-    "level": pl.String(),  # normalised: error / warning / info / verbose / debug
-    "kind": pl.String(),  # a VasaEventKind value
-    "op": pl.String(),  # VASA operation name, e.g. createVirtualVolume
-    "opseq": pl.Int64(),  # [#89844]: ties Issuing to FINAL
-    "vp": pl.String(),  # provider name as vvold prints it
-    "container": pl.String(),
-    "elapsed_ms": pl.Int64(),
-    "outstanding": pl.Int64(),  # n of (#outstanding n/max) or (#outstanding n)
-    "outstanding_max": pl.Int64(),  # max of (#outstanding n/max)
-    "fault": pl.String(),  # upper-snake code: TIMEOUT, PROVIDER_BUSY, TRANSPORT_FAULT ...
-    "detail": pl.String(),  # text after the code
-    "url": pl.String(),  # provider URL when the line names one
-    "text": pl.String(),  # the line itself (no CR, no ESXi 8 [context] blob), clipped: the citation
-}
+def _vasa_schema() -> dict[str, pl.DataType]:
+    """Columns of every VasaFrame. Missing values are null; ``ts`` is always set (lines without a
+    timestamp inherit their header's, as ``-->`` continuations do)."""
+    import polars as pl
+
+    return {
+        "file": pl.String(),  # display path, as in Citation.file
+        "line": pl.Int64(),  # 1-based line number in the (decompressed) file
+        "ts": pl.Datetime("us", "UTC"),
+        "host": pl.String(),  # ESXi host name when known (bundle, file name), else null
+        "pid": pl.Int64(),
+        "level": pl.String(),  # normalised: error / warning / info / verbose / debug
+        "kind": pl.String(),  # a VasaEventKind value
+        "op": pl.String(),  # VASA operation name, e.g. createVirtualVolume
+        "opseq": pl.Int64(),  # [#89844]: ties Issuing to FINAL
+        "vp": pl.String(),  # provider name as vvold prints it
+        "container": pl.String(),
+        "elapsed_ms": pl.Int64(),
+        "outstanding": pl.Int64(),  # n of (#outstanding n/max) or (#outstanding n)
+        "outstanding_max": pl.Int64(),  # max of (#outstanding n/max)
+        "fault": pl.String(),  # upper-snake code: TIMEOUT, PROVIDER_BUSY, TRANSPORT_FAULT ...
+        "detail": pl.String(),  # text after the code
+        "url": pl.String(),  # provider URL when the line names one
+        "text": pl.String(),  # the line itself (no CR, no ESXi 8 [context] blob), clipped: the citation
+    }
+
+
+def __getattr__(name: str) -> Any:
+    """``VASA_SCHEMA`` (:func:`_vasa_schema`) is built on first use, so that importing the records
+    does not import polars (~0.15 s): the CLI's help, the simulator and most commands never need it."""
+    if name == "VASA_SCHEMA":
+        schema = globals()["VASA_SCHEMA"] = _vasa_schema()
+        return schema
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 EXIT_OK = 0
 EXIT_LEFT = 1
@@ -311,6 +310,8 @@ def _print_plan(out: Console, backend, options, as_json: bool) -> None:
             )
         )
         return
+    from rich.table import Table
+
     table = Table(title=f"plan: drain {options.source} (dry run, nothing touched)")
     table.add_column("VM")
     table.add_column("destination")

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 
 def register(app: typer.Typer) -> None:
@@ -45,6 +44,8 @@ def limits_command(
     if not rows:
         out.print(f"no drain has recorded a limit yet ({path})")
         return
+    from rich.table import Table
+
     table = Table(title=f"observed operational limits ({path})")
     for col in ("vCenter", "host", "provider", "safe", "ceiling", "migrated", "failed", "episodes", "when"):
         table.add_column(

@@ -10,8 +10,6 @@ import json
 
 import typer
 
-from vvolguard.report.json_schema import diagnosis_schema
-
 schema_app = typer.Typer(
     help="Print the JSON Schemas of vvolguard's machine-readable outputs.",
     no_args_is_help=True,
@@ -22,6 +20,8 @@ schema_app = typer.Typer(
 @schema_app.command("diagnosis")
 def diagnosis() -> None:
     """Print the JSON Schema (draft 2020-12) of `vvolguard diagnose --json` (vvolguard.diagnosis/v1)."""
+    from vvolguard.report.json_schema import diagnosis_schema
+
     typer.echo(json.dumps(diagnosis_schema(), indent=2, ensure_ascii=False))
 
 

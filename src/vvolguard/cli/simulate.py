@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 EXIT_BAD_INPUT = 2
 
@@ -211,6 +214,8 @@ def sweep_command(
 
 
 def render_table(result) -> Table:  # type: ignore[no-untyped-def]
+    from rich.table import Table
+
     prof = result.profile
     table = Table(
         title=(

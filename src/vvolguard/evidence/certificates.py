@@ -21,16 +21,15 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import PurePosixPath
-
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
-from cryptography.utils import CryptographyDeprecationWarning
+from typing import TYPE_CHECKING
 
 from vvolguard.evidence.source import EvidenceFile
 from vvolguard.evidence.structured import GuardedReader, Warner
 from vvolguard.records import CertificateRecord, Citation, EvidenceKind, Record
+
+# cryptography (~30 ms to import) is imported where a certificate is parsed, not when files are sniffed.
+if TYPE_CHECKING:
+    from cryptography import x509
 
 #: A PEM block longer than this is not a certificate (the largest real chains stay far below).
 MAX_PEM_BLOCK = 512 * 1024
@@ -51,6 +50,8 @@ def _quiet() -> Iterator[None]:
 
     They would go to the user's terminal as Python warnings; the record itself shows the oddity.
     """
+    from cryptography.utils import CryptographyDeprecationWarning
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CryptographyDeprecationWarning)
         yield
@@ -62,6 +63,11 @@ def certificate_record(cert: x509.Certificate, citation: Citation) -> Certificat
     ``self_signed`` means the issuer is the subject and the certificate's own key verifies its
     signature; when the algorithm cannot be checked here, matching names are taken as enough.
     """
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import Encoding
+
     subject = cert.subject.rfc4514_string()
     issuer = cert.issuer.rfc4514_string()
     dns_names: list[str] = []
@@ -112,6 +118,8 @@ def _der_length(data: bytes, pos: int = 0) -> int | None:
 
 def _load_der(der: bytes) -> x509.Certificate:
     """One certificate from DER, ignoring bytes after it (OpenSSL TRUSTED CERTIFICATE aux data)."""
+    from cryptography import x509
+
     length = _der_length(der)
     if length is not None and length < len(der):
         der = der[:length]
@@ -157,6 +165,8 @@ class CertificateReader(GuardedReader):
         yield from self._pem(ef, warn)
 
     def _der(self, ef: EvidenceFile, warn: Warner) -> Iterator[Record]:
+        from cryptography import x509
+
         data = bytearray()
         for block in ef.blocks():
             data += block
@@ -254,6 +264,8 @@ class CertificateReader(GuardedReader):
             warn(f"PEM block {label!r} is corrupt (bad base64); skipped", line)
             return
         if label in _PKCS7_LABELS:
+            from cryptography.hazmat.primitives.serialization import pkcs7
+
             try:
                 with _quiet():
                     certs = pkcs7.load_der_pkcs7_certificates(der)
@@ -283,6 +295,8 @@ def _plausible_der(head: bytes) -> bool:
     length = _der_length(head)
     if length is None or length > len(head):
         return True  # too long to try within the head; the structure alone is telling
+    from cryptography import x509
+
     try:
         with _quiet():
             x509.load_der_x509_certificate(head[:length])
