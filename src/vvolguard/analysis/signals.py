@@ -106,7 +106,7 @@ def _fault_has(*needles: str) -> pl.Expr:
     return expr
 
 
-def _count_exprs() -> dict[str, pl.Expr]:
+def _count_exprs(op_is_bind: pl.Expr | None = None) -> dict[str, pl.Expr]:
     """One boolean per counter. A FINAL FAILURE whose code says BUSY/TIMEOUT/TRANSPORT counts as a
     failure *and* as that fault, because the fault is the signal and the failure the outcome; a
     bind retried because of PROVIDER_BUSY is both a bind retry and a busy fault.
@@ -114,7 +114,8 @@ def _count_exprs() -> dict[str, pl.Expr]:
     412434 shows it is what a TCP timeout looks like under a setContext storm."""
     kind = pl.col("kind")
     failing = kind.is_in([VasaEventKind.FAILURE.value, VasaEventKind.SETCONTEXT_FAILURE.value])
-    op_is_bind = (pl.col("op") == BIND_OP).fill_null(False)
+    if op_is_bind is None:
+        op_is_bind = (pl.col("op") == BIND_OP).fill_null(False)
     exprs = {
         "issue": kind == VasaEventKind.ISSUE.value,
         "success": kind == VasaEventKind.SUCCESS.value,
@@ -339,11 +340,14 @@ class SignalAccumulator:
     def _tie_finals(self, df: pl.DataFrame) -> pl.DataFrame:
         """Give FINAL lines their elapsed time and op from the matching Issuing line."""
         keys = ["host", "pid", "opseq"]
-        issues = df.filter(
-            (pl.col("kind") == VasaEventKind.ISSUE.value) & pl.col("opseq").is_not_null()
-        ).select(*keys, pl.col("es").alias("issue_es"), pl.col("op").alias("issue_op"))
+        # select the key columns before filtering, so the filters do not copy every line's text
+        issues = (
+            df.select(*keys, "kind", pl.col("es").alias("issue_es"), pl.col("op").alias("issue_op"))
+            .filter((pl.col("kind") == VasaEventKind.ISSUE.value) & pl.col("opseq").is_not_null())
+            .drop("kind")
+        )
         is_final = pl.col("kind").is_in([VasaEventKind.SUCCESS.value, VasaEventKind.FAILURE.value])
-        finals = df.filter(is_final & pl.col("opseq").is_not_null()).select(keys)
+        finals = df.select(*keys, "kind").filter(is_final & pl.col("opseq").is_not_null()).select(keys)
         # pending first, then this frame's issues: the frame is in log order, so the rows stay
         # oldest-first and the cap below can keep the newest without sorting
         candidates = pl.concat([self._pending, issues])
@@ -461,8 +465,8 @@ class SignalAccumulator:
 
     def _fold_levels(self, df: pl.DataFrame) -> None:
         """Seconds at each #outstanding level, line to line, per file/host/vp."""
-        samples = df.filter(pl.col("outstanding").is_not_null()).select(
-            "file", "host", "vp", "line", "es", "outstanding"
+        samples = df.select("file", "host", "vp", "line", "es", "outstanding").filter(
+            pl.col("outstanding").is_not_null()
         )
         if self._level_carry is not None and self._level_carry.height:
             samples = pl.concat([self._level_carry, samples])
@@ -471,15 +475,27 @@ class SignalAccumulator:
         group = ["file", "host", "vp"]
         if not samples["line"].is_sorted():  # readers emit log order; sort only if one did not
             samples = samples.sort([*group, "line"], nulls_last=True, maintain_order=True)
+        # A frame comes from one file of one host (and the carry from the same file), so the
+        # window usually needs only the providers as key: hashing one key column instead of three
+        # is most of this method's cost. Columns that vary still go in the key.
+        first = samples.row(0, named=True)
+        constant = samples.select(
+            *((pl.col(name) == first[name]).all().alias(name) for name in ("file", "host"))
+        ).row(0, named=True)
+        window = [name for name in group if not constant.get(name, False)]
         samples = samples.with_columns(
-            (pl.col("es").shift(-1).over(group) - pl.col("es")).alias("dt"),
+            (pl.col("es").shift(-1).over(window) - pl.col("es")).alias("dt"),
         )
+        by = [name for name in ("host", "vp") if name in window]
         durations = (
-            samples.filter(pl.col("dt").is_not_null())
+            samples.select(*by, "outstanding", "dt")
+            .filter(pl.col("dt").is_not_null())
             .with_columns(pl.col("dt").clip(0.0, self.gap_cap))
-            .group_by("host", "vp", "outstanding")
+            .group_by(*by, "outstanding")
             .agg(pl.col("dt").sum())
         )
+        if "host" not in by:
+            durations = durations.select(pl.lit(first["host"], dtype=pl.String).alias("host"), pl.all())
         for host, vp, level, seconds in durations.iter_rows():
             stats = self._series(host, vp)
             stats.seconds_at_level[int(level)] = stats.seconds_at_level.get(int(level), 0.0) + float(seconds)
@@ -526,7 +542,8 @@ class SignalAccumulator:
                 lines.append(_exemplar(row))
 
     def _fold_containers(self, df: pl.DataFrame) -> None:
-        pairs = df.filter(pl.col("container").is_not_null()).select("host", "container").unique()
+        # select before filtering: filtering the whole frame would copy every line's text
+        pairs = df.select("host", "container").filter(pl.col("container").is_not_null()).unique()
         for host, container in pairs.iter_rows():
             seen = self.containers.setdefault(host, set())
             if len(seen) < CONTAINERS_CAP:
@@ -768,20 +785,43 @@ def _empty_pending() -> pl.DataFrame:
 
 
 def _bucket_aggregates(df: pl.DataFrame) -> pl.DataFrame:
-    """One group-by over the frame's rows per (host, vp, bucket): every counter, the
-    ``#outstanding`` maxima, the time span and the first url. Both the provider totals and the
-    timeline cells are then folded from this small frame instead of from the rows."""
+    """Per (host, vp, bucket): every counter, the ``#outstanding`` maxima, the time span and the
+    first url. Both the provider totals and the timeline cells are then folded from this small
+    frame instead of from the rows.
+
+    The counters depend only on ``kind``, ``fault`` and whether ``op`` is a bind, which take a
+    handful of distinct values, so the rows are first grouped on those too and the ~15 string
+    tests of :func:`_count_exprs` run on the few hundred groups (weighted by their row count)
+    instead of on every row."""
     has_url = pl.col("url").is_not_null()
-    aggs = [expr.sum().cast(pl.Int64).alias(name) for name, expr in _count_exprs().items()]
-    aggs += [
-        pl.col("outstanding").max().cast(pl.Int64).alias("outstanding_max"),
-        pl.col("outstanding_max").max().cast(pl.Int64).alias("ceiling"),
-        pl.col("ts").min().alias("first"),
-        pl.col("ts").max().alias("last"),
-        pl.col("url").filter(has_url).first().alias("url"),
-        pl.col("_row").filter(has_url).first().alias("url_row"),
+    keys = ["host", "vp", "bucket"]
+    fine = (
+        df.with_row_index("_row")
+        .group_by(*keys, "kind", "fault", (pl.col("op") == BIND_OP).fill_null(False).alias("_bind"))
+        .agg(
+            pl.len().cast(pl.Int64).alias("_n"),
+            pl.col("outstanding").max().alias("_omax"),
+            pl.col("outstanding_max").max().alias("_ceil"),
+            pl.col("ts").min().alias("_first"),
+            pl.col("ts").max().alias("_last"),
+            pl.col("url").filter(has_url).first().alias("_url"),
+            pl.col("_row").filter(has_url).first().alias("_url_row"),
+        )
+    )
+    n = pl.col("_n")
+    aggs = [
+        (expr.cast(pl.Int64) * n).sum().cast(pl.Int64).alias(name)
+        for name, expr in _count_exprs(pl.col("_bind")).items()
     ]
-    return df.with_row_index("_row").group_by("host", "vp", "bucket").agg(aggs)
+    aggs += [
+        pl.col("_omax").max().cast(pl.Int64).alias("outstanding_max"),
+        pl.col("_ceil").max().cast(pl.Int64).alias("ceiling"),
+        pl.col("_first").min().alias("first"),
+        pl.col("_last").max().alias("last"),
+        pl.col("_url").sort_by("_url_row").drop_nulls().first().alias("url"),
+        pl.col("_url_row").min().alias("url_row"),
+    ]
+    return fine.group_by(*keys).agg(aggs)
 
 
 def _normalise(df: pl.DataFrame) -> pl.DataFrame:
@@ -801,16 +841,22 @@ def _normalise(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def _creates(df: pl.DataFrame) -> pl.DataFrame:
-    """FINAL createVirtualVolume lines with a duration, with their histogram bucket index."""
-    return df.filter(
-        pl.col("kind").is_in([VasaEventKind.SUCCESS.value, VasaEventKind.FAILURE.value])
-        & (pl.col("op") == CREATE_OP).fill_null(False)
-        & pl.col("elapsed_ms").is_not_null()
-    ).with_columns(
-        (pl.col("elapsed_ms").cast(pl.Float64).clip(lower_bound=1.0).log(HIST_BASE) + 1e-9)
-        .floor()
-        .cast(pl.Int64)
-        .alias("hidx")
+    """FINAL createVirtualVolume lines with a duration, with their histogram bucket index (only
+    the columns the folds read are kept, so the filter copies no other column)."""
+    cols = ["host", "vp", "bucket", "kind", "op", "file", "line", "ts", "text", "elapsed_ms"]
+    return (
+        df.select(cols)
+        .filter(
+            pl.col("kind").is_in([VasaEventKind.SUCCESS.value, VasaEventKind.FAILURE.value])
+            & (pl.col("op") == CREATE_OP).fill_null(False)
+            & pl.col("elapsed_ms").is_not_null()
+        )
+        .with_columns(
+            (pl.col("elapsed_ms").cast(pl.Float64).clip(lower_bound=1.0).log(HIST_BASE) + 1e-9)
+            .floor()
+            .cast(pl.Int64)
+            .alias("hidx")
+        )
     )
 
 
