@@ -43,7 +43,7 @@ NOT_FOR_DIAGNOSE_OWN = (
 
 # Runs the console entry point in a fresh interpreter, then reports what it imported.
 _CHILD = """
-import json, sys
+import gc, json, sys
 sys.argv = ["vvolguard", *sys.argv[1:]]
 from vvolguard.cli.main import run
 try:
@@ -53,11 +53,18 @@ except SystemExit as exc:
 else:
     code = 0
 sys.stdout.flush()
-sys.stderr.write("\\nMODULES " + json.dumps({"code": code, "modules": sorted(sys.modules)}) + "\\n")
+report = {"code": code, "modules": sorted(sys.modules), "gc": gc.isenabled()}
+sys.stderr.write("\\nMODULES " + json.dumps(report) + "\\n")
 """
 
 
 def _imports_of(*args: str | Path, cwd: Path | None = None) -> tuple[int, set[str], str]:
+    """Exit code, imported modules and stdout of the console entry point run with ``args``."""
+    report, stdout = _child_report(*args, cwd=cwd)
+    return report["code"], set(report["modules"]), stdout
+
+
+def _child_report(*args: str | Path, cwd: Path | None = None) -> tuple[dict, str]:
     proc = subprocess.run(
         [sys.executable, "-c", _CHILD, *map(str, args)],
         capture_output=True,
@@ -66,8 +73,7 @@ def _imports_of(*args: str | Path, cwd: Path | None = None) -> tuple[int, set[st
         timeout=120,
     )
     marker = proc.stderr.rindex("\nMODULES ")
-    report = json.loads(proc.stderr[marker + len("\nMODULES ") :])
-    return report["code"], set(report["modules"]), proc.stdout
+    return json.loads(proc.stderr[marker + len("\nMODULES ") :]), proc.stdout
 
 
 def _loaded(modules: set[str], name: str) -> bool:
@@ -104,6 +110,24 @@ def _self_signed_pem(cn: str) -> bytes:
         .sign(key, hashes.SHA256())
     )
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_the_collector_is_back_on_once_the_command_runs(tmp_path: Path) -> None:
+    """Start-up runs without garbage collection; reading evidence must not (memory stays bounded)."""
+    log = tmp_path / "vvold.log"
+    log.write_text(VVOLD_LOG)
+    report, _ = _child_report("diagnose", log, "--json")
+    assert report["code"] == 0
+    assert report["gc"] is True
+
+
+def test_in_process_callers_keep_their_collector() -> None:
+    """Only the console entry point turns collection off; CliRunner and library callers do not."""
+    import gc
+
+    result = CliRunner().invoke(main.app, ["schema", "diagnosis"])
+    assert result.exit_code == 0
+    assert gc.isenabled()
 
 
 def test_a_certificate_still_brings_cryptography_in(tmp_path: Path) -> None:

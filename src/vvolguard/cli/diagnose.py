@@ -19,6 +19,9 @@ EXIT_OK = 0
 EXIT_FAIL_ON = 1
 EXIT_NOTHING_USABLE = 2
 
+#: Imported before the command runs, while start-up keeps the collector off (cli.main.end_startup).
+RUN_IMPORTS = ("vvolguard.pipeline",)
+
 
 def register(app: typer.Typer) -> None:
     app.command(
