@@ -13,15 +13,29 @@ by side:
 Nothing here asserts; the numbers are for a person (and CI logs) to read.
 
     .venv/bin/python benchmarks/analysis_fold.py [--frames 20]
+
+With ``--log FILE`` it instead parses a real vvold.log once with the real reader and times only
+``SignalAccumulator.add`` over its frames (CPU time, ``time.process_time``, min and median of
+``--repeat`` runs). ``--against OLD.py`` loads another copy of ``signals.py`` by path and
+interleaves its runs with the current one, so a change to the fold can be measured on a noisy
+machine:
+
+    .venv/bin/python benchmarks/analysis_fold.py --log benchmarks/_work/vvold-esxi7-128mb-seed7.log \
+        --against /tmp/signals_old.py
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import random
+import statistics
+import sys
 import time
 import tracemalloc
 from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
 
 import polars as pl
 
@@ -98,10 +112,50 @@ def run(frames: int, base: pl.DataFrame) -> dict[str, float]:
     }
 
 
+def _load_module(path: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("signals_against", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+def fold_log(log: str, against: str | None, repeat: int) -> None:
+    """Time the fold alone on a real log's frames (the reader's cost is left out)."""
+    from vvolguard.analysis import signals
+    from vvolguard.evidence.source import EvidenceFile
+    from vvolguard.evidence.vvold import VvoldReader
+
+    evidence = EvidenceFile(display=log, name="vvold.log", opener=lambda: Path(log).open("rb"))  # noqa: SIM115
+    frames = [r for r in VvoldReader().read(evidence) if isinstance(r, VasaFrame)]
+    print(f"{log}: {len(frames)} frames, {sum(f.frame.height for f in frames)} rows")
+    modules = {"current": signals}
+    if against:
+        modules["against"] = _load_module(against)
+    times: dict[str, list[float]] = {name: [] for name in modules}
+    for _ in range(repeat):
+        for name, module in modules.items():
+            acc = module.SignalAccumulator()
+            started = time.process_time()
+            for frame in frames:
+                acc.add(frame)
+            times[name].append(time.process_time() - started)
+    for name, values in times.items():
+        lo, mid = min(values) * 1000, statistics.median(values) * 1000
+        print(f"{name:8} fold CPU min {lo:8.1f} ms  median {mid:8.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=20, help="frames in the small run (the big one is 10x)")
+    parser.add_argument("--log", help="fold a real vvold.log's frames instead of synthetic ones")
+    parser.add_argument("--against", help="another signals.py to interleave with (only with --log)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per version (only with --log)")
     args = parser.parse_args()
+    if args.log:
+        fold_log(args.log, args.against, args.repeat)
+        return
     base = base_frame()
     small = run(args.frames, base)
     big = run(args.frames * 10, base)

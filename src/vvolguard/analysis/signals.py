@@ -356,8 +356,20 @@ class SignalAccumulator:
             & pl.col("opseq").is_not_null()
             & (pl.col("elapsed_ms").is_null() | pl.col("op").is_null())
         )
+        # A frame is one host's, and so usually is every pending issue: then the host key is
+        # the same on both sides and joining on the two integer keys alone is the same join,
+        # without hashing a string per row.
+        host = df.item(0, "host")
+        if (
+            df.select((pl.col("host") == host).all()).item()
+            and candidates.select((pl.col("host") == host).all()).item()
+        ):
+            keys = ["pid", "opseq"]
+            finals = finals.drop("host")
         if df.select(needs.any()).item():
             latest = candidates.unique(subset=keys, keep="last", maintain_order=True)
+            if "host" not in keys:
+                latest = latest.drop("host")
             df = df.join(latest, on=keys, how="left", maintain_order="left").with_columns(
                 pl.when(is_final & pl.col("elapsed_ms").is_null() & pl.col("issue_es").is_not_null())
                 .then(((pl.col("es") - pl.col("issue_es")) * 1000).round().cast(pl.Int64))
@@ -366,7 +378,15 @@ class SignalAccumulator:
                 pl.when(is_final).then(pl.coalesce("op", "issue_op")).otherwise(pl.col("op")).alias("op"),
             )
             df = df.drop("issue_es", "issue_op")
-        still_pending = candidates.join(finals, on=keys, how="anti")
+        pid = df.item(0, "pid")
+        if "host" not in keys and all(
+            frame.select((pl.col("pid") == pid).all()).item() for frame in (df, candidates)
+        ):
+            # one vvold process too: the sequence number alone is the key, and a membership
+            # filter is several times cheaper than an anti join (and keeps the order)
+            still_pending = candidates.filter(~pl.col("opseq").is_in(finals.get_column("opseq").implode()))
+        else:
+            still_pending = candidates.join(finals, on=keys, how="anti")
         if still_pending.height > PENDING_ISSUES_CAP:
             still_pending = still_pending.tail(PENDING_ISSUES_CAP)
         self._pending = still_pending
