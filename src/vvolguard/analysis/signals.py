@@ -813,10 +813,13 @@ def _bucket_aggregates(df: pl.DataFrame) -> pl.DataFrame:
     handful of distinct values, so the rows are first grouped on those too and the ~15 string
     tests of :func:`_count_exprs` run on the few hundred groups (weighted by their row count)
     instead of on every row."""
-    has_url = pl.col("url").is_not_null()
     keys = ["host", "vp", "bucket"]
+    # the first url of a group is found as the smallest row number holding one (a plain min,
+    # which polars aggregates natively, where a filtered first() runs per group) and gathered
+    # once at the end
+    url_row = pl.when(pl.col("url").is_not_null()).then(pl.int_range(pl.len(), dtype=pl.UInt32))
     fine = (
-        df.with_row_index("_row")
+        df.with_columns(url_row.alias("_url_row"))
         .group_by(*keys, "kind", "fault", (pl.col("op") == BIND_OP).fill_null(False).alias("_bind"))
         .agg(
             pl.len().cast(pl.Int64).alias("_n"),
@@ -824,8 +827,7 @@ def _bucket_aggregates(df: pl.DataFrame) -> pl.DataFrame:
             pl.col("outstanding_max").max().alias("_ceil"),
             pl.col("ts").min().alias("_first"),
             pl.col("ts").max().alias("_last"),
-            pl.col("url").filter(has_url).first().alias("_url"),
-            pl.col("_row").filter(has_url).first().alias("_url_row"),
+            pl.col("_url_row").min(),
         )
     )
     n = pl.col("_n")
@@ -838,10 +840,11 @@ def _bucket_aggregates(df: pl.DataFrame) -> pl.DataFrame:
         pl.col("_ceil").max().cast(pl.Int64).alias("ceiling"),
         pl.col("_first").min().alias("first"),
         pl.col("_last").max().alias("last"),
-        pl.col("_url").sort_by("_url_row").drop_nulls().first().alias("url"),
         pl.col("_url_row").min().alias("url_row"),
     ]
-    return fine.group_by(*keys).agg(aggs)
+    buckets = fine.group_by(*keys).agg(aggs)
+    url = df.get_column("url").gather(buckets.get_column("url_row"))
+    return buckets.with_columns(url.alias("url"))
 
 
 def _normalise(df: pl.DataFrame) -> pl.DataFrame:
@@ -851,13 +854,18 @@ def _normalise(df: pl.DataFrame) -> pl.DataFrame:
     ]
     if missing:
         df = df.with_columns(missing)
-    return df.with_columns(
+    df = df.with_columns(
         pl.col("host").fill_null(""),
         pl.col("vp").fill_null(""),
         pl.col("file").fill_null(""),
         pl.col("pid").fill_null(-1),
         (pl.col("ts").dt.epoch("ms") / 1000.0).alias("es"),
-    ).filter(pl.col("ts").is_not_null())
+    )
+    # readers stamp every line, so the filter (which copies every column, text included) is
+    # usually not needed
+    if df.get_column("ts").null_count():
+        df = df.filter(pl.col("ts").is_not_null())
+    return df
 
 
 def _creates(df: pl.DataFrame) -> pl.DataFrame:
