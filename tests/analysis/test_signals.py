@@ -248,3 +248,24 @@ def test_an_operation_straddling_a_log_rotation_is_still_timed_and_finished_file
         v.quiet_traffic(i * 100, 50)
         acc.add(v.frame())
     assert acc.size()["level_carry"] <= 1
+
+
+def test_finals_are_tied_only_within_their_host_and_process() -> None:
+    """The fold keys on (pid, opseq) alone when a frame and the pending issues are one host's
+    and one process's; a frame that mixes hosts or processes must still use the full key."""
+    a = Vvold()
+    a.line(0, "issue", op="createVirtualVolume", opseq=7)
+    b = Vvold(host="esx-02", file="esx-02.tgz!var/run/log/vvold.log")
+    b.line(2, "failure", op=None, opseq=7)  # same pid and opseq, other host: not a match
+    c = Vvold(pid=999)
+    c.line(3, "failure", op=None, opseq=7)  # same host and opseq, other process: not a match
+    acc = SignalAccumulator()
+    acc.add(a.frame())
+    acc.add(VasaFrame(pl.DataFrame(b.rows + c.rows, schema=VASA_SCHEMA), "esxi7"))
+    assert acc.size()["pending_issues"] == 1
+    assert all(s.create.count == 0 for s in acc.series.values())
+    finished = Vvold()
+    finished.line(5, "failure", op=None, opseq=7)  # the real FINAL line, in a later frame
+    acc.add(finished.frame())
+    assert acc.size()["pending_issues"] == 0
+    assert acc.series[("esx-01", "pure-ct0")].create.max == 5000
