@@ -33,8 +33,15 @@ MAX_CITED_TEXT = 400
 
 
 #: ESXi 8/9 end some lines with a base64 backtrace, ``[context]...[/context]``: noise to whoever
-#: reads a citation. The ``$`` alternative drops a blob that a clip cut short.
-CONTEXT_BLOB_RE = re.compile(r"\s*\[context\].*?(?:\[/context\]|$)", re.DOTALL)
+#: reads a citation or matches a message. The ``$`` alternative drops a blob that a clip cut
+#: short. One pattern text for Python's ``re`` and polars' regex crate (both know ``(?s:...)``).
+CONTEXT_BLOB_RS = r"\s*\[context\](?s:.*?)(?:\[/context\]|$)"
+CONTEXT_BLOB_RE = re.compile(CONTEXT_BLOB_RS)
+
+
+def strip_context(text: str) -> str:
+    """Drop ``[context]...[/context]`` backtrace blobs (ESXi 8/9)."""
+    return CONTEXT_BLOB_RE.sub("", text) if "[context]" in text else text
 
 
 def clip(text: str, limit: int = MAX_CITED_TEXT) -> str:
@@ -56,10 +63,7 @@ class Citation:
     text: str
 
     def __post_init__(self) -> None:
-        text = self.text
-        if "[context]" in text:
-            text = CONTEXT_BLOB_RE.sub("", text)
-        object.__setattr__(self, "text", clip(text))
+        object.__setattr__(self, "text", clip(strip_context(self.text)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +142,7 @@ def _vasa_schema() -> dict[str, pl.DataType]:
         "fault": pl.String(),  # upper-snake code: TIMEOUT, PROVIDER_BUSY, TRANSPORT_FAULT ...
         "detail": pl.String(),  # text after the code
         "url": pl.String(),  # provider URL when the line names one
-        "text": pl.String(),  # the line itself (no CR, no ESXi 8 [context] blob), clipped: the citation
+        "text": pl.String(),  # the line itself, no CR, clipped (a Citation drops a [context] blob)
     }
 
 

@@ -23,7 +23,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import polars as pl
 
-from vvolguard.records import CONTEXT_BLOB_RE  # used by strip_context, shared with Citation
+# shared with Citation, which drops the blob from every quoted line
+from vvolguard.records import CONTEXT_BLOB_RS, strip_context  # noqa: F401 (CONTEXT_BLOB_RS re-exported)
 
 # --------------------------------------------------------------------------------------------
 # Pattern text shared by the Python and polars flavours
@@ -89,8 +90,6 @@ LEGACY_WARNING = (
 CONTINUATION_RE = re.compile(r"^\s*--> ?")
 CONTINUATION_RS = r"^\s*--> ?"
 
-#: ESXi 8/9 may end a message with a base64 backtrace blob; it is noise for matching and citing.
-CONTEXT_BLOB_RS = r"\s*\[context\](?s:.*?)(?:\[/context\]|$)"
 
 _META_KEY_RE = re.compile(r"\b(sub|opID|OpId|opid|user|sid)=(\S+)", re.IGNORECASE)
 
@@ -168,11 +167,6 @@ def parse_meta(meta: str | None) -> dict[str, str]:
         key = key.lower()
         out.setdefault(key, value)
     return out
-
-
-def strip_context(msg: str) -> str:
-    """Drop ``[context]...[/context]`` backtrace blobs (ESXi 8/9)."""
-    return CONTEXT_BLOB_RE.sub("", msg) if "[context]" in msg else msg
 
 
 def parse_line(line: str) -> LogLine | None:

@@ -316,7 +316,7 @@ def parse_block(block: Block, display: str, host: str | None) -> Parsed:
             return out
         sel = sel.with_columns(pl.col("h").fill_null(int(first[0])))
     headers = df.get_column("l").gather(sel.get_column("h"))
-    frame = _build(sel, headers, block.data, offset, display, host)
+    frame = _build(sel, headers, b"\r" in block.data, offset, display, host)
     if frame is not None:
         starts = frame.frame.filter(pl.col("kind") == K.SERVICE_START.value)
         out.sections.extend(starts.select("line", "text").iter_rows())
@@ -325,7 +325,7 @@ def parse_block(block: Block, display: str, host: str | None) -> Parsed:
 
 
 def _build(
-    sel: pl.DataFrame, headers: pl.Series, data: bytes, offset: int, display: str, host: str | None
+    sel: pl.DataFrame, headers: pl.Series, cr: bool, offset: int, display: str, host: str | None
 ) -> VasaFrame | None:
     """Date, split and classify the kept rows, then extract fields by shape.
 
@@ -341,7 +341,7 @@ def _build(
     work = _with_header_fields(work)
     if work.height == 0:
         return None
-    text = _citation_text(work.get_column("l"), cr=b"\r" in data)
+    text = _citation_text(work.get_column("l"), cr=cr)
     work = work.with_columns(text=text, fast=_fast_index(pl.col("l")))
     parts: list[pl.DataFrame] = []
     rest = work.filter(pl.col("fast").is_null())
@@ -350,9 +350,7 @@ def _build(
         chunk = work.filter(pl.col("fast") == index)
         if chunk.height == 0:
             continue
-        chunk = chunk.with_columns(
-            _after_first(line, "[#").str.extract_groups(strict).alias("f")
-        ).unnest("f")
+        chunk = chunk.with_columns(_after_first(line, "[#").str.extract_groups(strict).alias("f")).unnest("f")
         hit = chunk.get_column("op").is_not_null()
         if not hit.all():  # not the usual spelling: tolerant extracts, then the generic path
             odd = _with_messages(chunk.filter(~hit).drop(patterns))
