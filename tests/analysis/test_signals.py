@@ -269,3 +269,24 @@ def test_finals_are_tied_only_within_their_host_and_process() -> None:
     acc.add(finished.frame())
     assert acc.size()["pending_issues"] == 0
     assert acc.series[("esx-01", "pure-ct0")].create.max == 5000
+
+
+def test_a_frame_whose_rows_all_lack_a_time_is_skipped_not_fatal() -> None:
+    """Readers stamp every row, but a library caller's frame may not: the fold must not raise."""
+    import polars as pl
+
+    from vvolguard.analysis.signals import SignalAccumulator
+    from vvolguard.records import VASA_SCHEMA, VasaFrame
+
+    frame = pl.DataFrame(
+        {"file": ["f"], "line": [1], "kind": ["issue"], "vp": ["vp1"], "opseq": [1], "text": ["x"]}
+    ).with_columns(pl.lit(None).alias("ts"))
+    frame = frame.select(
+        [
+            pl.col(c).cast(t) if c in frame.columns else pl.lit(None, dtype=t).alias(c)
+            for c, t in VASA_SCHEMA.items()
+        ]
+    )
+    acc = SignalAccumulator()
+    acc.add(VasaFrame(frame=frame, shape="esxi7"))
+    assert acc.series == {}

@@ -298,6 +298,8 @@ class SignalAccumulator:
         self.rows += df.height
         self.shapes.add(frame.shape)
         df = _normalise(df)
+        if df.height == 0:  # every row lacked a time: nothing to place on the timeline
+            return
         self._widen_for(df)
         width = self.bucket_seconds
         df = df.with_columns(((pl.col("es") // width) * width).cast(pl.Int64).alias("bucket"))
