@@ -19,6 +19,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
+import polars as pl
+
 from vvolguard.evidence import logline as ll
 from vvolguard.evidence.source import EvidenceFile
 from vvolguard.evidence.vvold_block import (
@@ -43,23 +45,24 @@ _HEADER_ANYWHERE_B = re.compile(b"(?m)" + ll.HEADER_START_RS.replace("[^\\s:]", 
 _BACKSCAN_LINES = 10_000
 
 
-def _last_header(data: bytes) -> str | None:
-    """The last timestamped line of ``data`` (which ends with a newline), decoded."""
-    end = len(data) - 1
+def _last_header(data: bytes, start: int, stop: int) -> str | None:
+    """The last timestamped line of ``data[start:stop]`` (``stop`` is just after a newline),
+    decoded; looked for from the end, so a block costs a few lines' scan, not a pass."""
+    end = stop - 1
     for _ in range(_BACKSCAN_LINES):
-        if end <= 0:
+        if end <= start:
             return None
-        start = data.rfind(b"\n", 0, end) + 1
-        if _HEADER_START_B.match(data, start, end):
-            return data[start:end].decode("utf-8", "replace").rstrip("\r")
-        end = start - 1
+        begin = max(data.rfind(b"\n", start, end) + 1, start)
+        if _HEADER_START_B.match(data, begin, end):
+            return data[begin:end].decode("utf-8", "replace").rstrip("\r")
+        end = begin - 1
     last = None
-    for match in _HEADER_ANYWHERE_B.finditer(data, 0, max(end, 0)):
+    for match in _HEADER_ANYWHERE_B.finditer(data, start, max(end, start)):
         last = match
     if last is None:
         return None
-    stop = data.find(b"\n", last.start())
-    return data[last.start() : stop].decode("utf-8", "replace").rstrip("\r")
+    cut = data.find(b"\n", last.start())
+    return data[last.start() : cut].decode("utf-8", "replace").rstrip("\r")
 
 
 class VvoldStream:
@@ -93,7 +96,8 @@ class VvoldStream:
 
     @property
     def lines_read(self) -> int:
-        """Complete lines consumed so far (the partial last line is not counted yet)."""
+        """Lines parsed so far (a partial last line, and blocks still in a pool thread, are not
+        counted yet)."""
         return self._lines
 
     # -- public API ---------------------------------------------------------------------------
@@ -176,58 +180,75 @@ class VvoldStream:
     # -- sequential part ----------------------------------------------------------------------
 
     def _cut(self, data: bytes) -> Block | None:
-        if self._skipping:
-            cut = data.find(b"\n")
-            if cut < 0:
+        """The next block from a chunk, cut logically: the chunk itself is neither copied nor
+        scanned end to end here (this runs on the calling thread, between the parses); only the
+        line that spans the previous chunk and this one is put together."""
+        start = 0
+        if self._skipping:  # the rest of an over-long line
+            start = data.find(b"\n") + 1
+            if start == 0:
                 return None
             self._skipping = False
-            data = data[cut + 1 :]
-        if not data:
+        if start >= len(data):
             return None
-        complete, rest = self._split_last_line(data)
-        if len(rest) > MAX_LINE_BYTES:
-            self._say_once("long-line", long_line_message(), self._lines + complete.count(b"\n") + 1)
-            complete += rest[:LONG_LINE_KEEP] + b"\n"
-            rest = b""
-            self._skipping = True
+        first = data.find(b"\n", start)
+        if first < 0:  # no line ends in this chunk: it all continues the pending line
+            rest = self._pending + data[start:] if start or self._pending else data
+            if len(rest) > MAX_LINE_BYTES:
+                self._pending, self._skipping = b"", True
+                kept = rest[:LONG_LINE_KEEP] + b"\n"
+                return self._block(kept, 0, len(kept), notes=(("long-line", 1, long_line_message()),))
+            self._pending = rest
+            return None
+        head = b""
+        if self._pending:
+            head, start = self._pending + data[start : first + 1], first + 1
+        stop = data.rfind(b"\n") + 1
+        rest = data[stop:]
+        if len(rest) > MAX_LINE_BYTES:  # rare: cut the over-long last line here, at a copy's cost
+            lines = head.count(b"\n") + data.count(b"\n", start, stop)
+            note = ("long-line", lines + 1, long_line_message())
+            kept = data[start:stop] + rest[:LONG_LINE_KEEP] + b"\n"
+            self._pending, self._skipping = b"", True
+            return self._block(kept, 0, len(kept), head, notes=(note,))
         self._pending = rest
-        return self._block(complete)
-
-    def _split_last_line(self, data: bytes) -> tuple[bytes, bytes]:
-        """``pending + data`` cut after its last newline, copying the (8 MiB) block at most once:
-        the cutting is sequential, so every copy here is wall time."""
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            return b"", self._pending + data
-        rest = data[cut + 1 :]
-        if cut == len(data) - 1:
-            complete = self._pending + data if self._pending else data
-        else:
-            complete = b"".join((self._pending, memoryview(data)[: cut + 1]))
-        return complete, rest
+        return self._block(data, start, stop, head)
 
     def _cut_tail(self) -> Block | None:
         tail, self._pending = self._pending, b""
         self._skipping = False
-        return self._block(tail + b"\n" if tail else b"", final=True)
+        data = tail + b"\n" if tail else b""
+        return self._block(data, 0, len(data), final=True)
 
-    def _block(self, data: bytes, final: bool = False) -> Block | None:
+    def _block(
+        self,
+        data: bytes,
+        start: int,
+        stop: int,
+        head: bytes = b"",
+        notes: tuple[tuple[str, int, str], ...] = (),
+        final: bool = False,
+    ) -> Block | None:
+        if start == stop:
+            data, start, stop = b"", 0, 0  # nothing of the chunk's own: do not split it
         if self._last_header is None:
             # Until the first timestamped line, hold the lines back: a leading continuation is
-            # dated by the first header, however the input was cut into feeds.
-            data = self._preamble + data if self._preamble else data
-            header = _last_header(data)
-            if header is None and not final and len(data) <= _PREAMBLE_MAX:
-                self._preamble = data
+            # dated by the first header, however the input was cut into feeds. Copying is fine
+            # here: it happens only until the first header.
+            whole = b"".join((self._preamble, head, memoryview(data)[start:stop]))
+            header = _last_header(whole, 0, len(whole))
+            if header is None and not final and len(whole) <= _PREAMBLE_MAX:
+                self._preamble = whole
                 return None
             self._preamble = b""
+            data, start, stop, head = whole, 0, len(whole), b""
         else:
-            header = _last_header(data)
-        if not data:
+            header = _last_header(data, start, stop) or _last_header(head, 0, len(head))
+        if stop == start and not head:
             return None
-        count = data.count(b"\n")
-        block = Block(data=data, base=self._lines, prev_header=self._last_header, lines=count)
-        self._lines += count
+        block = Block(
+            data=data, start=start, stop=stop, prev_header=self._last_header, head=head, notes=notes
+        )
         if header is not None:
             self._last_header = header
         return block
@@ -236,15 +257,20 @@ class VvoldStream:
         try:
             return parse_block(block, self.display, self.host)
         except Exception as exc:  # never raise on input; say which lines were lost
-            first, last = block.base + 1, block.base + block.data.count(b"\n")
-            return Parsed(
-                None, [(f"internal-{first}", first, f"internal: lines {first}-{last} not parsed ({exc!r})")]
-            )
+            lines = block.head.count(b"\n") + block.data.count(b"\n", block.start, block.stop)
+            return Parsed(None, lines=lines, notes=[("internal", 1, repr(exc))])
 
     def _absorb(self, parsed: Parsed) -> VasaFrame | None:
+        """Take a block's result, in input order: its line numbers become the file's."""
+        base = self._lines
+        self._lines += parsed.lines
         for key, line, message in parsed.notes:
-            self._say_once(key, message, line)
+            if key == "internal":  # one per block, each naming its own lines
+                first, last = base + 1, base + parsed.lines
+                key, message = f"internal-{first}", f"internal: lines {first}-{last} not parsed ({message})"
+            self._say_once(key, message, None if line is None else base + line)
         for line, text in parsed.sections:
+            line += base
             section = ll.parse_section(text)
             if section is None or (section.version, section.build) in self._seen_sections:
                 continue
@@ -257,6 +283,9 @@ class VvoldStream:
                     citation=Citation(self.display, line, text),
                 )
             )
+        if parsed.frame is not None and base:
+            frame = parsed.frame
+            return VasaFrame(frame=frame.frame.with_columns(pl.col("line") + base), shape=frame.shape)
         return parsed.frame
 
     def _say_once(self, key: str, message: str, line: int | None) -> None:

@@ -218,13 +218,9 @@ def generic_fields(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def split_lines(data: bytes, expected: int | None = None) -> pl.Series:
-    """Complete lines (``data`` ends with a newline) as a String series, one row per line.
-
-    ``expected`` is the line count when the caller already has it (counting 8 MiB twice is
-    measurable)."""
-    if expected is None:
-        expected = data.count(b"\n")
+def split_lines(data: bytes) -> pl.Series:
+    """``data`` as a String series: one row per newline-terminated line, plus a last row for an
+    unterminated tail. Empty lines are kept (as nulls); the CR of a CRLF ending is dropped."""
     if b"\x01" not in data:
         try:
             frame = pl.read_csv(
@@ -238,42 +234,85 @@ def split_lines(data: bytes, expected: int | None = None) -> pl.Series:
                 truncate_ragged_lines=True,
                 raise_if_empty=False,
             )
-            if frame.height == expected:
-                return frame.get_column("l")
+            lines = frame.get_column("l")
+            if _one_row_per_line(lines, data):
+                return lines
         except Exception:  # polars' CSV reader is an optimisation; the slow path always works
             pass
     text = data.decode("utf-8", "replace").split("\n")
-    text.pop()  # after the final newline
-    return pl.Series("l", [t.rstrip("\r") for t in text], dtype=pl.String)
+    if text[-1] == "":
+        text.pop()  # after the final newline
+    return pl.Series("l", [t.removesuffix("\r") for t in text], dtype=pl.String)
+
+
+def _one_row_per_line(lines: pl.Series, data: bytes) -> bool:
+    """Did the CSV reader give exactly one row per line? Checked by accounting for every byte
+    (the rows' bytes plus one newline between rows), which costs a sum over the row lengths
+    instead of a count of the newlines in the block; only when that does not add up (a CR, or
+    bytes replaced as invalid UTF-8, change the lengths) are the newlines counted."""
+    rows = lines.len()
+    newlines = rows if data.endswith(b"\n") else rows - 1
+    if newlines < 0:
+        return not data
+    if b"\r" not in data and (lines.str.len_bytes().sum() or 0) + newlines == len(data):
+        return True
+    return data.count(b"\n") == newlines
 
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """Complete lines plus the context they need, so blocks can be parsed independently."""
+    """Lines plus the little context they need, so blocks can be parsed independently.
 
-    data: bytes  # ends with a newline
-    base: int  # lines of the input before this block
+    ``data`` is a chunk as it was read, uncopied: the stream cuts the input into lines only
+    logically. The block's own lines are ``data[start:stop]`` (``stop`` is just after a newline);
+    the bytes before ``start`` finish a line that began in an earlier chunk, which is passed
+    whole as ``head``, and the bytes after ``stop`` begin a line the next block finishes. Line
+    numbers are counted from the block's first line (``head``'s, if any): the stream knows how
+    many lines came before only once the earlier blocks are parsed, and adds them then.
+    """
+
+    data: bytes
+    start: int  # 0, or just after a newline
+    stop: int  # just after a newline, or ``start`` when the chunk holds no line of its own
     prev_header: str | None  # last timestamped line before this block
-    lines: int | None = None  # newlines in ``data``, when the cutter counted them already
+    head: bytes = b""  # complete lines before ``data[start:stop]``, newline-terminated
+    #: (once-per-input key, line in this block, message) found while cutting
+    notes: tuple[tuple[str, int, str], ...] = ()
 
 
 @dataclass(slots=True)
 class Parsed:
-    """What one block gave: its frame, warnings to report once, and service-start headers."""
+    """What one block gave: its frame, warnings to report once, and service-start headers.
+    Line numbers are relative to the block (its first line is line 1)."""
 
     frame: VasaFrame | None
+    lines: int = 0  # how many lines the block held
     #: (once-per-input key, line, message); the stream drops repeats of a key.
     notes: list[tuple[str, int | None, str]] = field(default_factory=list)
     sections: list[tuple[int, str]] = field(default_factory=list)
 
 
+def block_lines(block: Block) -> pl.Series:
+    """The block's lines, in order: ``head``'s, then those of ``data[start:stop]`` (as slices of
+    the split chunk, so nothing is copied to cut them out)."""
+    own = pl.Series("l", [], dtype=pl.String)
+    if block.stop > block.start:
+        split = split_lines(block.data)
+        skip = 1 if block.start else 0
+        keep = split.len() - skip - (1 if block.stop < len(block.data) else 0)
+        own = split.slice(skip, max(keep, 0))
+    if not block.head:
+        return own
+    return pl.concat([split_lines(block.head), own], rechunk=False)
+
+
 def parse_block(block: Block, display: str, host: str | None) -> Parsed:
     """Parse one block; pure, so it may run on any thread. Raises only on internal bugs."""
-    lines = split_lines(block.data, block.lines)
-    out = Parsed(None)
+    lines = block_lines(block)
+    out = Parsed(None, lines=lines.len(), notes=list(block.notes))
     long = lines.str.len_bytes() > MAX_LINE_BYTES
     if long.any():
-        out.notes.append(("long-line", block.base + int(long.arg_true()[0]) + 1, long_line_message()))
+        out.notes.append(("long-line", int(long.arg_true()[0]) + 1, long_line_message()))
         # characters, not bytes: a byte cut could split a UTF-8 sequence (at most 4x the bytes)
         lines = pl.select(pl.when(long).then(lines.str.slice(0, LONG_LINE_KEEP)).otherwise(lines).alias("l"))
         lines = lines.to_series()
@@ -287,7 +326,7 @@ def parse_block(block: Block, display: str, host: str | None) -> Parsed:
         pl.col("l").str.contains(ll.HEADER_START_RS).fill_null(False).alias("hdr"),
     )
     hdr = marks.get_column("hdr")
-    offset = block.base - prefix  # row i is line offset + i + 1
+    offset = -prefix  # row i is line offset + i + 1 of the block
     if hdr.sum() * 2 < df.height:  # mostly non-ESXi lines: is it the pre-6.5 shape?
         legacy = df.get_column("l").str.contains(ll.LEGACY_PATTERN).fill_null(False).arg_true()
         if legacy.len():
@@ -309,14 +348,15 @@ def parse_block(block: Block, display: str, host: str | None) -> Parsed:
             out.notes.append(
                 (
                     "no-header",
-                    block.base + 1,
+                    1,
                     "no timestamped ESXi log lines found; lines without a time were skipped",
                 )
             )
             return out
         sel = sel.with_columns(pl.col("h").fill_null(int(first[0])))
     headers = df.get_column("l").gather(sel.get_column("h"))
-    frame = _build(sel, headers, b"\r" in block.data, offset, display, host)
+    cr = b"\r" in block.head or b"\r" in block.data
+    frame = _build(sel, headers, cr, offset, display, host)
     if frame is not None:
         starts = frame.frame.filter(pl.col("kind") == K.SERVICE_START.value)
         out.sections.extend(starts.select("line", "text").iter_rows())
