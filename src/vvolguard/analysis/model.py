@@ -184,7 +184,22 @@ class Diagnosis:
         return out
 
 
+#: Types returned as they are: checked by exact type first, because a report's timeline holds
+#: tens of thousands of such values and the general checks below cost several times more each.
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def _jsonable(value: Any) -> Any:
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is float:
+        return round(value, 4)
+    if kind is dict:
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_jsonable(v) for v in value]
+    # subclasses (enums are str or int subclasses), dates and dataclasses
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, Enum):

@@ -33,6 +33,9 @@ TOP_LEVEL_ORDER = (
     "inputs",
 )
 
+#: Exact types that hold no float and no container, returned as they are without further checks.
+_LEAVES = frozenset({str, int, bool, type(None)})
+
 #: Maps whose keys come from data, not from dataclass fields, so insertion order is not stable.
 _FREE_FORM = ("signals", "thresholds", "certificates")
 
@@ -79,16 +82,20 @@ def _fallback(value: Any) -> Any:
 
 
 def _sorted(value: Any) -> Any:
-    if isinstance(value, dict):
+    kind = type(value)  # exact types first: the timeline is tens of thousands of plain values
+    if kind is dict or (kind not in _LEAVES and isinstance(value, dict)):
         return {k: _sorted(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
+    if kind is list or (kind not in _LEAVES and isinstance(value, list)):
         return [_sorted(v) for v in value]
     return value
 
 
 def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if isinstance(value, dict):
         return {k: _finite(v) for k, v in value.items()}
     if isinstance(value, list):
