@@ -290,3 +290,68 @@ def test_a_frame_whose_rows_all_lack_a_time_is_skipped_not_fatal() -> None:
     acc = SignalAccumulator()
     acc.add(VasaFrame(frame=frame, shape="esxi7"))
     assert acc.series == {}
+
+
+def _exemplar_log() -> list[dict]:
+    """One host, two providers: provider A fills its exemplar lists early and keeps logging the
+    same kinds; B and new kinds of A come only later, mixed with A's full keys."""
+    a = Vvold()
+    for s in range(8):
+        a.no_free_conn(s)  # no-free-conn lines at the ceiling: A's lists fill in the first lines
+    a.busy(9)
+    b = Vvold(vp="pure-ct1")
+    b.quiet_traffic(10, 40)  # B's successes, below the ceiling
+    for s in range(50, 60):
+        a.no_free_conn(s)
+        a.busy(s + 0.5)
+        b.op(s + 0.2, "createVirtualVolume", 400, outstanding=5)  # B reaches its ceiling late
+    a.line(61, "timeout", text="a timeout, A's first")
+    return sorted(a.rows + b.rows, key=lambda r: r["ts"])
+
+
+def _expected_exemplars(rows: list[dict], n: int) -> tuple[dict, dict]:
+    wanted = {"success", "no-free-conn", "busy", "timeout", "failure", "bind-retry"}
+    firsts: dict = {}
+    ceiling: dict = {}
+    for r in rows:
+        if r["kind"] in wanted:
+            firsts.setdefault((r["host"], r["vp"], r["kind"]), [])
+            if len(firsts[(r["host"], r["vp"], r["kind"])]) < n:
+                firsts[(r["host"], r["vp"], r["kind"])].append(r["line"])
+        level, top = r["outstanding"], r["outstanding_max"]
+        if level is not None and top is not None and level >= top:
+            ceiling.setdefault((r["host"], r["vp"]), [])
+            if len(ceiling[(r["host"], r["vp"])]) < n:
+                ceiling[(r["host"], r["vp"])].append(r["line"])
+    return firsts, ceiling
+
+
+def _folded_exemplars(acc: SignalAccumulator) -> tuple[dict, dict]:
+    firsts = {
+        (key[0], key[1], kind): [e.citation.line for e in items]
+        for key, stats in acc.series.items()
+        for kind, items in stats.first_by_kind.items()
+    }
+    ceiling = {key: [e.citation.line for e in s.at_ceiling_lines] for key, s in acc.series.items()}
+    return firsts, {k: v for k, v in ceiling.items() if v}
+
+
+@settings(max_examples=10, deadline=None)
+@given(size=st.integers(min_value=1, max_value=40), mixed_hosts=st.booleans())
+def test_exemplars_are_the_first_lines_of_each_key_however_frames_are_cut(
+    size: int, mixed_hosts: bool
+) -> None:
+    """Keys whose exemplar lists are full are skipped by later frames (and a frame with only full
+    keys picks nothing); keys still short, in the same frames, must still get their first lines."""
+    rows = _exemplar_log()
+    if mixed_hosts:  # a frame mixing hosts takes the general path: every key's rows are picked
+        rows = [dict(r, host="esx-02") if i % 3 == 0 else r for i, r in enumerate(rows)]
+    rows = [dict(r, line=i) for i, r in enumerate(rows, 1)]
+    frame = pl.DataFrame(rows, schema=VASA_SCHEMA)
+    acc = SignalAccumulator(exemplars=3)
+    for chunk in frame.iter_slices(size):
+        acc.add(VasaFrame(chunk, "esxi7"))
+    firsts, ceiling = _expected_exemplars(rows, 3)
+    assert _folded_exemplars(acc) == (firsts, ceiling)
+    # the log does what it is for: keys fill early while others still take lines later
+    assert ("esx-01", "pure-ct0", "timeout") in firsts and ("esx-01", "pure-ct1") in ceiling

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -305,11 +305,11 @@ class SignalAccumulator:
         df = df.with_columns(((pl.col("es") // width) * width).cast(pl.Int64).alias("bucket"))
         df = self._tie_finals(df)
         creates = _creates(df)
-        buckets = _bucket_aggregates(df)
+        buckets, kinds = _bucket_aggregates(df)
         self._fold_series(buckets, creates)
         self._fold_cells(buckets, creates)
         self._fold_levels(df)
-        self._fold_exemplars(df, creates)
+        self._fold_exemplars(df, creates, kinds)
         self._fold_containers(df)
 
     def _widen_for(self, df: pl.DataFrame) -> None:
@@ -509,32 +509,61 @@ class SignalAccumulator:
             (pl.col("es").shift(-1).over(window) - pl.col("es")).alias("dt"),
         )
         by = [name for name in ("host", "vp") if name in window]
+        # lazily, so the select, filter and clip are fused into the group-by instead of each
+        # materialising a copy of the samples
         durations = (
-            samples.select(*by, "outstanding", "dt")
+            samples.lazy()
+            .select(*by, "outstanding", "dt")
             .filter(pl.col("dt").is_not_null())
-            .with_columns(pl.col("dt").clip(0.0, self.gap_cap))
             .group_by(*by, "outstanding")
-            .agg(pl.col("dt").sum())
+            .agg(pl.col("dt").clip(0.0, self.gap_cap).sum())
+            .collect()
         )
         if "host" not in by:
             durations = durations.select(pl.lit(first["host"], dtype=pl.String).alias("host"), pl.all())
         for host, vp, level, seconds in durations.iter_rows():
             stats = self._series(host, vp)
             stats.seconds_at_level[int(level)] = stats.seconds_at_level.get(int(level), 0.0) + float(seconds)
-        # only the files of this frame can continue; a finished file's last line is dropped
-        files = df.get_column("file").unique()
-        self._level_carry = samples.filter(
-            pl.col("dt").is_null() & pl.col("file").is_in(files.implode())
-        ).drop("dt")
+        # only the files of this frame can continue; a finished file's last line is dropped.
+        # The last lines are few, so they are taken first; the frame's files are usually one,
+        # which a comparison finds without hashing every row's file name.
+        last = samples.filter(pl.col("dt").is_null()).drop("dt")
+        file = df.item(0, "file")
+        if df.select((pl.col("file") == file).all()).item():
+            self._level_carry = last.filter(pl.col("file") == file)
+        else:
+            self._level_carry = last.filter(pl.col("file").is_in(df.get_column("file").unique().implode()))
 
-    def _fold_exemplars(self, df: pl.DataFrame, creates: pl.DataFrame) -> None:
+    def _fold_exemplars(
+        self, df: pl.DataFrame, creates: pl.DataFrame, kinds: set[tuple[str, str, str]]
+    ) -> None:
         n = self.exemplars
         cols = ["host", "vp", "kind", "file", "line", "ts", "text", "elapsed_ms"]
         wanted = [k.value for k in EXEMPLAR_KINDS]
-        # Pick rows on the keys alone, then gather the few picked rows: filtering the whole
-        # frame with its text column would copy every polling line's text for nothing.
-        firsts = _pick(df, pl.col("kind").is_in(wanted), ["host", "vp", "kind"], n, cols)
-        for row in firsts.iter_rows(named=True):
+
+        # The first n lines of a key are kept for the whole run, so a key that already holds n
+        # takes nothing more: once every (host, vp, kind) of the frame (``kinds``, from the
+        # bucket aggregates) is full, usually from the second frame on, the pick, a group-by
+        # over every row, is skipped; otherwise the full keys' rows are left out of it.
+        def full(key: tuple[str, str, str]) -> bool:
+            stats = self.series.get(key[:2])
+            return stats is not None and len(stats.first_by_kind.get(key[2], ())) >= n
+
+        need_firsts = any(kind in wanted and not full((h, vp, kind)) for h, vp, kind in kinds)
+        host = _one_host(df)
+        full_kinds: dict[str, list[str]] = {}
+        full_ceiling: list[str] = []
+        if host is not None:
+            for (h, vp), stats in self.series.items():
+                if h == host:
+                    full_kinds[vp] = [k for k, items in stats.first_by_kind.items() if len(items) >= n]
+                    if len(stats.at_ceiling_lines) >= n:
+                        full_ceiling.append(vp)
+        firsts_where = pl.col("kind").is_in(wanted) & ~_any_of(
+            (pl.col("vp") == vp) & pl.col("kind").is_in(kinds) for vp, kinds in full_kinds.items() if kinds
+        )
+        firsts = _pick(df, firsts_where, ["host", "vp", "kind"], n, cols) if need_firsts else None
+        for row in firsts.iter_rows(named=True) if firsts is not None else ():
             bucket = self._series(row["host"], row["vp"]).first_by_kind.setdefault(row["kind"], [])
             if len(bucket) < n:
                 bucket.append(_exemplar(row))
@@ -550,14 +579,12 @@ class SignalAccumulator:
                 stats.slowest_creates.append(_exemplar(row, value=float(row["elapsed_ms"])))
                 stats.slowest_creates.sort(key=lambda e: -(e.value or 0))
                 del stats.slowest_creates[n:]
-        at_ceiling = _pick(
-            df,
+        at_ceiling_where = (
             (pl.col("outstanding") >= pl.col("outstanding_max")).fill_null(False)
-            & pl.col("outstanding_max").is_not_null(),
-            ["host", "vp"],
-            n,
-            cols,
+            & pl.col("outstanding_max").is_not_null()
+            & ~_any_of(pl.col("vp") == vp for vp in full_ceiling)
         )
+        at_ceiling = _pick(df, at_ceiling_where, ["host", "vp"], n, cols)
         for row in at_ceiling.iter_rows(named=True):
             lines = self._series(row["host"], row["vp"]).at_ceiling_lines
             if len(lines) < n:
@@ -806,10 +833,11 @@ def _empty_pending() -> pl.DataFrame:
     )
 
 
-def _bucket_aggregates(df: pl.DataFrame) -> pl.DataFrame:
+def _bucket_aggregates(df: pl.DataFrame) -> tuple[pl.DataFrame, set[tuple[str, str, str]]]:
     """Per (host, vp, bucket): every counter, the ``#outstanding`` maxima, the time span and the
     first url. Both the provider totals and the timeline cells are then folded from this small
-    frame instead of from the rows.
+    frame instead of from the rows. Also the frame's distinct (host, vp, kind), read off the
+    same grouping, so the exemplar fold can tell cheaply whether it has anything to pick.
 
     The counters depend only on ``kind``, ``fault`` and whether ``op`` is a bind, which take a
     handful of distinct values, so the rows are first grouped on those too and the ~15 string
@@ -832,11 +860,18 @@ def _bucket_aggregates(df: pl.DataFrame) -> pl.DataFrame:
             pl.col("_url_row").min(),
         )
     )
+    # A 10 s bucket holds few lines, so ``fine`` still has thousands of rows: the string tests
+    # run once per distinct (kind, fault, bind) instead (about a dozen), and their 0/1 flags are
+    # joined back on, which leaves integer sums for the group-by below.
+    combo = ["kind", "fault", "_bind"]
+    flags = (
+        fine.select(combo)
+        .unique()
+        .with_columns(expr.cast(pl.Int64).alias(name) for name, expr in _count_exprs(pl.col("_bind")).items())
+    )
+    fine = fine.join(flags, on=combo, how="left", nulls_equal=True)
     n = pl.col("_n")
-    aggs = [
-        (expr.cast(pl.Int64) * n).sum().cast(pl.Int64).alias(name)
-        for name, expr in _count_exprs(pl.col("_bind")).items()
-    ]
+    aggs = [(pl.col(name) * n).sum().cast(pl.Int64).alias(name) for name in ALL_COUNTS]
     aggs += [
         pl.col("_omax").max().cast(pl.Int64).alias("outstanding_max"),
         pl.col("_ceil").max().cast(pl.Int64).alias("ceiling"),
@@ -844,9 +879,10 @@ def _bucket_aggregates(df: pl.DataFrame) -> pl.DataFrame:
         pl.col("_last").max().alias("last"),
         pl.col("_url_row").min().alias("url_row"),
     ]
+    kinds = set(fine.select("host", "vp", "kind").unique().iter_rows())
     buckets = fine.group_by(*keys).agg(aggs)
     url = df.get_column("url").gather(buckets.get_column("url_row"))
-    return buckets.with_columns(url.alias("url"))
+    return buckets.with_columns(url.alias("url")), kinds
 
 
 def _normalise(df: pl.DataFrame) -> pl.DataFrame:
@@ -892,9 +928,14 @@ def _creates(df: pl.DataFrame) -> pl.DataFrame:
 
 def _pick(df: pl.DataFrame, where: pl.Expr, keys: list[str], n: int, cols: list[str]) -> pl.DataFrame:
     """The first ``n`` rows per ``keys`` among those matching ``where``, in frame order, with
-    ``cols``; only the picked rows' wide columns are copied."""
+    ``cols``; only the picked rows' wide columns are copied. When no row matches (checked with
+    one cheap pass) the group-by is skipped."""
+    matched = df.select(where.fill_null(False).alias("_w")).to_series()
+    if not matched.any():
+        return df.select(cols).clear()
     index = (
-        df.select(*keys, where.alias("_w"))
+        df.select(keys)
+        .with_columns(matched)
         .with_row_index("_r")
         .filter(pl.col("_w"))
         .group_by(keys, maintain_order=True)
@@ -903,6 +944,19 @@ def _pick(df: pl.DataFrame, where: pl.Expr, keys: list[str], n: int, cols: list[
         .sort()
     )
     return df.select(cols)[index]
+
+
+def _any_of(exprs: Iterable[pl.Expr]) -> pl.Expr:
+    """``True`` where any of ``exprs`` holds (``False`` when there are none)."""
+    terms = list(exprs)
+    return pl.any_horizontal(terms).fill_null(False) if terms else pl.lit(False)
+
+
+def _one_host(df: pl.DataFrame) -> str | None:
+    """The frame's host when every row has the same one (a frame is one file of one host), so
+    per-key work can compare the provider alone."""
+    host = df.item(0, "host")
+    return host if df.select((pl.col("host") == host).all()).item() else None
 
 
 def _exemplar(row: dict[str, Any], value: float | None = None) -> Exemplar:
