@@ -7,7 +7,7 @@ import random
 from datetime import datetime
 
 import polars as pl
-from analysis_builders import NOW, T0, Vvold, wave
+from analysis_builders import CONTAINER, NOW, T0, Vvold, wave
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -355,3 +355,22 @@ def test_exemplars_are_the_first_lines_of_each_key_however_frames_are_cut(
     assert _folded_exemplars(acc) == (firsts, ceiling)
     # the log does what it is for: keys fill early while others still take lines later
     assert ("esx-01", "pure-ct0", "timeout") in firsts and ("esx-01", "pure-ct1") in ceiling
+
+
+def test_containers_are_remembered_per_host_in_one_host_and_mixed_frames() -> None:
+    """A one-host frame lists its distinct containers alone; a frame mixing hosts pairs each
+    container with its own host. Both must give every host exactly its containers."""
+    a = Vvold()
+    a.quiet_traffic(0, 30)
+    a.line(40, "success", container="c-a-only")
+    b = Vvold(host="esx-02", file="esx-02.tgz!var/run/log/vvold.log")
+    b.line(5, "success", container="c-b-only")
+    b.line(6, "issue")  # no container
+    one = SignalAccumulator()
+    one.add(a.frame())
+    one.add(b.frame())
+    mixed = SignalAccumulator()
+    mixed.add(VasaFrame(pl.DataFrame(a.ordered() + b.ordered(), schema=VASA_SCHEMA), "esxi7"))
+    expected = {"esx-01": {CONTAINER, "c-a-only"}, "esx-02": {"c-b-only"}}
+    assert one.containers == expected
+    assert mixed.containers == expected

@@ -303,14 +303,15 @@ class SignalAccumulator:
         self._widen_for(df)
         width = self.bucket_seconds
         df = df.with_columns(((pl.col("es") // width) * width).cast(pl.Int64).alias("bucket"))
-        df = self._tie_finals(df)
+        host = _one_host(df)
+        df = self._tie_finals(df, host)
         creates = _creates(df)
         buckets, kinds = _bucket_aggregates(df)
         self._fold_series(buckets, creates)
         self._fold_cells(buckets, creates)
         self._fold_levels(df)
-        self._fold_exemplars(df, creates, kinds)
-        self._fold_containers(df)
+        self._fold_exemplars(df, creates, kinds, host)
+        self._fold_containers(df, host)
 
     def _widen_for(self, df: pl.DataFrame) -> None:
         lo, hi = df.select(pl.col("es").min().alias("lo"), pl.col("es").max().alias("hi")).row(0)
@@ -339,36 +340,31 @@ class SignalAccumulator:
         self._cells = merged
         self.bucket_seconds = width
 
-    def _tie_finals(self, df: pl.DataFrame) -> pl.DataFrame:
+    def _tie_finals(self, df: pl.DataFrame, one_host: str | None) -> pl.DataFrame:
         """Give FINAL lines their elapsed time and op from the matching Issuing line."""
         keys = ["host", "pid", "opseq"]
-        # select the key columns before filtering, so the filters do not copy every line's text
-        issues = (
-            df.select(*keys, "kind", pl.col("es").alias("issue_es"), pl.col("op").alias("issue_op"))
-            .filter((pl.col("kind") == VasaEventKind.ISSUE.value) & pl.col("opseq").is_not_null())
-            .drop("kind")
-        )
         is_final = pl.col("kind").is_in([VasaEventKind.SUCCESS.value, VasaEventKind.FAILURE.value])
-        finals = df.select(*keys, "kind").filter(is_final & pl.col("opseq").is_not_null()).select(keys)
+        # the row masks in one pass over the frame (each string test once), then the filters
+        # copy only the selected key columns, never a line's text
+        has_seq = pl.col("opseq").is_not_null()
+        masks = df.select(
+            ((pl.col("kind") == VasaEventKind.ISSUE.value) & has_seq).alias("issue"),
+            (is_final & has_seq).alias("final"),
+        )
+        is_issue, final_rows = masks.get_column("issue"), masks.get_column("final")
+        issues = df.select(*keys, pl.col("es").alias("issue_es"), pl.col("op").alias("issue_op")).filter(
+            is_issue
+        )
         # pending first, then this frame's issues: the frame is in log order, so the rows stay
         # oldest-first and the cap below can keep the newest without sorting
         candidates = pl.concat([self._pending, issues])
-        needs = (
-            is_final
-            & pl.col("opseq").is_not_null()
-            & (pl.col("elapsed_ms").is_null() | pl.col("op").is_null())
-        )
+        needs = final_rows & df.select(pl.col("elapsed_ms").is_null() | pl.col("op").is_null()).to_series()
         # A frame is one host's, and so usually is every pending issue: then the host key is
         # the same on both sides and joining on the two integer keys alone is the same join,
         # without hashing a string per row.
-        host = df.item(0, "host")
-        if (
-            df.select((pl.col("host") == host).all()).item()
-            and candidates.select((pl.col("host") == host).all()).item()
-        ):
+        if one_host is not None and candidates.select((pl.col("host") == one_host).all()).item():
             keys = ["pid", "opseq"]
-            finals = finals.drop("host")
-        if df.select(needs.any()).item():
+        if needs.any():
             latest = candidates.unique(subset=keys, keep="last", maintain_order=True)
             if "host" not in keys:
                 latest = latest.drop("host")
@@ -386,9 +382,10 @@ class SignalAccumulator:
         ):
             # one vvold process too: the sequence number alone is the key, and a membership
             # filter is several times cheaper than an anti join (and keeps the order)
-            still_pending = candidates.filter(~pl.col("opseq").is_in(finals.get_column("opseq").implode()))
+            finished = df.get_column("opseq").filter(final_rows)
+            still_pending = candidates.filter(~pl.col("opseq").is_in(finished.implode()))
         else:
-            still_pending = candidates.join(finals, on=keys, how="anti")
+            still_pending = candidates.join(df.select(keys).filter(final_rows), on=keys, how="anti")
         if still_pending.height > PENDING_ISSUES_CAP:
             still_pending = still_pending.tail(PENDING_ISSUES_CAP)
         self._pending = still_pending
@@ -535,7 +532,7 @@ class SignalAccumulator:
             self._level_carry = last.filter(pl.col("file").is_in(df.get_column("file").unique().implode()))
 
     def _fold_exemplars(
-        self, df: pl.DataFrame, creates: pl.DataFrame, kinds: set[tuple[str, str, str]]
+        self, df: pl.DataFrame, creates: pl.DataFrame, kinds: set[tuple[str, str, str]], host: str | None
     ) -> None:
         n = self.exemplars
         cols = ["host", "vp", "kind", "file", "line", "ts", "text", "elapsed_ms"]
@@ -550,7 +547,6 @@ class SignalAccumulator:
             return stats is not None and len(stats.first_by_kind.get(key[2], ())) >= n
 
         need_firsts = any(kind in wanted and not full((h, vp, kind)) for h, vp, kind in kinds)
-        host = _one_host(df)
         full_kinds: dict[str, list[str]] = {}
         full_ceiling: list[str] = []
         if host is not None:
@@ -590,11 +586,17 @@ class SignalAccumulator:
             if len(lines) < n:
                 lines.append(_exemplar(row))
 
-    def _fold_containers(self, df: pl.DataFrame) -> None:
-        # select before filtering: filtering the whole frame would copy every line's text
-        pairs = df.select("host", "container").filter(pl.col("container").is_not_null()).unique()
-        for host, container in pairs.iter_rows():
-            seen = self.containers.setdefault(host, set())
+    def _fold_containers(self, df: pl.DataFrame, host: str | None) -> None:
+        if host is not None:  # one host: the distinct containers alone, no (host, container) pairs
+            containers = df.get_column("container").drop_nulls().unique()
+            pairs: Iterable[tuple[str, str]] = ((host, container) for container in containers)
+        else:
+            # select before filtering: filtering the whole frame would copy every line's text
+            pairs = (
+                df.select("host", "container").filter(pl.col("container").is_not_null()).unique().iter_rows()
+            )
+        for host_name, container in pairs:
+            seen = self.containers.setdefault(host_name, set())
             if len(seen) < CONTAINERS_CAP:
                 seen.add(container)
 
@@ -860,18 +862,11 @@ def _bucket_aggregates(df: pl.DataFrame) -> tuple[pl.DataFrame, set[tuple[str, s
             pl.col("_url_row").min(),
         )
     )
-    # A 10 s bucket holds few lines, so ``fine`` still has thousands of rows: the string tests
-    # run once per distinct (kind, fault, bind) instead (about a dozen), and their 0/1 flags are
-    # joined back on, which leaves integer sums for the group-by below.
-    combo = ["kind", "fault", "_bind"]
-    flags = (
-        fine.select(combo)
-        .unique()
-        .with_columns(expr.cast(pl.Int64).alias(name) for name, expr in _count_exprs(pl.col("_bind")).items())
-    )
-    fine = fine.join(flags, on=combo, how="left", nulls_equal=True)
     n = pl.col("_n")
-    aggs = [(pl.col(name) * n).sum().cast(pl.Int64).alias(name) for name in ALL_COUNTS]
+    aggs = [
+        (expr.cast(pl.Int64) * n).sum().cast(pl.Int64).alias(name)
+        for name, expr in _count_exprs(pl.col("_bind")).items()
+    ]
     aggs += [
         pl.col("_omax").max().cast(pl.Int64).alias("outstanding_max"),
         pl.col("_ceil").max().cast(pl.Int64).alias("ceiling"),
