@@ -178,11 +178,17 @@ def _root(
 #: when the user did not keeps theirs in force.
 _JEMALLOC_CONF = "dirty_decay_ms:10000,muzzy_decay_ms:10000"
 
+#: typer builds a pydantic TypeAdapter per option, and pydantic's first one scans every installed
+#: package's entry points for plugins (importlib.metadata: ~10-20 ms of each run's start-up).
+#: vvolguard uses no pydantic plugins; a user who sets the variable keeps their choice.
+_PYDANTIC_PLUGINS = ("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
 
 def run() -> None:
     global _startup_gc_off
     if "polars" not in sys.modules:
         os.environ.setdefault("_RJEM_MALLOC_CONF", _JEMALLOC_CONF)
+    os.environ.setdefault(*_PYDANTIC_PLUGINS)
     if gc.isenabled():
         gc.disable()  # until the command runs: see end_startup
         _startup_gc_off = True
