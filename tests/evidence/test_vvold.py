@@ -255,6 +255,25 @@ def test_ten_megabyte_line_is_cut_not_loaded() -> None:
     assert [w.line for w in warnings] == [1] and "longer than" in warnings[0].message
 
 
+@pytest.mark.parametrize("before", [b"", b"no time on this line\n"])
+def test_over_long_line_cut_by_the_stream_is_reported_at_its_own_line(before: bytes) -> None:
+    """A line longer than a chunk is cut while the stream assembles it, before any parse; its
+    warning must still name its line, also when no timestamped line has come yet (those lines are
+    held back until one does)."""
+    long_line = b"x" * (vvold.MAX_LINE_BYTES + 3 * 1024 * 1024) + b"\n"  # outgrows the stream
+    data = before + long_line + KB318662.encode()
+    said: list[tuple[str, int | None]] = []
+    stream = VvoldStream("vvold.log", "esx01", warn=lambda message, line: said.append((message, line)))
+    piece = 1024 * 1024
+    chunks = [data[i : i + piece] for i in range(0, len(data), piece)]
+    frames = [f.frame for f in stream.feed_all(chunks, parallel=False)]
+    long_at = before.count(b"\n") + 1
+    assert [line for message, line in said if "longer than" in message] == [long_at]
+    frame = pl.concat(frames)
+    assert frame["line"].to_list()[:2] == [long_at + 2, long_at + 4]  # lines after it keep their numbers
+    assert stream.lines_read == data.count(b"\n")
+
+
 def test_stream_fed_in_tiny_pieces_equals_whole_file() -> None:
     data = (PURE + SECTION + KB318662 + ESXI8 + KB412434).encode()
     whole, _, _ = read(data)

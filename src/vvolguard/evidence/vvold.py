@@ -93,6 +93,7 @@ class VvoldStream:
         self.identities: list[HostIdentity] = []
         self._seen_sections: set[tuple[str, str]] = set()
         self._preamble = b""  # complete lines before the first timestamped line
+        self._preamble_notes: tuple[tuple[str, int, str], ...] = ()  # their notes, lines from 1
 
     @property
     def lines_read(self) -> int:
@@ -234,13 +235,16 @@ class VvoldStream:
         if self._last_header is None:
             # Until the first timestamped line, hold the lines back: a leading continuation is
             # dated by the first header, however the input was cut into feeds. Copying is fine
-            # here: it happens only until the first header.
+            # here: it happens only until the first header. Notes held with the lines move down
+            # by the lines held before them.
+            shift = self._preamble.count(b"\n")
+            notes = self._preamble_notes + tuple((key, line + shift, text) for key, line, text in notes)
             whole = b"".join((self._preamble, head, memoryview(data)[start:stop]))
             header = _last_header(whole, 0, len(whole))
             if header is None and not final and len(whole) <= _PREAMBLE_MAX:
-                self._preamble = whole
+                self._preamble, self._preamble_notes = whole, notes
                 return None
-            self._preamble = b""
+            self._preamble, self._preamble_notes = b"", ()
             data, start, stop, head = whole, 0, len(whole), b""
         else:
             header = _last_header(data, start, stop) or _last_header(head, 0, len(head))
