@@ -556,7 +556,7 @@ class SignalAccumulator:
                     if len(stats.at_ceiling_lines) >= n:
                         full_ceiling.append(vp)
         firsts_where = pl.col("kind").is_in(wanted) & ~_any_of(
-            (pl.col("vp") == vp) & pl.col("kind").is_in(kinds) for vp, kinds in full_kinds.items() if kinds
+            (pl.col("vp") == vp) & pl.col("kind").is_in(done) for vp, done in full_kinds.items() if done
         )
         firsts = _pick(df, firsts_where, ["host", "vp", "kind"], n, cols) if need_firsts else None
         for row in firsts.iter_rows(named=True) if firsts is not None else ():
