@@ -92,6 +92,8 @@ class EvidenceKind(StrEnum):
     VCENTER_EVENTS = "vcenter-events"
     VASA_PROVIDER_EXPORT = "powercli-vasaprovider"
     CERTIFICATE = "certificate"
+    SPS_LOG = "vcenter-sps-log"  # vCenter's Storage Monitoring Service (sms/sps.log)
+    VPXD_LOG = "vcenter-vpxd-log"  # vCenter's vpxd.log: the task lifecycle ([VpxLRO] BEGIN/FINISH)
     SUPPORT_BUNDLE = "support-bundle"
     GROUND_TRUTH = "vvolguard-ground-truth"
     UNKNOWN = "unknown"
@@ -186,6 +188,12 @@ class HostEventKind(StrEnum):
     CONTAINER_OFFLINE = "container-offline"  # esx.problem.vvol.container.offline
     VVOL_NOT_FOUND = "vvol-not-found"  # Could not find VVol
     CONFIG_VVOL_LIMIT = "config-vvol-limit"
+    # Faults that name a cause outside the VASA control plane (cited for not-control-plane).
+    FILE_TOO_LARGE = "file-too-large"  # file too large for the datastore / config vVol
+    VMOTION_NETWORK = "vmotion-network"  # vMotion network: connection reset, timed out, unreachable
+    INSUFFICIENT_RESOURCES = "insufficient-resources"  # admission control, insufficient resources
+    INVALID_STATE = "invalid-state"  # operation not allowed in the current state
+    NO_PERMISSION = "no-permission"  # permission denied / NoPermission
     OTHER = "other"
 
 
@@ -282,6 +290,74 @@ class MigrationTask:
     citation: Citation | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class HostOperation:
+    """A vCenter task or event on a host that is not a migration, above all "Enter maintenance
+    mode": it names the source host of migrations whose own export does not."""
+
+    operation: str  # "enter-maintenance-mode", "exit-maintenance-mode", "rescan", ...
+    host: str | None
+    state: TaskState
+    start: datetime | None
+    end: datetime | None = None
+    task_id: str | None = None
+    error: str | None = None
+    citation: Citation | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# vCenter's own view of the providers (sps.log)
+# --------------------------------------------------------------------------------------------
+
+
+class ProviderEventKind(StrEnum):
+    SETCONTEXT_FAILURE = "setcontext-failure"  # SetContext / setContext failed for a provider
+    CERTIFICATE = "certificate"  # certificate_unknown, self signed certificate, verify failed
+    SSL = "ssl"  # other SSL / TLS handshake errors
+    TRANSPORT = "transport"  # connection refused / reset, TRANSPORT_FAULT seen by SMS
+    SYNC_FAILURE = "sync-failure"  # provider sync / refresh failed
+    OFFLINE = "offline"  # provider marked offline / disconnected
+    ONLINE = "online"  # provider (re)connected or registered: ends an outage
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEvent:
+    """One dated statement about a provider's registration or trust, from vCenter's side (SMS,
+    ``sps.log``) or a host's; registration and trust evidence, never pressure."""
+
+    ts: datetime
+    kind: ProviderEventKind
+    provider: str | None  # provider name or id as the log prints it
+    url: str | None
+    observer: str  # "vcenter", or the ESXi host name
+    message: str
+    citation: Citation
+
+
+# --------------------------------------------------------------------------------------------
+# Coverage: which time each piece of evidence can see
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceSpan:
+    """The time span one file of timed evidence covers, for one host.
+
+    Yielded once per file (or per host within a file) by every reader of timed evidence: vvold,
+    hostd, vmkernel, sps and vpxd logs, and the moment an esxcli snapshot was taken
+    (``start == end``) when that is known. A conclusion drawn from absence ("no VASA pressure",
+    "PE fine") is only as good as the spans that cover the failure window.
+    """
+
+    file: str  # display path, as in Citation.file
+    host: str | None  # the ESXi host, "vcenter", or None when unknown
+    kind: EvidenceKind
+    start: datetime
+    end: datetime
+    lines: int = 0  # timed lines seen (0 for a snapshot)
+
+
 # --------------------------------------------------------------------------------------------
 # Certificates
 # --------------------------------------------------------------------------------------------
@@ -319,6 +395,9 @@ Record = (
     | ProtocolEndpointRecord
     | StorageContainerRecord
     | MigrationTask
+    | HostOperation
+    | ProviderEvent
+    | EvidenceSpan
     | CertificateRecord
     | GroundTruth
     | ReadWarning
