@@ -20,6 +20,7 @@ from vvolguard.analysis.model import (
 )
 from vvolguard.records import Citation, ReadWarning
 from vvolguard.report.terminal import render_terminal
+from vvolguard.report.view import short_ref, short_text
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -105,8 +106,10 @@ def test_next_moves_are_numbered_primary_first_without_repeats(saturation: Diagn
 def test_missing_evidence_shows_artifact_and_command(insufficient: Diagnosis) -> None:
     out = render(insufficient)
     assert "esxcli storage vvol vasaprovider list (source host)" in out
-    assert "$ esxcli storage vvol vasaprovider list > vp.txt" in out
-    assert "$ Get-Task | Export-Csv tasks.csv" in out
+    lines = [line.strip() for line in out.splitlines()]
+    # on a line of their own, without a prompt sign: pasted as they are printed
+    assert "esxcli storage vvol vasaprovider list > vp.txt" in lines
+    assert "Get-Task | Export-Csv tasks.csv" in lines
 
 
 def test_warnings_show_count_first_few_and_point_to_json(saturation: Diagnosis) -> None:
@@ -119,9 +122,32 @@ def test_warnings_show_count_first_few_and_point_to_json(saturation: Diagnosis) 
     assert "see --json for all" not in verbose
 
 
+def whole_lines(d: Diagnosis) -> set[str]:
+    """The lines printed whole whatever the width: cited paths and lines, commands, warnings."""
+    lines = {m.command for m in d.missing_evidence if m.command}
+    lines |= {str(w) for w in d.warnings}
+    for f in d.findings:
+        lines |= {short_ref(c) for c in f.citations} | {short_text(c) for c in f.citations}
+    return {line.strip() for line in lines}
+
+
+def prose_width(out: str, d: Diagnosis) -> int:
+    whole = whole_lines(d)
+    return max(len(line.rstrip()) for line in out.splitlines() if line.strip() not in whole)
+
+
 def test_fits_in_100_columns(any_diagnosis: Diagnosis) -> None:
     out = render(any_diagnosis, verbose=True)
-    assert max(len(line.rstrip()) for line in out.splitlines()) <= 100
+    assert prose_width(out, any_diagnosis) <= 100
+
+
+@pytest.mark.parametrize("width", [40, 80])
+def test_paths_cited_lines_and_commands_are_never_broken(
+    any_diagnosis: Diagnosis, width: int
+) -> None:
+    """A narrow terminal folds these itself; the text rich writes keeps each on one line."""
+    lines = {line.strip() for line in render(any_diagnosis, verbose=True, width=width).splitlines()}
+    assert whole_lines(any_diagnosis) <= lines
 
 
 def test_colour_follows_severity(saturation: Diagnosis, healthy: Diagnosis) -> None:
@@ -163,7 +189,7 @@ def test_empty_and_none_fields_do_not_crash() -> None:
 @pytest.mark.parametrize("width", [60, 100, 160])
 def test_any_width_renders(any_diagnosis: Diagnosis, width: int) -> None:
     out = render(any_diagnosis, width=width)
-    assert max(len(line.rstrip()) for line in out.splitlines()) <= width
+    assert prose_width(out, any_diagnosis) <= width
 
 
 def test_insufficient_evidence_is_never_green(insufficient: Diagnosis) -> None:

@@ -4,6 +4,12 @@ Order is the order of questions a person asks: what is it (verdict), why do you 
 (evidence), what do I do now (next moves), what would make you surer (missing evidence), and what
 did you skip (warnings). Every piece of user data goes through :class:`rich.text.Text`, never
 through markup, because evidence lines are full of ``[brackets]`` that rich would read as styles.
+
+Lines a person copies (cited file paths and log lines, commands that collect missing evidence,
+warnings naming a file) are printed whole with ``soft_wrap``: a terminal folds them for the eye
+only, and a file or pipe gets them on one line. Prose (reasons, moves) wraps at the console width.
+A console made with ``soft_wrap`` (``cli.console`` makes one when stdout is not a terminal) gets
+the verdict panel sized to its content rather than stretched to the (unbounded) width.
 """
 
 from __future__ import annotations
@@ -63,7 +69,7 @@ FAILED_SHOWN = 10
 
 def render_terminal(d: Diagnosis, console: Console, verbose: bool = False) -> None:
     """Print the whole report; never raises on empty lists or ``None`` fields."""
-    console.print(_verdict_panel(d))
+    console.print(_verdict_panel(d, expand=not console.soft_wrap))
     _evidence(d, console, verbose)
     _providers(d, console)
     _failed_migrations(d, console, verbose)
@@ -83,7 +89,12 @@ def _section(console: Console, title: str) -> None:
     console.print(Text(title, style="bold underline"))
 
 
-def _verdict_panel(d: Diagnosis) -> Panel:
+def _whole(console: Console, line: Text, indent: int) -> None:
+    """A line that must not be broken (a path, a cited line, a command): see the module doc."""
+    console.print(Text(" " * indent) + line, soft_wrap=True)
+
+
+def _verdict_panel(d: Diagnosis, *, expand: bool = True) -> Panel:
     sev = verdict_severity(d)
     tone = verdict_tone(d)
     headline = Text()
@@ -113,6 +124,7 @@ def _verdict_panel(d: Diagnosis) -> Panel:
         title_align="left",
         border_style=TONE_BORDER[tone],
         box=box.HEAVY if sev.rank >= Severity.HIGH.rank else box.ROUNDED,
+        expand=expand,
     )
 
 
@@ -135,10 +147,8 @@ def _finding(f: Finding, console: Console, verbose: bool) -> None:
         console.print(_indent(Text(f.reason), 2))
     shown, rest = (f.citations, 0) if verbose else head(f.citations, CITATIONS_SHOWN)
     for c in shown:
-        cite = Text(short_ref(c), style="cyan")
-        cite.append("\n")
-        cite.append(short_text(c), style="default")
-        console.print(_indent(cite, 4))
+        _whole(console, Text(short_ref(c), style="cyan"), 4)
+        _whole(console, Text(short_text(c)), 4)
     if rest:
         console.print(_indent(Text(f"… {rest} more cited lines (--verbose)", style="dim"), 4))
 
@@ -248,17 +258,17 @@ def _missing(d: Diagnosis, console: Console) -> None:
     if not d.missing_evidence:
         return
     _section(console, "Missing evidence (collect to be surer)")
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True)
-    grid.add_column(overflow="fold")
     for m in d.missing_evidence:
+        grid = Table.grid(padding=(0, 1))  # a wrapped reason stays under its own text
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
         line = Text(m.artifact, style="bold")
         if m.why:
             line.append(f" — {m.why}", style="default")
         grid.add_row(" •", line)
-        if m.command:
-            grid.add_row("", Text(f"$ {m.command}", style="green"))
-    console.print(grid)
+        console.print(grid)
+        if m.command:  # whole, without a prompt sign: it is pasted as it is
+            _whole(console, Text(m.command, style="green"), 3)
 
 
 def _warnings(d: Diagnosis, console: Console, verbose: bool) -> None:
@@ -267,7 +277,7 @@ def _warnings(d: Diagnosis, console: Console, verbose: bool) -> None:
     _section(console, f"Warnings ({len(d.warnings)})")
     shown, rest = (d.warnings, 0) if verbose else head(d.warnings, WARNINGS_SHOWN)
     for w in shown:
-        console.print(_indent(Text(str(w), style="yellow"), 2))
+        _whole(console, Text(str(w), style="yellow"), 2)
     if rest:
         console.print(Text(f"  … {rest} more; see --json for all", style="dim"))
 
