@@ -26,9 +26,7 @@ def make_console(*, stderr: bool = False) -> Console:
     """A Console for ``stdout`` (or ``stderr``) with the project's settings (see module doc)."""
     console = Console(stderr=stderr, emoji=False, highlight=False)
     if not console.is_terminal:
-        console = Console(
-            stderr=stderr, emoji=False, highlight=False, width=UNWRAPPED_WIDTH, soft_wrap=True
-        )
+        console = Console(stderr=stderr, emoji=False, highlight=False, width=UNWRAPPED_WIDTH, soft_wrap=True)
     return console
 
 

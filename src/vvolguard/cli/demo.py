@@ -30,9 +30,9 @@ def register(app: typer.Typer) -> None:
 
 def demo_command(
     esxi: Shape = typer.Option(Shape.eight, "--esxi", help="ESXi log shape of the simulated hosts."),
-    seed: int = typer.Option(1, "--seed", help="Simulation seed."),
+    seed: int = typer.Option(1, "--seed", metavar="N", help="Simulation seed."),
     keep: Path | None = typer.Option(
-        None, "--keep", help="Keep the simulated evidence in this (new) folder."
+        None, "--keep", metavar="DIR", help="Keep the simulated evidence in this (new) folder."
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every citation and warning."),
 ) -> None:

@@ -30,28 +30,41 @@ def register(app: typer.Typer) -> None:
             "Read support bundles, vvold/hostd/vmkernel logs, esxcli outputs, vCenter task and event "
             "exports, Get-VasaProvider exports and certificates; name the failure class with its "
             "evidence and the runbook's next moves. Exit codes: 0 diagnosed, 1 --fail-on matched, "
-            "2 nothing usable."
+            "2 nothing usable (with --json the document still says why), 3 internal error "
+            "(please report it)."
         ),
     )(diagnose_command)
 
 
 def diagnose_command(
     paths: list[Path] = typer.Argument(
-        ..., help="Files, folders, .tgz support bundles; any mix.", show_default=False
+        ..., metavar="PATH", help="Files, folders, .tgz support bundles; any mix.", show_default=False
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the vvolguard.diagnosis/v1 JSON instead."),
-    html: Path | None = typer.Option(None, "--html", help="Also write a self-contained HTML report here."),
+    html: Path | None = typer.Option(
+        None, "--html", metavar="FILE", help="Also write a self-contained HTML report here."
+    ),
     markdown: Path | None = typer.Option(
-        None, "--markdown", help="Also write a Markdown ticket summary here."
+        None, "--markdown", metavar="FILE", help="Also write a Markdown ticket summary here."
     ),
     fail_on: Severity | None = typer.Option(
-        None, "--fail-on", help="Exit 1 when a finding has at least this severity (for automation)."
+        None,
+        "--fail-on",
+        metavar="SEVERITY",
+        help="Exit 1 when a finding has at least this severity: info, low, medium, high or critical "
+        "(for automation); stderr names the findings that matched.",
     ),
     now: str | None = typer.Option(
-        None, "--now", help="Judge certificate horizons as of this ISO time instead of the clock."
+        None,
+        "--now",
+        metavar="TIME",
+        help="Judge certificate horizons as of this ISO time instead of the clock.",
     ),
     threshold: list[str] = typer.Option(
-        [], "--threshold", help="Override a named threshold, NAME=VALUE (repeatable; see the README)."
+        [],
+        "--threshold",
+        metavar="NAME=VALUE",
+        help="Override a named threshold (repeatable; see the README).",
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every citation and warning."),
 ) -> None:

@@ -41,10 +41,17 @@ def register(app: typer.Typer) -> None:
 
 
 def drain_command(
-    host: str = typer.Option(..., "--host", help="The ESXi host to empty (as vCenter names it)."),
-    vcenter: str | None = typer.Option(None, "--vcenter", help="vCenter URL or host name."),
+    host: str = typer.Option(
+        ..., "--host", metavar="HOST", help="The ESXi host to empty (as vCenter names it)."
+    ),
+    vcenter: str | None = typer.Option(
+        None, "--vcenter", metavar="VCENTER", help="vCenter URL or host name."
+    ),
     to: list[str] = typer.Option(
-        [], "--to", help="Destination host or cluster (repeatable). Default: the source's cluster."
+        [],
+        "--to",
+        metavar="HOST",
+        help="Destination host or cluster (repeatable). Default: the source's cluster.",
     ),
     max_inflight: int | None = typer.Option(
         None, "--max", min=1, help="Never more than this many migrations at once."
@@ -54,56 +61,86 @@ def drain_command(
         False, "--enter-maintenance", help="Put the emptied host into maintenance mode at the end."
     ),
     user: str = typer.Option(
-        "administrator@vsphere.local", "--user", envvar="VVOLGUARD_USER", help="vCenter user."
+        "administrator@vsphere.local", "--user", metavar="USER", envvar="VVOLGUARD_USER", help="vCenter user."
     ),
     insecure: bool = typer.Option(False, "--insecure", help="Do not verify vCenter's TLS certificate."),
     ca_file: Path | None = typer.Option(
-        None, "--ca-file", envvar="VVOLGUARD_CA_FILE", help="CA bundle to trust for vCenter's certificate."
+        None,
+        "--ca-file",
+        metavar="FILE",
+        envvar="VVOLGUARD_CA_FILE",
+        help="CA bundle to trust for vCenter's certificate.",
     ),
     spacing: float | None = typer.Option(
-        None, "--spacing", min=0.0, help="Seconds between two submissions (default 4)."
+        None, "--spacing", min=0.0, metavar="SECONDS", help="Seconds between two submissions (default 4)."
     ),
     clear_after: float | None = typer.Option(
-        None, "--clear-after", min=0.0, help="Seconds a congestion mark holds new submissions (default 30)."
+        None,
+        "--clear-after",
+        min=0.0,
+        metavar="SECONDS",
+        help="Seconds a congestion mark holds new submissions (default 30).",
     ),
     policy: str = typer.Option(
-        "gradient", "--policy", help="Limit algorithm: gradient (default), aimd, or fixed (--fixed N)."
+        "gradient",
+        "--policy",
+        metavar="POLICY",
+        help="Limit algorithm: gradient (default), aimd, or fixed (--fixed N).",
     ),
     fixed: int = typer.Option(8, "--fixed", min=1, help="Concurrency for --policy fixed."),
-    cooldown: float = typer.Option(120.0, "--cooldown", help="Seconds before a failed VM's lone retry."),
-    poll: float = typer.Option(2.0, "--poll", help="Seconds between looks at tasks and logs."),
+    cooldown: float = typer.Option(
+        120.0, "--cooldown", metavar="SECONDS", help="Seconds before a failed VM's lone retry."
+    ),
+    poll: float = typer.Option(
+        2.0, "--poll", metavar="SECONDS", help="Seconds between looks at tasks and logs."
+    ),
     vvold_log: list[str] = typer.Option(
-        [], "--vvold-log", help="HOST=PATH of a local (or mounted) live vvold.log (repeatable)."
+        [],
+        "--vvold-log",
+        metavar="HOST=PATH",
+        help="HOST=PATH of a local (or mounted) live vvold.log (repeatable).",
     ),
     ssh: list[str] = typer.Option(
-        [], "--ssh", help="Tail /var/run/log/vvold.log on this ESXi host over SSH (repeatable)."
+        [],
+        "--ssh",
+        metavar="HOST",
+        help="Tail /var/run/log/vvold.log on this ESXi host over SSH (repeatable).",
     ),
-    ssh_user: str = typer.Option("root", "--ssh-user", help="SSH user on the ESXi hosts."),
+    ssh_user: str = typer.Option("root", "--ssh-user", metavar="USER", help="SSH user on the ESXi hosts."),
     ssh_known_hosts: Path | None = typer.Option(
-        None, "--ssh-known-hosts", help="known_hosts file (default ~/.ssh/known_hosts)."
+        None, "--ssh-known-hosts", metavar="FILE", help="known_hosts file (default ~/.ssh/known_hosts)."
     ),
     ssh_no_host_key_check: bool = typer.Option(
         False, "--ssh-no-host-key-check", help="Do not check SSH host keys (unsafe)."
     ),
     journal_path: Path | None = typer.Option(
-        None, "--journal", help="Journal SQLite file (default: the store)."
+        None, "--journal", metavar="FILE", help="Journal SQLite file (default: the store)."
     ),
-    store_path: Path | None = typer.Option(None, "--store", help="Local store SQLite file."),
+    store_path: Path | None = typer.Option(None, "--store", metavar="FILE", help="Local store SQLite file."),
     simulate: str | None = typer.Option(
-        None, "--simulate", help="Run against the simulator with this provider profile instead of vCenter."
+        None,
+        "--simulate",
+        metavar="PROFILE",
+        help="Run against the simulator with this provider profile instead of vCenter.",
     ),
     sim_world: Path | None = typer.Option(
         None,
         "--sim-world",
+        metavar="FILE",
         help="Where the simulated vCenter keeps its inventory (default: next to the store).",
     ),
     sim_vms: int = typer.Option(24, "--sim-vms", min=1, help="VMs on the simulated source host."),
     sim_speed: float = typer.Option(
-        0.0, "--sim-speed", min=0.0, help="Simulated seconds per real second (0: as fast as possible)."
+        0.0,
+        "--sim-speed",
+        min=0.0,
+        metavar="FACTOR",
+        help="Simulated seconds per real second (0: as fast as possible).",
     ),
     sim_api_latency: float = typer.Option(
         0.0,
         "--sim-api-latency",
+        metavar="SECONDS",
         min=0.0,
         help="Real seconds a simulated RelocateVM_Task call takes to return.",
     ),

@@ -32,10 +32,15 @@ def register(app: typer.Typer) -> None:
 
 def escalate_command(
     paths: list[Path] = typer.Argument(
-        ..., help="Files, folders, .tgz support bundles; any mix.", show_default=False
+        ..., metavar="PATH", help="Files, folders, .tgz support bundles; any mix.", show_default=False
     ),
     output: Path = typer.Option(
-        ..., "--output", "-o", help="The archive to write: .zip, .tar.gz or .tgz.", show_default=False
+        ...,
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="The archive to write: .zip, .tar.gz or .tgz.",
+        show_default=False,
     ),
     redact: bool = typer.Option(
         False, "--redact", help="Replace host names, IP addresses and user names by consistent aliases."
@@ -43,11 +48,12 @@ def escalate_command(
     mapping: Path | None = typer.Option(
         None,
         "--mapping",
+        metavar="FILE",
         help="Where to write the original->alias mapping (default: next to the output, "
         "<output>.redaction-map.json). Never inside the archive.",
     ),
     window_minutes: float = typer.Option(
-        5.0, "--window-minutes", help="Minutes of log kept before and after each failure."
+        5.0, "--window-minutes", metavar="MINUTES", help="Minutes of log kept before and after each failure."
     ),
     redact_vm_names: bool = typer.Option(
         False, "--redact-vm-names", help="With --redact, also pseudonymise the VM names found in tasks."
@@ -56,6 +62,7 @@ def escalate_command(
     now: str | None = typer.Option(
         None,
         "--now",
+        metavar="TIME",
         help="Judge certificate horizons and stamp the package as of this ISO time (same inputs and "
         "--now give the same bytes).",
     ),

@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 
 
 def limits_command(
-    store_path: Path | None = typer.Option(None, "--store", help="Local store SQLite file."),
+    store_path: Path | None = typer.Option(None, "--store", metavar="FILE", help="Local store SQLite file."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON records."),
 ) -> None:
     from vvolguard.store import Store, default_path

@@ -7,6 +7,11 @@ imports and builds ``diagnose`` alone, not the simulator's, drain's or escalatio
 while ``--help`` and "did you mean" still see every command. ``run`` is the console entry point:
 it turns any unexpected exception into a one-line message (no traceback reaches a user) unless
 ``VVOLGUARD_DEBUG=1`` asks for the traceback.
+
+Help is click's plain layout (``rich_markup_mode=None``): option names are never cut, help text is
+never read as markup or emoji (``START:END:FACTOR`` stays itself), and every value an option takes
+is named the way a vSphere admin reads it (``HOST``, ``FILE``, ``N``; see :func:`readable_help`),
+never by a Python type.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import Callable, Iterator, MutableMapping
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -61,6 +67,60 @@ def _after_startup(callback: Callable[..., Any], module: Any) -> Callable[..., A
         return callback(*args, **kwargs)
 
     return wrapper
+
+
+#: The value name an option shows when its declaration gives none: what a person types, not the
+#: Python type that holds it. Options declare their own (``metavar="HOST"``); this is the net.
+_FALLBACK_METAVAR: dict[type, str] = {int: "N", float: "NUMBER", str: "TEXT", Path: "PATH"}
+
+
+def _metavar(param: Any) -> str:
+    desc = param.type_descriptor
+    if desc.is_choice:
+        return "|".join(str(getattr(c, "value", c)) for c in desc.choices or ())
+    annotation = desc.annotation
+    for arg in getattr(annotation, "__args__", ()) or ():  # list[Path] -> Path
+        annotation = arg
+    return _FALLBACK_METAVAR.get(annotation, "VALUE")
+
+
+def _range_text(low: float | None, high: float | None) -> str | None:
+    def num(x: float) -> str:
+        return f"{x:g}"
+
+    if low is not None and high is not None:
+        return f"{num(low)} to {num(high)}"
+    if low is not None:
+        return f"at least {num(low)}"
+    if high is not None:
+        return f"at most {num(high)}"
+    return None
+
+
+def readable_help(command: Any) -> Any:
+    """Name every option's value for a person, in ``command`` and its sub-commands.
+
+    Flags show no value at all (click's plain help prints none for them); an option without an
+    explicit ``metavar`` gets one from :data:`_FALLBACK_METAVAR` or its choices; a number range
+    reads ``2 to 64`` instead of ``2<=x<=64``; a list argument shows as ``PATH...`` in the usage
+    line instead of ``{paths}...``.
+    """
+    for param in getattr(command, "params", ()):
+        flag = getattr(param, "is_flag", False)
+        if param.metavar is None and not flag:
+            param.metavar = _metavar(param)
+        if hasattr(param, "min") and (param.min is not None or param.max is not None):
+            text = _range_text(param.min, param.max)
+            param._get_number_range_help_str = lambda text=text: text
+        if param.param_type_name == "argument":
+            shown = param.metavar + ("..." if param.nargs != 1 else "")
+            usage = shown if param.required else f"[{shown}]"
+            param._usage_display_name = lambda usage=usage: usage
+            param._rich_display_name = lambda shown=shown: shown
+            param.display_type_rich = lambda ctx: None  # the name says it: no "<list[Path]>"
+    for sub in getattr(command, "commands", {}).values():
+        readable_help(sub)
+    return command
 
 
 def _wrap_callbacks(command: Any, module: Any) -> Any:
@@ -135,7 +195,7 @@ class LazyGroup(TyperGroup):
                 rich_markup_mode=self.rich_markup_mode,
             )
             if command.name == name:
-                return _wrap_callbacks(command, module)
+                return readable_help(_wrap_callbacks(command, module))
         for group_info in holder.registered_groups:
             group = get_group_from_info(
                 group_info,
@@ -144,7 +204,7 @@ class LazyGroup(TyperGroup):
                 suggest_commands=self.suggest_commands,
             )
             if group.name == name:
-                return _wrap_callbacks(group, module)
+                return readable_help(_wrap_callbacks(group, module))
         raise LookupError(f"vvolguard.cli.{name}.register() declared no command named {name!r}")
 
 
@@ -154,6 +214,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     cls=LazyGroup,
 )
 

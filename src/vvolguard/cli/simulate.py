@@ -64,10 +64,12 @@ def simulate_command(
     hosts: int = typer.Option(4, "--hosts", min=2, max=64, help="ESXi hosts in the cluster."),
     vms: int = typer.Option(48, "--vms", min=1, max=20000, help="VMs, spread over the hosts."),
     esxi: Shape = typer.Option(Shape.eight, "--esxi", help="ESXi log shape: 7 (6.7/7.0) or 8."),
-    seed: int = typer.Option(1, "--seed", help="Same seed, same bytes."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Folder to write the evidence into."),
+    seed: int = typer.Option(1, "--seed", metavar="N", help="Same seed, same bytes."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", metavar="DIR", help="Folder to write the evidence into."
+    ),
     profile: str | None = typer.Option(
-        None, "--profile", help="Provider profile (entry, midrange, enterprise)."
+        None, "--profile", metavar="PROFILE", help="Provider profile (entry, midrange, enterprise)."
     ),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Override: provider worker pool."),
     queue: int | None = typer.Option(
@@ -75,16 +77,25 @@ def simulate_command(
     ),
     connections: int | None = typer.Option(None, "--connections", min=1, help="Override: vvold connections."),
     slowdown: list[str] = typer.Option(
-        [], "--slowdown", help="START:END:FACTOR seconds, provider slow-down."
+        [],
+        "--slowdown",
+        metavar="START:END:FACTOR",
+        help="Provider slow-down by FACTOR from START to END seconds (repeatable).",
     ),
-    storm: list[str] = typer.Option([], "--storm", help="START:END:OPS_PER_S[:op], background VASA load."),
+    storm: list[str] = typer.Option(
+        [],
+        "--storm",
+        metavar="START:END:OPS_PER_S[:OP]",
+        help="Background VASA load from START to END seconds (repeatable).",
+    ),
     variant: str | None = typer.Option(
         None,
         "--variant",
+        metavar="VARIANT",
         help="Scenario variant (registration: untrusted|offline; certificate: expired|near-expiry).",
     ),
     duration: float | None = typer.Option(
-        None, "--duration", help="Simulated seconds (healthy: the day length)."
+        None, "--duration", metavar="SECONDS", help="Simulated seconds (healthy: the day length)."
     ),
     form: Form = typer.Option(Form.both, "--form", help="Bundles as folders, .tgz (in archives/), or both."),
     force: bool = typer.Option(False, "--force", help="Write into a folder that is not empty."),
@@ -149,9 +160,11 @@ def simulate_command(
 
 
 def sweep_command(
-    concurrency: str = typer.Option("1..16", "--concurrency", "-c", help="e.g. 1..16, 2,4,8 or 1..4,8,16."),
+    concurrency: str = typer.Option(
+        "1..16", "--concurrency", "-c", metavar="LEVELS", help="e.g. 1..16, 2,4,8 or 1..4,8,16."
+    ),
     profile: str = typer.Option(
-        "midrange", "--profile", help="Provider profile (entry, midrange, enterprise)."
+        "midrange", "--profile", metavar="PROFILE", help="Provider profile (entry, midrange, enterprise)."
     ),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Override: provider worker pool."),
     queue: int | None = typer.Option(
@@ -159,13 +172,23 @@ def sweep_command(
     ),
     connections: int | None = typer.Option(None, "--connections", min=1, help="Override: vvold connections."),
     slowdown: list[str] = typer.Option(
-        [], "--slowdown", help="START:END:FACTOR seconds, provider slow-down."
+        [],
+        "--slowdown",
+        metavar="START:END:FACTOR",
+        help="Provider slow-down by FACTOR from START to END seconds (repeatable).",
     ),
-    storm: list[str] = typer.Option([], "--storm", help="START:END:OPS_PER_S[:op], background VASA load."),
+    storm: list[str] = typer.Option(
+        [],
+        "--storm",
+        metavar="START:END:OPS_PER_S[:OP]",
+        help="Background VASA load from START to END seconds (repeatable).",
+    ),
     seeds: int = typer.Option(3, "--seeds", min=1, max=50, help="Runs per concurrency (seeds 1..N)."),
     hosts: int = typer.Option(8, "--hosts", min=2, max=64, help="Hosts in the cluster."),
     vms: int = typer.Option(24, "--vms", min=1, max=2000, help="VMs on the host being drained."),
-    plot: Path | None = typer.Option(None, "--plot", help="Also write a plot (PNG, SVG or PDF by suffix)."),
+    plot: Path | None = typer.Option(
+        None, "--plot", metavar="FILE", help="Also write a plot (PNG, SVG or PDF by suffix)."
+    ),
 ) -> None:
     from vvolguard.sim.sweep import parse_concurrency, sweep
 
