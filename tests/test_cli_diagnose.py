@@ -112,8 +112,27 @@ def test_nothing_usable_exits_2_with_reasons(bad_inputs: dict[str, Path], tmp_pa
     assert "Traceback" not in result.stderr
 
 
+def test_nothing_usable_with_json_still_prints_the_document_with_the_reasons(
+    bad_inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    """``diagnose … --json > out.json`` must not leave an empty file: automation needs the why."""
+    result = run_cli("diagnose", "--json", bad_inputs["junk"], tmp_path / "missing.log")
+    assert result.returncode == 2
+    doc = json.loads(result.stdout)
+    assert doc["schema"] == "vvolguard.diagnosis/v1"
+    assert {Path(w["file"]).name for w in doc["warnings"]} >= {"junk.bin", "missing.log"}
+    assert "nothing given was usable" in result.stderr
+
+
 def test_fail_on_severity_for_automation(bad_inputs: dict[str, Path]) -> None:
-    assert run_cli("diagnose", "--fail-on", "high", bad_inputs["good"]).returncode == 1
+    matched = run_cli("diagnose", "--json", "--fail-on", "high", bad_inputs["good"])
+    assert matched.returncode == 1
+    # stderr names what matched; stdout stays one JSON document
+    findings = json.loads(matched.stdout)["findings"]
+    high = [f for f in findings if f["severity"] in ("high", "critical")]
+    assert high and "--fail-on high" in matched.stderr
+    for f in high:
+        assert f"{f['severity']}: {f['id']}: {f['title']}" in matched.stderr
     assert run_cli("diagnose", "--fail-on", "critical", bad_inputs["good"]).returncode in (0, 1)
     calm = bad_inputs["good"].parent / "calm.log"
     calm.write_text(SATURATED_VVOLD.splitlines()[0] + "\n")

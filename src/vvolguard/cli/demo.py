@@ -14,7 +14,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
+from vvolguard.cli.console import error, make_console, print_line
 from vvolguard.cli.simulate import Shape
 
 
@@ -38,15 +40,15 @@ def demo_command(
 ) -> None:
     from vvolguard.sim.run import simulate
 
-    console = Console()
-    err = Console(stderr=True)
+    console = make_console()
+    err = make_console(stderr=True)
     if keep is not None and keep.exists() and (not keep.is_dir() or any(keep.iterdir())):
-        err.print(f"[red]vvolguard: {keep} exists and is not an empty folder.[/]")
+        error(err, f"{keep} exists and is not an empty folder.")
         raise typer.Exit(2)
     work = Path(tempfile.mkdtemp(prefix="vvolguard-demo-"))
     try:
         out = work / "incident"
-        console.rule("[bold]1. Simulating the incident")
+        _heading(console, "1. Simulating the incident")
         result = simulate(scenario="saturation", esxi=esxi.value, seed=seed, out=out, formats="tgz")
         console.print(
             f"4 ESXi {esxi.value} hosts, provider '{result.ground_truth['provider']['profile']}'; "
@@ -61,12 +63,10 @@ def demo_command(
             from vvolguard.pipeline import diagnose
             from vvolguard.report.terminal import render_terminal
         except ImportError as exc:  # a missing part must say so, not crash
-            err.print(
-                f"[yellow]vvolguard: the diagnosis part is not available ({exc}); the evidence is in {out}[/]"
-            )
+            error(err, f"the diagnosis part is not available ({exc}); the evidence is in {out}")
             keep = keep or Path.cwd() / "vvolguard-demo-evidence"
             raise typer.Exit(1) from None
-        console.rule("[bold]2. vvolguard diagnose")
+        _heading(console, "2. vvolguard diagnose")
         # One export of the tasks, as an admin would hand over: the Tasks CSV carries no task ids,
         # so beside Get-Task JSON of the same tasks it would describe each migration twice.
         exports = [
@@ -76,18 +76,25 @@ def demo_command(
         end = datetime.fromisoformat(result.ground_truth["window"]["end"])
         diagnosis = diagnose(paths, now=end)
         render_terminal(diagnosis, console, verbose=verbose)
-        console.rule("[bold]3. What really happened (simulator ground truth)")
+        _heading(console, "3. What really happened (simulator ground truth)")
         for sentence in result.ground_truth.get("what_happened", []):
-            console.print(f"  {sentence}", highlight=False)
+            console.print(f"  {sentence}", markup=False)
         verdict = diagnosis.verdict.cls
         mark = "[green]matches[/]" if verdict == result.expected_class else "[red]differs from[/]"
         console.print(f"Diagnosis '{verdict}' {mark} the ground truth '{result.expected_class}'.")
-        console.print(
-            "Next: `vvolguard simulate sweep --concurrency 1..16` finds how many migrations at once this "
-            "provider sustains."
-        )
+        console.print("Next: find how many migrations at once this provider sustains:")
+        print_line(console, "vvolguard simulate sweep --concurrency 1..16", indent=2)
     finally:
         if keep is not None and (work / "incident").exists():
             shutil.copytree(work / "incident", keep, dirs_exist_ok=True)
-            console.print(f"Evidence kept in {keep}")
+            print_line(console, f"Evidence kept in {keep}")
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _heading(console: Console, title: str) -> None:
+    """A rule across a terminal; off a terminal (unbounded width) a plain underlined title."""
+    if console.soft_wrap:
+        console.print()
+        console.print(Text(f"== {title} ==", style="bold"))
+    else:
+        console.rule(Text(title, style="bold"))

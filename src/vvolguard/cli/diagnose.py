@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from vvolguard.analysis.model import Diagnosis, Severity
+from vvolguard.cli.console import error, make_console, print_line
 
 EXIT_OK = 0
 EXIT_FAIL_ON = 1
@@ -71,7 +72,7 @@ def diagnose_command(
     from vvolguard.analysis.thresholds import Thresholds
     from vvolguard.pipeline import diagnose, usable
 
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     when = _parse_now(now, err)
     thresholds = _parse_thresholds(Thresholds, threshold, err)
     _refuse_overwriting_inputs(paths, [html, markdown], err)
@@ -89,11 +90,15 @@ def diagnose_command(
         result = diagnose(paths, now=when, thresholds=thresholds)
 
     if not usable(result):
-        err.print("[red]vvolguard: nothing given was usable evidence.[/]")
+        error(err, "nothing given was usable evidence.")
         for warning in result.warnings[:20]:
-            err.print(f"  {warning}", markup=False, highlight=False)
+            print_line(err, str(warning), indent=2)
         if len(result.warnings) > 20:
-            err.print(f"  … and {len(result.warnings) - 20} more")
+            print_line(err, f"… and {len(result.warnings) - 20} more", indent=2)
+        if as_json:  # automation reads the reasons from the document, not from an empty file
+            from vvolguard.report.jsonout import to_json
+
+            sys.stdout.write(to_json(result) + "\n")
         raise typer.Exit(EXIT_NOTHING_USABLE)
 
     _write_reports(result, html, markdown, err)
@@ -104,11 +109,15 @@ def diagnose_command(
     else:
         from vvolguard.report.terminal import render_terminal
 
-        render_terminal(result, Console(), verbose=verbose)
+        render_terminal(result, make_console(), verbose=verbose)
 
     if fail_on is not None:
-        worst = result.max_severity()
-        if worst is not None and worst.rank >= fail_on.rank:
+        matched = [f for f in result.findings if Severity(f.severity).rank >= fail_on.rank]
+        if matched:
+            # stderr, so --json on stdout stays one clean document
+            error(err, f"--fail-on {fail_on.value}: {len(matched)} finding(s) at or above it:")
+            for f in matched:
+                print_line(err, f"{Severity(f.severity).value}: {f.id}: {f.title}", indent=2)
             raise typer.Exit(EXIT_FAIL_ON)
 
 
@@ -127,9 +136,9 @@ def _write(path: Path, text: str, err: Console) -> None:
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        err.print(f"[red]vvolguard: cannot write {path}: {exc.strerror or exc}[/]")
+        error(err, f"cannot write {path}: {exc.strerror or exc}")
         raise typer.Exit(EXIT_NOTHING_USABLE) from None
-    err.print(f"wrote {path}")
+    print_line(err, f"wrote {path}")
 
 
 def _parse_now(value: str | None, err: Console) -> datetime | None:
@@ -138,7 +147,7 @@ def _parse_now(value: str | None, err: Console) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        err.print(f"[red]vvolguard: --now {value!r} is not an ISO date/time (e.g. 2026-03-14T10:00:00Z)[/]")
+        error(err, f"--now {value!r} is not an ISO date/time (e.g. 2026-03-14T10:00:00Z)")
         raise typer.Exit(EXIT_NOTHING_USABLE) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
@@ -152,12 +161,12 @@ def _parse_thresholds(factory, pairs: list[str], err: Console):  # type: ignore[
                 raise ValueError
             overrides[name.strip()] = float(value)
         except ValueError:
-            err.print(f"[red]vvolguard: --threshold {pair!r} must be NAME=NUMBER[/]")
+            error(err, f"--threshold {pair!r} must be NAME=NUMBER")
             raise typer.Exit(EXIT_NOTHING_USABLE) from None
     try:
         return factory.from_overrides(overrides)
     except (KeyError, ValueError) as exc:
-        err.print(f"[red]vvolguard: {exc}[/]")
+        error(err, str(exc))
         raise typer.Exit(EXIT_NOTHING_USABLE) from None
 
 
@@ -165,5 +174,5 @@ def _refuse_overwriting_inputs(inputs: list[Path], outputs: list[Path | None], e
     resolved = {p.resolve() for p in inputs if p.exists()}
     for out in outputs:
         if out is not None and out.exists() and out.resolve() in resolved:
-            err.print(f"[red]vvolguard: refusing to overwrite {out}: it is one of the inputs[/]")
+            error(err, f"refusing to overwrite {out}: it is one of the inputs")
             raise typer.Exit(EXIT_NOTHING_USABLE)

@@ -23,6 +23,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from vvolguard.cli.console import error, make_console, print_line, warn
+
 EXIT_OK = 0
 EXIT_LEFT = 1
 EXIT_USAGE = 2
@@ -154,13 +156,13 @@ def drain_command(
     from vvolguard.drain.pressure import PressureMonitor, Thresholds
     from vvolguard.drain.progress import ProgressDisplay
 
-    out = Console()
-    err = Console(stderr=True)
+    out = make_console()
+    err = make_console(stderr=True)
     if policy not in POLICIES:
-        err.print(f"[red]unknown --policy {policy!r}[/]; choose one of {', '.join(POLICIES)}")
+        error(err, f"unknown --policy {policy!r}; choose one of {', '.join(POLICIES)}")
         raise typer.Exit(EXIT_USAGE)
     if not simulate and not vcenter:
-        err.print("[red]give --vcenter URL, or --simulate PROFILE for a run against the simulator[/]")
+        error(err, "give --vcenter URL, or --simulate PROFILE for a run against the simulator")
         raise typer.Exit(EXIT_USAGE)
 
     store_file = store_path or store_mod.default_path()
@@ -176,21 +178,19 @@ def drain_command(
         else:
             from vvolguard.drain.backends import vsphere
 
-            password = os.environ.get("VVOLGUARD_PASSWORD") or typer.prompt(
-                f"Password for {user}", hide_input=True
-            )
+            password = _password(user, vcenter or "", dry_run, err)
             backend = vsphere.connect(
                 vcenter or "", user, password, insecure=insecure, ca_file=ca_file, clock=WallClock(stop)
             )
             del password
     except (LookupError, ValueError, OSError, ConnectionError) as exc:
-        err.print(f"[red]cannot connect:[/] {exc}")
+        error(err, f"cannot connect: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
     try:
         # One spelling of the source everywhere (journal key, "still on the source?" checks).
         host = backend.canonical_host(host)
     except LookupError as exc:
-        err.print(f"[red]{exc}[/]")
+        error(err, str(exc))
         backend.close()
         raise typer.Exit(EXIT_USAGE) from None
 
@@ -224,9 +224,9 @@ def drain_command(
         sources = list(backend.log_sources([host]))
         sources += _log_sources(vvold_log, ssh, ssh_user, ssh_known_hosts, ssh_no_host_key_check, err)
         if resumed:
-            err.print(f"[yellow]resuming drain run {journal.run_id} of {host}[/]")
+            warn(err, f"resuming drain run {journal.run_id} of {host}")
         if known:
-            err.print(f"starting from the operational limit found last time: {known}")
+            print_line(err, f"starting from the operational limit found last time: {known}")
         monitor = PressureMonitor(
             backend.clock, None if clear_after is None else Thresholds(clear_after=clear_after)
         )
@@ -261,26 +261,50 @@ def drain_command(
                 )
             )
         for note in getattr(backend, "notes", ()) or ():
-            err.print(f"[yellow]note:[/] {note}")
+            warn(err, f"note: {note}")
         if enter_maintenance and not result.interrupted and not result.left:
             try:
                 backend.enter_maintenance(host)
             except ConnectionError as exc:
-                err.print(f"[red]{host} is empty but did not enter maintenance mode:[/] {exc}")
+                error(err, f"{host} is empty but did not enter maintenance mode: {exc}")
                 raise typer.Exit(EXIT_USAGE) from None
-            err.print(f"{host} is in maintenance mode")
+            print_line(err, f"{host} is in maintenance mode")
         elif enter_maintenance and result.left:
-            err.print("[yellow]not entering maintenance mode: VMs are still on the host[/]")
+            warn(err, "not entering maintenance mode: VMs are still on the host")
         _print_result(out, result, as_json)
         if result.interrupted:
-            err.print("[yellow]interrupted: run the same command again to resume[/]")
+            warn(err, "interrupted: run the same command again to resume")
             raise typer.Exit(EXIT_INTERRUPTED)
         raise typer.Exit(EXIT_LEFT if result.left else EXIT_OK)
     except LookupError as exc:
-        err.print(f"[red]{exc}[/]")
+        error(err, str(exc))
         raise typer.Exit(EXIT_USAGE) from None
     finally:
         backend.close()
+
+
+def _password(user: str, vcenter: str, dry_run: bool, err: Console) -> str:
+    """``VVOLGUARD_PASSWORD``, else a prompt; without a terminal to prompt on, say so and exit 2.
+
+    Even a dry run needs vCenter: the plan is vCenter's own CheckRelocate answers. Without a
+    terminal typer's prompt would print "Aborted." and exit 1, which this command's exit codes
+    define as "VMs left in place"; a missing credential is a usage problem (2), named as such."""
+    password = os.environ.get("VVOLGUARD_PASSWORD")
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        what = "the dry run plans with vCenter's CheckRelocate" if dry_run else "the drain talks to vCenter"
+        error(
+            err,
+            f"no password for {user} on {vcenter}: {what}, and there is no terminal to ask on. "
+            "Set VVOLGUARD_PASSWORD (or run it in a terminal).",
+        )
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        return typer.prompt(f"Password for {user}", hide_input=True)
+    except typer.Abort:
+        error(err, "no password given")
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 def _log_sources(
@@ -297,7 +321,7 @@ def _log_sources(
     for spec in local:
         h, sep, path = spec.partition("=")
         if not sep or not path:
-            err.print(f"[red]--vvold-log wants HOST=PATH, got {spec!r}[/]")
+            error(err, f"--vvold-log wants HOST=PATH, got {spec!r}")
             raise typer.Exit(EXIT_USAGE)
         sources.append(FileTail(Path(path), h))
     for h in ssh_hosts:
@@ -324,7 +348,7 @@ def _stop_on_ctrl_c(stop: threading.Event, err: Console) -> Iterator[None]:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
-        err.print("[yellow]Ctrl-C: no new migrations; waiting for those in flight (Ctrl-C again to leave)[/]")
+        warn(err, "Ctrl-C: no new migrations; waiting for those in flight (Ctrl-C again to leave)")
 
     previous = signal.signal(signal.SIGINT, handler)
     try:
@@ -383,4 +407,4 @@ def _print_result(out: Console, result, as_json: bool) -> None:
         f"{doc['seconds']} s, operational limit {result.safe_limit or '-'} of {result.ceiling}"
     )
     for name, reason in result.left:
-        out.print(f"  [yellow]left in place:[/] {name}: {reason}")
+        warn(out, f"  left in place: {name}: {reason}")

@@ -10,7 +10,8 @@ import functools
 from pathlib import Path
 
 import typer
-from rich.console import Console
+
+from vvolguard.cli.console import make_console
 
 EXIT_OK = 0
 EXIT_BAD_REQUEST = 2
@@ -70,7 +71,7 @@ def escalate_command(
     from vvolguard.cli.diagnose import _parse_now
     from vvolguard.escalate.package import EscalateError, build_package
 
-    err = Console(stderr=True, soft_wrap=True)
+    err = make_console(stderr=True)
     when = _parse_now(now, err)
     if mapping is not None and not redact:
         err.print("[yellow]vvolguard: --mapping has no effect without --redact[/]")
@@ -98,7 +99,7 @@ def escalate_command(
 
     # The terminal is the sender's: real host names there, aliases only inside the archive.
     summary = result.local_manifest["summary"]
-    out = Console(soft_wrap=True)
+    out = make_console()
     out.print(f"wrote {result.output}", markup=False, highlight=False)
     out.print(
         f"escalation list: {summary['present']} present, {summary['partial']} partial, "

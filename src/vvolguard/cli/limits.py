@@ -12,7 +12,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 import typer
-from rich.console import Console
+
+from vvolguard.cli.console import make_console
 
 
 def register(app: typer.Typer) -> None:
@@ -40,7 +41,7 @@ def limits_command(
         sys.stdout.write(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
         return
     # Never truncate a name with "…": the point of the table is to be copied into the runbook.
-    out = Console(soft_wrap=True) if sys.stdout.isatty() else Console(width=200)
+    out = make_console()
     if not rows:
         out.print(f"no drain has recorded a limit yet ({path})")
         return

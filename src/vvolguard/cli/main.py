@@ -256,21 +256,20 @@ def run() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        from rich.console import Console
+        from vvolguard.cli.console import make_console, warn
 
-        Console(stderr=True).print("[yellow]interrupted[/]")
+        warn(make_console(stderr=True), "interrupted")
         sys.exit(130)
     except SystemExit:
         raise
     except Exception as exc:
         if os.environ.get("VVOLGUARD_DEBUG") == "1":
             raise
-        from rich.console import Console
+        from vvolguard.cli.console import error, make_console, print_line
 
-        Console(stderr=True).print(
-            f"[red]vvolguard: internal error:[/] {type(exc).__name__}: {exc}\n"
-            "Set VVOLGUARD_DEBUG=1 to see the traceback, and please report it."
-        )
+        err = make_console(stderr=True)
+        error(err, f"internal error: {type(exc).__name__}: {exc}")
+        print_line(err, "Set VVOLGUARD_DEBUG=1 to see the traceback, and please report it.")
         sys.exit(3)
 
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
+from vvolguard.cli.console import error, make_console, print_line
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -104,14 +106,12 @@ def simulate_command(
         return
     from vvolguard.sim.run import simulate
 
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     if out is None:
-        err.print("[red]vvolguard: --out DIR is required (where to write the evidence).[/]")
+        error(err, "--out DIR is required (where to write the evidence).")
         raise typer.Exit(EXIT_BAD_INPUT)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not force)):
-        err.print(
-            f"[red]vvolguard: {out} exists and is not an empty folder; use --force to write into it.[/]"
-        )
+        error(err, f"{out} exists and is not an empty folder; use --force to write into it.")
         raise typer.Exit(EXIT_BAD_INPUT)
     chosen = None
     if profile is not None or workers or queue is not None or connections or slowdown or storm:
@@ -133,9 +133,9 @@ def simulate_command(
             formats=form.value,
         )
     except (KeyError, ValueError) as exc:
-        err.print(f"[red]vvolguard: {exc.args[0] if exc.args else exc}[/]")
+        error(err, str(exc.args[0] if exc.args else exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    console = Console()
+    console = make_console()
     truth = result.ground_truth
     console.print(
         f"[bold]{result.scenario}[/]{f' ({result.variant})' if result.variant else ''}: "
@@ -144,19 +144,31 @@ def simulate_command(
         f"in {result.wall_s:.2f} s"
     )
     for sentence in truth.get("what_happened", []):
-        console.print(f"  {sentence}", highlight=False)
-    console.print(f"Evidence written to [bold]{out}[/] (expected diagnosis: {result.expected_class}).")
-    parts = "archives" if form == Form.tgz else ("esx-*" if form == Form.folder else "archives")
-    console.print(
-        f"Diagnose it with: vvolguard diagnose {out}/{parts} {out}/vcenter {out}/certs --now "
-        f"{truth.get('window', {}).get('end', '')[:19]}Z",
-        highlight=False,
-    )
+        console.print(f"  {sentence}", markup=False)
+    print_line(console, f"Evidence written to {out} (expected diagnosis: {result.expected_class}).")
+    print_line(console, "Diagnose it with:")
+    print_line(console, diagnose_command_line(out, form, truth), indent=2)
     if form == Form.both:
         console.print(
             "(The folders and archives/ hold the same bundles; give diagnose one of the two forms.)",
             style="dim",
         )
+
+
+def diagnose_command_line(out: Path, form: Form, truth: dict) -> str:
+    """The ``vvolguard diagnose`` command for what was just written, quoted for a POSIX shell so it
+    runs as printed whatever the folder's name."""
+    import shlex
+
+    parts = (
+        ["archives"]
+        if form != Form.folder
+        else sorted(p.name for p in out.iterdir() if p.is_dir() and p.name.startswith("esx-"))
+    )
+    paths = [str(out / part) for part in parts] + [str(out / "vcenter"), str(out / "certs")]
+    end = truth.get("window", {}).get("end", "")[:19]
+    args = ["vvolguard", "diagnose", *paths, *(["--now", f"{end}Z"] if end else [])]
+    return shlex.join(args)
 
 
 def sweep_command(
@@ -192,15 +204,15 @@ def sweep_command(
 ) -> None:
     from vvolguard.sim.sweep import parse_concurrency, sweep
 
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     try:
         levels = parse_concurrency(concurrency)
     except ValueError:
-        err.print(f"[red]vvolguard: --concurrency {concurrency!r}: use e.g. 1..16 or 2,4,8[/]")
+        error(err, f"--concurrency {concurrency!r}: use e.g. 1..16 or 2,4,8")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     chosen = build_profile(profile, workers, queue, connections, slowdown, storm, err)
     result = sweep(chosen, levels, seeds=tuple(range(1, seeds + 1)), hosts=hosts, vms_per_host=vms)
-    console = Console()
+    console = make_console()
     console.print(render_table(result))
     knee = result.knee
     if knee is None:
@@ -231,9 +243,9 @@ def sweep_command(
         try:
             draw(result, plot)
         except (OSError, ValueError) as exc:
-            err.print(f"[red]vvolguard: cannot write {plot}: {exc}[/]")
+            error(err, f"cannot write {plot}: {exc}")
             raise typer.Exit(EXIT_BAD_INPUT) from None
-        console.print(f"wrote {plot}")
+        print_line(console, f"wrote {plot}")
 
 
 def render_table(result) -> Table:  # type: ignore[no-untyped-def]
@@ -286,7 +298,7 @@ def build_profile(
     from vvolguard.sim.profiles import PROFILES, BackgroundLoad, Slowdown
 
     if name not in PROFILES:
-        err.print(f"[red]vvolguard: unknown --profile {name!r}; known: {', '.join(sorted(PROFILES))}[/]")
+        error(err, f"unknown --profile {name!r}; known: {', '.join(sorted(PROFILES))}")
         raise typer.Exit(EXIT_BAD_INPUT)
     profile = PROFILES[name]
     changes: dict[str, object] = {}
@@ -308,7 +320,7 @@ def build_profile(
                 loads.append(BackgroundLoad(start, end, rate, op, f"{op} storm"))
             changes["background"] = tuple(loads)
     except ValueError as exc:
-        err.print(f"[red]vvolguard: {exc}[/]", emoji=False)
+        error(err, str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
     return profile.variant(f"{name}*", **changes) if changes else profile
 
