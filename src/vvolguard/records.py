@@ -68,11 +68,16 @@ class Citation:
 
 @dataclass(frozen=True, slots=True)
 class ReadWarning:
-    """Something a reader could not use. Never fatal: the rest of the evidence still counts."""
+    """Something a reader could not use. Never fatal: the rest of the evidence still counts.
+
+    ``caveat`` marks the other kind: the input *was* used, and the message says what to keep in
+    mind about it (times without a zone taken as UTC, a stream cut short whose readable part
+    counted). Reports list the two apart, so "could not be used" never labels a file that was."""
 
     file: str
     line: int | None
     message: str
+    caveat: bool = False
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file

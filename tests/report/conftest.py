@@ -256,7 +256,15 @@ def build_saturation(*, duration: float = 1200, bucket: int = 30) -> Diagnosis:
     )
     warnings = [
         ReadWarning(VVOLD_03, 100 + i * 37, "line does not match any vvold shape; skipped") for i in range(6)
-    ] + [ReadWarning("notes.txt", None, "unrecognised file; not used")]
+    ] + [
+        ReadWarning("notes.txt", None, "unrecognised file; not used"),
+        ReadWarning(
+            TASKS,
+            2,
+            "times carry no time zone; they were taken as UTC (export from a UTC session to be sure)",
+            caveat=True,
+        ),
+    ]
     return Diagnosis(
         verdict=Verdict(
             cls=FailureClass.PROVIDER_SATURATION,

@@ -28,7 +28,8 @@ def test_sections_in_order(saturation: Diagnosis) -> None:
         "Failed migrations (3 of 9)",
         "VASA signals per provider",
         "Missing evidence",
-        "Warnings (7)",
+        "Not used (7)",
+        "Used, with a caveat (1)",
     ]
 
 

@@ -47,7 +47,8 @@ def test_sections_come_in_the_order_a_person_reads_them(saturation: Diagnosis) -
         "Failed migrations (3 of 9, 2026-03-10 UTC)",
         "Next moves",
         "Missing evidence",
-        "Warnings (7)",
+        "Not used (7)",
+        "Used, with a caveat (1)",
     ]
     positions = [out.index(s) for s in order]
     assert positions == sorted(positions), positions
@@ -114,7 +115,7 @@ def test_missing_evidence_shows_artifact_and_command(insufficient: Diagnosis) ->
 
 def test_warnings_show_count_first_few_and_point_to_json(saturation: Diagnosis) -> None:
     out = render(saturation)
-    block = out[out.index("Warnings (7)") :]
+    block = out[out.index("Not used (7)") : out.index("Used, with a caveat (1)")]
     assert len(re.findall(r"vvold\.log:\d+: line does not match", block)) == 3
     assert "… 4 more; see --json for all" in block
     verbose = render(saturation, verbose=True)
@@ -142,9 +143,7 @@ def test_fits_in_100_columns(any_diagnosis: Diagnosis) -> None:
 
 
 @pytest.mark.parametrize("width", [40, 80])
-def test_paths_cited_lines_and_commands_are_never_broken(
-    any_diagnosis: Diagnosis, width: int
-) -> None:
+def test_paths_cited_lines_and_commands_are_never_broken(any_diagnosis: Diagnosis, width: int) -> None:
     """A narrow terminal folds these itself; the text rich writes keeps each on one line."""
     lines = {line.strip() for line in render(any_diagnosis, verbose=True, width=width).splitlines()}
     assert whole_lines(any_diagnosis) <= lines

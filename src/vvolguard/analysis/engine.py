@@ -28,7 +28,14 @@ from vvolguard.analysis.facts import (
 from vvolguard.analysis.findings import FindingWriter
 from vvolguard.analysis.migrations import HostNames, MigrationLedger, host_key
 from vvolguard.analysis.missing import missing_evidence
-from vvolguard.analysis.model import Diagnosis, InputFile, PESummary, ProviderSummary, Verdict
+from vvolguard.analysis.model import (
+    UNNAMED_HOST,
+    Diagnosis,
+    InputFile,
+    PESummary,
+    ProviderSummary,
+    Verdict,
+)
 from vvolguard.analysis.signals import SignalAccumulator
 from vvolguard.analysis.thresholds import Thresholds
 from vvolguard.records import (
@@ -47,8 +54,6 @@ from vvolguard.records import (
     VasaFrame,
 )
 
-#: The observer of an esxcli output given outside a support bundle: some ESXi host, name unknown.
-UNNAMED_HOST = "unnamed-esxi-host"
 
 #: Evidence kinds that are complete command outputs: read but empty still says something.
 WHOLE_OUTPUTS = frozenset(

@@ -15,7 +15,7 @@ from typing import Any
 from vvolguard.analysis.decision import Rule
 from vvolguard.analysis.facts import NOT_CONTROL_PLANE_EVENTS, VCENTER, Facts
 from vvolguard.analysis.migrations import host_key
-from vvolguard.analysis.model import FailureClass, Finding
+from vvolguard.analysis.model import UNNAMED_HOST, FailureClass, Finding
 from vvolguard.analysis.nextmoves import next_moves
 from vvolguard.records import Citation
 
@@ -90,7 +90,7 @@ class FindingWriter:
             )
         top = f.pressured[0]
         s = top.stats
-        where = f"{self.names.display(s.host) or 'unknown host'} -> {s.vp}"
+        where = f"{self.names.display(s.host) or UNNAMED_HOST} -> {s.vp}"
         parts = top.reasons(t)
         impact = []
         if f.failed_migrations:

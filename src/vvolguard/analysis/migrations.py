@@ -159,6 +159,7 @@ class MigrationLedger:
                     datastore=task.datastore,
                     nearby_signals=signals,
                     citation=task.citation,
+                    start=task.start,
                 )
             )
         in_flight, peaks, storms = _concurrency(tasks, names, storm_in_flight, end_of_evidence)

@@ -16,6 +16,10 @@ from vvolguard.records import Citation, ReadWarning
 
 SCHEMA_ID = "vvolguard.diagnosis/v1"
 
+#: The one name of an ESXi host whose evidence does not say which host it is (a lone vvold.log,
+#: an esxcli output given outside a support bundle), in findings, reports and the README alike.
+UNNAMED_HOST = "unnamed-esxi-host"
+
 
 class FailureClass(StrEnum):
     """The runbook's classes (Stage 4 decision table) plus the two the tool itself needs."""
@@ -84,6 +88,9 @@ class FailedMigration:
     #: {"esx-03": {"no_free_conn": 4, "busy": 2, "create_p95_ms": 41000}}
     nearby_signals: dict[str, dict[str, float]] = field(default_factory=dict)
     citation: Citation | None = None
+    #: When the task started, if the evidence says: with ``time`` it bounds the span in which
+    #: the signals that explain this one migration are looked up (``report.view``).
+    start: datetime | None = None
 
 
 @dataclass

@@ -48,8 +48,9 @@ class EvidenceFile:
     kind: EvidenceKind = EvidenceKind.UNKNOWN
     warnings: list[ReadWarning] = field(default_factory=list)
 
-    def warn(self, message: str, line: int | None = None) -> None:
-        self.warnings.append(ReadWarning(self.display, line, message))
+    def warn(self, message: str, line: int | None = None, *, caveat: bool = False) -> None:
+        """``caveat=True``: the file was used; the message is what to keep in mind about it."""
+        self.warnings.append(ReadWarning(self.display, line, message, caveat))
 
     def open(self) -> BinaryIO:
         """Open for reading, decompressing gzip transparently (detected by magic, not name)."""
@@ -78,7 +79,7 @@ class EvidenceFile:
                 while block := raw.read(size):
                     yield block
         except (OSError, EOFError, zlib.error) as exc:
-            self.warn(f"stream ends early ({_describe(exc)}); used what was readable")
+            self.warn(f"stream ends early ({_describe(exc)}); used what was readable", caveat=True)
         finally:
             raw.close()
 
@@ -147,7 +148,7 @@ def _gunzip_blocks(raw: BinaryIO, size: int, ef: EvidenceFile) -> Iterator[bytes
     if pending:
         yield bytes(pending)
     if active and not decoder.eof:
-        ef.warn("truncated compressed data; used every line before the damage")
+        ef.warn("truncated compressed data; used every line before the damage", caveat=True)
 
 
 def _peek(stream: BinaryIO, size: int) -> bytes:

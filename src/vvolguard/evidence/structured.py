@@ -44,16 +44,16 @@ class Warner:
         self.count = 0
         self._once: set[str] = set()
 
-    def __call__(self, message: str, line: int | None = None) -> None:
+    def __call__(self, message: str, line: int | None = None, *, caveat: bool = False) -> None:
         self.count += 1
         if self.count <= self.cap:
-            self.ef.warn(message, line)
+            self.ef.warn(message, line, caveat=caveat)
 
-    def once(self, key: str, message: str, line: int | None = None) -> None:
+    def once(self, key: str, message: str, line: int | None = None, *, caveat: bool = False) -> None:
         """Warn about a file-wide condition (e.g. times without a zone) only the first time."""
         if key not in self._once:
             self._once.add(key)
-            self(message, line)
+            self(message, line, caveat=caveat)
 
     def finish(self) -> None:
         if self.count > self.cap:
@@ -428,6 +428,7 @@ class Dates:
                 "naive-time",
                 "times carry no time zone; they were taken as UTC (export from a UTC session to be sure)",
                 line,
+                caveat=True,
             )
         return parsed
 

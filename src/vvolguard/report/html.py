@@ -16,6 +16,9 @@ import jinja2
 from vvolguard.analysis.model import Diagnosis, FailureClass
 from vvolguard.report.plots import timeline_note, timeline_plots
 from vvolguard.report.view import (
+    certificate_facts,
+    certificate_summary,
+    ceiling_text,
     cite_ref,
     class_label,
     fmt_clock,
@@ -24,8 +27,11 @@ from vvolguard.report.view import (
     fmt_pct,
     fmt_time,
     key_facts,
+    migration_signals,
     next_moves,
+    numbered_failures,
     provider_rows,
+    split_warnings,
     verdict_severity,
     verdict_tone,
     window_text,
@@ -58,6 +64,9 @@ def _environment() -> jinja2.Environment:
         num=_num,
         dur=_dur,
         yesno=_yesno,
+        at_ceiling=ceiling_text,
+        cert_facts=certificate_facts,
+        cert_summary=certificate_summary,
     )
     return env
 
@@ -66,6 +75,7 @@ def render_html(d: Diagnosis) -> str:
     """The whole report as one HTML document (a string; the caller writes it)."""
     from vvolguard import __version__
 
+    not_used, caveats = split_warnings(d)
     return (
         _environment()
         .get_template("report.html.j2")
@@ -85,6 +95,10 @@ def render_html(d: Diagnosis) -> str:
             citations_shown=CITATIONS_SHOWN,
             warnings_shown=WARNINGS_SHOWN,
             failed_shown=FAILED_SHOWN,
+            failures=numbered_failures(d),
+            explain=lambda f: migration_signals(d, f),
+            not_used=not_used,
+            caveats=caveats,
         )
     )
 

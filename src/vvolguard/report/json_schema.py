@@ -199,6 +199,7 @@ _FAILED_MIGRATION = _obj(
             '{"esx-03": {"no_free_conn": 4, "busy": 2, "create_p95_ms": 41000}}.',
         ),
         "citation": {"anyOf": [_CITATION, {"type": "null"}]},
+        "start": _d(_TIME_OR_NULL, "When the task started, if the evidence says."),
     },
     required=[
         "task_id",
@@ -285,8 +286,20 @@ _MISSING = _obj(
 )
 
 _WARNING = _obj(
-    "Something a reader could not use; never fatal, the rest of the evidence still counts.",
-    {"file": {"type": "string"}, "line": {"type": ["integer", "null"]}, "message": {"type": "string"}},
+    "Something a reader could not use, or (caveat) a caveat about input it did use; never fatal, "
+    "the rest of the evidence still counts.",
+    {
+        "file": {"type": "string"},
+        "line": {"type": ["integer", "null"]},
+        "message": {"type": "string"},
+        "caveat": _d(
+            {"type": "boolean"},
+            "True: the input was used and the message says what to keep in mind about it (e.g. "
+            "times without a zone taken as UTC); false or absent: the input (or this line of it) "
+            "could not be used.",
+        ),
+    },
+    required=["file", "line", "message"],
 )
 
 _INPUT = _obj(

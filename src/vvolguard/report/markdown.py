@@ -21,6 +21,7 @@ from vvolguard.report.view import (
     key_facts,
     next_moves,
     provider_rows,
+    split_warnings,
     verdict_severity,
     window_text,
 )
@@ -151,9 +152,12 @@ def render_markdown(d: Diagnosis) -> str:
                 out += ["", *("  " + x for x in _fence([me.command], "sh")), ""]
         out.append("")
 
-    if d.warnings:
-        shown, rest = head(d.warnings, WARNINGS_SHOWN)
-        out += [f"### Warnings ({len(d.warnings)})", ""]
+    not_used, caveats = split_warnings(d)
+    for title, items in (("Not used", not_used), ("Used, with a caveat", caveats)):
+        if not items:
+            continue
+        shown, rest = head(items, WARNINGS_SHOWN)
+        out += [f"### {title} ({len(items)})", ""]
         out += [f"- {md_escape(w)}" for w in shown]
         if rest:
             out.append(f"- …and {rest} more (see `vvolguard diagnose --json`)")

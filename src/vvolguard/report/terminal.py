@@ -35,6 +35,7 @@ from vvolguard.report.view import (
     provider_rows,
     short_ref,
     short_text,
+    split_warnings,
     verdict_severity,
     verdict_tone,
     window_text,
@@ -272,14 +273,18 @@ def _missing(d: Diagnosis, console: Console) -> None:
 
 
 def _warnings(d: Diagnosis, console: Console, verbose: bool) -> None:
-    if not d.warnings:
-        return
-    _section(console, f"Warnings ({len(d.warnings)})")
-    shown, rest = (d.warnings, 0) if verbose else head(d.warnings, WARNINGS_SHOWN)
-    for w in shown:
-        _whole(console, Text(str(w), style="yellow"), 2)
-    if rest:
-        console.print(Text(f"  … {rest} more; see --json for all", style="dim"))
+    """What could not be used, then what was used with a caveat: never one list, so "not used"
+    never labels a file that was used."""
+    not_used, caveats = split_warnings(d)
+    for title, items in (("Not used", not_used), ("Used, with a caveat", caveats)):
+        if not items:
+            continue
+        _section(console, f"{title} ({len(items)})")
+        shown, rest = (items, 0) if verbose else head(items, WARNINGS_SHOWN)
+        for w in shown:
+            _whole(console, Text(str(w), style="yellow"), 2)
+        if rest:
+            console.print(Text(f"  … {rest} more; see --json for all", style="dim"))
 
 
 def _inputs(d: Diagnosis, console: Console) -> None:

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from vvolguard.analysis.model import Diagnosis, FailureClass, Severity
+from vvolguard.analysis.migrations import host_key
+from vvolguard.analysis.model import UNNAMED_HOST, Diagnosis, FailedMigration, FailureClass, Severity
 from vvolguard.evidence import logline as ll
-from vvolguard.records import Citation
+from vvolguard.records import Citation, ReadWarning
 
 #: How a person reads each class in a headline.
 CLASS_LABELS: dict[str, str] = {
@@ -222,7 +223,7 @@ def provider_rows(d: Diagnosis) -> list[ProviderRow]:
         lat = entry.get("create_latency_ms") or {}
         rows.append(
             ProviderRow(
-                host=entry.get("host"),
+                host=entry.get("host") or UNNAMED_HOST,
                 vp=str(entry.get("vp") or "?"),
                 ceiling=_num(entry.get("ceiling")),
                 max_outstanding=_num(entry.get("max_outstanding")),
@@ -324,3 +325,319 @@ def head(items: Iterable[Any], n: int) -> tuple[list[Any], int]:
     """The first ``n`` items and how many were left out."""
     items = list(items)
     return items[:n], max(0, len(items) - n)
+
+
+# --------------------------------------------------------------------------------------------
+# warnings: not used vs used with a caveat
+# --------------------------------------------------------------------------------------------
+
+
+def split_warnings(d: Diagnosis) -> tuple[list[ReadWarning], list[ReadWarning]]:
+    """``(not_used, caveats)``: input (or lines of it) that could not be used, and input that was
+    used with something to keep in mind (``ReadWarning.caveat``, e.g. times without a zone)."""
+    not_used = [w for w in d.warnings if not getattr(w, "caveat", False)]
+    caveats = [w for w in d.warnings if getattr(w, "caveat", False)]
+    return not_used, caveats
+
+
+# --------------------------------------------------------------------------------------------
+# the provider at its ceiling: one wording for the table, the facts and the plot
+# --------------------------------------------------------------------------------------------
+
+
+def ceiling_text(r: ProviderRow) -> str:
+    """How long the provider sat at its ceiling, said so that it agrees with the plot's band.
+
+    The plot shades every time cell in which ``#outstanding`` reached the ceiling; the signal
+    ``at_ceiling_seconds`` measures how long it stayed there. A provider that touched the ceiling
+    for less than a second must not read "0 s" beside a shaded band: it reads "reached"."""
+    if not r.saturated:
+        return "—"
+    held = r.at_ceiling_seconds or 0
+    return _seconds(held) if held >= 1 else "reached, < 1 s"
+
+
+# --------------------------------------------------------------------------------------------
+# failed migrations: numbered in time order, with the signals of their own span
+# --------------------------------------------------------------------------------------------
+
+
+def numbered_failures(d: Diagnosis) -> list[tuple[int, FailedMigration]]:
+    """Failed migrations in time order, numbered from 1: the numbers the plots' failure lines
+    carry, so a line and a table row can be matched. Failures without a time come last."""
+    far = datetime.max.replace(tzinfo=UTC)
+    ordered = sorted(d.migrations.failed, key=lambda f: as_datetime(f.time) or far)
+    return list(enumerate(ordered, 1))
+
+
+def failure_label(numbers: list[int]) -> str:
+    """``3``, ``3, 4`` or ``3–7`` for failure lines drawn too close together to label one by one."""
+    if len(numbers) == 1:
+        return str(numbers[0])
+    if len(numbers) == 2:
+        return f"{numbers[0]}, {numbers[1]}"
+    return f"{numbers[0]}–{numbers[-1]}"
+
+
+@dataclass(frozen=True)
+class HostSpan:
+    """What one host's vvold.log showed while one migration ran (summed over its time cells)."""
+
+    host: str
+    role: str  # "source" or "destination"
+    covered: bool  # a vvold.log of this host has cells in the span
+    waits: int = 0
+    busy: int = 0
+    timeouts: int = 0
+    outstanding_max: int | None = None
+    ceiling: int | None = None
+    create_max_ms: float | None = None
+
+    def text(self) -> str:
+        """``esx01 (source): 8 waits for a connection, 3 PROVIDER_BUSY, at its ceiling of 5``."""
+        who = f"{self.host} ({self.role})"
+        if not self.covered:
+            return f"{who}: no vvold.log covers this time"
+        parts = []
+        if self.waits:
+            parts.append(_count(self.waits, "wait for a connection", "waits for a connection"))
+        if self.busy:
+            parts.append(f"{fmt_int(self.busy)} PROVIDER_BUSY")
+        if self.timeouts:
+            parts.append(_count(self.timeouts, "timeout", "timeouts"))
+        if self.ceiling and self.outstanding_max is not None and self.outstanding_max >= self.ceiling:
+            parts.append(f"at its ceiling of {self.ceiling} outstanding")
+        elif self.outstanding_max is not None and self.ceiling:
+            parts.append(f"{self.outstanding_max} of {self.ceiling} outstanding at most")
+        return f"{who}: " + (", ".join(parts) if parts else "calm (no waits, busy faults or timeouts)")
+
+
+@dataclass(frozen=True)
+class MigrationSignals:
+    """The signals that explain one failed migration, for its row in a table."""
+
+    span: str  # the time the counts cover, e.g. "10:10:00–10:10:10 (vvold cells of 10 s)"
+    hosts: list[HostSpan]
+    slowest_create_ms: float | None
+    slowest_create_host: str | None
+
+    def lines(self) -> list[str]:
+        out = [h.text() for h in self.hosts]
+        if self.slowest_create_ms is not None:
+            out.append(
+                f"slowest swap-vVol create: {fmt_ms(self.slowest_create_ms)} on {self.slowest_create_host}"
+            )
+        return out
+
+
+def migration_signals(d: Diagnosis, f: FailedMigration) -> MigrationSignals | None:
+    """Waits, busy faults, timeouts and the ceiling on this migration's source and destination,
+    and the slowest swap-vVol create there, within the migration's own run (start to failure).
+
+    Read from the timeline cells (``signals.timeline``), so the numbers are the ones the plots
+    draw. Cells are ``bucket_seconds`` wide: a cell counts when it overlaps the run. Without a
+    start time the run is taken as the one cell that ends at the failure. ``None`` without a
+    failure time or without any host to look at."""
+    end = as_datetime(f.time)
+    if end is None:
+        return None
+    signals = d.signals or {}
+    bucket = float(_num(signals.get("bucket_seconds")) or 10)
+    start = as_datetime(f.start) or end
+    if start > end:
+        start, end = end, start
+    lo, hi = start.timestamp() - bucket, end.timestamp()
+    roles = [(f.source, "source"), (f.destination, "destination")]
+    roles = [(h, role) for h, role in roles if h]
+    if not roles:
+        return None
+    keys = {host_key(h): (h, role) for h, role in reversed(roles)}
+    sums: dict[str, dict[str, Any]] = {k: {"covered": False} for k in keys}
+    first_cell: float | None = None
+    last_cell: float | None = None
+    for cell in signals.get("timeline") or []:
+        if not isinstance(cell, dict):
+            continue
+        key = host_key(cell.get("host"))
+        if key not in sums:
+            continue
+        t = as_datetime(cell.get("t"))
+        if t is None or not lo < t.timestamp() <= hi:
+            continue
+        first_cell = t.timestamp() if first_cell is None else min(first_cell, t.timestamp())
+        last_cell = t.timestamp() if last_cell is None else max(last_cell, t.timestamp())
+        s = sums[key]
+        s["covered"] = True
+        for name in ("no_free_conn", "busy", "timeout"):
+            s[name] = s.get(name, 0) + int(_num(cell.get(name)) or 0)
+        for name in ("outstanding_max", "ceiling", "create_ms_max"):
+            value = _num(cell.get(name))
+            if value is not None:
+                s[name] = max(s.get(name, value), value)
+    hosts = []
+    for key, (name, role) in sorted(keys.items(), key=lambda kv: kv[1][1] != "source"):
+        s = sums[key]
+        hosts.append(
+            HostSpan(
+                host=name,
+                role=role,
+                covered=s["covered"],
+                waits=s.get("no_free_conn", 0),
+                busy=s.get("busy", 0),
+                timeouts=s.get("timeout", 0),
+                outstanding_max=s.get("outstanding_max"),
+                ceiling=s.get("ceiling"),
+                create_max_ms=s.get("create_ms_max"),
+            )
+        )
+    slowest = max(
+        (h for h in hosts if h.create_max_ms is not None), key=lambda h: h.create_max_ms or 0, default=None
+    )
+    if first_cell is None or last_cell is None:
+        span = f"{fmt_clock(start)}–{fmt_clock(end)}"
+    else:
+        cells_from = datetime.fromtimestamp(first_cell, UTC)
+        cells_to = datetime.fromtimestamp(last_cell + bucket, UTC)
+        span = f"{fmt_clock(cells_from)}–{fmt_clock(cells_to)}"
+    return MigrationSignals(
+        span=span,
+        hosts=hosts,
+        slowest_create_ms=slowest.create_max_ms if slowest else None,
+        slowest_create_host=slowest.host if slowest else None,
+    )
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{fmt_int(n)} {one if n == 1 else many}"
+
+
+# --------------------------------------------------------------------------------------------
+# certificates: every field said for a person
+# --------------------------------------------------------------------------------------------
+
+_STATUS_WORDS = {
+    "expired": "expired",
+    "hard-limit": "inside vCenter's red alarm (under the hard limit)",
+    "soft-limit": "inside vCenter's yellow alarm (under the soft limit)",
+    "valid": "valid",
+}
+
+
+def days_text(days: Any, when: str) -> str:
+    """``expired 5 days before the incident``, ``29 days left at the incident``."""
+    value = _num(days)
+    if value is None:
+        return "—"
+    whole = abs(value)
+    if whole < 1:
+        amount = f"{whole * 24:.0f} hours" if whole * 24 >= 1 else "less than an hour"
+    else:
+        amount = f"{whole:.0f} day{'s' if round(whole) != 1 else ''}"
+    if value < 0:
+        return f"expired {amount} before {when}"
+    return f"{amount} left {'at' if when == 'the incident' else 'as of'} {when}"
+
+
+def certificate_facts(cert: dict[str, Any], now: Any = None) -> list[tuple[str, str]]:
+    """A certificate as label/value pairs a person reads: dates, days left at the incident and
+    as of the analysis, the names it covers and whether one is the provider's host, the file.
+
+    Every value is a string made here (never a ``repr``); keys this function does not know are
+    shown too, formatted by type, so a new field never appears as Python text."""
+    c = dict(cert)
+    out: list[tuple[str, str]] = []
+    if c.get("provider"):
+        out.append(("Provider", str(c.pop("provider"))))
+    else:
+        c.pop("provider", None)
+    out.append(("Subject", str(c.pop("subject", None) or "—")))
+    if c.get("issuer"):
+        out.append(("Issuer", str(c.pop("issuer"))))
+    c.pop("issuer", None)
+    out.append(("Valid until", fmt_time(c.pop("not_after", None))))
+    status = c.pop("status_at_incident", None)
+    days = c.pop("days_left_at_incident", None)
+    if status is not None or days is not None:
+        out.append(("At the incident", _status_days(status, days, "the incident")))
+    status_now = c.pop("status_now", None)
+    days_now = c.pop("days_left_now", None)
+    if status_now is not None or days_now is not None:
+        as_of = fmt_time(now, seconds=False) if as_datetime(now) else "today"
+        out.append((f"As of {as_of}", _status_days(status_now, days_now, as_of)))
+    names = c.pop("names", None) or []
+    out.append(("Names it covers", ", ".join(str(n) for n in names) if names else "none listed"))
+    host = c.pop("provider_host", None)
+    matches = c.pop("matches_provider", None)
+    if matches is True:
+        out.append(("Names the provider's host", f"yes ({host})" if host else "yes"))
+    elif matches is False:
+        out.append(("Names the provider's host", f"NO: the provider is reached as {host}" if host else "NO"))
+    elif host:
+        out.append(("Provider reached as", str(host)))
+    source = c.pop("source", None)
+    if source:
+        out.append(("Read from", _SOURCE_WORDS.get(str(source), str(source))))
+    citation = c.pop("citation", None)
+    ref = _citation_ref(citation)
+    if ref:
+        out.append(("File", ref))
+    for key, value in sorted(c.items()):
+        out.append((key.replace("_", " ").capitalize(), plain(value)))
+    return out
+
+
+_SOURCE_WORDS = {
+    "certificate": "the certificate file",
+    "provider": "the provider's registration (SMS / Get-VasaProvider)",
+}
+
+
+def _status_days(status: Any, days: Any, when: str) -> str:
+    words = _STATUS_WORDS.get(str(status), str(status)) if status else None
+    detail = days_text(days, when)
+    if words == "expired" or not words:
+        return detail
+    return f"{words}; {detail}"
+
+
+def _citation_ref(value: Any) -> str | None:
+    if isinstance(value, Citation):
+        return cite_ref(value)
+    if isinstance(value, dict) and value.get("file"):
+        return f"{value['file']}:{value['line']}" if value.get("line") else str(value["file"])
+    return None
+
+
+def plain(value: Any) -> str:
+    """Any value as a person reads it: never a Python ``repr`` (``True``, ``None``, ``{'``)."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime) or (isinstance(value, str) and as_datetime(value) and "T" in value):
+        return fmt_time(value)
+    if isinstance(value, int | float):
+        return fmt_int(value) if float(value).is_integer() else f"{value:,.2f}"
+    if isinstance(value, Citation):
+        return cite_ref(value)
+    if isinstance(value, dict):
+        ref = _citation_ref(value)
+        if ref:
+            return ref
+        return "; ".join(f"{str(k).replace('_', ' ')}: {plain(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple | set):
+        return ", ".join(plain(v) for v in value) or "—"
+    return str(value)
+
+
+def certificate_summary(cert: dict[str, Any]) -> str:
+    """One line for a table cell: ``expired 2026-03-09 (5 days before the incident)``."""
+    when = fmt_time(cert.get("not_after"), seconds=False)
+    days = _num(cert.get("days_left_at_incident"))
+    status = cert.get("status_at_incident")
+    if days is None:
+        return f"valid until {when}"
+    if days < 0:
+        return f"expired {when} ({days_text(days, 'the incident').removeprefix('expired ')})"
+    words = _STATUS_WORDS.get(str(status), "valid") if status else "valid"
+    return f"{words} until {when} ({days_text(days, 'the incident')})"
