@@ -54,7 +54,6 @@ from vvolguard.records import (
     VasaFrame,
 )
 
-
 #: Evidence kinds that are complete command outputs: read but empty still says something.
 WHOLE_OUTPUTS = frozenset(
     {

@@ -16,9 +16,9 @@ import jinja2
 from vvolguard.analysis.model import Diagnosis, FailureClass
 from vvolguard.report.plots import timeline_note, timeline_plots
 from vvolguard.report.view import (
+    ceiling_text,
     certificate_facts,
     certificate_summary,
-    ceiling_text,
     cite_ref,
     class_label,
     fmt_clock,
