@@ -31,7 +31,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from vvolguard.analysis.model import Diagnosis
-from vvolguard.report.view import as_datetime, fmt_clock, fmt_time
+from vvolguard.report.view import as_datetime, failure_label, fmt_clock, fmt_time, numbered_failures
 
 #: Context shown either side of the incident on the time axis, at least.
 MIN_CONTEXT_S = 120
@@ -41,8 +41,9 @@ MAX_POINTS = 600
 MAX_BARS = 300
 #: Failed migrations drawn as separate dashed lines (each with its own SVG id); more share one path.
 MAX_FAILURE_LINES = 60
-#: Failed migrations named on the in-flight plot; beyond this the labels would overlap.
-MAX_FAILURE_LABELS = 12
+#: Share of the time axis one failure label needs (``10–12`` at 7.5 pt on ~520 pt of axis);
+#: failures closer than this to the first of a group share that group's label (``3–7``).
+LABEL_SPAN = 0.055
 #: Provider panels in the outstanding plot; the most pressured ones are kept.
 MAX_PROVIDER_PANELS = 6
 
@@ -135,7 +136,7 @@ class _Grid:
 @dataclass(frozen=True)
 class _Context:
     grid: _Grid
-    failures: list[tuple[float, str]]  # (x, label)
+    failures: list[tuple[float, int]]  # (x, number in the failed-migrations table)
     storms: list[tuple[float, float, str]]  # (x0, x1, source host)
     host_colour: dict[str, str]
 
@@ -151,7 +152,8 @@ def timeline_plots(d: Diagnosis) -> list[Plot]:
             "plot-outstanding",
             "VASA operations outstanding vs the provider ceiling",
             "Highest '#outstanding' vvold printed per time step, per host, one panel per provider. "
-            "Red bands: at the ceiling, where new operations must wait for a connection.",
+            "Red bands: the time steps in which it reached the ceiling, where new operations must "
+            "wait for a connection (the signals table says how long it stayed there).",
         ),
         (
             "plot-waits",
@@ -189,7 +191,10 @@ def _inflight_caption(d: Diagnosis) -> str:
     text = "Concurrent migrations from each source host; shaded: detected migration storms."
     if 0 < failed <= MAX_FAILURE_LINES:
         plural = "s" if failed != 1 else ""
-        text += f" Dashed red lines: the {failed} failed migration{plural}, on every plot."
+        text += (
+            f" Dashed red lines: the {failed} failed migration{plural}, on every plot, numbered as "
+            "in the failed-migrations table."
+        )
     elif failed:
         text += f" Red ticks along the top: the {failed} failed migrations, on every plot."
     return text
@@ -258,10 +263,10 @@ def _bucket(signals: dict[str, Any]) -> float:
 
 def _context(d: Diagnosis, grid: _Grid, timeline: list[dict], in_flight: list[dict]) -> _Context:
     failures = []
-    for f in d.migrations.failed:
+    for number, f in numbered_failures(d):
         t = as_datetime(f.time)
         if t is not None:
-            failures.append((float(mdates.date2num(t)), f.vm or f.task_id or "failed"))
+            failures.append((float(mdates.date2num(t)), number))
     storms = []
     for s in d.migrations.storms:
         t0, t1 = as_datetime(s.start), as_datetime(s.end)
@@ -311,25 +316,23 @@ def _decorate(
             xs, ys, transform=ax.get_xaxis_transform(), color=FAIL_COLOUR, lw=1.0, zorder=4,
             gid=f"{mark}-failures", clip_on=False,
         )  # fmt: skip
-    if label_failures and len(ctx.failures) <= MAX_FAILURE_LABELS:
-        lo, hi = ctx.grid.xlim()
-        last = -math.inf
-        for x, label in ctx.failures:
-            if x - last < (hi - lo) * 0.025:
-                continue  # would overprint the previous label; its line is still drawn
-            last = x
+    if label_failures and 0 < len(ctx.failures) <= MAX_FAILURE_LINES:
+        # Above the plot area, centred on the group's lines: a label never hides a line or data;
+        # alternate rows, so neighbouring groups never touch.
+        for row, (x, numbers) in enumerate(_label_groups(ctx)):
             ax.annotate(
-                _safe(label),
+                failure_label(numbers),
                 xy=(x, 1.0),
                 xycoords=("data", "axes fraction"),
-                xytext=(2, -2),
+                xytext=(0, 1 + 9 * (row % 2)),
                 textcoords="offset points",
-                rotation=90,
-                va="top",
-                ha="left",
+                va="bottom",
+                ha="center",
                 fontsize=7.5,
+                fontweight="bold",
                 color=FAIL_COLOUR,
                 annotation_clip=False,
+                gid=f"{mark}-label-{numbers[0]}-{numbers[-1]}",
             )
     ax.set_xlim(*ctx.grid.xlim())
     locator = mdates.AutoDateLocator(tz=UTC, minticks=5, maxticks=12)
@@ -337,6 +340,20 @@ def _decorate(
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC, show_offset=time_labels))
     if not time_labels:
         ax.tick_params(labelbottom=False)
+
+
+def _label_groups(ctx: _Context) -> list[tuple[float, list[int]]]:
+    """Failures in time order, grouped so each group's label has room: every failure line is
+    covered by exactly one label, the number(s) of its row in the failed-migrations table."""
+    lo, hi = ctx.grid.xlim()
+    room = (hi - lo) * LABEL_SPAN
+    groups: list[tuple[float, float, list[int]]] = []  # (first x, last x, numbers)
+    for x, number in sorted(ctx.failures):
+        if groups and x - groups[-1][0] < room:
+            groups[-1] = (groups[-1][0], x, [*groups[-1][2], number])
+        else:
+            groups.append((x, x, [number]))
+    return [((x0 + x1) / 2, sorted(numbers)) for x0, x1, numbers in groups]
 
 
 def _legend(ax: Any, handles: list[Any], ctx: _Context) -> None:
@@ -455,7 +472,7 @@ def _plot_outstanding(ctx: _Context, timeline: list[dict]) -> tuple[Figure | Non
     if ceiling_handle is not None:
         handles.append(ceiling_handle)
     if any_at_ceiling:
-        handles.append(Patch(color=AT_CEILING_COLOUR, alpha=0.5, label="at ceiling"))
+        handles.append(Patch(color=AT_CEILING_COLOUR, alpha=0.5, label="reached the ceiling"))
     _legend(axes[0], handles, ctx)
     note = None
     if len(by_vp) > len(vps):

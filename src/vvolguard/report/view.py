@@ -386,6 +386,7 @@ class HostSpan:
     host: str
     role: str  # "source" or "destination"
     covered: bool  # a vvold.log of this host has cells in the span
+    failed: int = 0
     waits: int = 0
     busy: int = 0
     timeouts: int = 0
@@ -399,17 +400,22 @@ class HostSpan:
         if not self.covered:
             return f"{who}: no vvold.log covers this time"
         parts = []
+        if self.failed:
+            parts.append(_count(self.failed, "failed VASA operation", "failed VASA operations"))
         if self.waits:
             parts.append(_count(self.waits, "wait for a connection", "waits for a connection"))
         if self.busy:
             parts.append(f"{fmt_int(self.busy)} PROVIDER_BUSY")
         if self.timeouts:
             parts.append(_count(self.timeouts, "timeout", "timeouts"))
-        if self.ceiling and self.outstanding_max is not None and self.outstanding_max >= self.ceiling:
+        at_ceiling = bool(self.ceiling) and (self.outstanding_max or 0) >= (self.ceiling or 0)
+        if at_ceiling:
             parts.append(f"at its ceiling of {self.ceiling} outstanding")
-        elif self.outstanding_max is not None and self.ceiling:
-            parts.append(f"{self.outstanding_max} of {self.ceiling} outstanding at most")
-        return f"{who}: " + (", ".join(parts) if parts else "calm (no waits, busy faults or timeouts)")
+        if not parts:
+            parts.append("calm: no failed operations, waits, busy faults or timeouts")
+        if not at_ceiling and self.ceiling and self.outstanding_max is not None:
+            parts.append(f"at most {self.outstanding_max} of {self.ceiling} outstanding")
+        return f"{who}: " + ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -468,7 +474,7 @@ def migration_signals(d: Diagnosis, f: FailedMigration) -> MigrationSignals | No
         last_cell = t.timestamp() if last_cell is None else max(last_cell, t.timestamp())
         s = sums[key]
         s["covered"] = True
-        for name in ("no_free_conn", "busy", "timeout"):
+        for name in ("failure", "no_free_conn", "busy", "timeout"):
             s[name] = s.get(name, 0) + int(_num(cell.get(name)) or 0)
         for name in ("outstanding_max", "ceiling", "create_ms_max"):
             value = _num(cell.get(name))
@@ -482,6 +488,7 @@ def migration_signals(d: Diagnosis, f: FailedMigration) -> MigrationSignals | No
                 host=name,
                 role=role,
                 covered=s["covered"],
+                failed=s.get("failure", 0),
                 waits=s.get("no_free_conn", 0),
                 busy=s.get("busy", 0),
                 timeouts=s.get("timeout", 0),
