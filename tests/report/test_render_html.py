@@ -84,30 +84,35 @@ def test_evidence_text_is_escaped_everywhere(saturation: Diagnosis) -> None:
         findings=[finding],
         migrations=replace(saturation.migrations, failed=failed),
     )
+    # a provider name from the evidence titles its panel inside the SVG, escaped by matplotlib
+    timeline = [{**c, "vp": evil if c["vp"] == "vasa-a01" else c["vp"]} for c in d.signals["timeline"]]
+    d = replace(d, signals={**d.signals, "timeline": timeline})
     html = render_html(d)
     assert "<script" not in html and "<img" not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
-    # the VM names also label the failure lines inside the SVG, escaped by matplotlib
-    inflight = next(p for p in timeline_plots(d) if p.id == "plot-inflight").svg or ""
-    assert "&lt;script&gt;" in inflight and "<script" not in inflight
+    outstanding = next(p for p in timeline_plots(d) if p.id == "plot-outstanding").svg or ""
+    assert "&lt;script&gt;" in outstanding and "<script" not in outstanding
 
 
 def test_dollar_signs_in_names_do_not_trip_mathtext(saturation: Diagnosis) -> None:
-    failed = [replace(f, vm="$vm$_{weird}^") for f in saturation.migrations.failed]
-    d = replace(saturation, migrations=replace(saturation.migrations, failed=failed))
-    svg = next(p for p in timeline_plots(d) if p.id == "plot-inflight").svg or ""
-    assert "$vm$_{weird}^" in svg
+    weird = "$vp$_{weird}^"
+    timeline = [
+        {**c, "vp": weird if c["vp"] == "vasa-a01" else c["vp"]} for c in saturation.signals["timeline"]
+    ]
+    d = replace(saturation, signals={**saturation.signals, "timeline": timeline})
+    svg = next(p for p in timeline_plots(d) if p.id == "plot-outstanding").svg or ""
+    assert weird in svg
 
 
 def test_plots_show_the_incident(saturation: Diagnosis) -> None:
     plots = {p.id: p for p in timeline_plots(saturation)}
     inflight = plots["plot-inflight"].svg or ""
-    for vm in ("web-03", "web-05", "web-07"):
-        assert f">{vm}<" in inflight  # each failed migration is named at its line
+    for number in ("1", "2", "3"):
+        assert f">{number}<" in inflight  # each failed migration carries its table row's number
     outstanding = plots["plot-outstanding"].svg or ""
     assert ">vasa-a01<" in outstanding and ">vasa-b01<" in outstanding
     assert outstanding.count(">ceiling 5<") == 2
-    assert ">at ceiling<" in outstanding
+    assert ">reached the ceiling<" in outstanding
     waits = plots["plot-waits"].svg or ""
     assert ">waits for a free connection<" in waits and ">PROVIDER_BUSY<" in waits
     latency = plots["plot-latency"].svg or ""
@@ -235,7 +240,8 @@ def test_hundreds_of_failures_stay_small(saturation: Diagnosis) -> None:
     ]
     d = replace(saturation, migrations=replace(saturation.migrations, failed=failed, total=800))
     html = render_html(d)
-    assert len(html.encode()) < 400_000
+    # grows with the failures listed (each row explains itself in ~1 KB), not with the plots
+    assert len(html.encode()) < 500_000
     assert sum(len(p.svg or "") for p in timeline_plots(d)) < 200_000
     assert html.count('-failures"') == 5  # one path per plot panel, not 400 lines each
     assert "vm-399" in html  # still listed in the table
