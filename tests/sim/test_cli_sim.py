@@ -69,7 +69,7 @@ def test_sweep_prints_table_and_plot(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "Sustained:" in result.output and "failures begin at" in result.output
+    assert "Sustained: " in result.output and "migrations fail from" in result.output
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert runner.invoke(app, ["simulate", "sweep", "--concurrency", "lots"]).exit_code == 2
 

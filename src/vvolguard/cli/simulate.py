@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from vvolguard.cli.console import error, make_console, print_line
 
@@ -215,24 +216,38 @@ def sweep_command(
     console = make_console()
     console.print(render_table(result))
     knee = result.knee
+    limit = f"{100 * result.rows[0].busy_share_limit:g}%" if result.rows else "?"
+    console.print(
+        f"(sustained: no failed migration and at most {limit} of the provider's answers busy, for "
+        "every seed; drain: until every VM moved, lone retries after a cooldown included)",
+        style="dim",
+    )
     if knee is None:
+        first = min(result.rows, key=lambda r: r.concurrency)
+        why = "failed" if first.failed else f"met {100 * first.busy_share:.0f}% busy answers"
         console.print(
-            f"Even {min(levels)} migration(s) at a time failed: fix the provider (or its load) "
-            "before draining."
+            f"Even {first.concurrency} migration(s) at a time {why}: fix the provider (or its load) "
+            "before draining.",
+            markup=False,
         )
     elif knee == max(levels):
-        console.print(f"No failures up to {knee} in flight: the provider sustains everything tried.")
+        console.print(f"Sustained up to {knee} in flight: the provider keeps up with everything tried.")
     else:
-        first_failure = min(r.concurrency for r in result.rows if r.failed)
+        after = min((r for r in result.rows if r.concurrency > knee), key=lambda r: r.concurrency)
+        failing = [r.concurrency for r in result.rows if r.failed]
+        detail = f"at {after.concurrency} in flight {100 * after.busy_share:.0f}% of its answers are busy"
+        if failing:
+            detail += f"; migrations fail from {min(failing)}"
         console.print(
-            f"[bold green]Sustained: {knee} migrations in flight[/] from one host against profile "
-            f"'{result.profile.name}'; failures begin at {first_failure}."
+            Text(f"Sustained: {knee} migrations in flight", style="bold green")
+            + Text(f" from one host against profile '{result.profile.name}'; {detail}.")
         )
         if knee < 8:
             console.print(
                 "vCenter's own limit is 8 vMotions per host: a maintenance-mode evacuation would overrun "
-                "this provider. Drain in batches of at most the sustained number (vvolguard drain)."
+                "this provider. Drain in batches of at most the sustained number:"
             )
+            print_line(console, f"vvolguard drain --vcenter VCENTER --host HOST --max {knee}", indent=2)
         else:
             console.print(
                 "That is above vCenter's own limit of 8 per host: maintenance mode stays within it."
@@ -261,26 +276,35 @@ def render_table(result) -> Table:  # type: ignore[no-untyped-def]
         title_justify="left",
     )
     table.caption = (
-        "in flight: migrations at once from the drained host; busy: provider busy answers; waits: "
-        "waits for a free vvold connection; t/o: VASA timeouts; qwait/qmax: mean/worst wait for a "
+        "in flight: migrations at once from the drained host; drain: until every VM moved, lone "
+        "retries after a cooldown included (mean per seed); left: VMs still on the host after the "
+        "retries; busy: provider busy answers and their share of all its answers; waits: waits "
+        "for a free vvold connection; t/o: VASA timeouts; qwait/qmax: mean/worst wait for a "
         "provider worker"
     )
-    for name in ("in flight", "moves", "failed", "fail%", "drain", "busy", "waits", "t/o", "qwait", "qmax"):
-        table.add_column(name, justify="right")
+    columns = (
+        "in flight", "verdict", "moves", "failed", "fail%", "drain", "left", "busy", "busy%",
+        "waits", "t/o", "qwait", "qmax",
+    )  # fmt: skip
+    for name in columns:
+        table.add_column(name, justify="left" if name == "verdict" else "right", no_wrap=True)
+    styles = {"failing": "red", "pressured": "yellow", "sustained": None}
     for row in result.rows:
-        style = "red" if row.failed else None
         table.add_row(
             str(row.concurrency),
+            row.verdict,
             str(row.migrations),
             str(row.failed),
             f"{100 * row.failure_rate:.0f}%",
             f"{row.drain_s / 60:.1f}m",
+            str(row.left),
             str(row.busy),
+            f"{100 * row.busy_share:.1f}%",
             str(row.conn_waits),
             str(row.timeouts),
             f"{row.mean_queue_wait_s:.2f}s",
             f"{row.max_queue_wait_s:.1f}s",
-            style=style,
+            style=styles[row.verdict],
         )
     return table
 

@@ -250,16 +250,37 @@ def _certificate(world: World, plan: Plan, duration_s: float) -> None:
         dests = [h for h in world.hosts if h != src] or [src]
         plan.workload = _later(world, plan.calm_before_s, _manual(world, vms, dests, 1, gap_s=120))
         return
-    expiry = plan.calm_before_s / 2
+    # The certificate ran out days ago (the "expired" certificate's default); vvold notices when
+    # its sessions are set up again, halfway through the calm period, and TLS fails from then on.
+    noticed = plan.calm_before_s / 2
     plan.cert_variant = "expired"
     plan.cert_status = "expired"
-    plan.cert_not_after = world.t0 + timedelta(seconds=expiry)
-    _set_provider_state(world, plan, expiry, "untrusted", "the provider certificate expires")
+    plan.cert_not_after = world.t0 - timedelta(days=EXPIRED_DAYS_BEFORE)
+    _set_provider_state(world, plan, noticed, "untrusted", "the provider certificate expires")
     plan.esxcli_status = {h: "offline" for h in world.hosts}
     plan.vcenter_status = "offline"
     plan.status_fault = "CertificateNotTrusted: the provider certificate has expired"
-    plan.truth.append("The provider certificate expired minutes before the evacuation; TLS to it fails.")
+    evacuation = world.t0 + timedelta(seconds=plan.calm_before_s)
+    failing = world.t0 + timedelta(seconds=noticed)
+    plan.truth.append(
+        f"The provider certificate expired {_span((evacuation - plan.cert_not_after).total_seconds())} "
+        f"before the evacuation (not after {plan.cert_not_after:%Y-%m-%d %H:%M}Z); TLS to the provider "
+        f"fails from {failing:%H:%M}Z, when vvold sets its sessions up again."
+    )
     plan.workload = _later(world, plan.calm_before_s, _maintenance(world, plan, src))
+
+
+#: Days before the simulated incident that the ``expired`` provider certificate ran out.
+EXPIRED_DAYS_BEFORE = 5
+
+
+def _span(seconds: float) -> str:
+    """``5 minutes``, ``2 hours``, ``5 days``: the ground truth says what the numbers say."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = round(seconds / size)
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds:.0f} seconds"
 
 
 def _pe_presentation(world: World, plan: Plan, duration_s: float) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from cryptography import x509
@@ -129,4 +129,6 @@ def provider_certificate(
         )
     else:
         raise ValueError(f"unknown certificate variant {variant!r}")
+    if not_after is not None and variant in ("near-expiry", "expired"):
+        spec = replace(spec, not_after=not_after)
     return issue_certificate(spec, seed)
