@@ -30,8 +30,7 @@ def piped(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProces
     return subprocess.run(
         [sys.executable, "-m", "vvolguard.cli.main", *map(str, args)],
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,  # stdout a pipe, as `| cat` gives it
         text=True,
         timeout=timeout,
         env=ENV,
