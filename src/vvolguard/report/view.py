@@ -505,7 +505,7 @@ def migration_signals(d: Diagnosis, f: FailedMigration) -> MigrationSignals | No
     else:
         cells_from = datetime.fromtimestamp(first_cell, UTC)
         cells_to = datetime.fromtimestamp(last_cell + bucket, UTC)
-        span = f"{fmt_clock(cells_from)}–{fmt_clock(cells_to)}"
+        span = f"{fmt_clock(cells_from)}–{fmt_clock(cells_to)} (vvold.log in {bucket:g}-s steps)"
     return MigrationSignals(
         span=span,
         hosts=hosts,
