@@ -84,7 +84,7 @@ def diagnose_command(
                 paths,
                 now=when,
                 thresholds=thresholds,
-                on_file=lambda ef: status.update(f"reading {ef.display}"),
+                on_file=lambda ef: status.update(_fit(f"reading {ef.display}", err.width - 4)),
             )
     else:
         result = diagnose(paths, now=when, thresholds=thresholds)
@@ -119,6 +119,15 @@ def diagnose_command(
             for f in matched:
                 print_line(err, f"{Severity(f.severity).value}: {f.id}: {f.title}", indent=2)
             raise typer.Exit(EXIT_FAIL_ON)
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` on one line of ``width``: the middle of a long path gives way to ``…`` (the spinner
+    line is transient; a wrapped one would leave its first lines behind on the terminal)."""
+    if len(text) <= width or width < 20:
+        return text
+    keep = width - 1
+    return text[: keep // 3] + "…" + text[-(keep - keep // 3) :]
 
 
 def _write_reports(result: Diagnosis, html: Path | None, markdown: Path | None, err: Console) -> None:
