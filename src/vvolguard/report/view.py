@@ -413,8 +413,10 @@ class HostSpan:
             parts.append(f"at its ceiling of {self.ceiling} outstanding")
         if not parts:
             parts.append("calm: no failed operations, waits, busy faults or timeouts")
-        if not at_ceiling and self.ceiling and self.outstanding_max is not None:
+        if not at_ceiling and self.ceiling and self.outstanding_max:
             parts.append(f"at most {self.outstanding_max} of {self.ceiling} outstanding")
+        elif not at_ceiling and self.outstanding_max == 0:
+            parts.append("nothing outstanding")
         return f"{who}: " + ", ".join(parts)
 
 
