@@ -94,3 +94,11 @@ def test_help_in_a_wide_pipe_and_a_narrow_one_shows_the_same_options() -> None:
     assert options.findall(narrow) == options.findall(wide)
     assert "--ssh-no-host-key-check" in narrow
     assert "administrator@vsphere.local" in narrow  # a default is wrapped, never cut
+
+
+def test_root_help_lists_each_command_with_an_uncut_line() -> None:
+    text = help_text()
+    commands = text[text.index("Commands:") :].splitlines()[1:]
+    names = [line.split()[0] for line in commands if line.startswith("  ") and not line.startswith("    ")]
+    assert names == list(main.COMMAND_MODULES)
+    assert not any(line.rstrip().endswith(("...", "…")) for line in commands)

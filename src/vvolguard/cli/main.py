@@ -97,14 +97,29 @@ def _range_text(low: float | None, high: float | None) -> str | None:
     return None
 
 
+#: One line per command for the root ``--help``: click would cut each command's help at the
+#: terminal width with "...", mid-sentence. These fit in 80 columns beside the longest name.
+SHORT_HELP: dict[str, str] = {
+    "diagnose": "Name why vVol migrations failed, with the evidence and next moves.",
+    "demo": "Simulate a saturating evacuation, then diagnose it.",
+    "escalate": "Build one archive for the storage vendor, secrets stripped.",
+    "drain": "Empty a host a few VMs at a time, as fast as the provider allows.",
+    "limits": "Show the safe concurrency earlier drains found.",
+    "schema": "Print the JSON Schemas of the machine-readable outputs.",
+    "simulate": "Write a simulated incident's evidence, or sweep concurrency.",
+}
+
+
 def readable_help(command: Any) -> Any:
     """Name every option's value for a person, in ``command`` and its sub-commands.
 
     Flags show no value at all (click's plain help prints none for them); an option without an
     explicit ``metavar`` gets one from :data:`_FALLBACK_METAVAR` or its choices; a number range
     reads ``2 to 64`` instead of ``2<=x<=64``; a list argument shows as ``PATH...`` in the usage
-    line instead of ``{paths}...``.
+    line instead of ``{paths}...``; a top-level command gets its :data:`SHORT_HELP` line.
     """
+    if getattr(command, "short_help", None) is None and command.name in SHORT_HELP:
+        command.short_help = SHORT_HELP[command.name]
     for param in getattr(command, "params", ()):
         flag = getattr(param, "is_flag", False)
         if param.metavar is None and not flag:
