@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from vvolguard.analysis.engine import Analyzer
 from vvolguard.analysis.model import Diagnosis, InputFile
@@ -32,18 +32,26 @@ def diagnose(
     now: datetime | None = None,
     thresholds: Thresholds | None = None,
     on_file: ProgressHook | None = None,
+    tz: tzinfo | str | None = None,
 ) -> Diagnosis:
     """Diagnose every piece of evidence under ``paths``.
 
     ``now`` is when certificate horizons are judged "today" (defaults to the wall clock); the
-    incident time is taken from the evidence itself.
+    incident time is taken from the evidence itself. ``tz`` (a tzinfo, an IANA name or an offset
+    such as ``+02:00``) is the zone in which exports without offsets (vSphere Client CSVs, a
+    PuTTY log's clock) were written; without it they are read as UTC, with a warning.
     """
+    if isinstance(tz, str):
+        from vvolguard.evidence.structured import parse_tz
+
+        tz = parse_tz(tz)
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     now = now or datetime.now(UTC)
     analyzer = Analyzer(now=now, thresholds=thresholds or Thresholds())
     collector = Collector(list(paths))
     for ef in collector:
+        ef.assume_tz = tz
         if on_file is not None:
             on_file(ef)
         analyzer.add_input(_read_one(ef, analyzer))

@@ -193,7 +193,8 @@ def test_vsphere_client_csv_us_locale():
     assert [r.citation.line for r in records] == [2, 3, 5]
     assert records[1].citation.text.startswith("Relocate virtual machine,app-02")
     assert [w.message for w in warnings] == [
-        "times carry no time zone; they were taken as UTC (export from a UTC session to be sure)"
+        "times carry no time zone; they were taken as UTC (if the export was written in another zone, "
+        "say which with --tz ZONE, e.g. --tz Europe/Berlin or --tz +02:00)"
     ]
 
 

@@ -7,7 +7,7 @@ Exit codes are part of the interface (automation relies on them): 0 a diagnosis 
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 import typer
@@ -68,12 +68,19 @@ def diagnose_command(
         help="Override a named threshold (repeatable; see the README).",
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every citation and warning."),
+    tz: str | None = typer.Option(
+        None,
+        "--tz",
+        metavar="ZONE",
+        help="Zone of exports whose times carry no offset (vSphere Client CSV): Europe/Berlin, +02:00.",
+    ),
 ) -> None:
     from vvolguard.analysis.thresholds import Thresholds
     from vvolguard.pipeline import diagnose, usable
 
     err = make_console(stderr=True)
     when = _parse_now(now, err)
+    zone = _parse_tz(tz, err)
     thresholds = _parse_thresholds(Thresholds, threshold, err)
     _refuse_overwriting_inputs(paths, [html, markdown], err)
 
@@ -85,9 +92,10 @@ def diagnose_command(
                 now=when,
                 thresholds=thresholds,
                 on_file=lambda ef: status.update(_fit(f"reading {ef.display}", err.width - 4)),
+                tz=zone,
             )
     else:
-        result = diagnose(paths, now=when, thresholds=thresholds)
+        result = diagnose(paths, now=when, thresholds=thresholds, tz=zone)
 
     if not usable(result):
         error(err, "nothing given was usable evidence.")
@@ -185,3 +193,16 @@ def _refuse_overwriting_inputs(inputs: list[Path], outputs: list[Path | None], e
         if out is not None and out.exists() and out.resolve() in resolved:
             error(err, f"refusing to overwrite {out}: it is one of the inputs")
             raise typer.Exit(EXIT_NOTHING_USABLE)
+
+
+def _parse_tz(value: str | None, err: Console) -> tzinfo | None:
+    """``--tz`` to a tzinfo; a zone Python does not know is a usage error (exit 2), not a crash."""
+    if value is None:
+        return None
+    from vvolguard.evidence.structured import parse_tz
+
+    try:
+        return parse_tz(value)
+    except ValueError as exc:
+        error(err, f"--tz {exc}")
+        raise typer.Exit(EXIT_NOTHING_USABLE) from None

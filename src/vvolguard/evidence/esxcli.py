@@ -16,8 +16,11 @@ import re
 import xml.parsers.expat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from vvolguard.evidence import transcript
+from vvolguard.evidence.collect import BUNDLE_NAME, host_from_text
 from vvolguard.evidence.source import EvidenceFile
 from vvolguard.evidence.structured import (
     GuardedReader,
@@ -31,6 +34,7 @@ from vvolguard.evidence.structured import (
     iter_csv_rows,
     iter_json_items,
     looks_like_json,
+    naive_time_message,
     norm_key,
     parse_bool,
     parse_int,
@@ -42,6 +46,7 @@ from vvolguard.records import (
     ArrayBinding,
     Citation,
     EvidenceKind,
+    EvidenceSpan,
     ProtocolEndpointRecord,
     ProviderRecord,
     Record,
@@ -399,7 +404,9 @@ def _fieldless(entry: Entry, warn: Warner) -> bool:
     return True
 
 
-def provider_record(ef: EvidenceFile, entry: Entry, warn: Warner) -> ProviderRecord | None:
+def provider_record(
+    ef: EvidenceFile, entry: Entry, warn: Warner, host: str | None = None
+) -> ProviderRecord | None:
     f = entry.fields
     if _fieldless(entry, warn):
         return None
@@ -415,7 +422,7 @@ def provider_record(ef: EvidenceFile, entry: Entry, warn: Warner) -> ProviderRec
         name=name,
         url=text_of(first(f, "url", "vpurl", "providerurl")),
         status=provider_status(first(f, "status", "vpstatus", "providerstatus")),
-        observer=ef.host,
+        observer=host or ef.host,
         arrays=tuple(arrays),
         version=text_of(first(f, "version", "vpversion")),
         vasa_version=text_of(first(f, "vasaversion", "vasaapiversion")),
@@ -441,7 +448,9 @@ def _containers(value: Any) -> tuple[str, ...]:
     return ()
 
 
-def protocol_endpoint_record(ef: EvidenceFile, entry: Entry, warn: Warner) -> ProtocolEndpointRecord | None:
+def protocol_endpoint_record(
+    ef: EvidenceFile, entry: Entry, warn: Warner, host: str | None = None
+) -> ProtocolEndpointRecord | None:
     f = entry.fields
     if _fieldless(entry, warn):
         return None
@@ -458,7 +467,7 @@ def protocol_endpoint_record(ef: EvidenceFile, entry: Entry, warn: Warner) -> Pr
         return None
     return ProtocolEndpointRecord(
         pe_id=pe_id,
-        host=ef.host,
+        host=host or ef.host,
         array_id=text_of(first(f, "arrayid", "array")),
         pe_type=text_of(first(f, "type", "petype", "protocolendpointtype")),
         accessible=parse_bool(first(f, "accessible", "isaccessible")),
@@ -469,7 +478,9 @@ def protocol_endpoint_record(ef: EvidenceFile, entry: Entry, warn: Warner) -> Pr
     )
 
 
-def storage_container_record(ef: EvidenceFile, entry: Entry, warn: Warner) -> StorageContainerRecord | None:
+def storage_container_record(
+    ef: EvidenceFile, entry: Entry, warn: Warner, host: str | None = None
+) -> StorageContainerRecord | None:
     f = entry.fields
     if _fieldless(entry, warn):
         return None
@@ -481,7 +492,7 @@ def storage_container_record(ef: EvidenceFile, entry: Entry, warn: Warner) -> St
     return StorageContainerRecord(
         name=name or uuid or "",
         uuid=uuid,
-        host=ef.host,
+        host=host or ef.host,
         array_id=text_of(first(f, "array", "arrayid")),
         accessible=parse_bool(first(f, "accessible", "isaccessible")),
         citation=_citation(ef, entry),
@@ -492,12 +503,13 @@ def storage_container_record(ef: EvidenceFile, entry: Entry, warn: Warner) -> St
 # Readers and sniffing
 # --------------------------------------------------------------------------------------------
 
-Builder = Callable[[EvidenceFile, Entry, Warner], Record | None]
+Builder = Callable[[EvidenceFile, Entry, Warner, str | None], Record | None]
 
 
 @dataclass(frozen=True)
 class EsxcliListReader(GuardedReader):
-    """One ``esxcli storage vvol <namespace> list`` output, in any formatter."""
+    """One ``esxcli storage vvol <namespace> list`` output, in any formatter, or a terminal
+    paste of several of them (each section read by the parser of the command its prompt names)."""
 
     kind: EvidenceKind
     name_token: str  # e.g. "vasaprovider" in localcli_storage-vvol-vasaprovider-list.txt
@@ -506,6 +518,14 @@ class EsxcliListReader(GuardedReader):
 
     def sniff(self, name: str, head: bytes) -> int:
         text = head_text(head[:65536])
+        pasted = transcript.parsed_head(text)
+        if pasted is not None:
+            commands = [
+                ns for s in pasted.sections if (ns := transcript.vvol_namespace(s.command)) in BY_TOKEN
+            ]
+            if commands:
+                return 96 if commands[0] == self.name_token else 90 if self.name_token in commands else 0
+            text = "\n".join(s.text for s in pasted.sections if s.lines)
         content = any(m.search(text) for m in self.markers)
         base = norm_key(name)
         named = self.name_token in base
@@ -524,24 +544,126 @@ class EsxcliListReader(GuardedReader):
         text = read_text(ef, warn)
         if text is None:
             return
+        pasted = transcript.parse(text) if transcript.has_markers(text) else None
+        if pasted is None or (pasted.prompts == 0 and all(s.session_time is None for s in pasted.sections)):
+            yield from self._records(ef, text, warn, ef.host)
+            when = bundle_time(ef.display)
+            if when is not None:
+                yield EvidenceSpan(file=ef.display, host=ef.host, kind=self.kind, start=when, end=when)
+            return
+        yield from _read_transcript(self, ef, pasted, warn)
+
+    def _records(self, ef: EvidenceFile, text: str, warn: Warner, host: str | None) -> Iterator[Record]:
         for entry in entries(text, warn):
-            record = self.build(ef, entry, warn)
+            record = self.build(ef, entry, warn, host)
             if record is not None:
                 yield record
 
 
-_LOG_LINE = re.compile(r"(?:\d+:)?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+def _read_transcript(
+    default: EsxcliListReader, ef: EvidenceFile, pasted: transcript.Transcript, warn: Warner
+) -> Iterator[Record]:
+    """Every esxcli vvol list in a terminal paste, each with the host and time its prompt gives.
+
+    Output before the first prompt (a paste that starts below the command line, ending with the
+    next prompt) is read as the list the file was sniffed as. Other commands are skipped, except
+    ``esxcli system hostname get`` / ``hostname`` (the host's full name) and ``date`` /
+    ``esxcli system time get`` (when the snapshot was taken).
+    """
+    prompt_hosts = pasted.hosts()
+    fqdn: dict[str, str] = {}
+    clock: datetime | None = None
+    for section in pasted.sections:
+        if transcript.is_hostname_command(section.command) and section.lines:
+            full = host_from_text(section.text)
+            if full and section.host:
+                fqdn[section.host.lower()] = full
+        elif transcript.is_time_command(section.command) and clock is None:
+            clock = transcript.time_output(section.text)
+    read_any = False
+    for section in pasted.sections:
+        namespace = transcript.vvol_namespace(section.command)
+        if section.command is None:
+            reader = default
+        elif namespace in BY_TOKEN:
+            reader = BY_TOKEN[namespace]
+        else:
+            continue
+        command = transcript.esxcli_command(section.command)
+        host = ef.host or (command.server if command else None) or section.host
+        if host is None and section.command is None and prompt_hosts:
+            host = prompt_hosts[0]  # a paste that starts with output and ends with a prompt
+        host = fqdn.get(host.lower(), host) if host else None
+        section_warn = transcript.OffsetWarner(warn, section.offset)
+        if section.command is None and not section.text.strip():
+            continue
+        read_any = True
+        for record in reader._records(ef, section.text, section_warn, host):  # type: ignore[arg-type]
+            if isinstance(record, ProviderRecord | ProtocolEndpointRecord | StorageContainerRecord):
+                record = _shift(record, section.offset)
+            yield record
+        when = clock or _session_time(ef, section, warn) or bundle_time(ef.display)
+        if when is not None:
+            yield EvidenceSpan(file=ef.display, host=host, kind=reader.kind, start=when, end=when)
+    if not read_any:
+        warn("terminal paste holds no esxcli storage vvol list output")
+
+
+def _shift(record: Record, offset: int) -> Record:
+    """Line numbers of a section's records, counted in the whole file."""
+    from dataclasses import replace
+
+    citation = getattr(record, "citation", None)
+    if citation is None or not offset or citation.line is None:
+        return record
+    return replace(record, citation=Citation(citation.file, citation.line + offset, citation.text))  # type: ignore[type-var]
+
+
+def _session_time(ef: EvidenceFile, section: transcript.Section, warn: Warner) -> datetime | None:
+    """The PuTTY (or PowerShell transcript) header's time: the analyst's clock, zone unknown."""
+    if section.session_time is None:
+        return None
+    warn.once("naive-time", naive_time_message(ef.assume_tz), section.session_line)
+    return section.session_time.replace(tzinfo=ef.assume_tz or UTC).astimezone(UTC)
+
+
+def bundle_time(display: str) -> datetime | None:
+    """When the vm-support bundle a file came from was taken (``esx-host-2026-03-14--10.22-pid``);
+    ESXi keeps UTC, so the name's time is UTC."""
+    for part in re.split(r"[/!\\]", display)[:-1]:
+        base = part
+        for suffix in (".tgz", ".tar.gz", ".tar", ".zip"):
+            if base.lower().endswith(suffix):
+                base = base[: -len(suffix)]
+                break
+        match = BUNDLE_NAME.match(base) if len(base) < 512 else None
+        if match:
+            try:
+                return datetime.strptime(
+                    f"{match.group('date')} {match.group('time')}", "%Y-%m-%d %H.%M"
+                ).replace(tzinfo=UTC)
+            except ValueError:
+                return None
+    return None
+
+
+_LOG_LINE = re.compile(r"(?:\d{1,12}:)?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
 def _markers(*patterns: str) -> tuple[re.Pattern[str], ...]:
+    """Content markers. Line-start patterns use ``[ \\t]`` (never ``\\s``, which also matches
+    newlines and made ``^\\s+Lun ?Id:`` quadratic on a file of blank lines)."""
     return tuple(re.compile(p, re.MULTILINE | re.IGNORECASE) for p in patterns)
 
+
+#: A CSV header cell list before the wanted column: cells without commas, bounded (linear).
+_CSV_PREFIX = r'^(?:"?[\w ]{0,64}"?,){0,32}'
 
 VASAPROVIDER_READER = EsxcliListReader(
     kind=EvidenceKind.VASAPROVIDER_LIST,
     name_token="vasaprovider",
     markers=_markers(
-        r"^\s*VP ?Name:", r'"VP ?Name"\s*:', r'name="VPName"', r'^(?:"?[\w ]*"?,)*"?VP ?Name"?(?:,|$)'
+        r"^[ \t]*VP ?Name:", r'"VP ?Name"[ \t]*:', r'name="VPName"', _CSV_PREFIX + r'"?VP ?Name"?(?:,|$)'
     ),
     build=provider_record,
 )
@@ -549,12 +671,12 @@ PROTOCOLENDPOINT_READER = EsxcliListReader(
     kind=EvidenceKind.PROTOCOLENDPOINT_LIST,
     name_token="protocolendpoint",
     markers=_markers(
-        r"^\s+Lun ?Id:",
-        r"^\s+Storage ?Containers:",
-        r'"Lun ?Id"\s*:',
-        r'"Storage ?Containers"\s*:',
+        r"^[ \t]+Lun ?Id:",
+        r"^[ \t]+Storage ?Containers:",
+        r'"Lun ?Id"[ \t]*:',
+        r'"Storage ?Containers"[ \t]*:',
         r'name="(?:LunId|StorageContainers)"',
-        r'^(?:"?[\w ]*"?,)*"?Lun ?Id"?(?:,|$)',
+        _CSV_PREFIX + r'"?Lun ?Id"?(?:,|$)',
     ),
     build=protocol_endpoint_record,
 )
@@ -562,12 +684,13 @@ STORAGECONTAINER_READER = EsxcliListReader(
     kind=EvidenceKind.STORAGECONTAINER_LIST,
     name_token="storagecontainer",
     markers=_markers(
-        r"^\s*StorageContainer ?Name:",
-        r'"StorageContainer ?Name"\s*:',
+        r"^[ \t]*StorageContainer ?Name:",
+        r'"StorageContainer ?Name"[ \t]*:',
         r'name="StorageContainerName"',
-        r'^(?:"?[\w ]*"?,)*"?StorageContainer ?Name"?(?:,|$)',
+        _CSV_PREFIX + r'"?StorageContainer ?Name"?(?:,|$)',
     ),
     build=storage_container_record,
 )
 
 READERS = [VASAPROVIDER_READER, PROTOCOLENDPOINT_READER, STORAGECONTAINER_READER]
+BY_TOKEN = {reader.name_token: reader for reader in READERS}

@@ -41,17 +41,19 @@ from vvolguard.evidence.structured import (
     read_text,
     text_of,
 )
+from vvolguard.evidence.transcript import output_head, output_sections
 from vvolguard.records import ArrayBinding, Citation, EvidenceKind, ProviderRecord, Record
 
 #: What vCenter is called as an observer, so analysis can tell it from ESXi host names.
 VCENTER = "vcenter"
 
-_TYPE_LINE = re.compile(r"^#TYPE\s+\S*Sms\.VasaProvider\b", re.MULTILINE | re.IGNORECASE)
+_TYPE_LINE = re.compile(r"^#TYPE[ \t]+\S{0,200}Sms\.VasaProvider\b", re.MULTILINE | re.IGNORECASE)
 _JSON_KEYS = re.compile(
     r'"(?:VasaVersion|ProviderId|LastSyncTime|Namespace|certificateExpiryDate|relatedStorageArray'
-    r'|SupportedProviderProfile|vasaProviderVersion|ProviderType)"\s*:',
+    r'|SupportedProviderProfile|vasaProviderVersion|ProviderType)"[ \t]*:',
     re.IGNORECASE,
 )
+_URL_KEY = re.compile(r'"url"[ \t]*:', re.IGNORECASE)
 _CSV_COLUMNS = (
     {"name"},
     {"url"},
@@ -71,7 +73,7 @@ class VasaProviderExportReader(GuardedReader):
     kind = EvidenceKind.VASA_PROVIDER_EXPORT
 
     def sniff(self, name: str, head: bytes) -> int:
-        text = head_text(head[:65536])
+        text = output_head(head_text(head[:65536]))
         base = norm_key(name)
         named = "vasaprovider" in base or "vasaproviders" in base or "getvasaprovider" in base
         if _TYPE_LINE.search(text):
@@ -79,7 +81,7 @@ class VasaProviderExportReader(GuardedReader):
         score = 0
         if looks_like_json(text):
             keys = {norm_key(m.group(0)) for m in _JSON_KEYS.finditer(text)}
-            if len(keys) >= 2 and re.search(r'"url"\s*:', text, re.IGNORECASE):
+            if len(keys) >= 2 and _URL_KEY.search(text):
                 score = 85
         elif is_csv_header(first_data_line(text), _CSV_COLUMNS, minimum=4):
             score = 85
@@ -88,20 +90,22 @@ class VasaProviderExportReader(GuardedReader):
         return score
 
     def _read(self, ef: EvidenceFile, warn: Warner) -> Iterator[Record]:
-        text = read_text(ef, warn)
-        if text is None:
+        full = read_text(ef, warn)
+        if full is None:
             return
-        if not text.strip():
+        if not full.strip():
             warn("empty export")
             return
-        if looks_like_json(text):
-            yield from self._json(ef, text, warn)
-        else:
-            yield from self._csv(ef, text, warn)
+        for offset, text, section_warn in output_sections(full, warn):
+            if looks_like_json(text):
+                yield from self._json(ef, text, section_warn, offset)  # type: ignore[arg-type]
+            else:
+                yield from self._csv(ef, text, section_warn, offset)  # type: ignore[arg-type]
 
-    def _json(self, ef: EvidenceFile, text: str, warn: Warner) -> Iterator[Record]:
-        dates = Dates(warn)
+    def _json(self, ef: EvidenceFile, text: str, warn: Warner, offset: int = 0) -> Iterator[Record]:
+        dates = Dates(warn, tz=ef.assume_tz)
         for line, item in iter_json_items(text, warn, LineIndex(text)):
+            line += offset
             if not isinstance(item, dict):
                 warn(f"JSON entry is a {type(item).__name__}, not a provider object; skipped", line)
                 continue
@@ -109,7 +113,7 @@ class VasaProviderExportReader(GuardedReader):
             if record is not None:
                 yield record
 
-    def _csv(self, ef: EvidenceFile, text: str, warn: Warner) -> Iterator[Record]:
+    def _csv(self, ef: EvidenceFile, text: str, warn: Warner, offset: int = 0) -> Iterator[Record]:
         parsed = iter_csv_rows(text, warn)
         if parsed is None:
             warn("neither JSON nor a CSV header; nothing read")
@@ -119,9 +123,10 @@ class VasaProviderExportReader(GuardedReader):
             warn("CSV header names none of Get-VasaProvider's columns (Name, Url, Id); nothing read", 1)
             return
         materialised = list(rows)
-        dates = Dates(warn, guess_dayfirst(row.get("lastsynctime", "") for _, row, _ in materialised))
+        dayfirst = guess_dayfirst(row.get("lastsynctime", "") for _, row, _ in materialised)
+        dates = Dates(warn, dayfirst, tz=ef.assume_tz)
         for line, row, raw in materialised:
-            record = _provider(ef, row, line, raw, dates, warn)
+            record = _provider(ef, row, line + offset, raw, dates, warn)
             if record is not None:
                 yield record
 

@@ -15,6 +15,7 @@ import io
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import BinaryIO
 
 from vvolguard.records import EvidenceKind, ReadWarning
@@ -47,6 +48,8 @@ class EvidenceFile:
     size: int | None = None
     kind: EvidenceKind = EvidenceKind.UNKNOWN
     warnings: list[ReadWarning] = field(default_factory=list)
+    #: the zone the user says local times without an offset were written in (``--tz``)
+    assume_tz: tzinfo | None = None
 
     def warn(self, message: str, line: int | None = None, *, caveat: bool = False) -> None:
         """``caveat=True``: the file was used; the message is what to keep in mind about it."""

@@ -15,7 +15,7 @@ import csv
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from typing import Any
 
@@ -324,11 +324,55 @@ def guess_dayfirst(values: Iterable[str]) -> bool | None:
     return None
 
 
-def parse_datetime(value: object, dayfirst: bool | None = None) -> tuple[datetime | None, bool]:
+def parse_tz(text: str) -> tzinfo:
+    """``--tz``: an IANA zone (``Europe/Berlin``), ``UTC``/``Z``, or an offset (``+02:00``,
+    ``-0500``, ``UTC+2``). Raises ``ValueError`` with a message meant for the user.
+
+    Why: the vSphere Client writes task times in the browser's zone without saying which; only
+    the person who exported them knows, and a one-hour error moves every failure out of the
+    vvold window it belongs to.
+    """
+    value = text.strip()
+    if value.upper() in ("UTC", "Z", "GMT"):
+        return UTC
+    offset = _TZ_OFFSET.fullmatch(value)
+    if offset:
+        hours, minutes = int(offset.group("h")), int(offset.group("m") or 0)
+        if hours > 14 or minutes > 59:
+            raise ValueError(f"{text!r} is not a UTC offset (at most ±14:00)")
+        sign = -1 if offset.group("sign") == "-" else 1
+        return timezone(sign * timedelta(hours=hours, minutes=minutes))
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            f"{text!r} is neither a time zone name (such as Europe/Berlin) nor an offset (such as +02:00)"
+        ) from None
+
+
+_TZ_OFFSET = re.compile(r"(?:UTC|GMT)?(?P<sign>[+-])(?P<h>\d{1,2})(?::?(?P<m>\d{2}))?", re.IGNORECASE)
+
+
+def tz_name(tz: tzinfo) -> str:
+    """How a zone is named back to the user (``Europe/Berlin``, ``UTC+02:00``)."""
+    key = getattr(tz, "key", None)
+    return key if isinstance(key, str) else str(tz.tzname(None) or tz)
+
+
+def _localise(naive: datetime, tz: tzinfo | None) -> datetime:
+    return naive.replace(tzinfo=tz or UTC).astimezone(UTC)
+
+
+def parse_datetime(
+    value: object, dayfirst: bool | None = None, tz: tzinfo | None = None
+) -> tuple[datetime | None, bool]:
     """Parse any date the supported tools write; returns ``(utc_datetime, had_zone)``.
 
-    A time without a zone (browser-locale CSV exports) is taken as UTC; ``had_zone`` is False so
-    the reader can say so once. ``None`` when the value is not a date.
+    A time without a zone (browser-locale CSV exports) is taken in ``tz`` (the user's ``--tz``),
+    else as UTC; ``had_zone`` is False so the reader can say so once. ``None`` when the value is
+    not a date.
     """
     if isinstance(value, dict):
         d = norm_dict(value)
@@ -347,6 +391,7 @@ def parse_datetime(value: object, dayfirst: bool | None = None) -> tuple[datetim
         return None, False
     ms = _MS_DATE.match(text)
     if ms:
+        # \/Date(ms+0100)\/: the number is UTC milliseconds; the offset only says where it was shown
         try:
             return datetime.fromtimestamp(int(ms.group(1)) / 1000, UTC), True
         except (OverflowError, OSError, ValueError):
@@ -358,20 +403,22 @@ def parse_datetime(value: object, dayfirst: bool | None = None) -> tuple[datetim
             parsed = None
         if parsed is not None:
             if parsed.tzinfo is None:
-                return parsed.replace(tzinfo=UTC), False
+                return _localise(parsed, tz), False
             return parsed.astimezone(UTC), True
     numeric = _NUMERIC_DATE.match(text)
     if numeric:
-        return _from_numeric(numeric, dayfirst)
+        return _from_numeric(numeric, dayfirst, tz)
     for fmt in _NAMED_FORMATS:
         try:
-            return datetime.strptime(text, fmt).replace(tzinfo=UTC), False
+            return _localise(datetime.strptime(text, fmt), tz), False
         except ValueError:
             continue
     return None, False
 
 
-def _from_numeric(match: re.Match[str], dayfirst: bool | None) -> tuple[datetime | None, bool]:
+def _from_numeric(
+    match: re.Match[str], dayfirst: bool | None, assume: tzinfo | None = None
+) -> tuple[datetime | None, bool]:
     a, b, c = match.group("a"), int(match.group("b")), match.group("c")
     ampm = match.group("ampm")
     if len(a) == 4:
@@ -396,7 +443,7 @@ def _from_numeric(match: re.Match[str], dayfirst: bool | None) -> tuple[datetime
             return None, False
         hour = hour % 12 + (12 if pm else 0)
     tz_text = match.group("tz")
-    tz: timezone = UTC
+    tz: tzinfo = UTC if tz_text else (assume or UTC)
     if tz_text and tz_text not in ("Z", "UTC", "GMT"):
         sign = 1 if tz_text[0] == "+" else -1
         digits = tz_text[1:].replace(":", "")
@@ -409,28 +456,35 @@ def _from_numeric(match: re.Match[str], dayfirst: bool | None) -> tuple[datetime
 
 
 class Dates:
-    """Date parsing for one file: one day/month order, one 'assumed UTC' warning."""
+    """Date parsing for one file: one day/month order, one zone for times without one, and one
+    warning that such times were found (kept even with ``--tz``: the zone is the user's word)."""
 
-    def __init__(self, warn: Warner, dayfirst: bool | None = None) -> None:
+    def __init__(self, warn: Warner, dayfirst: bool | None = None, tz: tzinfo | None = None) -> None:
         self.warn = warn
         self.dayfirst = dayfirst
+        self.tz = tz
 
     def __call__(self, value: object, line: int | None = None, what: str = "time") -> datetime | None:
         if value is None or value == "":
             return None
-        parsed, had_zone = parse_datetime(value, self.dayfirst)
+        parsed, had_zone = parse_datetime(value, self.dayfirst, self.tz)
         if parsed is None:
             shown = str(value)[:60]
             self.warn(f"{what} {shown!r} is not a date this reader knows; left empty", line)
             return None
         if not had_zone:
-            self.warn.once(
-                "naive-time",
-                "times carry no time zone; they were taken as UTC (export from a UTC session to be sure)",
-                line,
-                caveat=True,
-            )
+            self.warn.once("naive-time", naive_time_message(self.tz), line, caveat=True)
         return parsed
+
+
+def naive_time_message(tz: tzinfo | None) -> str:
+    """The one warning about local times, saying which zone was assumed and how to change it."""
+    if tz is None:
+        return (
+            "times carry no time zone; they were taken as UTC (if the export was written in another "
+            "zone, say which with --tz ZONE, e.g. --tz Europe/Berlin or --tz +02:00)"
+        )
+    return f"times carry no time zone; they were taken as {tz_name(tz)}, as --tz says"
 
 
 # --------------------------------------------------------------------------------------------

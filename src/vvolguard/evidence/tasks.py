@@ -44,7 +44,8 @@ from vvolguard.evidence.structured import (
     read_text,
     text_of,
 )
-from vvolguard.records import Citation, EvidenceKind, MigrationTask, Record, TaskState
+from vvolguard.evidence.transcript import output_head, output_sections
+from vvolguard.records import Citation, EvidenceKind, HostOperation, MigrationTask, Record, TaskState
 
 # --------------------------------------------------------------------------------------------
 # What counts as a migration
@@ -54,68 +55,141 @@ from vvolguard.records import Citation, EvidenceKind, MigrationTask, Record, Tas
 MIGRATION_DESCRIPTION_IDS = frozenset(
     {"virtualmachine.relocate", "virtualmachine.migrate", "drm.executevmotionlro"}
 )
-_MIGRATION_WORDS = re.compile(r"relocat|migrat|vmotion", re.IGNORECASE)
+#: English, and the German/French/Spanish verbs a localised client may show ("migrieren", "migrer")
+_MIGRATION_WORDS = re.compile(r"relocat|migr|vmotion|verschieb|d[ée]plac", re.IGNORECASE)
 #: Pre-checks and queries mention migration but move nothing.
-_NOT_A_MOVE = re.compile(r"check|query|recommend|cancel", re.IGNORECASE)
+_NOT_A_MOVE = re.compile(r"check|query|recommend|cancel|pr[üu]f|v[ée]rif|compatib", re.IGNORECASE)
+#: Task names and messages are one line; matching further would only cost time on junk.
+MAX_NAME = 2000
 
 
 def is_migration(*names: str | None) -> bool:
-    present = [n for n in names if n]
+    present = [n[:MAX_NAME] for n in names if n]
     if not present:
         return False
     if any(n.lower() in MIGRATION_DESCRIPTION_IDS for n in present):
         return True
+    if any(host_operation(n) for n in present):
+        return False
     return any(_MIGRATION_WORDS.search(n) for n in present) and not any(
         _NOT_A_MOVE.search(n) for n in present
     )
 
 
-_STATE_BY_NUMBER = (TaskState.QUEUED, TaskState.RUNNING, TaskState.SUCCESS, TaskState.ERROR)
-_STATE_WORDS = {
-    "completed": TaskState.SUCCESS,
-    "complete": TaskState.SUCCESS,
-    "success": TaskState.SUCCESS,
-    "succeeded": TaskState.SUCCESS,
-    "successful": TaskState.SUCCESS,
-    "completedsuccessfully": TaskState.SUCCESS,
-    "queued": TaskState.QUEUED,
-    "pending": TaskState.QUEUED,
-    "waiting": TaskState.QUEUED,
-    "running": TaskState.RUNNING,
-    "inprogress": TaskState.RUNNING,
-    "started": TaskState.RUNNING,
-    "error": TaskState.ERROR,
-    "failed": TaskState.ERROR,
-    "failure": TaskState.ERROR,
-}
-_ERRORISH = re.compile(
-    r"error|fault|fail|cannot|unable|timed out|timeout|not responding|denied", re.IGNORECASE
+ENTER_MAINTENANCE = "enter-maintenance-mode"
+EXIT_MAINTENANCE = "exit-maintenance-mode"
+
+#: Task names, descriptions and descriptionIds of host operations (EnterMaintenanceMode_Task,
+#: "Enter maintenance mode", HostSystem.enterMaintenanceMode, hostd's haTask-...-enterMaintenanceMode)
+#: and vCenter's event messages. The German and French client labels are best guesses, not
+#: verified samples.
+_HOST_OPERATIONS = (
+    (
+        ENTER_MAINTENANCE,
+        re.compile(
+            r"enter[ _.-]?maintenance|in den wartungsmodus|wartungsmodus (?:wechseln|aktivieren)"
+            r"|entrer en mode (?:de )?maintenance|(?:is entering|has entered) maintenance mode",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        EXIT_MAINTENANCE,
+        re.compile(
+            r"exit[ _.-]?maintenance|wartungsmodus (?:beenden|verlassen)|quitter le mode (?:de )?maintenance"
+            r"|exited maintenance mode",
+            re.IGNORECASE,
+        ),
+    ),
 )
+
+
+def host_operation(name: str | None) -> str | None:
+    """``enter-maintenance-mode`` / ``exit-maintenance-mode`` for a task name or message, else None."""
+    if not name:
+        return None
+    head = name[:MAX_NAME]
+    return next((op for op, pattern in _HOST_OPERATIONS if pattern.search(head)), None)
+
+
+_STATE_BY_NUMBER = (TaskState.QUEUED, TaskState.RUNNING, TaskState.SUCCESS, TaskState.ERROR)
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+def _state_key(text: str) -> str:
+    """Case- and accent-tolerant key that keeps non-Latin letters ("完了", "Terminé")."""
+    return _NON_WORD.sub("", text.casefold())
+
+
+#: Status words of the vSphere Client and PowerCLI, in English and in the client languages an
+#: admin may export from (German, French, Spanish, Italian, Japanese, Chinese; the translations
+#: are not verified against real exports: a Status that is none of these words is read as a
+#: failure whose text is the error, which is how the client shows a failed task anyway).
+_STATE_WORDS = {
+    _state_key(word): state
+    for state, words in (
+        (
+            TaskState.SUCCESS,
+            "completed complete success succeeded successful completedsuccessfully done "
+            "abgeschlossen erfolgreich terminé terminée réussi réussie completado completada "
+            "correcto completato completata riuscito 完了 成功 已完成 完成",
+        ),
+        (
+            TaskState.RUNNING,
+            "running inprogress started wirdausgeführt inbearbeitung läuft encours "
+            "enejecución encurso inesecuzione 実行中 进行中 正在进行",
+        ),
+        (
+            TaskState.QUEUED,
+            "queued pending waiting inwarteschlange wartend enattente encola incoda 已排队",
+        ),
+        (
+            TaskState.ERROR,
+            "error failed failure fehler fehlgeschlagen erreur échec échoué fallido errore "
+            "nonriuscito エラー 失敗 失败 错误",
+        ),
+    )
+    for word in words.split()
+}
+_CANCELLED = {
+    _state_key(w)
+    for w in [
+        "canceled",
+        "cancelled",
+        "abgebrochen",
+        "annulé",
+        "annulée",
+        "cancelado",
+        "annullato",
+        "キャンセル済み",
+        "已取消",
+    ]
+}
+_PERCENT = re.compile(r"\d{1,3}[ \t]{0,3}%")
 
 
 def task_state(value: object) -> tuple[TaskState, str | None]:
     """A task state from a Status column, a State enum (text or 0..3), or an error message.
 
-    The vSphere Client puts the error itself in Status ("A general system error occurred: ..."),
-    so an error-like text is both the state and the error.
+    The vSphere Client puts the error itself in Status ("A general system error occurred: ...",
+    "The operation is not allowed in the current state."), so any Status that is not a known
+    success, running or queued word is a failure and its text is the error; a cancellation is a
+    failure whose error is "Canceled".
     """
     if isinstance(value, int) and not isinstance(value, bool):
         return (_STATE_BY_NUMBER[value], None) if 0 <= value < 4 else (TaskState.UNKNOWN, None)
     text = text_of(value)
-    if text is None:
+    if text is None or name_of(text) is None:  # empty, or a .NET type name left by -Depth
         return TaskState.UNKNOWN, None
-    key = norm_key(text)
+    key = _state_key(text[:200])
     if key.isdigit() and len(key) == 1 and int(key) < 4:
         return _STATE_BY_NUMBER[int(key)], None
     if key in _STATE_WORDS:
         return _STATE_WORDS[key], None
-    if key in ("canceled", "cancelled"):
+    if key in _CANCELLED:
         return TaskState.ERROR, text
-    if re.fullmatch(r"\d{1,3}\s*%", text):
+    if _PERCENT.fullmatch(text):
         return TaskState.RUNNING, None
-    if _ERRORISH.search(text):
-        return TaskState.ERROR, text
-    return TaskState.UNKNOWN, None
+    return TaskState.ERROR, text
 
 
 _DEST_IN_TEXT = re.compile(
@@ -149,11 +223,11 @@ _TASK_JSON_KEYS = re.compile(
     re.IGNORECASE,
 )
 _TASK_COLUMNS = (
-    {"taskname"},
-    {"target", "entityname"},
-    {"starttime"},
-    {"completiontime", "finishtime", "completetime"},
-    {"initiator"},
+    {"taskname", "aufgabe", "aufgabenname", "nomdelatche"},
+    {"target", "entityname", "ziel", "cible"},
+    {"starttime", "gestartet", "startzeit", "heurededbut"},
+    {"completiontime", "finishtime", "completetime", "abschlusszeit", "beendet", "heuredefin"},
+    {"initiator", "initiateur"},
     {"queuedfor", "queuetime"},
     {"details"},
     {"percentcomplete"},
@@ -181,6 +255,16 @@ class _TaskFields:
     source: str | None
     dest: str | None
     datastore: str | None
+    host: str | None  # a flattened "Host" column: the host of a host task
+
+
+def _plain(value: object) -> str | None:
+    """Text of a value, but not the .NET type name ConvertTo-Json leaves past its -Depth."""
+    text = text_of(value)
+    return None if text is None or _TYPE_NAME.match(text) else text
+
+
+_TYPE_NAME = re.compile(r"(?:VMware|System)\.[A-Za-z0-9_.]{1,200}(?:\[\])?")
 
 
 def _task_fields(d: dict[str, Any]) -> _TaskFields:
@@ -190,54 +274,115 @@ def _task_fields(d: dict[str, Any]) -> _TaskFields:
     error_text = (
         text_of(first(norm_dict(error), "localizedmessage", "message")) if isinstance(error, dict) else None
     )
-    if error_text is None and isinstance(error, str) and not error.startswith("VMware."):
-        error_text = text_of(error)
-    details = text_of(first(d, "details", "detail", "error", "errormessage", "message")) or error_text
+    if error_text is None and isinstance(error, str):
+        error_text = _plain(error)
+    details = _plain(first(d, "details", "detail", "error", "errormessage", "message")) or error_text
     return _TaskFields(
-        name=text_of(first(d, "taskname", "name", "task", "operation")) or text_of(info.get("name")),
-        description=text_of(first(d, "description", "descriptionmessage")),
-        description_id=text_of(first(d, "descriptionid")) or text_of(info.get("descriptionid")),
-        target=text_of(first(d, "target", "entityname", "entity", "vm", "virtualmachine", "objectname"))
-        or text_of(info.get("entityname"))
-        or text_of(d.get("objectid")),
-        status=first(d, "status", "state") if first(d, "status", "state") is not None else info.get("state"),
+        name=_plain(
+            first(d, "taskname", "name", "task", "operation", "aufgabe", "aufgabenname", "nomdelatche")
+        )
+        or _plain(info.get("name")),
+        description=_plain(first(d, "description", "descriptionmessage", "beschreibung")),
+        description_id=_plain(first(d, "descriptionid")) or _plain(info.get("descriptionid")),
+        target=_plain(
+            first(d, "target", "entityname", "entity", "vm", "virtualmachine", "objectname", "ziel", "cible")
+        )
+        or _plain(info.get("entityname"))
+        or _plain(d.get("objectid")),
+        status=first(d, "status", "state", "statut", "tat", "zustand")
+        if first(d, "status", "state", "statut", "tat", "zustand") is not None
+        else info.get("state"),
         details=details,
-        start=first(d, "starttime", "start", "started") or info.get("starttime"),
-        end=first(d, "completiontime", "finishtime", "completetime", "endtime", "end", "finished")
-        or info.get("completetime"),
+        start=first(d, *_START_COLUMNS) or info.get("starttime"),
+        end=first(d, *_END_COLUMNS) or info.get("completetime"),
         task_id=_task_id(first(d, "id", "key", "taskid", "taskkey") or info.get("key")),
         chain=text_of(first(d, "eventchainid", "chainid") or info.get("eventchainid")),
-        source=text_of(first(d, "sourcehost", "source", "fromhost")),
-        dest=text_of(first(d, "destinationhost", "desthost", "destination", "targethost", "tohost")),
-        datastore=text_of(first(d, "datastore", "destinationdatastore")),
+        source=name_of(first(d, "sourcehost", "source", "fromhost")),
+        dest=name_of(first(d, "destinationhost", "desthost", "destination", "targethost", "tohost")),
+        datastore=name_of(first(d, "datastore", "destinationdatastore")),
+        host=name_of(first(d, "host", "vmhost", "hostname")),
     )
 
 
-def _migration_from_task(
-    ef: EvidenceFile, d: dict[str, Any], line: int, cite: str, dates: Dates
-) -> MigrationTask | None:
+#: Start and completion columns: PowerCLI, the vSphere Client in English, and the German and
+#: French labels as far as known ("Gestartet", "Startzeit", "Heure de début"; not verified).
+_START_COLUMNS = ("starttime", "start", "started", "gestartet", "startzeit", "beginn", "heurededbut", "dbut")
+_END_COLUMNS = (
+    "completiontime",
+    "finishtime",
+    "completetime",
+    "endtime",
+    "end",
+    "finished",
+    "abgeschlossen",
+    "abschlusszeit",
+    "beendet",
+    "endzeit",
+    "heuredefin",
+    "fin",
+)
+
+
+def _cite_task(f: _TaskFields, state: TaskState, error: str | None, start: object, end: object) -> str:
+    """What a citation of a JSON task shows: the fields that matter, not the whole object."""
+    parts = [f.task_id or "task", f.name or f.description or f.description_id or "?"]
+    if f.target:
+        parts.append(f"entity={f.target}")
+    parts.append(f"state={state.value}")
+    for label, value in (("start", start), ("end", end)):
+        if isinstance(value, datetime):
+            parts.append(f"{label}={value.isoformat().replace('+00:00', 'Z')}")
+    if error:
+        parts.append(f'error="{error}"')
+    return " ".join(parts)
+
+
+def _from_task(
+    ef: EvidenceFile, d: dict[str, Any], line: int, cite: str | None, dates: Dates
+) -> MigrationTask | HostOperation | None:
+    """A migration or a host operation (maintenance mode) from one task; None for the rest.
+
+    ``cite`` is the raw CSV line; JSON tasks (``None``) are cited by their important fields.
+    """
     f = _task_fields(d)
-    if not is_migration(f.name, f.description, f.description_id):
+    operation = next(
+        (op for op in map(host_operation, (f.name, f.description, f.description_id)) if op), None
+    )
+    if operation is None and not is_migration(f.name, f.description, f.description_id):
         return None
     state, status_error = task_state(f.status)
     error = status_error
-    if state is TaskState.ERROR and f.details and (error is None or norm_key(error) in ("failed", "error")):
+    if state is TaskState.ERROR and f.details and (error is None or _state_key(error) in _STATE_WORDS):
         error = f.details
     if state is TaskState.ERROR and error is None:
         error = text_of(f.status)
+    start = dates(f.start, line, "start time")
+    end = dates(f.end, line, "completion time")
+    citation = Citation(file=ef.display, line=line, text=cite or _cite_task(f, state, error, start, end))
+    if operation is not None:
+        return HostOperation(
+            operation=operation,
+            host=f.target or f.host,
+            state=state,
+            start=start,
+            end=end,
+            task_id=f.task_id,
+            error=error,
+            citation=citation,
+        )
     return MigrationTask(
         task_id=f.task_id,
         vm=f.target,
         source_host=f.source,
         dest_host=f.dest or _dest_from_details(f.details),
         state=state,
-        start=dates(f.start, line, "start time"),
-        end=dates(f.end, line, "completion time"),
+        start=start,
+        end=end,
         error=error,
         datastore=f.datastore,
         description_id=f.description_id,
         event_chain_id=f.chain,
-        citation=Citation(file=ef.display, line=line, text=cite),
+        citation=citation,
     )
 
 
@@ -247,7 +392,7 @@ class TaskExportReader(GuardedReader):
     kind = EvidenceKind.VCENTER_TASKS
 
     def sniff(self, name: str, head: bytes) -> int:
-        text = head_text(head[:65536])
+        text = output_head(head_text(head[:65536]))
         base = norm_key(name)
         named = "task" in base
         if _TASK_TYPE_LINE.search(text):
@@ -265,19 +410,23 @@ class TaskExportReader(GuardedReader):
         return min(score + 8, 95) if score and named else score
 
     def _read(self, ef: EvidenceFile, warn: Warner) -> Iterator[Record]:
-        text = read_text(ef, warn)
-        if text is None:
+        full = read_text(ef, warn)
+        if full is None:
             return
-        if not text.strip():
+        if not full.strip():
             warn("empty task export")
             return
+        for offset, text, section_warn in output_sections(full, warn):
+            yield from self._read_text(ef, text, section_warn, offset)
+
+    def _read_text(self, ef: EvidenceFile, text: str, warn: Warner, offset: int) -> Iterator[Record]:
         if looks_like_json(text):
-            dates = Dates(warn)
+            dates = Dates(warn, tz=ef.assume_tz)
             for line, item in iter_json_items(text, warn, LineIndex(text)):
                 if not isinstance(item, dict):
                     warn(f"JSON entry is a {type(item).__name__}, not a task; skipped", line)
                     continue
-                task = _migration_from_task(ef, norm_dict(item), line, cite_text(item), dates)
+                task = _from_task(ef, norm_dict(item), line + offset, None, dates)
                 if task is not None:
                     yield task
             return
@@ -286,15 +435,20 @@ class TaskExportReader(GuardedReader):
             warn("neither JSON nor a CSV header; nothing read")
             return
         header, rows = parsed
-        if not {"taskname", "name", "description", "descriptionid"} & {norm_key(h) for h in header}:
+        names = {norm_key(h) for h in header}
+        if not _NAME_COLUMNS & names:
             warn("CSV header names no task column (Task Name, Name, Description); nothing read", 1)
             return
         materialised = list(rows)
-        dates = Dates(warn, _dayfirst(materialised, ("starttime", "start", "completiontime", "finishtime")))
+        dates = Dates(warn, _dayfirst(materialised, _START_COLUMNS + _END_COLUMNS), tz=ef.assume_tz)
         for line, row, raw in materialised:
-            task = _migration_from_task(ef, row, line, raw, dates)
+            task = _from_task(ef, row, line + offset, raw, dates)
             if task is not None:
                 yield task
+
+
+_LOCAL_NAME_COLUMNS = ("aufgabe", "aufgabenname", "nomdelatche", "tche")
+_NAME_COLUMNS = frozenset({"taskname", "name", "description", "descriptionid", *_LOCAL_NAME_COLUMNS})
 
 
 def _dayfirst(rows: list[tuple[int, dict[str, str], str]], columns: Iterable[str]) -> bool | None:
@@ -478,9 +632,9 @@ def task_of_chain(d: dict[str, Any]) -> tuple[str, str | None, str | None] | Non
         return None
     description_id = text_of(info.get("descriptionid"))
     name = text_of(info.get("name"))
-    if not is_migration(name, description_id):
+    if not is_migration(name, description_id) and host_operation(name or description_id) is None:
         return None
-    return chain, key, description_id
+    return chain, key, description_id or name
 
 
 def join_events(
@@ -547,6 +701,112 @@ def _when(event: MigrationEvent) -> tuple[bool, datetime | None, int]:
     return (event.time is None, event.time, event.line)
 
 
+# --------------------------------------------------------------------------------------------
+# Host operations in events: maintenance mode
+# --------------------------------------------------------------------------------------------
+
+#: Event classes of maintenance mode, and whether each starts or ends the operation.
+_HOST_EVENT_TYPES = {
+    "enteringmaintenancemodeevent": (ENTER_MAINTENANCE, BEGIN),
+    "enteredmaintenancemodeevent": (ENTER_MAINTENANCE, SUCCESS),
+    "exitmaintenancemodeevent": (EXIT_MAINTENANCE, SUCCESS),
+}
+#: vCenter's messages for them (event catalogue: "Host {host} in {datacenter} has started to
+#: enter maintenance mode" / "has entered maintenance mode" / "has exited maintenance mode").
+_HOST_EVENT_MESSAGES = (
+    (ENTER_MAINTENANCE, BEGIN, re.compile(r"(?:has started to enter|is entering) maintenance mode", re.I)),
+    (ENTER_MAINTENANCE, SUCCESS, re.compile(r"has entered maintenance mode", re.I)),
+    (EXIT_MAINTENANCE, SUCCESS, re.compile(r"has exited maintenance mode", re.I)),
+)
+_HOST_IN_MESSAGE = re.compile(r"^Host (?P<host>[\w.:-]{1,253}) (?:in |has |is )")
+
+
+@dataclass(frozen=True)
+class HostOpEvent:
+    operation: str
+    phase: str  # BEGIN (entering, or the task's TaskEvent) or SUCCESS (entered / exited)
+    line: int
+    cite: str
+    time: datetime | None
+    chain: str | None
+    host: str | None
+
+
+def host_op_event(
+    d: dict[str, Any], envelope: dict[str, Any], line: int, dates: Dates, raw: str | None = None
+) -> HostOpEvent | None:
+    """A maintenance-mode event (or the TaskEvent of an EnterMaintenanceMode_Task), else None."""
+    message = text_of(first(d, "fullformattedmessage", "message", "description", "formattedmessage"))
+    etype = _event_type(d, envelope)
+    found = _HOST_EVENT_TYPES.get(etype) if etype else None
+    if found is None and etype is not None and etype not in ("taskevent",) and "maintenance" not in etype:
+        return None
+    if found is None and isinstance(d.get("info"), dict):  # TaskEvent: the task was created
+        info = norm_dict(d["info"])
+        operation = host_operation(text_of(first(info, "descriptionid", "name")))
+        if operation is not None:
+            found = (operation, BEGIN)
+            d = {**d, "host": d.get("host") or info.get("entityname")}
+    if found is None and message:
+        head = message[:MAX_MESSAGE]
+        matches = ((op, phase) for op, phase, pattern in _HOST_EVENT_MESSAGES if pattern.search(head))
+        found = next(matches, None)
+    if found is None:
+        return None
+    in_message = _HOST_IN_MESSAGE.match(message[:MAX_MESSAGE]) if message else None
+    return HostOpEvent(
+        operation=found[0],
+        phase=found[1],
+        line=line,
+        cite=raw or message or cite_text(d),
+        time=dates(first(d, "createdtime", "datetime", "time", "date", "created"), line, "event time"),
+        chain=text_of(first(d, "chainid", "eventchainid")),
+        host=name_of(first(d, "host", "hostname", "target", "entity"))
+        or (in_message.group("host") if in_message else None),
+    )
+
+
+def join_host_events(
+    ef: EvidenceFile, events: list[HostOpEvent], chain_tasks: dict[str, tuple[str, str | None]]
+) -> Iterator[HostOperation]:
+    """One HostOperation per maintenance-mode operation: its events share a ChainId (the task's
+    eventChainId); without one, an "entering" event is closed by the next "entered" of the same
+    host. The start is when it began, the end when the host got there."""
+    groups: dict[str, list[HostOpEvent]] = {}
+    open_by_host: dict[tuple[str, str], str] = {}
+    for i, event in enumerate(sorted(events, key=lambda e: (e.time is None, e.time, e.line))):
+        key = event.chain
+        if key is None:
+            host_op = (event.operation, (event.host or "").lower())
+            if event.phase == BEGIN or host_op not in open_by_host:
+                key = f"#{i}"
+                if event.phase == BEGIN:
+                    open_by_host[host_op] = key
+            else:
+                key = open_by_host.pop(host_op)
+        groups.setdefault(key, []).append(event)
+    out: list[HostOperation] = []
+    for chain, members in groups.items():
+        begin = next((e for e in members if e.phase == BEGIN), None)
+        done = next((e for e in reversed(members) if e.phase == SUCCESS), None)
+        main = done or begin
+        assert main is not None
+        task = chain_tasks.get(chain)
+        out.append(
+            HostOperation(
+                operation=main.operation,
+                host=next((e.host for e in (done, begin) if e is not None and e.host), None),
+                state=TaskState.SUCCESS if done is not None else TaskState.RUNNING,
+                start=(begin or main).time,
+                end=done.time if done is not None else None,
+                task_id=task[0] if task else None,
+                citation=Citation(file=ef.display, line=(begin or main).line, text=(begin or main).cite),
+            )
+        )
+    out.sort(key=lambda op: op.citation.line if op.citation and op.citation.line else 0)
+    yield from out
+
+
 _EVENT_TYPE_LINE = re.compile(r"^#TYPE\s+VMware\.Vim\.\w*Event\b", re.MULTILINE)
 _EVENT_JSON = re.compile(r'"FullFormattedMessage"\s*:', re.IGNORECASE)
 _EVENT_JSON_OTHER = re.compile(r'"(?:ChainId|CreatedTime)"\s*:', re.IGNORECASE)
@@ -588,16 +848,32 @@ class EventExportReader(GuardedReader):
         return min(score + 7, 95) if score and named else score
 
     def _read(self, ef: EvidenceFile, warn: Warner) -> Iterator[Record]:
-        text = read_text(ef, warn)
-        if text is None:
+        full = read_text(ef, warn)
+        if full is None:
             return
-        if not text.strip():
+        if not full.strip():
             warn("empty event export")
             return
         events: list[MigrationEvent] = []
+        host_events: list[HostOpEvent] = []
         chain_tasks: dict[str, tuple[str, str | None]] = {}
+        for offset, text, section_warn in output_sections(full, warn):
+            self._events(ef, text, section_warn, offset, events, host_events, chain_tasks)
+        yield from join_events(ef, events, chain_tasks)
+        yield from join_host_events(ef, host_events, chain_tasks)
+
+    def _events(
+        self,
+        ef: EvidenceFile,
+        text: str,
+        warn: Warner,
+        offset: int,
+        events: list[MigrationEvent],
+        host_events: list[HostOpEvent],
+        chain_tasks: dict[str, tuple[str, str | None]],
+    ) -> None:
         if looks_like_json(text):
-            dates = Dates(warn)
+            dates = Dates(warn, tz=ef.assume_tz)
             for line, item in iter_json_items(text, warn, LineIndex(text)):
                 if not isinstance(item, dict):
                     warn(f"JSON entry is a {type(item).__name__}, not an event; skipped", line)
@@ -606,25 +882,33 @@ class EventExportReader(GuardedReader):
                 named = task_of_chain(d)
                 if named is not None:
                     chain_tasks[named[0]] = named[1:]
+                    if host_operation(named[2]) is None:
+                        continue
+                hosted = host_op_event(d, envelope, line + offset, dates)
+                if hosted is not None:
+                    host_events.append(hosted)
                     continue
-                event = migration_event(d, envelope, line, item, dates)
+                event = migration_event(d, envelope, line + offset, item, dates)
                 if event is not None:
                     events.append(event)
-        else:
-            parsed = iter_csv_rows(text, warn)
-            if parsed is None:
-                warn("neither JSON nor a CSV header; nothing read")
-                return
-            if not {"description", "message", "fullformattedmessage"} & {norm_key(h) for h in parsed[0]}:
-                warn("CSV header names no event message column (Description, Message); nothing read", 1)
-                return
-            rows = list(parsed[1])
-            dates = Dates(warn, _dayfirst(rows, ("datetime", "createdtime", "time", "date")))
-            for line, row, raw in rows:
-                event = migration_event(row, {}, line, raw, dates)
-                if event is not None:
-                    events.append(event)
-        yield from join_events(ef, events, chain_tasks)
+            return
+        parsed = iter_csv_rows(text, warn)
+        if parsed is None:
+            warn("neither JSON nor a CSV header; nothing read")
+            return
+        if not {"description", "message", "fullformattedmessage"} & {norm_key(h) for h in parsed[0]}:
+            warn("CSV header names no event message column (Description, Message); nothing read", 1)
+            return
+        rows = list(parsed[1])
+        dates = Dates(warn, _dayfirst(rows, ("datetime", "createdtime", "time", "date")), tz=ef.assume_tz)
+        for line, row, raw in rows:
+            hosted = host_op_event(row, {}, line + offset, dates, raw)
+            if hosted is not None:
+                host_events.append(hosted)
+                continue
+            event = migration_event(row, {}, line + offset, raw, dates)
+            if event is not None:
+                events.append(event)
 
 
 READERS = [TaskExportReader(), EventExportReader()]
