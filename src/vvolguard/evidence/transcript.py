@@ -89,9 +89,10 @@ class Section:
 class Transcript:
     sections: list[Section]
     prompts: int  # how many prompt lines were seen
+    prompt_hosts: list[str] = field(default_factory=list)  # hosts named by prompts, in order
 
     def hosts(self) -> list[str]:
-        return [s.host for s in self.sections if s.host]
+        return self.prompt_hosts
 
 
 def has_markers(text: str) -> bool:
@@ -141,6 +142,7 @@ def parse(text: str) -> Transcript:
     prompts = 0
     session: tuple[datetime, int] | None = None
     in_ps_header = False
+    hosts: list[str] = []
     for number, raw in enumerate(text.split("\n"), start=1):
         line = clean(raw)
         if line.startswith("=~=") and (stamp := PUTTY_HEADER.match(line)):
@@ -171,6 +173,8 @@ def parse(text: str) -> Transcript:
             continue
         prompts += 1
         shell, host, command = found
+        if host and host not in hosts and len(hosts) < 64:
+            hosts.append(host)
         if len(sections) >= MAX_SECTIONS:
             current.lines.append(line)
             continue
@@ -178,7 +182,8 @@ def parse(text: str) -> Transcript:
     for section in sections:
         while section.lines and not section.lines[-1].strip():
             section.lines.pop()
-    return Transcript(sections=[s for s in sections if s.lines or s.command], prompts=prompts)
+    kept = [s for s in sections if s.lines or s.command]
+    return Transcript(sections=kept, prompts=prompts, prompt_hosts=hosts)
 
 
 def _next(
