@@ -121,7 +121,7 @@ $ esxcli storage vvol protocolendpoint list
    Lun Id: {PE}
    Accessible: true
 """
-    records, ef, _ = read_paste(text, crlf=False)
+    records, _ef, _ = read_paste(text, crlf=False)
     seen = [(type(r).__name__, getattr(r, "observer", None) or getattr(r, "host", None)) for r in records]
     assert seen == [
         ("ProviderRecord", "esx07"),
@@ -132,7 +132,7 @@ $ esxcli storage vvol protocolendpoint list
 
 def test_output_with_only_a_trailing_prompt_takes_its_host():
     text = "VP Name: vp-a\n   URL: https://vp-a:8443\n   Status: online\n[root@esx-11:~] \n"
-    records, ef, _ = read_paste(text, name="vp.txt")
+    records, _ef, _ = read_paste(text, name="vp.txt")
     assert [(r.name, r.observer) for r in records if isinstance(r, ProviderRecord)] == [("vp-a", "esx-11")]
 
 
@@ -145,7 +145,7 @@ def test_hostname_command_gives_the_full_name():
 VP Name: vp-a
    Status: online
 """
-    records, ef, _ = read_paste(text)
+    records, _ef, _ = read_paste(text)
     assert [r.observer for r in records if isinstance(r, ProviderRecord)] == ["esx-12.lab.local"]
 
 
@@ -203,7 +203,7 @@ def test_powershell_prompt_before_a_get_task_export():
     ]
     text = "PS C:\\Users\\admin> Get-Task | Select-Object * | ConvertTo-Json\n" + json.dumps(tasks, indent=4)
     text += "\nPS C:\\Users\\admin> "
-    records, ef, confidence = read_paste(text, name="session.txt")
+    records, ef, _confidence = read_paste(text, name="session.txt")
     assert ef.kind == EvidenceKind.VCENTER_TASKS
     (task,) = records
     assert isinstance(task, MigrationTask)
@@ -227,11 +227,23 @@ def test_plain_outputs_are_not_taken_for_transcripts():
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("[root@esx-03:~] esxcli storage vvol vasaprovider list", ("esxi", "esx-03", "esxcli storage vvol vasaprovider list")),
+        (
+            "[root@esx-03:~] esxcli storage vvol vasaprovider list",
+            ("esxi", "esx-03", "esxcli storage vvol vasaprovider list"),
+        ),
         ("[root@esx-03.lab.local:/tmp] ", ("esxi", "esx-03.lab.local", "")),
-        ("root@esx03:~ # localcli storage vvol protocolendpoint list", ("posix", "esx03", "localcli storage vvol protocolendpoint list")),
-        ("$ esxcli storage vvol storagecontainer list", ("posix", None, "esxcli storage vvol storagecontainer list")),
-        ("PS C:\\> Get-VasaProvider | ConvertTo-Json", ("powershell", None, "Get-VasaProvider | ConvertTo-Json")),
+        (
+            "root@esx03:~ # localcli storage vvol protocolendpoint list",
+            ("posix", "esx03", "localcli storage vvol protocolendpoint list"),
+        ),
+        (
+            "$ esxcli storage vvol storagecontainer list",
+            ("posix", None, "esxcli storage vvol storagecontainer list"),
+        ),
+        (
+            "PS C:\\> Get-VasaProvider | ConvertTo-Json",
+            ("powershell", None, "Get-VasaProvider | ConvertTo-Json"),
+        ),
         ("PS /home/admin> Get-Task", ("powershell", None, "Get-Task")),
         ("# esxcli storage vvol vasaprovider list", ("posix", None, "esxcli storage vvol vasaprovider list")),
         ("# Heading", None),

@@ -706,7 +706,7 @@ def _csv_rows(
         nonlocal consumed
         for i in numbered:
             consumed = i + 1
-            yield lines[i]
+            yield lines[i] + "\n"  # keeps the newline inside a quoted multi-line cell
 
     reader = csv.reader(feed(), delimiter=delim)
     errors = 0

@@ -216,12 +216,17 @@ def _task_id(value: object) -> str | None:
 # Tasks
 # --------------------------------------------------------------------------------------------
 
-_TASK_TYPE_LINE = re.compile(r"^#TYPE\s+VMware\.VimAutomation\.\S*Task", re.MULTILINE | re.IGNORECASE)
+_TASK_TYPE_LINE = re.compile(
+    r"^#TYPE[ \t]+(?:Selected\.)?VMware\.VimAutomation\.\S{0,200}Task", re.MULTILINE | re.IGNORECASE
+)
 _TASK_JSON_KEYS = re.compile(
     r'"(?:PercentComplete|IsCancelable|FinishTime|DescriptionId|EventChainId|QueueTime|CompleteTime'
-    r'|EntityName)"\s*:',
+    r'|EntityName)"[ \t]*:',
     re.IGNORECASE,
 )
+#: What a Get-Task object flattened by Select-Object still shows: its Id and its API method name.
+_TASK_ID_VALUE = re.compile(r'"(?:Task-)?task-\d{1,12}"', re.IGNORECASE)
+_TASK_NAME_VALUE = re.compile(r'"[A-Za-z]{1,64}_Task"')
 _TASK_COLUMNS = (
     {"taskname", "aufgabe", "aufgabenname", "nomdelatche"},
     {"target", "entityname", "ziel", "cible"},
@@ -399,7 +404,9 @@ class TaskExportReader(GuardedReader):
             return 98
         score = 0
         if looks_like_json(text):
-            if len({norm_key(m.group(0)) for m in _TASK_JSON_KEYS.finditer(text)}) >= 2:
+            keys = {norm_key(m.group(0)) for m in _TASK_JSON_KEYS.finditer(text)}
+            flattened = _TASK_ID_VALUE.search(text) and (_TASK_NAME_VALUE.search(text) or keys)
+            if len(keys) >= 2 or flattened:
                 score = 80
         else:
             header = first_data_line(text)
@@ -475,20 +482,22 @@ _EVENT_TYPES = {
 }
 
 #: vCenter's English event messages (§4.3), used when fields are missing (CSV, shallow JSON).
+#: Anchored at the start: every message begins with its phrase, and an unanchored lazy ``.+?``
+#: would rescan the rest of the text from every repeated phrase (quadratic on hostile input).
 _MESSAGES = (
     (
         SUCCESS,
         re.compile(
-            r"Migration of virtual machine (?P<vm>.+?) from (?P<src>[^,]+), (?P<sds>.+?) "
+            r"^Migration of virtual machine (?P<vm>.+?) from (?P<src>[^,]+), (?P<sds>.+?) "
             r"to (?P<dst>[^,]+), (?P<dds>.+?) completed",
             re.IGNORECASE,
         ),
     ),
-    (SUCCESS, re.compile(r"DRS migrated (?P<vm>.+?) from (?P<src>\S+) to (?P<dst>\S+)", re.IGNORECASE)),
+    (SUCCESS, re.compile(r"^DRS migrated (?P<vm>.+?) from (?P<src>\S+) to (?P<dst>\S+)", re.IGNORECASE)),
     (
         FAILURE,
         re.compile(
-            r"(?:Cannot migrate|Failed to migrate|Failed to relocate|Cannot relocate) (?P<vm>.+?) from "
+            r"^(?:Cannot migrate|Failed to migrate|Failed to relocate|Cannot relocate) (?P<vm>.+?) from "
             r"(?P<src>[^,]+), (?P<sds>[^,]+?)(?: in [^,]+?)? to (?P<dst>[^,]+), (?P<dds>.+?)(?: in |$)",
             re.IGNORECASE,
         ),
@@ -496,7 +505,7 @@ _MESSAGES = (
     (
         FAILURE,
         re.compile(
-            r"(?:Cannot migrate|Failed to migrate|Failed to relocate|Cannot relocate) (?P<vm>\S+)", re.I
+            r"^(?:Cannot migrate|Failed to migrate|Failed to relocate|Cannot relocate) (?P<vm>\S+)", re.I
         ),
     ),
     (
@@ -807,12 +816,13 @@ def join_host_events(
     yield from out
 
 
-_EVENT_TYPE_LINE = re.compile(r"^#TYPE\s+VMware\.Vim\.\w*Event\b", re.MULTILINE)
-_EVENT_JSON = re.compile(r'"FullFormattedMessage"\s*:', re.IGNORECASE)
-_EVENT_JSON_OTHER = re.compile(r'"(?:ChainId|CreatedTime)"\s*:', re.IGNORECASE)
-_CLOUD_EVENT = re.compile(
-    r'"specversion"\s*:.*?"subject"\s*:\s*"Vm\w*(?:Migrat|Relocat)', re.IGNORECASE | re.DOTALL
-)
+_EVENT_TYPE_LINE = re.compile(r"^#TYPE[ \t]+(?:Selected\.)?VMware\.Vim\.\w{0,100}Event\b", re.MULTILINE)
+_EVENT_JSON = re.compile(r'"FullFormattedMessage"[ \t]*:', re.IGNORECASE)
+_EVENT_JSON_OTHER = re.compile(r'"(?:ChainId|CreatedTime)"[ \t]*:', re.IGNORECASE)
+#: A CloudEvent (VMware Event Broker) about a migration. Two searches, not one ``specversion.*?subject``
+#: pattern, which rescanned the rest of the head from every ``specversion`` (quadratic).
+_CLOUD_EVENT = re.compile(r'"specversion"[ \t]*:', re.IGNORECASE)
+_CLOUD_MIGRATION = re.compile(r'"subject"[ \t]*:[ \t]*"Vm\w{0,100}?(?:Migrat|Relocat)', re.IGNORECASE)
 _EVENT_COLUMNS = (
     {"description", "message", "fullformattedmessage"},
     {"datetime", "createdtime", "time", "date"},
@@ -837,7 +847,7 @@ class EventExportReader(GuardedReader):
         if looks_like_json(text):
             if _EVENT_JSON.search(text) and _EVENT_JSON_OTHER.search(text):
                 score = 88
-            elif _CLOUD_EVENT.search(text):
+            elif _CLOUD_EVENT.search(text) and _CLOUD_MIGRATION.search(text):
                 score = 80
         else:
             header = first_data_line(text)
