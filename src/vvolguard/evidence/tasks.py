@@ -375,11 +375,12 @@ def _from_task(
             error=error,
             citation=citation,
         )
+    named = _hosts_in_message(f.details)
     return MigrationTask(
         task_id=f.task_id,
         vm=f.target,
-        source_host=f.source,
-        dest_host=f.dest or _dest_from_details(f.details),
+        source_host=f.source or named.get("src"),
+        dest_host=f.dest or named.get("dst") or _dest_from_details(f.details),
         state=state,
         start=start,
         end=end,
@@ -518,6 +519,19 @@ _MESSAGES = (
     ),
     (BEGIN, re.compile(r"^Migrating (?P<vm>.+?) off host (?P<src>\S+)", re.IGNORECASE)),
 )
+
+
+def _hosts_in_message(text: str | None) -> dict[str, str]:
+    """Source and destination named by a migration message in a task's Details column
+    ("Migrating app-01 from esx-01, ds to esx-02, ds in DC1"), as the event messages name them."""
+    if not text:
+        return {}
+    head = text[:MAX_MESSAGE]
+    for _phase, pattern in _MESSAGES:
+        found = pattern.search(head)
+        if found:
+            return {k: v for k, v in found.groupdict().items() if v and k in ("src", "dst")}
+    return {}
 
 
 #: vCenter event messages are one sentence; matching past this would only cost time on junk.

@@ -10,6 +10,9 @@ Layout under the output folder::
     vcenter/tasks.csv                           vSphere Client Tasks export
     vcenter/get-task.json, get-vievent.json, get-vasaprovider.json   PowerCLI exports
     certs/<provider host>.pem                   the provider's certificate
+    admin/putty-<host>.log, get-task-ps51.json, get-vievent-ps51.json, tasks-local.csv
+                                                the same evidence in the shapes admins hand over
+                                                (terminal paste, PowerShell 5.1, local-time CSV)
     ground-truth.json                           what really happened (ignored by analysis)
 
 Both bundle forms hold the same evidence, so diagnose either the folders (with ``vcenter/`` and
@@ -70,6 +73,14 @@ def host_files(world: World, plan: Plan, host: str, rotate_bytes: int = ROTATE_B
             format_vmkernel(shape, k, "vmkwarning") for k in warnings
         ).encode()
 
+    files.update(esxcli.host_command_files(host, *esxcli_rows(world, plan, host)))
+    return files
+
+
+def esxcli_rows(
+    world: World, plan: Plan, host: str
+) -> tuple[list[esxcli.VasaProviderRow], list[esxcli.StorageContainerRow], list[esxcli.ProtocolEndpointRow]]:
+    """What ``esxcli storage vvol ... list`` shows on ``host`` (bundle outputs and pastes alike)."""
     prof = world.profile
     providers = [
         esxcli.VasaProviderRow(
@@ -98,8 +109,7 @@ def host_files(world: World, plan: Plan, host: str, rotate_bytes: int = ROTATE_B
             )
         ]
     )
-    files.update(esxcli.host_command_files(host, providers, containers, endpoints))
-    return files
+    return providers, containers, endpoints
 
 
 def _routine_lines(world: World, host: str) -> tuple[list[HostdRecord], list[VmkernelRecord]]:
@@ -186,6 +196,8 @@ def write_evidence(
     morefs = {h: world.host_info[h].moref for h in world.hosts}
     (vc / "get-vievent.json").write_text(vcenter.get_vievent_json(rows, morefs), encoding="utf-8")
 
+    admin_files = write_admin_shapes(world, plan, out / ADMIN_DIR, rows, morefs)
+
     prof = world.profile
     pem = certs.provider_certificate(
         plan.cert_variant, prof.vp_host, prof.vp_ip, world.t0, seed, not_after=plan.cert_not_after
@@ -216,8 +228,42 @@ def write_evidence(
     (vc / "get-vasaprovider.json").write_text(vcenter.get_vasaprovider_json([provider_row]), encoding="utf-8")
 
     truth = ground_truth(world, plan, seed, bundles)
+    truth["files"] += [f"{ADMIN_DIR}/{name}" for name in admin_files]
+    truth["admin_local_zone"] = ADMIN_ZONE
     (out / GROUND_TRUTH_FILE).write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return truth
+
+
+#: Where the admin-shaped copies go, and the zone of the analyst's PC that made them.
+ADMIN_DIR = "admin"
+ADMIN_ZONE = "Europe/Berlin"
+
+
+def write_admin_shapes(
+    world: World, plan: Plan, folder: Path, rows: list[vcenter.TaskRow], morefs: dict[str, str]
+) -> list[str]:
+    """The same evidence as admins often hand it over (issue 10 C): a PuTTY log of the source
+    host's esxcli lists, Windows PowerShell 5.1 ``Get-Task`` / ``Get-VIEvent`` redirects, and a
+    vSphere Client Tasks CSV in the analyst's local time. Kept apart from ``vcenter/``: they
+    describe the same tasks, and the CSV needs ``--tz Europe/Berlin``."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(ADMIN_ZONE)
+    folder.mkdir(parents=True, exist_ok=True)
+    source = plan.source_host or world.hosts[0]
+    maintenance = vcenter.maintenance_row(rows, plan.source_host, morefs.get(source, "host-0"))
+    snapshot = world.ts(world.env.now + 120).astimezone(zone).replace(tzinfo=None)
+    files = {
+        f"putty-{source.split('.', 1)[0]}.log": esxcli.terminal_paste(
+            source, *esxcli_rows(world, plan, source), snapshot
+        ),
+        "get-task-ps51.json": vcenter.get_task_ps51(rows, maintenance),
+        "get-vievent-ps51.json": vcenter.get_vievent_ps51(rows, morefs, maintenance),
+        "tasks-local.csv": vcenter.tasks_csv_local(rows, zone, maintenance),
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return sorted(files)
 
 
 def ground_truth(world: World, plan: Plan, seed: int, bundles: list[str]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 #: bundle-relative paths of each command's text output and JSON twin (§3).
@@ -244,3 +245,38 @@ def host_command_files(
     if vcenter_uuid is not None:
         out[VASACONTEXT_FILE] = vasacontext_get_text(vcenter_uuid).encode()
     return out
+
+
+# -- a terminal paste --------------------------------------------------------------------------
+
+PUTTY_RULE = "=~=~=~=~=~=~=~=~=~=~=~="
+
+
+def terminal_paste(
+    host: str,
+    providers: list[VasaProviderRow],
+    containers: list[StorageContainerRow],
+    endpoints: list[ProtocolEndpointRow],
+    local_time: datetime,
+) -> bytes:
+    """A PuTTY session log of an admin on ``host`` running the three vVol lists (issue 10 C).
+
+    What a real one carries: the PuTTY header with the analyst's local clock, the ESXi prompt in
+    colour (``[root@esx01:~]``, short host name), ``esxcli system hostname get`` first, one list
+    with ``--formatter=json`` (one line, as esxcli prints it), a trailing prompt, CRLF line ends.
+    """
+    short = host.split(".", 1)[0]
+    prompt = f"\x1b[01;32m[root@{short}:~]\x1b[0m "
+    lines = [
+        f"{PUTTY_RULE} PuTTY log {local_time:%Y.%m.%d %H:%M:%S} {PUTTY_RULE}",
+        prompt + "esxcli system hostname get",
+        hostname_get_text(host).rstrip("\n"),
+        prompt + "esxcli storage vvol vasaprovider list",
+        vasaprovider_list_text(providers).rstrip("\n"),
+        prompt + "esxcli --formatter=json storage vvol protocolendpoint list",
+        json.dumps(json.loads(protocolendpoint_list_json(endpoints))),
+        prompt + "esxcli storage vvol storagecontainer list",
+        storagecontainer_list_text(containers).rstrip("\n"),
+        prompt,
+    ]
+    return "\r\n".join(lines).encode("utf-8")

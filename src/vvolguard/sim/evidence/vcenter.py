@@ -22,7 +22,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from vvolguard.sim.evidence.vvold import format_ts
@@ -292,3 +292,229 @@ def get_vasaprovider_json(rows: list[VasaProviderExport], server: str = "vc01.vv
         for index, row in enumerate(rows)
     ]
     return json.dumps(data, indent=2) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# The shapes admins actually hand over (issue 10 C): Windows PowerShell 5.1 redirects, a vSphere
+# Client export in the browser's local time, and the maintenance-mode task behind a DRS wave.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HostOpRow:
+    """The Enter maintenance mode task of a wave's source host (start: when DRS queued the wave)."""
+
+    task_id: str
+    host: str
+    host_moref: str
+    start: datetime
+    end: datetime | None
+    state: str  # success / error / running
+    chain_id: int
+    initiator: str = "VSPHERE.LOCAL\\Administrator"
+    datacenter: str = "DC1"
+
+
+def maintenance_row(rows: list[TaskRow], host: str | None, host_moref: str = "host-0") -> HostOpRow | None:
+    """The maintenance-mode task implied by the migrations that left ``host`` (none without them).
+
+    It starts a second before the first of them was queued and ends with the last; it fails when
+    any of them failed, as vCenter's EnterMaintenanceMode_Task does when VMs stay behind.
+    """
+    wave = [r for r in rows if r.source == host]
+    if not host or not wave:
+        return None
+    numbers = [int(r.task_id.rsplit("-", 1)[-1]) for r in rows if r.task_id.rsplit("-", 1)[-1].isdigit()]
+    chains = [r.chain_id for r in rows]
+    ends = [r.end for r in wave if r.end is not None]
+    return HostOpRow(
+        task_id=f"task-{min(numbers, default=1000) - 1}",
+        host=host,
+        host_moref=host_moref,
+        start=min(r.queued for r in wave) - timedelta(seconds=1),
+        end=max(ends) if len(ends) == len(wave) else None,
+        state="running"
+        if len(ends) < len(wave)
+        else "error"
+        if any(r.state == "error" for r in wave)
+        else "success",
+        chain_id=min(chains, default=100) - 1,
+    )
+
+
+def ms_date(ts: datetime | None) -> str | None:
+    """``/Date(1710411722000)/``: a DateTime as Windows PowerShell 5.1's ConvertTo-Json writes it
+    (after JSON's optional ``\\/`` escape, which :func:`ps51_json` adds back)."""
+    return None if ts is None else f"/Date({int(ts.timestamp() * 1000)})/"
+
+
+def ps51_json(data: Any) -> bytes:
+    """``ConvertTo-Json ... > file.json`` in Windows PowerShell 5.1: four-space indentation with two
+    spaces after each colon, dates as ``"\\/Date(ms)\\/"``, CRLF, UTF-16LE with a BOM."""
+    text = json.dumps(data, indent=4, separators=(",", ":  "), ensure_ascii=False)
+    text = text.replace('"/Date(', '"\\/Date(').replace(')/"', ')\\/"')
+    return b"\xff\xfe" + (text.replace("\n", "\r\n") + "\r\n").encode("utf-16-le")
+
+
+def get_task_ps51_data(rows: list[TaskRow], maintenance: HostOpRow | None = None) -> list[dict[str, Any]]:
+    """``Get-Task | Select-Object Id, Name, Description, State, StartTime, FinishTime,
+    @{N='Entity';E={$_.ExtensionData.Info.EntityName}}, @{N='Error';E={...Error.LocalizedMessage}},
+    @{N='DescriptionId';...}, @{N='EventChainId';...}``: calculated properties flatten what the
+    default ``-Depth 2`` would cut off. State is written as text (``"$($_.State)"``): the numeric
+    values of PowerCLI's TaskState enum are not documented, so the simulator does not invent them."""
+    out: list[dict[str, Any]] = []
+    if maintenance is not None:
+        out.append(
+            {
+                "Id": f"Task-{maintenance.task_id}",
+                "Name": "EnterMaintenanceMode_Task",
+                "Description": "Enter maintenance mode",
+                "State": maintenance.state.capitalize(),
+                "StartTime": ms_date(maintenance.start),
+                "FinishTime": ms_date(maintenance.end),
+                "Entity": maintenance.host,
+                "Error": None,
+                "DescriptionId": "HostSystem.enterMaintenanceMode",
+                "EventChainId": maintenance.chain_id,
+            }
+        )
+    for row in rows:
+        out.append(
+            {
+                "Id": f"Task-{row.task_id}",
+                "Name": "MigrateVM_Task",
+                "Description": _task_name(row),
+                "State": {"success": "Success", "error": "Error", "running": "Running"}.get(
+                    row.state, "Queued"
+                ),
+                "StartTime": ms_date(row.start),
+                "FinishTime": ms_date(row.end),
+                "Entity": row.vm,
+                "Error": row.error if row.state == "error" else None,
+                "DescriptionId": row.description_id,
+                "EventChainId": row.chain_id,
+            }
+        )
+    return out
+
+
+def get_task_ps51(rows: list[TaskRow], maintenance: HostOpRow | None = None) -> bytes:
+    return ps51_json(get_task_ps51_data(rows, maintenance))
+
+
+def _maintenance_events(op: HostOpRow, key: int) -> list[tuple[datetime, int, dict[str, Any]]]:
+    """TaskEvent, EnteringMaintenanceModeEvent and (when done) EnteredMaintenanceModeEvent, with
+    the messages of vCenter's event catalogue."""
+    host = {"Name": op.host, "Host": {"Type": "HostSystem", "Value": op.host_moref}}
+    dc = {"Name": op.datacenter, "Datacenter": {"Type": "Datacenter", "Value": "datacenter-3"}}
+    common = {"ChainId": op.chain_id, "UserName": op.initiator, "Datacenter": dc, "Host": host}
+    events = [
+        (
+            op.start,
+            key + 1,
+            {
+                "Key": key + 1,
+                "CreatedTime": iso(op.start),
+                **common,
+                "Info": {
+                    "Key": op.task_id,
+                    "Name": "EnterMaintenanceMode_Task",
+                    "DescriptionId": "HostSystem.enterMaintenanceMode",
+                    "EntityName": op.host,
+                    "State": "queued",
+                    "EventChainId": op.chain_id,
+                },
+                "FullFormattedMessage": "Task: Enter maintenance mode",
+            },
+        ),
+        (
+            op.start,
+            key + 2,
+            {
+                "Key": key + 2,
+                "CreatedTime": iso(op.start),
+                **common,
+                "FullFormattedMessage": f"Host {op.host} in {op.datacenter} "
+                "has started to enter maintenance mode",
+            },
+        ),
+    ]
+    if op.end is not None and op.state == "success":
+        events.append(
+            (
+                op.end,
+                key + 3,
+                {
+                    "Key": key + 3,
+                    "CreatedTime": iso(op.end),
+                    **common,
+                    "FullFormattedMessage": f"Host {op.host} in {op.datacenter} has entered maintenance mode",
+                },
+            )
+        )
+    return events
+
+
+def get_vievent_ps51(
+    rows: list[TaskRow], host_morefs: dict[str, str], maintenance: HostOpRow | None = None
+) -> bytes:
+    """``Get-VIEvent ... | ConvertTo-Json > events.json`` from Windows PowerShell 5.1: newest first,
+    dates as ``\\/Date(ms)\\/``, and no ``EventType`` column (Get-VIEvent does not add one), so
+    readers must tell the event classes apart by their fields and messages."""
+    events: list[tuple[datetime, int, dict[str, Any]]] = []
+    for event in migration_events(rows, host_morefs):
+        body = {k: v for k, v in event.items() if k != "EventType"}
+        when = datetime.fromisoformat(body["CreatedTime"])
+        events.append((when, int(body["Key"]), body))
+    if maintenance is not None:
+        events += _maintenance_events(maintenance, max((k for _, k, _ in events), default=1000) + 1)
+    events.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    out = []
+    for when, _, body in events:
+        out.append({**body, "CreatedTime": ms_date(when)})
+    return ps51_json(out)
+
+
+def local_time(ts: datetime | None, zone: tzinfo) -> str:
+    """``14.03.2026, 11:02:11``: a German-locale browser's rendering, in the browser's own zone."""
+    return "" if ts is None else ts.astimezone(zone).strftime("%d.%m.%Y, %H:%M:%S")
+
+
+def tasks_csv_local(rows: list[TaskRow], zone: tzinfo, maintenance: HostOpRow | None = None) -> bytes:
+    """The vSphere Client Tasks export from a browser in another zone and locale: the grid's
+    English column names, day-first 24-hour times in ``zone`` without an offset, failures as
+    their error text in Status, and the Enter maintenance mode task of the wave's host. A reader
+    without ``--tz`` can only take these times as UTC (and must say so)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    if maintenance is not None:
+        writer.writerow(
+            [
+                "Enter maintenance mode",
+                maintenance.host,
+                "Completed" if maintenance.state == "success" else maintenance.state.capitalize(),
+                "",
+                maintenance.initiator,
+                "2 ms",
+                local_time(maintenance.start, zone),
+                local_time(maintenance.end, zone),
+                "vc01.vvol.lab",
+            ]
+        )
+    for row in rows:
+        queued_ms = 0 if row.start is None else int((row.start - row.queued).total_seconds() * 1000)
+        writer.writerow(
+            [
+                _task_name(row),
+                row.vm,
+                _status(row),
+                f"Migrating {row.vm} from {row.source}, {row.datastore} to {row.dest}, {row.datastore}",
+                row.initiator,
+                f"{queued_ms} ms",
+                local_time(row.start, zone),
+                local_time(row.end, zone),
+                row.server,
+            ]
+        )
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
