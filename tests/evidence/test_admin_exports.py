@@ -514,3 +514,26 @@ def test_cli_tz_option(tmp_path: Path):
     assert good.returncode == 0, good.stderr
     document = json.loads(good.stdout)
     assert any("Europe/Berlin" in w["message"] for w in document["warnings"])
+
+
+def test_event_csv_with_german_headers():
+    """A client event export from a German browser (column names are unverified guesses); the
+    messages themselves stay in English when vCenter's own locale is English."""
+    text = (
+        "Beschreibung;Typ;Datum/Uhrzeit;Aufgabe;Ziel;Benutzer\r\n"
+        "Host esx-03 in DC1 has started to enter maintenance mode;Informationen;14.03.2026, 11:01:41;;esx-03;Administrator\r\n"
+        "Migrating app-01 from esx-03, vVol_DS to esx-04, vVol_DS in DC1;Informationen;14.03.2026, 11:02:11;;app-01;\r\n"
+        f"Cannot migrate app-01 from esx-03, vVol_DS to esx-04, vVol_DS in DC1: {SYSTEM_ERROR};Fehler;14.03.2026, 11:04:13;;app-01;\r\n"
+    )
+    records, ef = read("Ereignisse.csv", text.encode("utf-8-sig"), tz=ZoneInfo("Europe/Berlin"))
+    assert ef.kind == EvidenceKind.VCENTER_EVENTS
+    (migration,) = [r for r in records if isinstance(r, MigrationTask)]
+    (op,) = [r for r in records if isinstance(r, HostOperation)]
+    assert (migration.vm, migration.source_host, migration.dest_host, migration.state) == (
+        "app-01",
+        "esx-03",
+        "esx-04",
+        TaskState.ERROR,
+    )
+    assert (migration.start, migration.end) == (T0, T0 + timedelta(seconds=122))
+    assert (op.host, op.state, op.start) == ("esx-03", TaskState.RUNNING, T0 - timedelta(seconds=30))

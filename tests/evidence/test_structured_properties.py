@@ -29,7 +29,7 @@ from vvolguard.evidence.structured import (
     parse_datetime,
     read_text,
 )
-from vvolguard.records import EvidenceKind
+from vvolguard.records import EvidenceKind, EvidenceSpan
 
 READERS = [*esxcli.READERS, *providers.READERS, *tasks.READERS, *certificates.READERS]
 
@@ -180,6 +180,39 @@ SAMPLES: list[tuple[str, bytes, EvidenceKind]] = [
     ),
     ("vp.pem", b"subject=CN = vp.example.com\n" + CERT_PEM, EvidenceKind.CERTIFICATE),
     ("vp.der", CERT_DER, EvidenceKind.CERTIFICATE),
+    (  # a PuTTY log of several esxcli commands with prompts, colours and CRLF
+        "putty.log",
+        (
+            b"=~=~=~=~=~=~=~=~=~=~=~= PuTTY log 2026.03.14 10:22:01 =~=~=~=~=~=~=~=~=~=~=~=\r\n"
+            b"\x1b[01;32m[root@esx-03:~]\x1b[0m esxcli storage vvol vasaprovider list\r\n"
+            b"VP Name: pure-ct0\r\n   URL: https://10.21.88.113:8084\r\n   Status: online\r\n"
+            b"\x1b[01;32m[root@esx-03:~]\x1b[0m "
+            b"esxcli --formatter=json storage vvol protocolendpoint list\r\n"
+            b'[{"Lun Id": "naa.624a93708a75393becad4e43000113e8", "Accessible": true}]\r\n'
+            b"\x1b[01;32m[root@esx-03:~]\x1b[0m "
+        ),
+        EvidenceKind.VASAPROVIDER_LIST,
+    ),
+    (  # Windows PowerShell 5.1: Get-Task | Select-Object ... | ConvertTo-Json > tasks.json
+        "tasks.json",
+        b"\xff\xfe"
+        + (
+            '[\r\n    {\r\n        "Id":  "Task-task-901",\r\n        "Name":  "RelocateVM_Task",\r\n'
+            '        "State":  "Error",\r\n        "StartTime":  "\\/Date(1773482531000)\\/",\r\n'
+            '        "Entity":  "app-01",\r\n'
+            '        "Error":  "A general system error occurred."\r\n    }\r\n]'
+        ).encode("utf-16-le"),
+        EvidenceKind.VCENTER_TASKS,
+    ),
+    (  # a German vSphere Client export with a maintenance-mode row (headers: unverified guesses)
+        "Aufgaben.csv",
+        (
+            "\ufeffAufgabenname;Ziel;Status;Gestartet;Abgeschlossen\r\n"
+            "In den Wartungsmodus wechseln;esx-03;Abgeschlossen;14.03.2026, 11:01:41;14.03.2026, 11:22:11\r\n"
+            "Virtuelle Maschine migrieren;app-01;Vorgang ist fehlgeschlagen;14.03.2026, 11:02:11;\r\n"
+        ).encode(),
+        EvidenceKind.VCENTER_TASKS,
+    ),
 ]
 
 VVOLD_LINES = [
@@ -210,7 +243,8 @@ def test_sniff_picks_the_reader_and_it_reads_records(name, data, kind):
     assert reader is not None and reader.kind == kind, (reader, confidence)
     records = list(reader.read(ef))
     assert records, ef.warnings
-    assert all(r.citation is not None and r.citation.file == name for r in records)
+    cited = [r for r in records if not isinstance(r, EvidenceSpan)]  # a span dates, it cites nothing
+    assert cited and all(r.citation is not None and r.citation.file == name for r in cited)
     assert not [w for w in ef.warnings if w.message.startswith("internal")]
 
 

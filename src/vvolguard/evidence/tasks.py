@@ -534,6 +534,11 @@ def _hosts_in_message(text: str | None) -> dict[str, str]:
     return {}
 
 
+#: Message and time of an event: PowerCLI properties, the vSphere Client's English columns, and
+#: the German client's as far as known ("Beschreibung", "Datum/Uhrzeit"; not verified).
+_MESSAGE_KEYS = ("fullformattedmessage", "message", "description", "formattedmessage", "beschreibung")
+_EVENT_TIME_KEYS = ("createdtime", "datetime", "time", "date", "created", "datumuhrzeit", "datum", "zeit")
+
 #: vCenter event messages are one sentence; matching past this would only cost time on junk.
 MAX_MESSAGE = 2000
 
@@ -601,7 +606,7 @@ def migration_event(
     ``raw`` is the entry as read (a CSV line or the JSON object); it is rendered for the citation
     only when the event has no message, so the many unrelated events in an export cost little.
     """
-    message = text_of(first(d, "fullformattedmessage", "message", "description", "formattedmessage"))
+    message = text_of(first(d, *_MESSAGE_KEYS))
     etype = _event_type(d, envelope)
     phase = _EVENT_TYPES.get(etype) if etype else None
     if etype and phase is None and "migrat" not in etype and "relocat" not in etype:
@@ -633,7 +638,7 @@ def migration_event(
         phase=phase,
         line=line,
         cite=message or (raw if isinstance(raw, str) else cite_text(raw)),
-        time=dates(first(d, "createdtime", "datetime", "time", "date", "created"), line, "event time"),
+        time=dates(first(d, *_EVENT_TIME_KEYS), line, "event time"),
         chain=text_of(first(d, "chainid", "eventchainid")),
         vm=name_of(first(d, "vm", "target", "vmname")) or groups.get("vm"),
         source=source,
@@ -668,12 +673,24 @@ def join_events(
     """One MigrationTask per migration: events with the same ChainId belong to one task.
 
     Start comes from the begin event, end and outcome from the completion or failure event; an
-    event without a ChainId stands alone. ``chain_tasks`` (from TaskEvents) names the task.
+    event without a ChainId is joined to the open begin of the same VM, or stands alone.
+    ``chain_tasks`` (from TaskEvents) names the task.
     """
     chain_tasks = chain_tasks or {}
     groups: dict[str, list[MigrationEvent]] = {}
-    for i, event in enumerate(events):
-        groups.setdefault(event.chain or f"#line{event.line}#{i}", []).append(event)
+    #: without a ChainId (client event CSVs), a begin is closed by the next outcome of its VM
+    open_by_vm: dict[str, str] = {}
+    for i, event in sorted(enumerate(events), key=lambda item: _when(item[1])):
+        key = event.chain
+        if key is None:
+            vm = (event.vm or "").lower()
+            if event.phase == BEGIN or not vm or vm not in open_by_vm:
+                key = f"#line{event.line}#{i}"
+                if event.phase == BEGIN and vm:
+                    open_by_vm[vm] = key
+            else:
+                key = open_by_vm.pop(vm)
+        groups.setdefault(key, []).append(event)
     tasks: list[MigrationTask] = []
     for members in groups.values():
         begins = sorted((e for e in members if e.phase == BEGIN), key=_when)
@@ -759,7 +776,7 @@ def host_op_event(
     d: dict[str, Any], envelope: dict[str, Any], line: int, dates: Dates, raw: str | None = None
 ) -> HostOpEvent | None:
     """A maintenance-mode event (or the TaskEvent of an EnterMaintenanceMode_Task), else None."""
-    message = text_of(first(d, "fullformattedmessage", "message", "description", "formattedmessage"))
+    message = text_of(first(d, *_MESSAGE_KEYS))
     etype = _event_type(d, envelope)
     found = _HOST_EVENT_TYPES.get(etype) if etype else None
     if found is None and etype is not None and etype not in ("taskevent",) and "maintenance" not in etype:
@@ -782,7 +799,7 @@ def host_op_event(
         phase=found[1],
         line=line,
         cite=raw or message or cite_text(d),
-        time=dates(first(d, "createdtime", "datetime", "time", "date", "created"), line, "event time"),
+        time=dates(first(d, *_EVENT_TIME_KEYS), line, "event time"),
         chain=text_of(first(d, "chainid", "eventchainid")),
         host=name_of(first(d, "host", "hostname", "target", "entity"))
         or (in_message.group("host") if in_message else None),
@@ -838,12 +855,12 @@ _EVENT_JSON_OTHER = re.compile(r'"(?:ChainId|CreatedTime)"[ \t]*:', re.IGNORECAS
 _CLOUD_EVENT = re.compile(r'"specversion"[ \t]*:', re.IGNORECASE)
 _CLOUD_MIGRATION = re.compile(r'"subject"[ \t]*:[ \t]*"Vm\w{0,100}?(?:Migrat|Relocat)', re.IGNORECASE)
 _EVENT_COLUMNS = (
-    {"description", "message", "fullformattedmessage"},
-    {"datetime", "createdtime", "time", "date"},
-    {"type", "eventtype", "eventtypeid"},
+    set(_MESSAGE_KEYS),
+    set(_EVENT_TIME_KEYS),
+    {"type", "eventtype", "eventtypeid", "typ"},
     {"chainid", "eventchainid"},
-    {"user", "username"},
-    {"vm", "target"},
+    {"user", "username", "benutzer"},
+    {"vm", "target", "ziel"},
 )
 
 
@@ -920,11 +937,11 @@ class EventExportReader(GuardedReader):
         if parsed is None:
             warn("neither JSON nor a CSV header; nothing read")
             return
-        if not {"description", "message", "fullformattedmessage"} & {norm_key(h) for h in parsed[0]}:
+        if not set(_MESSAGE_KEYS) & {norm_key(h) for h in parsed[0]}:
             warn("CSV header names no event message column (Description, Message); nothing read", 1)
             return
         rows = list(parsed[1])
-        dates = Dates(warn, _dayfirst(rows, ("datetime", "createdtime", "time", "date")), tz=ef.assume_tz)
+        dates = Dates(warn, _dayfirst(rows, _EVENT_TIME_KEYS), tz=ef.assume_tz)
         for line, row, raw in rows:
             hosted = host_op_event(row, {}, line + offset, dates, raw)
             if hosted is not None:
