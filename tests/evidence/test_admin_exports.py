@@ -537,3 +537,32 @@ def test_event_csv_with_german_headers():
     )
     assert (migration.start, migration.end) == (T0, T0 + timedelta(seconds=122))
     assert (op.host, op.state, op.start) == ("esx-03", TaskState.RUNNING, T0 - timedelta(seconds=30))
+
+
+def test_get_vasaprovider_extension_data_and_compact_citation():
+    """Certificate expiry and status live under ExtensionData (VasaProviderInfo) in a
+    Get-VasaProvider object; the citation names the provider's fields, not the whole object."""
+    from vvolguard.sim.evidence.vcenter import VasaProviderExport, get_vasaprovider_json
+
+    row = VasaProviderExport(
+        name="pure-ct0",
+        url="https://10.21.88.113:8084",
+        status="syncError",
+        provider_id="p",
+        last_sync=T0,
+        certificate_expiry=T0 + timedelta(days=20),
+        certificate_status="expiryHardLimitReached",
+        array_id=ARRAY_ID,
+    )
+    records, _ = read("vp.json", get_vasaprovider_json([row]).encode())
+    (provider,) = records
+    assert provider.certificate_expiry == T0 + timedelta(days=20)
+    assert provider.certificate_status == "expiryHardLimitReached"
+    assert [a.array_id for a in provider.arrays] == [ARRAY_ID]
+    text = provider.citation.text
+    assert text.startswith("pure-ct0 url=https://10.21.88.113:8084 status=syncError")
+    assert "certificateExpiry=2026-04-03T10:02:11Z" in text and "{" not in text
+    assert provider.citation.line == 2
+
+
+ARRAY_ID = "com.purestorage:2dcf29ad-6aca-4913-b62e-a15875c6635f"

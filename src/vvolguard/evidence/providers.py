@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from vvolguard.evidence.source import EvidenceFile
@@ -24,7 +26,6 @@ from vvolguard.evidence.structured import (
     GuardedReader,
     LineIndex,
     Warner,
-    cite_text,
     first,
     first_data_line,
     guess_dayfirst,
@@ -109,7 +110,7 @@ class VasaProviderExportReader(GuardedReader):
             if not isinstance(item, dict):
                 warn(f"JSON entry is a {type(item).__name__}, not a provider object; skipped", line)
                 continue
-            record = _provider(ef, norm_dict(item), line, cite_text(item), dates, warn)
+            record = _provider(ef, norm_dict(item), line, None, dates, warn)
             if record is not None:
                 yield record
 
@@ -150,28 +151,53 @@ def _arrays(value: Any) -> tuple[ArrayBinding, ...]:
 
 
 def _provider(
-    ef: EvidenceFile, d: dict[str, Any], line: int, cite: str, dates: Dates, warn: Warner
+    ef: EvidenceFile, d: dict[str, Any], line: int, cite: str | None, dates: Dates, warn: Warner
 ) -> ProviderRecord | None:
+    """One provider; ``cite`` is the raw CSV line, or None for a JSON object, which is cited by
+    the fields that matter rather than the whole object. The SMS extras may sit at the top level
+    or under ``ExtensionData`` (``VasaProviderInfo``), as Get-VasaProvider objects carry them."""
+    ext = norm_dict(d.get("extensiondata"))
     url = text_of(first(d, "url", "providerurl"))
     name = text_of(first(d, "name", "providername", "vpname")) or text_of(d.get("id")) or url
     if name is None:
         warn("provider entry without Name, Id or Url; skipped", line)
         return None
-    return ProviderRecord(
+    record = ProviderRecord(
         name=name,
         url=url,
         status=provider_status(first(d, "status", "providerstatus")),
         observer=VCENTER,
-        arrays=_arrays(first(d, "relatedstoragearray", "arrays")),
+        arrays=_arrays(first(d, "relatedstoragearray", "arrays") or first(ext, "relatedstoragearray")),
         version=text_of(first(d, "version", "providerversion")),
         vasa_version=text_of(first(d, "vasaversion", "vasaproviderversion", "vasaapiversion")),
         last_sync=dates(first(d, "lastsynctime", "lastsync"), line, "LastSyncTime"),
         certificate_expiry=dates(
-            first(d, "certificateexpirydate", "certificateexpiry"), line, "certificate expiry"
+            first(d, "certificateexpirydate", "certificateexpiry") or first(ext, "certificateexpirydate"),
+            line,
+            "certificate expiry",
         ),
-        certificate_status=text_of(d.get("certificatestatus")),
-        citation=Citation(file=ef.display, line=line, text=cite),
+        certificate_status=text_of(first(d, "certificatestatus") or first(ext, "certificatestatus")),
+        citation=None,
     )
+    return replace(record, citation=Citation(file=ef.display, line=line, text=cite or _cite(record)))
+
+
+def _cite(record: ProviderRecord) -> str:
+    """What a citation of a JSON provider object shows: name, URL, status, sync and certificate."""
+    parts = [record.name]
+    for label, value in (
+        ("url", record.url),
+        ("status", record.status),
+        ("version", record.version),
+        ("lastSync", record.last_sync),
+        ("certificateExpiry", record.certificate_expiry),
+        ("certificateStatus", record.certificate_status),
+    ):
+        if isinstance(value, datetime):
+            value = value.isoformat().replace("+00:00", "Z")
+        if value:
+            parts.append(f"{label}={value}")
+    return " ".join(parts)
 
 
 READERS = [VasaProviderExportReader()]
