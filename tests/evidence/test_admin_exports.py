@@ -560,8 +560,10 @@ def test_get_vasaprovider_extension_data_and_compact_citation():
     assert provider.certificate_status == "expiryHardLimitReached"
     assert [a.array_id for a in provider.arrays] == [ARRAY_ID]
     text = provider.citation.text
-    assert text.startswith("pure-ct0 url=https://10.21.88.113:8084 status=syncError")
-    assert "certificateExpiry=2026-04-03T10:02:11Z" in text and "{" not in text
+    assert text.startswith(
+        "pure-ct0 https://10.21.88.113:8084 syncError 2.0.0 · sync 2026-03-14T10:02:11.000Z"
+    )
+    assert "cert 2026-04-03T10:02:11.000Z expiryHardLimitReached" in text and "{" not in text
     assert provider.citation.line == 2
 
 

@@ -279,3 +279,65 @@ def test_diagnose_names_the_prompt_host_not_an_unnamed_one(tmp_path: Path):
     document = json.loads(to_json(result))
     assert "unnamed-esxi-host" not in json.dumps(document)
     assert "esx-03" in json.dumps(document["providers"])
+
+
+def test_csv_and_xml_formatters_after_prompts_and_colour_without_prompt():
+    text = (
+        "[root@esx-21:~] esxcli --formatter=csv storage vvol vasaprovider list\n"
+        "VPName,URL,Status,\n"
+        "vp-a,https://vp-a:8443,offline,\n"
+        "[root@esx-21:~] esxcli --formatter=xml storage vvol storagecontainer list\n"
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<output xmlns="http://www.vmware.com/Products/ESX/5.0/esxcli"><root><list type="structure">\n'
+        '<structure typeName="StorageContainer">'
+        '<field name="StorageContainerName"><string>ds1</string></field>\n'
+        f'<field name="UUID"><string>{CONTAINER}</string></field></structure>\n'
+        "</list></root></output>\n"
+    )
+    records, ef, _ = read_paste(text)
+    assert [(type(r).__name__, r.name) for r in records] == [
+        ("ProviderRecord", "vp-a"),
+        ("StorageContainerRecord", "ds1"),
+    ]
+    assert records[0].status == "offline" and records[0].observer == "esx-21"
+    assert records[1].host == "esx-21" and records[1].uuid == CONTAINER
+    assert not ef.warnings
+
+    coloured = f"{GREEN}VP Name: vp-b{RESET}\n   Status: {GREEN}online{RESET}\n"
+    records, ef, _ = read_paste(coloured, name="vp.txt", crlf=False)
+    assert [(r.name, r.status) for r in records] == [("vp-b", "online")]
+    assert not ef.warnings
+
+
+def test_powershell_start_transcript_header_and_footer():
+    tasks = [
+        {
+            "Id": "Task-task-7",
+            "Name": "RelocateVM_Task",
+            "State": "Success",
+            "Entity": "app-7",
+            "StartTime": "2026-03-14T10:02:11Z",
+            "FinishTime": "2026-03-14T10:03:11Z",
+        }
+    ]
+    text = "\n".join(
+        [
+            "**********************",
+            "Windows PowerShell transcript start",
+            "Start time: 20260314112201",
+            "Username: CORP\\admin",
+            "**********************",
+            "Transcript started, output file is C:\\case\\session.txt",
+            "PS C:\\case> Get-Task | Select-Object * | ConvertTo-Json",
+            json.dumps(tasks, indent=2),
+            "PS C:\\case> Stop-Transcript",
+            "**********************",
+            "Windows PowerShell transcript end",
+            "End time: 20260314112301",
+            "**********************",
+        ]
+    )
+    records, ef, _ = read_paste(text, name="session.txt")
+    assert ef.kind == EvidenceKind.VCENTER_TASKS
+    assert [(r.task_id, r.vm) for r in records] == [("task-7", "app-7")]
+    assert not [w for w in ef.warnings if "nothing read" in w.message or "JSON" in w.message]

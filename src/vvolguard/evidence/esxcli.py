@@ -518,6 +518,8 @@ class EsxcliListReader(GuardedReader):
 
     def sniff(self, name: str, head: bytes) -> int:
         text = head_text(head[:65536])
+        if "\x1b" in text:
+            text = transcript.ANSI.sub("", text)
         pasted = transcript.parsed_head(text)
         if pasted is not None:
             commands = [
@@ -546,6 +548,8 @@ class EsxcliListReader(GuardedReader):
             return
         pasted = transcript.parse(text) if transcript.has_markers(text) else None
         if pasted is None or (pasted.prompts == 0 and all(s.session_time is None for s in pasted.sections)):
+            if "\x1b" in text:  # colour codes of a `| tee` or a terminal copy without its prompt
+                text = transcript.ANSI.sub("", text)
             yield from self._records(ef, text, warn, ef.host)
             when = bundle_time(ef.display)
             if when is not None:

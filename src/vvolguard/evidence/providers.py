@@ -162,6 +162,8 @@ def _provider(
     if name is None:
         warn("provider entry without Name, Id or Url; skipped", line)
         return None
+    raw_sync = first(d, "lastsynctime", "lastsync")
+    raw_expiry = first(d, "certificateexpirydate", "certificateexpiry") or first(ext, "certificateexpirydate")
     record = ProviderRecord(
         name=name,
         url=url,
@@ -170,34 +172,35 @@ def _provider(
         arrays=_arrays(first(d, "relatedstoragearray", "arrays") or first(ext, "relatedstoragearray")),
         version=text_of(first(d, "version", "providerversion")),
         vasa_version=text_of(first(d, "vasaversion", "vasaproviderversion", "vasaapiversion")),
-        last_sync=dates(first(d, "lastsynctime", "lastsync"), line, "LastSyncTime"),
-        certificate_expiry=dates(
-            first(d, "certificateexpirydate", "certificateexpiry") or first(ext, "certificateexpirydate"),
-            line,
-            "certificate expiry",
-        ),
+        last_sync=dates(raw_sync, line, "LastSyncTime"),
+        certificate_expiry=dates(raw_expiry, line, "certificate expiry"),
         certificate_status=text_of(first(d, "certificatestatus") or first(ext, "certificatestatus")),
         citation=None,
     )
-    return replace(record, citation=Citation(file=ef.display, line=line, text=cite or _cite(record)))
+    return replace(
+        record,
+        citation=Citation(file=ef.display, line=line, text=cite or _cite(record, raw_sync, raw_expiry)),
+    )
 
 
-def _cite(record: ProviderRecord) -> str:
-    """What a citation of a JSON provider object shows: name, URL, status, sync and certificate."""
-    parts = [record.name]
-    for label, value in (
-        ("url", record.url),
-        ("status", record.status),
-        ("version", record.version),
-        ("lastSync", record.last_sync),
-        ("certificateExpiry", record.certificate_expiry),
-        ("certificateStatus", record.certificate_status),
-    ):
-        if isinstance(value, datetime):
-            value = value.isoformat().replace("+00:00", "Z")
-        if value:
-            parts.append(f"{label}={value}")
-    return " ".join(parts)
+def _cite(record: ProviderRecord, raw_sync: object, raw_expiry: object) -> str:
+    """What a citation of a JSON provider object shows: ``pure-ct0 https://vp:8084 syncError ·
+    sync <time> · cert <expiry> expiryHardLimitReached``, values quoted as the file writes them
+    (a ``/Date(ms)/`` is shown as the UTC time it stands for)."""
+    parts = [" ".join(v for v in (record.name, record.url, record.status, record.version) if v)]
+    sync = _quoted(raw_sync, record.last_sync)
+    if sync:
+        parts.append(f"sync {sync}")
+    expiry = _quoted(raw_expiry, record.certificate_expiry)
+    if expiry or record.certificate_status:
+        parts.append(" ".join(v for v in ("cert", expiry, record.certificate_status) if v))
+    return " · ".join(parts)
+
+
+def _quoted(raw: object, parsed: datetime | None) -> str | None:
+    if isinstance(raw, str) and raw.strip() and "Date(" not in raw:
+        return raw.strip()
+    return parsed.isoformat().replace("+00:00", "Z") if parsed else None
 
 
 READERS = [VasaProviderExportReader()]

@@ -329,17 +329,29 @@ _END_COLUMNS = (
 
 
 def _cite_task(f: _TaskFields, state: TaskState, error: str | None, start: object, end: object) -> str:
-    """What a citation of a JSON task shows: the fields that matter, not the whole object."""
+    """What a citation of a JSON task shows: the fields that matter, not the whole object.
+
+    ``task-901 RelocateVM_Task app-01 Error 2026-03-14T10:02:11Z - 2026-03-14T10:04:13Z — <error>``.
+    Values are quoted as the file writes them (so the quote can be found in it), except a
+    ``/Date(ms)/``, which is shown as the UTC time it stands for.
+    """
     parts = [f.task_id or "task", f.name or f.description or f.description_id or "?"]
     if f.target:
-        parts.append(f"entity={f.target}")
-    parts.append(f"state={state.value}")
-    for label, value in (("start", start), ("end", end)):
-        if isinstance(value, datetime):
-            parts.append(f"{label}={value.isoformat().replace('+00:00', 'Z')}")
-    if error:
-        parts.append(f'error="{error}"')
-    return " ".join(parts)
+        parts.append(f.target)
+    parts.append(text_of(f.status) if isinstance(f.status, str) else state.value)
+    times = [_quoted_time(raw, parsed) for raw, parsed in ((f.start, start), (f.end, end))]
+    if times[0] or times[1]:
+        parts.append(f"{times[0] or '?'} - {times[1] or '…'}")
+    text = " ".join(p for p in parts if p)
+    return f"{text} — {error}" if error and error != parts[-1] else text
+
+
+def _quoted_time(raw: object, parsed: object) -> str | None:
+    if isinstance(raw, str) and raw.strip() and "Date(" not in raw:
+        return raw.strip()
+    if isinstance(parsed, datetime):
+        return parsed.isoformat().replace("+00:00", "Z")
+    return None
 
 
 def _from_task(

@@ -55,6 +55,7 @@ PUTTY_HEADER = re.compile(
 #: PowerShell ``Start-Transcript`` header: a block between lines of asterisks.
 PS_TRANSCRIPT_RULE = re.compile(r"\*{10,200}")
 PS_TRANSCRIPT_START = re.compile(r"Start time: (?P<stamp>\d{14})")
+_PS_TRANSCRIPT_NOTES = ("Transcript started, output file is", "Transcript stopped, output file is")
 #: Quick test for any of the above at a line start (bounded, so linear on any text).
 MARKERS = re.compile(
     r"^(?:\[[\w.-]{1,64}@|[\w.-]{1,64}@[\w.-]{1,253}:|[$#>%][ \t]|PS[ \t]|PowerCLI[ \t]|=~=~=|\*{10})",
@@ -166,6 +167,8 @@ def parse(text: str) -> Transcript:
             continue
         found = prompt(line)
         if found is None:
+            if line.startswith(_PS_TRANSCRIPT_NOTES):
+                continue  # PowerShell's own "Transcript started, output file is ..."
             if not current.lines and not line.strip():
                 current.first_line = number + 1  # blank lines right after a prompt
                 continue
@@ -232,7 +235,10 @@ def output_head(text: str) -> str:
     transcript = parsed_head(text)
     if transcript is None:
         return text
-    return "\n".join(s.text for s in transcript.sections if s.lines)
+    outputs = [s.text for s in transcript.sections if s.text.strip()]
+    # data (JSON, an Export-Csv #TYPE line) first, so a line of chatter before it does not hide it
+    outputs.sort(key=lambda out: not out.lstrip().startswith(("[", "{", "#TYPE", '"')))
+    return "\n".join(outputs)
 
 
 # --------------------------------------------------------------------------------------------
