@@ -674,7 +674,7 @@ def task_of_chain(d: dict[str, Any]) -> tuple[str, str | None, str | None] | Non
     name = text_of(info.get("name"))
     if not is_migration(name, description_id) and host_operation(name or description_id) is None:
         return None
-    return chain, key, description_id or name
+    return chain, key, description_id
 
 
 def join_events(
@@ -935,11 +935,11 @@ class EventExportReader(GuardedReader):
                 named = task_of_chain(d)
                 if named is not None:
                     chain_tasks[named[0]] = named[1:]
-                    if host_operation(named[2]) is None:
-                        continue
                 hosted = host_op_event(d, envelope, line + offset, dates)
                 if hosted is not None:
                     host_events.append(hosted)
+                    continue
+                if named is not None:  # the TaskEvent of a migration: it only names the task
                     continue
                 event = migration_event(d, envelope, line + offset, item, dates)
                 if event is not None:
