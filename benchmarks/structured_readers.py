@@ -84,6 +84,40 @@ def vasaprovider_text(n: int) -> bytes:
     return "".join(block.format(i=i, j=i % 250) for i in range(n)).encode()
 
 
+def get_task_ps51(n: int) -> bytes:
+    """``Get-Task | Select-Object ... | ConvertTo-Json > tasks.json`` from Windows PowerShell 5.1."""
+    from vvolguard.sim.evidence.vcenter import ps51_json
+
+    tasks = [
+        {
+            "Id": f"Task-task-{i}",
+            "Name": "RelocateVM_Task",
+            "State": "Error" if i % 7 == 0 else "Success",
+            "StartTime": f"/Date({1773482531000 + i * 1000})/",
+            "FinishTime": f"/Date({1773482591000 + i * 1000})/",
+            "Entity": f"vm-{i}",
+            "Error": "A general system error occurred." if i % 7 == 0 else None,
+        }
+        for i in range(n)
+    ]
+    return ps51_json(tasks)
+
+
+def vasaprovider_paste(n: int) -> bytes:
+    """A PuTTY log: a prompt and ``esxcli storage vvol vasaprovider list`` before every 10 blocks."""
+    prompt = "\x1b[01;32m[root@esx-03:~]\x1b[0m esxcli storage vvol vasaprovider list\r\n"
+    text = vasaprovider_text(n).decode().replace("\n", "\r\n")
+    blocks = text.split("\r\n\r\n")
+    out = ["=~=~=~=~=~=~=~=~=~=~=~= PuTTY log 2026.03.14 10:22:01 =~=~=~=~=~=~=~=~=~=~=~=\r\n"]
+    for i, block in enumerate(blocks):
+        out.append((prompt if i % 10 == 0 else "") + block + "\r\n\r\n")
+    return "".join(out).encode()
+
+
+def bare_utf16_json(data: bytes) -> int:
+    return len(json.loads(data.decode("utf-16")))
+
+
 def bare_json(data: bytes) -> int:
     return len(json.loads(data))
 
@@ -116,6 +150,8 @@ def main() -> None:
         ("Get-VIEvent JSON", events_json, EventExportReader(), bare_json),
         ("Tasks CSV", tasks_csv, TaskExportReader(), bare_csv),
         ("esxcli vasaprovider text", vasaprovider_text, VASAPROVIDER_READER, bare_lines),
+        ("Get-Task PS 5.1 UTF-16", get_task_ps51, TaskExportReader(), bare_utf16_json),
+        ("esxcli PuTTY paste", vasaprovider_paste, VASAPROVIDER_READER, bare_lines),
     ]
     print(
         f"{'shape':26} {'entries':>8} {'MB':>6} {'reader MB/s':>12} {'bare MB/s':>10} {'cost x':>7} "

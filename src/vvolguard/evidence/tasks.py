@@ -63,13 +63,14 @@ _NOT_A_MOVE = re.compile(r"check|query|recommend|cancel|pr[üu]f|v[ée]rif|compa
 MAX_NAME = 2000
 
 
-def is_migration(*names: str | None) -> bool:
+def is_migration(*names: str | None, host_ops_checked: bool = False) -> bool:
+    """True for a task or event that moves a VM (not a pre-check, not a host operation)."""
     present = [n[:MAX_NAME] for n in names if n]
     if not present:
         return False
     if any(n.lower() in MIGRATION_DESCRIPTION_IDS for n in present):
         return True
-    if any(host_operation(n) for n in present):
+    if not host_ops_checked and any(host_operation(n) for n in present):
         return False
     return any(_MIGRATION_WORDS.search(n) for n in present) and not any(
         _NOT_A_MOVE.search(n) for n in present
@@ -272,6 +273,10 @@ def _plain(value: object) -> str | None:
 _TYPE_NAME = re.compile(r"(?:VMware|System)\.[A-Za-z0-9_.]{1,200}(?:\[\])?")
 
 
+def _first_or(value: object, fallback: object) -> object:
+    return fallback if value is None else value
+
+
 def _task_fields(d: dict[str, Any]) -> _TaskFields:
     ext = norm_dict(d.get("extensiondata"))
     info = norm_dict(ext.get("info")) or norm_dict(d.get("info"))
@@ -294,9 +299,7 @@ def _task_fields(d: dict[str, Any]) -> _TaskFields:
         )
         or _plain(info.get("entityname"))
         or _plain(d.get("objectid")),
-        status=first(d, "status", "state", "statut", "tat", "zustand")
-        if first(d, "status", "state", "statut", "tat", "zustand") is not None
-        else info.get("state"),
+        status=_first_or(first(d, "status", "state", "statut", "tat", "zustand"), info.get("state")),
         details=details,
         start=first(d, *_START_COLUMNS) or info.get("starttime"),
         end=first(d, *_END_COLUMNS) or info.get("completetime"),
@@ -365,7 +368,7 @@ def _from_task(
     operation = next(
         (op for op in map(host_operation, (f.name, f.description, f.description_id)) if op), None
     )
-    if operation is None and not is_migration(f.name, f.description, f.description_id):
+    if operation is None and not is_migration(f.name, f.description, f.description_id, host_ops_checked=True):
         return None
     state, status_error = task_state(f.status)
     error = status_error
