@@ -99,7 +99,7 @@ def test_putty_header_dates_the_snapshot_and_tz_moves_it():
     }
     assert all(s.start == s.end == datetime(2026, 3, 14, 10, 22, 1, tzinfo=UTC) for s in spans)
     assert all(s.host == "esx-03" and s.file == "putty.log" for s in spans)
-    assert [w.line for w in ef.warnings if "no time zone" in w.message] == [1]
+    assert [(w.line, w.caveat) for w in ef.warnings if "no time zone" in w.message] == [(1, True)]
 
     records, ef, _ = read_paste(PASTE, tz=ZoneInfo("Europe/Berlin"))
     spans = [r for r in records if isinstance(r, EvidenceSpan)]

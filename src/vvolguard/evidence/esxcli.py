@@ -627,7 +627,7 @@ def _session_time(ef: EvidenceFile, section: transcript.Section, warn: Warner) -
     """The PuTTY (or PowerShell transcript) header's time: the analyst's clock, zone unknown."""
     if section.session_time is None:
         return None
-    warn.once("naive-time", naive_time_message(ef.assume_tz), section.session_line)
+    warn.once("naive-time", naive_time_message(ef.assume_tz), section.session_line, caveat=True)
     return section.session_time.replace(tzinfo=ef.assume_tz or UTC).astimezone(UTC)
 
 

@@ -372,9 +372,9 @@ def time_output(text: str) -> datetime | None:
 
 
 class Warn(Protocol):
-    def __call__(self, message: str, line: int | None = None) -> None: ...
+    def __call__(self, message: str, line: int | None = None, *, caveat: bool = False) -> None: ...
 
-    def once(self, key: str, message: str, line: int | None = None) -> None: ...
+    def once(self, key: str, message: str, line: int | None = None, *, caveat: bool = False) -> None: ...
 
 
 class OffsetWarner:
@@ -387,11 +387,11 @@ class OffsetWarner:
     def _line(self, line: int | None) -> int | None:
         return None if line is None else line + self.offset
 
-    def __call__(self, message: str, line: int | None = None) -> None:
-        self.warn(message, self._line(line))
+    def __call__(self, message: str, line: int | None = None, *, caveat: bool = False) -> None:
+        self.warn(message, self._line(line), caveat=caveat)
 
-    def once(self, key: str, message: str, line: int | None = None) -> None:
-        self.warn.once(key, message, self._line(line))
+    def once(self, key: str, message: str, line: int | None = None, *, caveat: bool = False) -> None:
+        self.warn.once(key, message, self._line(line), caveat=caveat)
 
 
 def output_sections(text: str, warn: Warn) -> Iterator[tuple[int, str, Warn]]:
