@@ -18,12 +18,15 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 
+from vvolguard.escalate.names import printable
 from vvolguard.escalate.redact import Pseudonymizer
 
 MAPPING_SCHEMA = "vvolguard.redaction-map/v1"
 
 
-def write_archive(final: Path, out: Path, fmt: str, root: str, created: datetime) -> None:
+def write_archive(final: Path, out: Path, fmt: str, root: str, created: datetime) -> Path:
+    """Write the archive under a temporary name beside ``out`` and return that name; the caller
+    renames it into place (:func:`commit`) once everything else is written, or removes it."""
     out.parent.mkdir(parents=True, exist_ok=True)
     files = sorted(p for p in final.rglob("*") if p.is_file())
     handle, tmp_name = tempfile.mkstemp(prefix=".vvolguard-", suffix=".partial", dir=out.parent)
@@ -57,22 +60,45 @@ def write_archive(final: Path, out: Path, fmt: str, root: str, created: datetime
                         info.uname = info.gname = ""
                         with path.open("rb") as src:
                             archive.addfile(info, src)
-        os.replace(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return tmp
 
 
-def write_mapping(path: Path, pseudo: Pseudonymizer, archive: Path, created: datetime) -> None:
+def commit(pairs: list[tuple[Path, Path]]) -> None:
+    """Rename each temporary file onto its final name; on any failure (a signal included)
+    remove the temporary files and whatever was already renamed, so nothing half-done stays."""
+    done: list[Path] = []
+    try:
+        for tmp, final in pairs:
+            os.replace(tmp, final)
+            done.append(final)
+    except BaseException:
+        for tmp, _ in pairs:
+            tmp.unlink(missing_ok=True)
+        for final in done:
+            final.unlink(missing_ok=True)
+        raise
+
+
+def write_mapping(path: Path, pseudo: Pseudonymizer, archive: Path, created: datetime) -> Path:
+    """Write the mapping (0600) under a temporary name beside ``path``; returns that name."""
     document = {
         "schema": MAPPING_SCHEMA,
         "created": created.isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "archive": archive.name,
+        "archive": printable(archive.name),
         "note": "original -> alias. Keep this file: it is not in the archive and it undoes the pseudonyms.",
         "aliases": pseudo.mapping(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as sink:
-        json.dump(document, sink, indent=2, ensure_ascii=False)
-        sink.write("\n")
+    fd, name = tempfile.mkstemp(prefix=".vvolguard-", suffix=".partial", dir=path.parent)  # 0600
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as sink:
+            json.dump(document, sink, indent=2, ensure_ascii=False)
+            sink.write("\n")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp

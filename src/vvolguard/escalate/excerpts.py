@@ -141,7 +141,6 @@ def _dt(us: int) -> datetime:
     return datetime.fromtimestamp(us / 1_000_000, UTC)
 
 
-
 #: Shortest line that can hold a failure signal or a timestamp; shorter lines are not parsed.
 _MIN_PARSED = 8
 _NO_TS = -(2**62)

@@ -35,13 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from vvolguard.analysis.model import Diagnosis
-from vvolguard.escalate.archive import write_archive, write_mapping
+from vvolguard.escalate.archive import commit, write_archive, write_mapping
 from vvolguard.escalate.excerpts import Anchor, short_host
 from vvolguard.escalate.manifest import Inventory, evaluate, manifest_document
+from vvolguard.escalate.names import printable, safe_component
 from vvolguard.escalate.readme import render_readme
 from vvolguard.escalate.redact import Pseudonymizer
 from vvolguard.escalate.secrets import strip_line
-from vvolguard.escalate.stage import PathNamer, safe_component, stage_inputs, write_text
+from vvolguard.escalate.stage import PathNamer, stage_inputs, write_text
 
 #: Output suffix -> archive format.
 FORMATS = {".zip": "zip", ".tar.gz": "tar.gz", ".tgz": "tar.gz"}
@@ -92,7 +93,7 @@ def build_package(
     out = Path(output)
     fmt = archive_format(out)
     if fmt is None:
-        raise EscalateError(f"{out}: the output must end in .zip, .tar.gz or .tgz")
+        raise EscalateError(f"{printable(str(out))}: the output must end in .zip, .tar.gz or .tgz")
     if window_minutes <= 0:
         raise EscalateError("the excerpt window must be a positive number of minutes")
     map_path = Path(mapping) if mapping is not None else (default_mapping_path(out) if redact else None)
@@ -105,60 +106,71 @@ def build_package(
     window = timedelta(minutes=window_minutes)
 
     diagnosis, diagnosis_error = _diagnose(inputs, created)
+    if diagnosis is not None:  # names from the evidence, rendered safely in every file
+        diagnosis = _map_strings(diagnosis, printable)
     namer = PathNamer(inputs)
-    with tempfile.TemporaryDirectory(prefix="vvolguard-escalate-") as tmp:
-        stage = Path(tmp) / "stage"
-        final = Path(tmp) / "final"
-        stage.mkdir()
-        final.mkdir()
-        inventory = Inventory()
-        if diagnosis_error:
-            inventory.warnings.append(diagnosis_error)
-        anchors = _anchors(diagnosis)
-        inventory.anchor_times = sorted(a.time for a in anchors)
-        stage_inputs(inputs, stage, inventory, anchors, window, namer, redact)
-        if diagnosis is not None:
-            for name in (*diagnosis.hosts, *_failed_hosts(diagnosis)):
-                inventory.add_host(name)
-        diagnosis_files = ["diagnosis/diagnosis.json", "diagnosis/summary.md"] if diagnosis else []
-        items = evaluate(inventory, diagnosis, diagnosis_files)
+    pending: list[tuple[Path, Path]] = []  # (temporary file, final name), renamed at the very end
+    # A private (0700) staging folder, removed on every exit: normal, an exception, or a signal
+    # that the CLI turns into one (SIGTERM, SIGINT, SIGHUP). Only SIGKILL can leave it behind;
+    # what it holds is already free of secrets, as everything is stripped on the way in.
+    try:
+        with tempfile.TemporaryDirectory(prefix="vvolguard-escalate-") as tmp:
+            stage = Path(tmp) / "stage"
+            final = Path(tmp) / "final"
+            stage.mkdir()
+            final.mkdir()
+            inventory = Inventory()
+            if diagnosis_error:
+                inventory.warnings.append(printable(diagnosis_error))
+            anchors = _anchors(diagnosis)
+            inventory.anchor_times = sorted(a.time for a in anchors)
+            stage_inputs(inputs, stage, inventory, anchors, window, namer, redact)
+            if diagnosis is not None:
+                for name in (*diagnosis.hosts, *_failed_hosts(diagnosis)):
+                    inventory.add_host(name)
+            diagnosis_files = ["diagnosis/diagnosis.json", "diagnosis/summary.md"] if diagnosis else []
+            items = evaluate(inventory, diagnosis, diagnosis_files)
 
-        def manifest_for(counts: dict[str, int] | None) -> dict[str, Any]:
-            return manifest_document(
-                items, inventory, created=created, redacted=redact, window_minutes=window_minutes,
-                redaction_counts=counts, diagnosis=diagnosis,
-            )  # fmt: skip
+            def manifest_for(counts: dict[str, int] | None) -> dict[str, Any]:
+                return manifest_document(
+                    items, inventory, created=created, redacted=redact, window_minutes=window_minutes,
+                    redaction_counts=counts, diagnosis=diagnosis,
+                )  # fmt: skip
 
-        manifest = manifest_for(None)
-        readme = render_readme(manifest, diagnosis)
-
-        pseudo: Pseudonymizer | None = None
-        if redact:
-            pseudo = _build_pseudonymizer(
-                stage, inventory, diagnosis, manifest, readme, namer, redact_vm_names
-            )
-            counts = {k: len(v) for k, v in pseudo.mapping().items()}
-            manifest = manifest_for(counts)
+            manifest = manifest_for(None)
             readme = render_readme(manifest, diagnosis)
 
-        def clean(text: str) -> str:
-            text = strip_line(namer.shorten(text))
-            return pseudo.apply(text) if pseudo is not None else text
+            pseudo: Pseudonymizer | None = None
+            if redact:
+                pseudo = _build_pseudonymizer(
+                    stage, inventory, diagnosis, manifest, readme, namer, redact_vm_names
+                )
+                counts = {k: len(v) for k, v in pseudo.mapping().items()}
+                manifest = manifest_for(counts)
+                readme = render_readme(manifest, diagnosis)
 
-        _write_final(final, stage, pseudo)
-        if diagnosis is not None:
-            _write_diagnosis(final / "diagnosis", _map_strings(diagnosis, clean))
-        write_text(final / "manifest.json", json.dumps(_map_json(manifest, clean), indent=2) + "\n")
-        write_text(final / "README.txt", "\n".join(clean(line) for line in readme.split("\n")))
-        root = f"vvolguard-escalation-{created:%Y%m%dT%H%M%SZ}"
-        write_archive(final, out, fmt, root, created)
+            def clean(text: str) -> str:
+                text = strip_line(printable(namer.shorten(text)))
+                return pseudo.apply(text) if pseudo is not None else text
 
-    map_written = None
-    if pseudo is not None and map_path is not None:
-        write_mapping(map_path, pseudo, out, created)
-        map_written = map_path
+            _write_final(final, stage, pseudo)
+            if diagnosis is not None:
+                _write_diagnosis(final / "diagnosis", _map_strings(diagnosis, clean))
+            write_text(final / "manifest.json", json.dumps(_map_json(manifest, clean), indent=2) + "\n")
+            write_text(final / "README.txt", "\n".join(clean(line) for line in readme.split("\n")))
+            root = f"vvolguard-escalation-{created:%Y%m%dT%H%M%SZ}"
+            if pseudo is not None and map_path is not None:
+                pending.append((write_mapping(map_path, pseudo, out, created), map_path))
+            pending.append((write_archive(final, out, fmt, root, created), out))
+        commit(pending)
+    except BaseException:
+        for tmp_file, _ in pending:
+            tmp_file.unlink(missing_ok=True)
+        raise
+
+    map_written = map_path if pseudo is not None and map_path is not None else None
     final_manifest = _map_json(manifest, clean)
-    local = _map_json(manifest, lambda text: strip_line(namer.shorten(text)))
+    local = _map_json(manifest, lambda text: strip_line(printable(namer.shorten(text))))
     return PackageResult(out, map_written, final_manifest, list(local["warnings"]), local)
 
 
@@ -172,16 +184,19 @@ def _check_target(target: Path, inputs: list[Path], overwrite: bool, what: str) 
             continue
         source = p.resolve()
         if resolved == source or (target.exists() and source.is_file() and target.samefile(source)):
-            raise EscalateError(f"{target}: the {what} would overwrite an input; choose another path")
+            raise EscalateError(
+                f"{printable(str(target))}: the {what} would overwrite an input; choose another path"
+            )
         if source.is_dir() and source in resolved.parents:
             raise EscalateError(
-                f"{target}: the {what} would be written inside the evidence folder {p}; "
+                f"{printable(str(target))}: the {what} would be written inside the evidence folder "
+                f"{printable(str(p))}; "
                 "choose a path outside the inputs"
             )
     if target.exists() and not overwrite:
-        raise EscalateError(f"{target} exists; remove it or pass --force")
+        raise EscalateError(f"{printable(str(target))} exists; remove it or pass --force")
     if target.exists() and target.is_dir():
-        raise EscalateError(f"{target} is a folder")
+        raise EscalateError(f"{printable(str(target))} is a folder")
 
 
 def _diagnose(inputs: list[Path], now: datetime) -> tuple[Diagnosis | None, str | None]:

@@ -15,11 +15,14 @@ from pathlib import Path, PurePosixPath
 from vvolguard.escalate.classify import LOGS, Part, classify, is_binary
 from vvolguard.escalate.excerpts import Anchor, Excerpt, cut_windows
 from vvolguard.escalate.manifest import Inventory, PackagedFile
-from vvolguard.escalate.secrets import strip_lines
+from vvolguard.escalate.names import printable, safe_component
+from vvolguard.escalate.secrets import SecretStripper, strip_lines
+from vvolguard.escalate.stream import LINE_KEEP, LineStats, text_blocks
 from vvolguard.evidence.collect import Collector
 from vvolguard.evidence.source import EvidenceFile
 
-#: Largest structured file copied whole; bigger ones are cut with a note (they are never logs).
+#: Largest structured file copied whole (characters); bigger ones are cut with a note (they are
+#: never logs, and the vendor needs their head, not gigabytes).
 COPY_LIMIT = 32 * 1024 * 1024
 _ROTATED = re.compile(r"\.\d+$")
 
@@ -47,11 +50,6 @@ class PathNamer:
         return text
 
 
-def safe_component(name: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9._@+-]+", "_", name).strip("._") or "file"
-    return cleaned[:120]
-
-
 class _Members:
     """Unique package paths."""
 
@@ -77,17 +75,20 @@ def stage_inputs(
     namer: PathNamer,
     redact: bool,
 ) -> None:
+    """Read every input once, through the Collector (its rules on links, sizes and nesting), and
+    stage what the package keeps. Every name that reaches a package file goes through
+    :func:`~vvolguard.escalate.names.printable` here, once."""
     members = _Members()
-    collector = Collector(inputs)
-    for ef in collector:
-        display = namer.shorten(ef.display)
-        try:
-            _stage_one(ef, display, stage, inventory, anchors, window, members, redact)
-        except Exception as exc:  # one broken file must not cost the package
-            ef.warn(f"could not be packaged ({type(exc).__name__}: {exc})")
-            inventory.skipped.append((display, "could not be packaged"))
-        inventory.warnings.extend(namer.shorten(str(w)) for w in ef.warnings)
-    inventory.warnings.extend(namer.shorten(str(w)) for w in collector.warnings)
+    with Collector(inputs) as collector:
+        for ef in collector:
+            display = printable(namer.shorten(ef.display))
+            try:
+                _stage_one(ef, display, stage, inventory, anchors, window, members, redact)
+            except Exception as exc:  # one broken file must not cost the package
+                ef.warn(f"could not be packaged ({type(exc).__name__}: {exc})")
+                inventory.skipped.append((display, "could not be packaged"))
+            inventory.warnings.extend(printable(namer.shorten(str(w))) for w in ef.warnings)
+        inventory.warnings.extend(printable(namer.shorten(str(w))) for w in collector.warnings)
 
 
 def _host_dir(host: str | None) -> str:
@@ -105,6 +106,8 @@ def _stage_one(
     redact: bool,
 ) -> None:
     part = classify(ef)
+    if ef.host:
+        ef.host = printable(ef.host)
     inventory.add_host(ef.host)
     inventory.saw(part, ef.host)
     if part == Part.UNKNOWN:
@@ -139,21 +142,32 @@ def _stage_one(
     inventory.files.append(PackagedFile(member, part, display, ef.host, note))
 
 
-def _copy_text(ef: EvidenceFile, target: Path) -> str | None:
-    """Copy ``ef`` as text with secrets stripped; cut at :data:`COPY_LIMIT` bytes."""
+def _copy_text(ef: EvidenceFile, target: Path, limit: int | None = None) -> str | None:
+    """Copy ``ef`` as text with secrets stripped, streaming; cut at ``limit`` characters
+    (:data:`COPY_LIMIT`) at a line end. Lines are cut at ``LINE_KEEP`` bytes before they are
+    held. Returns the note for the manifest when a cap was hit."""
+    limit = COPY_LIMIT if limit is None else limit
     target.parent.mkdir(parents=True, exist_ok=True)
     written = 0
-    note = None
-    lines = (text for _, text in ef.lines())
+    notes = []
+    stats = LineStats()
+    stripper = SecretStripper()
+    blocks = text_blocks(ef, stats=stats)
     with target.open("w", encoding="utf-8", newline="\n") as sink:
-        for line in strip_lines(lines):
-            written += len(line) + 1
-            if written > COPY_LIMIT:
-                note = f"cut at {COPY_LIMIT // (1024 * 1024)} MiB"
-                sink.write(f"# vvolguard: {note}\n")
+        for block in blocks:
+            text = stripper.block(block) + "\n"
+            if written + len(text) > limit:
+                text = text[: text.rfind("\n", 0, max(0, limit - written)) + 1]
+                sink.write(text)
+                notes.append(f"cut at {limit:,} characters")
+                sink.write(f"# vvolguard: {notes[-1]}\n")
                 break
-            sink.write(line + "\n")
-    return note
+            sink.write(text)
+            written += len(text)
+    blocks.close()
+    if stats.cut_lines:
+        notes.append(f"{stats.cut_lines} lines longer than {LINE_KEEP // 1024} KiB cut")
+    return "; ".join(notes) or None
 
 
 def _stage_log(
@@ -190,11 +204,17 @@ def _stage_log(
                 sink.write(line + "\n")
         inventory.files.append(PackagedFile(member, part, display, ef.host, "tail" if excerpt.tail else None))
 
+    stats = LineStats()
     excerpts, dropped = cut_windows(
-        ef, concerning, window, inline=inline, tail_if_empty=tail, on_window=write
+        ef, concerning, window, inline=inline, tail_if_empty=tail, on_window=write, stats=stats
     )
     if dropped:
-        ef.warn(f"{dropped} further failure windows not cut (per-file limit of windows and lines)")
+        ef.warn(f"{dropped} further failure windows not cut (per-file limit of windows, lines and bytes)")
+    if stats.cut_lines:
+        ef.warn(
+            f"{stats.cut_lines} lines longer than {LINE_KEEP // 1024} KiB; excerpts keep the first "
+            f"{LINE_KEEP // 1024} KiB of each"
+        )
     if not excerpts:
         inventory.skipped.append((display, "no failure inside this log's time range"))
 
