@@ -1,12 +1,17 @@
 """``vvolguard escalate``: one archive for the storage vendor, along the runbook's escalation list.
 
 Exit codes: 0 the package was written (even with items missing: the manifest says which),
-2 the request could not be honoured (output format, output would overwrite an input, exists).
+2 the request could not be honoured (output format, output would overwrite an input, exists),
+128+N stopped by signal N (SIGTERM 143, SIGINT 130, SIGHUP 129): nothing written, temporary
+files removed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -15,6 +20,47 @@ from vvolguard.cli.console import make_console
 
 EXIT_OK = 0
 EXIT_BAD_REQUEST = 2
+#: Signals that end a run cleanly: the staging folder and the temporary archive are removed.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop signal, raised where the run is so every ``finally`` and ``with`` cleans up.
+
+    A KeyboardInterrupt (a BaseException), so that no ``except Exception`` on the way (a reader
+    that must not lose the package for one bad file) swallows it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """Turn SIGTERM/SIGINT/SIGHUP into :class:`Interrupted` for the duration of the build.
+
+    Why: by default SIGTERM (``timeout``, CI, systemd) and SIGHUP (a closed terminal) end the
+    process without unwinding, leaving the staging folder, with text not yet pseudonymised,
+    in TMPDIR. After the first signal the others are ignored, so that the cleanup itself is not
+    cut short by an impatient second Ctrl-C.
+    """
+    previous = {}
+
+    def handler(signum: int, _frame: object) -> None:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    for sig in STOP_SIGNALS:
+        # not the main thread (library use in a worker): leave the handlers as they are
+        with contextlib.suppress(ValueError, OSError):
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def register(app: typer.Typer) -> None:
@@ -69,6 +115,7 @@ def escalate_command(
     ),
 ) -> None:
     from vvolguard.cli.diagnose import _parse_now
+    from vvolguard.escalate.names import printable
     from vvolguard.escalate.package import EscalateError, build_package
 
     err = make_console(stderr=True)
@@ -88,19 +135,29 @@ def escalate_command(
         now=when,
     )
     try:
-        if err.is_terminal:
-            with err.status("building the escalation package…"):
+        with _signals_raise():
+            if err.is_terminal:
+                with err.status("building the escalation package…"):
+                    result = build()
+            else:
                 result = build()
-        else:
-            result = build()
     except EscalateError as exc:
         err.print(f"vvolguard: {exc}", style="red", markup=False, highlight=False)
         raise typer.Exit(EXIT_BAD_REQUEST) from None
+    except Interrupted as stop:
+        name = signal.Signals(stop.signum).name
+        err.print(
+            f"vvolguard: stopped by {name}; no package written, temporary files removed",
+            style="red",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(128 + stop.signum) from None
 
     # The terminal is the sender's: real host names there, aliases only inside the archive.
     summary = result.local_manifest["summary"]
     out = make_console()
-    out.print(f"wrote {result.output}", markup=False, highlight=False)
+    out.print(f"wrote {printable(str(result.output))}", markup=False, highlight=False)
     out.print(
         f"escalation list: {summary['present']} present, {summary['partial']} partial, "
         f"{summary['missing']} missing",
@@ -114,7 +171,9 @@ def escalate_command(
                 out.print(f"           collect: {missing['command']}", markup=False, highlight=False)
     if result.mapping is not None:
         out.print(
-            f"redaction mapping (keep it, do not send it): {result.mapping}", markup=False, highlight=False
+            f"redaction mapping (keep it, do not send it): {printable(str(result.mapping))}",
+            markup=False,
+            highlight=False,
         )
     if result.warnings:
         out.print(f"{len(result.warnings)} input warnings (see manifest.json)", markup=False, highlight=False)
