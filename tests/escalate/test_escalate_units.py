@@ -125,12 +125,28 @@ def test_kept_values_and_versions_are_not_aliased() -> None:
     lines = [
         "Section for VMware ESX, pid=1, version=7.0.3.1, build=20328353",
         "netmask 255.255.255.0 loopback 127.0.0.1 any ::1",
-        r"user=vpxuser:VSPHERE.LOCAL\Administrator [login:root] dcui",
-        "VasaOp::CreateVirtualVolumeInt 10:02:11 00:50:56:aa:bb:cc",
+        "user=vpxuser [login:root] dcui",
+        "VasaOp::CreateVirtualVolumeInt 10:02:11 00:50:56:aa:bb:cc 2026-03-14 10-02-11",
+        "Vimsvc.TaskManager vim.fault.InvalidLogin vvold.log.gz summary.md version.xml esx.conf",
     ]
     p, out = pseudonymize(lines)
     assert out == lines
-    assert p.mapping() == {}
+    assert not any(p.mapping().values())
+
+
+def test_sso_administrator_is_a_user_in_every_spelling() -> None:
+    lines = [
+        r"user=vpxuser:VSPHERE.LOCAL\Administrator",
+        "Administrator@vsphere.local logged in; Administrator@VSPHERE.LOCAL again",
+        r'{"UserName": "VSPHERE.LOCAL\\Administrator"}',
+    ]
+    p, out = pseudonymize(lines)
+    user, domain = p.alias("Administrator"), p.alias("vsphere.local")
+    assert user.startswith("user-") and domain.startswith("dom-")
+    assert out[0] == rf"user=vpxuser:{domain}\{user}"
+    assert out[1] == f"{user}@{domain} logged in; {user}@{domain} again"
+    assert "administrator" not in "\n".join(out).lower() and "vsphere" not in "\n".join(out).lower()
+    assert p.mapping()["user"] == {"Administrator": user}
 
 
 def test_aliases_never_equal_an_original() -> None:
@@ -144,10 +160,21 @@ def test_aliases_never_equal_an_original() -> None:
 
 
 def test_dashed_ipv4_spelling_is_aliased_too() -> None:
-    lines = ["connect 10.1.1.10 via ip-10-1-1-10 and node-10-1-1-100"]
+    lines = [
+        "connect 10.1.1.10 via ip-10-1-1-10 and node-10-1-1-100",
+        "esx-10-77-1-25.corp.example.net GET /x?ip=10%2E77%2E1%2E25&h=10%2e1%2e1%2e10 at 2026-03-14",
+    ]
     p, out = pseudonymize(lines)
     dashed = p.alias("10.1.1.10").replace(".", "-")
-    assert out[0] == f"connect {p.alias('10.1.1.10')} via ip-{dashed} and node-10-1-1-100"
+    other = p.alias("10.1.1.100").replace(".", "-")
+    assert out[0] == f"connect {p.alias('10.1.1.10')} via ip-{dashed} and node-{other}"
+    # an address seen only with dashes or encoded dots is found and replaced in every spelling
+    ip = p.alias("10.77.1.25")
+    assert ip is not None and ip != p.alias("10.1.1.10")
+    fqdn = p.alias("esx-10-77-1-25.corp.example.net")  # an FQDN under a domain seen nowhere else
+    assert fqdn == f"{p.alias('esx-10-77-1-25')}.{p.alias('corp.example.net')}"
+    assert out[1].startswith(f"{fqdn} ") and "10-77" not in out[1] and "example" not in out[1]
+    assert f"ip={ip.replace('.', '%2E')}&h={p.alias('10.1.1.10').replace('.', '%2E')} " in out[1]
 
 
 def test_ipv6_addresses_are_aliased_in_any_spelling() -> None:

@@ -54,14 +54,14 @@ class Category(StrEnum):
 #: Account names that are ESXi/vCenter built-ins: not personal, and useful to the vendor.
 KEEP_USERS = frozenset(
     {
-        "root", "vpxuser", "dcui", "administrator", "admin", "system", "nobody", "daemon", "vpxd",
+        "root", "vpxuser", "dcui", "admin", "system", "nobody", "daemon", "vpxd",
         "anonymous", "guest", "none", "unknown", "null", "n/a", "true", "false", "user", "users",
     }
 )  # fmt: skip
 KEEP_USER_PREFIXES = ("vpxd-extension-", "vsphere-webclient-", "vsan-health-", "machine-")
 KEEP_HOSTS = frozenset({"localhost", "localhost.localdomain", "localdomain"})
-#: Names kept as they stand, though hosts under them are not (the SSO default domain).
-KEEP_EXACT = frozenset({"vsphere.local", "local", "localdomain"})
+#: Names kept as they stand, though hosts under them are not.
+KEEP_EXACT = frozenset({"local", "localdomain"})
 #: Public domains (vendors, XML schemas) that identify nobody; a host under them is kept.
 KEEP_DOMAIN_SUFFIXES = (
     "vmware.com", "broadcom.com", "w3.org", "xmlsoap.org", "oasis-open.org",
@@ -72,12 +72,28 @@ KEEP_DOMAIN_SUFFIXES = (
 PRIVATE_TLDS = frozenset(
     {"local", "lan", "corp", "internal", "intranet", "intra", "home", "localdomain", "private", "priv", "ad"}
 )
+#: Public top-level labels under which a dotted name of three labels or more is taken for a host
+#: name even when nothing else names its domain (``esx-07.corp.example.net``). File extensions
+#: that are also country codes (``.md``, ``.py``, ``.sh``, ``.pl``...) are left out on purpose.
+PUBLIC_TLDS = frozenset(
+    {
+        "com", "net", "org", "edu", "gov", "mil", "int", "info", "biz", "io", "co", "us", "uk", "de",
+        "fr", "nl", "be", "ch", "at", "it", "es", "se", "no", "dk", "fi", "jp", "cn", "kr", "au", "nz",
+        "ca", "br", "ru", "cz", "eu", "ie", "lu", "hu", "ro", "gr", "pt", "tw", "hk", "sg", "za", "mx",
+        "ar", "cloud", "tech", "online", "site", "systems", "solutions", "global", "group", "example",
+        "test", "arpa",
+    }
+)  # fmt: skip
 #: Leading labels of reverse-DNS style names (``com.vmware.vim``, ``com.purestorage:...``).
 REVERSE_DNS_HEADS = frozenset({"com", "org", "net", "io", "de", "jp"})
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DOTTED = re.compile(rf"(?<![A-Za-z0-9.-]){_LABEL}(?:\.{_LABEL})+(?![A-Za-z0-9-]|\.[A-Za-z0-9])")
 _IPV4 = re.compile(r"(?<![0-9.])(?:\d{1,3}\.){3}\d{1,3}(?![0-9]|\.\d)")
+#: The same address written with dashes (``esx-10-77-1-25``, ``ip-10-77-1-25.ec2.internal``, PTR
+#: style names) or with URL-encoded dots (``10%2E77%2E1%2E25``).
+_IPV4_DASHED = re.compile(r"(?<![0-9.])(?<!\d-)(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3})(?![0-9])(?!-\d)")
+_IPV4_ENCODED = re.compile(r"(?i)(?<![0-9])(\d{1,3})%2e(\d{1,3})%2e(\d{1,3})%2e(\d{1,3})(?![0-9])")
 _IPV6 = re.compile(r"(?<![0-9A-Za-z:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:)?(?![0-9A-Za-z:])")
 _VERSION_CONTEXT = re.compile(r"(?i)\b(?:version|ver|build|firmware|fw|release|v)\W{0,3}$")
 _URL = re.compile(
@@ -206,7 +222,9 @@ class Pseudonymizer:
             part = part.strip()
             if "\\" in part:
                 domain, _, user = part.replace("\\\\", "\\").partition("\\")
-                if domain and not _kept_domain(domain):
+                if "." in domain:  # an SSO or DNS domain (VSPHERE.LOCAL\\x): one alias with its FQDN use
+                    self.add_domain(domain)
+                elif domain and not _kept_domain(domain):
                     self._add(Category.NETBIOS, domain)
                 self._add_user_name(user)
             elif "@" in part:
@@ -256,6 +274,12 @@ class Pseudonymizer:
             if _VERSION_CONTEXT.search(line, 0, m.start()) and m.start() > 0:
                 continue
             self.add_ip(m.group(0))
+        if "-" in line or "%" in line:
+            for pattern in (_IPV4_DASHED, _IPV4_ENCODED):
+                for m in pattern.finditer(line):
+                    octets = m.groups()
+                    if all(int(o) <= 255 for o in octets) and not _VERSION_CONTEXT.search(line, 0, m.start()):
+                        self.add_ip(".".join(octets))
         if line.count(":") >= 2:
             for m in _IPV6.finditer(line):
                 text = m.group(0)
@@ -330,9 +354,13 @@ class Pseudonymizer:
             tld = token.rsplit(".", 1)[-1]
             if _kept_domain(token) or token.split(".", 1)[0] in REVERSE_DNS_HEADS or tld.isdigit():
                 continue
+            labels = token.split(".")
             if token in widened:
                 self.add_domain(token)
             elif tld in PRIVATE_TLDS or any(token.endswith("." + d) for d in widened):
+                self.add_host(token)
+            elif labels[0] in hosts or (len(labels) >= 3 and tld in PUBLIC_TLDS):
+                # a known host under a domain seen nowhere else, or any name shaped like an FQDN
                 self.add_host(token)
         for lowered, name in list(hosts.items()):
             if "." in lowered:
@@ -365,6 +393,11 @@ class Pseudonymizer:
         domains = set(self._found[Category.DOMAIN]) - set(self._found[Category.HOST])
         for lowered in sorted(domains, key=lambda d: (d.count("."), d)):
             put(lowered, fresh("dom", domain_counter, "{p}-{n:02d}.invalid"), Category.DOMAIN)
+        # Providers first: a provider that is also a host name (its certificate names the host)
+        # reads as a provider (vp-01, vp-01.dom-01.invalid), not as one more host.
+        provider_counter = [0]
+        for lowered in sorted(self._found[Category.PROVIDER]):
+            put(lowered, fresh("vp", provider_counter), Category.PROVIDER)
         host_counter = [0]
         hosts = self._found[Category.HOST]
         for lowered in sorted(h for h in hosts if "." not in h):
@@ -378,7 +411,6 @@ class Pseudonymizer:
         for category, prefix in (
             (Category.NETBIOS, "ad"),
             (Category.USER, "user"),
-            (Category.PROVIDER, "vp"),
             (Category.VM, "vm"),
         ):
             counter = [0]
@@ -409,6 +441,13 @@ class Pseudonymizer:
                     self._categories[dashed] = Category.IP
 
     def _compile(self) -> None:
+        # URL-encoded dots (``esx-03%2Ecorp%2Eexample%2Ecom``, ``10%2E1%2E1%2E10``) name the same thing.
+        for key, alias in list(self._aliases.items()):
+            if "." in key and not key.startswith("."):
+                encoded = key.replace(".", "%2e")
+                if encoded not in self._aliases:
+                    self._aliases[encoded] = alias.replace(".", "%2E")
+                    self._categories[encoded] = self._categories[key]
         if not self._aliases:
             self._pattern = None
             return
@@ -454,9 +493,12 @@ class Pseudonymizer:
         for category, found in self._found.items():
             for lowered, original in sorted(found.items()):
                 alias = self._aliases.get(lowered)
-                if alias is not None:
-                    out[category.value][original] = alias
-        return {k: v for k, v in out.items() if v}
+                named_as = self._categories.get(lowered, category)
+                if alias is not None and original not in out[named_as.value]:
+                    out[named_as.value][original] = alias
+        if not self.vm_names:
+            del out[Category.VM.value]
+        return out
 
     def originals(self) -> set[str]:
         """Every identifier that will be replaced (lower-cased): what a leak check looks for."""
