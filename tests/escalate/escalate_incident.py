@@ -43,17 +43,51 @@ SESSION_ID = "52f0e556-5be4-83d4-8d71-8f9d8a43791c"
 PASSWORD = "Sup3rS3cret-4711"
 SOAP_COOKIE = "d3b07384d113edec49eaa6238ad5ff00c4f3"
 
+# Planted in a rotated, gzip-compressed hostd generation of the source host (a nested gzip) and
+# in its vvold.log: every user, address and secret shape the issues name (#16, #17).
+VASA_SESSION = "52a1f7e3-0c4d-4b1e-9a77-3d2c1b0a9f88"
+API_SESSION = "52a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d"
+VASA_COOKIE = "7f3c9a1e5b2d4c6e8a0b"
+CLI_PASSWORD = "Hunter2!x9"
+CDATA_PASSWORD = "cd4t4-S3cret"
+BASIC = "dXNlcjpCYXNpY1Bhc3M="
+BEARER = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJqZG9lIn0.c2lnbmF0dXJlLXBhcnQ"
+URL_PASSWORD = "Ur1P4ss-77"
+KEY_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"
+SAML_SUBJECT = "saml-subject-jdoe"
+#: User names in every form; none may survive --redact.
+SSO_ADMIN = "Administrator"
+SSO_DOMAIN = "vsphere.local"
+LOCAL_USER = "esxadmin7"
+DCUI_USER = "opslocal3"
+UPN_USER = "kim.lee"
+UPN_DOMAIN = "acme-corp.net"
+#: Addresses and names that only these lines carry.
+DASHED_IP = "10-77-1-25"
+ENCODED_IP = "10%2E77%2E1%2E26"
+IPV6 = "fd00:77::25"
+OTHER_FQDN = "esx-07.corp.example.net"
+PLANTED_USERS = (SSO_ADMIN, SSO_DOMAIN, LOCAL_USER, DCUI_USER, UPN_USER, UPN_DOMAIN)
+PLANTED_ADDRESSES = (DASHED_IP, "10.77.1.25", ENCODED_IP, "10.77.1.26", IPV6, OTHER_FQDN, "esx-07")
+PLANTED_SECRETS = (
+    VASA_SESSION, API_SESSION, VASA_COOKIE, CLI_PASSWORD, CDATA_PASSWORD, BASIC, BEARER, URL_PASSWORD,
+    KEY_BODY, SAML_SUBJECT,
+)  # fmt: skip
+
 #: Everything that must not survive --redact (host names in full and short form, addresses, users).
 IDENTIFIERS = (
     SOURCE, DEST, OTHER, VCENTER, "esx-03", "esx-04", "esx-05", "vc01", DOMAIN,
     VP_IP, ADMIN_IP, SERVICE_USER, OPERATOR, SSH_USER, f"{VP}.{DOMAIN}",
 )  # fmt: skip
 #: Everything that must never survive, with or without --redact.
-SECRETS = (SESSION_ID, "52f0e556", PASSWORD, SOAP_COOKIE)
+SECRETS = (SESSION_ID, "52f0e556", PASSWORD, SOAP_COOKIE, *PLANTED_SECRETS)
 
 
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
+
+
+Record = sim_hostlogs.HostdRecord
 
 
 @dataclass
@@ -63,6 +97,7 @@ class Host:
     pid: int
     vvold: list[sim_vvold.VvoldRecord] = field(default_factory=list)
     hostd: list[sim_hostlogs.HostdRecord] = field(default_factory=list)
+    hostd_rotated: list[sim_hostlogs.HostdRecord] = field(default_factory=list)
     seq: int = 90000
 
     def say(self, t: float, level: str, message: str) -> None:
@@ -99,6 +134,10 @@ class Host:
             ordered = sorted(self.hostd, key=lambda r: r.ts)
             text = "".join(sim_hostlogs.format_hostd(self.shape, r, 2101004) for r in ordered)
             out["var/run/log/hostd.log"] = text.encode()
+        if self.hostd_rotated:
+            ordered = sorted(self.hostd_rotated, key=lambda r: r.ts)
+            text = "".join(sim_hostlogs.format_hostd(self.shape, r, 2101004) for r in ordered)
+            out["var/run/log/hostd.0.gz"] = gzip.compress(text.encode(), mtime=0)
         providers = [sim_esxcli.VasaProviderRow(VP, VP_URL, "online", (sim_esxcli.ArrayRow(ARRAY),))]
         containers = [sim_esxcli.StorageContainerRow("vVol_DS", CONTAINER_ID, ARRAY)]
         endpoints = [sim_esxcli.ProtocolEndpointRow(PE_ID, ARRAY, (CONTAINER_ID,))]
@@ -127,7 +166,7 @@ def tasks() -> list[sim_vcenter.TaskRow]:
                 end=begin + timedelta(seconds=75),
                 error="A system error occurred." if bad else None,
                 chain_id=7000 + i,
-                initiator=f"{NETBIOS}\\{OPERATOR}",
+                initiator=f"VSPHERE.LOCAL\\{SSO_ADMIN}" if i == 5 else f"{NETBIOS}\\{OPERATOR}",
                 server=VCENTER,
             )
         )
@@ -142,6 +181,8 @@ def hosts() -> tuple[Host, Host, Host]:
     for t in (4, 7, 11, 16, 22, 29, 35):
         src.say(t, "warning", sim_vvold.msg_no_free_conn(VP, VP_URL, 5, 5))
     src.op(40, "createVirtualVolume", 60_000, outstanding=5, fault="TIMEOUT")
+    src.say(8, "info", sim_vvold.msg_setcontext_success(VP, VP_URL, VASA_SESSION))
+    src.hostd_rotated += planted_hostd()
     src.hostd += [
         sim_hostlogs.task_line(
             at(1), "haTask-ha-host-vim.HostSystem.enterMaintenanceMode-17044002", "created", "opx-1",
@@ -171,6 +212,32 @@ def hosts() -> tuple[Host, Host, Host]:
     other = Host(OTHER, "esxi8", 2300001)
     other.polling(-600, 600)
     return src, dst, other
+
+
+def planted_hostd() -> list[sim_hostlogs.HostdRecord]:
+    """hostd lines (inside the failure window) with every user, address and secret shape."""
+
+    def line(t: float, message: str, user: str | None = None, more: tuple[str, ...] = ()) -> Record:
+        return Record(at(t), "info", "Vimsvc.HaSessionManager", message, more, "opx-9", user)
+
+    sso = f"vpxuser:VSPHERE.LOCAL\\{SSO_ADMIN}"
+    url = f"GET /ui/?target={ENCODED_IP}&password={URL_PASSWORD}"
+    saml = (f"<saml2:NameID>{SAML_SUBJECT}</saml2:NameID>", "</saml2:Assertion>")
+
+    return [
+        line(2, "Task Created : haTask-ha-host-vim.HostSystem.rescanVmfs-1", sso),
+        line(2.5, f"Session created for {SSO_ADMIN}@{SSO_DOMAIN} and {UPN_USER}@{UPN_DOMAIN}"),
+        line(3, f"Event: user {DCUI_USER} logged in", f"dcui:{DCUI_USER}"),
+        line(3.5, f"Accepted password for user {LOCAL_USER} from {IPV6}", LOCAL_USER),
+        line(4, f"vMotion peer {OTHER_FQDN} via esx-{DASHED_IP} (PTR ip-{DASHED_IP}.in-addr)"),
+        line(4.5, f"{url} vmware-api-session-id {API_SESSION}"),
+        line(5, f"SOAP header VASASESSIONID={VASA_COOKIE}; Authorization: Basic {BASIC}"),
+        line(5.5, f"esxcli --server x --username y --password {CLI_PASSWORD} storage vvol list"),
+        line(6, f"<Login><userName>svc</userName><Password><![CDATA[{CDATA_PASSWORD}]]></Password></Login>"),
+        line(6.5, f"proxy call with bearer {BEARER}"),
+        line(7, "-----BEGIN RSA PRIVATE KEY-----", more=(KEY_BODY, "-----END RSA PRIVATE KEY-----")),
+        line(7.5, "<saml2:Assertion ID='a1'>", more=saml),
+    ]  # fmt: skip
 
 
 @dataclass

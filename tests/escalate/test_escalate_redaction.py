@@ -19,9 +19,14 @@ from escalate_incident import (
     IDENTIFIERS,
     NETBIOS,
     NOW,
+    OTHER_FQDN,
+    PLANTED_ADDRESSES,
+    PLANTED_USERS,
     SECRETS,
     SERVICE_USER,
     SOURCE,
+    SSO_ADMIN,
+    VP,
     VP_IP,
     add_bad_inputs,
     add_provider_export,
@@ -86,7 +91,8 @@ def test_no_original_identifier_or_secret_survives(evidence: list[Path], tmp_pat
     assert {p: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for p in evidence} == before
     files = members(out)
     assert len(files) > 20
-    forbidden = [*IDENTIFIERS, *SECRETS, NETBIOS]
+    # every member (nested gzip decompressed), for every user form, address, host and provider name
+    forbidden = [*IDENTIFIERS, *SECRETS, NETBIOS, *PLANTED_USERS, *PLANTED_ADDRESSES, VP]
     leaks = []
     for name, data in files.items():
         lines = [name, *data.decode("utf-8", "replace").splitlines()]
@@ -104,6 +110,12 @@ def test_no_original_identifier_or_secret_survives(evidence: list[Path], tmp_pat
     assert not any(b"vvolguard.redaction-map" in data for data in files.values())
     aliases = [a for per in mapping["aliases"].values() for a in per.values()]
     assert all(not any(w.lower() in a.lower() for w in forbidden) for a in aliases)
+    # the mapping has a user section with every planted user, and names the provider a provider
+    assert {"Administrator", SERVICE_USER, "esxadmin7", "opslocal3", "kim.lee"} <= set(
+        mapping["aliases"]["user"]
+    )
+    assert re.fullmatch(r"vp-\d\d", mapping["aliases"]["provider"][VP])
+    assert VP not in mapping["aliases"]["host"]
 
 
 def test_diagnosis_names_the_same_aliases_as_the_excerpts(evidence: list[Path], tmp_path: Path) -> None:
@@ -132,7 +144,7 @@ def test_diagnosis_names_the_same_aliases_as_the_excerpts(evidence: list[Path], 
     assert f"# host: {src}" in excerpt
     assert f"{src} -> {dst}" in excerpt  # the failed task that anchors the window
     assert f"(url: https://{ip}:8084/vasa/version.xml)" in excerpt
-    hostd = next(d for n, d in files.items() if n.startswith(f"excerpts/{src}/hostd/"))
+    hostd = next(d for n, d in files.items() if n.startswith(f"excerpts/{src}/hostd/hostd.log--"))
     assert f"user=vpxuser:{domain}\\{user}]" in hostd
     assert "session=<redacted>" in hostd and "password=<redacted>" in hostd
     assert f"hosts/{src}/commands/localcli_storage-vvol-vasaprovider-list.txt" in files
@@ -166,3 +178,32 @@ def test_custom_mapping_path_and_vm_names(evidence: list[Path], tmp_path: Path) 
     blob = b"\n".join(name.encode() + b"\n" + data for name, data in members(tmp_path / "case.tgz").items())
     for vm in (f"app-{i:02d}" for i in range(8)):  # failed and successful migrations alike
         assert vm.encode() not in blob, vm
+
+
+def test_aliases_are_consistent_across_members(evidence: list[Path], tmp_path: Path) -> None:
+    """One original, one alias: the same alias in the excerpts (a nested gzip generation
+    included), the copied esxcli outputs, the diagnosis JSON and Markdown, the manifest and the README."""
+    out = tmp_path / "case.tar.gz"
+    result = build_package(evidence, out, redact=True, now=NOW)
+    mapping = json.loads(result.mapping.read_text())
+    files = {n.split("/", 1)[1]: d.decode() for n, d in members(out).items() if "|" not in n}
+    src, vp, admin = alias_of(mapping, SOURCE), alias_of(mapping, VP), alias_of(mapping, SSO_ADMIN)
+    sso = alias_of(mapping, "vsphere.local")
+    rotated = next(d for n, d in files.items() if n.startswith(f"excerpts/{src}/hostd/hostd.0--"))
+    assert f"user=vpxuser:{sso}\\{admin}]" in rotated  # DOMAIN\user in a hostd user= field
+    assert f"Session created for {admin}@{sso} and " in rotated  # the UPN form
+    assert f"vMotion peer {alias_of(mapping, OTHER_FQDN)} via esx-" in rotated
+    dashed = alias_of(mapping, "10.77.1.25").replace(".", "-")
+    assert f"via esx-{dashed} (PTR ip-{dashed}.in-addr)" in rotated
+    assert f"target={alias_of(mapping, '10.77.1.26').replace('.', '%2E')}&" in rotated
+    assert f"from {alias_of(mapping, 'fd00:77::25')}" in rotated
+    vvold = next(d for n, d in files.items() if n.startswith(f"excerpts/{src}/vvold/"))
+    assert f"No free connections to VP {vp} (url: https://{alias_of(mapping, VP_IP)}:8084" in vvold
+    diagnosis = json.loads(files["diagnosis/diagnosis.json"])
+    assert {p["name"] for p in diagnosis["providers"] if p["url"]} == {vp}
+    for name in ("diagnosis/diagnosis.json", "diagnosis/summary.md", "manifest.json", "README.txt"):
+        assert src in files[name], name
+    assert vp in files["diagnosis/summary.md"]
+    # no alias stands for two originals
+    aliases = [a for per in mapping["aliases"].values() for a in per.values()]
+    assert len(set(aliases)) == len(aliases), mapping["aliases"]

@@ -37,12 +37,61 @@ from vvolguard.evidence.source import from_bytes
         ("vmware-api-session-id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0", "0f1e2d3c4b5a"),
         ("Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "eyJhbGciOiJIUzI1NiJ9"),
         ("api_key=AKIAxxxxSECRET token: t0k3n-value", "t0k3n-value"),
+        # #17: the shapes that used to survive
+        ("setContext for VP pure-ct0 (url: https://x) succeeded, sessionId 52a1f7e3-0c4d-4b1e", "52a1f7e3"),
+        ("SOAP header VASASESSIONID=7f3c9a1e5b2d; Path=/", "7f3c9a1e5b2d"),
+        ("vmware-api-session-id 52a1b2c3d4e5f60718293a4b5c6d", "52a1b2c3d4e5"),
+        ("esxcli --server vc --username u --password Hunter2! storage vvol list", "Hunter2!"),
+        ("run.sh --api-key=AbC123xyz --token 'two words'", "AbC123xyz"),
+        ("<Login><Password><![CDATA[p4ss<w>rd]]></Password></Login>", "p4ss"),
+        ("<Password><![CDATA[never closed on this line", "never closed"),
+        ("GET /sdk?user=x&password=Ur1P4ss-77&y=1", "Ur1P4ss-77"),
+        ("Authorization: Bearer abcdefgh12345678", "abcdefgh12345678"),
+        ("Cookie: vmware_soap_session=5a2b3c4d5e6f7a8b", "5a2b3c4d5e6f"),
     ],
 )
 def test_secret_shapes_are_stripped(line: str, secret: str) -> None:
     stripped = strip_line(line)
     assert secret not in stripped
     assert "<redacted>" in stripped
+
+
+def test_harmless_session_words_stay() -> None:
+    for line in (
+        "Issuing 'getEvents' to VP pure-ct0 (#outstanding 0/5) [session state: Connected]",
+        "sessionId is invalid; redo setContext",
+        "VasaOp::ThrowFromSessionError [#89844]: ===> FINAL SUCCESS",
+    ):
+        assert strip_line(line) == line
+
+
+HOSTILE_LINES = (
+    "password" * 8192,
+    "<" + "a" * 65536,
+    "sessionId " + "1" * 65536,
+    "--password" * 6000,
+    "<Password><![CDATA[" + "]" * 65536,
+    " " * 65536,
+    "a." * 32768,
+    "1-" * 32768,
+    "1%2e" * 16000,
+    "A\\" * 32768,
+    "user=" * 13000,
+)
+
+
+def test_secret_and_redaction_regexes_are_linear_on_hostile_lines() -> None:
+    """A 64 KiB line of each pathological shape (the cap of a line is 16 KiB) costs
+    milliseconds; a quadratic pattern takes seconds to minutes here. Not a speed goal: a guard
+    against catastrophic backtracking, with a bound 100x above the normal cost."""
+    import time
+
+    p = Pseudonymizer()
+    for line in HOSTILE_LINES:
+        start = time.perf_counter()
+        strip_line(line)
+        p.discover(line)
+        assert time.perf_counter() - start < 3.0, line[:20]
 
 
 def test_secret_stripping_keeps_json_valid_and_harmless_text_intact() -> None:

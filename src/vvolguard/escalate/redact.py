@@ -97,7 +97,7 @@ _IPV4_ENCODED = re.compile(r"(?i)(?<![0-9])(\d{1,3})%2e(\d{1,3})%2e(\d{1,3})%2e(
 _IPV6 = re.compile(r"(?<![0-9A-Za-z:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:)?(?![0-9A-Za-z:])")
 _VERSION_CONTEXT = re.compile(r"(?i)\b(?:version|ver|build|firmware|fw|release|v)\W{0,3}$")
 _URL = re.compile(
-    r"""(?i)\b[a-z][a-z0-9+.-]*://(?:(?P<user>[^/\s@:"'<>]+)(?::[^/\s"'<>]*)?@)?"""
+    r"""(?i)\b[a-z][a-z0-9+.-]{0,30}://(?:(?P<user>[^/\s@:"'<>]+)(?::[^/\s"'<>]*)?@)?"""
     r"""(?P<host>\[[0-9a-f:.%]+\]|[^\s:/?#"'<>\[\](){},;]+)"""
 )
 _USER_KV = re.compile(
@@ -271,14 +271,16 @@ class Pseudonymizer:
             if m.group("user"):
                 self.add_user(m.group("user"))
         for m in _IPV4.finditer(line):
-            if _VERSION_CONTEXT.search(line, 0, m.start()) and m.start() > 0:
+            if _VERSION_CONTEXT.search(line, max(0, m.start() - 16), m.start()) and m.start() > 0:
                 continue
             self.add_ip(m.group(0))
         if "-" in line or "%" in line:
             for pattern in (_IPV4_DASHED, _IPV4_ENCODED):
                 for m in pattern.finditer(line):
                     octets = m.groups()
-                    if all(int(o) <= 255 for o in octets) and not _VERSION_CONTEXT.search(line, 0, m.start()):
+                    if all(int(o) <= 255 for o in octets) and not _VERSION_CONTEXT.search(
+                        line, max(0, m.start() - 16), m.start()
+                    ):
                         self.add_ip(".".join(octets))
         if line.count(":") >= 2:
             for m in _IPV6.finditer(line):
@@ -400,7 +402,7 @@ class Pseudonymizer:
             put(lowered, fresh("vp", provider_counter), Category.PROVIDER)
         host_counter = [0]
         hosts = self._found[Category.HOST]
-        for lowered in sorted(h for h in hosts if "." not in h):
+        for lowered in sorted(h for h in hosts if "." not in h and h not in self._aliases):
             put(lowered, fresh("host", host_counter), Category.HOST)
         for lowered in sorted(h for h in hosts if "." in h):
             short, domain = lowered.split(".", 1)
@@ -490,11 +492,13 @@ class Pseudonymizer:
     def mapping(self) -> dict[str, dict[str, str]]:
         """Original -> alias per category: the key the user keeps to read the package."""
         out: dict[str, dict[str, str]] = {c.value: {} for c in Category}
+        listed: set[str] = set()  # one entry per identifier, in the spelling first seen
         for category, found in self._found.items():
             for lowered, original in sorted(found.items()):
                 alias = self._aliases.get(lowered)
                 named_as = self._categories.get(lowered, category)
-                if alias is not None and original not in out[named_as.value]:
+                if alias is not None and lowered not in listed:
+                    listed.add(lowered)
                     out[named_as.value][original] = alias
         if not self.vm_names:
             del out[Category.VM.value]

@@ -47,7 +47,7 @@ _HEADER = re.compile(
 )
 _BEARER = re.compile(r"(?i)\b(Bearer|Basic|Negotiate)\s+[A-Za-z0-9._~+/=-]{8,}")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+")
-_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@\"'<>]+:[^/\s\"'<>]+@")
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,30}://)[^/\s:@\"'<>]+:[^/\s\"'<>]+@")
 #: ``<Password>x</Password>``, ``<wsse:Password Type=..>``, ``<Password><![CDATA[x]]></Password>``;
 #: an element whose closing tag is not on the line loses the rest of the line.
 _XML_SECRET = re.compile(
