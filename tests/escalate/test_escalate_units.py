@@ -11,6 +11,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from vvolguard.escalate import excerpts as excerpts_mod
+from vvolguard.escalate.classify import _CONTENT_RULES
 from vvolguard.escalate.excerpts import Anchor, cut_windows
 from vvolguard.escalate.redact import KEEP_USER_PREFIXES, KEEP_USERS, Pseudonymizer
 from vvolguard.escalate.secrets import strip_line, strip_text
@@ -92,6 +93,12 @@ def test_secret_and_redaction_regexes_are_linear_on_hostile_lines() -> None:
         strip_line(line)
         p.discover(line)
         assert time.perf_counter() - start < 3.0, line[:20]
+    # the package's own content rules, on a 64 KiB sniff head of blank lines and of spaces
+    for head in ("\n" * 65536, " " * 65536, " \n" * 32768, "\t\n" * 32768):
+        start = time.perf_counter()
+        for pattern, _ in _CONTENT_RULES:
+            pattern.search(head)
+        assert time.perf_counter() - start < 3.0, repr(head[:4])
 
 
 def test_secret_stripping_keeps_json_valid_and_harmless_text_intact() -> None:

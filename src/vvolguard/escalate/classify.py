@@ -70,7 +70,7 @@ _CONTENT_RULES: tuple[tuple[re.Pattern[str], Part], ...] = (
     (re.compile(r"-----BEGIN CERTIFICATE-----"), Part.CERTIFICATE),
     (re.compile(r"vvold\[\d+\]|VVold\[\d+\]:"), Part.VVOLD_LOG),
     (re.compile(r"(?m)^VP Name:"), Part.VASAPROVIDER),
-    (re.compile(r"(?m)^\s+Lun Id:"), Part.PROTOCOLENDPOINT),
+    (re.compile(r"(?m)^[ \t]+Lun Id:"), Part.PROTOCOLENDPOINT),  # [ \t]: \s+ would span lines (quadratic)
 )
 
 
