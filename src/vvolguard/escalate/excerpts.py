@@ -4,7 +4,12 @@ Why windows and not whole logs: a vvold.log can be gigabytes, the vendor needs t
 each failure, and every line shipped is a line to redact and to read. One streaming pass per file:
 a time-bounded look-behind buffer supplies the "before" part when a failure is reached, and the
 window stays open until ``window`` after the last failure it covers (close failures share one
-window). Memory is bounded by the per-window line caps, whatever the size of the log.
+window). Memory is bounded by the line cap of the reader (``stream.LINE_KEEP``) and the per-window
+line and character caps, whatever the size of the log or of one of its lines.
+
+Time: lines are read a block at a time and parsed vectorised (polars); only the lines of an open
+window and the few where something happens go through Python one by one, so a quiet gigabyte
+costs about one parse, and a block without any timestamp or signal is not even split.
 
 Failures ("anchors") are the failed vCenter tasks when a task export was given, matched to the
 host by short name; without them, the vvold lines that the runbook calls failure signals
