@@ -90,7 +90,7 @@ def render_readme(manifest: dict[str, Any], diagnosis: Diagnosis | None) -> str:
             "Host names, domains, IP addresses, user names and provider names are replaced by aliases",
             "(host-01, dom-01.invalid, 192.0.2.x, user-01, ad-01, vp-01), the same alias in every file.",
             "The sender keeps the mapping; ask them to translate an alias when you need the real name.",
-            "Every user name is replaced, the SSO administrator and its domain included; kept as they",
+            "Every user name is replaced, built-in SSO accounts and their domain included; kept as they",
             "are: the ESXi built-in accounts root, vpxuser and dcui (the same on every host), array IDs,",
             "datastore names and, unless the sender asked otherwise, VM names.",
         ]
