@@ -9,12 +9,15 @@ next moves (:mod:`nextmoves`).
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from vvolguard.analysis.causes import HOST_EVENT_CAUSES, classify_error, rule_for
 from vvolguard.analysis.certificates import assess
+from vvolguard.analysis.coverage import CoverageLedger, HostCoverage
 from vvolguard.analysis.decision import decide
 from vvolguard.analysis.facts import (
     BAD_STATUSES,
@@ -30,8 +33,12 @@ from vvolguard.analysis.migrations import HostNames, MigrationLedger, host_key
 from vvolguard.analysis.missing import missing_evidence
 from vvolguard.analysis.model import (
     UNNAMED_HOST,
+    CoverageUse,
     Diagnosis,
+    FailureClass,
     InputFile,
+    Note,
+    NoteKind,
     PESummary,
     ProviderSummary,
     Verdict,
@@ -42,12 +49,16 @@ from vvolguard.records import (
     CertificateRecord,
     Citation,
     EvidenceKind,
+    EvidenceSpan,
     GroundTruth,
     HostEventKind,
     HostIdentity,
     HostLogEvent,
+    HostOperation,
     MigrationTask,
     ProtocolEndpointRecord,
+    ProviderEvent,
+    ProviderEventKind,
     ProviderRecord,
     ReadWarning,
     StorageContainerRecord,
@@ -66,6 +77,20 @@ WHOLE_OUTPUTS = frozenset(
 MAX_WARNINGS = 5000
 MAX_PER_KIND = 5000
 MAX_HOST_EVENTS_PER_KIND = 200
+#: vCenter-side provider events kept (sps.log can repeat one failure every few seconds for days).
+MAX_PROVIDER_EVENTS = 5000
+MAX_HOST_OPERATIONS = 5000
+#: Provider events from vCenter's side that are trust failures in themselves (not a timeout).
+TRUST_EVENTS = frozenset({ProviderEventKind.CERTIFICATE, ProviderEventKind.SSL})
+#: Provider events that say the provider could not be reached or kept in sync.
+OUTAGE_EVENTS = frozenset(
+    {
+        ProviderEventKind.SETCONTEXT_FAILURE,
+        ProviderEventKind.TRANSPORT,
+        ProviderEventKind.SYNC_FAILURE,
+        ProviderEventKind.OFFLINE,
+    }
+)
 
 
 class Analyzer:
@@ -79,8 +104,12 @@ class Analyzer:
             exemplars=self.t.exemplars_per_kind,
             gap_cap_seconds=self.t.at_ceiling_max_gap_seconds,
         )
-        self.ledger = MigrationLedger()
+        self.ledger = MigrationLedger(self.t.task_join_tolerance_seconds)
         self.names = HostNames()
+        self.coverage = CoverageLedger()
+        self.host_ops: list[HostOperation] = []
+        self.provider_events: list[ProviderEvent] = []
+        self.dropped_provider_events = 0
         self.providers: dict[tuple[str, str], ProviderRecord] = {}
         self.pes: dict[tuple[str, str], ProtocolEndpointRecord] = {}
         self.containers: dict[tuple[str, str], StorageContainerRecord] = {}
@@ -100,7 +129,12 @@ class Analyzer:
         """Fold one record of any type from ``records.py``; unknown types are ignored."""
         if isinstance(record, VasaFrame):
             self.signals.add(record)
+            self.coverage.add_frame(record)
             self.kinds_seen.add(EvidenceKind.VVOLD_LOG)
+        elif isinstance(record, EvidenceSpan):
+            self.coverage.add_span(record)
+            if record.host and record.host.lower() != VCENTER:
+                self.names.see(record.host, 2)
         elif isinstance(record, ProviderRecord):
             # PowerCLI exports say "vcenter"; an esxcli file given outside a bundle has no
             # observer, and it is still one ESXi host's view, never vCenter's.
@@ -135,7 +169,18 @@ class Analyzer:
             if len(kept) < MAX_HOST_EVENTS_PER_KIND:
                 kept.append(record)
             self.host_event_counts[(host_key(record.host), record.kind)] += 1
+            self.coverage.add_event(record)
             self._listed(EvidenceKind.HOSTD_LOG, record.host)
+        elif isinstance(record, HostOperation):
+            self.names.see(record.host, 1)
+            if len(self.host_ops) < MAX_HOST_OPERATIONS:
+                self.host_ops.append(record)
+        elif isinstance(record, ProviderEvent):
+            self.kinds_seen.add(EvidenceKind.SPS_LOG)
+            if len(self.provider_events) < MAX_PROVIDER_EVENTS:
+                self.provider_events.append(record)
+            else:
+                self.dropped_provider_events += 1
         elif isinstance(record, HostIdentity):
             self.names.see(record.host, 3)
             self.identities.setdefault(host_key(record.host), record)
@@ -192,6 +237,10 @@ class Analyzer:
             or self.host_events
             or EvidenceKind.PROTOCOLENDPOINT_LIST in self.kinds_seen
         )
+        inferred = self.ledger.infer_sources(self.host_ops, self.names, t.maintenance_overlap_seconds)
+        facts.inferred_sources = [
+            (self.names.display(host) or host, how, cite, len(tasks)) for host, tasks, cite, how in inferred
+        ]
         facts.incident = self._incident_window()
         incident_time = facts.incident[0] if facts.incident else None
 
@@ -227,6 +276,12 @@ class Analyzer:
         involved = [host_key(h) for task in failed for h in (task.source_host, task.dest_host) if h]
         involved += [host_key(e.host) for e in facts.host_failures if e.host]
         facts.involved_hosts = list(dict.fromkeys(k for k in involved if k))
+        if facts.failed_migrations or facts.host_failures:
+            facts.window = facts.incident
+        causes = self._explain(facts, failed)
+        self._check_coverage(facts)
+        self._connection_facts(facts)
+        facts.restarts = self.coverage.restarts()
 
         migrations, in_flight = self.ledger.summarise(
             self.names,
@@ -234,6 +289,8 @@ class Analyzer:
             nearby=self._nearby,
             end_of_evidence=(self.signals.span() or (None, None))[1]
             or (facts.incident[1] if facts.incident else None),
+            admission_limit=t.host_admission_limit,
+            cause_of=lambda task: causes.get(id(task)),
         )
         facts.storms = len(migrations.storms)
         facts.retry_succeeded, facts.retry_failed = self.ledger.retries()
@@ -243,9 +300,14 @@ class Analyzer:
         writer = FindingWriter(self)
         findings = [writer.finding(primary, facts, migrations, verdict=True)]
         findings += [writer.finding(rule, facts, migrations) for rule in secondary]
+        for finding in findings:
+            finding.coverage = self._finding_coverage(finding, facts)
         verdict = Verdict(
-            cls=primary.cls.value, confidence=findings[0].confidence, summary=writer.summary(findings[0])
+            cls=primary.cls.value,
+            confidence=findings[0].confidence,
+            summary=writer.summary(findings[0], facts),
         )
+        notes = self._notes(facts)
 
         warnings = list(self.warnings)
         if self.dropped_warnings:
@@ -279,6 +341,8 @@ class Analyzer:
             incident_window=facts.incident,
             now=self.now,
             thresholds=t.as_dict(),
+            coverage=self._coverage_summary(facts),
+            notes=notes,
         )
 
     # ---------------------------------------------------------------- facts
@@ -363,6 +427,222 @@ class Analyzer:
         key = host_key(host)
         return self.signals.nearby(lambda raw: host_key(raw) == key, when, self.t.nearby_window_seconds)
 
+    def _explain(self, f: Facts, failed: list[MigrationTask]) -> dict[int, str]:
+        """Which failures name a cause outside the VASA control plane: the task's own error text
+        (one table of vCenter's fault names and messages, :mod:`causes`), else a host fault of
+        such a kind on its source or destination near its time. Returns id(task) -> fault name."""
+        events = sorted(
+            (e for kind in HOST_EVENT_CAUSES for e in self.host_events.get(kind, [])),
+            key=lambda e: (e.ts, e.citation.file, e.citation.line or 0),
+        )
+        window = timedelta(seconds=self.t.nearby_window_seconds)
+        out: dict[int, str] = {}
+        for task in failed:
+            rule = classify_error(task.error)
+            cite = task.citation
+            if rule is None:
+                when = task.end or task.start
+                hosts = {host_key(task.source_host), host_key(task.dest_host)} - {""}
+                event = next(
+                    (
+                        e
+                        for e in events
+                        if when is not None
+                        and abs(e.ts - when) <= window
+                        and (not hosts or not e.host or host_key(e.host) in hosts)
+                    ),
+                    None,
+                )
+                if event is not None:
+                    rule, cite = rule_for(HOST_EVENT_CAUSES[event.kind]), event.citation
+            if rule is None:
+                f.unexplained_failures += 1
+                continue
+            f.explained_failures += 1
+            out[id(task)] = rule.fault
+            f.named_causes.append((rule.label, rule.fault, cite))
+        if not failed:  # failures seen only in host logs
+            for event in f.host_failures:
+                cause = HOST_EVENT_CAUSES.get(event.kind)
+                if cause is None:
+                    f.unexplained_failures += 1
+                else:
+                    f.explained_failures += 1
+                    rule = rule_for(cause)
+                    f.named_causes.append((rule.label, rule.fault, event.citation))
+        return out
+
+    def _check_coverage(self, f: Facts) -> None:
+        """Does the vvold evidence of the failures' hosts cover the failure window (with the
+        margin before it)? Without failures there is no window, and nothing to check."""
+        t = self.t
+        vvold = str(EvidenceKind.VVOLD_LOG)
+        have = self.coverage.hosts_with(vvold)
+        if f.window is None:
+            f.vvold_covered = f.vvold_any
+            return
+        keys = list(f.involved_hosts) or [k for k in have if k]
+        if "" in have:
+            keys.append("")  # a vvold.log naming no host may be any of them
+        f.coverage_checks = [
+            self.coverage.check(k, vvold, f.window, t.coverage_margin_seconds, t.coverage_gap_seconds)
+            for k in dict.fromkeys(keys)
+        ]
+        for check in f.coverage_checks:
+            if check.host is None and check.spans:
+                check.host = self.names.display(check.spans[0].host) if check.spans[0].host else None
+            elif check.host is not None:
+                check.host = self.names.display(check.host) or check.host
+        f.vvold_covered = any(c.covers for c in f.coverage_checks)
+
+    def _connection_facts(self, f: Facts) -> None:
+        """setContext, transport and SSL failures (vvold's and vCenter's own) split into those
+        inside a VASA pressure storm (KB 412434: every host re-running setContext against an
+        overloaded provider) and those outside one (registration, trust, availability)."""
+        t = self.t
+        width = self.signals.bucket_seconds
+        cells = self.signals.cells if self.signals.series else {}
+        pressured = {(sv.stats.host or "", sv.stats.vp) for sv in f.pressured}
+        pressure_times = sorted(
+            b
+            for (h, vp, b), c in cells.items()
+            if ((h, vp or "(unknown)") in pressured or (h, vp) in pressured)
+            and (c.counts["no_free_conn"] or c.counts["busy"])
+        )
+
+        def in_storm(epoch: float) -> bool:
+            i = bisect.bisect_left(pressure_times, epoch - t.pressure_window_seconds - width)
+            return i < len(pressure_times) and pressure_times[i] <= epoch + t.pressure_window_seconds
+
+        for (_h, _vp, b), c in cells.items():
+            n = max(c.counts["setcontext_failure"], c.counts["transport"]) + c.counts["ssl"]
+            if not n:
+                continue
+            if in_storm(b):
+                f.conn_inside += n
+            else:
+                f.conn_outside += n
+        for event in self._open_provider_events(f.window):
+            if event.kind in TRUST_EVENTS:
+                f.sps_trust.append(event)
+            elif event.kind in OUTAGE_EVENTS:
+                (f.sps_outage_inside if in_storm(event.ts.timestamp()) else f.sps_outage_outside).append(
+                    event
+                )
+
+    def _open_provider_events(self, window: tuple[datetime, datetime] | None) -> list[ProviderEvent]:
+        """vCenter's provider failures that were still open at the failure window: not after
+        its end, and not followed by the provider coming back online before it began."""
+        events = sorted(self.provider_events, key=lambda e: (e.ts, e.citation.file, e.citation.line or 0))
+        if window is None:
+            return [e for e in events if e.kind != ProviderEventKind.ONLINE]
+        online: dict[str, list[datetime]] = {}
+        for e in events:
+            if e.kind == ProviderEventKind.ONLINE:
+                online.setdefault(_provider_key(e), []).append(e.ts)
+        out = []
+        for e in events:
+            if e.kind == ProviderEventKind.ONLINE or e.ts > window[1]:
+                continue
+            back = online.get(_provider_key(e), [])
+            if any(e.ts < when <= window[0] for when in back):
+                continue
+            out.append(e)
+        return out
+
+    def _uses(self, keys: list[str], f: Facts, kinds: tuple[str, ...] | None = None) -> list[CoverageUse]:
+        """Coverage of each host key's evidence (of ``kinds``, or every kind it has)."""
+        t = self.t
+        out: list[CoverageUse] = []
+        for key in dict.fromkeys(keys):
+            by_kind = self.coverage.kinds_for(key)
+            wanted = kinds or tuple(sorted(by_kind))
+            for kind in wanted:
+                spans = by_kind.get(kind, [])
+                if not spans and f.window is None:
+                    continue
+                check: HostCoverage | None = None
+                if f.window is not None:
+                    check = self.coverage.check(
+                        key, kind, f.window, t.coverage_margin_seconds, t.coverage_gap_seconds
+                    )
+                shown = next((s.host for s in spans if s.host), None) or key or None
+                out.append(
+                    CoverageUse(
+                        host=self.names.display(shown) if shown else None,
+                        kind=kind,
+                        start=min((s.start for s in spans), default=None),
+                        end=max((s.end for s in spans), default=None),
+                        files=sorted({s.file for s in spans})[:20],
+                        needed=check.needed if check else None,
+                        covers_window=check.covers if check else None,
+                        derived=not any(s.from_reader for s in spans),
+                    )
+                )
+        return out
+
+    def _finding_coverage(self, finding: Any, f: Facts) -> list[CoverageUse]:
+        """The coverage a finding relied on: for a conclusion from absence (not-control-plane,
+        healthy, insufficient-evidence), the vvold coverage of the failures' hosts; for the others,
+        the evidence of the hosts they name."""
+        vvold = str(EvidenceKind.VVOLD_LOG)
+        absence = {FailureClass.NOT_CONTROL_PLANE, FailureClass.HEALTHY, FailureClass.INSUFFICIENT_EVIDENCE}
+        if finding.id in absence:
+            keys = list(f.involved_hosts) or self.coverage.hosts_with(vvold)
+            if "" in self.coverage.hosts_with(vvold):
+                keys.append("")
+            uses = self._uses(keys, f, (vvold,))
+            if finding.id == FailureClass.NOT_CONTROL_PLANE:
+                logs = (str(EvidenceKind.HOSTD_LOG), str(EvidenceKind.VMKERNEL_LOG))
+                uses += [u for u in self._uses(keys, f, logs) if u.files and set(u.files) & _files(finding)]
+            return uses
+        keys = [host_key(h) for h in finding.hosts]
+        if not keys and "" in self.coverage.hosts_with(vvold):
+            keys = [""]
+        return [u for u in self._uses(keys, f) if u.start is not None]
+
+    def _coverage_summary(self, f: Facts) -> list[CoverageUse]:
+        keys = sorted({h for (h, _, _) in self.coverage.spans})
+        return self._uses(keys, f)
+
+    def _notes(self, f: Facts) -> list[Note]:
+        notes: list[Note] = []
+        for r in f.restarts:
+            where = r.host or "a host (the file names none)"
+            when = f"between {_fmt(r.after)} and {_fmt(r.at)}" if r.after else f"at {_fmt(r.at)}"
+            pids = f" (pid {r.old_pid} -> {r.new_pid})" if r.old_pid and r.new_pid else ""
+            notes.append(
+                Note(
+                    NoteKind.VVOLD_RESTART,
+                    f"vvold restarted on {where} {when}{pids}: its sessions to every provider were "
+                    "re-established with setContext",
+                    [r.host] if r.host else [],
+                    list(r.citations),
+                )
+            )
+        for host, how, cite, n in f.inferred_sources:
+            notes.append(
+                Note(
+                    NoteKind.SOURCE_HOST_INFERRED,
+                    f"{n} migration(s) whose records name no source host came from {host} "
+                    f"(inferred from {how})",
+                    [host],
+                    [cite] if cite else [],
+                )
+            )
+        for host, raw in sorted(self.ledger.raw_peaks.items()):
+            notes.append(
+                Note(
+                    NoteKind.ADMISSION_LIMIT,
+                    f"the evidence shows up to {raw} migrations from {host} at once, more than vCenter "
+                    f"admits per host ({self.t.host_admission_limit}); the excess were queued (or are "
+                    "copies of one task), so the concurrency is counted at the limit",
+                    [host],
+                    [],
+                )
+            )
+        return notes
+
     def _conditions(self, f: Facts) -> dict[str, bool]:
         """The decision table's conditions. Host-specific evidence (pressure, PE trouble) only
         explains failed migrations when it is on their source or destination host (or when the
@@ -376,28 +656,43 @@ class Analyzer:
         pressure = bool(f.pressured)
         pressure_here = pressure and related({host_key(sv.stats.host) or None for sv in f.pressured})
         failures = f.failed_migrations > 0 or bool(f.host_failures)
-        impact = (failures and pressure_here) or f.vvold_failures_on_pressured > 0 or f.storms > 0
+        # failures whose own error names another cause are not the provider's doing
+        impact = (
+            (f.unexplained_failures > 0 and pressure_here)
+            or f.vvold_failures_on_pressured > 0
+            or f.storms > 0
+        )
         saturated = pressure and impact
         cert_at_incident = {c.status_at_incident for c in f.certs}
         cert_now = {c.status_now for c in f.certs}
+        # setContext/transport/SSL failures outside a pressure storm, vvold's and vCenter's own
+        outside = f.conn_outside + len(f.sps_outage_outside)
         untrusted = (
             bool(f.bad_providers)
+            or bool(f.sps_trust)
             or f.ssl_total >= t.transport_events
-            or (f.ssl_total + f.connect_failures >= t.transport_events and not pressure)
+            or outside >= t.transport_events
         )
+        # "never healthy": even one such failure is registration/trust evidence
+        connection_failures = outside > 0 and not untrusted
+        # a conclusion from absence needs vvold that covers the failure window; a failure whose
+        # own error names a cause outside VASA needs none
+        all_named = failures and f.unexplained_failures == 0 and f.explained_failures > 0
         pe_any = bool(f.pe_bad or f.pe_missing) or (bool(f.pe_events) and not saturated)
         pe_hosts = {host_key(pe.host) for pe in f.pe_bad} | {host_key(h) for h, _, _ in f.pe_missing}
         pe_hosts |= {host_key(e.host) for e in f.pe_events}
         pe_here = pe_any and related(pe_hosts)
-        # vvold from a failure's own host (or a vvold.log naming no host) can clear the control plane
-        covered = (bool(f.vvold_hosts & involved) or f.vvold_unnamed) if involved else f.vvold_any
+        # vvold from a failure's own host (or a vvold.log naming no host) that covers the failure
+        # window can clear the control plane
+        covered = f.vvold_covered
         return {
             "certificate_expired_at_incident": "expired" in cert_at_incident,
             "provider_offline_or_untrusted": untrusted,
+            "provider_connection_failures": connection_failures,
             "pe_not_presented": pe_here,
             "provider_saturated": saturated,
             "failures_without_control_plane_signal": failures
-            and covered
+            and (covered or all_named)
             and not pressure_here
             and not untrusted
             and not pe_here
@@ -446,6 +741,18 @@ class Analyzer:
                 worst = min(mine, key=lambda c: c.not_after)
                 summary.certificate = worst.as_dict()
         return sorted(out.values(), key=lambda s: s.name.lower())
+
+
+def _provider_key(event: ProviderEvent) -> str:
+    return (event.provider or event.url or "").lower()
+
+
+def _fmt(when: datetime | None) -> str:
+    return when.strftime("%Y-%m-%d %H:%M:%SZ") if when else "?"
+
+
+def _files(finding: Any) -> set[str]:
+    return {c.file for c in finding.citations}
 
 
 def _max(a: Any, b: Any) -> Any:

@@ -1,0 +1,149 @@
+"""Causes named outside the VASA control plane: one table of task-error patterns and host faults.
+
+A failed migration whose own error names another cause (the file is too large for the
+datastore, the switchover took too long, the vMotion network dropped, admission control refused,
+the VM was in the wrong state, a permission was missing) is not explained by VASA pressure, and
+needs no vvold.log to say so: the error itself is the positive evidence for ``not-control-plane``.
+vCenter's bare "A system error occurred." names nothing, and stays for the control-plane rows.
+
+The table is data, each row with the fault name vCenter uses (``vim.fault.FileTooLarge``, ...)
+and the English messages it shows, so a reviewer can check it against the sources in one place
+(evidence-formats.md 1.11, 4.2, 6.1; KB 307365 for the switchover timer). Every pattern is a plain
+alternation of literals (linear time whatever the input).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from vvolguard.records import HostEventKind
+
+
+class OutsideCause(StrEnum):
+    """A cause outside the VASA control plane, as named by a task error or a host fault."""
+
+    FILE_TOO_LARGE = "file-too-large"
+    SWITCHOVER = "switchover-exceeded"
+    DESTINATION_RESUME = "destination-failed-resume"
+    VMOTION_NETWORK = "vmotion-network"
+    INSUFFICIENT_RESOURCES = "insufficient-resources"
+    INVALID_STATE = "invalid-state"
+    NO_PERMISSION = "no-permission"
+
+
+@dataclass(frozen=True)
+class CauseRule:
+    cause: OutsideCause
+    fault: str  # the fault name vCenter uses
+    label: str  # what a person reads in a finding
+    pattern: re.Pattern[str]
+
+
+def _any(*literals: str) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(x) for x in literals), re.IGNORECASE)
+
+
+#: Task error text -> cause. First match wins, so the more specific rows come first.
+CAUSE_TABLE: tuple[CauseRule, ...] = (
+    CauseRule(
+        OutsideCause.FILE_TOO_LARGE,
+        "FileTooLarge",
+        "file too large for the datastore / config vVol",
+        _any(
+            "FileTooLarge",
+            "is larger than the maximum size supported by datastore",
+            "larger than the maximum size supported",
+            "file is too large",
+            "too large for the datastore",
+        ),
+    ),
+    CauseRule(
+        OutsideCause.SWITCHOVER,
+        "SystemError (switchover)",
+        "vMotion switchover time exceeded (fsr.maxSwitchoverSeconds, KB 307365)",
+        _any("Maximum switchover time", "switchover time for migration exceeded", "0xbad0109"),
+    ),
+    CauseRule(
+        OutsideCause.DESTINATION_RESUME,
+        "SystemError (destination failed to resume)",
+        "destination failed to resume after switchover (KB 307365)",
+        _any("destination failed to resume"),
+    ),
+    CauseRule(
+        OutsideCause.VMOTION_NETWORK,
+        "MigrationFault (vMotion network)",
+        "vMotion network error",
+        _any(
+            "vMotion network",
+            "did not receive data from the source host",
+            "Failed waiting for data",
+            "Connection reset by peer",
+            "Failed to connect to remote host",
+            "network is unreachable",
+            "No route to host",
+            "migration was unable to connect",
+        ),
+    ),
+    CauseRule(
+        OutsideCause.INSUFFICIENT_RESOURCES,
+        "InsufficientResourcesFault",
+        "admission control / insufficient resources",
+        _any(
+            "InsufficientResourcesFault",
+            "InsufficientHostCapacityFault",
+            "InsufficientMemoryResourcesFault",
+            "InsufficientCpuResourcesFault",
+            "InsufficientFailoverResourcesFault",
+            "Insufficient resources",
+            "admission control",
+            "insufficient capacity",
+        ),
+    ),
+    CauseRule(
+        OutsideCause.INVALID_STATE,
+        "InvalidState",
+        "operation not allowed in the current state",
+        _any(
+            "InvalidState",
+            "InvalidPowerState",
+            "InvalidHostState",
+            "not allowed in the current state",
+            "cannot be performed in the current state",
+        ),
+    ),
+    CauseRule(
+        OutsideCause.NO_PERMISSION,
+        "NoPermission",
+        "missing permission",
+        _any("NoPermission", "Permission to perform this operation was denied", "does not have permission"),
+    ),
+)
+
+#: Host faults (hostd/vmkernel) that name a cause outside VASA, with the cause they name.
+HOST_EVENT_CAUSES: dict[HostEventKind, OutsideCause] = {
+    HostEventKind.FILE_TOO_LARGE: OutsideCause.FILE_TOO_LARGE,
+    HostEventKind.CONFIG_VVOL_LIMIT: OutsideCause.FILE_TOO_LARGE,
+    HostEventKind.SWITCHOVER_EXCEEDED: OutsideCause.SWITCHOVER,
+    HostEventKind.DEST_FAILED_RESUME: OutsideCause.DESTINATION_RESUME,
+    HostEventKind.VMOTION_NETWORK: OutsideCause.VMOTION_NETWORK,
+    HostEventKind.INSUFFICIENT_RESOURCES: OutsideCause.INSUFFICIENT_RESOURCES,
+    HostEventKind.INVALID_STATE: OutsideCause.INVALID_STATE,
+    HostEventKind.NO_PERMISSION: OutsideCause.NO_PERMISSION,
+}
+
+_BY_CAUSE = {rule.cause: rule for rule in CAUSE_TABLE}
+
+
+def classify_error(text: str | None) -> CauseRule | None:
+    """The outside cause a task's error text names, or None (including the bare "A system error
+    occurred.", which names nothing)."""
+    if not text:
+        return None
+    clipped = text[:4000]
+    return next((rule for rule in CAUSE_TABLE if rule.pattern.search(clipped)), None)
+
+
+def rule_for(cause: OutsideCause) -> CauseRule:
+    return _BY_CAUSE[cause]
