@@ -14,10 +14,8 @@ from vvolguard.analysis.migrations import host_key
 from vvolguard.analysis.model import MissingEvidence
 from vvolguard.records import EvidenceKind
 
-VVOLD_GREP = (
-    'grep -Ei "No free connections|PROVIDER_BUSY|bindVirtualVolume|createVirtualVolume|TimedOut|GetFreeConn" '
-    "/var/run/log/vvold.log"
-)
+VVOLD_PATTERN = "No free connections|PROVIDER_BUSY|bindVirtualVolume|createVirtualVolume|TimedOut|GetFreeConn"
+VVOLD_GREP = f'grep -Ei "{VVOLD_PATTERN}" /var/run/log/vvold.log'
 
 
 def missing_evidence(an: Any, f: Facts) -> list[MissingEvidence]:
@@ -27,8 +25,27 @@ def missing_evidence(an: Any, f: Facts) -> list[MissingEvidence]:
     targets = [an.names.display(h) or h for h in hosts][:5] or ["<source host of a failed migration>"]
     vp_hosts = an.listed.get(EvidenceKind.VASAPROVIDER_LIST, set())
     pe_hosts = an.listed.get(EvidenceKind.PROTOCOLENDPOINT_LIST, set())
+    uncovered = {host_key(c.host): c for c in f.uncovered if c.host}
+    for check in f.uncovered:
+        shown = check.host or "<the host of the vvold.log given>"
+        lo, hi = check.needed
+        out.append(
+            MissingEvidence(
+                f"vvold.log of {shown} covering {lo:%Y-%m-%d %H:%M:%S}Z to {hi:%Y-%m-%d %H:%M:%S}Z "
+                "(the rotated vvold.N.gz files)",
+                f"the vvold.log given covers {check.start:%Y-%m-%d %H:%M:%S}Z to "
+                f"{check.end:%Y-%m-%d %H:%M:%S}Z only, so it cannot show whether VASA calls waited "
+                "for a free connection or got PROVIDER_BUSY around the failures; ESXi keeps 8 rotated "
+                "generations next to it (/var/run/log or /scratch/log)",
+                f"ssh root@{shown} 'ls -l /var/run/log/vvold* /scratch/log/vvold*; zcat -f "
+                "/var/run/log/vvold.*.gz /var/run/log/vvold.log | "
+                f'grep -Ei "{VVOLD_PATTERN}"\'   # or a full support bundle, which includes them: vm-support',
+            )
+        )
     for shown in targets:
         key = host_key(shown)
+        if key in uncovered:
+            continue
         if key not in f.vvold_hosts and not f.vvold_unnamed and not (not f.involved_hosts and f.vvold_any):
             out.append(
                 MissingEvidence(
