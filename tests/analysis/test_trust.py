@@ -51,8 +51,9 @@ def setcontext(v: Vvold, sec: float, fault: str = "TRANSPORT_FAULT") -> None:
         fault=fault,
         level="error",
         url="https://vp01.corp.example:8084/vasa",
-        text=f"VasaSession::DoSetContext: setContext for VP {v.vp} (url: https://vp01.corp.example:8084/vasa) "
-        f"failed [connectionState: TransportError]: {fault} (Timeout / SSL_connect() failed in tcp_connect())",
+        text=f"VasaSession::DoSetContext: setContext for VP {v.vp} (url: https://vp01.corp.example:8084/"
+        f"vasa) failed [connectionState: TransportError]: {fault} (Timeout / SSL_connect() failed in "
+        "tcp_connect())",
     )
 
 
@@ -124,7 +125,8 @@ def test_a_provider_outage_that_ended_before_the_incident_does_not_explain_it() 
     records = [quiet().frame(), quiet("esx-02").frame(), provider("online", "esx-01"), pe("esx-01")]
     records += wave(3, {1})
     outage = [
-        sps_event(ProviderEventKind.SETCONTEXT_FAILURE, -3000 - 60 * i, "SetContext failed!") for i in range(4)
+        sps_event(ProviderEventKind.SETCONTEXT_FAILURE, -3000 - 60 * i, "SetContext failed!")
+        for i in range(4)
     ]
     assert run([*records, *outage]).verdict.cls == FailureClass.PROVIDER_REGISTRATION
     back = sps_event(ProviderEventKind.ONLINE, -1000, "provider pure-ct0 is online")

@@ -693,7 +693,7 @@ class Analyzer:
             "provider_saturated": saturated,
             "failures_without_control_plane_signal": failures
             and (covered or all_named)
-            and not pressure_here
+            and (not pressure_here or all_named)
             and not untrusted
             and not pe_here
             and "expired" not in cert_at_incident,

@@ -21,6 +21,8 @@ FINISHED = (TaskState.SUCCESS, TaskState.ERROR)
 #: Migration records kept; a vCenter keeps far fewer tasks than this, so it only guards memory
 #: against a pathological export.
 MAX_TASKS = 100_000
+#: The coarsest rounding of a task time in an export (the vSphere Client CSV keeps whole seconds).
+ROUNDING = timedelta(seconds=1)
 
 
 def host_key(name: str | None) -> str:
@@ -108,7 +110,7 @@ class MigrationLedger:
             if other.start is None:
                 continue
             delta = abs(other.start - task.start)
-            if delta > self.tolerance or _contradicts(other, task, self.tolerance):
+            if delta > self.tolerance or _contradicts(other, task):
                 continue
             if best is None or delta < best[0]:
                 best = (delta, key)
@@ -330,14 +332,14 @@ def _precision(t: datetime) -> int:
     return 1 if t.microsecond % 1000 == 0 else 2
 
 
-def _contradicts(a: MigrationTask, b: MigrationTask, tolerance: timedelta) -> bool:
+def _contradicts(a: MigrationTask, b: MigrationTask) -> bool:
     """Two records that cannot be copies of one migration."""
     if a.task_id and b.task_id and _norm_id(a.task_id) != _norm_id(b.task_id):
         return True
     if a.event_chain_id and b.event_chain_id and a.event_chain_id != b.event_chain_id:
         return True
     for x, y in ((a, b), (b, a)):  # one ended before the other started: a retry
-        if x.end is not None and y.start is not None and x.end + tolerance < y.start:
+        if x.end is not None and y.start is not None and x.end + ROUNDING < y.start:
             return True
     for name in ("source_host", "dest_host"):
         x, y = host_key(getattr(a, name)), host_key(getattr(b, name))
