@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -143,3 +144,10 @@ def test_coverage_is_in_the_json_and_the_document_validates() -> None:
     assert finding["coverage"][0]["covers_window"] is False
     assert finding["coverage"][0]["needed"] == ["2026-03-14T09:55:02Z", "2026-03-14T10:01:36Z"]
     assert {c["host"] for c in doc["coverage"]} == {"esx-01", "esx-02"}
+
+
+def test_failures_without_times_cannot_be_cleared_by_any_log() -> None:
+    undated = [replace(t, start=None, end=None) for t in failures()]
+    d = run([quiet("esx-01", -600, 1200).frame(), quiet("esx-02", -600, 1200).frame(), *hosts_ok(), *undated])
+    assert d.verdict.cls == FailureClass.INSUFFICIENT_EVIDENCE
+    assert "carry no time" in d.primary.reason

@@ -276,8 +276,7 @@ class Analyzer:
         involved = [host_key(h) for task in failed for h in (task.source_host, task.dest_host) if h]
         involved += [host_key(e.host) for e in facts.host_failures if e.host]
         facts.involved_hosts = list(dict.fromkeys(k for k in involved if k))
-        if facts.failed_migrations or facts.host_failures:
-            facts.window = facts.incident
+        facts.window = self._failure_window(facts)
         causes = self._explain(facts, failed)
         self._check_coverage(facts)
         self._connection_facts(facts)
@@ -365,6 +364,14 @@ class Analyzer:
         if not spans:
             return None
         return min(s[0] for s in spans), max(s[1] for s in spans)
+
+    def _failure_window(self, f: Facts) -> tuple[datetime, datetime] | None:
+        """When the failures happened (failed tasks and host-side vMotion failures), the window a
+        conclusion from absence must see; None when nothing failed or no failure has a time (then
+        no log can be placed against the failures)."""
+        times = list(self.ledger.failure_span() or ())
+        times += [e.ts for e in f.host_failures]
+        return (min(times), max(times)) if times else None
 
     def _pressured_series(self) -> list[SeriesVerdict]:
         t = self.t
@@ -479,7 +486,8 @@ class Analyzer:
         vvold = str(EvidenceKind.VVOLD_LOG)
         have = self.coverage.hosts_with(vvold)
         if f.window is None:
-            f.vvold_covered = f.vvold_any
+            # nothing failed (no window to see), or failures without times (none can be seen)
+            f.vvold_covered = f.vvold_any and not (f.failed_migrations or f.host_failures)
             return
         keys = list(f.involved_hosts) or [k for k in have if k]
         if "" in have:

@@ -417,7 +417,12 @@ class FindingWriter:
                 [c.host for c in uncovered] + [self.names.display(h) for h in f.involved_hosts],
                 [],
             )
-        if f.failed_migrations and not f.host_evidence:
+        if f.failed_migrations and f.window is None and f.vvold_any:
+            reason = (
+                f"{f.failed_migrations} migrations failed but their records carry no time, so no "
+                "vvold.log can be placed against them; export the tasks with their start and end times"
+            )
+        elif f.failed_migrations and not f.host_evidence:
             reason = (
                 f"{f.failed_migrations} migrations failed but no host-side evidence "
                 "(vvold.log, esxcli) was given"
