@@ -130,8 +130,8 @@ def test_an_unnamed_vvold_log_is_judged_by_its_times_too() -> None:
     assert run([early.frame(), *failures()]).verdict.cls == FailureClass.NOT_CONTROL_PLANE
 
 
-def test_without_failures_there_is_no_window_to_cover() -> None:
-    d = run([quiet("esx-01", 4 * HOUR, 900).frame(), *hosts_ok(), *wave(3, set(), spacing=200)])
+def test_without_failures_or_migrations_there_is_no_window_to_cover() -> None:
+    d = run([quiet("esx-01", 4 * HOUR, 900).frame(), *hosts_ok()])
     assert d.verdict.cls == FailureClass.HEALTHY
     assert d.primary.coverage and all(u.needed is None for u in d.primary.coverage)
 
@@ -151,3 +151,15 @@ def test_failures_without_times_cannot_be_cleared_by_any_log() -> None:
     d = run([quiet("esx-01", -600, 1200).frame(), quiet("esx-02", -600, 1200).frame(), *hosts_ok(), *undated])
     assert d.verdict.cls == FailureClass.INSUFFICIENT_EVIDENCE
     assert "carry no time" in d.primary.reason
+
+
+def test_healthy_says_when_vvold_did_not_see_the_migrations() -> None:
+    calm = [*hosts_ok(), *wave(3, set(), spacing=200)]
+    seen = run([quiet("esx-01", -600, 1800).frame(), *calm])
+    late = run([quiet("esx-01", 4 * HOUR, 900).frame(), *calm])
+    assert seen.verdict.cls == late.verdict.cls == FailureClass.HEALTHY
+    assert "vvold.log shows no saturation" in seen.primary.reason
+    assert "not all the migrations that ran" in late.primary.reason
+    assert late.verdict.confidence < seen.verdict.confidence
+    assert [u.covers_window for u in late.primary.coverage] == [False]
+    assert [u.covers_window for u in seen.primary.coverage] == [True]

@@ -279,6 +279,16 @@ class Analyzer:
         facts.window = self._failure_window(facts)
         causes = self._explain(facts, failed)
         self._check_coverage(facts)
+        span = self.ledger.span()
+        if facts.window is None and span is not None and facts.vvold_any:
+            # nothing failed: "healthy" still says whether vvold saw the migrations that ran
+            keys = [k for k in self.coverage.hosts_with(str(EvidenceKind.VVOLD_LOG))]
+            facts.migration_checks = [
+                self.coverage.check(
+                    k, str(EvidenceKind.VVOLD_LOG), span, t.coverage_margin_seconds, t.coverage_gap_seconds
+                )
+                for k in keys
+            ]
         self._connection_facts(facts)
         facts.restarts = self.coverage.restarts()
 
@@ -558,21 +568,29 @@ class Analyzer:
             out.append(e)
         return out
 
-    def _uses(self, keys: list[str], f: Facts, kinds: tuple[str, ...] | None = None) -> list[CoverageUse]:
-        """Coverage of each host key's evidence (of ``kinds``, or every kind it has)."""
+    def _uses(
+        self,
+        keys: list[str],
+        f: Facts,
+        kinds: tuple[str, ...] | None = None,
+        window: tuple[datetime, datetime] | None = None,
+    ) -> list[CoverageUse]:
+        """Coverage of each host key's evidence (of ``kinds``, or every kind it has), judged
+        against ``window`` (by default the failure window)."""
         t = self.t
+        window = window or f.window
         out: list[CoverageUse] = []
         for key in dict.fromkeys(keys):
             by_kind = self.coverage.kinds_for(key)
             wanted = kinds or tuple(sorted(by_kind))
             for kind in wanted:
                 spans = by_kind.get(kind, [])
-                if not spans and f.window is None:
+                if not spans and window is None:
                     continue
                 check: HostCoverage | None = None
-                if f.window is not None:
+                if window is not None:
                     check = self.coverage.check(
-                        key, kind, f.window, t.coverage_margin_seconds, t.coverage_gap_seconds
+                        key, kind, window, t.coverage_margin_seconds, t.coverage_gap_seconds
                     )
                 shown = next((s.host for s in spans if s.host), None) or key or None
                 out.append(
@@ -599,6 +617,8 @@ class Analyzer:
             keys = list(f.involved_hosts) or self.coverage.hosts_with(vvold)
             if "" in self.coverage.hosts_with(vvold):
                 keys.append("")
+            if finding.id == FailureClass.HEALTHY and f.migration_checks:
+                return self._uses(keys, f, (vvold,), self.ledger.span())
             uses = self._uses(keys, f, (vvold,))
             if finding.id == FailureClass.NOT_CONTROL_PLANE:
                 logs = (str(EvidenceKind.HOSTD_LOG), str(EvidenceKind.VMKERNEL_LOG))

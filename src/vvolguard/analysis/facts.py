@@ -103,6 +103,8 @@ class Facts:
     #: per involved host (and unnamed vvold files): does its vvold evidence cover the window?
     coverage_checks: list[HostCoverage] = field(default_factory=list)
     vvold_covered: bool = False
+    #: without failures: does vvold cover the migrations that ran (for the healthy finding)?
+    migration_checks: list[HostCoverage] = field(default_factory=list)
     #: failures whose error (or a host fault near them) names a cause outside VASA:
     #: (cause label, vCenter fault name, citation)
     named_causes: list[tuple[str, str, Citation | None]] = field(default_factory=list)

@@ -372,7 +372,16 @@ class FindingWriter:
         parts = []
         cites: list[Citation] = []
         support = 0
-        if f.vvold_any:
+        if f.vvold_any and f.migration_checks and not any(c.covers for c in f.migration_checks):
+            seen = [c for c in f.migration_checks if c.spans]
+            lo = min(c.start for c in seen if c.start)
+            hi = max(c.end for c in seen if c.end)
+            parts.append(
+                f"vvold.log covers {lo:%Y-%m-%d %H:%M:%S}Z to {hi:%Y-%m-%d %H:%M:%S}Z, not all the "
+                "migrations that ran: it shows no saturation then"
+            )
+            cites += self._vvold_proof([])
+        elif f.vvold_any:
             parts.append("vvold.log shows no saturation")
             cites += self._vvold_proof([])
             support += 1
