@@ -15,10 +15,17 @@ alternation of literals (linear time whatever the input).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from vvolguard.records import HostEventKind
+from vvolguard.analysis.migrations import host_key
+from vvolguard.records import HostEventKind, HostLogEvent, MigrationTask
+
+if TYPE_CHECKING:
+    from vvolguard.analysis.facts import Facts
 
 
 class OutsideCause(StrEnum):
@@ -147,3 +154,56 @@ def classify_error(text: str | None) -> CauseRule | None:
 
 def rule_for(cause: OutsideCause) -> CauseRule:
     return _BY_CAUSE[cause]
+
+
+def explain_failures(
+    f: Facts,
+    failed: list[MigrationTask],
+    host_events: Mapping[HostEventKind, list[HostLogEvent]],
+    nearby_seconds: float,
+) -> dict[int, str]:
+    """Which failures name a cause outside the VASA control plane: the task's own error text
+    (:data:`CAUSE_TABLE`), else a host fault of such a kind on its source or destination within
+    ``nearby_seconds`` of its time. Fills ``f.named_causes``, ``f.explained_failures`` and
+    ``f.unexplained_failures``; returns id(task) -> vCenter fault name for the explained ones.
+    Without failed tasks, the host-side vMotion failures (``f.host_failures``) are judged."""
+    events = sorted(
+        (e for kind in HOST_EVENT_CAUSES for e in host_events.get(kind, [])),
+        key=lambda e: (e.ts, e.citation.file, e.citation.line or 0),
+    )
+    window = timedelta(seconds=nearby_seconds)
+    out: dict[int, str] = {}
+    for task in failed:
+        rule = classify_error(task.error)
+        cite = task.citation
+        if rule is None:
+            when = task.end or task.start
+            hosts = {host_key(task.source_host), host_key(task.dest_host)} - {""}
+            event = next(
+                (
+                    e
+                    for e in events
+                    if when is not None
+                    and abs(e.ts - when) <= window
+                    and (not hosts or not e.host or host_key(e.host) in hosts)
+                ),
+                None,
+            )
+            if event is not None:
+                rule, cite = rule_for(HOST_EVENT_CAUSES[event.kind]), event.citation
+        if rule is None:
+            f.unexplained_failures += 1
+            continue
+        f.explained_failures += 1
+        out[id(task)] = rule.fault
+        f.named_causes.append((rule.label, rule.fault, cite))
+    if not failed:
+        for event in f.host_failures:
+            cause = HOST_EVENT_CAUSES.get(event.kind)
+            if cause is None:
+                f.unexplained_failures += 1
+            else:
+                f.explained_failures += 1
+                rule = rule_for(cause)
+                f.named_causes.append((rule.label, rule.fault, event.citation))
+    return out

@@ -9,13 +9,12 @@ next moves (:mod:`nextmoves`).
 
 from __future__ import annotations
 
-import bisect
 from collections import Counter
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from vvolguard.analysis.causes import HOST_EVENT_CAUSES, classify_error, rule_for
+from vvolguard.analysis.causes import explain_failures
 from vvolguard.analysis.certificates import assess
 from vvolguard.analysis.coverage import CoverageLedger, HostCoverage
 from vvolguard.analysis.decision import decide
@@ -45,6 +44,7 @@ from vvolguard.analysis.model import (
 )
 from vvolguard.analysis.signals import SignalAccumulator
 from vvolguard.analysis.thresholds import Thresholds
+from vvolguard.analysis.trust import split_connection_failures
 from vvolguard.records import (
     CertificateRecord,
     Citation,
@@ -58,7 +58,6 @@ from vvolguard.records import (
     MigrationTask,
     ProtocolEndpointRecord,
     ProviderEvent,
-    ProviderEventKind,
     ProviderRecord,
     ReadWarning,
     StorageContainerRecord,
@@ -80,17 +79,6 @@ MAX_HOST_EVENTS_PER_KIND = 200
 #: vCenter-side provider events kept (sps.log can repeat one failure every few seconds for days).
 MAX_PROVIDER_EVENTS = 5000
 MAX_HOST_OPERATIONS = 5000
-#: Provider events from vCenter's side that are trust failures in themselves (not a timeout).
-TRUST_EVENTS = frozenset({ProviderEventKind.CERTIFICATE, ProviderEventKind.SSL})
-#: Provider events that say the provider could not be reached or kept in sync.
-OUTAGE_EVENTS = frozenset(
-    {
-        ProviderEventKind.SETCONTEXT_FAILURE,
-        ProviderEventKind.TRANSPORT,
-        ProviderEventKind.SYNC_FAILURE,
-        ProviderEventKind.OFFLINE,
-    }
-)
 
 
 class Analyzer:
@@ -277,7 +265,7 @@ class Analyzer:
         involved += [host_key(e.host) for e in facts.host_failures if e.host]
         facts.involved_hosts = list(dict.fromkeys(k for k in involved if k))
         facts.window = self._failure_window(facts)
-        causes = self._explain(facts, failed)
+        causes = explain_failures(facts, failed, self.host_events, t.nearby_window_seconds)
         self._check_coverage(facts)
         span = self.ledger.span()
         if facts.window is None and span is not None and facts.vvold_any:
@@ -289,7 +277,7 @@ class Analyzer:
                 )
                 for k in keys
             ]
-        self._connection_facts(facts)
+        split_connection_failures(facts, self.signals, self.provider_events, t)
         facts.restarts = self.coverage.restarts()
 
         migrations, in_flight = self.ledger.summarise(
@@ -444,51 +432,6 @@ class Analyzer:
         key = host_key(host)
         return self.signals.nearby(lambda raw: host_key(raw) == key, when, self.t.nearby_window_seconds)
 
-    def _explain(self, f: Facts, failed: list[MigrationTask]) -> dict[int, str]:
-        """Which failures name a cause outside the VASA control plane: the task's own error text
-        (one table of vCenter's fault names and messages, :mod:`causes`), else a host fault of
-        such a kind on its source or destination near its time. Returns id(task) -> fault name."""
-        events = sorted(
-            (e for kind in HOST_EVENT_CAUSES for e in self.host_events.get(kind, [])),
-            key=lambda e: (e.ts, e.citation.file, e.citation.line or 0),
-        )
-        window = timedelta(seconds=self.t.nearby_window_seconds)
-        out: dict[int, str] = {}
-        for task in failed:
-            rule = classify_error(task.error)
-            cite = task.citation
-            if rule is None:
-                when = task.end or task.start
-                hosts = {host_key(task.source_host), host_key(task.dest_host)} - {""}
-                event = next(
-                    (
-                        e
-                        for e in events
-                        if when is not None
-                        and abs(e.ts - when) <= window
-                        and (not hosts or not e.host or host_key(e.host) in hosts)
-                    ),
-                    None,
-                )
-                if event is not None:
-                    rule, cite = rule_for(HOST_EVENT_CAUSES[event.kind]), event.citation
-            if rule is None:
-                f.unexplained_failures += 1
-                continue
-            f.explained_failures += 1
-            out[id(task)] = rule.fault
-            f.named_causes.append((rule.label, rule.fault, cite))
-        if not failed:  # failures seen only in host logs
-            for event in f.host_failures:
-                cause = HOST_EVENT_CAUSES.get(event.kind)
-                if cause is None:
-                    f.unexplained_failures += 1
-                else:
-                    f.explained_failures += 1
-                    rule = rule_for(cause)
-                    f.named_causes.append((rule.label, rule.fault, event.citation))
-        return out
-
     def _check_coverage(self, f: Facts) -> None:
         """Does the vvold evidence of the failures' hosts cover the failure window (with the
         margin before it)? Without failures there is no window, and nothing to check."""
@@ -512,61 +455,6 @@ class Analyzer:
             elif check.host is not None:
                 check.host = self.names.display(check.host) or check.host
         f.vvold_covered = any(c.covers for c in f.coverage_checks)
-
-    def _connection_facts(self, f: Facts) -> None:
-        """setContext, transport and SSL failures (vvold's and vCenter's own) split into those
-        inside a VASA pressure storm (KB 412434: every host re-running setContext against an
-        overloaded provider) and those outside one (registration, trust, availability)."""
-        t = self.t
-        width = self.signals.bucket_seconds
-        cells = self.signals.cells if self.signals.series else {}
-        pressured = {(sv.stats.host or "", sv.stats.vp) for sv in f.pressured}
-        pressure_times = sorted(
-            b
-            for (h, vp, b), c in cells.items()
-            if ((h, vp or "(unknown)") in pressured or (h, vp) in pressured)
-            and (c.counts["no_free_conn"] or c.counts["busy"])
-        )
-
-        def in_storm(epoch: float) -> bool:
-            i = bisect.bisect_left(pressure_times, epoch - t.pressure_window_seconds - width)
-            return i < len(pressure_times) and pressure_times[i] <= epoch + t.pressure_window_seconds
-
-        for (_h, _vp, b), c in cells.items():
-            n = max(c.counts["setcontext_failure"], c.counts["transport"]) + c.counts["ssl"]
-            if not n:
-                continue
-            if in_storm(b):
-                f.conn_inside += n
-            else:
-                f.conn_outside += n
-        for event in self._open_provider_events(f.window):
-            if event.kind in TRUST_EVENTS:
-                f.sps_trust.append(event)
-            elif event.kind in OUTAGE_EVENTS:
-                (f.sps_outage_inside if in_storm(event.ts.timestamp()) else f.sps_outage_outside).append(
-                    event
-                )
-
-    def _open_provider_events(self, window: tuple[datetime, datetime] | None) -> list[ProviderEvent]:
-        """vCenter's provider failures that were still open at the failure window: not after
-        its end, and not followed by the provider coming back online before it began."""
-        events = sorted(self.provider_events, key=lambda e: (e.ts, e.citation.file, e.citation.line or 0))
-        if window is None:
-            return [e for e in events if e.kind != ProviderEventKind.ONLINE]
-        online: dict[str, list[datetime]] = {}
-        for e in events:
-            if e.kind == ProviderEventKind.ONLINE:
-                online.setdefault(_provider_key(e), []).append(e.ts)
-        out = []
-        for e in events:
-            if e.kind == ProviderEventKind.ONLINE or e.ts > window[1]:
-                continue
-            back = online.get(_provider_key(e), [])
-            if any(e.ts < when <= window[0] for when in back):
-                continue
-            out.append(e)
-        return out
 
     def _uses(
         self,
@@ -769,10 +657,6 @@ class Analyzer:
                 worst = min(mine, key=lambda c: c.not_after)
                 summary.certificate = worst.as_dict()
         return sorted(out.values(), key=lambda s: s.name.lower())
-
-
-def _provider_key(event: ProviderEvent) -> str:
-    return (event.provider or event.url or "").lower()
 
 
 def _fmt(when: datetime | None) -> str:
