@@ -134,19 +134,35 @@ def test_a_provider_outage_that_ended_before_the_incident_does_not_explain_it() 
 
 
 def test_a_service_start_header_inside_the_evidence_is_a_restart_and_a_rotation_header_is_not() -> None:
-    def header(v: Vvold, sec: float, started: datetime) -> None:
+    def header(v: Vvold, sec: float, started: datetime, pid: int) -> None:
         v.line(
             sec,
             "service-start",
             pid=None,
             text=f"- time the service was last started {started:%Y-%m-%dT%H:%M:%S.000Z}, Section for VMware "
-            f"ESX, pid={v.pid}, version=8.0.3, build=24677879, option=Release",
+            f"ESX, pid={pid}, version=8.0.3, build=24677879, option=Release",
         )
 
     rotated = quiet()
-    header(rotated, -600, T0 - timedelta(days=3))
+    header(rotated, -600, T0 - timedelta(days=3), rotated.pid)
+    header(rotated, 300, T0 - timedelta(days=3), rotated.pid)
     assert not run([rotated.frame()]).notes
     restarted = quiet()
-    header(restarted, 300, T0 + timedelta(seconds=300))
+    header(restarted, 300, T0 + timedelta(seconds=300), restarted.pid + 7)
     (note,) = run([restarted.frame()]).notes
     assert note.kind == NoteKind.VVOLD_RESTART and "esx-01" in note.text and "10:05:00Z" in note.text
+
+
+def test_an_esxi_67_header_opening_each_rotated_file_is_not_a_restart() -> None:
+    """The 6.7 header prints no start time; it opens the log (and, like the 7.0 rotation header,
+    can open a rotated file) while the same process goes on: no restart."""
+    v = quiet()
+    for sec in (-600, 0):
+        v.line(
+            sec,
+            "service-start",
+            pid=None,
+            text=f"time the service was last started, Section for VMware ESX, pid={v.pid}, version=6.7.0, "
+            "build=14320388, option=Release",
+        )
+    assert not run([v.frame()]).notes

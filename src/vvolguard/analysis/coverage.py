@@ -275,8 +275,13 @@ class CoverageLedger:
             procs = self.processes.get(key, {})
             earliest = min((p.first for p in procs.values()), default=None)
             for s in starts:
-                if s.started is None or earliest is None or s.started < earliest - timedelta(seconds=1):
-                    continue  # started before the evidence begins: a rotation header, not a restart
+                # a start before (or at) the first line of the evidence is a rotation header or
+                # the log's own beginning: no restart can be seen there
+                if s.started is None or earliest is None or s.started <= earliest + timedelta(seconds=1):
+                    continue
+                seen = procs.get(s.pid) if s.pid is not None else None
+                if seen is not None and seen.first < s.header_ts - timedelta(seconds=1):
+                    continue  # that process wrote lines before the header: a rotation
                 if any(r.new_pid == s.pid and abs((r.at - s.started).total_seconds()) < 3600 for r in out):
                     continue
                 out.append(Restart(self._shown(key), None, s.started, None, s.pid, [s.citation]))
