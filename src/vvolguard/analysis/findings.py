@@ -408,12 +408,15 @@ class FindingWriter:
                 if f.failed_migrations
                 else "vMotion failures in host logs"
             )
-            gaps = "; ".join(_gap_text(c, f.window) for c in uncovered[:3])
+            groups: dict[tuple[Any, ...], list[Any]] = {}
+            for check in uncovered:  # hosts missing the same stretch are said once
+                groups.setdefault(tuple(check.missing[:1]), []).append(check)
+            gaps = "; ".join(_gap_text(group, f.window) for group in list(groups.values())[:3])
             reason = (
                 f"{what} between {f.window[0]:%Y-%m-%d %H:%M:%S}Z and {f.window[1]:%Y-%m-%d %H:%M:%S}Z "
-                f"but {gaps}: the vvold.log given cannot show whether the VASA provider was under "
-                "pressure then; the rotated vvold.N.gz files of that host (or a vm-support bundle "
-                "taken with them) would cover it"
+                f"but {gaps}: it cannot show whether the VASA provider was under pressure then; "
+                "the rotated vvold.N.gz files of those hosts (or vm-support bundles, which include "
+                "them) would cover it"
             )
             if f.named_causes:
                 reason += f" ({f.explained_failures} of the failures name a cause outside VASA)"
@@ -476,16 +479,21 @@ class FindingWriter:
         return text
 
 
-def _gap_text(check: Any, window: tuple[Any, Any]) -> str:
-    """'the vvold.log of esx01 covers 14:30-16:00 only, starting 4 h 20 min after the first failure'."""
-    start, end = check.start, check.end
-    where = check.host or "the host"
-    text = f"the vvold.log of {where} covers {start:%Y-%m-%d %H:%M:%S}Z to {end:%Y-%m-%d %H:%M:%S}Z only"
+def _gap_text(checks: list[Any], window: tuple[Any, Any]) -> str:
+    """'the vvold.log of esx01 covers 13:12-13:42 only, starting 3 h 2 min after the first failure
+    (uncovered: ...)', for hosts whose logs miss the same stretch of the window."""
+    start = min(c.start for c in checks)
+    end = max(c.end for c in checks)
+    names = [c.host or "the host" for c in checks]
+    where = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    logs = "the vvold.log of" if len(checks) == 1 else "the vvold.logs of"
+    verb = "covers" if len(checks) == 1 else "cover"
+    text = f"{logs} {where} {verb} {start:%Y-%m-%d %H:%M:%S}Z to {end:%Y-%m-%d %H:%M:%S}Z only"
     if start > window[0]:
         text += f", starting {_duration((start - window[0]).total_seconds())} after the first failure"
     elif end < window[1]:
         text += f", ending {_duration((window[1] - end).total_seconds())} before the last failure"
-    missing = check.missing[0]
+    missing = checks[0].missing[0]
     return text + f" (uncovered: {missing[0]:%Y-%m-%d %H:%M:%S}Z to {missing[1]:%Y-%m-%d %H:%M:%S}Z)"
 
 
