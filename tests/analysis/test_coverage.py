@@ -163,3 +163,30 @@ def test_healthy_says_when_vvold_did_not_see_the_migrations() -> None:
     assert late.verdict.confidence < seen.verdict.confidence
     assert [u.covers_window for u in late.primary.coverage] == [False]
     assert [u.covers_window for u in seen.primary.coverage] == [True]
+
+
+def test_an_esxcli_output_is_dated_by_its_bundle_and_judged_as_a_snapshot() -> None:
+    """The esxcli outputs of a vm-support bundle were taken when the bundle was (its name says
+    when): within a day after the failures they speak for them, a week later they do not."""
+    from vvolguard.analysis.model import InputFile
+    from vvolguard.records import EvidenceKind
+
+    def with_pe_list(bundle: str) -> Diagnosis:
+        an = Analyzer(now=T0 + timedelta(days=30))
+        for r in [quiet("esx-01", -600, 1200).frame(), quiet("esx-02", -600, 1200).frame(), *hosts_ok()]:
+            an.add(r)
+        for r in failures():
+            an.add(r)
+        member = (
+            f"{bundle}!{bundle.removesuffix('.tgz')}/commands/localcli_storage-vvol-protocolendpoint-list.txt"
+        )
+        an.add_input(InputFile(member, EvidenceKind.PROTOCOLENDPOINT_LIST.value, "esx-01", 1))
+        return an.finish()
+
+    same_day = with_pe_list("esx-esx-01-2026-03-14--10.20-2815455.tgz")
+    week_later = with_pe_list("esx-esx-01-2026-03-21--10.20-2815455.tgz")
+    for d, timely in ((same_day, True), (week_later, False)):
+        assert d.verdict.cls == FailureClass.NOT_CONTROL_PLANE
+        (use,) = [u for u in d.primary.coverage if u.kind == "esxcli-protocolendpoint-list"]
+        assert use.covers_window is timely and use.start == use.end
+    assert same_day.primary.coverage[-1].start == T0 + timedelta(minutes=20)

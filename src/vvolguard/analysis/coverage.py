@@ -30,6 +30,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from vvolguard.analysis.migrations import host_key
+from vvolguard.evidence.collect import ARCHIVE_SUFFIXES, BUNDLE_NAME
 from vvolguard.records import Citation, EvidenceKind, EvidenceSpan, HostLogEvent, VasaEventKind, VasaFrame
 
 if TYPE_CHECKING:
@@ -39,6 +40,14 @@ if TYPE_CHECKING:
 #: nothing a person would read).
 MAX_PIDS_PER_HOST = 64
 MAX_STARTS_PER_HOST = 64
+#: Evidence that is a command's output at one instant, not a log over a span.
+SNAPSHOT_KINDS = frozenset(
+    {
+        str(EvidenceKind.VASAPROVIDER_LIST),
+        str(EvidenceKind.PROTOCOLENDPOINT_LIST),
+        str(EvidenceKind.STORAGECONTAINER_LIST),
+    }
+)
 #: hostd/vmkernel sources mapped to the evidence kind their file is.
 HOST_LOG_KINDS = {"hostd": EvidenceKind.HOSTD_LOG, "vmkernel": EvidenceKind.VMKERNEL_LOG}
 
@@ -140,6 +149,14 @@ class CoverageLedger:
         if end < start:
             start, end = end, start
         self._put(span.host, str(span.kind), span.file, start, end, span.lines, True)
+
+    def add_snapshot(self, host: str | None, kind: str, file: str) -> None:
+        """An esxcli output from a vm-support bundle: taken when the bundle was, which its name
+        says (``esx-<host>-YYYY-MM-DD--HH.MM-<pid>``). A span of one instant; nothing if the name
+        does not say."""
+        when = bundle_time(file)
+        if when is not None:
+            self._put(host, kind, file, when, when, 0, False)
 
     def add_event(self, event: HostLogEvent) -> None:
         """A hostd/vmkernel event: its time is part of its file's span (a lower bound)."""
@@ -247,13 +264,26 @@ class CoverageLedger:
         return sorted({h for (h, k, _) in self.spans if k == kind})
 
     def check(
-        self, hk: str, kind: str, window: tuple[datetime, datetime], margin_s: float, gap_s: float
+        self,
+        hk: str,
+        kind: str,
+        window: tuple[datetime, datetime],
+        margin_s: float,
+        gap_s: float,
+        snapshot_age_s: float = 86400.0,
     ) -> HostCoverage:
         """Does host ``hk``'s evidence of ``kind`` cover ``window`` widened by ``margin_s`` before
         its start? Spans closer than ``gap_s`` are joined (rotated files abut, and a log quiet for
-        less than that is still the same log)."""
+        less than that is still the same log). A command output (esxcli) is an instant: it
+        speaks for the window when taken from the window's start to ``snapshot_age_s`` after its
+        end."""
         needed = (window[0] - timedelta(seconds=margin_s), window[1])
         spans = self.host_spans(hk, kind)
+        if kind in SNAPSHOT_KINDS:
+            late = window[1] + timedelta(seconds=snapshot_age_s)
+            timely = any(needed[0] <= s.start <= late for s in spans)
+            shown = next((s.host for s in spans if s.host), None)
+            return HostCoverage(shown, kind, needed, spans, [] if timely else [needed])
         merged = _merge([(s.start, s.end) for s in spans], timedelta(seconds=gap_s))
         missing = _subtract(needed, merged)
         shown = next((s.host for s in spans if s.host), None)
@@ -294,6 +324,26 @@ class CoverageLedger:
 
     def all_spans(self) -> list[Span]:
         return sorted(self.spans.values(), key=lambda s: (host_key(s.host), s.kind, s.start, s.file))
+
+
+def bundle_time(display: str) -> datetime | None:
+    """When the vm-support bundle a file comes from was taken, from the bundle's name (ESXi
+    writes it in UTC, to the minute); None when no part of the path is a bundle name."""
+    for part in re.split(r"[/!\\]", display):
+        base = part
+        for suffix in ARCHIVE_SUFFIXES:
+            if base.lower().endswith(suffix):
+                base = base[: -len(suffix)]
+                break
+        match = BUNDLE_NAME.match(base)
+        if match:
+            try:
+                return datetime.strptime(f"{match['date']} {match['time']}", "%Y-%m-%d %H.%M").replace(
+                    tzinfo=UTC
+                )
+            except ValueError:
+                return None
+    return None
 
 
 def _merge(intervals: list[tuple[datetime, datetime]], gap: timedelta) -> list[tuple[datetime, datetime]]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from vvolguard.analysis.causes import explain_failures
 from vvolguard.analysis.certificates import assess
-from vvolguard.analysis.coverage import CoverageLedger, HostCoverage
+from vvolguard.analysis.coverage import SNAPSHOT_KINDS, CoverageLedger, HostCoverage
 from vvolguard.analysis.decision import decide
 from vvolguard.analysis.facts import (
     BAD_STATUSES,
@@ -191,6 +191,8 @@ class Analyzer:
             self.names.see(item.host, 3)
         if item.records or item.kind in WHOLE_OUTPUTS:
             self._listed(item.kind, item.host)
+        if item.kind in WHOLE_OUTPUTS:
+            self.coverage.add_snapshot(item.host, str(item.kind), item.file)
 
     def _listed(self, kind: str, host: str | None) -> None:
         self.kinds_seen.add(str(kind))
@@ -478,7 +480,12 @@ class Analyzer:
                 check: HostCoverage | None = None
                 if window is not None:
                     check = self.coverage.check(
-                        key, kind, window, t.coverage_margin_seconds, t.coverage_gap_seconds
+                        key,
+                        kind,
+                        window,
+                        t.coverage_margin_seconds,
+                        t.coverage_gap_seconds,
+                        t.snapshot_max_age_seconds,
                     )
                 shown = next((s.host for s in spans if s.host), None) or key or None
                 out.append(
@@ -511,6 +518,8 @@ class Analyzer:
             if finding.id == FailureClass.NOT_CONTROL_PLANE:
                 logs = (str(EvidenceKind.HOSTD_LOG), str(EvidenceKind.VMKERNEL_LOG))
                 uses += [u for u in self._uses(keys, f, logs) if u.files and set(u.files) & _files(finding)]
+                # "providers online, PEs accessible": the esxcli outputs and when they were taken
+                uses += [u for u in self._uses(keys, f, tuple(sorted(SNAPSHOT_KINDS))) if u.files]
             return uses
         keys = [host_key(h) for h in finding.hosts]
         if not keys and "" in self.coverage.hosts_with(vvold):

@@ -89,6 +89,12 @@ class Thresholds:
         "vvold polls every provider with getEvents every 10 s, and rotated files abut, so two "
         "files of one host more than 15 minutes apart mean a file in between was not given.",
     )
+    snapshot_max_age_seconds: float = _t(
+        86400,
+        "Provider registration and PE presentation change by an admin's hand, not by the minute: "
+        "an esxcli output taken within a day after the failures (vm-support is usually run the "
+        "same day) shows the state they ran in; a later one may show a state fixed or broken since.",
+    )
     task_join_tolerance_seconds: float = _t(
         3,
         "Exports of one migration disagree on its start by the rounding of their clocks (the "
