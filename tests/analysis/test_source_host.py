@@ -74,3 +74,32 @@ def test_the_rest_of_the_wave_names_the_source() -> None:
     d = run([named, *wave[1:]])
     assert all(m.source == "esx-01.corp.example" for m in d.migrations.failed)
     assert "the other migrations of the same wave" in d.verdict.summary
+
+
+def test_the_host_whose_hostd_logs_the_vmotion_failure_is_the_source() -> None:
+    """hostd on the source writes "[MIGRATE] ... vMotion failed" (sub=Vcsvc.VMotionSrc) when the
+    task fails; the destination's own line is not a source-side one."""
+    from datetime import timedelta
+
+    from analysis_builders import host_event
+
+    from vvolguard.records import HostEventKind
+
+    wave = anonymous_wave()
+    lines = [
+        host_event(
+            HostEventKind.VMOTION_FAILED,
+            (t.end - wave[0].start).total_seconds() + 60 + 0.4,
+            host="esx-01",
+            source="hostd",
+            message="[MIGRATE] (1773483000000020) vMotion failed: vmodl.fault.SystemError",
+        )
+        for t in wave
+        if t.state == TaskState.ERROR and t.end is not None
+    ]
+    d = run([*wave, *lines])
+    assert [m.source for m in d.migrations.failed] == ["esx-01", "esx-01"]
+    assert "vMotion failure in esx-01's hostd.log" in d.verdict.summary
+    # a line minutes away from the failure says nothing about it
+    shifted = [replace(e, ts=e.ts + timedelta(minutes=5)) for e in lines]
+    assert all(m.source is None for m in run([*wave, *shifted]).migrations.failed)

@@ -79,6 +79,9 @@ MAX_HOST_EVENTS_PER_KIND = 200
 #: vCenter-side provider events kept (sps.log can repeat one failure every few seconds for days).
 MAX_PROVIDER_EVENTS = 5000
 MAX_HOST_OPERATIONS = 5000
+#: Host-log failures written by the source host of a vMotion (hostd's "[MIGRATE] ... vMotion
+#: failed", and "Source detected that destination failed to resume"): they name the source.
+SOURCE_SIDE_EVENTS = (HostEventKind.VMOTION_FAILED, HostEventKind.DEST_FAILED_RESUME)
 
 
 class Analyzer:
@@ -227,7 +230,12 @@ class Analyzer:
             or self.host_events
             or EvidenceKind.PROTOCOLENDPOINT_LIST in self.kinds_seen
         )
-        inferred = self.ledger.infer_sources(self.host_ops, self.names, t.maintenance_overlap_seconds)
+        inferred = self.ledger.infer_sources(
+            self.host_ops,
+            self.names,
+            t.maintenance_overlap_seconds,
+            [e for k in SOURCE_SIDE_EVENTS for e in self.host_events.get(k, [])],
+        )
         facts.inferred_sources = [
             (self.names.display(host) or host, how, cite, len(tasks)) for host, tasks, cite, how in inferred
         ]

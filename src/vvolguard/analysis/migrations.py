@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from vvolguard.analysis.model import FailedMigration, Migrations, StormWindow
-from vvolguard.records import Citation, HostOperation, MigrationTask, TaskState
+from vvolguard.records import Citation, HostLogEvent, HostOperation, MigrationTask, TaskState
 
 FINISHED = (TaskState.SUCCESS, TaskState.ERROR)
 #: Migration records kept; a vCenter keeps far fewer tasks than this, so it only guards memory
@@ -117,15 +117,23 @@ class MigrationLedger:
         return best[1] if best else None
 
     def infer_sources(
-        self, operations: Iterable[HostOperation], names: HostNames, open_ended_seconds: float
+        self,
+        operations: Iterable[HostOperation],
+        names: HostNames,
+        open_ended_seconds: float,
+        source_side: Iterable[HostLogEvent] = (),
     ) -> list[tuple[str, list[MigrationTask], Citation | None, str]]:
         """Name the source host of migrations whose records do not, from what overlaps them.
 
         In order: an "Enter maintenance mode" task or event on a host whose span holds the
         migration's start (a host evacuating is the source of every migration it drives); else,
         when every migration of the evidence that does name its source names the same one and
-        overlaps in time, that host. Ambiguous cases (two hosts entering maintenance mode at
-        once) are left unnamed. Returns (host, migrations, citation, how) per inference."""
+        overlaps in time, that host; else the host whose own log reports a vMotion failing as its
+        source (``source_side``: hostd's ``[MIGRATE] ... vMotion failed``) within the join
+        tolerance of the failed migration's end. Ambiguous cases (two hosts entering maintenance
+        mode at once, two hosts logging the failure) are left unnamed. Returns (host,
+        migrations, citation, how) per inference."""
+        host_logged = sorted((e for e in source_side if e.host), key=lambda e: e.ts)
         evac = [op for op in operations if _is_enter_maintenance(op.operation) and op.host and op.start]
         found: dict[tuple[str, str], tuple[list[MigrationTask], Citation | None]] = {}
         named = [t for t in self._tasks.values() if t.source_host]
@@ -159,6 +167,17 @@ class MigrationLedger:
                     how = f"the other migrations of the same wave came from {names.display(source) or source}"
                     cite = next((t.citation for t in named if t.citation), None)
                     self._set_source(key, source, how, cite, found)
+            elif not hosts and task.state == TaskState.ERROR and task.end is not None:
+                end = task.end
+                logged = [e for e in host_logged if abs(e.ts - end) <= self.tolerance]
+                where = {host_key(e.host) for e in logged} - {host_key(task.dest_host)}
+                if len(where) == 1 and logged:
+                    event = next(e for e in logged if host_key(e.host) in where)
+                    assert event.host is not None
+                    shown = names.display(event.host) or event.host
+                    self._set_source(
+                        key, event.host, f"the vMotion failure in {shown}'s hostd.log", event.citation, found
+                    )
         return [(host, tasks, cite, how) for (host, how), (tasks, cite) in found.items()]
 
     def _set_source(
