@@ -80,3 +80,28 @@ def test_more_in_flight_than_vcenter_admits_is_counted_at_the_limit_and_reported
     assert max(p["in_flight"] for p in d.signals["migrations_in_flight"]) == 8
     (note,) = [n for n in d.notes if n.kind == NoteKind.ADMISSION_LIMIT]
     assert "up to 12 migrations" in note.text
+
+
+def test_a_csv_written_in_local_time_without_an_offset_joins_the_other_exports() -> None:
+    """The vSphere Client CSV of a browser in UTC+01:00, taken as UTC, is an hour late: the
+    whole file lines up with the Get-Task export at that offset, so each migration counts once."""
+    tasks = back_to_back()
+    local = [
+        replace(csv_copy(t), start=t.start + timedelta(hours=1), end=t.end + timedelta(hours=1))
+        for t in tasks
+    ]
+    local = [replace(t, citation=replace(t.citation, file="tasks-local.csv")) for t in local]
+    an = Analyzer(now=NOW)
+    for t in [*tasks, *local]:
+        an.add(t)
+    d = an.finish()
+    assert d.migrations.total == 16 and d.migrations.peak_concurrency == {"esx-01.corp.example": 8}
+    (note,) = [n for n in d.notes if n.kind == NoteKind.TIMES_ALIGNED]
+    assert note.text.startswith("tasks-local.csv: its times are 1 h later") and "UTC+01:00" in note.text
+    # alone, the same file is taken as it is (nothing to line it up with)
+    an = Analyzer(now=NOW)
+    for t in local:
+        an.add(t)
+    d = an.finish()
+    assert d.migrations.total == 16 and not d.notes
+    assert min(m.start for m in local) == T0 + timedelta(hours=1)

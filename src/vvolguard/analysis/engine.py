@@ -563,6 +563,21 @@ class Analyzer:
                     [cite] if cite else [],
                 )
             )
+        for file, shift in sorted(self.ledger.shifts.items()):
+            hours = shift.total_seconds() / 3600
+            sign = "+" if hours > 0 else "-"
+            hh, mm = divmod(round(abs(hours) * 60), 60)
+            notes.append(
+                Note(
+                    NoteKind.TIMES_ALIGNED,
+                    f"{file}: its times are {abs(hours):g} h {'later' if hours > 0 else 'earlier'} than "
+                    "the same migrations in the other exports (written in local time without an "
+                    f"offset, UTC{sign}{hh:02d}:{mm:02d}); they were taken as that zone so each "
+                    "migration counts once",
+                    [],
+                    [],
+                )
+            )
         for host, raw in sorted(self.ledger.raw_peaks.items()):
             notes.append(
                 Note(

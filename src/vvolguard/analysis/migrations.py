@@ -10,6 +10,7 @@ best display name for each key (host-side evidence wins: that is the name the ad
 from __future__ import annotations
 
 import ipaddress
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -21,6 +22,9 @@ FINISHED = (TaskState.SUCCESS, TaskState.ERROR)
 #: Migration records kept; a vCenter keeps far fewer tasks than this, so it only guards memory
 #: against a pathological export.
 MAX_TASKS = 100_000
+#: Time zones are whole quarter hours from UTC, at most 14 h away.
+QUARTER_HOUR = 900
+MAX_ZONE_QUARTERS = 56
 #: The coarsest rounding of a task time in an export (the vSphere Client CSV keeps whole seconds).
 ROUNDING = timedelta(seconds=1)
 
@@ -70,6 +74,10 @@ class MigrationLedger:
         self._aliases: dict[str, str] = {}
         self._by_vm: dict[str, list[str]] = {}  # vm -> primary keys of its migrations
         self.tolerance = timedelta(seconds=join_tolerance_seconds)
+        self._loose: dict[str, list[MigrationTask]] = {}  # id-less rows per file, until read
+        self._loose_count = 0
+        #: per file, the time-zone offset its rows were shifted by to line up with the others
+        self.shifts: dict[str, timedelta] = {}
         #: how a source host was learnt, per primary key, when the records did not name it
         self.inferred: dict[str, tuple[str, Citation | None]] = {}
         #: per source host, the most in flight the evidence showed when above the admission limit
@@ -78,7 +86,67 @@ class MigrationLedger:
     def add(self, task: MigrationTask) -> None:
         """Join ``task`` to the migration it is a copy of (same task id or event chain, else
         same VM with a start within the join tolerance and no contradiction), or keep it as a
-        new migration."""
+        new migration.
+
+        A record with neither task id nor event chain (a vSphere Client CSV row) waits with the
+        rest of its file until the ledger is read: a CSV written in local time without an offset
+        is off by whole hours, and only the file as a whole shows by how much (:meth:`_settle`)."""
+        if not task.task_id and not task.event_chain_id and task.vm and task.start is not None:
+            if self._loose_count < MAX_TASKS:
+                file = task.citation.file if task.citation else ""
+                self._loose.setdefault(file, []).append(task)
+                self._loose_count += 1
+            return
+        self._join(task)
+
+    def _settle(self) -> None:
+        """Join the waiting id-less records, file by file, each file shifted by the whole number
+        of quarter hours that lines most of its rows up with the migrations already known (a
+        time-zone offset), when one does and no shift does as well."""
+        if not self._loose:
+            return
+        loose, self._loose, self._loose_count = self._loose, {}, 0
+        for file, rows in loose.items():
+            shift = self._zone_shift(rows)
+            if shift:
+                self.shifts[file] = shift
+                rows = [
+                    replace(
+                        r,
+                        start=r.start - shift if r.start else None,
+                        end=r.end - shift if r.end else None,
+                    )
+                    for r in rows
+                ]
+            for row in rows:
+                self._join(row)
+
+    def _zone_shift(self, rows: list[MigrationTask]) -> timedelta:
+        """The offset (a multiple of 15 min, up to 14 h) by which most of ``rows`` start later
+        than known migrations of the same VMs; zero when none is clear."""
+        votes: Counter[int] = Counter()
+        dated = [r for r in rows if r.vm and r.start is not None]
+        tol = self.tolerance.total_seconds()
+        for row in dated:
+            assert row.start is not None and row.vm is not None
+            ks: set[int] = set()
+            for key in self._by_vm.get(row.vm.lower(), []):
+                other = self._tasks[key].start
+                if other is None:
+                    continue
+                delta = (row.start - other).total_seconds()
+                k = round(delta / QUARTER_HOUR)
+                if abs(k) <= MAX_ZONE_QUARTERS and abs(delta - k * QUARTER_HOUR) <= tol:
+                    ks.add(k)
+            votes.update(ks)
+        if not votes:
+            return timedelta(0)
+        k, n = votes.most_common(1)[0]
+        if k == 0 or n < max(2, len(dated) // 2) or n <= votes.get(0, 0):
+            return timedelta(0)
+        return timedelta(seconds=k * QUARTER_HOUR)
+
+    def _join(self, task: MigrationTask) -> None:
         keys = _keys(task)
         existing = next((self._aliases[k] for k in keys if k in self._aliases), None)
         if existing is None:
@@ -133,6 +201,7 @@ class MigrationLedger:
         tolerance of the failed migration's end. Ambiguous cases (two hosts entering maintenance
         mode at once, two hosts logging the failure) are left unnamed. Returns (host,
         migrations, citation, how) per inference."""
+        self._settle()
         host_logged = sorted((e for e in source_side if e.host), key=lambda e: e.ts)
         evac = [op for op in operations if _is_enter_maintenance(op.operation) and op.host and op.start]
         found: dict[tuple[str, str], tuple[list[MigrationTask], Citation | None]] = {}
@@ -194,11 +263,14 @@ class MigrationLedger:
         found.setdefault((host, how), ([], cite))[0].append(task)
 
     def inferred_for(self, task: MigrationTask) -> str | None:
+        self._settle()
         key = next((self._aliases[k] for k in _keys(task) if k in self._aliases), None)
         entry = self.inferred.get(key) if key else None
         return entry[0] if entry else None
 
     def tasks(self) -> list[MigrationTask]:
+        self._settle()
+
         def order(t: MigrationTask) -> tuple[bool, float]:
             when = t.start or t.end
             return (when is None, when.timestamp() if when else 0.0)
@@ -206,6 +278,7 @@ class MigrationLedger:
         return sorted(self._tasks.values(), key=order)
 
     def __len__(self) -> int:
+        self._settle()
         return len(self._tasks)
 
     def failed(self) -> list[MigrationTask]:
@@ -237,6 +310,7 @@ class MigrationLedger:
         return (min(times), max(times)) if times else None
 
     def span(self) -> tuple[datetime, datetime] | None:
+        self._settle()
         times = [t for task in self._tasks.values() for t in (task.start, task.end) if t is not None]
         return (min(times), max(times)) if times else None
 

@@ -68,6 +68,7 @@ class NoteKind(StrEnum):
     VVOLD_RESTART = "vvold-restart"
     SOURCE_HOST_INFERRED = "source-host-inferred"
     ADMISSION_LIMIT = "admission-limit"
+    TIMES_ALIGNED = "times-aligned"
 
 
 @dataclass

@@ -193,7 +193,8 @@ _COVERAGE = _obj(
 
 _NOTE = _obj(
     "A fact worth reporting that is not a failure class: a vvold restart, a source host inferred "
-    "from an Enter-maintenance-mode task, concurrency counted at vCenter's admission limit.",
+    "from an Enter-maintenance-mode task, concurrency counted at vCenter's admission limit, an "
+    "export in local time aligned with the others.",
     {
         "kind": _d(
             {"type": "string", "enum": [k.value for k in NoteKind]},
