@@ -37,7 +37,10 @@ def test_all_exports_together_count_as_the_events_alone(
     now = datetime.fromisoformat(result.ground_truth["window"]["end"])
     vc = tmp_path / "vcenter"
     events = diagnose([vc / "get-vievent.json"], now=now)
-    together = diagnose([tmp_path / "archives", vc, tmp_path / "certs"], now=now)
+    # every shape the simulator writes: bundles, the vCenter exports and, when it writes them,
+    # the admin shapes (terminal pastes, PowerShell 5.1 exports, a local-time CSV)
+    extra = [p for p in (tmp_path / "admin",) if p.exists()]
+    together = diagnose([tmp_path / "archives", vc, tmp_path / "certs", *extra], now=now)
     assert counts(together) == counts(events)
     truth = result.ground_truth["migrations"]
     assert counts(events)[:3] == (truth["total"], truth["succeeded"], truth["failed"])
