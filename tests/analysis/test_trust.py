@@ -69,6 +69,8 @@ def test_the_kb_412434_lines_alone_are_registration_naming_the_provider_and_the_
     assert primary.providers == ["XXX"]
     assert "TRANSPORT_FAULT" in primary.reason and "STORAGE_FAULT" in primary.reason
     assert "2 setContext/transport failures" in primary.reason
+    assert "XXX (https://XXX:8443/vasa/services/vasaService?version=4)" in primary.reason
+    assert "KB 412434" in primary.reason
     assert {c.line for c in primary.citations} == {1, 2}
     assert any("Fix provider registration/trust" in move for move in primary.next_moves)
     # the two lines come from two vvold processes: a restart between them, reported with both lines

@@ -170,12 +170,18 @@ class FindingWriter:
             providers.append(st.vp)
         if f.connect_failures:
             codes = _fault_codes(conn_cites)
-            vps = ", ".join(sorted({st.vp for st in conn_series}))
+            vps = ", ".join(sorted({f"{st.vp} ({st.url})" if st.url else st.vp for st in conn_series[:3]}))
+            kb = (
+                ": ESXi cannot reach or trust the provider (KB 412434)"
+                if f.conn_outside and not rule.condition.startswith("certificate")
+                else ""
+            )
             parts.append(
                 f"{f.connect_failures} setContext/transport failures in vvold.log"
                 + (f" for provider {vps}" if vps else "")
                 + (f" ({', '.join(codes)})" if codes else "")
                 + ("" if f.conn_outside or not f.conn_inside else " during VASA pressure")
+                + kb
             )
         cites += conn_cites
         if f.sps_trust or f.sps_outage_outside:
