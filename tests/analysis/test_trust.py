@@ -168,3 +168,13 @@ def test_an_esxi_67_header_opening_each_rotated_file_is_not_a_restart() -> None:
             "build=14320388, option=Release",
         )
     assert not run([v.frame()]).notes
+
+
+def test_the_kb_lines_alone_ask_for_vcenters_side_and_the_providers_certificate(tmp_path: Path) -> None:
+    log = tmp_path / "vvold.log"
+    log.write_text("\n".join(KB_412434) + "\n", encoding="utf-8")
+    d = diagnose([log], now=datetime(2025, 8, 9, tzinfo=UTC))
+    commands = {m.artifact: m.command for m in d.missing_evidence}
+    assert "/var/log/vmware/vmware-sps/sps.log" in commands["vCenter's sps.log (Storage Monitoring Service)"]
+    assert "-connect xxx:8443" in commands["VASA provider certificate"].lower()
+    assert all("<source host of a failed migration>" not in c for c in commands.values())

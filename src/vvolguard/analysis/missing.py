@@ -22,7 +22,13 @@ def missing_evidence(an: Any, f: Facts) -> list[MissingEvidence]:
     """The artifacts that are absent and what each would settle, with the command to get it."""
     out: list[MissingEvidence] = []
     hosts = f.involved_hosts or [host_key(h) for h in an.names.all()]
-    targets = [an.names.display(h) or h for h in hosts][:5] or ["<source host of a failed migration>"]
+    # with no host named anywhere: the host a vvold.log given alone came from, else the source
+    placeholder = (
+        "<the ESXi host of the vvold.log given>"
+        if f.vvold_unnamed and not f.failed_migrations
+        else "<source host of a failed migration>"
+    )
+    targets = [an.names.display(h) or h for h in hosts][:5] or [placeholder]
     vp_hosts = an.listed.get(EvidenceKind.VASAPROVIDER_LIST, set())
     pe_hosts = an.listed.get(EvidenceKind.PROTOCOLENDPOINT_LIST, set())
     uncovered = {host_key(c.host): c for c in f.uncovered if c.host}
@@ -73,6 +79,18 @@ def missing_evidence(an: Any, f: Facts) -> list[MissingEvidence]:
                     f"ssh root@{shown} 'esxcli storage vvol protocolendpoint list'",
                 )
             )
+    trust = f.connect_failures or f.ssl_total or f.bad_providers
+    if trust and EvidenceKind.SPS_LOG not in an.kinds_seen:
+        out.append(
+            MissingEvidence(
+                "vCenter's sps.log (Storage Monitoring Service)",
+                "shows the provider from vCenter's side: SetContext failures, certificate errors "
+                "(certificate_unknown, self signed certificate) and sync failures, with their times "
+                "(registration and trust vs. a passing overload)",
+                'ssh root@<vcenter> \'grep -Ei "SetContext|certificate|SSL|sync" '
+                "/var/log/vmware/vmware-sps/sps.log'   # or a vc-support bundle",
+            )
+        )
     if not an.providers:
         out.append(
             MissingEvidence(
@@ -92,9 +110,9 @@ def missing_evidence(an: Any, f: Facts) -> list[MissingEvidence]:
             )
         )
     if not an.certificates and not any(p.certificate_expiry for p in an.providers.values()):
-        host = (
-            next((_endpoint(p.url) for p in an.providers.values() if p.url), None) or "<provider-host>:<port>"
-        )
+        urls = [p.url for p in an.providers.values() if p.url]
+        urls += [st.url for st in an.signals.series.values() if st.url]  # vvold names it too
+        host = next((e for e in map(_endpoint, urls) if e), None) or "<provider-host>:<port>"
         out.append(
             MissingEvidence(
                 "VASA provider certificate",
