@@ -21,10 +21,15 @@ from vvolguard.records import (
     ArrayBinding,
     CertificateRecord,
     Citation,
+    EvidenceKind,
+    EvidenceSpan,
     HostEventKind,
     HostLogEvent,
+    HostOperation,
     MigrationTask,
     ProtocolEndpointRecord,
+    ProviderEvent,
+    ProviderEventKind,
     ProviderRecord,
     TaskState,
     VasaFrame,
@@ -298,3 +303,45 @@ def certificate(
 
 def days(n: float) -> dt.timedelta:
     return timedelta(days=n)
+
+
+def span(
+    host: str | None, start_s: float, end_s: float, file: str | None = None, kind: Any = None
+) -> EvidenceSpan:
+    """What a reader says one file covers (seconds from T0)."""
+    return EvidenceSpan(
+        file=file or f"{host}.tgz!var/run/log/vvold.log",
+        host=host,
+        kind=kind or EvidenceKind.VVOLD_LOG,
+        start=T0 + timedelta(seconds=start_s),
+        end=T0 + timedelta(seconds=end_s),
+        lines=100,
+    )
+
+
+def maintenance(
+    host: str, start_s: float, end_s: float | None, task_id: str = "task-900", as_event: bool = False
+) -> HostOperation:
+    """An "Enter maintenance mode" task (or event, without an end) on ``host``."""
+    return HostOperation(
+        operation="enter-maintenance-mode",
+        host=host,
+        state=TaskState.RUNNING if end_s is None else TaskState.SUCCESS,
+        start=T0 + timedelta(seconds=start_s),
+        end=None if end_s is None else T0 + timedelta(seconds=end_s),
+        task_id=None if as_event else task_id,
+        citation=cite("get-task.json", 3, f'"Name": "EnterMaintenanceMode_Task", "Entity": "{host}"'),
+    )
+
+
+def sps_event(kind: ProviderEventKind, sec: float, message: str, provider: str = "pure-ct0") -> ProviderEvent:
+    """One line of vCenter's sps.log about a provider."""
+    return ProviderEvent(
+        ts=T0 + timedelta(seconds=sec),
+        kind=kind,
+        provider=provider,
+        url=VP_URL,
+        observer="vcenter",
+        message=message,
+        citation=cite("vc-support.tgz!var/log/vmware/vmware-sps/sps.log", 77, message),
+    )

@@ -19,16 +19,24 @@ Why this precedence (runbook Stage 4 and "What Not to Do First"):
 4. Saturation needs pressure (repeated no-free-connection waits or busy faults in one window, the
    ceiling held, or slow swap-vVol creates) *and* impact (failed migrations, failed VASA ops, or a
    migration storm). One stray PROVIDER_BUSY that succeeded on retry is neither.
-5. Failures with host evidence that shows none of the above: not the control plane. A certificate
+5. Failures with host evidence that shows none of the above: not the control plane. That rests
+   on absence, so the host's vvold.log must cover the failure window (``coverage_margin_seconds``
+   before it); a failure whose own error names a cause outside VASA (FileTooLarge,
+   InsufficientResourcesFault, switchover time, ...) needs no vvold to say so. A certificate
    that is fine at the incident but expired or within a month of expiry today does not explain
    the failures, so it is secondary here...
 6. ...but it outranks "healthy": with nothing else wrong, a certificate past vCenter's red
    (1 month, KB 323232) limit is the thing to act on ("do not ignore certificate warnings because
-   the datastore is still online"). The 6-month soft limit stays a low secondary finding.
+   the datastore is still online"). The 6-month soft limit stays a low secondary finding. So do
+   setContext, transport and SSL failures too few to be row 2 (one or two, as KB 412434 quotes):
+   they are registration/trust evidence and never "healthy", unless they came inside a VASA
+   pressure storm (then the saturation finding names them as KB 412434's setContext storm).
 7. Host evidence, no failures and nothing above: healthy. Pressure that has caused no failure and
    no storm is not saturation; it is reported as a low-severity secondary finding (the provider is
    near its limit), so "healthy" never hides it.
-8. Otherwise: insufficient evidence, with the artifacts that would settle it.
+8. Otherwise: insufficient evidence, with the artifacts that would settle it (including, when a
+   vvold.log was given but does not cover the failures, the host, the uncovered window and the
+   files that would cover it).
 """
 
 from __future__ import annotations
@@ -113,6 +121,15 @@ DECISION_TABLE: tuple[Rule, ...] = (
         55,
         True,
         "VASA certificate expired (after the incident) -> renew before the next operation",
+    ),
+    Rule(
+        "provider_connection_failures",
+        FailureClass.PROVIDER_REGISTRATION,
+        Severity.MEDIUM,
+        56,
+        True,
+        "setContext, transport or SSL failures outside a VASA pressure storm (KB 412434) -> provider "
+        "registration, trust or availability; never healthy",
     ),
     Rule(
         "certificate_hard_limit",

@@ -14,7 +14,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from vvolguard.analysis.causes import explain_failures
 from vvolguard.analysis.certificates import assess
+from vvolguard.analysis.coverage import SNAPSHOT_KINDS, CoverageLedger, HostCoverage
 from vvolguard.analysis.decision import decide
 from vvolguard.analysis.facts import (
     BAD_STATUSES,
@@ -30,24 +32,32 @@ from vvolguard.analysis.migrations import HostNames, MigrationLedger, host_key
 from vvolguard.analysis.missing import missing_evidence
 from vvolguard.analysis.model import (
     UNNAMED_HOST,
+    CoverageUse,
     Diagnosis,
+    FailureClass,
     InputFile,
+    Note,
+    NoteKind,
     PESummary,
     ProviderSummary,
     Verdict,
 )
 from vvolguard.analysis.signals import SignalAccumulator
 from vvolguard.analysis.thresholds import Thresholds
+from vvolguard.analysis.trust import split_connection_failures
 from vvolguard.records import (
     CertificateRecord,
     Citation,
     EvidenceKind,
+    EvidenceSpan,
     GroundTruth,
     HostEventKind,
     HostIdentity,
     HostLogEvent,
+    HostOperation,
     MigrationTask,
     ProtocolEndpointRecord,
+    ProviderEvent,
     ProviderRecord,
     ReadWarning,
     StorageContainerRecord,
@@ -66,6 +76,12 @@ WHOLE_OUTPUTS = frozenset(
 MAX_WARNINGS = 5000
 MAX_PER_KIND = 5000
 MAX_HOST_EVENTS_PER_KIND = 200
+#: vCenter-side provider events kept (sps.log can repeat one failure every few seconds for days).
+MAX_PROVIDER_EVENTS = 5000
+MAX_HOST_OPERATIONS = 5000
+#: Host-log failures written by the source host of a vMotion (hostd's "[MIGRATE] ... vMotion
+#: failed", and "Source detected that destination failed to resume"): they name the source.
+SOURCE_SIDE_EVENTS = (HostEventKind.VMOTION_FAILED, HostEventKind.DEST_FAILED_RESUME)
 
 
 class Analyzer:
@@ -79,8 +95,12 @@ class Analyzer:
             exemplars=self.t.exemplars_per_kind,
             gap_cap_seconds=self.t.at_ceiling_max_gap_seconds,
         )
-        self.ledger = MigrationLedger()
+        self.ledger = MigrationLedger(self.t.task_join_tolerance_seconds)
         self.names = HostNames()
+        self.coverage = CoverageLedger()
+        self.host_ops: list[HostOperation] = []
+        self.provider_events: list[ProviderEvent] = []
+        self.dropped_provider_events = 0
         self.providers: dict[tuple[str, str], ProviderRecord] = {}
         self.pes: dict[tuple[str, str], ProtocolEndpointRecord] = {}
         self.containers: dict[tuple[str, str], StorageContainerRecord] = {}
@@ -100,7 +120,12 @@ class Analyzer:
         """Fold one record of any type from ``records.py``; unknown types are ignored."""
         if isinstance(record, VasaFrame):
             self.signals.add(record)
+            self.coverage.add_frame(record)
             self.kinds_seen.add(EvidenceKind.VVOLD_LOG)
+        elif isinstance(record, EvidenceSpan):
+            self.coverage.add_span(record)
+            if record.host and record.host.lower() != VCENTER:
+                self.names.see(record.host, 2)
         elif isinstance(record, ProviderRecord):
             # PowerCLI exports say "vcenter"; an esxcli file given outside a bundle has no
             # observer, and it is still one ESXi host's view, never vCenter's.
@@ -135,7 +160,18 @@ class Analyzer:
             if len(kept) < MAX_HOST_EVENTS_PER_KIND:
                 kept.append(record)
             self.host_event_counts[(host_key(record.host), record.kind)] += 1
+            self.coverage.add_event(record)
             self._listed(EvidenceKind.HOSTD_LOG, record.host)
+        elif isinstance(record, HostOperation):
+            self.names.see(record.host, 1)
+            if len(self.host_ops) < MAX_HOST_OPERATIONS:
+                self.host_ops.append(record)
+        elif isinstance(record, ProviderEvent):
+            self.kinds_seen.add(EvidenceKind.SPS_LOG)
+            if len(self.provider_events) < MAX_PROVIDER_EVENTS:
+                self.provider_events.append(record)
+            else:
+                self.dropped_provider_events += 1
         elif isinstance(record, HostIdentity):
             self.names.see(record.host, 3)
             self.identities.setdefault(host_key(record.host), record)
@@ -158,6 +194,8 @@ class Analyzer:
             self.names.see(item.host, 3)
         if item.records or item.kind in WHOLE_OUTPUTS:
             self._listed(item.kind, item.host)
+        if item.kind in WHOLE_OUTPUTS:
+            self.coverage.add_snapshot(item.host, str(item.kind), item.file)
 
     def _listed(self, kind: str, host: str | None) -> None:
         self.kinds_seen.add(str(kind))
@@ -192,6 +230,15 @@ class Analyzer:
             or self.host_events
             or EvidenceKind.PROTOCOLENDPOINT_LIST in self.kinds_seen
         )
+        inferred = self.ledger.infer_sources(
+            self.host_ops,
+            self.names,
+            t.maintenance_overlap_seconds,
+            [e for k in SOURCE_SIDE_EVENTS for e in self.host_events.get(k, [])],
+        )
+        facts.inferred_sources = [
+            (self.names.display(host) or host, how, cite, len(tasks)) for host, tasks, cite, how in inferred
+        ]
         facts.incident = self._incident_window()
         incident_time = facts.incident[0] if facts.incident else None
 
@@ -227,6 +274,21 @@ class Analyzer:
         involved = [host_key(h) for task in failed for h in (task.source_host, task.dest_host) if h]
         involved += [host_key(e.host) for e in facts.host_failures if e.host]
         facts.involved_hosts = list(dict.fromkeys(k for k in involved if k))
+        facts.window = self._failure_window(facts)
+        causes = explain_failures(facts, failed, self.host_events, t.nearby_window_seconds)
+        self._check_coverage(facts)
+        span = self.ledger.span()
+        if facts.window is None and span is not None and facts.vvold_any:
+            # nothing failed: "healthy" still says whether vvold saw the migrations that ran
+            keys = [k for k in self.coverage.hosts_with(str(EvidenceKind.VVOLD_LOG))]
+            facts.migration_checks = [
+                self.coverage.check(
+                    k, str(EvidenceKind.VVOLD_LOG), span, t.coverage_margin_seconds, t.coverage_gap_seconds
+                )
+                for k in keys
+            ]
+        split_connection_failures(facts, self.signals, self.provider_events, t)
+        facts.restarts = self.coverage.restarts()
 
         migrations, in_flight = self.ledger.summarise(
             self.names,
@@ -234,6 +296,8 @@ class Analyzer:
             nearby=self._nearby,
             end_of_evidence=(self.signals.span() or (None, None))[1]
             or (facts.incident[1] if facts.incident else None),
+            admission_limit=t.host_admission_limit,
+            cause_of=lambda task: causes.get(id(task)),
         )
         facts.storms = len(migrations.storms)
         facts.retry_succeeded, facts.retry_failed = self.ledger.retries()
@@ -243,9 +307,14 @@ class Analyzer:
         writer = FindingWriter(self)
         findings = [writer.finding(primary, facts, migrations, verdict=True)]
         findings += [writer.finding(rule, facts, migrations) for rule in secondary]
+        for finding in findings:
+            finding.coverage = self._finding_coverage(finding, facts)
         verdict = Verdict(
-            cls=primary.cls.value, confidence=findings[0].confidence, summary=writer.summary(findings[0])
+            cls=primary.cls.value,
+            confidence=findings[0].confidence,
+            summary=writer.summary(findings[0], facts),
         )
+        notes = self._notes(facts)
 
         warnings = list(self.warnings)
         if self.dropped_warnings:
@@ -279,6 +348,8 @@ class Analyzer:
             incident_window=facts.incident,
             now=self.now,
             thresholds=t.as_dict(),
+            coverage=self._coverage_summary(facts),
+            notes=notes,
         )
 
     # ---------------------------------------------------------------- facts
@@ -301,6 +372,14 @@ class Analyzer:
         if not spans:
             return None
         return min(s[0] for s in spans), max(s[1] for s in spans)
+
+    def _failure_window(self, f: Facts) -> tuple[datetime, datetime] | None:
+        """When the failures happened (failed tasks and host-side vMotion failures), the window a
+        conclusion from absence must see; None when nothing failed or no failure has a time (then
+        no log can be placed against the failures)."""
+        times = list(self.ledger.failure_span() or ())
+        times += [e.ts for e in f.host_failures]
+        return (min(times), max(times)) if times else None
 
     def _pressured_series(self) -> list[SeriesVerdict]:
         t = self.t
@@ -363,6 +442,155 @@ class Analyzer:
         key = host_key(host)
         return self.signals.nearby(lambda raw: host_key(raw) == key, when, self.t.nearby_window_seconds)
 
+    def _check_coverage(self, f: Facts) -> None:
+        """Does the vvold evidence of the failures' hosts cover the failure window (with the
+        margin before it)? Without failures there is no window, and nothing to check."""
+        t = self.t
+        vvold = str(EvidenceKind.VVOLD_LOG)
+        have = self.coverage.hosts_with(vvold)
+        if f.window is None:
+            # nothing failed (no window to see), or failures without times (none can be seen)
+            f.vvold_covered = f.vvold_any and not (f.failed_migrations or f.host_failures)
+            return
+        keys = list(f.involved_hosts) or [k for k in have if k]
+        if "" in have:
+            keys.append("")  # a vvold.log naming no host may be any of them
+        f.coverage_checks = [
+            self.coverage.check(k, vvold, f.window, t.coverage_margin_seconds, t.coverage_gap_seconds)
+            for k in dict.fromkeys(keys)
+        ]
+        for check in f.coverage_checks:
+            if check.host is None and check.spans:
+                check.host = self.names.display(check.spans[0].host) if check.spans[0].host else None
+            elif check.host is not None:
+                check.host = self.names.display(check.host) or check.host
+        f.vvold_covered = any(c.covers for c in f.coverage_checks)
+
+    def _uses(
+        self,
+        keys: list[str],
+        f: Facts,
+        kinds: tuple[str, ...] | None = None,
+        window: tuple[datetime, datetime] | None = None,
+    ) -> list[CoverageUse]:
+        """Coverage of each host key's evidence (of ``kinds``, or every kind it has), judged
+        against ``window`` (by default the failure window)."""
+        t = self.t
+        window = window or f.window
+        out: list[CoverageUse] = []
+        for key in dict.fromkeys(keys):
+            by_kind = self.coverage.kinds_for(key)
+            wanted = kinds or tuple(sorted(by_kind))
+            for kind in wanted:
+                spans = by_kind.get(kind, [])
+                if not spans and window is None:
+                    continue
+                check: HostCoverage | None = None
+                if window is not None:
+                    check = self.coverage.check(
+                        key,
+                        kind,
+                        window,
+                        t.coverage_margin_seconds,
+                        t.coverage_gap_seconds,
+                        t.snapshot_max_age_seconds,
+                    )
+                shown = next((s.host for s in spans if s.host), None) or key or None
+                out.append(
+                    CoverageUse(
+                        host=self.names.display(shown) if shown else None,
+                        kind=kind,
+                        start=min((s.start for s in spans), default=None),
+                        end=max((s.end for s in spans), default=None),
+                        files=sorted({s.file for s in spans})[:20],
+                        needed=check.needed if check else None,
+                        covers_window=check.covers if check else None,
+                        derived=not any(s.from_reader for s in spans),
+                    )
+                )
+        return out
+
+    def _finding_coverage(self, finding: Any, f: Facts) -> list[CoverageUse]:
+        """The coverage a finding relied on: for a conclusion from absence (not-control-plane,
+        healthy, insufficient-evidence), the vvold coverage of the failures' hosts; for the others,
+        the evidence of the hosts they name."""
+        vvold = str(EvidenceKind.VVOLD_LOG)
+        absence = {FailureClass.NOT_CONTROL_PLANE, FailureClass.HEALTHY, FailureClass.INSUFFICIENT_EVIDENCE}
+        if finding.id in absence:
+            keys = list(f.involved_hosts) or self.coverage.hosts_with(vvold)
+            if "" in self.coverage.hosts_with(vvold):
+                keys.append("")
+            if finding.id == FailureClass.HEALTHY and f.migration_checks:
+                return self._uses(keys, f, (vvold,), self.ledger.span())
+            uses = self._uses(keys, f, (vvold,))
+            if finding.id == FailureClass.NOT_CONTROL_PLANE:
+                logs = (str(EvidenceKind.HOSTD_LOG), str(EvidenceKind.VMKERNEL_LOG))
+                uses += [u for u in self._uses(keys, f, logs) if u.files and set(u.files) & _files(finding)]
+                # "providers online, PEs accessible": the esxcli outputs and when they were taken
+                uses += [u for u in self._uses(keys, f, tuple(sorted(SNAPSHOT_KINDS))) if u.files]
+            return uses
+        keys = [host_key(h) for h in finding.hosts]
+        if not keys and "" in self.coverage.hosts_with(vvold):
+            keys = [""]
+        return [u for u in self._uses(keys, f) if u.start is not None]
+
+    def _coverage_summary(self, f: Facts) -> list[CoverageUse]:
+        keys = sorted({h for (h, _, _) in self.coverage.spans})
+        return self._uses(keys, f)
+
+    def _notes(self, f: Facts) -> list[Note]:
+        notes: list[Note] = []
+        for r in f.restarts:
+            where = r.host or "a host (the file names none)"
+            when = f"between {_fmt(r.after)} and {_fmt(r.at)}" if r.after else f"at {_fmt(r.at)}"
+            pids = f" (pid {r.old_pid} -> {r.new_pid})" if r.old_pid and r.new_pid else ""
+            notes.append(
+                Note(
+                    NoteKind.VVOLD_RESTART,
+                    f"vvold restarted on {where} {when}{pids}: its sessions to every provider were "
+                    "re-established with setContext",
+                    [r.host] if r.host else [],
+                    list(r.citations),
+                )
+            )
+        for host, how, cite, n in f.inferred_sources:
+            notes.append(
+                Note(
+                    NoteKind.SOURCE_HOST_INFERRED,
+                    f"{n} migration(s) whose records name no source host came from {host} "
+                    f"(inferred from {how})",
+                    [host],
+                    [cite] if cite else [],
+                )
+            )
+        for file, shift in sorted(self.ledger.shifts.items()):
+            hours = shift.total_seconds() / 3600
+            sign = "+" if hours > 0 else "-"
+            hh, mm = divmod(round(abs(hours) * 60), 60)
+            notes.append(
+                Note(
+                    NoteKind.TIMES_ALIGNED,
+                    f"{file}: its times are {abs(hours):g} h {'later' if hours > 0 else 'earlier'} than "
+                    "the same migrations in the other exports (written in local time without an "
+                    f"offset, UTC{sign}{hh:02d}:{mm:02d}); they were taken as that zone so each "
+                    "migration counts once",
+                    [],
+                    [],
+                )
+            )
+        for host, raw in sorted(self.ledger.raw_peaks.items()):
+            notes.append(
+                Note(
+                    NoteKind.ADMISSION_LIMIT,
+                    f"the evidence shows up to {raw} migrations from {host} at once, more than vCenter "
+                    f"admits per host ({self.t.host_admission_limit}); the excess were queued (or are "
+                    "copies of one task), so the concurrency is counted at the limit",
+                    [host],
+                    [],
+                )
+            )
+        return notes
+
     def _conditions(self, f: Facts) -> dict[str, bool]:
         """The decision table's conditions. Host-specific evidence (pressure, PE trouble) only
         explains failed migrations when it is on their source or destination host (or when the
@@ -376,29 +604,44 @@ class Analyzer:
         pressure = bool(f.pressured)
         pressure_here = pressure and related({host_key(sv.stats.host) or None for sv in f.pressured})
         failures = f.failed_migrations > 0 or bool(f.host_failures)
-        impact = (failures and pressure_here) or f.vvold_failures_on_pressured > 0 or f.storms > 0
+        # failures whose own error names another cause are not the provider's doing
+        impact = (
+            (f.unexplained_failures > 0 and pressure_here)
+            or f.vvold_failures_on_pressured > 0
+            or f.storms > 0
+        )
         saturated = pressure and impact
         cert_at_incident = {c.status_at_incident for c in f.certs}
         cert_now = {c.status_now for c in f.certs}
+        # setContext/transport/SSL failures outside a pressure storm, vvold's and vCenter's own
+        outside = f.conn_outside + len(f.sps_outage_outside)
         untrusted = (
             bool(f.bad_providers)
+            or bool(f.sps_trust)
             or f.ssl_total >= t.transport_events
-            or (f.ssl_total + f.connect_failures >= t.transport_events and not pressure)
+            or outside >= t.transport_events
         )
+        # "never healthy": even one such failure is registration/trust evidence
+        connection_failures = outside > 0 and not untrusted
+        # a conclusion from absence needs vvold that covers the failure window; a failure whose
+        # own error names a cause outside VASA needs none
+        all_named = failures and f.unexplained_failures == 0 and f.explained_failures > 0
         pe_any = bool(f.pe_bad or f.pe_missing) or (bool(f.pe_events) and not saturated)
         pe_hosts = {host_key(pe.host) for pe in f.pe_bad} | {host_key(h) for h, _, _ in f.pe_missing}
         pe_hosts |= {host_key(e.host) for e in f.pe_events}
         pe_here = pe_any and related(pe_hosts)
-        # vvold from a failure's own host (or a vvold.log naming no host) can clear the control plane
-        covered = (bool(f.vvold_hosts & involved) or f.vvold_unnamed) if involved else f.vvold_any
+        # vvold from a failure's own host (or a vvold.log naming no host) that covers the failure
+        # window can clear the control plane
+        covered = f.vvold_covered
         return {
             "certificate_expired_at_incident": "expired" in cert_at_incident,
             "provider_offline_or_untrusted": untrusted,
+            "provider_connection_failures": connection_failures,
             "pe_not_presented": pe_here,
             "provider_saturated": saturated,
             "failures_without_control_plane_signal": failures
-            and covered
-            and not pressure_here
+            and (covered or all_named)
+            and (not pressure_here or all_named)
             and not untrusted
             and not pe_here
             and "expired" not in cert_at_incident,
@@ -446,6 +689,14 @@ class Analyzer:
                 worst = min(mine, key=lambda c: c.not_after)
                 summary.certificate = worst.as_dict()
         return sorted(out.values(), key=lambda s: s.name.lower())
+
+
+def _fmt(when: datetime | None) -> str:
+    return when.strftime("%Y-%m-%d %H:%M:%SZ") if when else "?"
+
+
+def _files(finding: Any) -> set[str]:
+    return {c.file for c in finding.citations}
 
 
 def _max(a: Any, b: Any) -> Any:

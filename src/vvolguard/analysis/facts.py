@@ -8,9 +8,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from vvolguard.analysis.certificates import CertificateAssessment
+from vvolguard.analysis.coverage import HostCoverage, Restart
 from vvolguard.analysis.signals import SeriesStats
 from vvolguard.analysis.thresholds import Thresholds
-from vvolguard.records import Citation, HostEventKind, HostLogEvent, ProtocolEndpointRecord, ProviderRecord
+from vvolguard.records import (
+    Citation,
+    HostEventKind,
+    HostLogEvent,
+    ProtocolEndpointRecord,
+    ProviderEvent,
+    ProviderRecord,
+)
 
 BAD_STATUSES = frozenset({"offline", "syncerror", "disconnected"})
 GOOD_STATUSES = frozenset({"online"})
@@ -90,3 +98,30 @@ class Facts:
     storms: int = 0
     retry_succeeded: int = 0  # failed VMs moved by a later migration
     retry_failed: int = 0  # failed VMs whose later migration failed too
+    #: the failure window a conclusion from absence must see (None when nothing failed)
+    window: tuple[datetime, datetime] | None = None
+    #: per involved host (and unnamed vvold files): does its vvold evidence cover the window?
+    coverage_checks: list[HostCoverage] = field(default_factory=list)
+    vvold_covered: bool = False
+    #: without failures: does vvold cover the migrations that ran (for the healthy finding)?
+    migration_checks: list[HostCoverage] = field(default_factory=list)
+    #: failures whose error (or a host fault near them) names a cause outside VASA:
+    #: (cause label, vCenter fault name, citation)
+    named_causes: list[tuple[str, str, Citation | None]] = field(default_factory=list)
+    explained_failures: int = 0
+    unexplained_failures: int = 0
+    #: setContext/transport/SSL failures in vvold outside / inside a VASA pressure storm
+    conn_outside: int = 0
+    conn_inside: int = 0
+    #: vCenter's own (sps.log) trust failures and outages that were open at the incident
+    sps_trust: list[ProviderEvent] = field(default_factory=list)
+    sps_outage_outside: list[ProviderEvent] = field(default_factory=list)
+    sps_outage_inside: list[ProviderEvent] = field(default_factory=list)
+    restarts: list[Restart] = field(default_factory=list)
+    #: (source host, how it was learnt, citation) for migrations whose records named none
+    inferred_sources: list[tuple[str, str, Citation | None, int]] = field(default_factory=list)
+
+    @property
+    def uncovered(self) -> list[HostCoverage]:
+        """Hosts whose vvold evidence was given but does not cover the failure window."""
+        return [c for c in self.coverage_checks if c.spans and not c.covers]

@@ -9,6 +9,7 @@ migrations with pressure nearby and an online provider is surer than one resting
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -101,6 +102,13 @@ class FindingWriter:
             impact.append(f"{f.storms} migration storm(s) of >= {t.storm_in_flight} in flight")
         if f.retry_succeeded:
             impact.append(f"{f.retry_succeeded} failed VM(s) moved fine on a later retry (transient)")
+        storm = f.conn_inside + len(f.sps_outage_inside)
+        if storm:
+            restart = _restart_text(f)
+            impact.append(
+                f"{storm} setContext/transport/SSL failures inside the pressure: the setContext storm of "
+                f"KB 412434 (every host re-running setContext against an overloaded provider{restart})"
+            )
         reason = (
             f"{where}: " + "; ".join(parts) + (f"; {', '.join(impact)}" if impact else "; no failures yet")
         )
@@ -121,6 +129,9 @@ class FindingWriter:
             cites += [e.citation for e in st.at_ceiling_lines[:1]]
             cites += [e.citation for e in st.slowest_creates[:2]]
             cites += [e.citation for e in st.first_by_kind.get("failure", [])[:1]]
+        if f.conn_inside:
+            for st in self.signals.series.values():
+                cites += [e.citation for e in st.first_by_kind.get("setcontext-failure", [])[:1]]
         cites += self._failure_citations(migrations)
         hosts = [self.names.display(sv.stats.host) for sv in f.pressured]
         return (
@@ -152,12 +163,40 @@ class FindingWriter:
         ]
         if f.ssl_total:
             parts.append(f"{f.ssl_total} SSL failures in vvold.log")
-        if f.connect_failures:
-            parts.append(f"{f.connect_failures} setContext/transport failures")
-        for s in conn_series[:3]:
+        conn_cites: list[Citation] = []
+        for st in conn_series[:3]:
             for kind in ("ssl", "setcontext-failure", "transport"):
-                cites += [e.citation for e in s.first_by_kind.get(kind, [])[:2]]
-            providers.append(s.vp)
+                conn_cites += [e.citation for e in st.first_by_kind.get(kind, [])[:2]]
+            providers.append(st.vp)
+        if f.connect_failures:
+            codes = _fault_codes(conn_cites)
+            vps = ", ".join(sorted({f"{st.vp} ({st.url})" if st.url else st.vp for st in conn_series[:3]}))
+            kb = (
+                ": ESXi cannot reach or trust the provider (KB 412434)"
+                if f.conn_outside and not rule.condition.startswith("certificate")
+                else ""
+            )
+            parts.append(
+                f"{f.connect_failures} setContext/transport failures in vvold.log"
+                + (f" for provider {vps}" if vps else "")
+                + (f" ({', '.join(codes)})" if codes else "")
+                + ("" if f.conn_outside or not f.conn_inside else " during VASA pressure")
+                + kb
+            )
+        cites += conn_cites
+        if f.sps_trust or f.sps_outage_outside:
+            events = [*f.sps_trust, *f.sps_outage_outside]
+            kinds = sorted({e.kind.value for e in events})
+            named = sorted({e.provider or e.url or "" for e in events} - {""})
+            parts.append(
+                f"{len(events)} provider failures seen by vCenter (sps.log: {', '.join(kinds)})"
+                + (f" for {', '.join(named[:3])}" if named else "")
+            )
+            cites += [e.citation for e in f.sps_trust[:3]] + [e.citation for e in f.sps_outage_outside[:2]]
+            providers += named
+        if f.restarts and (f.connect_failures or f.sps_outage_outside):
+            parts.append(_restart_text(f).removeprefix(", after ").removeprefix(", "))
+            cites += [c for r in f.restarts[:2] for c in r.citations[-1:]]
         if f.container_offline and rule.primary:
             parts.append(f"{len(f.container_offline)} vVol container offline events")
             cites += [e.citation for e in f.container_offline[:2]]
@@ -170,7 +209,8 @@ class FindingWriter:
             parts.append(f"{f.failed_migrations} migrations failed")
             cites += self._failure_citations(migrations)
         support = len({p.observer for p in f.bad_providers}) + bool(f.ssl_total) + bool(f.connect_failures)
-        support += bool(mismatched) + bool(f.failed_migrations)
+        support += bool(mismatched) + bool(f.failed_migrations) + bool(f.sps_trust or f.sps_outage_outside)
+        support += bool(f.restarts and f.connect_failures)
         if rule.primary and f.retry_failed and not f.retry_succeeded:
             parts.append(f"{f.retry_failed} retried VM(s) failed again")
             support += 1
@@ -180,7 +220,11 @@ class FindingWriter:
             if p.observer and p.observer.lower() != VCENTER
         ]
         hosts += [self.names.display(s.host) for s in conn_series]
-        title = "VASA provider registration / trust" if rule.primary else "Provider certificate name mismatch"
+        title = {
+            "provider_offline_or_untrusted": "VASA provider registration / trust",
+            "provider_connection_failures": "VASA provider connection / trust failures "
+            "(setContext, transport, SSL)",
+        }.get(rule.condition, "Provider certificate name mismatch")
         return (
             title,
             "; ".join(parts) or "provider registration or trust problem",
@@ -280,12 +324,32 @@ class FindingWriter:
             if f.failed_migrations
             else "vMotion failures in host logs"
         ]
-        covered = [self.names.display(h) for h in f.involved_hosts if h in f.vvold_hosts]
-        parts.append(
-            f"vvold.log of {', '.join(h for h in covered if h) or 'the hosts'} shows no VASA pressure"
-        )
-        cites: list[Citation] = self._failure_citations(migrations)
-        support = 1 + bool(covered)
+        cites: list[Citation] = []
+        support = 1
+        if f.named_causes:
+            counts: dict[str, int] = {}
+            for label, fault, _ in f.named_causes:
+                key = f"{label} ({fault})"
+                counts[key] = counts.get(key, 0) + 1
+            total = f.explained_failures + f.unexplained_failures
+            named = ", ".join(f"{k} x{n}" if n > 1 else k for k, n in counts.items())
+            parts.append(f"{f.explained_failures} of {total} failures name a cause outside VASA: {named}")
+            cites += dedupe(c for _, _, c in f.named_causes)[:4]
+            support += 1
+        cites += self._failure_citations(migrations)
+        covered = [c for c in f.coverage_checks if c.covers]
+        if covered:
+            shown = ", ".join(sorted({c.host or "a host" for c in covered}))
+            first = min(c.needed[0] for c in covered)
+            parts.append(
+                f"vvold.log of {shown} covers the failure window (from {first:%Y-%m-%d %H:%M:%S}Z) "
+                "and shows no VASA pressure"
+            )
+            support += 1
+        elif not f.coverage_checks and f.vvold_any:
+            parts.append("vvold.log shows no VASA pressure")
+        else:
+            parts.append("no vvold.log covers the failure window; the failures' own errors name the cause")
         ncp = [e for e in f.host_failures if e.kind in NOT_CONTROL_PLANE_EVENTS]
         if ncp:
             kinds = sorted({e.kind.value for e in ncp})
@@ -314,7 +378,16 @@ class FindingWriter:
         parts = []
         cites: list[Citation] = []
         support = 0
-        if f.vvold_any:
+        if f.vvold_any and f.migration_checks and not any(c.covers for c in f.migration_checks):
+            seen = [c for c in f.migration_checks if c.spans]
+            lo = min(c.start for c in seen if c.start)
+            hi = max(c.end for c in seen if c.end)
+            parts.append(
+                f"vvold.log covers {lo:%Y-%m-%d %H:%M:%S}Z to {hi:%Y-%m-%d %H:%M:%S}Z, not all the "
+                "migrations that ran: it shows no saturation then"
+            )
+            cites += self._vvold_proof([])
+        elif f.vvold_any:
             parts.append("vvold.log shows no saturation")
             cites += self._vvold_proof([])
             support += 1
@@ -334,7 +407,40 @@ class FindingWriter:
         return ("No vVol control-plane problem found", "; ".join(parts), support, cites, self.names.all(), [])
 
     def _insufficient(self, rule: Rule, f: Facts, migrations: Any) -> tuple:
-        if f.failed_migrations and not f.host_evidence:
+        uncovered = f.uncovered
+        if uncovered and f.window is not None and not f.vvold_covered:
+            what = (
+                f"{f.failed_migrations} migrations failed"
+                if f.failed_migrations
+                else "vMotion failures in host logs"
+            )
+            groups: dict[tuple[Any, ...], list[Any]] = {}
+            for check in uncovered:  # hosts missing the same stretch are said once
+                groups.setdefault(tuple(check.missing[:1]), []).append(check)
+            gaps = "; ".join(_gap_text(group, f.window) for group in list(groups.values())[:3])
+            reason = (
+                f"{what} between {f.window[0]:%Y-%m-%d %H:%M:%S}Z and {f.window[1]:%Y-%m-%d %H:%M:%S}Z "
+                f"but {gaps}: it cannot show whether the VASA provider was under pressure then; "
+                "the rotated vvold.N.gz files of those hosts (or vm-support bundles, which include "
+                "them) would cover it"
+            )
+            if f.named_causes:
+                reason += f" ({f.explained_failures} of the failures name a cause outside VASA)"
+            cites = self._failure_citations(migrations, 5)
+            return (
+                "Not enough evidence: the host logs do not cover the failures",
+                reason,
+                1,
+                cites,
+                [c.host for c in uncovered] + [self.names.display(h) for h in f.involved_hosts],
+                [],
+            )
+        if f.failed_migrations and f.window is None and f.vvold_any:
+            reason = (
+                f"{f.failed_migrations} migrations failed but their records carry no time, so no "
+                "vvold.log can be placed against them; export the tasks with their start and end times"
+            )
+        elif f.failed_migrations and not f.host_evidence:
             reason = (
                 f"{f.failed_migrations} migrations failed but no host-side evidence "
                 "(vvold.log, esxcli) was given"
@@ -369,9 +475,70 @@ class FindingWriter:
         return out
 
     @staticmethod
-    def summary(finding: Finding) -> str:
-        """The verdict line: the class and the primary finding's reason."""
-        return f"{finding.id}: {finding.reason}"
+    def summary(finding: Finding, f: Facts | None = None) -> str:
+        """The verdict line: the class and the primary finding's reason, and where the failed
+        migrations came from when that had to be inferred (the exports did not say)."""
+        text = f"{finding.id}: {finding.reason}"
+        if f is not None and f.inferred_sources and "source host" not in finding.reason:
+            sources = "; ".join(f"{host} (inferred from {how})" for host, how, _, _ in f.inferred_sources[:3])
+            text += f"; failed migrations came from source host {sources}"
+        return text
+
+
+def _gap_text(checks: list[Any], window: tuple[Any, Any]) -> str:
+    """'the vvold.log of esx01 covers 13:12-13:42 only, starting 3 h 2 min after the first failure
+    (uncovered: ...)', for hosts whose logs miss the same stretch of the window."""
+    start = min(c.start for c in checks)
+    end = max(c.end for c in checks)
+    names = [c.host or "the host" for c in checks]
+    where = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    logs = "the vvold.log of" if len(checks) == 1 else "the vvold.logs of"
+    verb = "covers" if len(checks) == 1 else "cover"
+    text = f"{logs} {where} {verb} {start:%Y-%m-%d %H:%M:%S}Z to {end:%Y-%m-%d %H:%M:%S}Z only"
+    if start > window[0]:
+        text += f", starting {_duration((start - window[0]).total_seconds())} after the first failure"
+    elif end < window[1]:
+        text += f", ending {_duration((window[1] - end).total_seconds())} before the last failure"
+    missing = checks[0].missing[0]
+    return text + f" (uncovered: {missing[0]:%Y-%m-%d %H:%M:%S}Z to {missing[1]:%Y-%m-%d %H:%M:%S}Z)"
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
+
+
+def _restart_text(f: Facts) -> str:
+    """', after a vvold restart on esx-01 between 12:17:14 and 17:37:07' (empty without one)."""
+    if not f.restarts:
+        return ""
+    r = f.restarts[0]
+    where = r.host or "the host"
+    when = (
+        f"between {r.after:%Y-%m-%d %H:%M:%S}Z and {r.at:%Y-%m-%d %H:%M:%S}Z"
+        if r.after
+        else f"at {r.at:%Y-%m-%d %H:%M:%S}Z"
+    )
+    pids = f", pid {r.old_pid} -> {r.new_pid}" if r.old_pid and r.new_pid else ""
+    return f", after a vvold restart on {where} {when}{pids}"
+
+
+_FAULT_CODE = re.compile(r"\b([A-Z][A-Z]+_(?:FAULT|BUSY|ERROR|TIMEOUT))\b")
+
+
+def _fault_codes(cites: Iterable[Citation]) -> list[str]:
+    """The vvold fault codes (TRANSPORT_FAULT, STORAGE_FAULT, ...) in the cited lines."""
+    seen: dict[str, None] = {}
+    for c in cites:
+        for code in _FAULT_CODE.findall(c.text):
+            seen.setdefault(code, None)
+    return list(seen)
 
 
 def dedupe(cites: Iterable[Citation | None]) -> list[Citation]:

@@ -14,21 +14,44 @@ from vvolguard.analysis.migrations import host_key
 from vvolguard.analysis.model import MissingEvidence
 from vvolguard.records import EvidenceKind
 
-VVOLD_GREP = (
-    'grep -Ei "No free connections|PROVIDER_BUSY|bindVirtualVolume|createVirtualVolume|TimedOut|GetFreeConn" '
-    "/var/run/log/vvold.log"
-)
+VVOLD_PATTERN = "No free connections|PROVIDER_BUSY|bindVirtualVolume|createVirtualVolume|TimedOut|GetFreeConn"
+VVOLD_GREP = f'grep -Ei "{VVOLD_PATTERN}" /var/run/log/vvold.log'
 
 
 def missing_evidence(an: Any, f: Facts) -> list[MissingEvidence]:
     """The artifacts that are absent and what each would settle, with the command to get it."""
     out: list[MissingEvidence] = []
     hosts = f.involved_hosts or [host_key(h) for h in an.names.all()]
-    targets = [an.names.display(h) or h for h in hosts][:5] or ["<source host of a failed migration>"]
+    # with no host named anywhere: the host a vvold.log given alone came from, else the source
+    placeholder = (
+        "<the ESXi host of the vvold.log given>"
+        if f.vvold_unnamed and not f.failed_migrations
+        else "<source host of a failed migration>"
+    )
+    targets = [an.names.display(h) or h for h in hosts][:5] or [placeholder]
     vp_hosts = an.listed.get(EvidenceKind.VASAPROVIDER_LIST, set())
     pe_hosts = an.listed.get(EvidenceKind.PROTOCOLENDPOINT_LIST, set())
+    uncovered = {host_key(c.host): c for c in f.uncovered if c.host}
+    for check in f.uncovered:
+        shown = check.host or "<the host of the vvold.log given>"
+        lo, hi = check.needed
+        out.append(
+            MissingEvidence(
+                f"vvold.log of {shown} covering {lo:%Y-%m-%d %H:%M:%S}Z to {hi:%Y-%m-%d %H:%M:%S}Z "
+                "(the rotated vvold.N.gz files)",
+                f"the vvold.log given covers {check.start:%Y-%m-%d %H:%M:%S}Z to "
+                f"{check.end:%Y-%m-%d %H:%M:%S}Z only, so it cannot show whether VASA calls waited "
+                "for a free connection or got PROVIDER_BUSY around the failures; ESXi keeps 8 rotated "
+                "generations next to it (/var/run/log or /scratch/log)",
+                f"ssh root@{shown} 'ls -l /var/run/log/vvold* /scratch/log/vvold*; zcat -f "
+                "/var/run/log/vvold.*.gz /var/run/log/vvold.log | "
+                f'grep -Ei "{VVOLD_PATTERN}"\'   # or a full support bundle, which includes them: vm-support',
+            )
+        )
     for shown in targets:
         key = host_key(shown)
+        if key in uncovered:
+            continue
         if key not in f.vvold_hosts and not f.vvold_unnamed and not (not f.involved_hosts and f.vvold_any):
             out.append(
                 MissingEvidence(
@@ -56,6 +79,18 @@ def missing_evidence(an: Any, f: Facts) -> list[MissingEvidence]:
                     f"ssh root@{shown} 'esxcli storage vvol protocolendpoint list'",
                 )
             )
+    trust = f.connect_failures or f.ssl_total or f.bad_providers
+    if trust and EvidenceKind.SPS_LOG not in an.kinds_seen:
+        out.append(
+            MissingEvidence(
+                "vCenter's sps.log (Storage Monitoring Service)",
+                "shows the provider from vCenter's side: SetContext failures, certificate errors "
+                "(certificate_unknown, self signed certificate) and sync failures, with their times "
+                "(registration and trust vs. a passing overload)",
+                'ssh root@<vcenter> \'grep -Ei "SetContext|certificate|SSL|sync" '
+                "/var/log/vmware/vmware-sps/sps.log'   # or a vc-support bundle",
+            )
+        )
     if not an.providers:
         out.append(
             MissingEvidence(
@@ -75,9 +110,9 @@ def missing_evidence(an: Any, f: Facts) -> list[MissingEvidence]:
             )
         )
     if not an.certificates and not any(p.certificate_expiry for p in an.providers.values()):
-        host = (
-            next((_endpoint(p.url) for p in an.providers.values() if p.url), None) or "<provider-host>:<port>"
-        )
+        urls = [p.url for p in an.providers.values() if p.url]
+        urls += [st.url for st in an.signals.series.values() if st.url]  # vvold names it too
+        host = next((e for e in map(_endpoint, urls) if e), None) or "<provider-host>:<port>"
         out.append(
             MissingEvidence(
                 "VASA provider certificate",

@@ -46,6 +46,40 @@ class Severity(StrEnum):
 
 
 @dataclass
+class CoverageUse:
+    """The time one host's evidence of one kind covers, and whether that covers the window a
+    conclusion needed (the failure window widened by ``coverage_margin_seconds`` before it)."""
+
+    host: str | None  # None: a file that names no host
+    kind: str  # an EvidenceKind value (vvold-log, hostd-log, vmkernel-log, esxcli-..., ...)
+    start: datetime | None
+    end: datetime | None
+    files: list[str] = field(default_factory=list)
+    needed: tuple[datetime, datetime] | None = None  # None: no window had to be covered
+    covers_window: bool | None = None  # None when ``needed`` is None
+    #: True when the span was derived from the times of the records read (the reader gave no
+    #: span for the file); such a span can only be narrower than the file's true span.
+    derived: bool = True
+
+
+class NoteKind(StrEnum):
+    """Facts worth reporting that are not a failure class of their own."""
+
+    VVOLD_RESTART = "vvold-restart"
+    SOURCE_HOST_INFERRED = "source-host-inferred"
+    ADMISSION_LIMIT = "admission-limit"
+    TIMES_ALIGNED = "times-aligned"
+
+
+@dataclass
+class Note:
+    kind: NoteKind
+    text: str
+    hosts: list[str] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+
+
+@dataclass
 class Finding:
     """One conclusion with its evidence. No finding without at least one citation, except
     ``insufficient-evidence``, which cites what is missing instead."""
@@ -59,6 +93,9 @@ class Finding:
     next_moves: list[str] = field(default_factory=list)
     hosts: list[str] = field(default_factory=list)
     providers: list[str] = field(default_factory=list)
+    #: The coverage this finding relied on (for a conclusion from absence: whether the host
+    #: evidence covered the failure window).
+    coverage: list[CoverageUse] = field(default_factory=list)
 
 
 @dataclass
@@ -91,6 +128,11 @@ class FailedMigration:
     #: When the task started, if the evidence says: with ``time`` it bounds the span in which
     #: the signals that explain this one migration are looked up (``report.view``).
     start: datetime | None = None
+    #: a cause outside the VASA control plane that the error (or a host fault near it) names,
+    #: e.g. "FileTooLarge"; None when nothing names one ("A system error occurred.")
+    cause: str | None = None
+    #: how the source host was learnt when the migration's own records did not name it
+    source_inferred_from: str | None = None
 
 
 @dataclass
@@ -175,6 +217,9 @@ class Diagnosis:
     incident_window: tuple[datetime, datetime] | None = None
     now: datetime | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
+    #: per host and evidence kind: the time the evidence covers (see CoverageUse)
+    coverage: list[CoverageUse] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
     schema: str = SCHEMA_ID
 
     @property

@@ -78,6 +78,41 @@ class Thresholds:
         "KB 323232: vCenter raises the red hard-limit alarm when a VASA provider certificate "
         "expires within 1 month.",
     )
+    coverage_margin_seconds: float = _t(
+        300,
+        "The pressure that fails a migration builds up within one pressure window before the "
+        "failure (the swap-vVol create at its start, the waits and busy answers), so a conclusion "
+        "from absence needs host evidence from five minutes before the first failure to the last.",
+    )
+    coverage_gap_seconds: float = _t(
+        900,
+        "vvold polls every provider with getEvents every 10 s, and rotated files abut, so two "
+        "files of one host more than 15 minutes apart mean a file in between was not given.",
+    )
+    snapshot_max_age_seconds: float = _t(
+        86400,
+        "Provider registration and PE presentation change by an admin's hand, not by the minute: "
+        "an esxcli output taken within a day after the failures (vm-support is usually run the "
+        "same day) shows the state they ran in; a later one may show a state fixed or broken since.",
+    )
+    task_join_tolerance_seconds: float = _t(
+        3,
+        "Exports of one migration disagree on its start by the rounding of their clocks (the "
+        "vSphere Client CSV keeps whole seconds) and the lag between a task and its first event; "
+        "one VM cannot start two migrations within 3 s (the first must have failed first).",
+    )
+    host_admission_limit: int = _t(
+        8,
+        "vCenter's cost model admits at most 8 vMotions per host (max cost 16, cost 2 each, "
+        "KB 326281) and queues the rest; more 'in flight' in the evidence are queued tasks or "
+        "copies of one task, never concurrent migrations.",
+    )
+    maintenance_overlap_seconds: float = _t(
+        3600,
+        "An 'Enter maintenance mode' task or event without an end still drives its evacuation "
+        "for up to an hour on a busy host; a failed migration starting in that span came from "
+        "that host.",
+    )
     timeline_max_points: int = _t(
         2000,
         "A plot or table with more than about 2000 points per series shows nothing more to a "

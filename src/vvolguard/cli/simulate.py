@@ -101,6 +101,13 @@ def simulate_command(
         None, "--duration", metavar="SECONDS", help="Simulated seconds (healthy: the day length)."
     ),
     form: Form = typer.Option(Form.both, "--form", help="Bundles as folders, .tgz (in archives/), or both."),
+    late_vvold: float | None = typer.Option(
+        None,
+        "--late-vvold",
+        min=0.0,
+        help="Write each vvold.log as copied HOURS after the incident, without its rotated "
+        "vvold.N.gz files (an admin shape: a log that cannot see the failures).",
+    ),
     force: bool = typer.Option(False, "--force", help="Write into a folder that is not empty."),
 ) -> None:
     if ctx.invoked_subcommand is not None:
@@ -132,6 +139,7 @@ def simulate_command(
             variant=variant,
             duration_s=duration,
             formats=form.value,
+            late_vvold_s=None if late_vvold is None else late_vvold * 3600.0,
         )
     except (KeyError, ValueError) as exc:
         error(err, str(exc.args[0] if exc.args else exc))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from vvolguard.analysis.model import SCHEMA_ID, FailureClass, Severity
+from vvolguard.analysis.model import SCHEMA_ID, FailureClass, NoteKind, Severity
 
 _TIME = {
     "type": "string",
@@ -155,6 +155,58 @@ _SIGNALS = {
     },
 }
 
+_COVERAGE = _obj(
+    "The time one host's evidence of one kind covers, and whether it covers the window a "
+    "conclusion needed. A conclusion from absence (no VASA pressure, not-control-plane) is only "
+    "drawn from vvold evidence whose covers_window is true.",
+    {
+        "host": _d(_STR_OR_NULL, "ESXi host; null for a file that names no host."),
+        "kind": _d(
+            {"type": "string"},
+            "Evidence kind: vvold-log, hostd-log, vmkernel-log, esxcli-... (a snapshot), "
+            "vcenter-sps-log, ...",
+        ),
+        "start": _d(_TIME_OR_NULL, "First time the evidence covers; null when the host gave none."),
+        "end": _d(_TIME_OR_NULL, "Last time the evidence covers."),
+        "files": _d({"type": "array", "items": {"type": "string"}}, "The files whose spans were joined."),
+        "needed": _d(
+            {
+                "anyOf": [
+                    {"type": "array", "prefixItems": [_TIME, _TIME], "items": False, "minItems": 2},
+                    {"type": "null"},
+                ]
+            },
+            "[start, end] the evidence had to cover: the failure window widened by "
+            "thresholds.coverage_margin_seconds before it; null when nothing failed.",
+        ),
+        "covers_window": _d(
+            {"type": ["boolean", "null"]}, "Whether the spans cover 'needed'; null when nothing was needed."
+        ),
+        "derived": _d(
+            {"type": "boolean"},
+            "True when the span was derived from the times of the lines read (the reader gave no span "
+            "for the file): it can only be narrower than the file's true span.",
+        ),
+    },
+    required=["host", "kind", "start", "end", "files", "needed", "covers_window"],
+)
+
+_NOTE = _obj(
+    "A fact worth reporting that is not a failure class: a vvold restart, a source host inferred "
+    "from an Enter-maintenance-mode task, concurrency counted at vCenter's admission limit, an "
+    "export in local time aligned with the others.",
+    {
+        "kind": _d(
+            {"type": "string", "enum": [k.value for k in NoteKind]},
+            "What the note is about.",
+        ),
+        "text": {"type": "string"},
+        "hosts": {"type": "array", "items": {"type": "string"}},
+        "citations": {"type": "array", "items": _CITATION},
+    },
+    required=["kind", "text"],
+)
+
 _FINDING = _obj(
     "One conclusion with its evidence. Every finding cites at least one line, except "
     "insufficient-evidence, which points at missing_evidence instead.",
@@ -177,7 +229,23 @@ _FINDING = _obj(
         ),
         "hosts": _d({"type": "array", "items": {"type": "string"}}, "ESXi hosts involved."),
         "providers": _d({"type": "array", "items": {"type": "string"}}, "VASA providers involved."),
+        "coverage": _d(
+            {"type": "array", "items": _COVERAGE},
+            "The host evidence this finding relied on and the time it covers (for not-control-plane, "
+            "healthy and insufficient-evidence: the vvold coverage of the failures' hosts).",
+        ),
     },
+    required=[
+        "id",
+        "title",
+        "severity",
+        "confidence",
+        "reason",
+        "citations",
+        "next_moves",
+        "hosts",
+        "providers",
+    ],
 )
 
 _FAILED_MIGRATION = _obj(
@@ -200,6 +268,17 @@ _FAILED_MIGRATION = _obj(
         ),
         "citation": {"anyOf": [_CITATION, {"type": "null"}]},
         "start": _d(_TIME_OR_NULL, "When the task started, if the evidence says."),
+        "cause": _d(
+            _STR_OR_NULL,
+            "The fault outside the VASA control plane that the error (or a host fault near it) names, "
+            "as vCenter spells it (FileTooLarge, InsufficientResourcesFault, InvalidState, NoPermission, "
+            '...); null when it names none ("A system error occurred.").',
+        ),
+        "source_inferred_from": _d(
+            _STR_OR_NULL,
+            "How the source host was learnt when the migration's own records did not name it (an "
+            "Enter-maintenance-mode task or event, the rest of its wave); null when they did.",
+        ),
     },
     required=[
         "task_id",
@@ -399,6 +478,12 @@ _SCHEMA: dict[str, Any] = {
             {"type": "object", "additionalProperties": {"type": "number"}},
             "The named thresholds in force (defaults or overrides), so a verdict can be reproduced.",
         ),
+        "coverage": _d(
+            {"type": "array", "items": _COVERAGE},
+            "Per host and evidence kind, the time the evidence covers and whether it covers the failure "
+            "window.",
+        ),
+        "notes": _d({"type": "array", "items": _NOTE}, "Facts worth reporting that are not findings."),
     },
 }
 

@@ -15,6 +15,11 @@ Layout under the output folder::
                                                 (terminal paste, PowerShell 5.1, local-time CSV)
     ground-truth.json                           what really happened (ignored by analysis)
 
+``vvold_from`` writes the admin shape of issue 10: each host's ``vvold.log`` as it was when it
+was copied long after the incident, starting at that time (a rotation header first), with the
+rotated ``vvold.N.gz`` files not sent. Such a log cannot see the failures, and diagnose must say
+so instead of reading its calm as "no VASA pressure".
+
 Both bundle forms hold the same evidence, so diagnose either the folders (with ``vcenter/`` and
 ``certs/``) or ``archives/`` (likewise), not both at once, or every host counts twice.
 """
@@ -24,13 +29,13 @@ from __future__ import annotations
 import heapq
 import json
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from vvolguard.sim.evidence import bundle, certs, esxcli, hostlogs, vcenter
 from vvolguard.sim.evidence.hostlogs import HostdRecord, VmkernelRecord, format_hostd, format_vmkernel
-from vvolguard.sim.evidence.vvold import ROTATE_BYTES, RotatingLog, format_record
+from vvolguard.sim.evidence.vvold import ROTATE_BYTES, RotatingLog, format_record, header_line
 from vvolguard.sim.scenarios import Plan
 from vvolguard.sim.world import World
 
@@ -39,8 +44,15 @@ GROUND_TRUTH_FILE = "ground-truth.json"
 FORMATS = ("both", "folder", "tgz")
 
 
-def host_files(world: World, plan: Plan, host: str, rotate_bytes: int = ROTATE_BYTES) -> dict[str, bytes]:
-    """Every bundle member of one host, keyed by bundle-relative path."""
+def host_files(
+    world: World,
+    plan: Plan,
+    host: str,
+    rotate_bytes: int = ROTATE_BYTES,
+    vvold_from: datetime | None = None,
+) -> dict[str, bytes]:
+    """Every bundle member of one host, keyed by bundle-relative path (``vvold_from``: only
+    the live vvold.log, starting then; see the module docstring)."""
     info = world.host_info[host]
     shape = info.shape
     started = world.t0 - timedelta(
@@ -48,13 +60,16 @@ def host_files(world: World, plan: Plan, host: str, rotate_bytes: int = ROTATE_B
     )
     files: dict[str, bytes] = {}
 
-    vvold_log = RotatingLog("vvold", shape, info.vvold_pid, started, limit=rotate_bytes)
-    for record in world.vvolds[host].records:
-        vvold_log.write(record.ts, format_record(shape, record, info.vvold_pid))
-    if not world.vvolds[host].records:
-        vvold_log.write(world.t0, "")
-    for name, data in vvold_log.files().items():
-        files[f"{bundle.LOG_DIR}/{name}"] = data
+    if vvold_from is not None:
+        files[f"{bundle.LOG_DIR}/vvold.log"] = _late_vvold(world, host, started, vvold_from)
+    else:
+        vvold_log = RotatingLog("vvold", shape, info.vvold_pid, started, limit=rotate_bytes)
+        for record in world.vvolds[host].records:
+            vvold_log.write(record.ts, format_record(shape, record, info.vvold_pid))
+        if not world.vvolds[host].records:
+            vvold_log.write(world.t0, "")
+        for name, data in vvold_log.files().items():
+            files[f"{bundle.LOG_DIR}/{name}"] = data
 
     hostd_noise, kernel_noise = _routine_lines(world, host)
     hostd_log = RotatingLog("hostd", shape, info.hostd_pid, started, limit=rotate_bytes, app="Hostd")
@@ -112,6 +127,17 @@ def esxcli_rows(
     return providers, containers, endpoints
 
 
+def _late_vvold(world: World, host: str, started: datetime, since: datetime) -> bytes:
+    """The live vvold.log of a host whose log rotated at ``since``: a rotation header, then the
+    lines from then on (the earlier ones went to vvold.N.gz files that were not sent)."""
+    info = world.host_info[host]
+    records = [r for r in world.vvolds[host].records if r.ts >= since]
+    opened = records[0].ts if records else since
+    parts = [header_line(info.shape, opened, started, info.vvold_pid, rotated=True)]
+    parts += [format_record(info.shape, r, info.vvold_pid) for r in records]
+    return "".join(parts).encode()
+
+
 def _routine_lines(world: World, host: str) -> tuple[list[HostdRecord], list[VmkernelRecord]]:
     """The background every real hostd/vmkernel log carries, from a per-host RNG (so adding it
     never changes the simulation's own random stream)."""
@@ -166,7 +192,13 @@ def task_rows(world: World) -> list[vcenter.TaskRow]:
 
 
 def write_evidence(
-    world: World, plan: Plan, out: Path, seed: int, formats: str = "both", rotate_bytes: int = ROTATE_BYTES
+    world: World,
+    plan: Plan,
+    out: Path,
+    seed: int,
+    formats: str = "both",
+    rotate_bytes: int = ROTATE_BYTES,
+    vvold_from: datetime | None = None,
 ) -> dict[str, Any]:
     """Write everything under ``out``; returns the ground-truth document it wrote."""
     if formats not in FORMATS:
@@ -182,7 +214,7 @@ def write_evidence(
             host,
             when,
             info.bundle_pid,
-            host_files(world, plan, host, rotate_bytes),
+            host_files(world, plan, host, rotate_bytes, vvold_from),
             folder=formats in ("both", "folder"),
             tgz_dir=out / "archives" if formats in ("both", "tgz") else None,
         )
@@ -230,6 +262,13 @@ def write_evidence(
     truth = ground_truth(world, plan, seed, bundles)
     truth["files"] += [f"{ADMIN_DIR}/{name}" for name in admin_files]
     truth["admin_local_zone"] = ADMIN_ZONE
+    if vvold_from is not None:
+        truth["vvold_from"] = vvold_from.isoformat()
+        truth["what_happened"] = [
+            *truth["what_happened"],
+            f"Each host's vvold.log was copied starting {vvold_from.isoformat()}, after the failures; "
+            "the rotated vvold.N.gz files were not sent, so vvold cannot show the incident.",
+        ]
     (out / GROUND_TRUTH_FILE).write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return truth
 

@@ -54,12 +54,15 @@ def simulate(
     t0: datetime = DEFAULT_T0,
     rotate_bytes: int = ROTATE_BYTES,
     host_limit: int | None = None,
+    late_vvold_s: float | None = None,
 ) -> SimulationResult:
     """Simulate ``scenario`` and, when ``out`` is given, write its evidence there.
 
     ``profile`` is a name from :data:`vvolguard.sim.profiles.PROFILES` or a
     :class:`ProviderProfile`; by default the scenario's own. ``duration_s`` bounds (or for
-    ``healthy`` sets) the simulated time. Same arguments, same bytes.
+    ``healthy`` sets) the simulated time. ``late_vvold_s`` writes each host's vvold.log as copied
+    that many seconds after the workload ended, without its rotated files (the calm tail is
+    lengthened to reach it). Same arguments, same bytes.
     """
     spec = SCENARIOS.get(scenario)
     if spec is None:
@@ -75,6 +78,10 @@ def simulate(
     plan = prepare(scenario, world, variant, duration_s)
     if plan.workload is not None:
         env.run(until=plan.workload)
+    vvold_from = None
+    if late_vvold_s is not None:
+        vvold_from = world.ts(env.now + late_vvold_s)
+        plan.calm_after_s = max(plan.calm_after_s, late_vvold_s + 1800.0)
     end = max(env.now + plan.calm_after_s, plan.end_s or 0.0)
     if duration_s and scenario != "healthy":
         end = min(end, max(duration_s, env.now))
@@ -94,7 +101,7 @@ def simulate(
     truth: dict[str, Any] = {}
     out_path = Path(out) if out is not None else None
     if out_path is not None:
-        truth = write_evidence(world, plan, out_path, seed, formats, rotate_bytes)
+        truth = write_evidence(world, plan, out_path, seed, formats, rotate_bytes, vvold_from)
     return SimulationResult(
         scenario=scenario,
         variant=plan.variant,
