@@ -18,8 +18,8 @@ from vvolguard.analysis.engine import Analyzer
 from vvolguard.analysis.model import Diagnosis, InputFile
 from vvolguard.analysis.thresholds import Thresholds
 from vvolguard.evidence.collect import Collector
-from vvolguard.evidence.sniff import sniff
-from vvolguard.evidence.source import EvidenceFile
+from vvolguard.evidence.sniff import foreign_kind, sniff
+from vvolguard.evidence.source import EvidenceFile, Limits
 from vvolguard.records import EvidenceKind
 
 PathLike = str | os.PathLike[str]
@@ -33,6 +33,7 @@ def diagnose(
     thresholds: Thresholds | None = None,
     on_file: ProgressHook | None = None,
     tz: tzinfo | str | None = None,
+    limits: Limits | None = None,
 ) -> Diagnosis:
     """Diagnose every piece of evidence under ``paths``.
 
@@ -40,6 +41,8 @@ def diagnose(
     incident time is taken from the evidence itself. ``tz`` (a tzinfo, an IANA name or an offset
     such as ``+02:00``) is the zone in which exports without offsets (vSphere Client CSVs, a
     PuTTY log's clock) were written; without it they are read as UTC, with a warning.
+    ``limits`` caps decompression per input (expanded size, nesting depth; see
+    :class:`~vvolguard.evidence.source.Limits`).
     """
     if isinstance(tz, str):
         from vvolguard.evidence.structured import parse_tz
@@ -49,14 +52,14 @@ def diagnose(
         paths = [paths]
     now = now or datetime.now(UTC)
     analyzer = Analyzer(now=now, thresholds=thresholds or Thresholds())
-    collector = Collector(list(paths))
-    for ef in collector:
-        ef.assume_tz = tz
-        if on_file is not None:
-            on_file(ef)
-        analyzer.add_input(_read_one(ef, analyzer))
-    for warning in collector.warnings:
-        analyzer.add(warning)
+    with Collector(list(paths), limits=limits or Limits()) as collector:
+        for ef in collector:
+            ef.assume_tz = tz
+            if on_file is not None:
+                on_file(ef)
+            analyzer.add_input(_read_one(ef, analyzer))
+        for warning in collector.warnings:
+            analyzer.add(warning)
     return analyzer.finish()
 
 
@@ -81,6 +84,9 @@ def _read_one(ef: EvidenceFile, analyzer: Analyzer) -> InputFile:
 def _unknown_format_message(ef: EvidenceFile) -> str:
     if ef.size == 0:
         return "empty file; nothing to read"
+    what = foreign_kind(ef.head(64), ef.name)
+    if what is not None:
+        return f"{what}, not a log or export; skipped"
     return (
         "unknown format: not a vvold/hostd/vmkernel log, esxcli storage vvol output, vCenter task or "
         "event export, Get-VasaProvider export or certificate; skipped"

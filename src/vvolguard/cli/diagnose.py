@@ -74,6 +74,15 @@ def diagnose_command(
         metavar="ZONE",
         help="Zone of exports whose times carry no offset (vSphere Client CSV): Europe/Berlin, +02:00.",
     ),
+    max_expanded: str = typer.Option(
+        "20G",
+        "--max-expanded",
+        metavar="SIZE",
+        help="Stop decompressing an input past this size (20G, 512M).",
+    ),
+    max_depth: int = typer.Option(
+        4, "--max-depth", metavar="N", help="Open archives nested at most this many levels deep."
+    ),
 ) -> None:
     from vvolguard.analysis.thresholds import Thresholds
     from vvolguard.pipeline import diagnose, usable
@@ -83,6 +92,7 @@ def diagnose_command(
     zone = _parse_tz(tz, err)
     thresholds = _parse_thresholds(Thresholds, threshold, err)
     _refuse_overwriting_inputs(paths, [html, markdown], err)
+    limits = parse_limits(max_expanded, max_depth, err)
 
     interactive = err.is_terminal and not as_json
     if interactive:
@@ -93,9 +103,10 @@ def diagnose_command(
                 thresholds=thresholds,
                 on_file=lambda ef: status.update(_fit(f"reading {ef.display}", err.width - 4)),
                 tz=zone,
+                limits=limits,
             )
     else:
-        result = diagnose(paths, now=when, thresholds=thresholds, tz=zone)
+        result = diagnose(paths, now=when, thresholds=thresholds, tz=zone, limits=limits)
 
     if not usable(result):
         error(err, "nothing given was usable evidence.")
@@ -167,6 +178,21 @@ def _parse_now(value: str | None, err: Console) -> datetime | None:
         error(err, f"--now {value!r} is not an ISO date/time (e.g. 2026-03-14T10:00:00Z)")
         raise typer.Exit(EXIT_NOTHING_USABLE) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_limits(max_expanded: str, max_depth: int, err: Console):  # type: ignore[no-untyped-def]
+    """The decompression caps of ``--max-expanded`` and ``--max-depth`` (shared with escalate)."""
+    from vvolguard.evidence.source import Limits, parse_size
+
+    try:
+        size = parse_size(max_expanded)
+    except ValueError as exc:
+        err.print(f"vvolguard: --max-expanded {exc}", style="red", markup=False, highlight=False)
+        raise typer.Exit(EXIT_NOTHING_USABLE) from None
+    if max_depth < 0:
+        err.print("[red]vvolguard: --max-depth must be 0 or more[/]")
+        raise typer.Exit(EXIT_NOTHING_USABLE)
+    return Limits(max_expanded=size, max_depth=max_depth)
 
 
 def _parse_thresholds(factory, pairs: list[str], err: Console):  # type: ignore[no-untyped-def]

@@ -113,13 +113,23 @@ def escalate_command(
         help="Judge certificate horizons and stamp the package as of this ISO time (same inputs and "
         "--now give the same bytes).",
     ),
+    max_expanded: str = typer.Option(
+        "20G",
+        "--max-expanded",
+        metavar="SIZE",
+        help="Stop decompressing an input past this size (20G, 512M).",
+    ),
+    max_depth: int = typer.Option(
+        4, "--max-depth", metavar="N", help="Open archives nested at most this many levels deep."
+    ),
 ) -> None:
-    from vvolguard.cli.diagnose import _parse_now
+    from vvolguard.cli.diagnose import _parse_now, parse_limits
     from vvolguard.escalate.names import printable
     from vvolguard.escalate.package import EscalateError, build_package
 
     err = make_console(stderr=True)
     when = _parse_now(now, err)
+    limits = parse_limits(max_expanded, max_depth, err)
     if mapping is not None and not redact:
         err.print("[yellow]vvolguard: --mapping has no effect without --redact[/]")
         mapping = None
@@ -133,6 +143,7 @@ def escalate_command(
         redact_vm_names=redact_vm_names,
         overwrite=force,
         now=when,
+        limits=limits,
     )
     try:
         with _signals_raise():

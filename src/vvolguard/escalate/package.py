@@ -43,6 +43,7 @@ from vvolguard.escalate.readme import render_readme
 from vvolguard.escalate.redact import Pseudonymizer
 from vvolguard.escalate.secrets import strip_line
 from vvolguard.escalate.stage import PathNamer, stage_inputs, write_text
+from vvolguard.evidence.source import Limits
 
 #: Output suffix -> archive format.
 FORMATS = {".zip": "zip", ".tar.gz": "tar.gz", ".tgz": "tar.gz"}
@@ -87,8 +88,11 @@ def build_package(
     redact_vm_names: bool = False,
     overwrite: bool = False,
     now: datetime | None = None,
+    limits: Limits | None = None,
 ) -> PackageResult:
-    """Build the escalation package for the evidence under ``paths`` into ``output``."""
+    """Build the escalation package for the evidence under ``paths`` into ``output``.
+
+    ``limits`` caps decompression per input, the same caps ``diagnose`` applies."""
     inputs = [Path(p) for p in paths]
     out = Path(output)
     fmt = archive_format(out)
@@ -105,7 +109,8 @@ def build_package(
     created = (now or datetime.now(UTC)).astimezone(UTC)
     window = timedelta(minutes=window_minutes)
 
-    diagnosis, diagnosis_error = _diagnose(inputs, created)
+    limits = limits or Limits()
+    diagnosis, diagnosis_error = _diagnose(inputs, created, limits)
     if diagnosis is not None:  # names from the evidence, rendered safely in every file
         diagnosis = _map_strings(diagnosis, printable)
     namer = PathNamer(inputs)
@@ -124,7 +129,7 @@ def build_package(
                 inventory.warnings.append(printable(diagnosis_error))
             anchors = _anchors(diagnosis)
             inventory.anchor_times = sorted(a.time for a in anchors)
-            stage_inputs(inputs, stage, inventory, anchors, window, namer, redact)
+            stage_inputs(inputs, stage, inventory, anchors, window, namer, redact, limits)
             if diagnosis is not None:
                 for name in (*diagnosis.hosts, *_failed_hosts(diagnosis)):
                     inventory.add_host(name)
@@ -199,13 +204,13 @@ def _check_target(target: Path, inputs: list[Path], overwrite: bool, what: str) 
         raise EscalateError(f"{printable(str(target))} is a folder")
 
 
-def _diagnose(inputs: list[Path], now: datetime) -> tuple[Diagnosis | None, str | None]:
+def _diagnose(inputs: list[Path], now: datetime, limits: Limits) -> tuple[Diagnosis | None, str | None]:
     try:
         from vvolguard.pipeline import diagnose
     except ImportError as exc:  # pragma: no cover - the pipeline ships with the package
         return None, f"diagnosis unavailable ({exc}); the package holds the evidence only"
     try:
-        return diagnose(inputs, now=now), None
+        return diagnose(inputs, now=now, limits=limits), None
     except Exception as exc:  # the package must still be built: it is how the bug gets reported
         return None, f"diagnosis failed ({type(exc).__name__}: {exc}); the package holds the evidence only"
 

@@ -19,7 +19,7 @@ from vvolguard.escalate.names import printable, safe_component
 from vvolguard.escalate.secrets import SecretStripper, strip_lines
 from vvolguard.escalate.stream import LINE_KEEP, LineStats, text_blocks
 from vvolguard.evidence.collect import Collector
-from vvolguard.evidence.source import EvidenceFile
+from vvolguard.evidence.source import EvidenceFile, Limits
 
 #: Largest structured file copied whole (characters); bigger ones are cut with a note (they are
 #: never logs, and the vendor needs their head, not gigabytes).
@@ -74,12 +74,13 @@ def stage_inputs(
     window: timedelta,
     namer: PathNamer,
     redact: bool,
+    limits: Limits | None = None,
 ) -> None:
     """Read every input once, through the Collector (its rules on links, sizes and nesting), and
     stage what the package keeps. Every name that reaches a package file goes through
     :func:`~vvolguard.escalate.names.printable` here, once."""
     members = _Members()
-    with Collector(inputs) as collector:
+    with Collector(inputs, limits=limits or Limits()) as collector:
         for ef in collector:
             display = printable(namer.shorten(ef.display))
             try:

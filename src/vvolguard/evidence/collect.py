@@ -2,7 +2,8 @@
 
 Accepted: single files (plain or gzip), folders (walked recursively), ESXi support bundles
 (``vm-support`` ``.tgz``/``.tar.gz``/``.tar`` files or their extracted folders, several hosts at
-once), ``.zip`` archives of any of these, and one level of archives nested inside archives.
+once), ``.zip`` archives of any of these, and archives nested inside archives (up to
+:attr:`Limits.max_depth` levels).
 
 Why the bundle rules exist: a real vm-support bundle holds thousands of files, almost none of them
 about vVols. Inside a bundle only the members that can matter are read (the logs vvold, hostd,
@@ -13,21 +14,51 @@ gets a warning that names it.
 The host a bundle belongs to comes from its name (``esx-<host>-YYYY-MM-DD--HH.MM-<pid>``) or, when
 renamed, from its contents (``hostname`` command outputs, ``esx.conf``).
 
-Nothing here writes: archives are read in place, never extracted to disk.
+Bundles are untrusted (issue #17), so inside a folder the user gave:
+
+* a symbolic link is never followed out of that folder (a bundle unpacked with ``tar x`` may hold
+  ``var/run/log/vvold.log -> /etc/passwd``); a link that stays inside is skipped, its target is
+  read where it lies;
+* a file with several hard links is read only when every one of its names lies inside the folder
+  (otherwise one of them may be a file of this machine: skipped, with a warning);
+* FIFOs, devices and sockets are never opened (opening a FIFO blocks forever);
+* inside archives, symbolic and hard link members are never read, and a link that points out of
+  the archive is named in a warning.
+
+Every name shown (citations, warnings) goes through :func:`safe_name`. Nothing here writes:
+archives are read in place, never extracted to disk.
 """
 
 from __future__ import annotations
 
+import bz2
+import contextlib
+import lzma
 import os
+import posixpath
 import re
+import stat
 import tarfile
 import zipfile
-from collections.abc import Iterable, Iterator
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from vvolguard.evidence.source import GZIP_MAGIC, EvidenceFile, strip_gz
+from vvolguard.evidence.sniff import office_kind
+from vvolguard.evidence.source import (
+    GZIP_MAGIC,
+    Budget,
+    EvidenceFile,
+    ExpansionLimit,
+    Limits,
+    Metered,
+    MiB,
+    format_size,
+    safe_name,
+    strip_gz,
+)
 from vvolguard.records import ReadWarning
 
 #: esx-<host>-2023-06-07--19.51-2831891 (the pid part is optional; .tgz/.tar.gz/.tar stripped).
@@ -51,6 +82,28 @@ HOSTNAME_MEMBER = re.compile(r"(?:^|/)commands/[^/]*hostname[^/]*\.txt$|(?:^|/)e
 ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".tar", ".zip")
 #: Largest archive member read to learn a host name; these files are tiny in real bundles.
 HOSTNAME_MEMBER_LIMIT = 256 * 1024
+#: Below this many expanded bytes no ratio is suspicious (a small file of blanks compresses well).
+RATIO_FLOOR = 16 * MiB
+
+_BZ2_MAGIC = b"BZh"
+_XZ_MAGIC = b"\xfd7zXZ\x00"
+_ZIP_MAGIC = b"PK\x03\x04"
+#: Errors a damaged archive can raise from the standard library's readers.
+_ARCHIVE_ERRORS = (
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    OSError,
+    EOFError,
+    ValueError,
+    UnicodeDecodeError,
+    NotImplementedError,
+    KeyError,
+    RuntimeError,
+)
+
+Opener = Callable[[], BinaryIO]
 
 
 def bundle_host(name: str) -> str | None:
@@ -66,13 +119,13 @@ def bundle_host(name: str) -> str | None:
 
 def host_from_text(text: str) -> str | None:
     """Host name from ``esxcli system hostname get`` output, ``hostname`` output or esx.conf."""
-    fqdn = re.search(r"Fully Qualified Domain Name:\s*(\S+)", text)
+    fqdn = re.search(r"Fully Qualified Domain Name:[ \t]*(\S+)", text)
     if fqdn:
         return fqdn.group(1)
-    short = re.search(r"Host Name:\s*(\S+)", text)
+    short = re.search(r"Host Name:[ \t]*(\S+)", text)
     if short:
         return short.group(1)
-    conf = re.search(r'^/adv/Misc/HostName\s*=\s*"([^"]+)"', text, re.MULTILINE)
+    conf = re.search(r'^/adv/Misc/HostName[ \t]*=[ \t]*"([^"\n]+)"', text, re.MULTILINE)
     if conf:
         return conf.group(1)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
@@ -90,16 +143,18 @@ class Collector:
     """Iterate the evidence under ``paths``; problems with the inputs land in ``warnings``.
 
     Iterating is lazy and streaming: each file is handed out before the next is looked at, so a
-    caller that consumes each file fully reads every archive member in order, once.
+    caller that consumes each file fully reads every archive member in order, once. Use it as a
+    context manager (``with Collector(paths) as files:``) so archive handles are closed.
     """
 
     paths: Iterable[str | os.PathLike[str]]
+    limits: Limits = field(default_factory=Limits)
     warnings: list[ReadWarning] = field(default_factory=list)
     #: how many files were looked at, per reason for not reading them (for the summary)
     skipped: dict[str, int] = field(default_factory=dict)
     #: archives stay open so an EvidenceFile can be re-read after iteration moved on (the
     #: escalation package reads excerpts again); ``close`` releases them.
-    _archives: list[tarfile.TarFile | zipfile.ZipFile] = field(default_factory=list, repr=False)
+    _archives: list[Any] = field(default_factory=list, repr=False)
     #: (host, path inside the bundle, size) -> where it was first read. The same bundle given as
     #: a .tgz and as its extracted folder (common: the simulator writes both, admins keep both)
     #: must not count every migration and every busy fault twice.
@@ -107,8 +162,9 @@ class Collector:
     _duplicate_bundles: set[str] = field(default_factory=set, repr=False)
 
     def close(self) -> None:
-        for archive in self._archives:
-            archive.close()
+        for archive in reversed(self._archives):
+            with contextlib.suppress(Exception):
+                archive.close()
         self._archives.clear()
 
     def __enter__(self) -> Collector:
@@ -119,21 +175,34 @@ class Collector:
 
     def __iter__(self) -> Iterator[EvidenceFile]:
         for raw in self.paths:
+            display = safe_name(os.fspath(raw))
             path = Path(raw)
-            if not path.exists():
-                self._warn(str(raw), "no such file or folder")
+            try:
+                st = path.stat()  # the user named it: a link they give is theirs to give
+            except FileNotFoundError:
+                missing = (
+                    "a symbolic link to a missing file" if path.is_symlink() else "no such file or folder"
+                )
+                self._warn(display, missing)
                 continue
-            if path.is_dir():
-                yield from self._folder(path)
-            elif path.is_file():
-                yield from self._file(path, display=str(raw))
+            except OSError as exc:
+                self._warn(display, f"cannot be read: {safe_name(exc.strerror or str(exc))}")
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                yield from self._folder(path, display)
+            elif stat.S_ISREG(st.st_mode):
+                opener = _regular_opener(path, follow=True)
+                yield from self._file(opener, display, path.name, None, self._budget(display), 0, st.st_size)
             else:
-                self._warn(str(raw), "not a regular file or folder; skipped")
+                self._warn(display, f"{_special_kind(st.st_mode)}, not a regular file or folder; not opened")
 
     # -- helpers ---------------------------------------------------------------------------
 
     def _warn(self, display: str, message: str, line: int | None = None) -> None:
         self.warnings.append(ReadWarning(display, line, message))
+
+    def _budget(self, display: str) -> Budget:
+        return Budget(self.limits, display, self._warn)
 
     def _first_copy(self, host: str | None, relative: str, size: int, display: str, bundle: str) -> bool:
         """True the first time a bundle member is seen; later copies are skipped with one
@@ -154,205 +223,470 @@ class Collector:
     def _skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
-    def _folder(self, root: Path) -> Iterator[EvidenceFile]:
+    # -- folders -----------------------------------------------------------------------------
+
+    def _folder(self, root: Path, root_display: str) -> Iterator[EvidenceFile]:
+        inside = os.path.realpath(root)
         bundle_roots: dict[Path, str | None] = {}
+        #: inode -> names seen inside the folder, for files with several hard links
+        names_of: dict[tuple[int, int], int] = {}
+        deferred: list[tuple[Path, os.stat_result, Path | None]] = []
         for dirpath, dirnames, filenames in os.walk(
-            root, onerror=lambda e: self._warn(str(e.filename), str(e))
+            root, onerror=lambda e: self._warn(safe_name(str(e.filename)), safe_name(str(e)))
         ):
             here = Path(dirpath)
             dirnames.sort()
+            for name in list(dirnames):
+                if (here / name).is_symlink():
+                    dirnames.remove(name)  # never walked; its target is walked where it lies
+                    self._link(here / name, inside, root_display, folder=True)
             if _looks_like_bundle_root(here, dirnames):
                 bundle_roots[here] = bundle_host(here.name) or _folder_host(here)
             owner = _nearest(here, bundle_roots)
             for name in sorted(filenames):
                 path = here / name
-                if name.startswith(".") or not path.is_file():
+                try:
+                    st = os.lstat(path)
+                except OSError as exc:
+                    self._warn(safe_name(str(path)), f"cannot be read: {safe_name(exc.strerror or str(exc))}")
                     continue
-                if owner is not None:
-                    relative = path.relative_to(owner).as_posix()
-                    if is_bundle_member(relative):
-                        if self._first_copy(
-                            bundle_roots[owner], relative, path.stat().st_size, str(path), str(owner)
-                        ):
-                            yield self._plain(path, str(path), host=bundle_roots[owner])
-                    elif _is_archive_name(name):
-                        yield from self._file(path, display=str(path), host=bundle_roots[owner])
-                    else:
-                        self._skip("bundle member not about vVols")
+                if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                    key = (st.st_dev, st.st_ino)
+                    names_of[key] = names_of.get(key, 0) + 1
+                if name.startswith(".") or not self._wanted(path, owner):
                     continue
-                yield from self._file(path, display=str(path))
+                if stat.S_ISLNK(st.st_mode):
+                    self._link(path, inside, root_display, folder=False)
+                elif not stat.S_ISREG(st.st_mode):
+                    self._warn(
+                        safe_name(str(path)), f"{_special_kind(st.st_mode)}, not a regular file; not opened"
+                    )
+                elif st.st_nlink > 1:
+                    deferred.append((path, st, owner))  # judged once every name inside is counted
+                else:
+                    yield from self._folder_file(path, st, owner, bundle_roots)
+        read: set[tuple[int, int]] = set()
+        for path, st, owner in deferred:
+            key = (st.st_dev, st.st_ino)
+            if key in read:
+                self._skip("another name of a file already read")
+            elif names_of.get(key, 0) >= st.st_nlink:
+                read.add(key)
+                yield from self._folder_file(path, st, owner, bundle_roots)
+            else:
+                self._warn(
+                    safe_name(str(path)),
+                    f"has {st.st_nlink} hard links and not all of them are inside {root_display}; not read "
+                    "(another name of it may be a file of this machine)",
+                )
 
-    def _file(self, path: Path, display: str, host: str | None = None) -> Iterator[EvidenceFile]:
+    def _wanted(self, path: Path, owner: Path | None) -> bool:
+        """Would this folder entry be read? (Links and special files are judged only then,
+        so the thousands of irrelevant files of a bundle cost no warning.)"""
+        if owner is None:
+            return True
+        relative = path.relative_to(owner).as_posix()
+        if is_bundle_member(relative) or _is_archive_name(path.name):
+            return True
+        self._skip("bundle member not about vVols")
+        return False
+
+    def _link(self, path: Path, inside: str, root_display: str, folder: bool) -> None:
+        target = os.path.realpath(path)
+        if target == inside or target.startswith(inside.rstrip(os.sep) + os.sep):
+            self._skip("link to a file inside the folder (read where it lies)")
+            return
         try:
-            with path.open("rb") as probe:
-                head = probe.read(512)
-        except OSError as exc:
-            self._warn(display, f"cannot be read: {exc.strerror or exc}")
-            return
-        if head[:4] == b"PK\x03\x04" and zipfile.is_zipfile(path):
-            yield from self._zip(path, display, host)
-            return
-        if _is_tar(path, head):
-            yield from self._tar(path, display, host)
-            return
-        yield self._plain(path, display, host=host)
-
-    def _plain(self, path: Path, display: str, host: str | None) -> EvidenceFile:
-        size = path.stat().st_size
-        return EvidenceFile(
-            display=display,
-            name=strip_gz(path.name),
-            opener=lambda: path.open("rb"),
-            host=host,
-            size=size,
+            shown = safe_name(os.readlink(path))
+        except OSError:
+            shown = safe_name(target)
+        what = "folder" if folder else "file"
+        self._warn(
+            safe_name(str(path)),
+            f"symbolic link to {shown}, a {what} outside {root_display}; not followed",
         )
 
-    def _tar(self, path: Path, display: str, host: str | None) -> Iterator[EvidenceFile]:
-        try:
-            archive = tarfile.open(path, "r:*")  # noqa: SIM115 (closed by Collector.close)
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            self._warn(display, f"not a readable tar archive ({exc}); skipped")
+    def _folder_file(
+        self, path: Path, st: os.stat_result, owner: Path | None, bundle_roots: dict[Path, str | None]
+    ) -> Iterator[EvidenceFile]:
+        display = safe_name(str(path))
+        opener = _regular_opener(path, follow=False)
+        budget = self._budget(display)
+        if owner is None:
+            yield from self._file(opener, display, path.name, None, budget, 0, st.st_size)
             return
-        self._archives.append(archive)
-        yield from self._tar_members(archive, display, host or bundle_host(path.name))
+        host = bundle_roots[owner]
+        relative = path.relative_to(owner).as_posix()
+        if is_bundle_member(relative):
+            if self._first_copy(host, relative, st.st_size, display, safe_name(str(owner))):
+                yield EvidenceFile(display, strip_gz(path.name), opener, host, st.st_size, budget=budget)
+        else:
+            yield from self._file(opener, display, path.name, host, budget, 0, st.st_size)
 
-    def _tar_members(
-        self, archive: tarfile.TarFile, display: str, host: str | None
+    # -- files and archives (any depth) --------------------------------------------------------
+
+    def _file(
+        self,
+        opener: Opener,
+        display: str,
+        name: str,
+        host: str | None,
+        budget: Budget,
+        depth: int,
+        size: int | None,
+    ) -> Iterator[EvidenceFile]:
+        """A file or archive member: an archive is opened (within the depth limit), anything
+        else is handed out as evidence."""
+        try:
+            with opener() as probe:
+                head = probe.read(512)
+        except ExpansionLimit:
+            return  # the budget's own warning names the input
+        except _ARCHIVE_ERRORS as exc:
+            self._warn(display, f"cannot be read: {_reason(exc)}")
+            return
+        kind = _archive_kind(opener, head, name)
+        if kind is not None:
+            if depth >= self.limits.max_depth:
+                self._warn(
+                    display,
+                    f"archive nested more than {self.limits.max_depth} levels deep (--max-depth); not opened",
+                )
+                return
+            opened = self._zip if kind == "zip" else self._tar
+            yield from opened(opener, display, host, budget, depth + 1)
+            return
+        yield EvidenceFile(display, strip_gz(name), opener, host, size, budget=budget)
+
+    def _tar(
+        self, opener: Opener, display: str, host: str | None, budget: Budget, depth: int
     ) -> Iterator[EvidenceFile]:
         try:
-            members = [m for m in archive.getmembers() if m.isfile()]
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            # A truncated bundle: tarfile stops at the damage; keep what was listed before it.
-            members = [m for m in archive.members if m.isfile()]
+            raw = opener()
+        except _ARCHIVE_ERRORS as exc:
+            self._warn(display, f"cannot be read: {_reason(exc)}")
+            return
+        self._archives.append(raw)
+        stream = _decompressing(raw, budget)
+        if stream is not raw:
+            self._archives.append(stream)
+        try:
+            archive = tarfile.open(fileobj=stream, mode="r:")  # noqa: SIM115 (closed by Collector.close)
+        except ExpansionLimit:
+            return
+        except _ARCHIVE_ERRORS as exc:
+            self._warn(display, f"not a readable tar archive ({_reason(exc)}); skipped")
+            return
+        self._archives.append(archive)
+        members: list[tarfile.TarInfo] = []
+        try:
+            for member in archive:
+                members.append(member)
+        except ExpansionLimit:
+            self._warn(display, f"used the {len(members)} members listed before the expansion limit")
+        except _ARCHIVE_ERRORS as exc:
+            # A truncated or damaged bundle: tarfile stops at the damage; keep what came before.
             self._warn(
                 display,
-                f"archive is damaged ({exc or 'truncated'}); used the {len(members)} files before the damage",
+                f"archive is damaged ({_reason(exc) or 'truncated'}); used the {len(members)} "
+                "members before the damage",
             )
-        roots = _bundle_roots_in(m.name for m in members)
+        else:
+            self._check_end(display, archive, stream, len(members))
+        if isinstance(stream, Metered):
+            self._check_ratio(display, raw, stream.high)
+        yield from self._members(
+            [_TarEntry(archive, m) for m in members], display, _archive_host(display) or host, budget, depth
+        )
+
+    def _zip(
+        self, opener: Opener, display: str, host: str | None, budget: Budget, depth: int
+    ) -> Iterator[EvidenceFile]:
+        try:
+            raw = opener()
+        except _ARCHIVE_ERRORS as exc:
+            self._warn(display, f"cannot be read: {_reason(exc)}")
+            return
+        self._archives.append(raw)
+        try:
+            archive = zipfile.ZipFile(raw)
+            infos = archive.infolist()
+        except _ARCHIVE_ERRORS as exc:
+            self._warn(display, f"not a readable zip archive ({_reason(exc)}); skipped")
+            return
+        self._archives.append(archive)
+        office = office_kind([i.filename for i in infos])
+        if office is not None:
+            self._warn(display, f"{office}, not a log or export; skipped")
+            return
+        entries = []
+        for info in infos:
+            if info.is_dir():
+                continue
+            entries.append(_ZipEntry(archive, info, budget))
+            if info.file_size >= RATIO_FLOOR and info.file_size > self.limits.max_ratio * max(
+                1, info.compress_size
+            ):
+                self._warn(
+                    f"{display}!{safe_name(info.filename)}",
+                    f"expands more than {self.limits.max_ratio}:1 ({format_size(info.compress_size)} to "
+                    f"{format_size(info.file_size)}): a decompression bomb or a run of one repeated byte; "
+                    "read within the --max-expanded limit",
+                )
+        yield from self._members(entries, display, _archive_host(display) or host, budget, depth)
+
+    def _members(
+        self, entries: list[_Entry], display: str, host: str | None, budget: Budget, depth: int
+    ) -> Iterator[EvidenceFile]:
+        """The members of one archive (tar or zip, the same rules): bundle roots and their hosts,
+        bundle members deduplicated, links never followed, nested archives opened."""
+        names = {e.name.rstrip("/") for e in entries}
+        regular = [e for e in entries if e.is_file]
+        roots = _bundle_roots_in(e.name for e in regular)
         hosts: dict[str | None, str | None] = {
             root: bundle_host(root) or (host if root == "" else None) for root in roots
         }
-        for member in members:
-            if HOSTNAME_MEMBER.search(member.name) and member.size <= HOSTNAME_MEMBER_LIMIT:
-                root = _root_of(member.name, roots)
+        for entry in regular:
+            if HOSTNAME_MEMBER.search(entry.name) and entry.size <= HOSTNAME_MEMBER_LIMIT:
+                root = _root_of(entry.name, roots)
                 if hosts.get(root) is None:
-                    text = _read_member(archive, member)
+                    text = entry.read_head(HOSTNAME_MEMBER_LIMIT)
                     if text:
-                        hosts[root] = host_from_text(text)
-        for member in members:
-            root = _root_of(member.name, roots)
+                        hosts[root] = host_from_text(text.decode("utf-8", "replace"))
+        for entry in entries:
+            root = _root_of(entry.name, roots)
             member_host = hosts.get(root) or host
-            member_display = f"{display}!{member.name}"
-            base = PurePosixPath(member.name).name
-            if _is_archive_name(base):
-                yield from self._nested(archive, member, member_display, member_host)
-                continue
-            if root is not None and not is_bundle_member(member.name):
+            member_display = f"{display}!{safe_name(entry.name)}"
+            base = PurePosixPath(entry.name).name
+            archive_name = _is_archive_name(base)
+            if root is not None and not archive_name and not is_bundle_member(entry.name):
                 self._skip("bundle member not about vVols")
                 continue
-            relative = member.name[len(root) + 1 :] if root else member.name
-            if root is not None and not self._first_copy(
-                member_host, relative, member.size, member_display, display
-            ):
+            if entry.link is not None:
+                self._archive_link(entry, member_display, names, root)
                 continue
-            yield EvidenceFile(
-                display=member_display,
-                name=strip_gz(base),
-                opener=_tar_opener(archive, member),
-                host=member_host,
-                size=member.size,
+            if not entry.is_file:
+                continue  # folders, devices, FIFOs: never opened, nothing to read
+            if root is not None and not archive_name:
+                relative = entry.name[len(root) + 1 :] if root else entry.name
+                if self._first_copy(member_host, relative, entry.size, member_display, display):
+                    # No probe: a bundle member is never an archive, and every extra open of a
+                    # .tgz member costs a seek in the compressed stream.
+                    yield EvidenceFile(
+                        member_display, strip_gz(base), entry.opener, member_host, entry.size, budget=budget
+                    )
+                continue
+            yield from self._file(entry.opener, member_display, base, member_host, budget, depth, entry.size)
+
+    def _archive_link(self, entry: _Entry, display: str, names: set[str], root: str | None) -> None:
+        target = entry.link or ""
+        if target.startswith("/"):
+            resolved = posixpath.normpath(((root + "/") if root else "") + target.lstrip("/"))
+        else:
+            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(entry.name), target))
+        if resolved in names and not resolved.startswith("../"):
+            self._skip("link to another member (read where it lies)")
+            return
+        self._warn(
+            display, f"link to {safe_name(target)}, outside the archive; links in archives are not followed"
+        )
+
+    def _check_end(self, display: str, archive: tarfile.TarFile, stream: BinaryIO, count: int) -> None:
+        """tarfile ends its listing quietly at a damaged member header; say so.
+
+        A sound archive ends with a zero block where the listing stopped. The block is taken from
+        what the listing last read (seeking back in a ``.tgz`` would inflate it all again)."""
+        if isinstance(stream, Metered):
+            pos, block = stream.last_read
+            if pos != archive.offset:
+                return
+        else:
+            try:
+                stream.seek(archive.offset)
+                block = stream.read(512)
+            except Exception:
+                return
+        if not block:
+            message = "ends without the end-of-archive marker (cut off?)"
+        elif block.strip(b"\0"):
+            message = f"has a damaged member header at byte {archive.offset}"
+        else:
+            return
+        self._warn(display, f"archive {message}; used the {count} members before it")
+
+    def _check_ratio(self, display: str, raw: BinaryIO, expanded: int) -> None:
+        try:
+            compressed = raw.tell()
+        except Exception:
+            return
+        if expanded >= RATIO_FLOOR and expanded > self.limits.max_ratio * max(1, compressed):
+            self._warn(
+                display,
+                f"expands more than {self.limits.max_ratio}:1 ({format_size(compressed)} to at least "
+                f"{format_size(expanded)}): a decompression bomb or a run of one repeated byte",
             )
 
-    def _nested(
-        self, archive: tarfile.TarFile, member: tarfile.TarInfo, display: str, host: str | None
-    ) -> Iterator[EvidenceFile]:
-        stream = archive.extractfile(member)
-        if stream is None:
-            return
-        try:
-            inner = tarfile.open(fileobj=stream, mode="r:*")  # noqa: SIM115 (closed by Collector.close)
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            self._warn(display, f"nested archive is not readable ({exc}); skipped")
-            return
-        self._archives.append(inner)
-        yield from self._tar_members(inner, display, bundle_host(member.name) or host)
 
-    def _zip(self, path: Path, display: str, host: str | None) -> Iterator[EvidenceFile]:
-        try:
-            archive = zipfile.ZipFile(path)
-            infos = [i for i in archive.infolist() if not i.is_dir()]
-        except (zipfile.BadZipFile, OSError) as exc:
-            self._warn(display, f"not a readable zip archive ({exc}); skipped")
-            return
-        self._archives.append(archive)
-        roots = _bundle_roots_in(i.filename for i in infos)
-        for info in infos:
-            root = _root_of(info.filename, roots)
-            member_host = bundle_host(root) if root else host
-            member_display = f"{display}!{info.filename}"
-            base = PurePosixPath(info.filename).name
-            if root is not None and not is_bundle_member(info.filename):
-                self._skip("bundle member not about vVols")
-                continue
-            if _is_archive_name(base):
-                self._warn(member_display, "archives inside zip files are not opened; extract it first")
-                continue
-            yield EvidenceFile(
-                display=member_display,
-                name=strip_gz(base),
-                opener=lambda info=info: archive.open(info),  # type: ignore[misc]
-                host=member_host or host,
-                size=info.file_size,
-            )
-
-
-def collect(paths: Iterable[str | os.PathLike[str]]) -> Iterator[EvidenceFile]:
+def collect(paths: Iterable[str | os.PathLike[str]], limits: Limits | None = None) -> Iterator[EvidenceFile]:
     """Every evidence file under ``paths``; input problems are dropped (use Collector to see them)."""
-    yield from Collector(paths)
+    with Collector(paths, limits=limits or Limits()) as collector:
+        yield from collector
+
+
+# -- archive entries -------------------------------------------------------------------------
+
+
+class _Entry:
+    """One member of a tar or zip, as the shared member rules need it."""
+
+    name: str
+    size: int
+    is_file: bool
+    link: str | None
+
+    def opener(self) -> BinaryIO:
+        raise NotImplementedError
+
+    def read_head(self, limit: int) -> bytes | None:
+        try:
+            with self.opener() as stream:
+                return stream.read(limit)
+        except _ARCHIVE_ERRORS:
+            return None
+
+
+class _TarEntry(_Entry):
+    def __init__(self, archive: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        self.archive, self.member = archive, member
+        self.name, self.size = member.name, member.size
+        self.is_file = member.isfile()
+        self.link = member.linkname if (member.issym() or member.islnk()) else None
+
+    def opener(self) -> BinaryIO:
+        stream = self.archive.extractfile(self.member)
+        if stream is None:
+            raise OSError("member has no data")
+        return stream  # type: ignore[return-value]
+
+
+class _ZipEntry(_Entry):
+    def __init__(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget) -> None:
+        self.archive, self.info, self.budget = archive, info, budget
+        self.name, self.size = info.filename, info.file_size
+        is_link = stat.S_ISLNK(info.external_attr >> 16) if info.create_system == 3 else False
+        self.is_file = not is_link
+        self.link = "(a symbolic link)" if is_link else None
+
+    def opener(self) -> BinaryIO:
+        stream = self.archive.open(self.info)
+        if self.info.compress_type == zipfile.ZIP_STORED:
+            return stream  # type: ignore[return-value]
+        return Metered(stream, self.budget)  # type: ignore[return-value,arg-type]
 
 
 # -- module helpers --------------------------------------------------------------------------
 
 
-def _tar_opener(archive: tarfile.TarFile, member: tarfile.TarInfo):  # type: ignore[no-untyped-def]
+def _regular_opener(path: Path, follow: bool) -> Opener:
+    """Open ``path`` only if it is a regular file, without blocking on a FIFO and (inside a
+    folder) without following a link: checked on the open descriptor, so a file swapped for a
+    link or a FIFO after the walk is refused too."""
+
     def opener() -> BinaryIO:
-        stream = archive.extractfile(member)
-        if stream is None:
-            raise OSError("member has no data")
-        return stream  # type: ignore[return-value]
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+        if not follow:
+            flags |= getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(path, flags)
+        try:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                raise OSError(f"{_special_kind(mode)}, not a regular file; not opened")
+        except BaseException:
+            os.close(fd)
+            raise
+        return os.fdopen(fd, "rb")
 
     return opener
 
 
-def _read_member(archive: tarfile.TarFile, member: tarfile.TarInfo) -> str | None:
+def _special_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "a special file"
+
+
+def _decompressing(raw: BinaryIO, budget: Budget) -> BinaryIO:
+    """The tar stream inside ``raw``: decompressed (gzip, bzip2, xz) and metered, or ``raw``."""
+    head = _peek(raw, 6)
+    if head[:2] == GZIP_MAGIC:
+        import gzip
+
+        inner: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+    elif head[:3] == _BZ2_MAGIC:
+        inner = bz2.BZ2File(raw)  # type: ignore[assignment]
+    elif head[:6] == _XZ_MAGIC:
+        inner = lzma.LZMAFile(raw)  # type: ignore[assignment]  # noqa: SIM115 (closed with the archive)
+    else:
+        return raw
+    return Metered(inner, budget)  # type: ignore[return-value]
+
+
+def _peek(raw: BinaryIO, size: int) -> bytes:
     try:
-        stream = archive.extractfile(member)
-        if stream is None:
-            return None
-        return stream.read(HOSTNAME_MEMBER_LIMIT).decode("utf-8", "replace")
-    except (tarfile.TarError, OSError, EOFError):
-        return None
+        pos = raw.tell()
+        data = raw.read(size)
+        raw.seek(pos)
+        return data
+    except Exception:
+        return b""
+
+
+def _archive_kind(opener: Opener, head: bytes, name: str) -> str | None:
+    """``"zip"``, ``"tar"`` or None, by content (a gzip, bzip2 or xz is a tar if what it holds is)."""
+    if head[:4] == _ZIP_MAGIC:
+        return "zip"
+    if _is_ustar(head):
+        return "tar"
+    if head[:2] == GZIP_MAGIC or head[:3] == _BZ2_MAGIC or head[:6] == _XZ_MAGIC:
+        try:
+            with opener() as raw:
+                inner = _decompressing(raw, Budget(Limits(), ""))
+                first = inner.read(512)
+        except Exception:
+            first = b""
+        if _is_ustar(first):
+            return "tar"
+        if _is_archive_name(name):
+            return "tar"  # a damaged .tgz: let the tar reader name the damage
+    return None
+
+
+def _is_ustar(block: bytes) -> bool:
+    return len(block) >= 262 and block[257:262] == b"ustar"
+
+
+def _reason(exc: BaseException) -> str:
+    text = safe_name(str(exc))
+    if len(text) > 200:
+        text = text[:200] + "…"
+    return text or type(exc).__name__
+
+
+def _archive_host(display: str) -> str | None:
+    return bundle_host(display.rsplit("!", 1)[-1].rsplit("/", 1)[-1])
 
 
 def _is_archive_name(name: str) -> bool:
     lowered = name.lower()
-    return lowered.endswith((".tgz", ".tar.gz", ".tar"))
-
-
-def _is_tar(path: Path, head: bytes) -> bool:
-    """Tar by content: plain ustar magic, or a gzip whose first member is a tar."""
-    if len(head) >= 262 and head[257:262] == b"ustar":
-        return True
-    if head[:2] == GZIP_MAGIC:
-        import gzip
-
-        try:
-            with gzip.open(path, "rb") as stream:
-                inner = stream.read(512)
-        except (OSError, EOFError):
-            return path.name.lower().endswith((".tgz", ".tar.gz"))
-        return len(inner) >= 262 and inner[257:262] == b"ustar"
-    return False
+    return lowered.endswith((".tgz", ".tar.gz", ".tar", ".zip", ".tar.bz2", ".tar.xz", ".tbz", ".txz"))
 
 
 def _looks_like_bundle_root(folder: Path, subdirs: list[str]) -> bool:
@@ -363,22 +697,18 @@ def _looks_like_bundle_root(folder: Path, subdirs: list[str]) -> bool:
 
 
 def _folder_host(folder: Path) -> str | None:
-    commands = folder / "commands"
-    if commands.is_dir():
-        for candidate in sorted(commands.glob("*hostname*.txt")):
-            try:
-                text = candidate.read_text("utf-8", "replace")[:HOSTNAME_MEMBER_LIMIT]
-            except OSError:
-                continue
-            host = host_from_text(text)
-            if host:
-                return host
-    conf = folder / "etc" / "vmware" / "esx.conf"
-    if conf.is_file():
+    for candidate in [
+        *sorted((folder / "commands").glob("*hostname*.txt")),
+        folder / "etc" / "vmware" / "esx.conf",
+    ]:
         try:
-            return host_from_text(conf.read_text("utf-8", "replace")[:HOSTNAME_MEMBER_LIMIT])
+            with _regular_opener(candidate, follow=False)() as stream:
+                text = stream.read(HOSTNAME_MEMBER_LIMIT).decode("utf-8", "replace")
         except OSError:
-            return None
+            continue  # missing, a link or a FIFO: never read
+        host = host_from_text(text)
+        if host:
+            return host
     return None
 
 

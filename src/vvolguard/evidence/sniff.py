@@ -3,11 +3,16 @@
 Every reader module registers its readers in :data:`READER_MODULES`; the file goes to the reader
 with the highest confidence. Below :data:`MIN_CONFIDENCE` the file is reported as of an unknown
 format (a warning naming the file) and skipped.
+
+Files that are plainly not evidence (an Office document, a PDF, an image: given by mistake, or
+attached to the case next to the logs) are named as what they are (:func:`foreign_kind`,
+:func:`office_kind`), in one warning, so the admin knows at once that nothing was lost.
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 from functools import cache
 
 from vvolguard.evidence.base import Reader
@@ -55,3 +60,85 @@ def sniff(ef: EvidenceFile, head: bytes | None = None) -> tuple[Reader | None, i
         return None, best[1]
     ef.kind = best[0].kind
     return best
+
+
+# -- not evidence at all ---------------------------------------------------------------------
+
+#: Magic numbers of files people attach to a case by mistake (checked on the first bytes).
+_FOREIGN_MAGIC: tuple[tuple[bytes, int, str], ...] = (
+    (b"%PDF-", 0, "a PDF document"),
+    (b"\x89PNG\r\n\x1a\n", 0, "a PNG image"),
+    (b"\xff\xd8\xff", 0, "a JPEG image"),
+    (b"GIF87a", 0, "a GIF image"),
+    (b"GIF89a", 0, "a GIF image"),
+    (b"II*\x00", 0, "a TIFF image"),
+    (b"MM\x00*", 0, "a TIFF image"),
+    (b"{\\rtf", 0, "an RTF document"),
+)
+#: ISO media brands of HEIC/HEIF/AVIF photos (``....ftypheic``).
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"mif1", b"msf1", b"avif")
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_OLE2_BY_NAME = (
+    (re.compile(r"(?i)\.(?:doc|dot)$"), "a Word 97-2003 document"),
+    (re.compile(r"(?i)\.(?:xls|xlt)$"), "an Excel 97-2003 workbook"),
+    (re.compile(r"(?i)\.(?:ppt|pps|pot)$"), "a PowerPoint 97-2003 presentation"),
+    (re.compile(r"(?i)\.msg$"), "an Outlook message"),
+)
+_OLE2_BY_CONTENT = (
+    ("W\x00o\x00r\x00d\x00D\x00o\x00c\x00u\x00m\x00e\x00n\x00t".encode("latin-1"), "a Word 97-2003 document"),
+    ("W\x00o\x00r\x00k\x00b\x00o\x00o\x00k".encode("latin-1"), "an Excel 97-2003 workbook"),
+    ("P\x00o\x00w\x00e\x00r\x00P\x00o\x00i\x00n\x00t".encode("latin-1"), "a PowerPoint 97-2003 presentation"),
+)
+
+
+def foreign_kind(head: bytes, name: str = "") -> str | None:
+    """What a file that is plainly not evidence is ("a PDF document"), from its first bytes.
+
+    ``None`` for anything that could be evidence. BMP is recognised by its full header (``BM``,
+    the file size, zero reserved fields), not by two letters a log could start with.
+    """
+    for magic, offset, what in _FOREIGN_MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            return what
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        return "a HEIC/HEIF image"
+    if (
+        len(head) >= 26
+        and head[:2] == b"BM"
+        and head[6:10] == b"\x00\x00\x00\x00"
+        and head[14] in (12, 40, 52, 56, 64, 108, 124)
+    ):
+        return "a BMP image"
+    if head[:8] == _OLE2:
+        for pattern, what in _OLE2_BY_NAME:
+            if pattern.search(name):
+                return what
+        for marker, what in _OLE2_BY_CONTENT:
+            if marker in head:
+                return what
+        return "an Office 97-2003 document (Word, Excel or PowerPoint)"
+    return None
+
+
+def office_kind(member_names: list[str]) -> str | None:
+    """What a zip is when it is an Office Open XML or OpenDocument file, by its member names.
+
+    A .docx/.xlsx/.pptx is a zip with ``[Content_Types].xml`` and a ``word/``, ``xl/`` or ``ppt/``
+    part; an OpenDocument file starts with a ``mimetype`` member. Listing its members one by one
+    as "unknown format" would bury the one thing to say: this is a document, not evidence.
+    """
+    names = set(member_names)
+    if "[Content_Types].xml" in names:
+        tops = {n.split("/", 1)[0] for n in names}
+        if "word" in tops:
+            return "a Word document"
+        if "xl" in tops:
+            return "an Excel workbook"
+        if "ppt" in tops:
+            return "a PowerPoint presentation"
+        if "visio" in tops:
+            return "a Visio drawing"
+        return "an Office document"
+    if "mimetype" in names and any(n.startswith("META-INF/") for n in names):
+        return "an OpenDocument file (LibreOffice/OpenOffice)"
+    return None
