@@ -67,7 +67,9 @@ def _read_one(ef: EvidenceFile, analyzer: Analyzer) -> InputFile:
     reader, _confidence = sniff(ef)
     count = 0
     if reader is None:
-        if not ef.warnings:
+        if ef.head_damage:
+            ef.warnings.extend(ef.head_damage)  # damaged before anything could be recognised
+        elif not ef.warnings:
             ef.warn(_unknown_format_message(ef))
     else:
         try:

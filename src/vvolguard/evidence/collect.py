@@ -338,13 +338,21 @@ class Collector:
         """A file or archive member: an archive is opened (within the depth limit), anything
         else is handed out as evidence."""
         try:
-            with opener() as probe:
-                head = probe.read(512)
+            probe = opener()
         except ExpansionLimit:
             return  # the budget's own warning names the input
         except _ARCHIVE_ERRORS as exc:
             self._warn(display, f"cannot be read: {_reason(exc)}")
             return
+        try:
+            head = probe.read(512)
+        except ExpansionLimit:
+            return
+        except _ARCHIVE_ERRORS:
+            head = b""  # damaged from its first bytes: reading it names the damage
+        finally:
+            with contextlib.suppress(Exception):
+                probe.close()
         kind = _archive_kind(opener, head, name)
         if kind is not None:
             if depth >= self.limits.max_depth:

@@ -35,7 +35,7 @@ SNIFF_BYTES = 64 * 1024
 BLOCK_BYTES = 8 * 1024 * 1024
 #: Compressed bytes read at a time; with ``max_length`` on the decoder, one read can never
 #: inflate into more than a block, however well it compresses.
-_RAW_READ = 256 * 1024
+_RAW_READ = 64 * 1024
 
 #: The project's line cap (the vvold and host-log readers cut at the same size): a line longer
 #: than this is cut to its first :data:`LONG_LINE_KEEP` bytes with a warning.
@@ -232,6 +232,9 @@ class EvidenceFile:
     #: the zone the user says local times without an offset were written in (``--tz``)
     assume_tz: tzinfo | None = None
     budget: Budget | None = field(default=None, repr=False)
+    #: damage met while taking the sniffing head (kept off ``warnings`` so it is not reported
+    #: twice; the pipeline reports it when no reader takes the file and so nothing re-reads it)
+    head_damage: list[ReadWarning] = field(default_factory=list, repr=False)
 
     def warn(self, message: str, line: int | None = None, *, caveat: bool = False) -> None:
         """``caveat=True``: the file was used; the message is what to keep in mind about it."""
@@ -258,9 +261,11 @@ class EvidenceFile:
         try:
             if _peek(raw, 2) == GZIP_MAGIC:
                 yield from _gunzip_blocks(raw, size, self)
-            else:
+            elif _is_disk_file(raw):
                 while block := raw.read(size):
                     yield block
+            else:
+                yield from _chunked_blocks(raw, size)
         except ExpansionLimit:
             self.warn(
                 "not read to the end: its input reached the expansion limit (--max-expanded); "
@@ -344,6 +349,7 @@ class EvidenceFile:
                     break
         finally:
             blocks.close()
+        self.head_damage = self.warnings[len(saved) :]
         self.warnings[:] = saved  # sniffing must not report damage twice; reading will
         return bytes(out[:size])
 
@@ -411,6 +417,7 @@ def _gunzip_blocks(raw: BinaryIO, size: int, ef: EvidenceFile) -> Iterator[bytes
     Bounded by design: each ``decompress`` call may produce at most what the block still lacks,
     so a bomb costs one block of memory; the input's budget is charged as bytes come out.
     """
+    read = raw.read if _is_disk_file(raw) else (getattr(raw, "read1", None) or raw.read)
     decoder = zlib.decompressobj(wbits=31)
     member = 1
     active = True  # inside a gzip member whose end we have not seen yet
@@ -422,13 +429,13 @@ def _gunzip_blocks(raw: BinaryIO, size: int, ef: EvidenceFile) -> Iterator[bytes
     budget = ef.budget
     while True:
         if not buf:
-            buf = raw.read(_RAW_READ)
+            buf = read(_RAW_READ)
             read_total += len(buf)
             if not buf:
                 break
         if not active:
             if len(buf) < 2:
-                more = raw.read(_RAW_READ)
+                more = read(_RAW_READ)
                 read_total += len(more)
                 buf += more
             if buf[:2] != GZIP_MAGIC:
@@ -477,6 +484,35 @@ def _gunzip_blocks(raw: BinaryIO, size: int, ef: EvidenceFile) -> Iterator[bytes
     if active and not decoder.eof:
         where = f"gzip member {member}" if member > 1 else "compressed data"
         ef.warn(f"truncated {where}; used every line before the damage", caveat=True)
+
+
+def _is_disk_file(raw: BinaryIO) -> bool:
+    """A plain file on disk: nothing below it can be damaged mid-stream, so big reads are safe."""
+    return isinstance(raw, io.BufferedReader) and isinstance(raw.raw, io.FileIO)
+
+
+def _chunked_blocks(raw: BinaryIO, size: int) -> Iterator[bytes]:
+    """Blocks of an archive member, read a small piece at a time.
+
+    Why small pieces: tarfile and zipfile drop a whole ``read(n)`` when damage (a cut ``.tgz``,
+    a bad deflate stream, a CRC error) shows up inside it; read ``_RAW_READ`` at a time, at most
+    that much before the damage is lost, and what came before is handed out before the error
+    goes up to :meth:`EvidenceFile.blocks`.
+    """
+    read = getattr(raw, "read1", None) or raw.read
+    pending = bytearray()
+    try:
+        while piece := read(_RAW_READ):
+            pending += piece
+            if len(pending) >= size:
+                yield bytes(pending)
+                pending.clear()
+    except BaseException:
+        if pending:
+            yield bytes(pending)
+        raise
+    if pending:
+        yield bytes(pending)
 
 
 def _peek(stream: BinaryIO, size: int) -> bytes:
