@@ -35,6 +35,7 @@ def zeros_gz(path: Path, size: int) -> Path:
     """A gzip of ``size`` zero bytes, streamed (a 64 MiB one is about 65 KB)."""
     if path.exists():
         return path
+    path.parent.mkdir(parents=True, exist_ok=True)
     comp = zlib.compressobj(9, zlib.DEFLATED, 31)
     block = bytes(MiB)
     with path.open("wb") as out:
@@ -95,6 +96,7 @@ def main() -> None:
     parser.add_argument("--escalate", action="store_true", help="also run escalate on each case")
     parser.add_argument("--cap", type=float, default=300.0, help="seconds before a run is killed")
     parser.add_argument("--line-mib", type=int, default=1024, help="size of the giant single line")
+    parser.add_argument("--zeros-mib", type=int, default=64, help="expanded size of the zeros .gz")
     parser.add_argument("--sizes", default="", help="comma-separated MiB sizes for a scaling run")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -109,7 +111,10 @@ def main() -> None:
     else:
         size = args.line_mib * MiB
         cases = [
-            ("64 MiB of zeros as vvold.1.gz", zeros_gz(WORK / "vvold.1.gz", 64 * MiB)),
+            (
+                f"{args.zeros_mib} MiB of zeros as vvold.1.gz",
+                zeros_gz(WORK / f"zeros-{args.zeros_mib}" / "vvold.1.gz", args.zeros_mib * MiB),
+            ),
             ("150 nested .tgz", nested_tgz(WORK / "nested-150.tgz", 150)),
             (f"{args.line_mib} MiB one-line .pem", one_line(WORK / "giant.pem", size, pem)),
             (f"{args.line_mib} MiB one-line tasks.csv", one_line(WORK / "tasks.csv", size, csv)),

@@ -485,3 +485,16 @@ def test_documents_and_images_are_named_as_what_they_are(tmp_path: Path) -> None
         assert len(messages) == 1, (name, messages)
         assert messages[0].startswith(what) and "not a log or export" in messages[0]
     assert not any("unknown format" in w.message for w in result.warnings)
+
+
+def test_damage_before_anything_is_recognised_is_reported_as_damage(tmp_path: Path) -> None:
+    archive = tmp_path / "case.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("notes.txt", "operator notes " * 4000)
+    raw = bytearray(archive.read_bytes())
+    start = raw.index(b"notes.txt") + len("notes.txt") + 2  # the first bytes of its deflate data
+    raw[start : start + 32] = b"\xff" * 32
+    archive.write_bytes(bytes(raw))
+    result = diagnose([archive])
+    (warning,) = [w for w in result.warnings if w.file.endswith("case.zip!notes.txt")]
+    assert "stream ends early" in warning.message and "unknown format" not in warning.message
