@@ -238,8 +238,12 @@ def test_zip_of_tgz_bundles_is_opened_and_deduplicated(tmp_path: Path) -> None:
         "vm-support/var/run/log/vvold.log": vvold_text(),
         "vm-support/etc/vmware/esx.conf": b'/adv/Misc/HostName = "esx-09.lab"\n',
     }
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("vcenter/tasks.csv", "Name,Target,Status\n")
     archive = tmp_path / "case.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("exports.zip", inner.getvalue())  # a zip in a zip, deflated
         zf.writestr(f"{BUNDLE}.tgz", tar_bytes(members))
         for name, data in members.items():  # the same bundle again, unpacked inside the zip
             zf.writestr(name, data)
@@ -247,10 +251,11 @@ def test_zip_of_tgz_bundles_is_opened_and_deduplicated(tmp_path: Path) -> None:
             zf.writestr(f"other/{name}", data)
     collector, files, _ = read_all([archive])
     hosts = sorted({f.host or "" for f in files})
-    assert hosts == ["esx-03", "esx-09.lab"]
+    assert hosts == ["", "esx-03", "esx-09.lab"], "a loose export has no host"
     esx03 = [f for f in files if f.host == "esx-03"]
     assert len(esx03) == 2, "the unpacked copy of the bundle is read once"
     assert any("same support bundle" in w for w in all_text(collector, files))
+    assert any(f.display.endswith("case.zip!exports.zip!vcenter/tasks.csv") for f in files)
 
 
 def test_collector_closes_archives_as_a_context_manager(tmp_path: Path) -> None:

@@ -589,7 +589,7 @@ class _ZipEntry(_Entry):
         stream = self.archive.open(self.info)
         if self.info.compress_type == zipfile.ZIP_STORED:
             return stream  # type: ignore[return-value]
-        return Metered(stream, self.budget)  # type: ignore[return-value,arg-type]
+        return Metered(stream, self.budget, self.info.file_size)  # type: ignore[return-value,arg-type]
 
 
 # -- module helpers --------------------------------------------------------------------------

@@ -106,10 +106,11 @@ class Metered(io.RawIOBase):
     twice; a seek or read past the budget stops at it and raises :class:`ExpansionLimit`.
     """
 
-    def __init__(self, inner: BinaryIO, budget: Budget) -> None:
+    def __init__(self, inner: BinaryIO, budget: Budget, size: int | None = None) -> None:
         super().__init__()
         self.inner = inner
         self.budget = budget
+        self.size = size  # known for zip members: lets a zip inside a zip find its directory
         self.high = 0
         #: (position, first bytes) of the last read: lets tarfile's caller look at the block
         #: where a listing stopped without seeking back (which would inflate everything again)
@@ -156,7 +157,9 @@ class Metered(io.RawIOBase):
         if whence == 1:
             offset += self.inner.tell()
         elif whence == 2:
-            raise io.UnsupportedOperation("seek from the end of a decompressed stream")
+            if self.size is None:
+                raise io.UnsupportedOperation("seek from the end of a decompressed stream")
+            offset += self.size
         if offset > self._ceiling():
             self.inner.seek(self._ceiling())
             self._charge(self.inner.tell())
