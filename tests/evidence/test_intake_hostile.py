@@ -383,7 +383,11 @@ def test_hostile_names_never_crash_and_are_shown_on_one_line(tmp_path: Path) -> 
         out.write(vvold_text())
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.GNU_FORMAT, encoding="latin-1") as tar:
-        for name in ("vvold\n[WARNING] injected.log", "hostd-\xe9\x07.log"):
+        for name in (
+            "vvold\n[WARNING] injected.log",
+            "hostd-\xe9\x07.log",
+            "esx-evil\x1b[2J-2026-03-14--10.22-1/var/run/log/vvold.log",  # a host name with ESC
+        ):
             data = vvold_text()
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -396,7 +400,9 @@ def test_hostile_names_never_crash_and_are_shown_on_one_line(tmp_path: Path) -> 
     result = diagnose([folder])
     shown = [i.file for i in result.inputs] + [w.file for w in result.warnings]
     shown += [c.file for f in result.findings for c in f.citations]
-    assert len(result.inputs) == 4
+    assert len(result.inputs) == 5
+    shown += [i.host for i in result.inputs if i.host]
+    assert "evil\\x1b[2J" in shown
     for name in shown:
         assert name.isprintable(), repr(name)
         name.encode("utf-8")  # no lone surrogates left

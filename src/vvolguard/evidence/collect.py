@@ -319,7 +319,7 @@ class Collector:
         relative = path.relative_to(owner).as_posix()
         if is_bundle_member(relative):
             if self._first_copy(host, relative, st.st_size, display, safe_name(str(owner))):
-                yield EvidenceFile(display, strip_gz(path.name), opener, host, st.st_size, budget=budget)
+                yield _evidence(display, path.name, opener, host, st.st_size, budget)
         else:
             yield from self._file(opener, display, path.name, host, budget, 0, st.st_size)
 
@@ -364,7 +364,7 @@ class Collector:
             opened = self._zip if kind == "zip" else self._tar
             yield from opened(opener, display, host, budget, depth + 1)
             return
-        yield EvidenceFile(display, strip_gz(name), opener, host, size, budget=budget)
+        yield _evidence(display, name, opener, host, size, budget)
 
     def _tar(
         self, opener: Opener, display: str, host: str | None, budget: Budget, depth: int
@@ -480,9 +480,7 @@ class Collector:
                 if self._first_copy(member_host, relative, entry.size, member_display, display):
                     # No probe: a bundle member is never an archive, and every extra open of a
                     # .tgz member costs a seek in the compressed stream.
-                    yield EvidenceFile(
-                        member_display, strip_gz(base), entry.opener, member_host, entry.size, budget=budget
-                    )
+                    yield _evidence(member_display, base, entry.opener, member_host, entry.size, budget)
                 continue
             yield from self._file(entry.opener, member_display, base, member_host, budget, depth, entry.size)
 
@@ -593,6 +591,16 @@ class _ZipEntry(_Entry):
 
 
 # -- module helpers --------------------------------------------------------------------------
+
+
+def _evidence(
+    display: str, name: str, opener: Opener, host: str | None, size: int | None, budget: Budget
+) -> EvidenceFile:
+    """One evidence file; its host comes from names and contents the sender controls, so it is
+    made as safe to show as the display name."""
+    return EvidenceFile(
+        display, strip_gz(name), opener, safe_name(host) if host else None, size, budget=budget
+    )
 
 
 def _regular_opener(path: Path, follow: bool) -> Opener:
