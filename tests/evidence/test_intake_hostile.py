@@ -509,3 +509,40 @@ def test_damage_before_anything_is_recognised_is_reported_as_damage(tmp_path: Pa
     result = diagnose([archive])
     (warning,) = [w for w in result.warnings if w.file.endswith("case.zip!notes.txt")]
     assert "stream ends early" in warning.message and "unknown format" not in warning.message
+
+
+@pytest.mark.parametrize("kind", ["tgz", "zip", "tar"])
+def test_random_damage_to_archives_never_raises(tmp_path: Path, kind: str) -> None:
+    """Seeded: flip, cut or splice a small bundle 150 times; reading it must never raise."""
+    import random
+
+    members = {
+        f"{BUNDLE}/var/run/log/vvold.log": vvold_text(filler=300),
+        f"{BUNDLE}/var/run/log/vvold.0.gz": gzip.compress(vvold_text(filler=300)),
+        f"{BUNDLE}/commands/localcli_storage-vvol-vasaprovider-list.txt": b"VP Name: pure-ct0\n",
+        f"{BUNDLE}/etc/vmware/esx.conf": b'/adv/Misc/HostName = "esx-03"\n',
+        "nested.tgz": tar_bytes({"vvold.log": vvold_text()}),
+    }
+    if kind == "zip":
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in members.items():
+                zf.writestr(name, data)
+        sound = buf.getvalue()
+    else:
+        sound = tar_bytes(members, mode="w:gz" if kind == "tgz" else "w")
+    rng = random.Random(17)
+    target = tmp_path / f"case.{kind}"
+    for _ in range(150):
+        raw = bytearray(sound)
+        how = rng.choice(("flip", "cut", "splice"))
+        if how == "flip":
+            for _ in range(rng.randint(1, 12)):
+                raw[rng.randrange(len(raw))] ^= 1 << rng.randrange(8)
+        elif how == "cut":
+            del raw[rng.randrange(len(raw)) :]
+        else:
+            at = rng.randrange(len(raw))
+            raw[at:at] = sound[rng.randrange(len(sound)) :][: rng.randrange(1, 4096)]
+        target.write_bytes(bytes(raw))
+        read_all([target])  # must not raise, whatever the damage
