@@ -101,12 +101,21 @@ def test_folder_links_out_hardlinks_and_fifos_are_never_read(tmp_path: Path, out
     os.mkfifo(case / "tasks.csv")
     (case / "loose.log").symlink_to(outside)
     (case / "linked-folder").symlink_to(outside.parent, target_is_directory=True)
+    (outside.parent / "localcli_system-hostname-get.txt").write_text(f"   Host Name: {MARKER}\n")
+    (case / BUNDLE / "etc").symlink_to(outside.parent, target_is_directory=True)
+    renamed = case / "renamed-bundle"  # named by its contents, whose folder is a link out
+    (renamed / "var" / "run" / "log").mkdir(parents=True)
+    (renamed / "var" / "run" / "log" / "vvold.log").write_bytes(vvold_text())
+    (renamed / "commands").symlink_to(outside.parent, target_is_directory=True)
 
     collector, files, data = read_all([case])
 
     assert MARKER.encode() not in data
-    shown = {Path(f.display).name for f in files}
-    assert shown == {"vvold.1"}, "the inside link and the second hard-link name are not read twice"
+    shown = {f.display.split("case/", 1)[1] for f in files}
+    assert shown == {f"{BUNDLE}/var/run/log/vvold.1", "renamed-bundle/var/run/log/vvold.log"}, (
+        "the inside link and the second hard-link name are not read twice"
+    )
+    assert all(MARKER not in (f.host or "") for f in files)
     warnings = all_text(collector, files)
     for name in ("vvold.log", "hostd.log", "vmkernel.log", "tasks.csv", "loose.log", "linked-folder"):
         assert any(name in w for w in warnings), f"{name} must be named in a warning: {warnings}"

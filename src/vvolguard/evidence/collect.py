@@ -76,6 +76,10 @@ BUNDLE_MEMBER = re.compile(
     """
 )
 
+#: Folders of a bundle that can hold what is read; a link elsewhere in a bundle (``bootbank``,
+#: ``productLocker`` point into /vmfs on the host) is skipped without a warning.
+_MEMBER_FOLDERS = frozenset(("commands", "json", "var", "etc", "log", "run", "scratch", "vmware"))
+
 #: Members that name the host when the bundle's own name does not.
 HOSTNAME_MEMBER = re.compile(r"(?:^|/)commands/[^/]*hostname[^/]*\.txt$|(?:^|/)etc/vmware/esx\.conf$")
 
@@ -236,13 +240,14 @@ class Collector:
         ):
             here = Path(dirpath)
             dirnames.sort()
-            for name in list(dirnames):
-                if (here / name).is_symlink():
-                    dirnames.remove(name)  # never walked; its target is walked where it lies
-                    self._link(here / name, inside, root_display, folder=True)
             if _looks_like_bundle_root(here, dirnames):
                 bundle_roots[here] = bundle_host(here.name) or _folder_host(here)
             owner = _nearest(here, bundle_roots)
+            for name in list(dirnames):
+                if (here / name).is_symlink():
+                    dirnames.remove(name)  # never walked; its target is walked where it lies
+                    if owner is None or name in _MEMBER_FOLDERS:
+                        self._link(here / name, inside, root_display, folder=True)
             for name in sorted(filenames):
                 path = here / name
                 try:
@@ -713,10 +718,13 @@ def _looks_like_bundle_root(folder: Path, subdirs: list[str]) -> bool:
 
 
 def _folder_host(folder: Path) -> str | None:
+    inside = os.path.realpath(folder) + os.sep
     for candidate in [
         *sorted((folder / "commands").glob("*hostname*.txt")),
         folder / "etc" / "vmware" / "esx.conf",
     ]:
+        if not os.path.realpath(candidate).startswith(inside):
+            continue  # ``commands`` or ``etc`` is a link out of the bundle: not its host's name
         try:
             with _regular_opener(candidate, follow=False)() as stream:
                 text = stream.read(HOSTNAME_MEMBER_LIMIT).decode("utf-8", "replace")
