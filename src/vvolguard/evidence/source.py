@@ -100,11 +100,19 @@ class Budget:
 
 
 class Metered(io.RawIOBase):
-    """A seekable decompressed stream (the inside of a ``.tgz``) charged to a :class:`Budget`.
+    """A seekable decompressed stream (the inside of a ``.tgz``, a deflated zip member) charged
+    to a :class:`Budget`, and cheap to seek in the ways tarfile seeks.
 
-    Only the high-water mark is charged, so tarfile seeking back to a member costs nothing
-    twice; a seek or read past the budget stops at it and raises :class:`ExpansionLimit`.
+    Only the high-water mark is charged, so seeking back costs no budget twice; a seek or read
+    past the budget stops at it and raises :class:`ExpansionLimit`.
+
+    Why the cache: seeking back in a gzip stream means inflating it again from its start, and
+    readers sniff a member's head before reading it (a seek back of a few KiB). The last
+    :data:`_TAIL` bytes are kept, so those seeks are free; forward seeks (tarfile stepping over
+    members) read in 1 MiB pieces rather than GzipFile's 8 KiB steps.
     """
+
+    _TAIL = 1024 * 1024
 
     def __init__(self, inner: BinaryIO, budget: Budget, size: int | None = None) -> None:
         super().__init__()
@@ -112,8 +120,12 @@ class Metered(io.RawIOBase):
         self.budget = budget
         self.size = size  # known for zip members: lets a zip inside a zip find its directory
         self.high = 0
+        self.pos = 0  # where the caller is
+        self.inner_pos = 0  # where ``inner`` is; ``tail`` holds the bytes just before it
+        self.tail = bytearray()
+        self._error: Exception | None = None  # met by ``_fill`` after it had data to return
         #: (position, first bytes) of the last read: lets tarfile's caller look at the block
-        #: where a listing stopped without seeking back (which would inflate everything again)
+        #: where a listing stopped
         self.last_read: tuple[int, bytes] = (-1, b"")
 
     def readable(self) -> bool:
@@ -123,30 +135,73 @@ class Metered(io.RawIOBase):
         return True
 
     def tell(self) -> int:
-        return self.inner.tell()
+        return self.pos
 
     def _ceiling(self) -> int:
         return self.high + self.budget.room()
 
-    def _charge(self, pos: int) -> None:
-        if pos > self.high:
-            self.budget.take(pos - self.high)
-            self.high = pos
+    def _limit(self) -> ExpansionLimit:
+        self.budget.take(1)  # names the limit once
+        return ExpansionLimit(f"expansion limit of {format_size(self.budget.limits.max_expanded)}")
+
+    def _fill(self, want: int) -> bytes:
+        """Read up to ``want`` new bytes from ``inner`` (charged, kept in the tail).
+
+        Read :data:`_RAW_READ` at a time: when ``inner`` fails (a cut ``.tgz``), what came
+        before is returned and kept, and the error is raised on the next call."""
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        room = self._ceiling() - self.inner_pos
+        if room <= 0:
+            raise self._limit()
+        want = min(want, room)
+        read = getattr(self.inner, "read1", None) or self.inner.read
+        got = bytearray()
+        while len(got) < want:
+            try:
+                piece = read(min(_RAW_READ, want - len(got)))
+            except Exception as exc:
+                if not got:
+                    raise
+                self._error = exc
+                break
+            if not piece:
+                break
+            got += piece
+        data = bytes(got)
+        self.inner_pos += len(data)
+        if self.inner_pos > self.high:
+            self.budget.take(self.inner_pos - self.high)
+            self.high = self.inner_pos
+        self.tail += data
+        if len(self.tail) > 2 * self._TAIL:
+            del self.tail[: len(self.tail) - self._TAIL]
+        return data
 
     def read(self, size: int | None = -1) -> bytes:
-        pos = self.inner.tell()
-        ceiling = self._ceiling()
+        start = self.pos
         if size is None or size < 0:
-            size = max(0, ceiling - pos)
-        elif pos + size > ceiling:
-            size = max(0, ceiling - pos)
-            if size == 0:
-                self.budget.take(1)  # names the limit once
-                raise ExpansionLimit(f"expansion limit of {format_size(self.budget.limits.max_expanded)}")
-        data = self.inner.read(size)
-        self._charge(pos + len(data))
-        self.last_read = (pos, data[:512])
-        return data
+            size = max(0, self._ceiling() - self.pos)
+        if self.pos > self.inner_pos:  # sought past the end earlier
+            return b""
+        out = b""
+        if self.pos < self.inner_pos:  # inside the tail
+            at = len(self.tail) - (self.inner_pos - self.pos)
+            out = bytes(self.tail[at : at + size])
+            self.pos += len(out)
+            size -= len(out)
+        if size > 0:
+            try:
+                data = self._fill(size)
+            except ExpansionLimit:
+                if not out:
+                    raise
+                data = b""
+            self.pos = self.inner_pos
+            out += data
+        self.last_read = (start, out[:512])
+        return out
 
     def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def,override]
         data = self.read(len(buffer))
@@ -155,19 +210,26 @@ class Metered(io.RawIOBase):
 
     def seek(self, offset: int, whence: int = 0) -> int:
         if whence == 1:
-            offset += self.inner.tell()
+            offset += self.pos
         elif whence == 2:
             if self.size is None:
                 raise io.UnsupportedOperation("seek from the end of a decompressed stream")
             offset += self.size
-        if offset > self._ceiling():
-            self.inner.seek(self._ceiling())
-            self._charge(self.inner.tell())
-            self.budget.take(1)
-            raise ExpansionLimit(f"expansion limit of {format_size(self.budget.limits.max_expanded)}")
-        pos = self.inner.seek(offset)
-        self._charge(pos)
-        return pos
+        if offset < 0:
+            raise ValueError("negative seek position")
+        if self.inner_pos - len(self.tail) <= offset <= self.inner_pos:
+            self.pos = offset
+        elif offset > self.inner_pos:
+            while self.inner_pos < offset:
+                if not self._fill(min(1024 * 1024, offset - self.inner_pos)):
+                    break  # end of data: the next read returns nothing
+            self.pos = offset
+        else:  # far back: the inner stream starts over (gzip inflates again from the start)
+            self.inner.seek(offset)
+            self.inner_pos = self.pos = offset
+            self.tail.clear()
+            self._error = None
+        return self.pos
 
     def close(self) -> None:
         try:
