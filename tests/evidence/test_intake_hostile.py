@@ -555,3 +555,16 @@ def test_random_damage_to_archives_never_raises(tmp_path: Path, kind: str) -> No
             raw[at:at] = sound[rng.randrange(len(sound)) :][: rng.randrange(1, 4096)]
         target.write_bytes(bytes(raw))
         read_all([target])  # must not raise, whatever the damage
+
+
+def test_stopping_early_is_not_damage(tmp_path: Path) -> None:
+    """Sniffing takes a head and stops; a reader may stop at its size cap: neither is damage."""
+    bundle = tmp_path / f"{BUNDLE}.tgz"
+    bundle.write_bytes(tar_bytes({f"{BUNDLE}/var/run/log/vvold.log": vvold_text(filler=20000)}))
+    with Collector([bundle]) as collector:
+        (ef,) = list(collector)
+        assert len(ef.head()) == 64 * 1024 and not ef.head_damage
+        blocks = ef.blocks(128 * 1024)
+        next(blocks)
+        blocks.close()
+        assert not ef.warnings

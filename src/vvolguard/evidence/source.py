@@ -572,7 +572,7 @@ def _chunked_blocks(raw: BinaryIO, size: int) -> Iterator[bytes]:
             if len(pending) >= size:
                 yield bytes(pending)
                 pending.clear()
-    except BaseException:
+    except Exception:  # not GeneratorExit: a consumer that stops early is no damage
         if pending:
             yield bytes(pending)
         raise
