@@ -568,3 +568,28 @@ def test_stopping_early_is_not_damage(tmp_path: Path) -> None:
         next(blocks)
         blocks.close()
         assert not ef.warnings
+
+
+def test_zip_symlink_members_are_never_followed(tmp_path: Path, outside: Path) -> None:
+    archive = tmp_path / "case.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        link = zipfile.ZipInfo("var/run/log/vvold.log")
+        link.create_system = 3
+        link.external_attr = 0o120777 << 16
+        zf.writestr(link, str(outside))
+        zf.writestr("vvold.1", vvold_text())
+    collector, files, data = read_all([archive])
+    assert [f.name for f in files] == ["vvold.1"] and MARKER.encode() not in data
+    (warning,) = [w for w in all_text(collector, files) if "not followed" in w]
+    assert str(outside) in warning and "case.zip!var/run/log/vvold.log" in warning
+
+
+def test_a_tar_of_countless_members_is_listed_up_to_a_cap(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from vvolguard.evidence import collect
+
+    monkeypatch.setattr(collect, "MAX_MEMBERS", 3)
+    many = tmp_path / "many.tgz"
+    many.write_bytes(tar_bytes({f"vvold.{i}": vvold_text() for i in range(10)}))
+    collector, files, _ = read_all([many])
+    assert len(files) == 3
+    assert any("more than 3 members" in w for w in all_text(collector, files))

@@ -86,6 +86,9 @@ HOSTNAME_MEMBER = re.compile(r"(?:^|/)commands/[^/]*hostname[^/]*\.txt$|(?:^|/)e
 ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".tar", ".zip")
 #: Largest archive member read to learn a host name; these files are tiny in real bundles.
 HOSTNAME_MEMBER_LIMIT = 256 * 1024
+#: Members listed per tar: each costs memory until the archive is closed, and a tar of empty
+#: headers compresses 1000:1, so this, not the expansion budget, bounds that memory.
+MAX_MEMBERS = 250_000
 #: Below this many expanded bytes no ratio is suspicious (a small file of blanks compresses well).
 RATIO_FLOOR = 16 * MiB
 
@@ -395,6 +398,13 @@ class Collector:
         try:
             for member in archive:
                 members.append(member)
+                if len(members) >= MAX_MEMBERS:
+                    self._warn(
+                        display,
+                        f"has more than {MAX_MEMBERS} members (real support bundles have tens of "
+                        "thousands); the rest were not listed",
+                    )
+                    break
         except ExpansionLimit:
             self._warn(display, f"used the {len(members)} members listed before the expansion limit")
         except _ARCHIVE_ERRORS as exc:
@@ -405,7 +415,8 @@ class Collector:
                 "members before the damage",
             )
         else:
-            self._check_end(display, archive, stream, len(members))
+            if len(members) < MAX_MEMBERS:
+                self._check_end(display, archive, stream, len(members))
         if isinstance(stream, Metered):
             self._check_ratio(display, raw, stream.high)
         yield from self._members(
@@ -586,7 +597,10 @@ class _ZipEntry(_Entry):
         self.name, self.size = info.filename, info.file_size
         is_link = stat.S_ISLNK(info.external_attr >> 16) if info.create_system == 3 else False
         self.is_file = not is_link
-        self.link = "(a symbolic link)" if is_link else None
+        self.link = None
+        if is_link:  # the member's own bytes are the target: read them, never what they name
+            target = self.read_head(4096) if info.file_size <= 4096 else None
+            self.link = os.fsdecode(target) if target else "(an unreadable target)"
 
     def opener(self) -> BinaryIO:
         stream = self.archive.open(self.info)
