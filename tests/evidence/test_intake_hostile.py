@@ -584,7 +584,9 @@ def test_zip_symlink_members_are_never_followed(tmp_path: Path, outside: Path) -
     assert str(outside) in warning and "case.zip!var/run/log/vvold.log" in warning
 
 
-def test_a_tar_of_countless_members_is_listed_up_to_a_cap(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_tar_of_countless_members_is_listed_up_to_a_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from vvolguard.evidence import collect
 
     monkeypatch.setattr(collect, "MAX_MEMBERS", 3)
