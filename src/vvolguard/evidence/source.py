@@ -332,11 +332,12 @@ class EvidenceFile:
             else:
                 yield from _chunked_blocks(raw, size)
         except ExpansionLimit:
-            self.warn(
-                "not read to the end: its input reached the expansion limit (--max-expanded); "
-                "used what was read before it",
-                caveat=True,
-            )
+            if self.budget is None or self.budget.label != self.display:  # else already named
+                self.warn(
+                    "not read to the end: its input reached the expansion limit (--max-expanded); "
+                    "used what was read before it",
+                    caveat=True,
+                )
         except Exception as exc:  # damage below us is the end of this stream, not of the run
             self.warn(
                 f"stream ends early ({_describe(exc)}); used what was readable before the damage", caveat=True
