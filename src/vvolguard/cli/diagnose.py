@@ -187,10 +187,10 @@ def parse_limits(max_expanded: str, max_depth: int, err: Console):  # type: igno
     try:
         size = parse_size(max_expanded)
     except ValueError as exc:
-        err.print(f"vvolguard: --max-expanded {exc}", style="red", markup=False, highlight=False)
+        error(err, f"--max-expanded {exc}")
         raise typer.Exit(EXIT_NOTHING_USABLE) from None
     if max_depth < 0:
-        err.print("[red]vvolguard: --max-depth must be 0 or more[/]")
+        error(err, "--max-depth must be 0 or more")
         raise typer.Exit(EXIT_NOTHING_USABLE)
     return Limits(max_expanded=size, max_depth=max_depth)
 

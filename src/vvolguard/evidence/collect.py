@@ -205,8 +205,9 @@ class Collector:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _warn(self, display: str, message: str, line: int | None = None) -> None:
-        self.warnings.append(ReadWarning(display, line, message))
+    def _warn(self, display: str, message: str, line: int | None = None, *, caveat: bool = False) -> None:
+        """``caveat=True``: the input was used (in part); the message says what to keep in mind."""
+        self.warnings.append(ReadWarning(display, line, message, caveat))
 
     def _budget(self, display: str) -> Budget:
         return Budget(self.limits, display, self._warn)
@@ -403,16 +404,20 @@ class Collector:
                         display,
                         f"has more than {MAX_MEMBERS} members (real support bundles have tens of "
                         "thousands); the rest were not listed",
+                        caveat=True,
                     )
                     break
         except ExpansionLimit:
-            self._warn(display, f"used the {len(members)} members listed before the expansion limit")
+            self._warn(
+                display, f"used the {len(members)} members listed before the expansion limit", caveat=True
+            )
         except _ARCHIVE_ERRORS as exc:
             # A truncated or damaged bundle: tarfile stops at the damage; keep what came before.
             self._warn(
                 display,
                 f"archive is damaged ({_reason(exc) or 'truncated'}); used the {len(members)} "
                 "members before the damage",
+                caveat=True,
             )
         else:
             if len(members) < MAX_MEMBERS:
@@ -456,6 +461,7 @@ class Collector:
                     f"expands more than {self.limits.max_ratio}:1 ({format_size(info.compress_size)} to "
                     f"{format_size(info.file_size)}): a decompression bomb or a run of one repeated byte; "
                     "read within the --max-expanded limit",
+                    caveat=True,
                 )
         yield from self._members(entries, display, _archive_host(display) or host, budget, depth)
 
@@ -534,7 +540,7 @@ class Collector:
             message = f"has a damaged member header at byte {archive.offset}"
         else:
             return
-        self._warn(display, f"archive {message}; used the {count} members before it")
+        self._warn(display, f"archive {message}; used the {count} members before it", caveat=True)
 
     def _check_ratio(self, display: str, raw: BinaryIO, expanded: int) -> None:
         try:
@@ -546,6 +552,7 @@ class Collector:
                 display,
                 f"expands more than {self.limits.max_ratio}:1 ({format_size(compressed)} to at least "
                 f"{format_size(expanded)}): a decompression bomb or a run of one repeated byte",
+                caveat=True,
             )
 
 

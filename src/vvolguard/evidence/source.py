@@ -74,7 +74,7 @@ class ExpansionLimit(OSError):
 class Budget:
     """Expanded bytes left for one input, shared by every stream decompressed from it."""
 
-    def __init__(self, limits: Limits, label: str, warn: Callable[[str, str], None] | None = None) -> None:
+    def __init__(self, limits: Limits, label: str, warn: Callable[..., None] | None = None) -> None:
         self.limits = limits
         self.label = label
         self.used = 0
@@ -95,6 +95,7 @@ class Budget:
                     self.label,
                     f"expands to more than {format_size(self.limits.max_expanded)} (--max-expanded); "
                     "read up to that point, the rest was not decompressed",
+                    caveat=True,
                 )
         return granted
 
@@ -401,6 +402,7 @@ class EvidenceFile:
             f"line longer than {MAX_LINE_BYTES // MiB} MiB; only its first {LONG_LINE_KEEP // 1024} KiB "
             "were read (further over-long lines are cut the same way)",
             line,
+            caveat=True,
         )
 
     def head(self, size: int = SNIFF_BYTES) -> bytes:
@@ -537,7 +539,8 @@ def _gunzip_blocks(raw: BinaryIO, size: int, ef: EvidenceFile) -> Iterator[bytes
                 ef.warn(
                     f"expands more than {ratio_limit}:1 ({format_size(consumed)} to at least "
                     f"{format_size(produced)}): a decompression bomb or a run of one repeated byte; "
-                    "read within the --max-expanded limit"
+                    "read within the --max-expanded limit",
+                    caveat=True,
                 )
         if len(pending) >= size:
             yield bytes(pending)
