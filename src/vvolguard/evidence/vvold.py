@@ -43,6 +43,8 @@ _HEADER_START_B = re.compile(ll.HEADER_START_RS.removeprefix("^").encode())
 _HEADER_ANYWHERE_B = re.compile(b"(?m)" + ll.HEADER_START_RS.replace("[^\\s:]", "[^\\s:\\n]").encode())
 #: How many lines back from a block's end to look for its last header before using a regex scan.
 _BACKSCAN_LINES = 10_000
+#: ... and how many bytes back from there a regex scan may look (see :func:`_last_header`).
+_BACKSCAN_BYTES = 1024 * 1024
 
 
 def _last_header(data: bytes, start: int, stop: int) -> str | None:
@@ -56,8 +58,10 @@ def _last_header(data: bytes, start: int, stop: int) -> str | None:
         if _HEADER_START_B.match(data, begin, end):
             return data[begin:end].decode("utf-8", "replace").rstrip("\r")
         end = begin - 1
+    # A block of thousands of lines without a time (blank lines, a dump): look at its last
+    # _BACKSCAN_BYTES only, so that a pathological block costs a bounded scan, not a regex pass.
     last = None
-    for match in _HEADER_ANYWHERE_B.finditer(data, start, max(end, start)):
+    for match in _HEADER_ANYWHERE_B.finditer(data, max(start, end - _BACKSCAN_BYTES), max(end, start)):
         last = match
     if last is None:
         return None
@@ -125,9 +129,16 @@ class VvoldStream:
         blocks = 0
 
         def emit(item: Future[Parsed] | Parsed) -> Iterator[VasaFrame]:
-            frame = self._absorb(self._result(item))
-            if frame is not None:
-                yield frame
+            parsed = self._result(item)
+            while True:
+                frame = self._absorb(parsed)
+                if frame is not None:
+                    yield frame
+                if parsed.rest is None:
+                    return
+                # A block with more lines or kept rows than one pass takes: its remainder is
+                # parsed here, before any later block is absorbed (line numbers stay in order).
+                parsed = self._run(parsed.rest)
 
         def schedule(block: Block) -> None:
             nonlocal pool
@@ -135,7 +146,7 @@ class VvoldStream:
                 try:
                     future = pool.submit(self._run, block)
                 except RuntimeError:  # the pool is shut down (interpreter exit): carry on here
-                    _drop_pool()
+                    pool.shutdown(wait=False, cancel_futures=True)
                     pool = None
                 else:
                     pending.append(future)
@@ -146,31 +157,35 @@ class VvoldStream:
         # idle while it runs; parsed with the second, both start on the pool together. An input
         # of one block is parsed here, without a pool.
         held: Block | None = None
-        for chunk in chunks:
-            block = self._cut(chunk)
-            if block is None:
-                continue
-            blocks += 1
-            if parallel and blocks == 1:
-                held = block
-                continue
-            if parallel and pool is None:
-                pool = _worker_pool()
+        try:
+            for chunk in chunks:
+                block = self._cut(chunk)
+                if block is None:
+                    continue
+                blocks += 1
+                if parallel and blocks == 1:
+                    held = block
+                    continue
+                if parallel and blocks == 2:
+                    pool = _worker_pool()
+                if held is not None:
+                    schedule(held)
+                    held = None
+                while len(pending) >= _MAX_IN_FLIGHT:
+                    yield from emit(pending.popleft())
+                schedule(block)
+                while pending and (not isinstance(pending[0], Future) or pending[0].done()):
+                    yield from emit(pending.popleft())
             if held is not None:
                 schedule(held)
-                held = None
-            while len(pending) >= _MAX_IN_FLIGHT:
+            block = self._cut_tail()
+            if block is not None:
+                schedule(block)
+            while pending:
                 yield from emit(pending.popleft())
-            schedule(block)
-            while pending and (not isinstance(pending[0], Future) or pending[0].done()):
-                yield from emit(pending.popleft())
-        if held is not None:
-            schedule(held)
-        block = self._cut_tail()
-        if block is not None:
-            schedule(block)
-        while pending:
-            yield from emit(pending.popleft())
+        finally:
+            if pool is not None:  # at most one block per thread is still running: wait for it
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def _result(self, item: Future[Parsed] | Parsed) -> Parsed:
         """A pool thread's result (``_run`` never raises, so neither does this)."""
@@ -303,61 +318,29 @@ class VvoldStream:
 #: Lines before the first timestamped line wait for it up to this size, then are given up.
 _PREAMBLE_MAX = 1024 * 1024
 
-#: Every core parses: the calling thread cuts blocks and folds the frames into the analysis
-#: (the consumer of ``read``), which overlaps with the parse instead of taking turns with it.
-_POOL_WORKERS = os.cpu_count() or 1
+#: Parse threads per input: polars releases the interpreter lock inside its calls, so two
+#: threads parse while the calling thread cuts blocks and folds frames into the analysis. Capped,
+#: not one per core: every thread holds a block and its frame, so memory is ``_MAX_IN_FLIGHT``
+#: blocks whatever the machine (one per core made a 32-core host hold 33 blocks), and the fold on
+#: the calling thread, not the parse, bounds the speed beyond two parse threads.
+_POOL_WORKERS = min(os.cpu_count() or 1, 2)
 _MAX_IN_FLIGHT = _POOL_WORKERS + 1
-_POOL: ThreadPoolExecutor | None = None
 
 
 def _worker_pool() -> ThreadPoolExecutor | None:
-    """One shared pool of parse threads for all files of a run, started on first need.
+    """A pool of parse threads for one input, shut down when the input is read.
 
     Threads, not processes: polars releases the interpreter lock inside its calls (measured:
     two threads parsing blocks are inside polars at the same time), so threads share the
-    cores without a process's start-up import or the pickling of every block and frame.
+    cores without a process's start-up import or the pickling of every block and frame. The
+    pool belongs to the call, not the process: a library caller's process is left as it was.
     """
-    global _POOL
-    _keep_block_buffers()
-    if _POOL is None and _POOL_WORKERS >= 1:
-        _POOL = ThreadPoolExecutor(max_workers=_POOL_WORKERS, thread_name_prefix="vvold-parse")
-    return _POOL
-
-
-def _keep_block_buffers() -> None:
-    """Ask glibc to serve block-sized buffers from its heap and keep freed ones for reuse.
-
-    By default every allocation over 128 KiB-32 MiB (the threshold adapts) is a fresh ``mmap``
-    that is unmapped on free, so each block read, and each copy of it, faults its pages in
-    again: measured ~90 000 extra page faults and ~0.25 s of system time per 512 MiB. The heap
-    stays bounded by the blocks in flight. Other C libraries simply keep their defaults.
-    """
-    global _BUFFERS_TUNED
-    if _BUFFERS_TUNED:
-        return
-    _BUFFERS_TUNED = True
+    if _POOL_WORKERS < 1:
+        return None
     try:
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_TRIM_THRESHOLD, 256 * 1024 * 1024)
-    mallopt(_M_MMAP_THRESHOLD, 32 * 1024 * 1024)  # glibc's maximum on 64-bit
-
-
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
-_BUFFERS_TUNED = False
-
-
-def _drop_pool() -> None:
-    global _POOL
-    if _POOL is not None:
-        _POOL.shutdown(wait=False, cancel_futures=True)
-    _POOL = None
-    globals()["_POOL_WORKERS"] = 0  # do not try again in this run
+        return ThreadPoolExecutor(max_workers=_POOL_WORKERS, thread_name_prefix="vvold-parse")
+    except RuntimeError:  # interpreter shutting down: parse on the calling thread
+        return None
 
 
 class VvoldReader:
