@@ -15,7 +15,7 @@ from vvolguard.evidence.hostlogs import HostdReader, VmkernelReader
 from vvolguard.evidence.source import from_bytes
 from vvolguard.evidence.vvold import VvoldReader, VvoldStream
 from vvolguard.evidence.vvold_block import split_lines
-from vvolguard.records import VASA_SCHEMA, HostIdentity, HostLogEvent, ReadWarning, VasaEventKind, VasaFrame
+from vvolguard.records import VASA_SCHEMA, EvidenceSpan, HostIdentity, HostLogEvent, ReadWarning, VasaEventKind, VasaFrame
 
 READERS = [VvoldReader(), HostdReader(), VmkernelReader()]
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -81,6 +81,8 @@ def check(reader, data: bytes, name: str, plain: bytes | None = None) -> list:
             assert frame["text"].str.len_chars().max() <= 400
         elif isinstance(rec, HostLogEvent | HostIdentity):
             assert rec.citation is not None and 1 <= (rec.citation.line or 0) <= total
+        elif isinstance(rec, EvidenceSpan):
+            assert rec.start <= rec.end and 1 <= rec.lines <= total and rec.file == name
         else:
             raise AssertionError(f"unexpected record {rec!r}")
     for warning in ef.warnings:

@@ -12,7 +12,7 @@ import pytest
 from vvolguard.evidence import vvold
 from vvolguard.evidence.source import EvidenceFile, from_bytes
 from vvolguard.evidence.vvold import VvoldReader, VvoldStream
-from vvolguard.records import VASA_SCHEMA, Citation, HostIdentity, VasaEventKind, VasaFrame
+from vvolguard.records import VASA_SCHEMA, Citation, EvidenceSpan, HostIdentity, VasaEventKind, VasaFrame
 
 # [VERBATIM] Pure Storage KB (§1.2): starts with a continuation whose header is above the excerpt.
 PURE = (
@@ -367,3 +367,36 @@ def test_odd_issuing_line_takes_its_fields_after_the_arrow_even_after_non_ascii_
         "pure-ct0",
         2,
     )
+
+
+@pytest.mark.parametrize(("lines", "rows"), [(7, 1 << 18), (1 << 20, 3), (5, 2)])
+def test_bounded_passes_give_the_same_frames(monkeypatch: pytest.MonkeyPatch, lines: int, rows: int) -> None:
+    """A block with more lines or kept rows than one pass takes is parsed in several passes
+    (memory bound, issue #17); the rows, their lines, headers and times must not change."""
+    from vvolguard.evidence import vvold_block
+
+    data = ((PURE + SECTION + KB318662 + ESXI8 + KB412434) * 30).encode()
+    whole, _, _ = read(data)
+    monkeypatch.setattr(vvold_block, "LINES_PER_PASS", lines)
+    monkeypatch.setattr(vvold_block, "ROWS_PER_PASS", rows)
+    ef = from_bytes("vvold.log", data, host="esx01")
+    records = list(VvoldReader().read(ef))
+    frames = [r.frame for r in records if isinstance(r, VasaFrame)]
+    assert len(frames) > 1 if rows < 100 else True
+    assert max(f.height for f in frames) <= max(rows, 1) or rows >= 100
+    assert pl.concat(frames).equals(whole)
+    (span,) = [r for r in records if isinstance(r, EvidenceSpan)]
+    assert span.lines == 300  # 10 timestamped lines per repetition
+
+
+def test_one_span_per_file_with_first_and_last_time_and_timed_lines() -> None:
+    data = (PURE + KB318662 + "\n\nno time here\n").encode()
+    records = list(VvoldReader().read(from_bytes("vvold.log", data, host="esx01")))
+    (span,) = [r for r in records if isinstance(r, EvidenceSpan)]
+    assert (span.file, span.host, span.kind) == ("vvold.log", "esx01", "vvold-log")
+    assert span.start == datetime(2019, 5, 16, 23, 48, 21, 212000, tzinfo=UTC)
+    assert span.end == datetime(2024, 3, 14, 10, 2, 42, 3000, tzinfo=UTC)
+    assert span.lines == 5  # timestamped lines: 2 of PURE, 3 of KB318662
+    assert records[-1] is span
+    none = list(VvoldReader().read(from_bytes("vvold.log", b"no time\n")))
+    assert not [r for r in none if isinstance(r, EvidenceSpan)]

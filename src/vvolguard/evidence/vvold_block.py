@@ -16,7 +16,8 @@ last timestamped line before them), so blocks can be parsed in any order, on any
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 import polars as pl
 
@@ -296,13 +297,57 @@ class Parsed:
     #: (once-per-input key, line, message); the stream drops repeats of a key.
     notes: list[tuple[str, int | None, str]] = field(default_factory=list)
     sections: list[tuple[int, str]] = field(default_factory=list)
+    #: The part of the block one pass did not take (see :data:`LINES_PER_PASS`), to be parsed
+    #: next, before any later block.
+    rest: Block | None = None
+    #: Coverage, from the first and last timestamped lines of the block and how many there were.
+    first_ts: datetime | None = None
+    last_ts: datetime | None = None
+    timed: int = 0
+    last_header: str | None = None
+
+
+#: One pass parses at most this many lines, and keeps at most :data:`ROWS_PER_PASS` of them; the
+#: rest of the block is the next pass. A 16 MiB block of a real log holds ~150 000 lines, so
+#: this never cuts one; it bounds the memory of a pass whatever the content (16 MiB of blank
+#: lines are 16 million rows; 16 MiB of ``--> BUSY`` two million kept rows of ~300 bytes each).
+LINES_PER_PASS = 1 << 20
+ROWS_PER_PASS = 1 << 18
+
+
+def _offset_after_lines(data: bytes, start: int, count: int) -> int:
+    """The offset just after the ``count``-th newline from ``start`` (there must be that many):
+    windows of 1 MiB counted at memchr speed, then a bisection inside the last window."""
+    seen, pos = 0, start
+    while True:
+        end = min(pos + (1 << 20), len(data))
+        found = data.count(b"\n", pos, end)
+        if seen + found >= count:
+            break
+        seen, pos = seen + found, end
+    need, lo, hi = count - seen, pos, end  # count(pos, lo) < need <= count(pos, hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if data.count(b"\n", pos, mid) >= need:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def block_lines(block: Block) -> pl.Series:
     """The block's lines, in order: ``head``'s, then those of ``data[start:stop]`` (as slices of
     the split chunk, so nothing is copied to cut them out)."""
     own = pl.Series("l", [], dtype=pl.String)
-    if block.stop > block.start:
+    data = block.data
+    whole_lines = (block.start == 0 or data.find(b"\n") + 1 == block.start) and (
+        block.stop == len(data) or data.rfind(b"\n") + 1 == block.stop
+    )
+    if block.stop > block.start and not whole_lines:
+        # a pass of a block cut by LINES_PER_PASS / ROWS_PER_PASS: split just its range (a copy;
+        # only blocks of pathological content are cut)
+        own = split_lines(bytes(memoryview(data)[block.start : block.stop]))
+    elif block.stop > block.start:
         split = split_lines(block.data)
         skip = 1 if block.start else 0
         keep = split.len() - skip - (1 if block.stop < len(block.data) else 0)
@@ -313,7 +358,33 @@ def block_lines(block: Block) -> pl.Series:
 
 
 def parse_block(block: Block, display: str, host: str | None) -> Parsed:
-    """Parse one block; pure, so it may run on any thread. Raises only on internal bugs."""
+    """Parse one block, or its first :data:`LINES_PER_PASS` lines / :data:`ROWS_PER_PASS` kept
+    rows (``Parsed.rest`` is then the remainder); pure, so it may run on any thread. Raises
+    only on internal bugs."""
+    rest_at = None
+    if block.stop - block.start > LINES_PER_PASS:
+        # Counting costs ~6 ms per 16 MiB (memchr); it bounds what one pass holds.
+        if block.data.count(b"\n", block.start, block.stop) > LINES_PER_PASS:
+            rest_at = _offset_after_lines(block.data, block.start, LINES_PER_PASS)
+    out = _parse_pass(block if rest_at is None else replace(block, stop=rest_at), display, host)
+    if isinstance(out, int):  # too many kept rows: cut the block after the out-th line
+        own = out - block.head.count(b"\n")
+        rest_at = _offset_after_lines(block.data, block.start, max(own, 1))
+        out = _parse_pass(replace(block, stop=rest_at), display, host)
+        assert not isinstance(out, int)
+    if rest_at is not None and rest_at < block.stop:
+        out.rest = Block(
+            data=block.data,
+            start=rest_at,
+            stop=block.stop,
+            prev_header=out.last_header or block.prev_header,
+        )
+    return out
+
+
+def _parse_pass(block: Block, display: str, host: str | None) -> Parsed | int:
+    """One pass over a bounded block; an ``int`` instead when it would keep more than
+    :data:`ROWS_PER_PASS` rows: the number of lines to cut the block after."""
     lines = block_lines(block)
     out = Parsed(None, lines=lines.len(), notes=list(block.notes))
     long = lines.str.len_bytes() > MAX_LINE_BYTES
@@ -340,7 +411,12 @@ def parse_block(block: Block, display: str, host: str | None) -> Parsed:
     cand = marks.get_column("cand")
     if prefix:
         cand[0] = False
-    if not cand.any():
+    _coverage(out, df.get_column("l"), hdr, prefix)
+    kept = int(cand.sum())
+    if kept > ROWS_PER_PASS and lines.len() > 1:
+        # the line of the ROWS_PER_PASS-th kept row (row index minus the prefix row, 1-based)
+        return int(cand.arg_true()[ROWS_PER_PASS - 1]) - prefix + 1
+    if not kept:
         return out
     hidx = pl.select(
         pl.when(hdr).then(df.get_column("i")).otherwise(None).forward_fill().alias("h")
@@ -368,6 +444,21 @@ def parse_block(block: Block, display: str, host: str | None) -> Parsed:
         out.sections.extend(starts.select("line", "text").iter_rows())
     out.frame = frame
     return out
+
+
+def _coverage(out: Parsed, lines: pl.Series, hdr: pl.Series, prefix: int) -> None:
+    """First and last timestamp of the block and how many timestamped lines it has, read from
+    two lines: the header mask is already there, and a log is in time order."""
+    where = hdr.arg_true()
+    if prefix and where.len() and where[0] == 0:
+        where = where.slice(1)
+    out.timed = where.len()
+    if not out.timed:
+        return
+    first, last = lines[int(where[0])], lines[int(where[-1])]
+    out.last_header = last.rstrip("\r")
+    out.first_ts = ll.parse_ts(ll.strip_grep_prefix(first))
+    out.last_ts = ll.parse_ts(ll.strip_grep_prefix(last))
 
 
 def _build(
