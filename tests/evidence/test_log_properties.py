@@ -15,7 +15,15 @@ from vvolguard.evidence.hostlogs import HostdReader, VmkernelReader
 from vvolguard.evidence.source import from_bytes
 from vvolguard.evidence.vvold import VvoldReader, VvoldStream
 from vvolguard.evidence.vvold_block import split_lines
-from vvolguard.records import VASA_SCHEMA, EvidenceSpan, HostIdentity, HostLogEvent, ReadWarning, VasaEventKind, VasaFrame
+from vvolguard.records import (
+    VASA_SCHEMA,
+    EvidenceSpan,
+    HostIdentity,
+    HostLogEvent,
+    ReadWarning,
+    VasaEventKind,
+    VasaFrame,
+)
 
 READERS = [VvoldReader(), HostdReader(), VmkernelReader()]
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -121,7 +121,7 @@ class VmkernelReader(_HostLogReader):
     source = "vmkernel"
     names = re.compile(r"(?:vmkernel|vmkwarning)(?:\.log)?(?:\.\d+)?(?:\.log)?")
     content = re.compile(
-        rb"(?m)^(?:\S+:)?(?:\d+:)?\d{4}-\d{2}-\d{2}T[\d:.]+Z?\s+(?:\S+\s+vmkernel:\s+)?cpu\d+:\d+\)"
+        rb"(?m)^(?:[^\s:]+[:-])?(?:\d+[:-])?\d{4}-\d{2}-\d{2}T[\d:.]+Z?\s+(?:\S+\s+vmk(?:ernel|warning):\s+)?cpu\d+:\d+\)"
     )
 
 

@@ -36,15 +36,20 @@ LEVEL_PATTERN = r"[A-Z][a-z]\(\d{1,3}\)\+?|info|warning|error|verbose|trivia|pan
 #: Metadata may contain one level of nested brackets: ``sub=vmomi.soapStub[0]`` (§1.2).
 META_PATTERN = r"Originator@\d+[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*"
 
-#: grep -n / -r / -H prefixes (``25331:``, ``path:``, ``path:123:``), only before a timestamp
-#: (§1.4). A naive ``^[^:]+:\d+:`` would eat ``2025-08-08T12:17:`` from an unprefixed line.
-GREP_PREFIX_RE = re.compile(r"^(?:[^\s:]+:)?(?:\d+:)?(?=\d{4}-\d{2}-\d{2}T)")
+#: grep prefixes, only before a timestamp (§1.4): ``grep -n`` (``25331:``), ``-r``/``-H``/``zgrep``
+#: (``path:``, ``vvold.1.gz:``) or both (``path:123:``); a context line of ``-A/-B/-C`` has ``-``
+#: where a matching line has ``:`` (``25330-``, ``path-25330-``). A naive ``^[^:]+:\d+:`` would eat
+#: ``2025-08-08T12:17:`` from an unprefixed line; the look-ahead keeps the timestamp whole (a date
+#: cannot be cut into a prefix and a date). Paths with spaces or colons (``C:\logs``) are not
+#: prefixes: such lines are left as they are.
+GREP_PREFIX_RE = re.compile(r"^(?:[^\s:]+[:-])?(?:\d+[:-])?(?=\d{4}-\d{2}-\d{2}T)")
 #: The same for Rust regex (no look-ahead): capture the date and put it back with ``${1}``.
-GREP_PREFIX_RS = r"^(?:[^\s:]+:)?(?:\d+:)?(\d{4}-\d{2}-\d{2}T)"
+GREP_PREFIX_RS = r"^(?:[^\s:]+[:-])?(?:\d+[:-])?(\d{4}-\d{2}-\d{2}T)"
 
 #: A line that starts a record: a timestamp, possibly behind a grep prefix. Anything else is a
-#: continuation of the previous record (``-->`` lines, stack dumps, wrapped text).
-HEADER_START_RS = r"^(?:[^\s:]+:)?(?:\d+:)?\d{4}-\d{2}-\d{2}T\d{2}:\d{2}"
+#: continuation of the previous record (``-->`` lines, stack dumps, wrapped text, the ``--``
+#: that grep puts between context groups).
+HEADER_START_RS = r"^(?:[^\s:]+[:-])?(?:\d+[:-])?\d{4}-\d{2}-\d{2}T\d{2}:\d{2}"
 
 #: Only the header fields, for dating continuations: a short match is cheap to capture.
 HEAD_FIELDS_RS = rf"^(?P<ts>{TS_PATTERN})\s+(?P<level>{LEVEL_PATTERN})\s+[A-Za-z][\w.-]*\[(?P<pid>\d+)\]"
@@ -87,8 +92,9 @@ LEGACY_WARNING = (
     "its lines were skipped"
 )
 
-CONTINUATION_RE = re.compile(r"^\s*--> ?")
-CONTINUATION_RS = r"^\s*--> ?"
+#: A continuation marker, possibly behind a grep prefix (``25331:-->``, ``vvold.log-12-   -->``).
+CONTINUATION_RE = re.compile(r"^(?:[^\s:]+[:-])?(?:\d+[:-])?\s*--> ?")
+CONTINUATION_RS = r"^(?:[^\s:]+[:-])?(?:\d+[:-])?\s*--> ?"
 
 
 _META_KEY_RE = re.compile(r"\b(sub|opID|OpId|opid|user|sid)=(\S+)", re.IGNORECASE)

@@ -380,7 +380,7 @@ class VvoldReader:
     _NAME_RE = re.compile(r"(?i)(^|[^a-z])vvold(\.log)?(\.\d+)?(\.log)?$|vvold")
     _CONTENT_STRONG = re.compile(rb"\b(?:vvold|VVold)\[\d+\]|VasaOp::|VasaSession::")
     _CONTENT_WEAK = re.compile(rb"VasaOp|VasaSession|Issuing '\w+' to VP|FINAL (?:SUCCESS|FAILURE)")
-    _GREP_EXCERPT = re.compile(rb"(?m)^[^\s:]+:\d+:\d{4}-\d{2}-\d{2}T")
+    _GREP_EXCERPT = re.compile(rb"(?m)^(?:[^\s:]+[:-])?\d+[:-]\d{4}-\d{2}-\d{2}T")
 
     def sniff(self, name: str, head: bytes) -> int:
         """Content first (renamed files are common), then the name."""
