@@ -9,7 +9,7 @@ import pytest
 
 from vvolguard.evidence.hostlogs import HostdReader, VmkernelReader
 from vvolguard.evidence.source import from_bytes
-from vvolguard.records import HostEventKind, HostIdentity, HostLogEvent
+from vvolguard.records import EvidenceKind, EvidenceSpan, HostEventKind, HostIdentity, HostLogEvent
 
 # hostd 7.0 framing [VERBATIM shape, §1.2] around the KB 307365 excerpt [VERBATIM message text].
 HOSTD7 = (
@@ -47,7 +47,9 @@ def read(reader, data: bytes | str, name: str, host: str | None = "esx01"):
     raw = data.encode() if isinstance(data, str) else data
     ef = from_bytes(name, raw, host=host)
     records = list(reader.read(ef))
-    return records, ef.warnings
+    spans = [r for r in records if isinstance(r, EvidenceSpan)]
+    assert len(spans) <= 1 and (not spans or records[-1] is spans[0])  # one per file, at the end
+    return [r for r in records if not isinstance(r, EvidenceSpan)], ef.warnings
 
 
 def test_hostd_vmotion_failure_and_its_continuation_fault() -> None:
@@ -126,3 +128,86 @@ def test_sniff() -> None:
     assert VmkernelReader().sniff("renamed.txt", VMKERNEL.encode()) >= 70
     assert VmkernelReader().sniff("hostd.log", HOSTD8.encode()) < 30
     assert HostdReader().sniff("vmkernel.log", VMKERNEL.encode()) < 30
+
+
+def test_one_span_per_file_from_first_and_last_timestamp() -> None:
+    filler = "2020-04-14T12:00:00.000Z cpu1:1)NMP: path ok\n" * 300_000  # > one 8 MiB block
+    data = "--> orphan\n" + filler + VMKERNEL + "wrapped line\n"
+    records = list(VmkernelReader().read(from_bytes("vmkernel.log", data.encode(), host="esx01")))
+    span = records[-1]
+    assert isinstance(span, EvidenceSpan)
+    assert (span.file, span.host, span.kind) == ("vmkernel.log", "esx01", EvidenceKind.VMKERNEL_LOG)
+    assert span.start == datetime(2020, 4, 14, 12, 0, tzinfo=UTC)
+    assert span.end == datetime(2020, 4, 14, 12, 48, 15, tzinfo=UTC)
+    assert span.lines == 300_000 + 6
+    hostd = list(HostdReader().read(from_bytes("hostd.log", HOSTD7.replace("\n", "\r\n").encode())))
+    assert isinstance(hostd[-1], EvidenceSpan) and hostd[-1].lines == 2
+    assert hostd[-1].end == datetime(2020, 4, 14, 12, 48, 16, 306000, tzinfo=UTC)
+
+
+# Causes named outside VASA (issue #10 B). The KB 307365 lines are [VERBATIM]; the others are the
+# usual vSphere fault texts in hostd/vmkernel framing [RECONSTRUCTED].
+CAUSES = [
+    (
+        "2020-04-14T12:48:10.306Z cpu12:2097152)WARNING: Migrate: 296: xxx D: Failed: Maximum switchover "
+        "time for migration exceeded(0xbad0109)",
+        HostEventKind.SWITCHOVER_EXCEEDED,
+    ),
+    (
+        '-->       msg = "A general system error occurred: Source detected that destination failed to resume."',
+        HostEventKind.DEST_FAILED_RESUME,
+    ),
+    (
+        "2024-03-14T10:05:00.000Z info hostd[2101004] [Originator@6876 sub=Vcsvc.VMotionSrc opID=x] "
+        "[MIGRATE] (1) vMotion failed: vmodl.fault.SystemError",
+        HostEventKind.VMOTION_FAILED,
+    ),
+    (
+        "2024-03-14T10:05:00.000Z error hostd[2101004] [Originator@6876 sub=Default] File [vvol-ds] vm1/vm1.vmdk "
+        "is larger than the maximum size supported by datastore 'vvol-ds'",
+        HostEventKind.FILE_TOO_LARGE,
+    ),
+    (
+        "2024-03-14T10:05:00.000Z error hostd[2101004] [Originator@6876 sub=Default] vim.fault.FileTooLarge",
+        HostEventKind.FILE_TOO_LARGE,
+    ),
+    (
+        "2024-03-14T10:05:00.000Z cpu3:2097153)WARNING: Migrate: 1243: 1710410700 S: Failed to connect to "
+        "remote host <10.0.0.12> from host <10.0.0.11>: Timeout",
+        HostEventKind.VMOTION_NETWORK,
+    ),
+    (
+        "2024-03-14T10:05:00.000Z cpu3:2097153)Migrate: 757: 1710410700 S: Connection reset by peer",
+        HostEventKind.VMOTION_NETWORK,
+    ),
+    ("2024-03-14T10:05:00.000Z cpu3:2097153)Net: 1200: Connection reset by peer", None),
+    (
+        "2024-03-14T10:05:00.000Z error hostd[2101004] [Originator@6876 sub=Default] Insufficient resources "
+        "to satisfy configured failover level for vSphere HA.",
+        HostEventKind.INSUFFICIENT_RESOURCES,
+    ),
+    (
+        "2024-03-14T10:05:00.000Z error hostd[2101004] [Originator@6876 sub=Default] Admission check failed "
+        "for memory resource",
+        HostEventKind.INSUFFICIENT_RESOURCES,
+    ),
+    (
+        "2024-03-14T10:05:00.000Z error hostd[2101004] [Originator@6876 sub=Default] The operation is not "
+        "allowed in the current state.",
+        HostEventKind.INVALID_STATE,
+    ),
+    (
+        "2024-03-14T10:05:00.000Z error hostd[2101004] [Originator@6876 sub=Default] Permission to perform "
+        "this operation was denied.",
+        HostEventKind.NO_PERMISSION,
+    ),
+]
+
+
+@pytest.mark.parametrize(("line", "kind"), CAUSES)
+def test_causes_named_elsewhere(line: str, kind: HostEventKind | None) -> None:
+    head = "2020-04-14T12:48:16.306Z info hostd[1] [Originator@6876 sub=Default] x\n"
+    for reader, name in ((HostdReader(), "hostd.log"), (VmkernelReader(), "vmkernel.log")):
+        records, _ = read(reader, head + line + "\n", name)
+        kinds = [r.kind for r in records if isinstance(r, HostLogEvent)]
+        assert kinds == ([kind] if kind else []), (name, line)

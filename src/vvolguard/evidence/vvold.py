@@ -45,7 +45,7 @@ _HEADER_ANYWHERE_B = re.compile(b"(?m)" + ll.HEADER_START_RS.replace("[^\\s:]", 
 #: How many lines back from a block's end to look for its last header before using a regex scan.
 _BACKSCAN_LINES = 10_000
 #: ... and how many bytes back from there a regex scan may look (see :func:`_last_header`).
-_BACKSCAN_BYTES = 1024 * 1024
+_BACKSCAN_BYTES = 256 * 1024
 
 
 def _last_header(data: bytes, start: int, stop: int) -> str | None:

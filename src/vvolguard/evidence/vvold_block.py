@@ -325,13 +325,15 @@ def _offset_after_lines(data: bytes, start: int, count: int) -> int:
         if seen + found >= count:
             break
         seen, pos = seen + found, end
-    need, lo, hi = count - seen, pos, end  # count(pos, lo) < need <= count(pos, hi)
+    need, lo, hi = count - seen, pos, end  # newlines in [pos, lo) < need <= in [pos, hi)
+    below = 0  # newlines in [pos, lo)
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if data.count(b"\n", pos, mid) >= need:
+        found = data.count(b"\n", lo, mid)
+        if below + found >= need:
             hi = mid
         else:
-            lo = mid
+            lo, below = mid, below + found
     return hi
 
 
@@ -362,10 +364,12 @@ def parse_block(block: Block, display: str, host: str | None) -> Parsed:
     rows (``Parsed.rest`` is then the remainder); pure, so it may run on any thread. Raises
     only on internal bugs."""
     rest_at = None
-    if block.stop - block.start > LINES_PER_PASS:
-        # Counting costs ~6 ms per 16 MiB (memchr); it bounds what one pass holds.
-        if block.data.count(b"\n", block.start, block.stop) > LINES_PER_PASS:
-            rest_at = _offset_after_lines(block.data, block.start, LINES_PER_PASS)
+    # Counting costs ~6 ms per 16 MiB (memchr); it bounds what one pass holds.
+    if (
+        block.stop - block.start > LINES_PER_PASS
+        and block.data.count(b"\n", block.start, block.stop) > LINES_PER_PASS
+    ):
+        rest_at = _offset_after_lines(block.data, block.start, LINES_PER_PASS)
     out = _parse_pass(block if rest_at is None else replace(block, stop=rest_at), display, host)
     if isinstance(out, int):  # too many kept rows: cut the block after the out-th line
         own = out - block.head.count(b"\n")
@@ -514,6 +518,15 @@ def _build(
     if frame.height == 0:
         return None
     frame = frame.sort("line")
+    if frame.get_column("kind").eq(K.SERVICE_START.value).any():
+        # The 6.7/7.0 header has no ``app[pid]``: its pid is the ``pid=`` it announces, so a
+        # restart (a new pid) shows in the ``pid`` column like every other line's.
+        announced = pl.col("text").str.extract(ll.SECTION_PATTERN, 1).cast(pl.Int64, strict=False)
+        frame = frame.with_columns(
+            pid=pl.when(pl.col("kind") == K.SERVICE_START.value)
+            .then(pl.coalesce(announced, pl.col("pid")))
+            .otherwise(pl.col("pid"))
+        )
     shape = "esxi8" if frame.get_column("esxi8").sum() * 2 > frame.height else "esxi7"
     return VasaFrame(frame=frame.select(list(VASA_SCHEMA)), shape=shape)
 
