@@ -154,7 +154,8 @@ CAUSES = [
         HostEventKind.SWITCHOVER_EXCEEDED,
     ),
     (
-        '-->       msg = "A general system error occurred: Source detected that destination failed to resume."',
+        '-->       msg = "A general system error occurred: Source detected that destination failed '
+        'to resume."',
         HostEventKind.DEST_FAILED_RESUME,
     ),
     (
@@ -163,8 +164,8 @@ CAUSES = [
         HostEventKind.VMOTION_FAILED,
     ),
     (
-        "2024-03-14T10:05:00.000Z error hostd[2101004] [Originator@6876 sub=Default] File [vvol-ds] vm1/vm1.vmdk "
-        "is larger than the maximum size supported by datastore 'vvol-ds'",
+        "2024-03-14T10:05:00.000Z error hostd[2101004] [Originator@6876 sub=Default] "
+        "File [vvol-ds] vm1/vm1.vmdk is larger than the maximum size supported by datastore 'vvol-ds'",
         HostEventKind.FILE_TOO_LARGE,
     ),
     (
