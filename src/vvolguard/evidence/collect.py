@@ -1,5 +1,8 @@
 """Turn whatever the admin hands over into a stream of :class:`EvidenceFile` objects.
 
+vCenter's ``vc-support`` bundles are read the same way: their ``sps.log`` and ``vpxd.log``
+(``var/log/vmware/vmware-sps/``, ``var/log/vmware/vpxd/``, rotated and gzipped copies too).
+
 Accepted: single files (plain or gzip), folders (walked recursively), ESXi support bundles
 (``vm-support`` ``.tgz``/``.tar.gz``/``.tar`` files or their extracted folders, several hosts at
 once), ``.zip`` archives of any of these, and archives nested inside archives (up to
@@ -73,6 +76,8 @@ BUNDLE_MEMBER = re.compile(
         (?:vvold|hostd|vmkernel|vmkwarning)(?:\.log)?(?:\.\d+)?(?:\.gz)?$
     | (?:^|/)commands/[^/]*storage-vvol-[^/]*\.txt$
     | (?:^|/)json/[^/]*storage-vvol-[^/]*\.json$
+    | (?:^|/)var/log/vmware/vmware-sps/sps(?:-\d+)?\.log(?:\.\d+)?(?:\.gz)?$
+    | (?:^|/)var/log/vmware/vpxd/vpxd(?:-\d+)?\.log(?:\.\d+)?(?:\.gz)?$
     """
 )
 

@@ -20,7 +20,16 @@ from vvolguard.evidence.source import EvidenceFile
 from vvolguard.records import EvidenceKind
 
 #: Modules under vvolguard.evidence that define ``READERS: list[Reader]``.
-READER_MODULES = ("vvold", "hostlogs", "esxcli", "providers", "tasks", "certificates", "groundtruth")
+READER_MODULES = (
+    "vvold",
+    "hostlogs",
+    "vcenterlogs",
+    "esxcli",
+    "providers",
+    "tasks",
+    "certificates",
+    "groundtruth",
+)
 
 MIN_CONFIDENCE = 30
 
