@@ -24,33 +24,6 @@ import polars as pl
 from vvolguard.evidence import logline as ll
 from vvolguard.records import MAX_CITED_TEXT, VASA_SCHEMA, VasaEventKind, VasaFrame
 
-#: Everything the classifier below can use. Lines matching none of these are dropped before any
-#: parsing, which is what keeps the reader near grep speed. Case variants are spelled out
-#: because a case-insensitive alternation defeats the regex crate's literal prefilter.
-PREFILTER = "|".join(
-    (
-        "Issuing",
-        "FINAL",
-        "GetFreeConn",
-        "[Ff]ree [Cc]onn",
-        "FREE CONN",
-        "BUSY",
-        "Busy",
-        "TimedOut",
-        "TIMEOUT",
-        "[Tt]imed out",
-        "DoSetContext",
-        "TRANSPORT_FAULT",
-        "[Cc]onnection refused",
-        "GetEndPoint",
-        "SSL",
-        "[Cc]ertificate verify",
-        "[Hh]andshake",
-        "bindVirtualVolume",
-        "Section for VMware",
-    )
-)
-
 K = VasaEventKind
 
 #: A line longer than this is cut (its first :data:`LONG_LINE_KEEP` bytes are parsed, with a
@@ -109,25 +82,182 @@ FAST_PATHS = (
 )
 
 
-#: The generic classifier: the first rule whose patterns all match names the kind, so order
-#: matters (the most specific shape wins). The level is never used: a ``FINAL SUCCESS`` can sit
-#: under an ``error`` header (§1.2). ``TRANSPORT_FAULT (Timeout / SSL_connect() failed ...)`` on a
+def spellings(phrase: str) -> tuple[str, ...]:
+    """The spellings of a phrase that both the prefilter and the classifier accept: as written,
+    lower case, UPPER CASE, Capitalised and Title Case. Case variants are spelled out instead of
+    ``(?i)`` because a case-insensitive alternation defeats the regex crate's literal prefilter,
+    which is what keeps the reader near grep speed; any other mixture of cases is missed by
+    both, never by one of them alone."""
+    out: list[str] = []
+    for variant in (phrase, phrase.lower(), phrase.upper(), phrase.capitalize(), phrase.title()):
+        if variant not in out:
+            out.append(variant)
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class KindRule:
+    """One kind of vvold line, with the lines it is known by (as lnav's formats carry samples).
+
+    ``any_of``: regexes (mostly literals) of which a line must contain one; their union *is*
+    the prefilter (:data:`PREFILTER`), so no rule can classify a line the prefilter dropped.
+    ``also``: further regexes the message must match; they only narrow the rule.
+    ``samples``: messages or whole lines that must reach this kind through the real reader
+    (tests/evidence/test_vvold_rules.py); the marking says where each comes from.
+    """
+
+    kind: VasaEventKind
+    any_of: tuple[str, ...]
+    also: tuple[str, ...] = ()
+    samples: tuple[str, ...] = ()
+
+    @property
+    def patterns(self) -> tuple[str, ...]:
+        return ("|".join(f"(?:{p})" for p in self.any_of), *self.also)
+
+
+#: The classifier: the first rule whose patterns all match names the kind, so order matters
+#: (the most specific shape wins). The level is never used: a ``FINAL SUCCESS`` can sit under
+#: an ``error`` header (§1.2). ``TRANSPORT_FAULT (Timeout / SSL_connect() failed ...)`` on a
 #: DoSetContext line is a setcontext-failure with fault and detail kept, so the analysis can
 #: tell overload from trust.
-KIND_RULES: tuple[tuple[tuple[str, ...], VasaEventKind], ...] = (
-    (("Section for VMware ESXi?,",), K.SERVICE_START),
-    (("===> Issuing '|Issuing '",), K.ISSUE),
-    (("FINAL SUCCESS",), K.SUCCESS),
-    (("FINAL FAILURE",), K.FAILURE),
-    (("DoSetContext", "(?i)failed"), K.SETCONTEXT_FAILURE),
-    (("GetFreeConn|(?i:no free conn)",), K.NO_FREE_CONN),
-    (("bindVirtualVolume", "(?i)retr(?:y|ies|ying)"), K.BIND_RETRY),
-    (("TRANSPORT_FAULT",), K.TRANSPORT),
-    (("SSL Exception|SSL_connect|(?i:certificate verify)|(?i:handshake)|SSL error",), K.SSL),
-    (("(?i:connection refused)|GetEndPoint: failed",), K.TRANSPORT),
-    (("PROVIDER_BUSY|VasaProviderBusy|ProviderBusy|[A-Z]_?BUSY\\b",), K.BUSY),
-    (("TimedOut|TIMEOUT|(?i:timed out)",), K.TIMEOUT),
+RULES: tuple[KindRule, ...] = (
+    KindRule(
+        K.SERVICE_START,
+        ("Section for VMware ESXi?,",),
+        samples=(
+            # [VERBATIM] 7.0.3 header (dissect.target tests, §1.1)
+            "2022-11-09T09:15:36.354Z - last log rotation time, 2022-11-09T09:15:36.354Z - time the service "
+            "was last started 2022-11-09T09:15:36.339Z, Section for VMware ESX, pid=2099676, version=7.0.3, "
+            "build=20328353, option=Release",
+            # [VERBATIM] 6.7 header message (§1.1), framed with a time
+            "2019-05-16T23:00:00.000Z - time the service was last started, Section for VMware ESX, "
+            "pid=2098599, version=6.7.0, build=14320388, option=Release",
+        ),
+    ),
+    KindRule(
+        K.ISSUE,
+        ("Issuing '",),
+        samples=(
+            # [VERBATIM] Pure Storage KB (§1.2)
+            "--> VasaOp::QueryVirtualVolumeInt [#89844]: ===> Issuing 'queryVirtualVolume' to VP "
+            "sn1-m20-c12-25-ct1 (#outstanding 0/5) [session state: Connected]",
+        ),
+    ),
+    KindRule(
+        K.SUCCESS,
+        ("FINAL SUCCESS",),
+        samples=(
+            # [VERBATIM] Pure Storage KB (§1.2)
+            "--> VasaOp::ThrowFromSessionError [#89844]: ===> FINAL SUCCESS queryVirtualVolume VP "
+            "(sn1-m20-c12-25-ct1) Container (b487b73a-6128-3ad2-873b-8ddb1ba45d4f) timeElapsed=154 msecs "
+            "(#outstanding 0)",
+        ),
+    ),
+    KindRule(
+        K.FAILURE,
+        ("FINAL FAILURE",),
+        samples=(
+            # [VERBATIM fragment] aakittel/ESXinfo pattern list (§1.6), completed
+            "VasaOp::DeleteVirtualVolumeInt [#7]: ===> FINAL FAILURE deleteVirtualVolume, error "
+            "(RESOURCE_BUSY / in use)",
+            # [RECONSTRUCTED] KB 318662 candidate (§1.7)
+            "--> VasaOp::ThrowFromSessionError [#90215]: ===> FINAL FAILURE createVirtualVolume, error "
+            "(TIMEOUT / Operation timed out) VP (pure-ct0) Container (b487b73a-6128-3ad2-873b-8ddb1ba45d4f) "
+            "timeElapsed=60012 msecs (#outstanding 5)",
+        ),
+    ),
+    KindRule(
+        K.SETCONTEXT_FAILURE,
+        ("DoSetContext",),
+        also=("(?i)failed",),
+        samples=(
+            # [VERBATIM] KB 412434 (§1.3), the second with its grep -n prefix
+            "2025-08-08T12:17:14.610Z Er(163) VVold[2255518]: [Originator@6876 sub=Default OpId=Session] "
+            "VasaSession::DoSetContext: setContext for VP XXX (url: https://XXX:8443/vasa/services/"
+            "vasaService?version=4) failed [connectionState: TransportError]: TRANSPORT_FAULT (Timeout / "
+            "SSL_connect() failed in tcp_connect())",
+            "25331:2025-08-08T17:37:07.849Z Er(163) VVold[2317367]: [Originator@6876 sub=Default "
+            "OpId=Session] VasaSession::DoSetContext: setContext for VP XXX (url: "
+            "https://XXXX/axis2/services/vasa2) failed [connectionState: Connected]: STORAGE_FAULT "
+            "(ADB conversion error. Details: Invalid Fault Id / )",
+        ),
+    ),
+    KindRule(
+        K.NO_FREE_CONN,
+        ("GetFreeConn", *spellings("no free conn")),
+        samples=(
+            # [RECONSTRUCTED] KB 318662 candidate (§1.7)
+            "--> VasaSession::GetFreeConn: No free connections to VP pure-ct0 "
+            "(url: https://10.1.1.10:8084/vasa) [#outstanding 5/5] - waiting",
+            "VasaSession::Wait: NO FREE CONNECTIONS to VP pure-ct1",
+        ),
+    ),
+    KindRule(
+        K.BIND_RETRY,
+        ("bindVirtualVolume",),
+        also=("(?i)retr(?:y|ies|ying)",),
+        samples=(
+            # [RECONSTRUCTED] the simulator's retry line (sim/evidence/vvold.py msg_retry)
+            "VasaOp::BindVirtualVolumeInt [#7]: bindVirtualVolume to VP pure-ct0 failed with transient error "
+            "PROVIDER_BUSY, retrying in 500 msecs (attempt 1/5)",
+        ),
+    ),
+    KindRule(
+        K.TRANSPORT,
+        ("TRANSPORT_FAULT",),
+        samples=("VasaSession::Connect: TRANSPORT_FAULT talking to VP pure-ct0",),
+    ),
+    KindRule(
+        K.SSL,
+        (
+            "SSL Exception",
+            "SSL_connect",
+            "SSL error",
+            *spellings("certificate verify"),
+            *spellings("handshake"),
+        ),
+        samples=(
+            # [VERBATIM] aakittel/ESXinfo (§1.6, §1.12)
+            "VasaSession::GetEndPoint: failed to get endpoint, err=SSL Exception",
+            "VasaSession::Connect: certificate verify failed for VP pure-ct0",
+            "VasaSession::Connect: TLS Handshake failed with VP pure-ct0",
+            "VasaSession::Connect: CERTIFICATE VERIFY FAILED",
+        ),
+    ),
+    KindRule(
+        K.TRANSPORT,
+        (*spellings("connection refused"), "GetEndPoint: failed"),
+        samples=(
+            "VasaSession::Connect: connection refused by https://10.0.0.1:8084/vasa",
+            "VasaSession::Connect: CONNECTION REFUSED",
+        ),
+    ),
+    KindRule(
+        K.BUSY,
+        ("PROVIDER_BUSY", "VasaProviderBusy", "ProviderBusy", r"[A-Z]_?BUSY\b"),
+        samples=(
+            "VasaSession::Send: VP pure-ct0 returned PROVIDER_BUSY",
+            "VasaOp::X [#8]: provider replied VasaProviderBusy",
+            "2025-08-08T12:20:01.100Z Er(163)+ VVold[2255518]: --> continuation text PROVIDER_BUSY",
+        ),
+    ),
+    KindRule(
+        K.TIMEOUT,
+        ("TimedOut", "TIMEOUT", *spellings("timed out")),
+        samples=(
+            "VasaSession::ReadResponse: TimedOut waiting for VP pure-ct0",
+            "VasaSession::ReadResponse: Request Timed Out for VP pure-ct0",
+        ),
+    ),
 )
+
+#: Everything the classifier can use, derived from :data:`RULES`. Lines matching none of these
+#: are dropped before any parsing, which is what keeps the reader near grep speed.
+PREFILTER = "|".join(dict.fromkeys(p for rule in RULES for p in rule.any_of))
+
+#: (patterns, kind) per rule, as :func:`classify` applies them.
+KIND_RULES: tuple[tuple[tuple[str, ...], VasaEventKind], ...] = tuple((r.patterns, r.kind) for r in RULES)
 
 
 def classify(msgs: pl.Series) -> pl.Series:
