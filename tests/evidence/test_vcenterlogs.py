@@ -159,7 +159,8 @@ def test_from_a_vc_support_bundle(tmp_path) -> None:
         kinds = {}
         for ef in files:
             reader, _ = sniff(ef)
-            kinds[ef.display.rsplit("/", 1)[-1]] = (reader.kind if reader else None, len(list(reader.read(ef))))
+            assert reader is not None, ef.display
+            kinds[ef.display.rsplit("/", 1)[-1]] = (reader.kind, len(list(reader.read(ef))))
     assert kinds["sps.log"] == (EvidenceKind.SPS_LOG, 5)
     assert kinds["vpxd-12.log.gz"] == (EvidenceKind.VPXD_LOG, 4)
     assert set(kinds) == {"sps.log", "vpxd-12.log.gz"}
