@@ -42,34 +42,39 @@ META_PATTERN = r"Originator@\d+[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*"
 #: ``2025-08-08T12:17:`` from an unprefixed line; the look-ahead keeps the timestamp whole (a date
 #: cannot be cut into a prefix and a date). Paths with spaces or colons (``C:\logs``) are not
 #: prefixes: such lines are left as they are.
-GREP_PREFIX_RE = re.compile(r"^(?:[^\s:]+[:-])?(?:\d+[:-])?(?=\d{4}-\d{2}-\d{2}T)")
+GREP_PREFIX_RE = re.compile(r"^(?:<\d{1,3}>|[^\s:]+[:-])?(?:\d+[:-])?(?=\d{4}-\d{2}-\d{2}T)")
 #: The same for Rust regex (no look-ahead): capture the date and put it back with ``${1}``.
-GREP_PREFIX_RS = r"^(?:[^\s:]+[:-])?(?:\d+[:-])?(\d{4}-\d{2}-\d{2}T)"
+GREP_PREFIX_RS = r"^(?:<\d{1,3}>|[^\s:]+[:-])?(?:\d+[:-])?(\d{4}-\d{2}-\d{2}T)"
 
 #: A line that starts a record: a timestamp, possibly behind a grep prefix. Anything else is a
 #: continuation of the previous record (``-->`` lines, stack dumps, wrapped text, the ``--``
 #: that grep puts between context groups).
-HEADER_START_RS = r"^(?:[^\s:]+[:-])?(?:\d+[:-])?\d{4}-\d{2}-\d{2}T\d{2}:\d{2}"
+HEADER_START_RS = r"^(?:<\d{1,3}>|[^\s:]+[:-])?(?:\d+[:-])?\d{4}-\d{2}-\d{2}T\d{2}:\d{2}"
+
+#: A line forwarded by ESXi's syslog (§8) carries the host and an ``App:`` tag between its time
+#: and the log line's own level: ``<166>2019-05-21T19:27:32.479Z esxi.example Hostd: info
+#: hostd[123] ...`` (the ``<PRI>`` goes with the grep prefixes above).
+SYSLOG_HOST_TAG = r"(?:\S+\s+[A-Za-z][\w.-]*:\s+)?"
 
 #: Only the header fields, for dating continuations: a short match is cheap to capture.
 HEAD_FIELDS_RS = rf"^(?P<ts>{TS_PATTERN})\s+(?P<level>{LEVEL_PATTERN})\s+[A-Za-z][\w.-]*\[(?P<pid>\d+)\]"
 #: Everything before the message of a (grep-prefix-stripped) header line; replaced by "".
 HEAD_PREFIX_RS = (
-    rf"^{TS_PATTERN}\s+(?:(?:{LEVEL_PATTERN})\s+[A-Za-z][\w.-]*\[\d+\]:?\s*(?:-->\s?)?"
+    rf"^{TS_PATTERN}\s+(?:{SYSLOG_HOST_TAG}(?:{LEVEL_PATTERN})\s+[A-Za-z][\w.-]*\[\d+\]:?\s*(?:-->\s?)?"
     rf"(?:\[{META_PATTERN}\]\s?)?)?"
 )
 
 #: A whole level token (after splitting a header on spaces).
 LEVEL_TOKEN_RS = rf"^(?:{LEVEL_PATTERN})$"
 #: Level and pid of a (grep-prefix-stripped) header line; short captures are cheap.
-HEAD_LEVEL_PID_RS = rf"^\S+\s+(?P<level>{LEVEL_PATTERN})\s+[A-Za-z][\w.-]*\[(?P<pid>\d+)\]"
+HEAD_LEVEL_PID_RS = rf"^\S+\s+{SYSLOG_HOST_TAG}(?P<level>{LEVEL_PATTERN})\s+[A-Za-z][\w.-]*\[(?P<pid>\d+)\]"
 #: What precedes the message: a continuation marker, or a header's ts/level/app/meta.
 MESSAGE_PREFIX_RS = rf"^(?:\s*--> ?|{HEAD_PREFIX_RS[1:]})"
 
 #: The tolerant line regex of §1.5, for a line whose grep prefix is already stripped.
 LINE_PATTERN = (
     rf"^(?P<ts>{TS_PATTERN})\s+"
-    rf"(?P<level>{LEVEL_PATTERN})\s+"
+    rf"{SYSLOG_HOST_TAG}(?P<level>{LEVEL_PATTERN})\s+"
     r"(?P<app>[A-Za-z][\w.-]*)\[(?P<pid>\d+)\]:?\s*"
     r"(?P<cont>-->)?\s?"
     rf"(?:\[(?P<meta>{META_PATTERN})\]\s?)?"
