@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (verbatim lines and their readings are kept whole, one per line)
 """Every log line that evidence-formats.md marks [VERBATIM] (vvold, hostd, vmkernel, vpxd, sps and
 the syslog-wrapped shape) with the reading an expert would give it, through the real readers
 (issue #10 C). Lines quoted without a time (KB 307365's excerpts, KB 305768's masked times) are
