@@ -81,6 +81,12 @@ PENDING_ISSUES_CAP = 20_000
 _COMPACT_ROWS = 50_000
 #: Distinct container ids remembered per host (for PE coverage checks).
 CONTAINERS_CAP = 1000
+#: Distinct providers followed per host. Provider names come from the log's content, so a log
+#: naming millions of them (damage, or an attack) would grow every per-provider structure
+#: (series, timeline cells, exemplars, carries) without bound; past this many, further names
+#: are counted together under :data:`OTHER_PROVIDERS`. Real hosts talk to a handful.
+PROVIDERS_PER_HOST_CAP = 64
+OTHER_PROVIDERS = "(other providers)"
 #: Kinds worth quoting as evidence.
 EXEMPLAR_KINDS = (
     VasaEventKind.SUCCESS,  # proof that vvold was read and working, for "look elsewhere" findings
@@ -283,6 +289,7 @@ class SignalAccumulator:
         self.frames = 0
         self.shapes: set[str] = set()
         self.containers: dict[str, set[str]] = {}
+        self._providers: dict[str, set[str]] = {}  # provider names followed, per host
         self._pending = _empty_pending()
         self._level_carry: pl.DataFrame | None = None
         self._index: dict[tuple[str, str], list[tuple[int, Cell]]] = {}
@@ -300,6 +307,7 @@ class SignalAccumulator:
         df = _normalise(df)
         if df.height == 0:  # every row lacked a time: nothing to place on the timeline
             return
+        df = self._cap_providers(df)
         self._widen_for(df)
         width = self.bucket_seconds
         df = df.with_columns(((pl.col("es") // width) * width).cast(pl.Int64).alias("bucket"))
@@ -312,6 +320,32 @@ class SignalAccumulator:
         self._fold_levels(df)
         self._fold_exemplars(df, creates, kinds, host)
         self._fold_containers(df, host)
+
+    def _cap_providers(self, df: pl.DataFrame) -> pl.DataFrame:
+        """Fold provider names past :data:`PROVIDERS_PER_HOST_CAP` per host into one series."""
+        pairs = (
+            df.select("host", "vp").unique().iter_rows()
+            if _one_host(df) is None
+            else ((df.item(0, "host"), vp) for vp in df.get_column("vp").unique())
+        )
+        over: dict[str, list[str]] = {}
+        for host, vp in pairs:
+            known = self._providers.setdefault(host, set())
+            if vp in known:
+                continue
+            if len(known) < PROVIDERS_PER_HOST_CAP:
+                known.add(vp)
+            else:
+                over.setdefault(host, []).append(vp)
+        if not over:
+            return df
+        folded = _any_of(
+            (pl.col("host") == host) & pl.col("vp").is_in(pl.Series(vps, dtype=pl.String).implode())
+            for host, vps in over.items()
+        )
+        return df.with_columns(
+            pl.when(folded).then(pl.lit(OTHER_PROVIDERS)).otherwise(pl.col("vp")).alias("vp")
+        )
 
     def _widen_for(self, df: pl.DataFrame) -> None:
         lo, hi = df.select(pl.col("es").min().alias("lo"), pl.col("es").max().alias("hi")).row(0)
