@@ -33,6 +33,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Literal
 
 Shape = Literal["esxi7", "esxi8"]
@@ -317,3 +318,76 @@ def write_vvold_log(
     for record in records:
         log.write(record.ts, format_record(shape, record, pid))
     return log.files()
+
+
+# --------------------------------------------------------------------------------------------
+# Admin shapes: what an admin pastes instead of the whole log (issue #10 C)
+# --------------------------------------------------------------------------------------------
+
+#: What an admin greps for, after the runbook: the KB 318662 and KB 412434 signals, and the swap
+#: vVol creations whose latency the KB names.
+RUNBOOK_GREP = (
+    r"GetFreeConn|[Nn]o free conn|BUSY|FINAL FAILURE|FINAL SUCCESS createVirtualVolume|DoSetContext|"
+    r"TRANSPORT_FAULT|SSL|TIMEOUT|TimedOut|Section for VMware"
+)
+
+
+def grep_excerpt(
+    data: bytes, pattern: str = RUNBOOK_GREP, before: int = 1, after: int = 1, label: str | None = None
+) -> bytes:
+    """``grep -n -B<before> -A<after> -E <pattern>`` of ``data``, as GNU grep prints it: matching
+    lines ``NNNN:line``, context lines ``NNNN-line``, ``--`` between groups that do not touch;
+    with ``label`` (``grep -H``), ``label:NNNN:`` and ``label-NNNN-``."""
+    import re
+
+    rx = re.compile(pattern)
+    lines = data.decode("utf-8", "replace").splitlines()
+    shown: dict[int, bool] = {}  # line index -> matched (else context)
+    for i, line in enumerate(lines):
+        if rx.search(line):
+            for j in range(max(0, i - before), min(len(lines), i + after + 1)):
+                shown[j] = shown.get(j, False) or j == i
+    out: list[str] = []
+    previous: int | None = None
+    for i in sorted(shown):
+        if previous is not None and i != previous + 1:
+            out.append("--")
+        sep = ":" if shown[i] else "-"
+        out.append(f"{label}{sep}{i + 1}{sep}{lines[i]}" if label else f"{i + 1}{sep}{lines[i]}")
+        previous = i
+    return ("\n".join(out) + "\n").encode() if out else b""
+
+
+def tail_cut(data: bytes) -> bytes:
+    """``tail -n +K`` of a log, K chosen so the cut starts on ``-->`` continuation lines whose
+    header was cut off (the first continuation after the first line); the whole log when it
+    has none."""
+    lines = data.splitlines(keepends=True)
+    for i, line in enumerate(lines[1:], start=1):
+        if line.lstrip().startswith(b"-->") or b"]: -->" in line[:120]:
+            return b"".join(lines[i:])
+    return data
+
+
+def write_excerpts(out: Path) -> list[Path]:
+    """For every simulated bundle folder under ``out``, write what an admin would paste instead
+    of its vvold logs: a ``grep -n -B1 -A1`` excerpt of each (rotated ones through ``zgrep``'s
+    ``file:`` label) and a ``tail`` cut of the live log, under ``out/excerpts/``. Diagnosed with
+    the vCenter exports, they must give the verdict the whole logs give."""
+    written: list[Path] = []
+    target = out / "excerpts"
+    for bundle_dir in sorted(p for p in out.glob("esx-*") if p.is_dir()):
+        host = bundle_dir.name.split("-")[1]
+        logs = bundle_dir / "var" / "run" / "log"
+        parts: list[bytes] = []
+        for path in sorted(logs.glob("vvold.*.gz"), key=lambda p: -int(p.name.split(".")[1])):
+            parts.append(grep_excerpt(gzip.decompress(path.read_bytes()), label=path.name))
+        live = (logs / "vvold.log").read_bytes() if (logs / "vvold.log").exists() else b""
+        parts.append(grep_excerpt(live, label="vvold.log" if parts else None))
+        target.mkdir(parents=True, exist_ok=True)
+        grep_path = target / f"{host}-vvold-grep.txt"
+        grep_path.write_bytes(b"--\n".join(p for p in parts if p))
+        tail_path = target / f"{host}-vvold-tail.txt"
+        tail_path.write_bytes(tail_cut(live))
+        written += [grep_path, tail_path]
+    return written
