@@ -124,7 +124,8 @@ class KindRule:
 RULES: tuple[KindRule, ...] = (
     KindRule(
         K.SERVICE_START,
-        ("Section for VMware ESXi?,",),
+        ("Section for VMware ESX",),
+        also=("Section for VMware ESXi?,",),
         samples=(
             # [VERBATIM] 7.0.3 header (dissect.target tests, §1.1)
             "2022-11-09T09:15:36.354Z - last log rotation time, 2022-11-09T09:15:36.354Z - time the service "
@@ -235,7 +236,10 @@ RULES: tuple[KindRule, ...] = (
     ),
     KindRule(
         K.BUSY,
-        ("PROVIDER_BUSY", "VasaProviderBusy", "ProviderBusy", r"[A-Z]_?BUSY\b"),
+        # plain literals for the prefilter (a word boundary there slows every line down);
+        # the exact shapes in ``also``
+        ("BUSY", "ProviderBusy"),
+        also=(r"PROVIDER_BUSY|VasaProviderBusy|ProviderBusy|[A-Z]_?BUSY\b",),
         samples=(
             "VasaSession::Send: VP pure-ct0 returned PROVIDER_BUSY",
             "VasaOp::X [#8]: provider replied VasaProviderBusy",
@@ -349,9 +353,13 @@ def generic_fields(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def split_lines(data: bytes) -> pl.Series:
+def split_lines(data: bytes, max_rows: int | None = None) -> pl.Series:
     """``data`` as a String series: one row per newline-terminated line, plus a last row for an
-    unterminated tail. Empty lines are kept (as nulls); the CR of a CRLF ending is dropped."""
+    unterminated tail. Empty lines are kept (as nulls); the CR of a CRLF ending is dropped.
+    With ``max_rows``, at most that many rows (the first ones): the memory of a split grows with
+    the number of lines (16 MiB of blank lines are 16 million rows, ~340 MiB)."""
+    if max_rows is not None and len(data) > max_rows:
+        return _split_at_most(data, max_rows)
     if b"\x01" not in data:
         # Strict UTF-8 first: about 20 % cheaper than the lossy decoding, and a log is nearly
         # always valid; a block that is not is read again, lossily.
@@ -380,6 +388,40 @@ def split_lines(data: bytes) -> pl.Series:
     if text[-1] == "":
         text.pop()  # after the final newline
     return pl.Series("l", [t.removesuffix("\r") for t in text], dtype=pl.String)
+
+
+def _split_at_most(data: bytes, max_rows: int) -> pl.Series:
+    """:func:`split_lines` of the first ``max_rows`` lines: the CSV reader stops there by
+    itself; its rows are checked against the newlines only when it did stop (dense content)."""
+    if b"\x01" not in data:
+        for encoding in ("utf8", "utf8-lossy"):  # strict first: cheaper (see split_lines)
+            try:
+                frame = pl.read_csv(
+                    data,
+                    has_header=False,
+                    separator="\x01",
+                    quote_char=None,
+                    new_columns=["l"],
+                    schema={"l": pl.String},
+                    encoding=encoding,
+                    truncate_ragged_lines=True,
+                    raise_if_empty=False,
+                    n_rows=max_rows,
+                )
+            except pl.exceptions.ComputeError:  # invalid UTF-8 (strict), or a reader limit
+                continue
+            except Exception:  # polars' CSV reader is an optimisation; the slow path always works
+                break
+            lines = frame.get_column("l")
+            if lines.len() < max_rows:
+                if _one_row_per_line(lines, data):
+                    return lines
+            elif _one_row_per_line(lines, data[: _offset_after_lines(data, 0, max_rows)]):
+                return lines
+            break
+    if data.count(b"\n") > max_rows:
+        data = data[: _offset_after_lines(data, 0, max_rows)]
+    return split_lines(data)
 
 
 def _one_row_per_line(lines: pl.Series, data: bytes) -> bool:
@@ -454,6 +496,8 @@ def _offset_after_lines(data: bytes, start: int, count: int) -> int:
         found = data.count(b"\n", pos, end)
         if seen + found >= count:
             break
+        if end >= len(data):  # fewer newlines than asked: everything
+            return len(data)
         seen, pos = seen + found, end
     need, lo, hi = count - seen, pos, end  # newlines in [pos, lo) < need <= in [pos, hi)
     below = 0  # newlines in [pos, lo)
@@ -467,44 +511,48 @@ def _offset_after_lines(data: bytes, start: int, count: int) -> int:
     return hi
 
 
-def block_lines(block: Block) -> pl.Series:
+def block_lines(block: Block, limit: int | None = None) -> tuple[pl.Series, int | None]:
     """The block's lines, in order: ``head``'s, then those of ``data[start:stop]`` (as slices of
-    the split chunk, so nothing is copied to cut them out)."""
+    the split chunk, so nothing is copied to cut them out); with ``limit``, only the first
+    ``limit`` of ``data[start:stop]``, and the offset where the rest starts (None: no rest)."""
     own = pl.Series("l", [], dtype=pl.String)
-    data = block.data
+    data, cut = block.data, None
     whole_lines = (block.start == 0 or data.find(b"\n") + 1 == block.start) and (
         block.stop == len(data) or data.rfind(b"\n") + 1 == block.stop
     )
     if block.stop > block.start and not whole_lines:
-        # a pass of a block cut by LINES_PER_PASS / ROWS_PER_PASS: split just its range (a copy;
-        # only blocks of pathological content are cut)
-        own = split_lines(bytes(memoryview(data)[block.start : block.stop]))
+        # a later pass of a block cut by LINES_PER_PASS / ROWS_PER_PASS: split just its range (a
+        # copy; only blocks of pathological content are cut)
+        stop = block.stop
+        if limit is not None and stop - block.start > limit and data.count(b"\n", block.start, stop) > limit:
+            stop = cut = _offset_after_lines(data, block.start, limit)
+        own = split_lines(bytes(memoryview(data)[block.start : stop]))
     elif block.stop > block.start:
-        split = split_lines(block.data)
         skip = 1 if block.start else 0
-        keep = split.len() - skip - (1 if block.stop < len(block.data) else 0)
-        own = split.slice(skip, max(keep, 0))
+        max_rows = None if limit is None else skip + limit + 1
+        split = split_lines(block.data, max_rows)
+        if max_rows is not None and split.len() >= max_rows:  # more lines than one pass takes
+            cut = _offset_after_lines(data, block.start, limit or 1)
+            own = split.slice(skip, limit)
+            if cut >= block.stop:
+                cut = None
+        else:
+            keep = split.len() - skip - (1 if block.stop < len(block.data) else 0)
+            own = split.slice(skip, max(keep, 0))
     if not block.head:
-        return own
-    return pl.concat([split_lines(block.head), own], rechunk=False)
+        return own, cut
+    return pl.concat([split_lines(block.head), own], rechunk=False), cut
 
 
 def parse_block(block: Block, display: str, host: str | None) -> Parsed:
     """Parse one block, or its first :data:`LINES_PER_PASS` lines / :data:`ROWS_PER_PASS` kept
     rows (``Parsed.rest`` is then the remainder); pure, so it may run on any thread. Raises
     only on internal bugs."""
-    rest_at = None
-    # Counting costs ~6 ms per 16 MiB (memchr); it bounds what one pass holds.
-    if (
-        block.stop - block.start > LINES_PER_PASS
-        and block.data.count(b"\n", block.start, block.stop) > LINES_PER_PASS
-    ):
-        rest_at = _offset_after_lines(block.data, block.start, LINES_PER_PASS)
-    out = _parse_pass(block if rest_at is None else replace(block, stop=rest_at), display, host)
+    out, rest_at = _parse_pass(block, display, host)
     if isinstance(out, int):  # too many kept rows: cut the block after the out-th line
         own = out - block.head.count(b"\n")
         rest_at = _offset_after_lines(block.data, block.start, max(own, 1))
-        out = _parse_pass(replace(block, stop=rest_at), display, host)
+        out, _ = _parse_pass(replace(block, stop=rest_at), display, host)
         assert not isinstance(out, int)
     if rest_at is not None and rest_at < block.stop:
         out.rest = Block(
@@ -516,10 +564,15 @@ def parse_block(block: Block, display: str, host: str | None) -> Parsed:
     return out
 
 
-def _parse_pass(block: Block, display: str, host: str | None) -> Parsed | int:
-    """One pass over a bounded block; an ``int`` instead when it would keep more than
+def _parse_pass(block: Block, display: str, host: str | None) -> tuple[Parsed | int, int | None]:
+    """One pass over the first :data:`LINES_PER_PASS` lines of a block, and where the rest
+    starts; an ``int`` instead of the result when it would keep more than
     :data:`ROWS_PER_PASS` rows: the number of lines to cut the block after."""
-    lines = block_lines(block)
+    lines, cut = block_lines(block, LINES_PER_PASS)
+    return _parse_lines(block, lines, display, host), cut
+
+
+def _parse_lines(block: Block, lines: pl.Series, display: str, host: str | None) -> Parsed | int:
     out = Parsed(None, lines=lines.len(), notes=list(block.notes))
     long = lines.str.len_bytes() > MAX_LINE_BYTES
     if long.any():
