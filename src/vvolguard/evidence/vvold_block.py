@@ -479,11 +479,12 @@ class Parsed:
     last_header: str | None = None
 
 
-#: One pass parses at most this many lines, and keeps at most :data:`ROWS_PER_PASS` of them; the
-#: rest of the block is the next pass. A 16 MiB block of a real log holds ~150 000 lines, so
-#: this never cuts one; it bounds the memory of a pass whatever the content (16 MiB of blank
-#: lines are 16 million rows; 16 MiB of ``--> BUSY`` two million kept rows of ~300 bytes each).
-LINES_PER_PASS = 1 << 20
+#: One pass parses at most this many lines (so it keeps at most as many rows); the rest of the
+#: block is the next pass. A 16 MiB block of a real log holds ~90 000-150 000 lines, so this
+#: rarely cuts one; it bounds the memory of a pass whatever the content (16 MiB of blank lines
+#: are 16 million rows, ~340 MiB split at once; 16 MiB of ``--> BUSY`` two million kept rows of
+#: ~300 bytes each). :data:`ROWS_PER_PASS` is the same bound on kept rows, as a safety net.
+LINES_PER_PASS = 250_000
 ROWS_PER_PASS = 1 << 18
 
 
