@@ -525,8 +525,11 @@ def block_lines(block: Block, limit: int | None = None) -> tuple[pl.Series, int 
         # a later pass of a block cut by LINES_PER_PASS / ROWS_PER_PASS: split just its range (a
         # copy; only blocks of pathological content are cut)
         stop = block.stop
-        if limit is not None and stop - block.start > limit and data.count(b"\n", block.start, stop) > limit:
-            stop = cut = _offset_after_lines(data, block.start, limit)
+        if limit is not None and stop - block.start > limit:
+            # scans only up to the limit-th newline (this pass's own bytes)
+            end = _offset_after_lines(data, block.start, limit)
+            if end < stop:
+                stop = cut = end
         own = split_lines(bytes(memoryview(data)[block.start : stop]))
     elif block.stop > block.start:
         skip = 1 if block.start else 0
