@@ -9,7 +9,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from vvolguard.evidence.collect import Collector, bundle_host, host_from_text
+from vvolguard.evidence.collect import Collector, bundle_host, host_from_text, host_in_file_name
 
 VVOLD = b"2019-05-16T23:48:21.212Z info vvold[2099041] [Originator@6876 sub=Default] hello\n"
 VP_LIST = b"VP Name: pure-ct0\n   URL: https://10.21.88.113:8084\n   Status: online\n"
@@ -175,3 +175,37 @@ def test_same_bundle_as_tgz_and_folder_is_read_once(tmp_path: Path) -> None:
     assert all(".tgz!" in f.display for f in files)
     (warning,) = collector.warnings
     assert warning.file.endswith(root) and "same support bundle" in warning.message
+
+
+def test_host_in_a_loose_file_name() -> None:
+    """Excerpts of several hosts sent side by side must not become one unnamed host; a name that
+    does not plainly hold a host gives none."""
+    named = {
+        "vvold-grep-esx01.txt": "esx01",
+        "esx-03_vvold.log": "esx-03",
+        "prd-esx12_vvold.log.1": "prd-esx12",
+        "esx-03-2026-03-14-vvold.txt": "esx-03",
+        "vvold-grep-esx01-2026-03-14.txt": "esx01",
+        "esx01.vvol.lab-vvold.log": "esx01",
+        "10.0.0.5-vvold.log": "10.0.0.5",
+        "vvold-10-77-1-25.txt": "10.77.1.25",
+    }
+    for name, host in named.items():
+        assert host_in_file_name(name) == host, name
+    for name in [
+        "vvold.log",
+        "vvold.3.gz",
+        "esxcli-vasaprovider-list.txt",
+        "tasks.csv",
+        "esx.log",
+        "case.zip",
+    ]:
+        assert host_in_file_name(name) is None, name
+
+
+def test_loose_files_take_the_host_their_name_gives(tmp_path: Path) -> None:
+    (tmp_path / "vvold-grep-esx01.txt").write_text("x\n")
+    (tmp_path / "vvold.log").write_text("x\n")
+    with Collector([tmp_path]) as files:
+        hosts = {ef.name: ef.host for ef in files}
+    assert hosts == {"vvold-grep-esx01.txt": "esx01", "vvold.log": None}

@@ -127,3 +127,35 @@ def test_maintenance_mode_of_the_source_host_is_in_both_admin_exports(incident):
         if name != "tasks-local.csv":  # the CSV's local times are read as UTC here (no --tz)
             assert ops[0].start < first_failure
         assert ops[0].state in (TaskState.SUCCESS, TaskState.ERROR, TaskState.RUNNING)
+
+
+def test_admin_folder_alone_diagnoses_like_the_bundles(incident):
+    """The whole ``admin/`` folder as a case on its own (PowerShell 5.1 exports, the local-time
+    CSV, a PuTTY paste and ``grep``/``zgrep`` excerpts of each host's vvold logs instead of the
+    bundles): the same verdict, the same source host and the same migrations as the bundles."""
+    out, truth = incident
+    canonical = _diagnose(
+        out, truth, [out / "vcenter" / "get-task.json", out / "vcenter" / "get-vievent.json"]
+    )
+    end = datetime.fromisoformat(truth["window"]["end"])
+    admin = diagnose([out / "admin"], now=end, tz=truth["admin_local_zone"])
+    if truth["scenario"] == "pe-presentation":
+        # The PE is missing on a destination host: the paste holds only the source host's esxcli
+        # lists and the excerpts show no failure there, so nothing here can name the PE. An expert
+        # asks for more, naming the destination every failure went to.
+        bad = [h for h, state in truth["protocol_endpoints"].items() if state != "ok"]
+        assert admin.verdict.cls == "insufficient-evidence", admin.verdict.summary
+        assert all(h.split(".", 1)[0] in admin.verdict.summary for h in bad), admin.verdict.summary
+        return
+    assert admin.verdict.cls == canonical.verdict.cls, admin.verdict.summary
+    assert admin.migrations.total == canonical.migrations.total
+    assert len(admin.migrations.failed) == len(canonical.migrations.failed)
+    assert dict(admin.migrations.peak_concurrency) == dict(canonical.migrations.peak_concurrency)
+    excerpts = sorted(p.name for p in (out / "admin").glob("vvold-grep-*.txt"))
+    assert len(excerpts) == 4  # one per host: each is read as that host's vvold log
+    kinds = {i.file.rsplit("/", 1)[-1]: i.kind for i in admin.inputs}
+    assert all(kinds[name] == EvidenceKind.VVOLD_LOG for name in excerpts)
+    assert "unnamed-esxi-host" not in admin.verdict.summary
+    source = truth["source_host"].split(".", 1)[0] if truth.get("source_host") else None
+    if source and canonical.verdict.cls == "provider-saturation":
+        assert source in admin.verdict.summary

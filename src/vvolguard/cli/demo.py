@@ -76,7 +76,22 @@ def demo_command(
         end = datetime.fromisoformat(result.ground_truth["window"]["end"])
         diagnosis = diagnose(paths, now=end)
         render_terminal(diagnosis, console, verbose=verbose)
-        _heading(console, "3. What really happened (simulator ground truth)")
+        _heading(console, "3. The same incident as admins often send it")
+        admin = out / "admin"
+        zone = result.ground_truth.get("admin_local_zone")
+        console.print(
+            "Instead of bundles and PowerCLI exports: a PuTTY log of esxcli commands, Windows "
+            f"PowerShell 5.1 exports, a vSphere Client CSV in local time ({zone}, given with --tz) "
+            "and grep excerpts of each host's vvold logs, in the admin/ folder of the evidence.",
+            markup=False,
+        )
+        as_sent = diagnose([admin], now=end, tz=zone)
+        same = as_sent.verdict.cls == diagnosis.verdict.cls
+        console.print(
+            "The same verdict as from the bundles:" if same else "NOT the same verdict as from the bundles:"
+        )
+        console.print(f"  {as_sent.verdict.summary}", markup=False)
+        _heading(console, "4. What really happened (simulator ground truth)")
         for sentence in result.ground_truth.get("what_happened", []):
             console.print(f"  {sentence}", markup=False)
         verdict = diagnosis.verdict.cls

@@ -129,6 +129,55 @@ def bundle_host(name: str) -> str | None:
     return match.group("host") if match else None
 
 
+#: Words admins put around a host name when they name a loose file ("vvold-grep-esx01.txt",
+#: "esx-03_vvold.log", "case4711-esx07-vasaprovider-list.txt"): never a host themselves.
+_FILE_NAME_WORDS = frozenset(
+    {
+        *("vvold", "hostd", "vmkernel", "vmkwarning", "vobd", "sps", "vpxd", "log", "logs"),
+        *("grep", "zgrep", "egrep", "tail", "head", "excerpt", "excerpts", "snippet", "output"),
+        *("out", "txt", "text", "json", "csv", "esxcli", "storage", "vvol", "list", "case"),
+        *("vasaprovider", "vasaproviders", "protocolendpoint", "protocolendpoints", "pe", "pes"),
+        *("storagecontainer", "storagecontainers", "container", "containers", "vp", "vps"),
+        *("provider", "providers", "tasks", "events", "task", "event", "bundle", "support"),
+        *("from", "host", "copy", "paste", "putty", "session", "vmsupport"),
+    }
+)
+_FILE_NAME_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}[.-]){3}\d{1,3}(?![\d])")
+
+
+def host_in_file_name(name: str) -> str | None:
+    """The ESXi host a loose file's own name gives, when it gives one plainly: a piece that holds
+    ``esx`` (``vvold-grep-esx01.txt`` -> ``esx01``, ``prd-esx12_vvold.log`` -> ``prd-esx12``) or an
+    IPv4 address. Excerpts from several hosts are often sent side by side; without this they
+    would all be one unnamed host. Kept conservative: any other name gives no host."""
+    stem = PurePosixPath(name).name
+    while True:
+        head, dot, ext = stem.rpartition(".")
+        if not dot or not (ext.isdigit() or ext.lower() in {"gz", "log", "txt", "out", "json", "csv", "tgz"}):
+            break
+        stem = head
+    ip = _FILE_NAME_IPV4.search(stem)
+    if ip:
+        return ip.group(0).replace("-", ".")
+    for piece in re.split(r"[_\s.]+", stem):
+        words = [w for w in piece.split("-") if w]
+        while words and (words[0].lower() in _FILE_NAME_WORDS or words[0].isdigit()):
+            words.pop(0)
+        while words and (
+            words[-1].lower() in _FILE_NAME_WORDS
+            or (words[-1].isdigit() and any(c.isdigit() for c in "".join(words[:-1])))
+        ):
+            words.pop()  # trailing words and a date: "esx-03-2026-03-14" -> "esx-03"
+        candidate = "-".join(words)
+        if (
+            "esx" in candidate.lower()
+            and candidate.lower() not in {"esx", "esxi"}
+            and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{0,62}", candidate)
+        ):
+            return candidate
+    return None
+
+
 def host_from_text(text: str) -> str | None:
     """Host name from ``esxcli system hostname get`` output, ``hostname`` output or esx.conf."""
     fqdn = re.search(r"Fully Qualified Domain Name:[ \t]*(\S+)", text)
@@ -378,7 +427,7 @@ class Collector:
             opened = self._zip if kind == "zip" else self._tar
             yield from opened(opener, display, host, budget, depth + 1)
             return
-        yield _evidence(display, name, opener, host, size, budget)
+        yield _evidence(display, name, opener, host or host_in_file_name(name), size, budget)
 
     def _tar(
         self, opener: Opener, display: str, host: str | None, budget: Budget, depth: int

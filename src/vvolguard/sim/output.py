@@ -10,9 +10,11 @@ Layout under the output folder::
     vcenter/tasks.csv                           vSphere Client Tasks export
     vcenter/get-task.json, get-vievent.json, get-vasaprovider.json   PowerCLI exports
     certs/<provider host>.pem                   the provider's certificate
-    admin/putty-<host>.log, get-task-ps51.json, get-vievent-ps51.json, tasks-local.csv
-                                                the same evidence in the shapes admins hand over
-                                                (terminal paste, PowerShell 5.1, local-time CSV)
+    admin/putty-<host>.log, get-task-ps51.json, get-vievent-ps51.json, tasks-local.csv,
+          vvold-grep-<host>.txt                 the same evidence in the shapes admins hand over
+                                                (terminal paste, PowerShell 5.1, local-time CSV,
+                                                grep -n -B1 -A1 / zgrep excerpts of vvold logs):
+                                                diagnose this folder on its own, never with the rest
     ground-truth.json                           what really happened (ignored by analysis)
 
 ``vvold_from`` writes the admin shape of issue 10: each host's ``vvold.log`` as it was when it
@@ -35,7 +37,13 @@ from typing import Any
 
 from vvolguard.sim.evidence import bundle, certs, esxcli, hostlogs, vcenter
 from vvolguard.sim.evidence.hostlogs import HostdRecord, VmkernelRecord, format_hostd, format_vmkernel
-from vvolguard.sim.evidence.vvold import ROTATE_BYTES, RotatingLog, format_record, header_line
+from vvolguard.sim.evidence.vvold import (
+    ROTATE_BYTES,
+    RotatingLog,
+    format_record,
+    header_line,
+    host_excerpts,
+)
 from vvolguard.sim.scenarios import Plan
 from vvolguard.sim.world import World
 
@@ -206,15 +214,22 @@ def write_evidence(
     out.mkdir(parents=True, exist_ok=True)
     end = world.env.now
     bundles: list[str] = []
+    vvold_logs: dict[str, dict[str, bytes]] = {}  # host -> vvold file name -> bytes
     for host in world.hosts:
         info = world.host_info[host]
         when = world.ts(end + 240 + 60 * info.index)
+        files = host_files(world, plan, host, rotate_bytes, vvold_from)
+        vvold_logs[host] = {
+            name.rsplit("/", 1)[-1]: data
+            for name, data in files.items()
+            if name.startswith(f"{bundle.LOG_DIR}/vvold.")
+        }
         folder, tgz = bundle.write_bundle(
             out,
             host,
             when,
             info.bundle_pid,
-            host_files(world, plan, host, rotate_bytes, vvold_from),
+            files,
             folder=formats in ("both", "folder"),
             tgz_dir=out / "archives" if formats in ("both", "tgz") else None,
         )
@@ -228,7 +243,7 @@ def write_evidence(
     morefs = {h: world.host_info[h].moref for h in world.hosts}
     (vc / "get-vievent.json").write_text(vcenter.get_vievent_json(rows, morefs), encoding="utf-8")
 
-    admin_files = write_admin_shapes(world, plan, out / ADMIN_DIR, rows, morefs)
+    admin_files = write_admin_shapes(world, plan, out / ADMIN_DIR, rows, morefs, vvold_logs)
 
     prof = world.profile
     pem = certs.provider_certificate(
@@ -279,12 +294,19 @@ ADMIN_ZONE = "Europe/Berlin"
 
 
 def write_admin_shapes(
-    world: World, plan: Plan, folder: Path, rows: list[vcenter.TaskRow], morefs: dict[str, str]
+    world: World,
+    plan: Plan,
+    folder: Path,
+    rows: list[vcenter.TaskRow],
+    morefs: dict[str, str],
+    vvold_logs: dict[str, dict[str, bytes]] | None = None,
 ) -> list[str]:
     """The same evidence as admins often hand it over (issue 10 C): a PuTTY log of the source
-    host's esxcli lists, Windows PowerShell 5.1 ``Get-Task`` / ``Get-VIEvent`` redirects, and a
-    vSphere Client Tasks CSV in the analyst's local time. Kept apart from ``vcenter/``: they
-    describe the same tasks, and the CSV needs ``--tz Europe/Berlin``."""
+    host's esxcli lists, Windows PowerShell 5.1 ``Get-Task`` / ``Get-VIEvent`` redirects, a
+    vSphere Client Tasks CSV in the analyst's local time, and a ``grep -n -B1 -A1`` / ``zgrep``
+    excerpt of each host's vvold logs (``vvold_logs``: host -> file name -> bytes) in place of the
+    logs. Kept apart from ``vcenter/`` and the bundles: they describe the same tasks and lines, so
+    this folder is diagnosed on its own (with ``--tz Europe/Berlin`` for the CSV)."""
     from zoneinfo import ZoneInfo
 
     zone = ZoneInfo(ADMIN_ZONE)
@@ -300,6 +322,10 @@ def write_admin_shapes(
         "get-vievent-ps51.json": vcenter.get_vievent_ps51(rows, morefs, maintenance),
         "tasks-local.csv": vcenter.tasks_csv_local(rows, zone, maintenance),
     }
+    for host, logs in (vvold_logs or {}).items():
+        grep, _tail = host_excerpts(logs)
+        if grep:
+            files[f"vvold-grep-{host.split('.', 1)[0]}.txt"] = grep
     for name, data in files.items():
         (folder / name).write_bytes(data)
     return sorted(files)

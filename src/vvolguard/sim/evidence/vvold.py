@@ -369,25 +369,34 @@ def tail_cut(data: bytes) -> bytes:
     return data
 
 
+def host_excerpts(logs: dict[str, bytes]) -> tuple[bytes, bytes]:
+    """What an admin pastes instead of one host's vvold logs (``logs``: file name -> bytes, the
+    live ``vvold.log`` and its rotated ``vvold.N.gz``): a ``grep -n -B1 -A1`` excerpt of each,
+    rotated ones through ``zgrep``'s ``file:`` label, and a ``tail`` cut of the live log."""
+    rotated = sorted(
+        (name for name in logs if name.startswith("vvold.") and name.endswith(".gz")),
+        key=lambda name: -int(name.split(".")[1]),
+    )
+    parts = [grep_excerpt(gzip.decompress(logs[name]), label=name) for name in rotated]
+    live = logs.get("vvold.log", b"")
+    parts.append(grep_excerpt(live, label="vvold.log" if parts else None))
+    return b"--\n".join(p for p in parts if p), tail_cut(live)
+
+
 def write_excerpts(out: Path) -> list[Path]:
-    """For every simulated bundle folder under ``out``, write what an admin would paste instead
-    of its vvold logs: a ``grep -n -B1 -A1`` excerpt of each (rotated ones through ``zgrep``'s
-    ``file:`` label) and a ``tail`` cut of the live log, under ``out/excerpts/``. Diagnosed with
-    the vCenter exports, they must give the verdict the whole logs give."""
+    """For every simulated bundle folder under ``out``, write :func:`host_excerpts` of its vvold
+    logs under ``out/excerpts/``. Diagnosed with the vCenter exports, they must give the verdict
+    the whole logs give."""
     written: list[Path] = []
     target = out / "excerpts"
     for bundle_dir in sorted(p for p in out.glob("esx-*") if p.is_dir()):
         host = bundle_dir.name.split("-")[1]
         logs = bundle_dir / "var" / "run" / "log"
-        parts: list[bytes] = []
-        for path in sorted(logs.glob("vvold.*.gz"), key=lambda p: -int(p.name.split(".")[1])):
-            parts.append(grep_excerpt(gzip.decompress(path.read_bytes()), label=path.name))
-        live = (logs / "vvold.log").read_bytes() if (logs / "vvold.log").exists() else b""
-        parts.append(grep_excerpt(live, label="vvold.log" if parts else None))
+        grep, tail = host_excerpts({p.name: p.read_bytes() for p in logs.glob("vvold.*")})
         target.mkdir(parents=True, exist_ok=True)
         grep_path = target / f"{host}-vvold-grep.txt"
-        grep_path.write_bytes(b"--\n".join(p for p in parts if p))
+        grep_path.write_bytes(grep)
         tail_path = target / f"{host}-vvold-tail.txt"
-        tail_path.write_bytes(tail_cut(live))
+        tail_path.write_bytes(tail)
         written += [grep_path, tail_path]
     return written
