@@ -141,6 +141,13 @@ def render_markdown(d: Diagnosis) -> str:
             out += ["", f"_…and {rest} more (host, provider) pairs._"]
         out.append("")
 
+    if d.notes:
+        out += ["### Also noted", ""]
+        for note in d.notes:
+            cited = f" ({md_escape(cite_ref(note.citations[0]))})" if note.citations else ""
+            out.append(f"- {md_escape(note.text)}{cited}")
+        out.append("")
+
     if d.missing_evidence:
         out += ["### Missing evidence", ""]
         for me in d.missing_evidence:

@@ -74,6 +74,7 @@ def render_terminal(d: Diagnosis, console: Console, verbose: bool = False) -> No
     _evidence(d, console, verbose)
     _providers(d, console)
     _failed_migrations(d, console, verbose)
+    _notes(d, console)
     _next_moves(d, console)
     _missing(d, console)
     _warnings(d, console, verbose)
@@ -240,6 +241,22 @@ def _failed_migrations(d: Diagnosis, console: Console, verbose: bool) -> None:
     console.print(table)
     if rest:
         console.print(Text(f"  … {rest} more (--verbose or --json)", style="dim"))
+
+
+def _notes(d: Diagnosis, console: Console) -> None:
+    """Facts that are not a failure class but change how the verdict reads: a vvold restart, a
+    source host inferred from maintenance mode, times lined up across exports."""
+    if not d.notes:
+        return
+    _section(console, "Also noted")
+    for note in d.notes:
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
+        grid.add_row(" •", Text(note.text))
+        console.print(grid)
+        for c in note.citations[:1]:
+            _whole(console, Text(short_ref(c), style="dim"), 3)
 
 
 def _next_moves(d: Diagnosis, console: Console) -> None:
