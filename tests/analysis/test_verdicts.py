@@ -477,3 +477,33 @@ def test_a_retry_that_succeeds_after_the_storm_supports_saturation() -> None:
     assert d.verdict.cls == FailureClass.PROVIDER_SATURATION
     assert "moved fine on a later retry" in d.primary.reason
     assert d.verdict.confidence >= base.verdict.confidence
+
+
+def test_pressure_without_failures_is_not_called_calm(tmp_path) -> None:
+    """Four waits for a free connection in five seconds and a 32 s swap create, but no failed
+    migration: not saturation, yet the healthy summary must not read 'shows no saturation'."""
+    from datetime import UTC, datetime
+
+    from vvolguard.pipeline import diagnose
+
+    head = "2026-03-14T10:10:0{s}.000Z warning vvold[2099154] [Originator@6876 sub=Default OpId=a{s}] "
+    wait = (
+        "VasaSession::GetFreeConn: No free connections to VP pure-ct0 "
+        "(url: https://10.21.88.113:8084/vasa) [#outstanding 5/5] - waiting\n"
+    )
+    lines = [
+        "2026-03-14T10:09:58.120Z info vvold[2099154] [Originator@6876 sub=Default OpId=a1] "
+        "VasaOp::CreateVirtualVolume [#89844]: ===> Issuing 'createVirtualVolume' to VP pure-ct0 "
+        "(#outstanding 5/5)\n",
+        *(head.format(s=s) + wait for s in range(4)),
+        "2026-03-14T10:10:30.000Z info vvold[2099154] [Originator@6876 sub=Default OpId=a1] "
+        "VasaOp::CreateVirtualVolume [#89844]: ===> FINAL SUCCESS createVirtualVolume VP (pure-ct0) "
+        "Container (abc) timeElapsed=32000 msecs (#outstanding 5)\n",
+    ]
+    log = tmp_path / "vvold.log"
+    log.write_text("".join(lines))
+    d = diagnose([log], now=datetime(2026, 3, 15, tzinfo=UTC))
+    assert d.verdict.cls == "healthy"
+    assert "no saturation" not in d.verdict.summary
+    assert "VASA pressure" in d.verdict.summary
+    assert any(f.id == "provider-saturation" and f.severity == "low" for f in d.findings)

@@ -387,6 +387,11 @@ class FindingWriter:
                 "migrations that ran: it shows no saturation then"
             )
             cites += self._vvold_proof([])
+        elif f.vvold_any and f.pressured:
+            # Pressure with no failure is not saturation, but "shows no saturation" would read as
+            # calm: say what was seen (the low-severity finding beside this one has the numbers).
+            parts.append("vvold.log shows VASA pressure that caused no failure (near the provider's limit)")
+            cites += self._vvold_proof([])
         elif f.vvold_any:
             parts.append("vvold.log shows no saturation")
             cites += self._vvold_proof([])
