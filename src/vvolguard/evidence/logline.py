@@ -41,15 +41,20 @@ META_PATTERN = r"Originator@\d+[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*"
 #: where a matching line has ``:`` (``25330-``, ``path-25330-``). A naive ``^[^:]+:\d+:`` would eat
 #: ``2025-08-08T12:17:`` from an unprefixed line; the look-ahead keeps the timestamp whole (a date
 #: cannot be cut into a prefix and a date). Paths with spaces or colons (``C:\logs``) are not
-#: prefixes: such lines are left as they are.
-GREP_PREFIX_RE = re.compile(r"^(?:<\d{1,3}>|[^\s:]+[:-])?(?:\d+[:-])?(?=\d{4}-\d{2}-\d{2}T)")
+#: prefixes: such lines are left as they are. A syslog relay may put its own BSD header before
+#: the ESXi time (``Mar 14 10:09:58 10.100.101.102 2026-03-14T10:09:58.120Z esx01 Vvold: ...``, §8):
+#: the relay's time and address go with the prefix (the ESXi time and host that follow are kept).
+RELAY_PREFIX = r"(?:[A-Z][a-z]{2} {1,2}\d{1,2} \d{2}:\d{2}:\d{2} [^\s:]+(?::\d+)? )?"
+#: What may stand before a record's date: ``<PRI>`` or a grep path, a grep line number, a relay.
+_BEFORE_DATE = rf"(?:<\d{{1,3}}>|[^\s:]+[:-])?(?:\d+[:-])?{RELAY_PREFIX}"
+GREP_PREFIX_RE = re.compile(rf"^{_BEFORE_DATE}(?=\d{{4}}-\d{{2}}-\d{{2}}T)")
 #: The same for Rust regex (no look-ahead): capture the date and put it back with ``${1}``.
-GREP_PREFIX_RS = r"^(?:<\d{1,3}>|[^\s:]+[:-])?(?:\d+[:-])?(\d{4}-\d{2}-\d{2}T)"
+GREP_PREFIX_RS = rf"^{_BEFORE_DATE}(\d{{4}}-\d{{2}}-\d{{2}}T)"
 
 #: A line that starts a record: a timestamp, possibly behind a grep prefix. Anything else is a
 #: continuation of the previous record (``-->`` lines, stack dumps, wrapped text, the ``--``
 #: that grep puts between context groups).
-HEADER_START_RS = r"^(?:<\d{1,3}>|[^\s:]+[:-])?(?:\d+[:-])?\d{4}-\d{2}-\d{2}T\d{2}:\d{2}"
+HEADER_START_RS = rf"^{_BEFORE_DATE}\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}"
 
 #: A line forwarded by ESXi's syslog (§8) carries the host and an ``App:`` tag between its time
 #: and the log line's own level: ``<166>2019-05-21T19:27:32.479Z esxi.example Hostd: info
@@ -67,7 +72,12 @@ HEAD_PREFIX_RS = (
 #: A whole level token (after splitting a header on spaces).
 LEVEL_TOKEN_RS = rf"^(?:{LEVEL_PATTERN})$"
 #: Level and pid of a (grep-prefix-stripped) header line; short captures are cheap.
-HEAD_LEVEL_PID_RS = rf"^\S+\s+{SYSLOG_HOST_TAG}(?P<level>{LEVEL_PATTERN})\s+[A-Za-z][\w.-]*\[(?P<pid>\d+)\]"
+#: ``shost``: the sending host of a syslog-forwarded line (§8), which names the host of that line
+#: when a central syslog file mixes many.
+HEAD_LEVEL_PID_RS = (
+    r"^\S+\s+(?:(?P<shost>[^\s\[\]]+)\s+[A-Za-z][\w.-]*:\s+)?"
+    rf"(?P<level>{LEVEL_PATTERN})\s+[A-Za-z][\w.-]*\[(?P<pid>\d+)\]"
+)
 #: What precedes the message: a continuation marker, or a header's ts/level/app/meta.
 MESSAGE_PREFIX_RS = rf"^(?:\s*--> ?|{HEAD_PREFIX_RS[1:]})"
 

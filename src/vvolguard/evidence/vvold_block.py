@@ -772,17 +772,12 @@ def _with_header_fields(work: pl.DataFrame) -> pl.DataFrame:
             pl.col("field_2").replace_strict(apps, pids, default=None, return_dtype=pl.Int64)
         ),
     ).drop("field_0", "field_1", "field_2")
-    if work.get_column("pid").null_count():  # extra spaces, no pid, odd apps: the full grammar
-        head = hl.str.extract_groups(ll.HEAD_LEVEL_PID_RS)
-        work = work.with_columns(
-            level_raw=pl.coalesce("level_raw", head.struct.field("level")),
-            pid=pl.coalesce("pid", head.struct.field("pid").cast(pl.Int64, strict=False)),
-        )
     if work.get_column("ts").null_count():
-        # A grep prefix, an offset, another fraction length, or junk after a timestamp-looking
-        # start. Row by row, not "all rows once any has a prefix": a block's other lines must
-        # not change how a line is read, or the parse would depend on where the input was cut.
-        # The strip leaves a line that starts with its date unchanged.
+        # A grep prefix (or a syslog relay's header), an offset, another fraction length, or junk
+        # after a timestamp-looking start. Row by row, not "all rows once any has a prefix": a
+        # block's other lines must not change how a line is read, or the parse would depend on
+        # where the input was cut. The strip leaves a line that starts with its date unchanged.
+        # Before the level and pid: a relay's header has spaces, so those need the stripped line.
         odd = pl.col("ts").is_null()
         work = work.with_columns(hl=pl.when(odd).then(ll.strip_grep_prefix_expr(hl)).otherwise(hl))
         work = work.with_columns(
@@ -790,6 +785,13 @@ def _with_header_fields(work: pl.DataFrame) -> pl.DataFrame:
                 pl.col("ts"), ll.ts_expr_esxi(hl), ll.ts_expr_fast(hl.str.slice(0, 24)), ll.ts_expr(hl)
             )
         ).filter(pl.col("ts").is_not_null())
+    if work.get_column("pid").null_count():  # extra spaces, no pid, odd apps: the full grammar
+        head = hl.str.extract_groups(ll.HEAD_LEVEL_PID_RS)
+        work = work.with_columns(
+            level_raw=pl.coalesce("level_raw", head.struct.field("level")),
+            pid=pl.coalesce("pid", head.struct.field("pid").cast(pl.Int64, strict=False)),
+            syslog_host=head.struct.field("shost"),  # a forwarded line names its sender (§8)
+        )
     # A handful of distinct level spellings: normalise those, then look every row up.
     raws = work.get_column("level_raw").unique().drop_nulls()
     norm = pl.select(ll.level_expr(pl.lit(raws))).to_series()
@@ -830,7 +832,11 @@ def _finish(part: pl.DataFrame, offset: int, display: str, host: str | None) -> 
         pl.lit(display, dtype=pl.String).alias("file"),
         (pl.col("i").cast(pl.Int64) + offset + 1).alias("line"),
         pl.col("ts"),
-        pl.lit(host, dtype=pl.String).alias("host"),
+        # A syslog-forwarded line names its sending host, which beats the file's: one central
+        # syslog file mixes many hosts.
+        pl.coalesce(pl.col("syslog_host"), pl.lit(host, dtype=pl.String)).alias("host")
+        if "syslog_host" in present
+        else pl.lit(host, dtype=pl.String).alias("host"),
     ]
     for name in list(VASA_SCHEMA)[4:]:
         dtype = VASA_SCHEMA[name]
