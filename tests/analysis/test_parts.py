@@ -37,6 +37,16 @@ def test_certificate_name_rules() -> None:
     assert expiry_status(200, 182, 30) == "valid"
 
 
+def test_certificate_expired_minutes_before_the_incident_is_expired() -> None:
+    """Rounded to two decimals, five minutes past notAfter is -0.0 days: the status must be judged
+    on the exact time, and the number reported must not read '-0'."""
+    (judged,) = assess([certificate(T0 - timedelta(minutes=5))], [], T0, NOW, 182, 30)
+    assert judged.status_at_incident == "expired"
+    assert judged.days_left_at_incident == 0.0 and str(judged.days_left_at_incident) == "0.0"
+    (soon,) = assess([certificate(T0 + timedelta(minutes=5))], [], T0, NOW, 182, 30)
+    assert soon.status_at_incident == "hard-limit"
+
+
 def test_certificate_by_ip_san_or_cn_and_no_guess_with_several_providers() -> None:
     by_ip = certificate(NOW + days(400), dns=("10.21.88.113",), cn="array")
     cn_only = certificate(NOW + days(400), dns=(), cn="vp02.corp.example")

@@ -133,3 +133,14 @@ def test_at_ceiling_wording_agrees_with_the_plot_band(saturation: Diagnosis) -> 
     assert ceiling_text(top) == "8.0 min"
     assert ceiling_text(replace(top, at_ceiling_seconds=0.2)) == "reached, < 1 s"
     assert ceiling_text(replace(top, max_outstanding=3)) == "—"
+
+
+def test_a_certificate_expired_minutes_before_reads_expired() -> None:
+    from vvolguard.report.view import certificate_summary
+
+    cert = {
+        "not_after": "2026-03-14T09:55:00Z",
+        "days_left_at_incident": 0.0,
+        "status_at_incident": "expired",
+    }
+    assert certificate_summary(cert) == "expired 2026-03-14 09:55Z (less than an hour before the incident)"

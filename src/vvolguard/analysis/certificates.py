@@ -78,9 +78,17 @@ def expiry_status(days_left: float | None, soft_days: float, hard_days: float) -
 
 
 def days_between(later: datetime, earlier: datetime | None) -> float | None:
+    """Exact days from ``earlier`` to ``later`` (negative once ``later`` has passed). Statuses are
+    judged on this; only the reported number is rounded (:func:`shown_days`), or a certificate
+    that expired minutes before the incident would round to -0.0 and read as still valid."""
     if earlier is None:
         return None
-    return round((later - earlier).total_seconds() / 86400.0, 2)
+    return (later - earlier).total_seconds() / 86400.0
+
+
+def shown_days(days: float | None) -> float | None:
+    """Days as reported: two decimals, and never ``-0.0``."""
+    return None if days is None else (round(days, 2) or 0.0)
 
 
 @dataclass
@@ -220,8 +228,8 @@ def _judge(
         subject=subject,
         issuer=issuer,
         not_after=not_after,
-        days_left_at_incident=at_incident,
-        days_left_now=at_now,
+        days_left_at_incident=shown_days(at_incident),
+        days_left_now=shown_days(at_now),
         status_at_incident=expiry_status(at_incident, soft_days, hard_days),
         status_now=expiry_status(at_now, soft_days, hard_days),
         matches_provider=matches,

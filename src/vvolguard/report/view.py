@@ -532,8 +532,9 @@ _STATUS_WORDS = {
 }
 
 
-def days_text(days: Any, when: str) -> str:
-    """``expired 5 days before the incident``, ``29 days left at the incident``."""
+def days_text(days: Any, when: str, expired: bool | None = None) -> str:
+    """``expired 5 days before the incident``, ``29 days left at the incident``. ``expired`` is the
+    analysis' own judgement when known: a certificate past notAfter by minutes shows 0.0 days."""
     value = _num(days)
     if value is None:
         return "—"
@@ -542,7 +543,7 @@ def days_text(days: Any, when: str) -> str:
         amount = f"{whole * 24:.0f} hours" if whole * 24 >= 1 else "less than an hour"
     else:
         amount = f"{whole:.0f} day{'s' if round(whole) != 1 else ''}"
-    if value < 0:
+    if value < 0 if expired is None else expired:
         return f"expired {amount} before {when}"
     return f"{amount} left {'at' if when == 'the incident' else 'as of'} {when}"
 
@@ -603,7 +604,7 @@ _SOURCE_WORDS = {
 
 def _status_days(status: Any, days: Any, when: str) -> str:
     words = _STATUS_WORDS.get(str(status), str(status)) if status else None
-    detail = days_text(days, when)
+    detail = days_text(days, when, expired=status == "expired" if status else None)
     if words == "expired" or not words:
         return detail
     return f"{words}; {detail}"
@@ -646,7 +647,7 @@ def certificate_summary(cert: dict[str, Any]) -> str:
     status = cert.get("status_at_incident")
     if days is None:
         return f"valid until {when}"
-    if days < 0:
-        return f"expired {when} ({days_text(days, 'the incident').removeprefix('expired ')})"
+    if days < 0 or status == "expired":
+        return f"expired {when} ({days_text(days, 'the incident', expired=True).removeprefix('expired ')})"
     words = _STATUS_WORDS.get(str(status), "valid") if status else "valid"
     return f"{words} until {when} ({days_text(days, 'the incident')})"
