@@ -146,6 +146,9 @@ def test_admin_folder_alone_diagnoses_like_the_bundles(incident):
         bad = [h for h, state in truth["protocol_endpoints"].items() if state != "ok"]
         assert admin.verdict.cls == "insufficient-evidence", admin.verdict.summary
         assert all(h.split(".", 1)[0] in admin.verdict.summary for h in bad), admin.verdict.summary
+        asks = [m.artifact for m in admin.missing_evidence]
+        for h in bad:  # the list that would show the missing PE is asked for, by host
+            assert any("protocolendpoint list" in a and h.split(".", 1)[0] in a for a in asks), asks
         return
     assert admin.verdict.cls == canonical.verdict.cls, admin.verdict.summary
     assert admin.migrations.total == canonical.migrations.total

@@ -50,9 +50,13 @@ def missing_evidence(an: Any, f: Facts) -> list[MissingEvidence]:
         )
     for shown in targets:
         key = host_key(shown)
-        if key in uncovered:
-            continue
-        if key not in f.vvold_hosts and not f.vvold_unnamed and not (not f.involved_hosts and f.vvold_any):
+        # an uncovered host's vvold ask is above; its esxcli lists are still wanted
+        if (
+            key not in uncovered
+            and key not in f.vvold_hosts
+            and not f.vvold_unnamed
+            and not (not f.involved_hosts and f.vvold_any)
+        ):
             out.append(
                 MissingEvidence(
                     f"vvold.log from {shown}",
