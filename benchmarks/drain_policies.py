@@ -38,7 +38,7 @@ from vvolguard.drain.backends.sim_profiles import DRAIN_PROFILES
 from vvolguard.drain.backends.simulated import SimulatedBackend
 from vvolguard.drain.controller import DEFAULT_SPACING, DrainController, DrainOptions
 from vvolguard.drain.journal import Journal
-from vvolguard.drain.limits import FixedLimit, Limit, make_limit
+from vvolguard.drain.limits import Admission, make_limit
 
 SOURCE = "esx01.vvol.lab"
 FIXED = tuple(range(1, 9))
@@ -62,9 +62,9 @@ def run_one(profile: str, policy: str, seed: int, vms: int) -> Run:
         ":memory:", endpoint=backend.endpoint, source_host=SOURCE, targets=[], options={}
     )
     ceiling = backend.host_limit(SOURCE)
-    limit: Limit
+    limit: Admission
     if policy.startswith("fixed-"):
-        limit = FixedLimit(int(policy.split("-")[1]))
+        limit = make_limit("fixed", ceiling, fixed=int(policy.split("-")[1]))
         sources = []  # a fixed limit ignores pressure: skip parsing logs it would not read
     else:
         limit = make_limit(policy, ceiling)

@@ -91,6 +91,11 @@ class PressureMonitor:
         self.deadline_ms = self.t.deadline_ms
         self._marks: deque[tuple[float, str]] = deque()  # CONGESTED marks
         self._warns: deque[tuple[float, str]] = deque()  # WARM marks
+        #: Per host: when its vvold last showed a CONGESTED / WARM mark (destination pressure).
+        self._host_marks: dict[str, float] = {}
+        self._host_warns: dict[str, float] = {}
+        #: CONGESTED marks from the control plane (not our own failed tasks) since the start.
+        self.marks = 0
         self._streams: dict[str, Any] = {}
         self._creates: dict[tuple[str | None, int], float] = {}  # outstanding creates: issued at
         self.baseline_ms: float | None = None
@@ -140,18 +145,18 @@ class PressureMonitor:
             cols
         ).iter_rows():
             if kind == "no-free-conn":
-                self._mark(now, "no free connections to VP")
+                self._mark(now, "no free connections to VP", host)
             elif kind in ("busy", "bind-retry"):
                 what = "bindVirtualVolume retry" if kind == "bind-retry" else "provider busy"
                 m = _ATTEMPT.search(text or "")
                 last = int(m.group(2)) if m and m.group(2) else self.t.retry_congested
                 if m and int(m.group(1)) >= max(2, min(last, self.t.retry_congested)):
-                    self._mark(now, f"{what} (retry {m.group(1)})")
+                    self._mark(now, f"{what} (retry {m.group(1)})", host)
                 else:
-                    self._warn(now, what)
+                    self._warn(now, what, host)
                     self._busy_at = now
             elif kind == "timeout":
-                self._mark(now, "VASA timeout")
+                self._mark(now, "VASA timeout", host)
             elif kind == "failure":
                 self._creates.pop((host, opseq), None)
                 code = (fault or "").upper()
@@ -159,7 +164,7 @@ class PressureMonitor:
                     # vvold's real deadline, learnt from the log itself.
                     self.deadline_ms = min(self.deadline_ms, float(elapsed))
                 if code in TRANSIENT_FAULTS or "BUSY" in code:
-                    self._mark(now, f"{op or 'VASA op'} failed: {code}")
+                    self._mark(now, f"{op or 'VASA op'} failed: {code}", host)
             elif kind == "issue":
                 if op in CREATE_OPS and opseq is not None and len(self._creates) < 10_000:
                     self._creates[(host, opseq)] = now
@@ -169,7 +174,7 @@ class PressureMonitor:
                         self.outstanding_max = outstanding_max
                         # Issuing with every connection in use: the next call will wait.
                         if outstanding + 1 >= outstanding_max:
-                            self._warn(now, f"outstanding at ceiling {outstanding_max}")
+                            self._warn(now, f"outstanding at ceiling {outstanding_max}", host)
             elif kind == "success" and op in CREATE_OPS:
                 self._creates.pop((host, opseq), None)
                 if elapsed is not None:
@@ -177,7 +182,7 @@ class PressureMonitor:
 
     def task_failed(self, vm_name: str, error: str | None) -> None:
         """A relocate task failed: the most expensive congestion mark there is."""
-        self._mark(self.clock.now(), f"migration of {vm_name} failed: {error or 'error'}")
+        self._mark(self.clock.now(), f"migration of {vm_name} failed: {error or 'error'}", ours=True)
 
     def task_failed_elsewhere(self, vm_name: str, error: str | None) -> None:
         """A relocate task failed for a cause outside the VASA control plane (the reason names
@@ -186,14 +191,20 @@ class PressureMonitor:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _mark(self, now: float, reason: str) -> None:
+    def _mark(self, now: float, reason: str, host: str | None = None, *, ours: bool = False) -> None:
         self._marks.append((now, reason))
+        if not ours:
+            self.marks += 1
+        if host is not None:
+            self._host_marks[host] = now
         self.counts[reason.split(":")[0].split(" (")[0]] += 1
         while len(self._marks) > 1000:
             self._marks.popleft()
 
-    def _warn(self, now: float, reason: str) -> None:
+    def _warn(self, now: float, reason: str, host: str | None = None) -> None:
         self._warns.append((now, reason))
+        if host is not None:
+            self._host_warns[host] = now
         self.counts[reason] += 1
         while len(self._warns) > 1000:
             self._warns.popleft()
@@ -226,6 +237,20 @@ class PressureMonitor:
         return max(((now - t) * 1000 for t in self._creates.values()), default=0.0)
 
     # -- output ------------------------------------------------------------------------------
+
+    def host_level(self, host: str) -> PressureLevel:
+        """Pressure seen in ``host``'s own vvold.log: CONGESTED while one of its marks is younger
+        than ``clear_after``, WARM while one of its warnings is younger than ``warm_for``. The
+        destination's vvold creates the swap vVol, so a destination that shows pressure should
+        receive fewer moves (``drain.placement``)."""
+        now = self.clock.now()
+        at = self._host_marks.get(host)
+        if at is not None and now - at <= self.t.clear_after:
+            return PressureLevel.CONGESTED
+        at = self._host_warns.get(host)
+        if at is not None and now - at <= self.t.warm_for:
+            return PressureLevel.WARM
+        return PressureLevel.CALM
 
     def current_create_ms(self) -> float | None:
         """The create latency to judge by: the recent average, or the age of the oldest create
@@ -290,6 +315,7 @@ class PressureMonitor:
             outstanding=self.outstanding,
             outstanding_max=self.outstanding_max,
             calm_ops=self.calm_ops,
+            marks=self.marks,
             counts=dict(self.counts),
             gate=self._busy_at is not None and now - self._busy_at <= self.t.clear_after,
         )

@@ -44,6 +44,9 @@ class PressureSignal:
     outstanding: int | None = None
     outstanding_max: int | None = None
     calm_ops: int = 0
+    #: CONGESTED marks from the control plane since the start (our own failed tasks excluded):
+    #: a new one taints the concurrency level in flight (``drain.ledger``).
+    marks: int = 0
     #: A busy or bind retry arrived within the last ``clear_after`` seconds: the provider's
     #: queue is full right now. Start nothing new (no cut: it may be someone else's burst).
     gate: bool = False
