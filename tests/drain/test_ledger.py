@@ -34,8 +34,23 @@ def test_a_failure_at_four_records_three_not_four() -> None:
     found = ledger.finding()
     assert found is not None
     assert (found.level, found.kind, found.bound) == (3, LimitKind.BOUNDED, 4)
-    assert found.seconds == 20.0 and found.migrations == 4  # 20-40 s: a, b, c, then b, c, d
+    # 30-40 s with b, c, d surely in flight; 20-30 s does not count (a ended within it)
+    assert found.seconds == 10.0 and found.migrations == 3
     assert "A system error occurred." in (found.bound_reason or "")
+
+
+def test_a_failure_taints_every_level_its_flight_saw() -> None:
+    """What the govmomi simulator showed: a migration submitted as the 4th fails, but before its
+    failure is polled a 5th is submitted. Its peak is 5; the level it failed at is 4."""
+    ledger = LevelLedger()
+    run_levels(ledger, [(0, ["a", "b", "c"]), (5, ["a", "b", "c", "d"]), (6, ["a", "b", "c", "d", "e"])])
+    ledger.finished("d", ok=False, pressure=True, reason="A system error occurred.")
+    ledger.finished("e", ok=False, pressure=True, reason="A system error occurred.")
+    run_levels(ledger, [(7, ["a", "b", "c"])])
+    for vm in "abc":
+        ledger.finished(vm, ok=True, pressure=False)  # they saw 4 and 5 and still succeeded
+    found = ledger.finding()
+    assert found is not None and (found.level, found.bound) == (3, 4)
 
 
 def test_a_pressure_mark_taints_the_level_that_held_while_it_arose() -> None:
@@ -94,7 +109,8 @@ def test_an_older_store_is_migrated_in_place_and_its_rows_stay_readable(tmp_path
             safe_limit INTEGER NOT NULL, ceiling INTEGER NOT NULL, migrated INTEGER NOT NULL,
             failed INTEGER NOT NULL, congestion_episodes INTEGER NOT NULL, observed_at TEXT NOT NULL,
             PRIMARY KEY (vcenter, host, provider));
-        INSERT INTO observed_limits VALUES ('vc1','esx-03','pure-ct0',4,8,30,1,2,'2026-01-01T00:00:00+00:00');"""
+        INSERT INTO observed_limits
+            VALUES ('vc1','esx-03','pure-ct0',4,8,30,1,2,'2026-01-01T00:00:00+00:00');"""
     )
     old.commit()
     old.close()

@@ -5,12 +5,13 @@ pressure but two ran cleanly, capture that." The peak under which some migration
 succeed is not that number (a drain that grew to 4, lost a migration and backed off would
 record 4). So the ledger keeps, per level (migrations of ours in flight at once):
 
-* how long that many were in flight, and which migrations took part;
+* how long that many were surely in flight (an interval between two polls in which none of
+  them ended), and which migrations took part;
 * whether it is *tainted*: a migration that was in flight at that level failed for a pressure
-  reason (the level is its flight's peak), or a new congestion mark arrived while that many were
+  reason, or a new congestion mark arrived while that many were
   in flight (the level held over the poll interval in which the mark appeared);
-* whether it is *proven*: untainted, and at least one migration that ran at that level finished
-  cleanly.
+* whether it is *proven*: untainted, and at least one migration that surely ran at that level
+  finished cleanly.
 
 The recorded limit is the highest proven level below the lowest tainted level of two or more
 (a mark that arrives with one migration of ours in flight says nothing about concurrency: it is
@@ -70,32 +71,46 @@ class LevelLedger:
         self.levels: dict[int, LevelStats] = {}
         self._level = 0
         self._since: float | None = None
-        self._flights: dict[str, set[int]] = {}  # levels each migration in flight has seen
+        self._prev: frozenset[str] = frozenset()
+        self._held: dict[str, set[int]] = {}  # levels each migration in flight truly ran at
+        self._entry: dict[str, int] = {}  # the count in flight when each was submitted
 
     def _stats(self, level: int) -> LevelStats:
         return self.levels.setdefault(level, LevelStats())
 
     def observe(self, now: float, inflight: Collection[str]) -> None:
-        """The migrations in flight from ``now`` until the next call (after submissions)."""
-        if self._since is not None and self._level:
-            self._stats(self._level).seconds += max(0.0, now - self._since)
-        self._since = now
-        self._level = len(inflight)
-        if self._level:
+        """The migrations in flight from ``now`` until the next call (after submissions).
+
+        The interval since the last call counts for its level only if every migration of it is
+        still in flight now (*held*): our count includes migrations that ended since the last
+        poll, so an interval in which one ended may have run at one less than it says."""
+        current = frozenset(inflight)
+        if self._since is not None and self._level and self._prev <= current:
             stats = self._stats(self._level)
-            for vm in inflight:
+            stats.seconds += max(0.0, now - self._since)
+            for vm in self._prev:
                 stats.migrations.add(vm)
-                self._flights.setdefault(vm, set()).add(self._level)
+                self._held.setdefault(vm, set()).add(self._level)
+        for vm in current - self._prev:
+            self._entry[vm] = len(current)
+        self._since = now
+        self._prev = current
+        self._level = len(current)
 
     def finished(self, vm: str, *, ok: bool, pressure: bool, reason: str = "") -> None:
-        """A migration ended: a clean finish proves the levels it saw (unless tainted); a
-        pressure failure taints the highest level it saw."""
-        seen = self._flights.pop(vm, set())
+        """A migration ended. A clean finish proves the levels it held. A pressure failure
+        taints the level it was submitted at (our count then is at least what the provider
+        saw) and every level it held afterwards: "nothing failed while that many were in
+        flight" is the definition the runbook asks for. Levels it was counted in after it had
+        already ended are not its own and stay untouched."""
+        held = self._held.pop(vm, set())
+        entry = self._entry.pop(vm, None)
         if ok:
-            for level in seen:
+            for level in held:
                 self._stats(level).clean_finishes += 1
-        elif pressure and seen:
-            self.taint(max(seen), f"a migration failed at {max(seen)} in flight: {reason}")
+        elif pressure:
+            for level in sorted(held | ({entry} if entry else set())):
+                self.taint(level, f"a migration failed while {level} were in flight: {reason}")
 
     def mark(self, reason: str) -> None:
         """A new congestion mark: taints the level that held while it arose."""
