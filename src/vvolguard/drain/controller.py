@@ -106,6 +106,8 @@ class DrainResult:
     episodes: int = 0
     interrupted: bool = False
     limit_trace: list[tuple[float, int, int]] = field(default_factory=list)
+    #: Seconds spent in each admission phase (``limits.Phase``): where a slow drain's time went.
+    phase_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def makespan(self) -> float:
@@ -217,7 +219,10 @@ class DrainController:
             self._report(signal)
             if not self._inflight and (self.stop.is_set() or not self._pending()):
                 break
+            phase, before = str(self.limit.phase), self.clock.now()
             self.clock.sleep(self._next_wait())
+            spent = result.phase_seconds.get(phase, 0.0) + self.clock.now() - before
+            result.phase_seconds[phase] = spent
         result.finished = self.clock.now()
         result.interrupted = self.stop.is_set() and bool(self._pending())
         result.episodes = signal.episode

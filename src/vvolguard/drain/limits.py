@@ -165,7 +165,7 @@ class GradientLimit(Limit):
         tolerance: float = 1.5,
         smoothing: float = 0.5,
         backoff: float = 0.5,
-        startup_gain: float = 2.0,
+        startup_gain: float = 1.0,
     ) -> None:
         super().__init__(ceiling, initial)
         self.tolerance = tolerance
@@ -259,6 +259,7 @@ class Admission:
         self._acks_seen = 0
         self._probe_left = probe_acks
         self._calm_run = 0  # calm events since the last cut or WARM sign
+        self._cap: int | None = None  # below the level at which a migration failed
 
     # -- the small surface the controller uses -------------------------------------------------
 
@@ -287,7 +288,9 @@ class Admission:
         """How many migrations may be in flight now (0 while holding or paused)."""
         if self.phase in (Phase.HOLD, Phase.PAUSE):
             return 0
-        return 1 if self.phase is Phase.PROBE else self.limit
+        if self.phase is Phase.PROBE:
+            return 1
+        return min(self.limit, self._cap or self.limit)
 
     # -- the phase machine -----------------------------------------------------------------------
 
@@ -299,7 +302,13 @@ class Admission:
         self._acks_seen = p.calm_ops
         failures = sum(1 for c in obs.completions if not c.ok and c.pressure)
         oks = sum(1 for c in obs.completions if c.ok)
-        if p.level >= PressureLevel.CONGESTED or failures:
+        if failures:
+            # Remember where it broke: growth in this drain stops below that level.
+            level = obs.inflight + failures
+            self._cap = max(1, min(self._cap or level, level - 1))
+        if p.level >= PressureLevel.CONGESTED and p.latency_only and not failures:
+            self._slow(obs, p, oks)
+        elif p.level >= PressureLevel.CONGESTED or failures:
             self._congested(obs, p, failures)
         elif self.phase is Phase.HOLD:
             self._clearing(obs, p)
@@ -318,6 +327,25 @@ class Admission:
                 self._probing(new_acks + (oks if p.level == PressureLevel.CALM else 0))
             else:
                 self._open(obs, p, new_acks + oks)
+
+    def _slow(self, obs: Observation, p: PressureSignal, oks: int) -> None:
+        """Creates near the deadline with no explicit mark: cut once per episode (not with one in
+        flight, the floor) and go on at the smaller limit; no hold, no re-probe. The migrations
+        in flight drain to the new limit by themselves, and a hold would only add the wait for
+        a latency value that cannot be measured again without a migration in flight."""
+        if p.episode != self._episode and obs.inflight > 1 and self.phase is not Phase.HOLD:
+            self.algorithm.on_sample(Sample(obs.inflight, dropped=True, latency_ratio=p.latency_ratio))
+            self._calm_run = 0
+        self._episode = p.episode
+        if self.phase is Phase.HOLD:
+            self._clearing(obs, p)
+            return
+        if self.phase is Phase.PAUSE:
+            self.state = State(self._resume)
+        if self.phase is Phase.PROBE:
+            self._probing(oks)  # a lone migration is the floor: its completion ends the probe
+        else:
+            self.state = State(Phase.STEADY, p.reason)
 
     def _congested(self, obs: Observation, p: PressureSignal, failures: int) -> None:
         reason = p.reason if p.level >= PressureLevel.CONGESTED else "task failed"
