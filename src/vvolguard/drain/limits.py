@@ -376,7 +376,12 @@ class Admission:
             self.state = State(Phase.HOLD, "waiting a moment after the signals cleared")
             return
         self._release_at = None
-        if self.probe_after_backoff:
+        if obs.inflight and not self._external:
+            # Migrations of ours still run: they are the probe. Go on at the cut limit (the
+            # in-flight ones drain to it first) instead of pinning the drain at one until they
+            # have all finished.
+            self.state = State(Phase.GROW, f"resumed at {self.limit} after back-off")
+        elif self.probe_after_backoff:
             self._probe_left = self.probe_acks
             self.state = State(Phase.PROBE, "after back-off")
         else:
@@ -390,8 +395,10 @@ class Admission:
             return
         if self.known_safe and self.algorithm.limit < self.known_safe:
             self.algorithm.reset(self.known_safe)
-        elif self.algorithm.limit < self.start_limit:
-            self.algorithm.reset(self.start_limit)
+        elif self.algorithm.limit < max(self.start_limit, 2):
+            # One ran calmly: two is the next step. Growing from the lone probe's own later
+            # events would wait a whole vMotion (the app-limited guard sees one in flight).
+            self.algorithm.reset(max(self.start_limit, 2))
         self.state = State(Phase.GROW)
 
     def _open(self, obs: Observation, p: PressureSignal, calm: int) -> None:
