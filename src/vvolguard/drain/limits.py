@@ -343,7 +343,7 @@ class Admission:
         if self.phase is Phase.PAUSE:
             self.state = State(self._resume)
         if self.phase is Phase.PROBE:
-            self._probing(oks)  # a lone migration is the floor: its completion ends the probe
+            self._probing(oks, calm=False)  # a lone migration is the floor: its end ends the probe
         else:
             self.state = State(Phase.STEADY, p.reason)
 
@@ -387,11 +387,15 @@ class Admission:
         else:
             self.state = State(Phase.GROW, "resumed")
 
-    def _probing(self, events: int) -> None:
-        """A probe ends on a calm control-plane ack, or on a completed migration while nothing
-        is WARM (without log sources, completions are the only acks there are)."""
+    def _probing(self, events: int, *, calm: bool = True) -> None:
+        """A probe ends on a calm control-plane ack or a completed migration (without log
+        sources, completions are the only acks there are). A lone migration is the floor: one
+        that completes under WARM ends the probe too, at the cut limit, without growth."""
         self._probe_left -= events
         if self._probe_left > 0:
+            return
+        if not calm:
+            self.state = State(Phase.STEADY, "probe done under warm signals")
             return
         if self.known_safe and self.algorithm.limit < self.known_safe:
             self.algorithm.reset(self.known_safe)

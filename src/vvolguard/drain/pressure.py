@@ -275,7 +275,11 @@ class PressureMonitor:
             and ms < self.deadline_ms * self.t.deadline_warm
             and not self._live(self._marks, now)
         )
-        if calm and self.inflight <= self.t.low_load:
+        floor = self.inflight <= 1 and ms < self.deadline_ms * self.t.deadline_warm
+        if floor or (calm and self.inflight <= self.t.low_load):
+            # With one of ours in flight the latency is the floor, whatever it is now: a provider
+            # that slowed down for everyone has a new floor (BBR re-measures its min RTT for the
+            # same reason), and judging by the old one would stop the drain growing for good.
             b = self.t.baseline_alpha
             self.baseline_ms = self.baseline_ms * (1 - b) + ms * b
         if calm:
