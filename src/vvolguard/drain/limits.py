@@ -260,6 +260,7 @@ class Admission:
         self._probe_left = probe_acks
         self._calm_run = 0  # calm events since the last cut or WARM sign
         self._cap: int | None = None  # below the level at which a migration failed
+        self._episode_external = False  # the current episode began with at most one of ours
 
     # -- the small surface the controller uses -------------------------------------------------
 
@@ -350,6 +351,9 @@ class Admission:
     def _congested(self, obs: Observation, p: PressureSignal, failures: int) -> None:
         reason = p.reason if p.level >= PressureLevel.CONGESTED else "task failed"
         external_probe = self.phase is Phase.PROBE and self._external
+        if p.episode != self._episode and self.phase is not Phase.HOLD:
+            # An episode that begins with at most one of ours in flight is not our doing.
+            self._episode_external = obs.inflight <= 1 and not failures
         if self.phase is not Phase.HOLD and (p.episode != self._episode or failures):
             if not (external_probe and obs.inflight <= 1):
                 self.algorithm.on_sample(Sample(obs.inflight, dropped=True, latency_ratio=p.latency_ratio))
@@ -371,7 +375,8 @@ class Admission:
                 self.state = State(Phase.HOLD, p.reason)
             return
         if self._release_at is None:
-            self._release_at = obs.now + self._rng.uniform(0.0, self.release_jitter)
+            jitter = self.release_jitter / (3 if self._episode_external else 1)
+            self._release_at = obs.now + self._rng.uniform(0.0, jitter)
         if obs.now < self._release_at:
             self.state = State(Phase.HOLD, "waiting a moment after the signals cleared")
             return
@@ -432,7 +437,9 @@ class Admission:
             return False
         if self._idle_since is None:
             self._idle_since = obs.now
-        if obs.now - self._idle_since < self.max_idle_hold:
+        # Someone else's episode: nothing we hold back relieves it, so wait less for it to go.
+        wait = self.max_idle_hold / (3 if self._episode_external else 1)
+        if obs.now - self._idle_since < wait:
             return False
         self._external = True
         self._probe_left = self.probe_acks
