@@ -48,6 +48,8 @@ class DrainOptions:
     * ``poll_interval``: how often tasks and logs are looked at. vCenter task polling every few
       seconds is cheap next to minute-long vMotions.
     * ``max_attempts``: a VM that fails this many times is left in place.
+    * ``destination_pressure``: place moves away from a destination whose vvold.log (when it is
+      tailed) shows pressure (``drain.placement``); off only to measure what it is worth.
     * ``spacing``: seconds between two submissions. The VASA-heavy part of a vMotion (vVol
       queries, the swap-vVol create, the binds) is its first seconds; migrations started in
       the same instant hit the provider in the same instant, and a burst is what overflows its
@@ -61,6 +63,7 @@ class DrainOptions:
     poll_interval: float = 2.0
     max_attempts: int = 2
     spacing: float = DEFAULT_SPACING
+    destination_pressure: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +180,8 @@ class DrainController:
             targets = self.backend.resolve_targets(self.opt.source, self.opt.targets)
             if not targets:
                 raise LookupError(f"no destination host for {self.opt.source}")
-            pressure = self.monitor.host_level if self.log_sources else None
+            use = self.log_sources and self.opt.destination_pressure
+            pressure = self.monitor.host_level if use else None
             self._placement = Placement(self.backend, targets, pressure)
         return self._placement
 
