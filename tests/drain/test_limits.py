@@ -50,9 +50,9 @@ def test_aimd_starts_with_a_probe_of_one_then_grows_additively() -> None:
     lim.update(Observation(0, 1, calm(0)))
     assert lim.allowed() == 1  # nothing calm seen yet: still probing
     lim.update(Observation(1, 1, calm(1)))  # the probe's swap vVol was created calmly
-    assert lim.phase is Phase.GROW and lim.allowed() == 1
+    assert lim.phase is Phase.GROW and lim.allowed() == 2  # one ran calmly: two next
     lim.update(Observation(2, 1, calm(2)))
-    assert lim.allowed() == 2
+    assert lim.allowed() == 2  # one in flight of two: the limit is not in use, no growth
     lim.update(Observation(3, 2, calm(3)))
     assert lim.allowed() == 3
 
@@ -62,7 +62,7 @@ def test_aimd_does_not_grow_when_the_limit_is_not_used() -> None:
     lim.update(Observation(1, 1, calm(1)))
     for i in range(2, 10):
         lim.update(Observation(i, 0, calm(i)))
-    assert lim.limit == 1
+    assert lim.limit == 2
 
 
 def test_aimd_cuts_multiplicatively_holds_and_reprobes() -> None:
@@ -79,11 +79,16 @@ def test_aimd_cuts_multiplicatively_holds_and_reprobes() -> None:
     # The same episode seen again does not cut again.
     lim.update(Observation(21, 8, congested(1, acks)))
     assert lim.limit == 4 and lim.allowed() == 0
-    # Signals clear: one probe first, then back to the cut limit.
+    # Signals clear with 3 of ours still in flight: they are the probe; on at the cut limit.
     lim.update(Observation(60, 3, calm(acks)))
+    assert lim.phase is Phase.GROW and lim.allowed() == 4 and "resumed at 4" in lim.state.reason
+    # Another episode, waited out until nothing of ours runs: a probe of one first.
+    lim.update(Observation(70, 4, congested(2, acks)))
+    assert lim.limit == 2 and lim.phase is Phase.HOLD
+    lim.update(Observation(100, 0, calm(acks)))
     assert lim.phase is Phase.PROBE and lim.allowed() == 1
-    lim.update(Observation(61, 1, calm(acks + 1)))
-    assert lim.allowed() == 4
+    lim.update(Observation(101, 1, calm(acks + 1)))
+    assert lim.allowed() == 2
 
 
 def test_a_failed_task_counts_as_congestion_even_without_log_signals() -> None:
@@ -107,7 +112,7 @@ def test_warm_stops_growth_without_cutting() -> None:
     warm = PressureSignal(level=PressureLevel.WARM, reasons=("create 2.0×",), calm_ops=5)
     lim.update(Observation(1, 1, warm))
     lim.update(Observation(2, 1, PressureSignal(level=PressureLevel.WARM, calm_ops=9)))
-    assert lim.limit == 1 and lim.phase is Phase.STEADY
+    assert lim.limit == 2 and lim.phase is Phase.STEADY  # the calm probe stepped to two; no more
 
 
 def test_known_safe_limit_is_where_growth_starts_after_the_probe() -> None:
@@ -137,13 +142,27 @@ def test_gradient_grows_with_headroom_and_cuts_on_latency() -> None:
     assert lim.limit < grown and lim.phase is Phase.HOLD
 
 
-def test_gradient_grows_faster_while_the_provider_is_at_its_floor_latency() -> None:
-    """A calm streak at floor latency doubles the headroom (BBR's STARTUP); a latency above the
-    floor gives the plain Gradient2 step."""
-    fast, plain = GradientLimit(8, 2), GradientLimit(8, 2)
-    fast.on_sample(Sample(inflight=2, calm=1, latency_ratio=1.0, calm_streak=True))
-    plain.on_sample(Sample(inflight=2, calm=1, latency_ratio=1.0, calm_streak=False))
-    assert fast._limit > plain._limit > 2
+def test_gradient_grows_less_when_creates_slow_down() -> None:
+    """The latency gradient: the same calm event grows the limit less at twice the floor
+    latency than at the floor."""
+    floor, slow = GradientLimit(8, 2), GradientLimit(8, 2)
+    floor.on_sample(Sample(inflight=2, calm=1, latency_ratio=1.0))
+    slow.on_sample(Sample(inflight=2, calm=1, latency_ratio=3.0))
+    assert floor._limit > slow._limit and floor._limit > 2
+
+
+def test_a_calm_probe_steps_to_two_and_a_failure_caps_growth_below_its_level() -> None:
+    lim = Admission(GradientLimit(8))
+    lim.update(Observation(0, 1, calm(1)))
+    assert lim.phase is Phase.GROW and lim.allowed() == 2
+    lim = opened(AIMDLimit(8), 6)
+    lim.update(Observation(5, 4, CALM, (Completion("vm-1", 30.0, ok=False),)))  # failed at 5
+    lim.update(Observation(60, 0, calm(9)))
+    lim.update(Observation(200, 0, calm(9)))  # released: a probe, then the cut limit
+    lim.update(Observation(201, 1, calm(10)))
+    for i in range(20):
+        lim.update(Observation(210 + i, lim.allowed(), calm(11 + i)))
+    assert lim.limit > 4 and lim.allowed() == 4  # the limit grew; admission stays below 5
 
 
 def test_fixed_limit_ignores_pressure() -> None:
@@ -183,20 +202,31 @@ def test_limit_always_within_one_and_ceiling(ceiling, events, policy) -> None:
 def test_release_after_a_hold_waits_a_jittered_moment() -> None:
     lim = aimd(release_jitter=20.0, seed=7)
     lim.update(Observation(0, 1, calm(1)))
-    lim.update(Observation(1, 1, congested(1, 1)))
+    lim.update(Observation(1, 2, congested(1, 1)))  # two of ours in flight: our episode
     assert lim.phase is Phase.HOLD
-    lim.update(Observation(40, 1, calm(1)))
+    lim.update(Observation(40, 0, calm(1)))
     waited = lim._release_at
     assert waited is not None and 40 <= waited <= 60
     assert lim.phase is Phase.HOLD and lim.allowed() == 0 and "waiting" in lim.state.reason
-    lim.update(Observation(waited + 0.1, 1, calm(1)))
+    lim.update(Observation(waited + 0.1, 0, calm(1)))
     assert lim.phase is Phase.PROBE and lim.allowed() == 1  # a probe of one
+
+
+def test_an_episode_that_began_with_one_of_ours_in_flight_is_waited_out_sooner() -> None:
+    """Someone else's pressure: the release wait and the idle hold are a third as long."""
+    ours, theirs = aimd(release_jitter=30.0, seed=3), aimd(release_jitter=30.0, seed=3)
+    for lim, inflight in ((ours, 2), (theirs, 1)):
+        lim.update(Observation(0, 1, calm(1)))
+        lim.update(Observation(1, inflight, congested(1, 1)))
+        lim.update(Observation(40, 0, calm(1)))
+    assert ours._release_at is not None and theirs._release_at is not None
+    assert theirs._release_at - 40 == pytest.approx((ours._release_at - 40) / 3)
 
 
 def test_pressure_that_persists_with_nothing_in_flight_is_not_ours() -> None:
     lim = aimd(max_idle_hold=60.0)
     lim.update(Observation(0, 1, calm(1)))
-    lim.update(Observation(1, 1, congested(1, 1)))
+    lim.update(Observation(1, 2, congested(1, 1)))  # our episode: two in flight
     assert lim.allowed() == 0
     lim.update(Observation(10, 0, congested(1, 1)))  # our last migration finished
     lim.update(Observation(69, 0, congested(1, 1)))

@@ -61,14 +61,12 @@ class Sample:
 
     ``calm`` counts calm events (acks and clean completions) since the last sample;
     ``dropped`` is an explicit congestion mark (cut); ``latency_ratio`` is the swap-vVol create
-    latency over its calm baseline; ``calm_streak`` is True when the last ``limit`` events were
-    all calm and the provider's latency is near its floor (room to grow faster)."""
+    latency over its calm baseline."""
 
     inflight: int
     calm: int = 0
     dropped: bool = False
     latency_ratio: float | None = None
-    calm_streak: bool = False
 
 
 class Limit(ABC):
@@ -150,9 +148,9 @@ class GradientLimit(Limit):
     """Latency-gradient variant (after Netflix Gradient2 / Envoy), on swap-vVol create latency.
 
     ``gradient = clamp(tolerance / latency_ratio, 0.5, 1)``; ``new = limit × gradient + √limit``
-    (Envoy's headroom), smoothed. While the provider answers at its floor latency and every
-    recent event was calm (``Sample.calm_streak``), the headroom doubles: a calm provider is
-    found out in fewer waves (BBR's STARTUP). A drop cuts by ``min(backoff, gradient)``.
+    (Envoy's headroom), smoothed. A drop cuts by ``min(backoff, gradient)``. (A doubled headroom
+    while calm, BBR's STARTUP, was tried: it reached the knee sooner but overshot it, and lost
+    migrations on the brown-out and no-retries profiles.)
     """
 
     name = "gradient"
@@ -165,13 +163,11 @@ class GradientLimit(Limit):
         tolerance: float = 1.5,
         smoothing: float = 0.5,
         backoff: float = 0.5,
-        startup_gain: float = 1.0,
     ) -> None:
         super().__init__(ceiling, initial)
         self.tolerance = tolerance
         self.smoothing = smoothing
         self.backoff = backoff
-        self.startup_gain = startup_gain
 
     def _gradient(self, ratio: float | None) -> float:
         if not ratio:
@@ -183,9 +179,8 @@ class GradientLimit(Limit):
         if sample.dropped:
             self._limit = max(1.0, math.floor(self._limit * min(self.backoff, gradient)))
         elif sample.calm and sample.inflight >= self.limit:
-            gain = self.startup_gain if sample.calm_streak else 1.0
             for _ in range(sample.calm):
-                target = self._limit * gradient + gain * math.sqrt(self._limit)
+                target = self._limit * gradient + math.sqrt(self._limit)
                 self._limit = self._limit * (1 - self.smoothing) + target * self.smoothing
         self._clamp()
 
@@ -218,10 +213,15 @@ class Admission:
     * ``max_idle_hold``: hold at most this long with nothing of ours in flight. Pressure that does
       not clear while we add none is someone else's (DRS, backups, a clone storm); a lone probe
       then proceeds and that pressure no longer stops it (landscape §4.2's limitation).
-    * ``external_release``: after an episode that our own migrations could not have caused (it
-      began with at most one of ours in flight), re-enter at the level that ran before it
-      instead of re-probing from one: holding for another tenant's burst costs time and
-      relieves nothing.
+    * an episode that began with at most one of ours in flight is someone else's: its idle hold
+      and its release wait are a third as long (holding for another tenant's burst costs time
+      and relieves nothing);
+    * after a hold, migrations of ours still in flight are the probe: the drain goes on at the
+      cut limit; only an empty drain re-enters through a probe of one. A calm probe steps to
+      two (or to ``known_safe``);
+    * create latency near the deadline with no explicit mark cuts once per episode without a
+      hold; a migration that fails for a pressure reason caps the rest of the drain below the
+      level it failed at.
     * ``release_jitter``: the random extra wait after the signals clear (Envoy jitters its
       re-probes for the same reason): pressure from someone else's recurring work must not
       phase-lock our probes to the first instant after each of its bursts.
@@ -418,14 +418,8 @@ class Admission:
         if not calm:
             return
         self._calm_run += calm
-        streak = self._calm_run >= self.limit and (p.latency_ratio or 1.0) < 1.15
         self.algorithm.on_sample(
-            Sample(
-                obs.inflight + len(obs.completions),
-                calm=calm,
-                latency_ratio=p.latency_ratio,
-                calm_streak=streak,
-            )
+            Sample(obs.inflight + len(obs.completions), calm=calm, latency_ratio=p.latency_ratio)
         )
         self.state = State(Phase.GROW if self.limit < self.ceiling else Phase.AT_CEILING)
 
