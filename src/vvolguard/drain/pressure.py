@@ -275,7 +275,7 @@ class PressureMonitor:
             and ms < self.deadline_ms * self.t.deadline_warm
             and not self._live(self._marks, now)
         )
-        floor = self.inflight <= 1 and ms < self.deadline_ms * self.t.deadline_warm
+        floor = self.inflight == 1 and ms < self.deadline_ms * self.t.deadline_warm
         if floor or (calm and self.inflight <= self.t.low_load):
             # With one of ours in flight the latency is the floor, whatever it is now: a provider
             # that slowed down for everyone has a new floor (BBR re-measures its min RTT for the
