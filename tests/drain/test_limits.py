@@ -50,9 +50,9 @@ def test_aimd_starts_with_a_probe_of_one_then_grows_additively() -> None:
     lim.update(Observation(0, 1, calm(0)))
     assert lim.allowed() == 1  # nothing calm seen yet: still probing
     lim.update(Observation(1, 1, calm(1)))  # the probe's swap vVol was created calmly
-    assert lim.phase is Phase.GROW and lim.allowed() == 2  # one ran calmly: two next
+    assert lim.phase is Phase.GROW and lim.allowed() == 1
     lim.update(Observation(2, 1, calm(2)))
-    assert lim.allowed() == 2  # one in flight of two: the limit is not in use, no growth
+    assert lim.allowed() == 2
     lim.update(Observation(3, 2, calm(3)))
     assert lim.allowed() == 3
 
@@ -62,7 +62,7 @@ def test_aimd_does_not_grow_when_the_limit_is_not_used() -> None:
     lim.update(Observation(1, 1, calm(1)))
     for i in range(2, 10):
         lim.update(Observation(i, 0, calm(i)))
-    assert lim.limit == 2
+    assert lim.limit == 1
 
 
 def test_aimd_cuts_multiplicatively_holds_and_reprobes() -> None:
@@ -112,7 +112,7 @@ def test_warm_stops_growth_without_cutting() -> None:
     warm = PressureSignal(level=PressureLevel.WARM, reasons=("create 2.0×",), calm_ops=5)
     lim.update(Observation(1, 1, warm))
     lim.update(Observation(2, 1, PressureSignal(level=PressureLevel.WARM, calm_ops=9)))
-    assert lim.limit == 2 and lim.phase is Phase.STEADY  # the calm probe stepped to two; no more
+    assert lim.limit == 1 and lim.phase is Phase.STEADY
 
 
 def test_known_safe_limit_is_where_growth_starts_after_the_probe() -> None:
@@ -151,10 +151,7 @@ def test_gradient_grows_less_when_creates_slow_down() -> None:
     assert floor._limit > slow._limit and floor._limit > 2
 
 
-def test_a_calm_probe_steps_to_two_and_a_failure_caps_growth_below_its_level() -> None:
-    lim = Admission(GradientLimit(8))
-    lim.update(Observation(0, 1, calm(1)))
-    assert lim.phase is Phase.GROW and lim.allowed() == 2
+def test_a_failure_caps_growth_below_its_level() -> None:
     lim = opened(AIMDLimit(8), 6)
     lim.update(Observation(5, 4, CALM, (Completion("vm-1", 30.0, ok=False),)))  # failed at 5
     lim.update(Observation(60, 0, calm(9)))

@@ -59,8 +59,12 @@ class Placement:
             if not found:
                 if plan:
                     self.planned[dest] += 1
-                if self.pressure is not None and len(tier) < len(self.targets):
-                    self.diverted += 1
+                if len(tier) < len(candidates):
+                    # Count it only if the pressure changed the choice.
+                    unpressured = self.backend.pick_destination(
+                        vm, candidates, self.planned if plan else None
+                    )
+                    self.diverted += unpressured != dest
                 return dest, []
             problems.extend(f"{dest}: {p}" for p in found)
             candidates.remove(dest)
