@@ -33,6 +33,25 @@ CREATE TABLE IF NOT EXISTS observed_limits (
 );
 """
 
+#: Columns added after the first release, with their SQL type and the value older rows read as.
+#: ``kind`` 'legacy' marks a row written when the recorded number was the peak under which some
+#: migration succeeded (it may overstate the safe level: issue 15).
+_ADDED_COLUMNS = (
+    ("kind", "TEXT NOT NULL DEFAULT 'legacy'"),
+    ("bound", "INTEGER"),
+    ("bound_reason", "TEXT"),
+    ("seconds_at_limit", "REAL"),
+    ("migrations_at_limit", "INTEGER"),
+)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring an older store up to date in place (ADD COLUMN keeps every existing row)."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(observed_limits)")}
+    for name, decl in _ADDED_COLUMNS:
+        if name not in have:
+            conn.execute(f"ALTER TABLE observed_limits ADD COLUMN {name} {decl}")
+
 
 def default_path() -> Path:
     """Where the store lives unless ``--store`` says otherwise."""
@@ -56,6 +75,7 @@ def connect(path: Path | str | None = None) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.executescript(SCHEMA)
+    _migrate(conn)
     return conn
 
 
@@ -77,7 +97,12 @@ def utcnow_iso() -> str:
 
 @dataclass(frozen=True, slots=True)
 class ObservedLimit:
-    """The concurrency a drain found safe for one (vCenter, host, provider)."""
+    """The concurrency a drain found safe for one (vCenter, host, provider), with its evidence.
+
+    ``kind``: ``bounded`` (``bound`` in flight caused pressure or a failure, ``bound_reason``
+    says which), ``lower-bound`` (ran clean up to ``safe_limit``, not probed beyond) or
+    ``legacy`` (a row from an older vvolguard). ``seconds_at_limit`` and
+    ``migrations_at_limit``: how long, and with how many migrations, it ran at that level."""
 
     vcenter: str
     host: str
@@ -88,6 +113,22 @@ class ObservedLimit:
     failed: int
     congestion_episodes: int
     observed_at: str
+    kind: str = "legacy"
+    bound: int | None = None
+    bound_reason: str | None = None
+    seconds_at_limit: float | None = None
+    migrations_at_limit: int | None = None
+
+    def describe(self) -> str:
+        """One line for the console and the runbook."""
+        if self.kind == "bounded":
+            return f"{self.safe_limit} (tested: {self.bound} caused pressure)"
+        if self.kind == "lower-bound":
+            return f"at least {self.safe_limit} (ran clean up to {self.safe_limit}, not probed beyond)"
+        return f"{self.safe_limit} (recorded by an older version: peak, may overstate)"
+
+
+_COLUMNS = tuple(ObservedLimit.__dataclass_fields__)
 
 
 class Store:
@@ -104,35 +145,30 @@ class Store:
         """Insert or replace the observation for (vcenter, host, provider): the latest drain is
         the best knowledge, since providers are upgraded and loads change."""
         self.conn.execute(
-            "INSERT OR REPLACE INTO observed_limits VALUES (?,?,?,?,?,?,?,?,?)",
-            (
-                limit.vcenter,
-                limit.host,
-                limit.provider,
-                limit.safe_limit,
-                limit.ceiling,
-                limit.migrated,
-                limit.failed,
-                limit.congestion_episodes,
-                limit.observed_at,
-            ),
+            f"INSERT OR REPLACE INTO observed_limits ({', '.join(_COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in _COLUMNS)})",
+            tuple(getattr(limit, c) for c in _COLUMNS),
         )
 
-    def known_limit(self, vcenter: str, host: str, provider: str) -> int | None:
-        """The safe limit a previous drain found for this host, else the most conservative one
-        seen for the same provider on another host of the same vCenter, else ``None``."""
+    def known(self, vcenter: str, host: str, provider: str) -> ObservedLimit | None:
+        """What a previous drain found for this host, else the most conservative observation of
+        the same provider on another host of the same vCenter, else ``None``."""
         row = self.conn.execute(
-            "SELECT safe_limit FROM observed_limits WHERE vcenter=? AND host=? AND provider=?",
+            "SELECT * FROM observed_limits WHERE vcenter=? AND host=? AND provider=?",
             (vcenter, host, provider),
         ).fetchone()
-        if row:
-            return int(row[0])
-        row = self.conn.execute(
-            "SELECT MIN(safe_limit) FROM observed_limits WHERE vcenter=? AND provider=?",
-            (vcenter, provider),
-        ).fetchone()
-        return int(row[0]) if row and row[0] is not None else None
+        if row is None:
+            row = self.conn.execute(
+                "SELECT * FROM observed_limits WHERE vcenter=? AND provider=? ORDER BY safe_limit LIMIT 1",
+                (vcenter, provider),
+            ).fetchone()
+        return ObservedLimit(**{k: row[k] for k in _COLUMNS}) if row else None
+
+    def known_limit(self, vcenter: str, host: str, provider: str) -> int | None:
+        """The safe level of :meth:`known` (``None`` if nothing is known)."""
+        found = self.known(vcenter, host, provider)
+        return found.safe_limit if found else None
 
     def limits(self) -> list[ObservedLimit]:
         rows = self.conn.execute("SELECT * FROM observed_limits ORDER BY vcenter, provider, host").fetchall()
-        return [ObservedLimit(**dict(r)) for r in rows]
+        return [ObservedLimit(**{k: r[k] for k in _COLUMNS}) for r in rows]

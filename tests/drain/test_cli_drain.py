@@ -38,12 +38,33 @@ def sim(tmp: Path, *extra: str) -> list[str]:
 def test_dry_run_prints_the_plan_and_touches_nothing(tmp_path: Path) -> None:
     out = vg(tmp_path, *sim(tmp_path, "--dry-run", "--json"))
     assert out.returncode == 0, out.stderr
-    plan = json.loads(out.stdout)
+    doc = json.loads(out.stdout)
+    plan = doc["moves"]
     assert [p["vm"] for p in plan] == [f"app-{i:03d}" for i in range(1, 7)]
     assert all(p["dest"] and p["problems"] == [] for p in plan)
+    # Nothing recorded yet: a probe of one, then growth up to vCenter's per-host limit.
+    assert doc["start"] == {"probe": 1, "then": None, "ceiling": 8, "recorded": None}
     world = sqlite3.connect(tmp_path / "home" / "sim-enterprise.db")
     assert world.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 0
     assert not (tmp_path / "home" / "vvolguard.db").exists()  # no journal, no store
+    text = vg(tmp_path, *sim(tmp_path, "--dry-run"))
+    assert "Starts with a probe of 1, then grows while calm (at most 8)" in " ".join(text.stdout.split())
+
+
+def test_the_dry_run_places_every_vm_where_the_drain_then_moves_it(tmp_path: Path) -> None:
+    """The plan counts the moves it has planned as the drain counts moves in flight, so on a
+    calm provider both give every VM the same destination (12 VMs over 3 destinations: a plan
+    that ignored its own moves would send them all to the first)."""
+    args = ["drain", "--simulate", "enterprise", "--host", "esx01", "--sim-vms", "12"]
+    plan = json.loads(vg(tmp_path, *args, "--dry-run", "--json").stdout)["moves"]
+    planned = {p["id"]: p["dest"] for p in plan}
+    assert len(set(planned.values())) == 3
+    run = vg(tmp_path, *args, "--json")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["failed_tasks"] == 0
+    world = sqlite3.connect(tmp_path / "home" / "sim-enterprise.db")
+    moved = dict(world.execute("SELECT vm_id, dst FROM relocations").fetchall())
+    assert moved == planned
 
 
 def test_drain_records_the_limit_and_the_next_drain_starts_from_it(tmp_path: Path) -> None:
@@ -58,12 +79,17 @@ def test_drain_records_the_limit_and_the_next_drain_starts_from_it(tmp_path: Pat
     row = rows[0]
     assert (row["vcenter"], row["host"], row["provider"]) == ("sim:enterprise", "esx01.vvol.lab", "pure-ct0")
     assert row["safe_limit"] == doc["safe_limit"] and row["migrated"] == 6
+    # A calm provider never pushed back: the record says it is a lower bound, with evidence.
+    assert row["kind"] == doc["limit_kind"] == "lower-bound"
+    assert row["migrations_at_limit"] >= 1 and row["seconds_at_limit"] > 0
     table = vg(tmp_path, "limits")
-    assert "esx01" in table.stdout and "pure-ct0" in table.stdout
+    shown = " ".join(table.stdout.split())
+    assert "esx01" in shown and "pure-ct0" in shown and "not probed beyond" in shown
     # A second host of a fresh world: the store's knowledge is announced and used.
     second = vg(tmp_path, *sim(tmp_path, "--sim-world", str(tmp_path / "w2.db")))
     assert second.returncode == 0, second.stderr
-    assert f"starting from the operational limit found last time: {row['safe_limit']}" in second.stderr
+    said = " ".join(second.stderr.split())
+    assert f"starts with a probe of 1, then {row['safe_limit']} in flight: the limit recorded on" in said
 
 
 def test_max_and_unknown_profile_and_policy_are_reported_plainly(tmp_path: Path) -> None:

@@ -10,14 +10,14 @@ import pytest
 from vvolguard.drain.backends.simulated import SimulatedBackend
 from vvolguard.drain.controller import DrainController, DrainOptions, plan_drain
 from vvolguard.drain.journal import Journal, VmState
-from vvolguard.drain.limits import AIMDLimit, FixedLimit, Limit
+from vvolguard.drain.limits import Admission, make_limit
 
 SOURCE = "esx01.vvol.lab"
 
 
 def drain(
     backend: SimulatedBackend,
-    limit: Limit,
+    limit: Admission,
     journal_path: Path | str = ":memory:",
     **opts: object,
 ):
@@ -37,7 +37,7 @@ def overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
 
 def test_adaptive_drain_empties_the_host_and_never_exceeds_max() -> None:
     backend = SimulatedBackend.open(None, profile="midrange", vms=16, seed=3)
-    _, result, journal = drain(backend, AIMDLimit(8), max_inflight=3)
+    _, result, journal = drain(backend, make_limit("aimd", 8), max_inflight=3)
     assert result.complete and len(result.moved) == 16 and not result.left
     assert backend.world.vms_on(SOURCE) == []
     assert result.ceiling == 3
@@ -54,9 +54,9 @@ def test_adaptive_drain_empties_the_host_and_never_exceeds_max() -> None:
 
 def test_maintenance_mode_style_fixed_8_fails_where_adaptive_does_not() -> None:
     fixed = SimulatedBackend.open(None, profile="slow-entry", vms=16, seed=1)
-    _, r_fixed, _ = drain(fixed, FixedLimit(8), cooldown=60.0, spacing=0.0)
+    _, r_fixed, _ = drain(fixed, make_limit("fixed", 8, fixed=8), cooldown=60.0, spacing=0.0)
     adaptive = SimulatedBackend.open(None, profile="slow-entry", vms=16, seed=1)
-    _, r_adaptive, _ = drain(adaptive, AIMDLimit(8), cooldown=60.0)
+    _, r_adaptive, _ = drain(adaptive, make_limit("aimd", 8), cooldown=60.0)
     assert r_fixed.failed_tasks > 0  # the KB 318662 storm
     assert r_adaptive.failed_tasks == 0
     assert len(r_adaptive.moved) == 16
@@ -66,7 +66,7 @@ def test_failed_vms_are_retried_alone_after_the_cooldown_then_left_in_place() ->
     backend = SimulatedBackend.open(None, profile="midrange", vms=4, seed=2)
     # Every switchover to any destination fails (a cause outside the control plane).
     backend.world.faults.switchover_hosts = set(backend.world.hosts)
-    _, result, journal = drain(backend, FixedLimit(4), cooldown=90.0)
+    _, result, journal = drain(backend, make_limit("fixed", 8, fixed=4), cooldown=90.0)
     assert sorted(name for name, _ in result.left) == ["app-001", "app-002", "app-003", "app-004"]
     assert all("failed 2 times" in why for _, why in result.left)
     assert result.failed_tasks == 8
@@ -90,7 +90,7 @@ def test_checkrelocate_problems_leave_the_vm_and_report_why() -> None:
     moves = plan_drain(backend, DrainOptions(source=SOURCE))
     assert [m.problems != () for m in moves] == [False, True, False]
     assert backend.task_rows() == []  # the plan touched nothing
-    _, result, _ = drain(backend, AIMDLimit(8))
+    _, result, _ = drain(backend, make_limit("aimd", 8))
     assert result.left and result.left[0][0] == "app-002" and "CD-ROM" in result.left[0][1]
     assert len(result.moved) == 2
 
@@ -109,7 +109,7 @@ def test_resume_adopts_a_task_submitted_just_before_a_crash(tmp_path: Path) -> N
     backend.close()
 
     backend2 = SimulatedBackend.open(world)
-    _, result, _ = drain(backend2, AIMDLimit(8), journal_path=jpath)
+    _, result, _ = drain(backend2, make_limit("aimd", 8), journal_path=jpath)
     assert result.resumed and len(result.moved) == 3
     moved = [vm for vm, *_ in backend2.relocations()]
     assert sorted(moved) == ["vm-1001", "vm-1002", "vm-1003"]
@@ -118,9 +118,9 @@ def test_resume_adopts_a_task_submitted_just_before_a_crash(tmp_path: Path) -> N
 
 def test_known_safe_limit_speeds_up_the_next_drain() -> None:
     cold = SimulatedBackend.open(None, profile="enterprise", vms=16, seed=4)
-    _, r_cold, _ = drain(cold, AIMDLimit(8))
+    _, r_cold, _ = drain(cold, make_limit("aimd", 8))
     warm = SimulatedBackend.open(None, profile="enterprise", vms=16, seed=4)
-    _, r_warm, _ = drain(warm, AIMDLimit(8, known_safe=r_cold.safe_limit))
+    _, r_warm, _ = drain(warm, make_limit("aimd", 8, known_safe=r_cold.safe_limit))
     assert r_cold.safe_limit and r_cold.safe_limit >= 2
     assert r_warm.failed_tasks == 0
     # after the probe it jumps to the known limit instead of climbing 1, 2, 3...
@@ -129,8 +129,6 @@ def test_known_safe_limit_speeds_up_the_next_drain() -> None:
 
 @pytest.mark.parametrize("policy", ["aimd", "gradient"])
 def test_both_adaptive_policies_run_the_same_controller(policy: str) -> None:
-    from vvolguard.drain.limits import make_limit
-
     backend = SimulatedBackend.open(None, profile="enterprise", vms=8, seed=1)
     _, result, _ = drain(backend, make_limit(policy, 8))
     assert len(result.moved) == 8 and result.failed_tasks == 0
@@ -141,7 +139,7 @@ def test_failures_that_name_another_cause_do_not_count_as_vasa_pressure() -> Non
     path, not the provider. It is retried like any failure, but it does not cut the wave."""
     backend = SimulatedBackend.open(None, profile="midrange", vms=12, seed=2)
     backend.world.faults.switchover_fail_rate = 0.25
-    controller, result, _ = drain(backend, AIMDLimit(8), cooldown=60.0)
+    controller, result, _ = drain(backend, make_limit("aimd", 8), cooldown=60.0)
     assert result.failed_tasks > 0
     counts = controller.monitor.counts
     assert counts["migration failed outside the VASA control plane"] == result.failed_tasks

@@ -1,5 +1,5 @@
-"""The limit algorithms: probe of 1, additive growth when calm, cut and hold on pressure,
-re-probe after back-off, never above the ceiling."""
+"""The limit algorithms and the admission beside them: probe of 1, growth when calm, cut and
+hold on pressure, re-probe after back-off, never above the ceiling; explicit phases."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vvolguard.drain.limits import (
+    Admission,
     AIMDLimit,
     Completion,
-    FixedLimit,
     GradientLimit,
     Observation,
+    Phase,
+    Sample,
     make_limit,
 )
 from vvolguard.drain.signal import PressureLevel, PressureSignal
@@ -24,6 +26,18 @@ def calm(acks: int, at: float = 0.0) -> PressureSignal:
     return PressureSignal(calm_ops=acks, at=at)
 
 
+def aimd(ceiling: int = 8, *, backoff: float = 0.5, **kw: object) -> Admission:
+    return Admission(AIMDLimit(ceiling, backoff=backoff), **kw)  # type: ignore[arg-type]
+
+
+def opened(algorithm: AIMDLimit | GradientLimit, limit: int) -> Admission:
+    """An admission past its probe, at ``limit`` (a remembered level, reached after one ack)."""
+    adm = Admission(algorithm, known_safe=limit)
+    adm.update(Observation(0, 1, calm(1)))
+    assert adm.phase is Phase.GROW and adm.limit == limit
+    return adm
+
+
 def congested(episode: int = 1, acks: int = 0) -> PressureSignal:
     return PressureSignal(
         level=PressureLevel.CONGESTED, reasons=("no free connections to VP",), episode=episode, calm_ops=acks
@@ -31,12 +45,12 @@ def congested(episode: int = 1, acks: int = 0) -> PressureSignal:
 
 
 def test_aimd_starts_with_a_probe_of_one_then_grows_additively() -> None:
-    lim = AIMDLimit(ceiling=8)
-    assert lim.allowed() == 1 and lim.probing
+    lim = aimd()
+    assert lim.allowed() == 1 and lim.phase is Phase.PROBE
     lim.update(Observation(0, 1, calm(0)))
     assert lim.allowed() == 1  # nothing calm seen yet: still probing
     lim.update(Observation(1, 1, calm(1)))  # the probe's swap vVol was created calmly
-    assert not lim.probing and lim.allowed() == 1
+    assert lim.phase is Phase.GROW and lim.allowed() == 1
     lim.update(Observation(2, 1, calm(2)))
     assert lim.allowed() == 2
     lim.update(Observation(3, 2, calm(3)))
@@ -44,7 +58,7 @@ def test_aimd_starts_with_a_probe_of_one_then_grows_additively() -> None:
 
 
 def test_aimd_does_not_grow_when_the_limit_is_not_used() -> None:
-    lim = AIMDLimit(ceiling=8)
+    lim = aimd()
     lim.update(Observation(1, 1, calm(1)))
     for i in range(2, 10):
         lim.update(Observation(i, 0, calm(i)))
@@ -52,7 +66,7 @@ def test_aimd_does_not_grow_when_the_limit_is_not_used() -> None:
 
 
 def test_aimd_cuts_multiplicatively_holds_and_reprobes() -> None:
-    lim = AIMDLimit(ceiling=8, backoff=0.5, release_jitter=0.0)
+    lim = aimd(backoff=0.5, release_jitter=0.0)
     lim.update(Observation(0, 1, calm(1)))
     acks = 1
     for i in range(10):
@@ -60,61 +74,62 @@ def test_aimd_cuts_multiplicatively_holds_and_reprobes() -> None:
         lim.update(Observation(i, lim.limit, calm(acks)))
     assert lim.limit == 8
     lim.update(Observation(20, 8, congested(1, acks)))
-    assert lim.limit == 4 and lim.holding and lim.allowed() == 0
-    assert "no free connections" in lim.state
+    assert lim.limit == 4 and lim.phase is Phase.HOLD and lim.allowed() == 0
+    assert "no free connections" in lim.state.reason
     # The same episode seen again does not cut again.
     lim.update(Observation(21, 8, congested(1, acks)))
     assert lim.limit == 4 and lim.allowed() == 0
-    # Signals clear: one probe first, then back to the cut limit.
+    # Signals clear with 3 of ours still in flight: they are the probe; on at the cut limit.
     lim.update(Observation(60, 3, calm(acks)))
-    assert not lim.holding and lim.allowed() == 1
-    lim.update(Observation(61, 1, calm(acks + 1)))
-    assert lim.allowed() == 4
+    assert lim.phase is Phase.GROW and lim.allowed() == 4 and "resumed at 4" in lim.state.reason
+    # Another episode, waited out until nothing of ours runs: a probe of one first.
+    lim.update(Observation(70, 4, congested(2, acks)))
+    assert lim.limit == 2 and lim.phase is Phase.HOLD
+    lim.update(Observation(100, 0, calm(acks)))
+    assert lim.phase is Phase.PROBE and lim.allowed() == 1
+    lim.update(Observation(101, 1, calm(acks + 1)))
+    assert lim.allowed() == 2
 
 
 def test_a_failed_task_counts_as_congestion_even_without_log_signals() -> None:
-    lim = AIMDLimit(ceiling=8)
-    lim._limit = 6.0
-    lim.probing = False
+    lim = opened(AIMDLimit(8), 6)
     lim.update(Observation(5, 5, CALM, (Completion("vm-1", 30.0, ok=False),)))
-    assert lim.limit == 3 and lim.holding
+    assert lim.limit == 3 and lim.phase is Phase.HOLD and lim.state.reason == "task failed"
 
 
 @pytest.mark.parametrize("limit", [AIMDLimit, GradientLimit])
 def test_a_failure_with_a_cause_outside_the_control_plane_does_not_cut(limit: type) -> None:
     """ "Destination failed to resume" is the data path: cutting the wave would not help it."""
-    lim = limit(ceiling=8)
-    lim._limit = 6.0
-    lim.probing = False
+    lim = opened(limit(8), 6)
     elsewhere = Completion("vm-1", 30.0, ok=False, pressure=False)
     lim.update(Observation(5, 5, PressureSignal(level=PressureLevel.WARM, calm_ops=3), (elsewhere,)))
-    assert lim.limit == 6 and not lim.holding
+    assert lim.limit == 6 and lim.phase is Phase.STEADY
 
 
 def test_warm_stops_growth_without_cutting() -> None:
-    lim = AIMDLimit(ceiling=8)
+    lim = aimd()
     lim.update(Observation(0, 1, calm(1)))
     warm = PressureSignal(level=PressureLevel.WARM, reasons=("create 2.0×",), calm_ops=5)
     lim.update(Observation(1, 1, warm))
     lim.update(Observation(2, 1, PressureSignal(level=PressureLevel.WARM, calm_ops=9)))
-    assert lim.limit == 1 and not lim.holding
+    assert lim.limit == 1 and lim.phase is Phase.STEADY
 
 
 def test_known_safe_limit_is_where_growth_starts_after_the_probe() -> None:
-    lim = AIMDLimit(ceiling=8, known_safe=5)
+    lim = aimd(known_safe=5)
     assert lim.allowed() == 1
     lim.update(Observation(0, 1, calm(1)))
     assert lim.allowed() == 5
 
 
 def test_known_safe_is_capped_by_the_ceiling() -> None:
-    lim = AIMDLimit(ceiling=3, known_safe=7)
+    lim = aimd(3, known_safe=7)
     lim.update(Observation(0, 1, calm(1)))
     assert lim.allowed() == 3
 
 
 def test_gradient_grows_with_headroom_and_cuts_on_latency() -> None:
-    lim = GradientLimit(ceiling=8)
+    lim = Admission(GradientLimit(8))
     lim.update(Observation(0, 1, calm(1)))
     for i in range(2, 6):
         lim.update(Observation(i, lim.limit, calm(i)))
@@ -124,13 +139,33 @@ def test_gradient_grows_with_headroom_and_cuts_on_latency() -> None:
         level=PressureLevel.CONGESTED, reasons=("x",), episode=1, latency_ratio=4.0, calm_ops=2
     )
     lim.update(Observation(2, grown, high))
-    assert lim.limit < grown and lim.holding
+    assert lim.limit < grown and lim.phase is Phase.HOLD
+
+
+def test_gradient_grows_less_when_creates_slow_down() -> None:
+    """The latency gradient: the same calm event grows the limit less at twice the floor
+    latency than at the floor."""
+    floor, slow = GradientLimit(8, 2), GradientLimit(8, 2)
+    floor.on_sample(Sample(inflight=2, calm=1, latency_ratio=1.0))
+    slow.on_sample(Sample(inflight=2, calm=1, latency_ratio=3.0))
+    assert floor._limit > slow._limit and floor._limit > 2
+
+
+def test_a_failure_caps_growth_below_its_level() -> None:
+    lim = opened(AIMDLimit(8), 6)
+    lim.update(Observation(5, 4, CALM, (Completion("vm-1", 30.0, ok=False),)))  # failed at 5
+    lim.update(Observation(60, 0, calm(9)))
+    lim.update(Observation(200, 0, calm(9)))  # released: a probe, then the cut limit
+    lim.update(Observation(201, 1, calm(10)))
+    for i in range(20):
+        lim.update(Observation(210 + i, lim.allowed(), calm(11 + i)))
+    assert lim.limit > 4 and lim.allowed() == 4  # the limit grew; admission stays below 5
 
 
 def test_fixed_limit_ignores_pressure() -> None:
-    lim = FixedLimit(8)
+    lim = make_limit("fixed", 8, fixed=8)
     lim.update(Observation(0, 8, congested()))
-    assert lim.allowed() == 8 and not lim.holding
+    assert lim.allowed() == 8 and lim.phase is Phase.FIXED
 
 
 def test_make_limit_rejects_unknown_policy() -> None:
@@ -162,41 +197,52 @@ def test_limit_always_within_one_and_ceiling(ceiling, events, policy) -> None:
 
 
 def test_release_after_a_hold_waits_a_jittered_moment() -> None:
-    lim = AIMDLimit(ceiling=8, release_jitter=20.0, seed=7)
+    lim = aimd(release_jitter=20.0, seed=7)
     lim.update(Observation(0, 1, calm(1)))
-    lim.update(Observation(1, 1, congested(1, 1)))
-    assert lim.holding
-    lim.update(Observation(40, 1, calm(1)))
+    lim.update(Observation(1, 2, congested(1, 1)))  # two of ours in flight: our episode
+    assert lim.phase is Phase.HOLD
+    lim.update(Observation(40, 0, calm(1)))
     waited = lim._release_at
     assert waited is not None and 40 <= waited <= 60
-    assert lim.holding and lim.allowed() == 0
-    lim.update(Observation(waited + 0.1, 1, calm(1)))
-    assert not lim.holding and lim.allowed() == 1  # a probe of one
+    assert lim.phase is Phase.HOLD and lim.allowed() == 0 and "waiting" in lim.state.reason
+    lim.update(Observation(waited + 0.1, 0, calm(1)))
+    assert lim.phase is Phase.PROBE and lim.allowed() == 1  # a probe of one
+
+
+def test_an_episode_that_began_with_one_of_ours_in_flight_is_waited_out_sooner() -> None:
+    """Someone else's pressure: the release wait and the idle hold are a third as long."""
+    ours, theirs = aimd(release_jitter=30.0, seed=3), aimd(release_jitter=30.0, seed=3)
+    for lim, inflight in ((ours, 2), (theirs, 1)):
+        lim.update(Observation(0, 1, calm(1)))
+        lim.update(Observation(1, inflight, congested(1, 1)))
+        lim.update(Observation(40, 0, calm(1)))
+    assert ours._release_at is not None and theirs._release_at is not None
+    assert theirs._release_at - 40 == pytest.approx((ours._release_at - 40) / 3)
 
 
 def test_pressure_that_persists_with_nothing_in_flight_is_not_ours() -> None:
-    lim = AIMDLimit(ceiling=8, max_idle_hold=60.0)
+    lim = aimd(max_idle_hold=60.0)
     lim.update(Observation(0, 1, calm(1)))
-    lim.update(Observation(1, 1, congested(1, 1)))
+    lim.update(Observation(1, 2, congested(1, 1)))  # our episode: two in flight
     assert lim.allowed() == 0
     lim.update(Observation(10, 0, congested(1, 1)))  # our last migration finished
     lim.update(Observation(69, 0, congested(1, 1)))
     assert lim.allowed() == 0
     lim.update(Observation(71, 0, congested(1, 1)))
-    assert lim.allowed() == 1 and "nothing in flight" in lim.state
+    assert lim.allowed() == 1 and "nothing in flight" in lim.state.reason
     # The lone probe runs; the same external pressure does not cut or stop it.
     lim.update(Observation(73, 1, congested(1, 1)))
-    assert lim.limit >= 1 and "external" in lim.state
+    assert lim.allowed() == 1 and lim.phase is Phase.PROBE and "external" in lim.state.reason
 
 
 def test_a_full_provider_queue_pauses_new_submissions_without_a_cut() -> None:
-    lim = AIMDLimit(ceiling=8)
+    lim = aimd()
     lim.update(Observation(0, 1, calm(1)))
     lim.update(Observation(1, 1, calm(2)))
     before = lim.limit
     busy = PressureSignal(level=PressureLevel.WARM, reasons=("provider busy",), calm_ops=2, gate=True)
     lim.update(Observation(2, 2, busy))
-    assert lim.allowed() == 0 and lim.limit == before and not lim.holding
-    assert lim.state.startswith("pause")
+    assert lim.allowed() == 0 and lim.limit == before and lim.phase is Phase.PAUSE
+    assert str(lim.state).startswith("pause: provider busy")
     lim.update(Observation(40, 2, calm(2)))
-    assert lim.allowed() == before
+    assert lim.allowed() == before and lim.phase is Phase.GROW

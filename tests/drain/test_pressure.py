@@ -181,3 +181,44 @@ def test_lines_split_across_reads_are_parsed_once() -> None:
     for i in range(0, len(data), 7):
         mon.feed_bytes("esx-03", data[i : i + 7])
     assert mon.calm_ops == 2
+
+
+def test_with_one_of_ours_in_flight_the_latency_is_the_new_floor() -> None:
+    """A provider that slowed down for everyone: creates measured with one migration of ours in
+    flight move the baseline (BBR re-measures its min RTT); with three in flight they do not,
+    so our own queueing still reads as WARM."""
+    signals = {}
+    for inflight in (1, 3):
+        clock = FakeClock()
+        mon = PressureMonitor(clock)
+        mon.note_inflight(inflight)
+        mon.feed_bytes("esx-03", create_ok(1, 4000, "esxi7"))
+        for seq in range(2, 12):
+            mon.feed_bytes("esx-03", create_ok(seq, 9000, "esxi7"))
+        signals[inflight] = mon.signal()
+    assert signals[1].level is PressureLevel.CALM and signals[1].latency_ratio < 1.1
+    assert signals[3].level is PressureLevel.WARM and "calm baseline" in signals[3].reason
+
+
+def test_busy_answers_at_the_providers_own_floor_only_stop_growth() -> None:
+    """Busy answers that came as often with one of ours in flight are someone else's load: no
+    pause, no hold; with many more of them than that floor, they are ours again."""
+    from vvolguard.sim.evidence.vvold import msg_retry
+
+    clock = FakeClock()
+    mon = PressureMonitor(clock)
+    mon.note_inflight(1)
+    for seq in range(1, 11):
+        mon.feed_bytes("esx-03", line("esxi7", "info", msg_issue(seq, "bindVirtualVolume", VP, 1, 5)))
+        if seq % 3 == 0:
+            mon.feed_bytes(
+                "esx-03",
+                line("esxi7", "warning", msg_retry(seq, "bindVirtualVolume", "PROVIDER_BUSY", 400, 2, 3)),
+            )
+    clock.t += 31.0  # the early ones (before the floor was known) no longer gate
+    mon.feed_bytes(
+        "esx-03", line("esxi7", "warning", msg_retry(20, "bindVirtualVolume", "PROVIDER_BUSY", 400, 2, 3))
+    )
+    sig = mon.signal()
+    assert sig.level is PressureLevel.WARM and not sig.gate and mon.external_busy >= 1
+    assert "provider busy for others too" in sig.reason

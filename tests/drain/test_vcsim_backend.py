@@ -23,7 +23,7 @@ from vvolguard.drain.backends.base import Backend, TaskState, is_pressure_failur
 from vvolguard.drain.backends.vsphere import VSphereBackend, VSphereError, connect
 from vvolguard.drain.controller import DrainController, DrainOptions
 from vvolguard.drain.journal import Journal, VmState
-from vvolguard.drain.limits import AIMDLimit, GradientLimit, make_limit
+from vvolguard.drain.limits import Admission, AIMDLimit, GradientLimit, make_limit
 from vvolguard.drain.pressure import PressureMonitor, Thresholds
 from vvolguard.evidence.vvold import VvoldStream
 
@@ -219,7 +219,7 @@ def test_the_drain_controller_empties_the_host_through_the_python_api(
     monitor = PressureMonitor(b.clock, Thresholds(clear_after=0.8))  # scaled down like the moves
     # The limit's waits scaled down like the simulator's relocations (seconds, not minutes).
     kind = {"aimd": AIMDLimit, "gradient": GradientLimit}[policy]
-    limit = kind(b.host_limit(SOURCE), release_jitter=0.3, max_idle_hold=5.0)
+    limit = Admission(kind(b.host_limit(SOURCE)), release_jitter=0.3, max_idle_hold=5.0)
     controller = DrainController(b, journal, limit, options, monitor=monitor)
     result = controller.run()
     b.close()

@@ -18,7 +18,9 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -203,17 +205,18 @@ def drain_command(
             poll_interval=poll,
             **({} if spacing is None else {"spacing": spacing}),
         )
+        start = _start(store_file, backend, host, max_inflight)
         if dry_run:
-            _print_plan(out, backend, options, as_json)
+            _print_plan(out, backend, options, start, as_json)
             raise typer.Exit(EXIT_OK)
 
         store = store_mod.Store(store_file)
-        provider = backend.provider_of(host)
-        known = store.known_limit(backend.endpoint, host, provider)
-        ceiling = max(1, min(backend.host_limit(host), max_inflight or 10**6))
+        provider = start.provider
         # The wait after an episode clears scales with the clear window (20 s for the default 30 s).
         jitter = None if clear_after is None else clear_after * 2 / 3
-        limit = make_limit(policy, ceiling, known_safe=known, fixed=fixed, release_jitter=jitter)
+        limit = make_limit(
+            policy, start.ceiling, known_safe=start.known_safe, fixed=fixed, release_jitter=jitter
+        )
         journal, resumed = Journal.open(
             journal_path or store_file,
             endpoint=backend.endpoint,
@@ -225,8 +228,7 @@ def drain_command(
         sources += _log_sources(vvold_log, ssh, ssh_user, ssh_known_hosts, ssh_no_host_key_check, err)
         if resumed:
             warn(err, f"resuming drain run {journal.run_id} of {host}")
-        if known:
-            print_line(err, f"starting from the operational limit found last time: {known}")
+        print_line(err, start.line)
         monitor = PressureMonitor(
             backend.clock, None if clear_after is None else Thresholds(clear_after=clear_after)
         )
@@ -246,20 +248,11 @@ def drain_command(
         for src in sources:
             src.close()
         if not result.interrupted:
-            safe = result.safe_limit or 1
-            store.record_limit(
-                store_mod.ObservedLimit(
-                    vcenter=backend.endpoint,
-                    host=host,
-                    provider=provider,
-                    safe_limit=safe,
-                    ceiling=result.ceiling,
-                    migrated=len(result.moved),
-                    failed=result.failed_tasks,
-                    congestion_episodes=result.episodes,
-                    observed_at=store_mod.utcnow_iso(),
-                )
-            )
+            record = _record(result, start.previous, backend.endpoint, host, provider)
+            if record is None:
+                warn(err, "no concurrency level ran clean: no operational limit recorded")
+            else:
+                store.record_limit(record)
         for note in getattr(backend, "notes", ()) or ():
             warn(err, f"note: {note}")
         if enter_maintenance and not result.interrupted and not result.left:
@@ -357,17 +350,115 @@ def _stop_on_ctrl_c(stop: threading.Event, err: Console) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _print_plan(out: Console, backend, options, as_json: bool) -> None:
+@dataclass(frozen=True)
+class _Start:
+    """How a drain of this host will start, from the store: the same for the run and its plan."""
+
+    provider: str
+    ceiling: int
+    known_safe: int | None
+    previous: Any  # store.ObservedLimit | None
+    line: str
+
+
+def _start(store_file: Path, backend: Any, host: str, max_inflight: int | None) -> _Start:
+    """The recorded limit (if any) decides the start. A *bounded* record also caps the drain
+    at its safe level: a higher level caused pressure there, and the runbook's tested limit
+    stands until the provider, firmware or architecture changes. A lower bound is where growth
+    resumes. A row from an older version (the peak under which some migration succeeded) is
+    shown by ``limits`` but not trusted as a start."""
+    from vvolguard.store import Store
+
+    provider = backend.provider_of(host)
+    ceiling = max(1, min(backend.host_limit(host), max_inflight or 10**6))
+    previous = None
+    if store_file.exists():  # a dry run must not create the store
+        store = Store(store_file)
+        try:
+            previous = store.known(backend.endpoint, host, provider)
+        finally:
+            store.close()
+    if previous is None or previous.kind == "legacy":
+        return _Start(
+            provider,
+            ceiling,
+            None,
+            None,
+            f"starts with a probe of 1, then grows while calm (at most {ceiling})",
+        )
+    known = min(previous.safe_limit, ceiling)
+    if previous.kind == "bounded":
+        ceiling = known
+        line = (
+            f"starts with a probe of 1, then {known} in flight: the limit recorded on "
+            f"{previous.observed_at} ({previous.describe()}); not above it"
+        )
+    else:
+        line = (
+            f"starts with a probe of 1, then {known} in flight: the limit recorded on "
+            f"{previous.observed_at} ({previous.describe()}); grows beyond while calm (at most {ceiling})"
+        )
+    return _Start(provider, ceiling, known, previous, line)
+
+
+def _record(result: Any, previous: Any, endpoint: str, host: str, provider: str) -> Any:
+    """The row to store for this drain, or ``None`` when no level was proven clean.
+
+    A drain capped by a bounded record that ran clean up to the cap proved the safe level again
+    but could not test the bound: the bound (and its reason) is carried over, so the next drain
+    is capped too instead of probing the failing level again."""
+    from vvolguard.drain.ledger import LimitKind
+    from vvolguard.store import ObservedLimit, utcnow_iso
+
+    found = result.limit_found
+    if found is None:
+        return None
+    kind, bound, reason = found.kind, found.bound, found.bound_reason
+    if (
+        kind is LimitKind.LOWER_BOUND
+        and previous is not None
+        and previous.kind == "bounded"
+        and found.level >= min(previous.safe_limit, result.ceiling)
+    ):
+        kind, bound = LimitKind.BOUNDED, previous.bound
+        reason = f"drain of {previous.observed_at}: {previous.bound_reason}"
+    return ObservedLimit(
+        vcenter=endpoint,
+        host=host,
+        provider=provider,
+        safe_limit=found.level,
+        ceiling=result.ceiling,
+        migrated=len(result.moved),
+        failed=result.failed_tasks,
+        congestion_episodes=result.episodes,
+        observed_at=utcnow_iso(),
+        kind=str(kind),
+        bound=bound,
+        bound_reason=reason,
+        seconds_at_limit=round(found.seconds, 1),
+        migrations_at_limit=found.migrations,
+    )
+
+
+def _print_plan(out: Console, backend: Any, options: Any, start: _Start, as_json: bool) -> None:
     from vvolguard.drain.controller import plan_drain
 
     moves = plan_drain(backend, options)
     if as_json:
         out.print_json(
             json.dumps(
-                [
-                    {"vm": m.vm.name, "id": m.vm.id, "dest": m.dest, "problems": list(m.problems)}
-                    for m in moves
-                ]
+                {
+                    "moves": [
+                        {"vm": m.vm.name, "id": m.vm.id, "dest": m.dest, "problems": list(m.problems)}
+                        for m in moves
+                    ],
+                    "start": {
+                        "probe": 1,
+                        "then": start.known_safe,
+                        "ceiling": min(start.ceiling, options.max_inflight or start.ceiling),
+                        "recorded": start.previous.describe() if start.previous else None,
+                    },
+                }
             )
         )
         return
@@ -380,10 +471,12 @@ def _print_plan(out: Console, backend, options, as_json: bool) -> None:
     for m in moves:
         table.add_row(m.vm.name, m.dest or "-", "; ".join(m.problems) or "ok")
     out.print(table)
-    ceiling = backend.host_limit(options.source)
-    if options.max_inflight:
-        ceiling = min(ceiling, options.max_inflight)
-    out.print(f"{len(moves)} VMs; at most {ceiling} at once; starts with a probe of 1.")
+    out.print(
+        f"{len(moves)} VMs, in this order; destinations as the drain places them while no "
+        "destination's vvold.log shows pressure (one that does gets no new move while a calmer "
+        f"one can take it). {start.line[0].upper()}{start.line[1:]}.",
+        markup=False,
+    )
 
 
 def _print_result(out: Console, result, as_json: bool) -> None:
@@ -396,6 +489,9 @@ def _print_result(out: Console, result, as_json: bool) -> None:
         "seconds": round(result.makespan, 1),
         "ceiling": result.ceiling,
         "safe_limit": result.safe_limit,
+        "limit_kind": str(result.limit_found.kind) if result.limit_found else None,
+        "limit": result.limit_found.describe() if result.limit_found else None,
+        "diverted": result.diverted,
         "congestion_episodes": result.episodes,
         "interrupted": result.interrupted,
     }
@@ -404,7 +500,12 @@ def _print_result(out: Console, result, as_json: bool) -> None:
         return
     out.print(
         f"moved {doc['moved']}, left {len(result.left)}, failed tasks {result.failed_tasks}, "
-        f"{doc['seconds']} s, operational limit {result.safe_limit or '-'} of {result.ceiling}"
+        f"{doc['seconds']} s, ceiling {result.ceiling}",
+        markup=False,
     )
+    if result.limit_found:
+        out.print(f"operational limit: {result.limit_found.describe()}", markup=False)
+    else:
+        out.print("operational limit: none proven (no level ran clean)", markup=False)
     for name, reason in result.left:
         warn(out, f"  left in place: {name}: {reason}")

@@ -14,11 +14,16 @@ from pathlib import Path
 import typer
 
 from vvolguard.cli.console import make_console
+from vvolguard.store import ObservedLimit
 
 
 def register(app: typer.Typer) -> None:
     app.command(
-        "limits", help="List the safe concurrency each drain observed, per vCenter, host and provider."
+        "limits",
+        help=(
+            "List the safe concurrency each drain observed, per vCenter, host and provider: a tested "
+            "limit (a level above it caused pressure) or a lower bound (ran clean, not probed beyond)."
+        ),
     )(limits_command)
 
 
@@ -48,18 +53,18 @@ def limits_command(
     from rich.table import Table
 
     table = Table(title=f"observed operational limits ({path})")
-    for col in ("vCenter", "host", "provider", "safe", "ceiling", "migrated", "failed", "episodes", "when"):
-        table.add_column(
-            col,
-            justify="right" if col in ("safe", "ceiling", "migrated", "failed", "episodes") else "left",
-            overflow="fold",
-        )
+    numeric = ("safe", "ceiling", "migrated", "failed", "episodes")
+    columns = ("vCenter", "host", "provider", "safe", "kind", "evidence", "ceiling", "migrated", "failed")
+    for col in (*columns, "episodes", "when"):
+        table.add_column(col, justify="right" if col in numeric else "left", overflow="fold")
     for r in rows:
         table.add_row(
             r.vcenter,
             r.host,
             r.provider,
             str(r.safe_limit),
+            _kind(r),
+            _evidence(r),
             str(r.ceiling),
             str(r.migrated),
             str(r.failed),
@@ -67,3 +72,21 @@ def limits_command(
             r.observed_at,
         )
     out.print(table)
+
+
+def _kind(r: ObservedLimit) -> str:
+    """Both kinds in words: a tested limit, or a lower bound nothing pushed back on."""
+    if r.kind == "bounded":
+        return f"tested: {r.bound} in flight caused pressure"
+    if r.kind == "lower-bound":
+        return f"lower bound: ran clean up to {r.safe_limit}, not probed beyond"
+    return "older record: peak in flight, may overstate"
+
+
+def _evidence(r: ObservedLimit) -> str:
+    if r.seconds_at_limit is None:
+        return "-"
+    text = f"{r.migrations_at_limit} migrations, {r.seconds_at_limit:.0f} s at {r.safe_limit}"
+    if r.kind == "bounded" and r.bound_reason:
+        text += f"; {r.bound_reason}"
+    return text

@@ -23,15 +23,17 @@ from dataclasses import dataclass, field, replace
 from vvolguard.drain.backends.base import (
     Backend,
     LogSource,
+    TaskOutcome,
     TaskState,
     VmRef,
-    failure_is_pressure,
     is_pressure_failure,
 )
 from vvolguard.drain.journal import Journal, VmEntry, VmState
-from vvolguard.drain.limits import Completion, Limit, Observation
+from vvolguard.drain.ledger import LevelLedger, LimitFinding
+from vvolguard.drain.limits import Admission, Completion, Observation
+from vvolguard.drain.placement import Placement
 from vvolguard.drain.pressure import PressureMonitor
-from vvolguard.drain.signal import PressureLevel, PressureSignal
+from vvolguard.drain.signal import PressureSignal
 
 #: Seconds between two submissions by default (see ``DrainOptions.spacing``).
 DEFAULT_SPACING = 4.0
@@ -46,6 +48,8 @@ class DrainOptions:
     * ``poll_interval``: how often tasks and logs are looked at. vCenter task polling every few
       seconds is cheap next to minute-long vMotions.
     * ``max_attempts``: a VM that fails this many times is left in place.
+    * ``destination_pressure``: place moves away from a destination whose vvold.log (when it is
+      tailed) shows pressure (``drain.placement``); off only to measure what it is worth.
     * ``spacing``: seconds between two submissions. The VASA-heavy part of a vMotion (vVol
       queries, the swap-vVol create, the binds) is its first seconds; migrations started in
       the same instant hit the provider in the same instant, and a burst is what overflows its
@@ -59,6 +63,7 @@ class DrainOptions:
     poll_interval: float = 2.0
     max_attempts: int = 2
     spacing: float = DEFAULT_SPACING
+    destination_pressure: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,17 +100,25 @@ class DrainResult:
     started: float = 0.0
     finished: float = 0.0
     ceiling: int = 0
-    #: The most migrations that ran at once while every one of them finished cleanly with no
-    #: congestion seen: the "operational limit" the runbook asks admins to document.
-    safe_limit: int | None = None
+    #: The highest concurrency at which nothing failed and no pressure was seen, with its
+    #: evidence (``drain.ledger``): the "operational limit" the runbook asks admins to document.
+    limit_found: LimitFinding | None = None
+    #: Moves sent elsewhere because their first-choice destination's vvold showed pressure.
+    diverted: int = 0
     peak_inflight: int = 0
     episodes: int = 0
     interrupted: bool = False
     limit_trace: list[tuple[float, int, int]] = field(default_factory=list)
+    #: Seconds spent in each admission phase (``limits.Phase``): where a slow drain's time went.
+    phase_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def makespan(self) -> float:
         return self.finished - self.started
+
+    @property
+    def safe_limit(self) -> int | None:
+        return self.limit_found.level if self.limit_found else None
 
     @property
     def complete(self) -> bool:
@@ -119,7 +132,7 @@ class DrainController:
         self,
         backend: Backend,
         journal: Journal,
-        limit: Limit,
+        limit: Admission,
         options: DrainOptions,
         *,
         monitor: PressureMonitor | None = None,
@@ -141,35 +154,40 @@ class DrainController:
         self.stop = stop or threading.Event()
         self.resumed = resumed
         host_limit = backend.host_limit(options.source)
-        self.ceiling = max(1, min(host_limit, options.max_inflight or host_limit))
+        # Never above vCenter's per-host limit, --max, or the limit's own ceiling (a fixed
+        # limit, or a recorded bound that caps this drain).
+        self.ceiling = max(1, min(host_limit, options.max_inflight or host_limit, limit.ceiling))
         if limit.ceiling > self.ceiling:
             limit.ceiling = self.ceiling
         self._inflight: dict[str, VmEntry] = {}  # vm_id -> entry with task id
         self._retry_inflight: str | None = None
         self._completions: list[Completion] = []
         self._submitted_at: dict[str, float] = {}
-        #: Per VM in flight: the most migrations in flight at once during its flight, and
-        #: whether no congestion was seen meanwhile. A clean success proves that concurrency.
-        self._flight: dict[str, tuple[int, bool]] = {}
-        self._proven_safe: int | None = None
+        self.ledger = LevelLedger()
+        self._marks_seen = 0
+        self._episode_seen = 0
         self._last_submit = float("-inf")
-        self._targets: list[str] | None = None
+        self._placement: Placement | None = None
+        self._log_hosts: dict[str, str] = {}
 
     # -- planning ----------------------------------------------------------------------------
 
     def targets(self) -> list[str]:
-        if self._targets is None:
-            self._targets = self.backend.resolve_targets(self.opt.source, self.opt.targets)
-            if not self._targets:
+        return self.placement().targets
+
+    def placement(self) -> Placement:
+        if self._placement is None:
+            targets = self.backend.resolve_targets(self.opt.source, self.opt.targets)
+            if not targets:
                 raise LookupError(f"no destination host for {self.opt.source}")
-        return self._targets
+            use = self.log_sources and self.opt.destination_pressure
+            pressure = self.monitor.host_level if use else None
+            self._placement = Placement(self.backend, targets, pressure)
+        return self._placement
 
     def plan(self) -> list[PlannedMove]:
         """What a drain would do, touching nothing (``--dry-run``)."""
         return plan_drain(self.backend, self.opt, self.targets())
-
-    def _choose(self, vm: VmRef) -> tuple[str | None, list[str]]:
-        return choose_destination(self.backend, vm, self.targets())
 
     # -- running -----------------------------------------------------------------------------
 
@@ -193,12 +211,10 @@ class DrainController:
                 )
             )
             self._completions.clear()
+            self._note_marks(signal)
             if not self.stop.is_set():
                 self._submit_ready(result)
-            n, calm = len(self._inflight), signal.level < PressureLevel.CONGESTED
-            for vm_id in self._inflight:
-                peak, clean = self._flight.get(vm_id, (0, True))
-                self._flight[vm_id] = (max(peak, n), clean and calm)
+            self.ledger.observe(self.clock.now(), self._inflight)
             result.peak_inflight = max(result.peak_inflight, len(self._inflight))
             trace = result.limit_trace
             point = (self.clock.now(), self.limit.allowed(), len(self._inflight))
@@ -207,11 +223,15 @@ class DrainController:
             self._report(signal)
             if not self._inflight and (self.stop.is_set() or not self._pending()):
                 break
+            phase, before = str(self.limit.phase), self.clock.now()
             self.clock.sleep(self._next_wait())
+            spent = result.phase_seconds.get(phase, 0.0) + self.clock.now() - before
+            result.phase_seconds[phase] = spent
         result.finished = self.clock.now()
         result.interrupted = self.stop.is_set() and bool(self._pending())
         result.episodes = signal.episode
-        result.safe_limit = self._proven_safe
+        result.limit_found = self.ledger.finding()
+        result.diverted = self._placement.diverted if self._placement else 0
         for e in self.journal.entries():
             if e.state is VmState.SUCCEEDED:
                 result.moved.append(e.name)
@@ -239,7 +259,25 @@ class DrainController:
 
     def _read_logs(self) -> None:
         for src in self.log_sources:
-            self.monitor.feed_bytes(src.host, src.read())
+            self.monitor.feed_bytes(self._log_host(src.host), src.read())
+
+    def _log_host(self, name: str) -> str:
+        """The backend's spelling of a log source's host (``--ssh esx-04`` vs the inventory's
+        ``esx-04.lab.local``), so destination pressure finds the destination."""
+        if name not in self._log_hosts:
+            try:
+                self._log_hosts[name] = self.backend.canonical_host(name)
+            except LookupError:
+                self._log_hosts[name] = name
+        return self._log_hosts[name]
+
+    def _note_marks(self, signal: PressureSignal) -> None:
+        """A new congestion mark from the control plane (or a new episode of create latency near
+        the deadline) taints the concurrency level that held while it arose."""
+        if signal.marks > self._marks_seen or signal.episode > self._episode_seen:
+            self.ledger.mark(signal.reason)
+        self._marks_seen = signal.marks
+        self._episode_seen = signal.episode
 
     # -- resume ------------------------------------------------------------------------------
 
@@ -278,28 +316,32 @@ class DrainController:
             if outcome.state is TaskState.MISSING:
                 where = self.backend.vm_host(vm_id)
                 ok = where is not None and where != self.opt.source
-            peak, clean = self._flight.pop(vm_id, (0, False))
+            pressure = False
             if ok:
                 self.journal.succeeded(vm_id, self.backend.vm_host(vm_id) or e.dest)
-                if clean and peak:
-                    self._proven_safe = max(self._proven_safe or 0, peak)
+                self.ledger.finished(vm_id, ok=True, pressure=False)
             else:
-                result.failed_tasks += 1
                 error = outcome.error or ("task vanished" if outcome.state is TaskState.MISSING else "error")
-                pressure = outcome.state is TaskState.MISSING or is_pressure_failure(outcome)
-                self._task_failed(e.name, error, pressure)
-                attempts = self.journal.failed(vm_id, error, self.clock.now() + self.opt.cooldown)
-                if attempts >= self.opt.max_attempts:
-                    self.journal.left(vm_id, f"failed {attempts} times, left in place: {error}")
+                pressure = is_pressure_failure(outcome)
+                self._attempt_failed(e, error, pressure, result)
             self._completions.append(Completion(vm_id, duration, ok, pressure=ok or pressure))
 
-    def _task_failed(self, name: str, error: str, pressure: bool) -> None:
-        """Tell the monitor: a failure that may be VASA saturation is a congestion mark (the
-        wave is cut); one whose reason names another cause only stops the wave growing."""
+    def _attempt_failed(self, e: VmEntry, error: str, pressure: bool, result: DrainResult) -> None:
+        """One failed attempt, wherever it failed (a polled task or a fault at submit time):
+        count it, tell the monitor and the ledger, schedule the lone retry after the cooldown,
+        or leave the VM in place after ``max_attempts``.
+
+        A failure that may be VASA saturation is a congestion mark (the wave is cut); one whose
+        reason names another cause only stops the wave growing."""
+        result.failed_tasks += 1
         if pressure:
-            self.monitor.task_failed(name, error)
+            self.monitor.task_failed(e.name, error)
         else:
-            self.monitor.task_failed_elsewhere(name, error)
+            self.monitor.task_failed_elsewhere(e.name, error)
+        self.ledger.finished(e.vm_id, ok=False, pressure=pressure, reason=error)
+        attempts = self.journal.failed(e.vm_id, error, self.clock.now() + self.opt.cooldown)
+        if attempts >= self.opt.max_attempts:
+            self.journal.left(e.vm_id, f"failed {attempts} times, left in place: {error}")
 
     def _submit_ready(self, result: DrainResult) -> None:
         if self._retry_inflight is not None:
@@ -327,7 +369,7 @@ class DrainController:
             self.journal.succeeded(e.vm_id, where)  # already elsewhere (moved by someone else)
             return
         vm = e.ref(self.opt.source)
-        dest, problems = self._choose(vm)
+        dest, problems = self.placement().choose(vm)
         if dest is None:
             self.journal.left(e.vm_id, "CheckRelocate: " + "; ".join(problems))
             return
@@ -335,12 +377,9 @@ class DrainController:
         try:
             task = self.backend.submit_relocate(vm, dest)
         except Exception as exc:  # a fault raised at submit time is a failed attempt
-            result.failed_tasks += 1
             error = f"{type(exc).__name__}: {exc}"
-            self._task_failed(e.name, error, failure_is_pressure(str(exc), type(exc).__name__))
-            attempts = self.journal.failed(e.vm_id, error, self.clock.now() + self.opt.cooldown)
-            if attempts >= self.opt.max_attempts:
-                self.journal.left(e.vm_id, f"failed {attempts} times, left in place: {error}")
+            outcome = TaskOutcome(TaskState.ERROR, str(exc), type(exc).__name__)
+            self._attempt_failed(e, error, is_pressure_failure(outcome), result)
             return
         self.journal.submitted(e.vm_id, task)
         entry = self.journal.get(e.vm_id)
@@ -367,39 +406,27 @@ class DrainController:
                 failed=sum(e.attempts for e in self.journal.entries()),
                 left=c[VmState.LEFT],
                 remaining=c[VmState.PLANNED] + c[VmState.FAILED] + c[VmState.SUBMITTING],
-                state=self.limit.state,
+                state=str(self.limit.state),
                 pressure=signal,
                 stopping=self.stop.is_set(),
             )
         )
 
 
-def choose_destination(backend: Backend, vm: VmRef, targets: Sequence[str]) -> tuple[str | None, list[str]]:
-    """First destination that CheckRelocate accepts, trying the backend's pick first; else
-    ``None`` and every problem seen (the VM is then left in place and reported)."""
-    candidates = list(targets)
-    all_problems: list[str] = []
-    while candidates:
-        dest = backend.pick_destination(vm, candidates)
-        problems = backend.check_relocate(vm, dest)
-        if not problems:
-            return dest, []
-        all_problems.extend(f"{dest}: {p}" for p in problems)
-        candidates.remove(dest)
-    return None, all_problems
-
-
 def plan_drain(
     backend: Backend, options: DrainOptions, targets: Sequence[str] | None = None
 ) -> list[PlannedMove]:
-    """Each VM of the source, the destination it would get now and what CheckRelocate says.
+    """Each VM of the source, in the order the drain submits them, with the destination the
+    drain would give it (the same :class:`~vvolguard.drain.placement.Placement`, counting the
+    moves planned before it as the drain counts moves in flight) and what CheckRelocate says.
     Read-only: this is all ``--dry-run`` does."""
     if targets is None:
         targets = backend.resolve_targets(options.source, options.targets)
     if not targets:
         raise LookupError(f"no destination host for {options.source}")
+    placement = Placement(backend, targets)
     moves = []
     for vm in backend.list_vms(options.source):
-        dest, problems = choose_destination(backend, vm, targets)
+        dest, problems = placement.choose(vm, plan=True)
         moves.append(PlannedMove(vm, dest, tuple(problems)))
     return moves

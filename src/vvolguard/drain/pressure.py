@@ -39,6 +39,17 @@ TRANSIENT_FAULTS = frozenset(
 
 #: Operations whose latency is the swap-vVol / config-vVol creation cost of a vMotion.
 CREATE_OPS = frozenset({"createVirtualVolume"})
+#: The VASA operations a vMotion itself issues; a busy failure of any other (the hosts' own
+#: ``getEvents`` poller) is the provider's general state, not our migrations' cost.
+MIGRATION_OPS = frozenset(
+    {
+        "createVirtualVolume",
+        "bindVirtualVolume",
+        "unbindVirtualVolume",
+        "deleteVirtualVolume",
+        "queryVirtualVolumeInfo",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +76,12 @@ class Thresholds:
       baseline cannot creep upwards with the load it is meant to detect.
     * ``baseline_alpha`` / ``recent_alpha``: EWMA weights. The baseline moves slowly and only
       while calm, the recent value follows the last few operations.
+    * ``share_window`` / ``share_margin`` / ``share_min_ops``: the busy floor. The share of VASA
+      operations answered busy is measured while at most one of our migrations is in flight
+      (after ``share_min_ops`` operations); while the share over the last ``share_window``
+      seconds stays within ``share_margin`` times that floor, busy answers are someone else's
+      load (a clone storm, backups): they neither pause nor hold the drain, since holding would
+      not change them. Above it, they are ours again.
     """
 
     clear_after: float = 30.0
@@ -77,6 +94,9 @@ class Thresholds:
     low_load: int = 2
     baseline_alpha: float = 0.3
     recent_alpha: float = 0.5
+    share_window: float = 180.0
+    share_margin: float = 2.0
+    share_min_ops: int = 8
 
 
 _ATTEMPT = re.compile(r"attempt (\d+)(?:/(\d+))?")
@@ -91,6 +111,11 @@ class PressureMonitor:
         self.deadline_ms = self.t.deadline_ms
         self._marks: deque[tuple[float, str]] = deque()  # CONGESTED marks
         self._warns: deque[tuple[float, str]] = deque()  # WARM marks
+        #: Per host: when its vvold last showed a CONGESTED / WARM mark (destination pressure).
+        self._host_marks: dict[str, float] = {}
+        self._host_warns: dict[str, float] = {}
+        #: CONGESTED marks from the control plane (not our own failed tasks) since the start.
+        self.marks = 0
         self._streams: dict[str, Any] = {}
         self._creates: dict[tuple[str | None, int], float] = {}  # outstanding creates: issued at
         self.baseline_ms: float | None = None
@@ -99,6 +124,11 @@ class PressureMonitor:
         self.outstanding_max: int | None = None
         self._latency_at: float | None = None
         self._busy_at: float | None = None
+        # The busy floor: ops issued / busy answers while at most one of ours ran, and recent ones.
+        self._ops_low = 0
+        self._busy_low = 0
+        self._recent_ops: deque[tuple[float, bool]] = deque()
+        self.external_busy = 0  # busy answers judged someone else's load
         self.calm_ops = 0
         self.episode = 0
         self._was_congested = False
@@ -140,18 +170,23 @@ class PressureMonitor:
             cols
         ).iter_rows():
             if kind == "no-free-conn":
-                self._mark(now, "no free connections to VP")
+                self._mark(now, "no free connections to VP", host)
             elif kind in ("busy", "bind-retry"):
+                self._op(now, busy=True)
                 what = "bindVirtualVolume retry" if kind == "bind-retry" else "provider busy"
                 m = _ATTEMPT.search(text or "")
                 last = int(m.group(2)) if m and m.group(2) else self.t.retry_congested
-                if m and int(m.group(1)) >= max(2, min(last, self.t.retry_congested)):
-                    self._mark(now, f"{what} (retry {m.group(1)})")
+                if self.busy_is_external(now):
+                    # Someone else's load: stop growing (WARM), but no hold and no pause.
+                    self.external_busy += 1
+                    self._warn(now, "provider busy for others too", host)
+                elif m and int(m.group(1)) >= max(2, min(last, self.t.retry_congested)):
+                    self._mark(now, f"{what} (retry {m.group(1)})", host)
                 else:
-                    self._warn(now, what)
+                    self._warn(now, what, host)
                     self._busy_at = now
             elif kind == "timeout":
-                self._mark(now, "VASA timeout")
+                self._mark(now, "VASA timeout", host)
             elif kind == "failure":
                 self._creates.pop((host, opseq), None)
                 code = (fault or "").upper()
@@ -159,8 +194,12 @@ class PressureMonitor:
                     # vvold's real deadline, learnt from the log itself.
                     self.deadline_ms = min(self.deadline_ms, float(elapsed))
                 if code in TRANSIENT_FAULTS or "BUSY" in code:
-                    self._mark(now, f"{op or 'VASA op'} failed: {code}")
+                    if op and op not in MIGRATION_OPS and self.busy_is_external(now):
+                        self.counts["provider busy for others too"] += 1
+                    else:
+                        self._mark(now, f"{op or 'VASA op'} failed: {code}", host)
             elif kind == "issue":
+                self._op(now, busy=False)
                 if op in CREATE_OPS and opseq is not None and len(self._creates) < 10_000:
                     self._creates[(host, opseq)] = now
                 if outstanding is not None:
@@ -169,7 +208,7 @@ class PressureMonitor:
                         self.outstanding_max = outstanding_max
                         # Issuing with every connection in use: the next call will wait.
                         if outstanding + 1 >= outstanding_max:
-                            self._warn(now, f"outstanding at ceiling {outstanding_max}")
+                            self._warn(now, f"outstanding at ceiling {outstanding_max}", host)
             elif kind == "success" and op in CREATE_OPS:
                 self._creates.pop((host, opseq), None)
                 if elapsed is not None:
@@ -177,7 +216,7 @@ class PressureMonitor:
 
     def task_failed(self, vm_name: str, error: str | None) -> None:
         """A relocate task failed: the most expensive congestion mark there is."""
-        self._mark(self.clock.now(), f"migration of {vm_name} failed: {error or 'error'}")
+        self._mark(self.clock.now(), f"migration of {vm_name} failed: {error or 'error'}", ours=True)
 
     def task_failed_elsewhere(self, vm_name: str, error: str | None) -> None:
         """A relocate task failed for a cause outside the VASA control plane (the reason names
@@ -186,14 +225,40 @@ class PressureMonitor:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _mark(self, now: float, reason: str) -> None:
+    def _op(self, now: float, *, busy: bool) -> None:
+        if self.inflight <= 1:
+            self._ops_low += not busy
+            self._busy_low += busy
+        self._recent_ops.append((now, busy))
+        while self._recent_ops and now - self._recent_ops[0][0] > self.t.share_window:
+            self._recent_ops.popleft()
+        while len(self._recent_ops) > 10_000:
+            self._recent_ops.popleft()
+
+    def busy_is_external(self, now: float) -> bool:
+        """True while the provider answers busy about as often as it did with at most one of our
+        migrations in flight: the busy answers are not caused by our concurrency."""
+        if self._ops_low < self.t.share_min_ops or not self._busy_low:
+            return False
+        floor = self._busy_low / self._ops_low
+        ops = sum(1 for _, b in self._recent_ops if not b)
+        busy = len(self._recent_ops) - ops
+        return busy <= self.t.share_margin * floor * max(ops, 1)
+
+    def _mark(self, now: float, reason: str, host: str | None = None, *, ours: bool = False) -> None:
         self._marks.append((now, reason))
+        if not ours:
+            self.marks += 1
+        if host is not None:
+            self._host_marks[host] = now
         self.counts[reason.split(":")[0].split(" (")[0]] += 1
         while len(self._marks) > 1000:
             self._marks.popleft()
 
-    def _warn(self, now: float, reason: str) -> None:
+    def _warn(self, now: float, reason: str, host: str | None = None) -> None:
         self._warns.append((now, reason))
+        if host is not None:
+            self._host_warns[host] = now
         self.counts[reason] += 1
         while len(self._warns) > 1000:
             self._warns.popleft()
@@ -210,7 +275,11 @@ class PressureMonitor:
             and ms < self.deadline_ms * self.t.deadline_warm
             and not self._live(self._marks, now)
         )
-        if calm and self.inflight <= self.t.low_load:
+        floor = self.inflight == 1 and ms < self.deadline_ms * self.t.deadline_warm
+        if floor or (calm and self.inflight <= self.t.low_load):
+            # With one of ours in flight the latency is the floor, whatever it is now: a provider
+            # that slowed down for everyone has a new floor (BBR re-measures its min RTT for the
+            # same reason), and judging by the old one would stop the drain growing for good.
             b = self.t.baseline_alpha
             self.baseline_ms = self.baseline_ms * (1 - b) + ms * b
         if calm:
@@ -226,6 +295,20 @@ class PressureMonitor:
         return max(((now - t) * 1000 for t in self._creates.values()), default=0.0)
 
     # -- output ------------------------------------------------------------------------------
+
+    def host_level(self, host: str) -> PressureLevel:
+        """Pressure seen in ``host``'s own vvold.log: CONGESTED while one of its marks is younger
+        than ``clear_after``, WARM while one of its warnings is younger than ``warm_for``. The
+        destination's vvold creates the swap vVol, so a destination that shows pressure should
+        receive fewer moves (``drain.placement``)."""
+        now = self.clock.now()
+        at = self._host_marks.get(host)
+        if at is not None and now - at <= self.t.clear_after:
+            return PressureLevel.CONGESTED
+        at = self._host_warns.get(host)
+        if at is not None and now - at <= self.t.warm_for:
+            return PressureLevel.WARM
+        return PressureLevel.CALM
 
     def current_create_ms(self) -> float | None:
         """The create latency to judge by: the recent average, or the age of the oldest create
@@ -290,6 +373,8 @@ class PressureMonitor:
             outstanding=self.outstanding,
             outstanding_max=self.outstanding_max,
             calm_ops=self.calm_ops,
+            marks=self.marks,
+            latency_only=congested and not marks,
             counts=dict(self.counts),
             gate=self._busy_at is not None and now - self._busy_at <= self.t.clear_after,
         )

@@ -44,6 +44,12 @@ class PressureSignal:
     outstanding: int | None = None
     outstanding_max: int | None = None
     calm_ops: int = 0
+    #: CONGESTED marks from the control plane since the start (our own failed tasks excluded):
+    #: a new one taints the concurrency level in flight (``drain.ledger``).
+    marks: int = 0
+    #: CONGESTED only because swap-vVol creates are slow (no explicit mark is live): the limit
+    #: is cut, but holding everything would relieve nothing a smaller limit does not.
+    latency_only: bool = False
     #: A busy or bind retry arrived within the last ``clear_after`` seconds: the provider's
     #: queue is full right now. Start nothing new (no cut: it may be someone else's burst).
     gate: bool = False

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -76,26 +76,27 @@ _CONTROL_PLANE_WORDS = re.compile(
 )
 
 
-def failure_is_pressure(error: str | None, fault: str | None) -> bool:
-    """True when a failed relocation may be VASA saturation, so the drain must back off.
+def is_pressure_failure(outcome: TaskOutcome) -> bool:
+    """True when a relocation that ended this way may be VASA saturation, so the drain must back
+    off. The one classifier of failures (polled tasks and faults raised at submit time alike).
 
     That is vCenter's bare "A system error occurred." (KB 318662: the control plane gave no
-    reason), a ``SystemError`` fault with no message, or a reason that names the vVol control
-    plane. A failure that names another cause (the destination failed to resume, a switchover
-    limit, an invalid VM state, resources) is not: backing off would slow the drain without
-    relieving anything, so the limit only stops growing.
+    reason), a ``SystemError`` fault with no message, a reason that names the vVol control
+    plane, or a task that vanished (nothing says it was not). A failure that names another
+    cause (the destination failed to resume, a switchover limit, an invalid VM state, resources)
+    is not: backing off would slow the drain without relieving anything, so the limit only stops
+    growing. A success is never one.
     """
-    message = (error or "").strip()
+    if outcome.state is TaskState.MISSING:
+        return True
+    if outcome.state is not TaskState.ERROR:
+        return False
+    message = (outcome.error or "").strip()
     if message.startswith(SYSTEM_ERROR_MESSAGE.rstrip(".")):
         return True
     if not message:
-        return fault in PRESSURE_FAULTS
+        return outcome.fault in PRESSURE_FAULTS
     return bool(_CONTROL_PLANE_WORDS.search(message))
-
-
-def is_pressure_failure(outcome: TaskOutcome) -> bool:
-    """:func:`failure_is_pressure` for a polled task (False unless it failed)."""
-    return outcome.state is TaskState.ERROR and failure_is_pressure(outcome.error, outcome.fault)
 
 
 @runtime_checkable
@@ -156,8 +157,12 @@ class Backend(Protocol):
         """
         ...
 
-    def pick_destination(self, vm: VmRef, candidates: Sequence[str]) -> str:
-        """Choose one host among ``candidates`` for ``vm`` (e.g. least loaded)."""
+    def pick_destination(
+        self, vm: VmRef, candidates: Sequence[str], planned: Mapping[str, int] | None = None
+    ) -> str:
+        """Choose one host among ``candidates`` for ``vm``: the least loaded, counting the VMs
+        registered there, the moves in flight towards it and (in a dry run, where nothing is
+        in flight) the moves ``planned`` there, so a plan places VMs as the run will."""
         ...
 
     def check_relocate(self, vm: VmRef, dest: str) -> list[str]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ import simpy
 
 from vvolguard.drain.backends.base import LogSource, TaskOutcome, TaskState, VmRef
 from vvolguard.drain.backends.sim_profiles import resolve_profile
-from vvolguard.sim import build_world, pick_destination
+from vvolguard.sim import build_world
 from vvolguard.sim.migration import run_migration
 from vvolguard.sim.vcenter import Task
 from vvolguard.sim.world import World
@@ -275,8 +275,20 @@ class SimulatedBackend:
                 out.append(n)
         return out
 
-    def pick_destination(self, vm: VmRef, candidates: Sequence[str]) -> str:
-        return pick_destination(self.world, list(candidates))
+    def pick_destination(
+        self, vm: VmRef, candidates: Sequence[str], planned: Mapping[str, int] | None = None
+    ) -> str:
+        """DRS-like: the candidate with the fewest VMs, counting moves in flight towards it
+        (once: a VM already registered there while its task finishes is not counted twice) and,
+        in a dry run, the moves ``planned`` there; ties by order."""
+        counts = {h: (planned or {}).get(h, 0) for h in candidates}
+        for v in self.world.vms.values():
+            if v.host in counts:
+                counts[v.host] += 1
+        for task in self.world.vcenter.tasks.values():
+            if not task.done and task.dest in counts and self.world.vms[task.vm_id].host != task.dest:
+                counts[task.dest] += 1
+        return min(candidates, key=lambda h: (counts[h], candidates.index(h)))
 
     def check_relocate(self, vm: VmRef, dest: str) -> list[str]:
         problems = []

@@ -28,7 +28,7 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,7 +192,8 @@ class VSphereBackend:
         self._owns = owns_session
         self._hosts_cache: dict[str, Any] | None = None
         self._names: dict[str, str] | None = None  # host moid -> inventory name
-        self._bound: dict[str, str] = {}  # task id -> destination host moid, while in flight
+        #: task id -> (destination host moid, VM moid), while in flight
+        self._bound: dict[str, tuple[str, str]] = {}
         self._checker_ok = True
 
     @classmethod
@@ -353,24 +354,27 @@ class VSphereBackend:
                 view.Destroy()
             raise LookupError(f"no host or cluster named {name!r} in vCenter {self.endpoint}") from host_error
 
-    def pick_destination(self, vm: VmRef, candidates: Sequence[str]) -> str:
-        """Least loaded (registered VMs + moves this drain has in flight towards it) among the
-        candidates that mount all the VM's datastores; any candidate if none does (then
-        ``check_relocate`` says why)."""
+    def pick_destination(
+        self, vm: VmRef, candidates: Sequence[str], planned: Mapping[str, int] | None = None
+    ) -> str:
+        """Least loaded (registered VMs + moves this drain has in flight towards it, or has
+        ``planned`` there in a dry run) among the candidates that mount all the VM's
+        datastores; any candidate if none does (then ``check_relocate`` says why). A move whose
+        VM is already registered on its destination counts once."""
         if not candidates:
             raise LookupError("no destination host to choose from")
         hosts = {c: self._find_host(c) for c in candidates}
         props = self._retrieve(hosts.values(), vim.HostSystem, ["vm", "datastore"])
         vm_ds = set(vm.datastores) or self._vm_datastores(vm.id)
-        pending: dict[str, int] = {}
-        for dest in self._bound.values():
-            pending[dest] = pending.get(dest, 0) + 1
 
         def load(name: str) -> tuple[int, int, str]:
-            p = props.get(hosts[name]._moId, {})
+            moid = hosts[name]._moId
+            p = props.get(moid, {})
             mounted = {ds._moId for ds in p.get("datastore") or []}
             compatible = vm_ds <= mounted
-            count = len(p.get("vm") or []) + pending.get(hosts[name]._moId, 0)
+            registered = {v._moId for v in p.get("vm") or []}
+            pending = sum(1 for d, v in self._bound.values() if d == moid and v not in registered)
+            count = len(registered) + pending + (planned or {}).get(name, 0)
             return (0 if compatible else 1, count, name)
 
         return min(candidates, key=load)
@@ -453,7 +457,7 @@ class VSphereBackend:
             spec=self._relocate_spec(vm.id, host),
             priority=vim.VirtualMachine.MovePriority.defaultPriority,
         )
-        self._bound[task._moId] = host._moId
+        self._bound[task._moId] = (host._moId, vm.id)
         return task._moId
 
     def poll(self, task_id: str) -> TaskOutcome:
