@@ -15,6 +15,7 @@ from rich.console import Console
 
 from vvolguard.analysis.model import Diagnosis, Severity
 from vvolguard.cli.console import error, make_console, print_line
+from vvolguard.cli.intake_options import MAX_DEPTH, MAX_EXPANDED, parse_limits
 
 EXIT_OK = 0
 EXIT_FAIL_ON = 1
@@ -74,15 +75,8 @@ def diagnose_command(
         metavar="ZONE",
         help="Zone of exports whose times carry no offset (vSphere Client CSV): Europe/Berlin, +02:00.",
     ),
-    max_expanded: str = typer.Option(
-        "20G",
-        "--max-expanded",
-        metavar="SIZE",
-        help="Stop decompressing an input past this size (20G, 512M).",
-    ),
-    max_depth: int = typer.Option(
-        4, "--max-depth", metavar="N", help="Open archives nested at most this many levels deep."
-    ),
+    max_expanded: str = MAX_EXPANDED,
+    max_depth: int = MAX_DEPTH,
 ) -> None:
     from vvolguard.analysis.thresholds import Thresholds
     from vvolguard.pipeline import diagnose, usable
@@ -178,21 +172,6 @@ def _parse_now(value: str | None, err: Console) -> datetime | None:
         error(err, f"--now {value!r} is not an ISO date/time (e.g. 2026-03-14T10:00:00Z)")
         raise typer.Exit(EXIT_NOTHING_USABLE) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def parse_limits(max_expanded: str, max_depth: int, err: Console):  # type: ignore[no-untyped-def]
-    """The decompression caps of ``--max-expanded`` and ``--max-depth`` (shared with escalate)."""
-    from vvolguard.evidence.source import Limits, parse_size
-
-    try:
-        size = parse_size(max_expanded)
-    except ValueError as exc:
-        error(err, f"--max-expanded {exc}")
-        raise typer.Exit(EXIT_NOTHING_USABLE) from None
-    if max_depth < 0:
-        error(err, "--max-depth must be 0 or more")
-        raise typer.Exit(EXIT_NOTHING_USABLE)
-    return Limits(max_expanded=size, max_depth=max_depth)
 
 
 def _parse_thresholds(factory, pairs: list[str], err: Console):  # type: ignore[no-untyped-def]

@@ -17,6 +17,7 @@ from pathlib import Path
 import typer
 
 from vvolguard.cli.console import make_console
+from vvolguard.cli.intake_options import MAX_DEPTH, MAX_EXPANDED, parse_limits
 
 EXIT_OK = 0
 EXIT_BAD_REQUEST = 2
@@ -113,17 +114,10 @@ def escalate_command(
         help="Judge certificate horizons and stamp the package as of this ISO time (same inputs and "
         "--now give the same bytes).",
     ),
-    max_expanded: str = typer.Option(
-        "20G",
-        "--max-expanded",
-        metavar="SIZE",
-        help="Stop decompressing an input past this size (20G, 512M).",
-    ),
-    max_depth: int = typer.Option(
-        4, "--max-depth", metavar="N", help="Open archives nested at most this many levels deep."
-    ),
+    max_expanded: str = MAX_EXPANDED,
+    max_depth: int = MAX_DEPTH,
 ) -> None:
-    from vvolguard.cli.diagnose import _parse_now, parse_limits
+    from vvolguard.cli.diagnose import _parse_now
     from vvolguard.escalate.names import printable
     from vvolguard.escalate.package import EscalateError, build_package
 

@@ -196,19 +196,26 @@ def _lines(ef: EvidenceFile) -> Iterator[tuple[int, str]]:
         yield number, text[:MAX_LINE_CHARS]
 
 
-class SpsLogReader:
-    """``sps.log``: vCenter's Storage Monitoring Service, one ProviderEvent per line that says
-    something about a provider's registration, trust or status."""
+class _VcenterLogSniff:
+    """Content first (85), the file name alone a weaker hint (60), both together surest."""
 
-    kind = EvidenceKind.SPS_LOG
-    _CONTENT = re.compile(rb"com\.vmware\.vim\.sms\.|opId=sps-|\bsps-Main-")
-    _NAME = re.compile(r"sps(?:-\d+)?\.log(?:\.\d+)?")
+    _CONTENT: re.Pattern[bytes]
+    _NAME: re.Pattern[str]
 
     def sniff(self, name: str, head: bytes) -> int:
         score = 85 if self._CONTENT.search(head) else 0
         if self._NAME.fullmatch(name.lower()):
             score = max(score, 60) + (10 if score else 0)
         return min(score, 100)
+
+
+class SpsLogReader(_VcenterLogSniff):
+    """``sps.log``: vCenter's Storage Monitoring Service, one ProviderEvent per line that says
+    something about a provider's registration, trust or status."""
+
+    kind = EvidenceKind.SPS_LOG
+    _CONTENT = re.compile(rb"com\.vmware\.vim\.sms\.|opId=sps-|\bsps-Main-")
+    _NAME = re.compile(r"sps(?:-\d+)?\.log(?:\.\d+)?")
 
     def read(self, ef: EvidenceFile) -> Iterator[Record]:
         span = _Span()
@@ -291,19 +298,13 @@ def _operation(method: str) -> tuple[str, str] | None:
     return ("host", op) if op else None
 
 
-class VpxdLogReader:
+class VpxdLogReader(_VcenterLogSniff):
     """``vpxd.log``: migration tasks (relocate / migrate / DRS vMotion) and maintenance-mode
     tasks from the ``[VpxLRO]`` lifecycle lines."""
 
     kind = EvidenceKind.VPXD_LOG
     _CONTENT = re.compile(rb"\bvpxd\[\d+\]|\[VpxLRO\]|\bVpxd\[\d+\]:")
     _NAME = re.compile(r"vpxd(?:-\d+)?\.log(?:\.\d+)?")
-
-    def sniff(self, name: str, head: bytes) -> int:
-        score = 85 if self._CONTENT.search(head) else 0
-        if self._NAME.fullmatch(name.lower()):
-            score = max(score, 60) + (10 if score else 0)
-        return min(score, 100)
 
     def read(self, ef: EvidenceFile) -> Iterator[Record]:
         span = _Span()
