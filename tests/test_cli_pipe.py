@@ -99,6 +99,9 @@ def test_diagnose_prints_whole_commands_for_missing_evidence(incident: Path) -> 
             assert any(name in line and line.rstrip().endswith(f":{c['line']}") for line in lines), c
     for command in suggested(done.stdout):
         accepted(command)
+    # the verdict is plain lines under a heading, not a box as wide as its longest line
+    assert lines[:2] == ["", "Verdict"] and doc["verdict"]["summary"] in lines
+    assert not any(ch in done.stdout for ch in "┃╭╮┏┓│"), done.stdout[:400]
 
 
 def test_demo_and_sweep_suggest_commands_that_are_accepted() -> None:

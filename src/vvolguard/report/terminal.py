@@ -70,7 +70,14 @@ FAILED_SHOWN = 10
 
 def render_terminal(d: Diagnosis, console: Console, verbose: bool = False) -> None:
     """Print the whole report; never raises on empty lists or ``None`` fields."""
-    console.print(_verdict_panel(d, expand=not console.soft_wrap))
+    if console.soft_wrap:
+        # Off a terminal (a file, a ticket, ``less``) a box would be as wide as the summary:
+        # the same lines under a plain heading read better and paste cleanly.
+        _section(console, "Verdict")
+        for line in _verdict_lines(d):
+            _whole(console, line, 0)
+    else:
+        console.print(_verdict_panel(d))
     _evidence(d, console, verbose)
     _providers(d, console)
     _failed_migrations(d, console, verbose)
@@ -96,7 +103,7 @@ def _whole(console: Console, line: Text, indent: int) -> None:
     console.print(Text(" " * indent) + line, soft_wrap=True)
 
 
-def _verdict_panel(d: Diagnosis, *, expand: bool = True) -> Panel:
+def _verdict_lines(d: Diagnosis) -> list[Text]:
     sev = verdict_severity(d)
     tone = verdict_tone(d)
     headline = Text()
@@ -120,13 +127,18 @@ def _verdict_panel(d: Diagnosis, *, expand: bool = True) -> Panel:
         )
     if facts:
         lines.append(facts)
+    return lines
+
+
+def _verdict_panel(d: Diagnosis) -> Panel:
+    sev = verdict_severity(d)
+    tone = verdict_tone(d)
     return Panel(
-        Group(*lines),
+        Group(*_verdict_lines(d)),
         title=Text("vvolguard verdict", style="bold"),
         title_align="left",
         border_style=TONE_BORDER[tone],
         box=box.HEAVY if sev.rank >= Severity.HIGH.rank else box.ROUNDED,
-        expand=expand,
     )
 
 
