@@ -39,3 +39,59 @@ def test_forwarded_lines_count_for_the_host_they_name(tmp_path: Path) -> None:
     # the relay's own time (10:09:58 for every relayed line) is not the line's time
     assert first["esx02.corp.local"].isoformat().startswith("2026-03-14T10:10:01")
     assert not d.warnings
+
+
+# --------------------------------------------------------------------------------------------
+# rsyslog / syslog-ng default files: BSD stamps, no year, no zone
+# --------------------------------------------------------------------------------------------
+
+
+def _bsd(stamp: str, host: str, pid: int, n: int) -> str:
+    return f"{stamp} {host} Vvold: warning vvold[{pid}] {META.format(n=n)} {WAIT}\n"
+
+
+def test_a_bsd_stamped_archive_is_read_with_a_year_and_a_zone_said(tmp_path: Path) -> None:
+    lines = [
+        _bsd("Mar 14 10:10:00", "esx01.corp.local", 2099154, 1),
+        _bsd("Mar 14 10:10:02", "esx01.corp.local", 2099154, 2),
+        _bsd("Mar  4 10:10:03", "esx02.corp.local", 2099777, 3),  # single-digit day, two spaces
+        _bsd("Mar 14 10:10:04", "esx01.corp.local", 2099154, 4),
+    ]
+    archive = tmp_path / "messages"
+    archive.write_text("".join(lines))
+    d = diagnose([archive], now=datetime(2026, 3, 15, tzinfo=UTC), tz="Europe/Berlin")
+    waits = {p["host"]: p["counts"]["no_free_conn"] for p in d.signals["per_provider"]}
+    assert waits == {"esx01.corp.local": 3, "esx02.corp.local": 1}
+    first = {p["host"]: p["first"] for p in d.signals["per_provider"]}
+    # Berlin is UTC+1 in March: 10:10 local is 09:10Z
+    assert first["esx01.corp.local"].strftime("%m-%d %H:%M:%S") == "03-14 09:10:00"
+    assert first["esx02.corp.local"].strftime("%m-%d %H:%M:%S") == "03-04 09:10:03"
+    (warning,) = d.warnings
+    assert warning.caveat and "BSD time stamps" in warning.message and "Europe/Berlin" in warning.message
+
+
+def test_the_restamper_keeps_lines_across_blocks_and_rolls_the_year() -> None:
+    from vvolguard.evidence.bsd_syslog import BsdRestamper
+
+    text = (
+        b"Dec 31 23:59:59 esx01 Vvold: info vvold[1] x\n"
+        b"Jan  1 00:00:01 esx01 Vvold: info vvold[1] y\n"
+        b"Mar 14 10:09:58 10.1.2.3 2026-03-14T10:09:58.120Z esx01 Vvold: info vvold[1] relayed\n"
+        b"Feb 29 10:00:00 esx01 Vvold: info vvold[1] no such day in 2026\n"
+    )
+    head = b"- time the service was last started 2025-06-01T00:00:00Z\n"
+    restamper = BsdRestamper(head, None, datetime(2026, 12, 3, tzinfo=UTC))
+    blocks = [text[i : i + 7] for i in range(0, len(text), 7)]  # cut mid-stamp, mid-line
+    out = b"".join(restamper.blocks(iter(blocks))).decode().splitlines()
+    assert out[0] == "2025-12-31T23:59:59Z esx01 Vvold: info vvold[1] x"
+    assert out[1] == "2026-01-01T00:00:01Z esx01 Vvold: info vvold[1] y"
+    assert out[2].startswith("Mar 14 10:09:58 10.1.2.3 2026-03-14T10:09:58.120Z")  # a relay: as it was
+    assert out[3].startswith("Feb 29 10:00:00")  # not a date in 2026: left for the reader to skip
+
+
+def test_a_file_read_in_january_that_starts_in_december_is_last_years() -> None:
+    from vvolguard.evidence.bsd_syslog import BsdRestamper
+
+    restamper = BsdRestamper(b"", None, datetime(2027, 1, 2, tzinfo=UTC))
+    out = b"".join(restamper.blocks(iter([b"Dec 30 08:00:00 esx01 Vvold: info vvold[1] x\n"])))
+    assert out.startswith(b"2026-12-30T08:00:00Z ")
