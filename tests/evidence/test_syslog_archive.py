@@ -95,3 +95,20 @@ def test_a_file_read_in_january_that_starts_in_december_is_last_years() -> None:
     restamper = BsdRestamper(b"", None, datetime(2027, 1, 2, tzinfo=UTC))
     out = b"".join(restamper.blocks(iter([b"Dec 30 08:00:00 esx01 Vvold: info vvold[1] x\n"])))
     assert out.startswith(b"2026-12-30T08:00:00Z ")
+
+
+def test_forwarded_vmkernel_lines_name_their_host_also_with_bsd_stamps(tmp_path: Path) -> None:
+    failed = (
+        "WARNING: Migrate: 296: 1773483001000000 D: Failed: "
+        "Maximum switchover time for migration exceeded(0xbad0109)"
+    )
+    archive = tmp_path / "vmkernel-all-hosts.log"
+    archive.write_text(
+        f"Mar 14 10:11:40 esx-31.corp.local vmkernel: cpu12:2099999){failed}\n"
+        f"<166>2026-03-14T10:11:41.000Z esx-32.corp.local vmkernel: cpu3:2099999){failed}\n"
+    )
+    d = diagnose([archive], now=datetime(2026, 3, 15, tzinfo=UTC))
+    assert [i.kind for i in d.inputs] == ["vmkernel-log"]
+    cited = [c for f in d.findings for c in f.citations if c.file == str(archive)]
+    assert {c.line for c in cited} == {1, 2}
+    assert "esx-31" in " ".join(d.hosts) and "esx-32" in " ".join(d.hosts)

@@ -14,9 +14,14 @@ warning on the file.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vvolguard.evidence.source import EvidenceFile
 
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 MONTHS = {name.encode(): number for number, name in enumerate(_MONTH_NAMES, 1)}
@@ -95,3 +100,19 @@ class BsdRestamper:
             f"was taken {year} ({self.year}) and the times as {zone}; cited lines show the "
             "stamps rewritten to UTC"
         )
+
+
+def restamped(ef: EvidenceFile, blocks: Iterator[bytes]) -> Iterator[bytes]:
+    """``blocks`` as they are, or, for a central syslog file with BSD stamps, with RFC 3339 stamps
+    in their place; decided once per file, from its first block, so how a line reads never
+    depends on where a block was cut. The year's source and the zone are said in a warning."""
+    first = next(blocks, None)
+    if first is None:
+        return
+    if not looks_bsd(first):
+        yield first
+        yield from blocks
+        return
+    restamper = BsdRestamper(first[:65536], ef.assume_tz, datetime.now(UTC))
+    ef.warn(restamper.warning(), 1, caveat=True)
+    yield from restamper.blocks(itertools.chain([first], blocks))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from vvolguard.evidence import logline as ll
+from vvolguard.evidence.bsd_syslog import restamped
 from vvolguard.evidence.source import EvidenceFile
 from vvolguard.records import (
     Citation,
@@ -188,7 +189,10 @@ class VmkernelReader(_HostLogReader):
     source = "vmkernel"
     names = re.compile(r"(?:vmkernel|vmkwarning)(?:\.log)?(?:\.\d+)?(?:\.log)?")
     content = re.compile(
-        rb"(?m)^(?:[^\s:]+[:-])?(?:\d+[:-])?\d{4}-\d{2}-\d{2}T[\d:.]+Z?\s+(?:\S+\s+vmk(?:ernel|warning):\s+)?cpu\d+:\d+\)"
+        # a grep prefix or a syslog <PRI>, then ESXi's time or a central syslog server's BSD stamp
+        rb"(?m)^(?:<\d{1,3}>|[^\s:]+[:-])?(?:\d+[:-])?"
+        rb"(?:\d{4}-\d{2}-\d{2}T[\d:.]+Z?|[A-Z][a-z]{2} {1,2}\d{1,2} \d\d:\d\d:\d\d)"
+        rb"\s+(?:\S+\s+vmk(?:ernel|warning):\s+)?cpu\d+:\d+\)"
     )
 
 
@@ -211,7 +215,7 @@ class _Scan:
     def run(self) -> Iterator[Record]:
         pending = b""
         skipping = False
-        for data in self.ef.blocks():
+        for data in restamped(self.ef, self.ef.blocks()):
             if skipping:
                 cut = data.find(b"\n")
                 if cut < 0:
@@ -310,14 +314,20 @@ class _Scan:
         kind = next((r.kind for r in RULES if r.matches(message)), None)
         if kind is None:
             return
+        forwarded = _FORWARDED_HOST.match(ll.strip_grep_prefix(text))
         yield HostLogEvent(
             ts=ts,
-            host=self.ef.host,
+            host=forwarded.group(1) if forwarded else self.ef.host,
             source=self.source,
             kind=kind,
             message=clip(message),
             citation=Citation(self.ef.display, number, text),
         )
+
+
+#: The sending host of a syslog-forwarded line (``<166>ts esx01 Hostd: info hostd[1] ...``): in a
+#: central syslog file it, not the file, says which host a line is from.
+_FORWARDED_HOST = re.compile(rf"^{ll.TS_PATTERN}\s+([^\s\[\]]+)\s+[A-Za-z][\w.-]*(?:\[\d+\])?:\s")
 
 
 def _line_starts(lower: bytes, keyword: bytes) -> Iterator[int]:

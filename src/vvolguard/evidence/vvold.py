@@ -13,18 +13,17 @@ raw bytes, each block is self-contained, and a big input is parsed by two thread
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 
 import polars as pl
 
 from vvolguard.evidence import logline as ll
-from vvolguard.evidence.bsd_syslog import BsdRestamper, looks_bsd
+from vvolguard.evidence.bsd_syslog import restamped
 from vvolguard.evidence.source import EvidenceFile
 from vvolguard.evidence.vvold_block import (
     LONG_LINE_KEEP,
@@ -408,7 +407,7 @@ class VvoldReader:
         """
         stream = VvoldStream(ef.display, ef.host, warn=lambda message, line: ef.warn(message, line))
         try:
-            for frame in stream.feed_all(_restamped(ef, ef.blocks(READ_BLOCK_BYTES))):
+            for frame in stream.feed_all(restamped(ef, ef.blocks(READ_BLOCK_BYTES))):
                 yield from _drain_identities(stream)
                 if frame.frame.height:
                     yield frame
@@ -418,22 +417,6 @@ class VvoldReader:
         span = stream.span
         if span is not None:
             yield EvidenceSpan(ef.display, ef.host, EvidenceKind.VVOLD_LOG, span[0], span[1], span[2])
-
-
-def _restamped(ef: EvidenceFile, blocks: Iterator[bytes]) -> Iterator[bytes]:
-    """The blocks as they are, or, for a central syslog file with BSD stamps, with RFC 3339
-    stamps in their place (:mod:`bsd_syslog`); decided once per file, from its first block, so
-    how a line reads never depends on where a block was cut."""
-    first = next(blocks, None)
-    if first is None:
-        return
-    if not looks_bsd(first):
-        yield first
-        yield from blocks
-        return
-    restamper = BsdRestamper(first[:65536], ef.assume_tz, datetime.now(UTC))
-    ef.warn(restamper.warning(), 1, caveat=True)
-    yield from restamper.blocks(itertools.chain([first], blocks))
 
 
 def _drain_identities(stream: VvoldStream) -> Iterator[HostIdentity]:
