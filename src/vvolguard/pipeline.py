@@ -18,7 +18,7 @@ from vvolguard.analysis.engine import Analyzer
 from vvolguard.analysis.model import Diagnosis, InputFile
 from vvolguard.analysis.thresholds import Thresholds
 from vvolguard.evidence.collect import Collector
-from vvolguard.evidence.sniff import foreign_kind, sniff
+from vvolguard.evidence.sniff import also_readers, foreign_kind, sniff
 from vvolguard.evidence.source import EvidenceFile, Limits
 from vvolguard.records import EvidenceKind
 
@@ -72,13 +72,17 @@ def _read_one(ef: EvidenceFile, analyzer: Analyzer) -> InputFile:
         elif not ef.warnings:
             ef.warn(_unknown_format_message(ef))
     else:
-        try:
-            for record in reader.read(ef):
-                analyzer.add(record)
-                count += 1
-        except Exception as exc:  # a reader bug must not lose the rest of the evidence
-            ef.warn(f"could not be fully read ({type(exc).__name__}: {exc}); used {count} records before it")
-    for warning in ef.warnings:
+        for each in (reader, *also_readers(ef, reader)):
+            try:
+                for record in each.read(ef):
+                    analyzer.add(record)
+                    count += 1
+            except Exception as exc:  # a reader bug must not lose the rest of the evidence
+                ef.warn(
+                    f"could not be fully read ({type(exc).__name__}: {exc}); used {count} records before it"
+                )
+    # a file read by several readers (a central syslog file) must not say the same thing twice
+    for warning in dict.fromkeys(ef.warnings):
         analyzer.add(warning)
     return InputFile(file=ef.display, kind=str(ef.kind), host=ef.host, records=count)
 

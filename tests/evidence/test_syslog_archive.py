@@ -112,3 +112,20 @@ def test_forwarded_vmkernel_lines_name_their_host_also_with_bsd_stamps(tmp_path:
     cited = [c for f in d.findings for c in f.citations if c.file == str(archive)]
     assert {c.line for c in cited} == {1, 2}
     assert "esx-31" in " ".join(d.hosts) and "esx-32" in " ".join(d.hosts)
+
+
+def test_one_central_file_of_vvold_and_vmkernel_lines_is_read_by_both_readers(tmp_path: Path) -> None:
+    failed = (
+        "WARNING: Migrate: 296: 1773483001000000 D: Failed: "
+        "Maximum switchover time for migration exceeded(0xbad0109)"
+    )
+    lines = [_bsd(f"Mar 14 10:10:0{s}", "esx-41.corp.local", 2099154, s) for s in range(4)]
+    lines.append(f"Mar 14 10:11:40 esx-42.corp.local vmkernel: cpu12:2099999){failed}\n")
+    archive = tmp_path / "esxi-all.log"
+    archive.write_text("".join(lines))
+    d = diagnose([archive], now=datetime(2026, 3, 15, tzinfo=UTC))
+    waits = {p["host"]: p["counts"]["no_free_conn"] for p in d.signals["per_provider"]}
+    assert waits == {"esx-41.corp.local": 4}
+    switchover = [c for f in d.findings for c in f.citations if "switchover" in c.text]
+    assert [c.line for c in switchover] == [5]  # once: the vvold and hostd readers skip it
+    assert len(d.warnings) == 1  # the BSD-stamp caveat, said once though three readers read the file

@@ -315,6 +315,8 @@ class _Scan:
         if kind is None:
             return
         forwarded = _FORWARDED_HOST.match(ll.strip_grep_prefix(text))
+        if forwarded and forwarded.group(2).lower() not in _OWN_TAGS.get(self.source, (self.source,)):
+            return  # another program's line in a central syslog file: its own reader reads it
         yield HostLogEvent(
             ts=ts,
             host=forwarded.group(1) if forwarded else self.ef.host,
@@ -327,7 +329,10 @@ class _Scan:
 
 #: The sending host of a syslog-forwarded line (``<166>ts esx01 Hostd: info hostd[1] ...``): in a
 #: central syslog file it, not the file, says which host a line is from.
-_FORWARDED_HOST = re.compile(rf"^{ll.TS_PATTERN}\s+([^\s\[\]]+)\s+[A-Za-z][\w.-]*(?:\[\d+\])?:\s")
+_FORWARDED_HOST = re.compile(rf"^{ll.TS_PATTERN}\s+([^\s\[\]]+)\s+([A-Za-z][\w.-]*)(?:\[\d+\])?:\s")
+#: The syslog tags of each reader's own lines; a central file mixes them, and each reader reads
+#: the whole file (see ``sniff.also_readers``), so it must skip the others' lines.
+_OWN_TAGS = {"hostd": ("hostd",), "vmkernel": ("vmkernel", "vmkwarning")}
 
 
 def _line_starts(lower: bytes, keyword: bytes) -> Iterator[int]:

@@ -71,6 +71,29 @@ def sniff(ef: EvidenceFile, head: bytes | None = None) -> tuple[Reader | None, i
     return best
 
 
+# -- central syslog files -------------------------------------------------------------------
+
+#: The ESXi logs a central syslog server may keep in one file, each read by its own reader.
+HOST_LOG_KINDS = (EvidenceKind.VVOLD_LOG, EvidenceKind.HOSTD_LOG, EvidenceKind.VMKERNEL_LOG)
+#: A forwarded record: ``<PRI>`` or a BSD stamp, or ESXi's time, then the sending host and an
+#: ``App:`` / ``App[pid]:`` tag (``2026-03-14T10:10:00Z esx01 Vvold: info vvold[1] ...``).
+_FORWARDED = re.compile(
+    rb"(?m)^(?:<\d{1,3}>)?(?:\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d\d:?\d\d)|"
+    rb"[A-Z][a-z]{2} {1,2}\d{1,2} \d\d:\d\d:\d\d) [^\s:\[\]]+ [A-Za-z][\w.-]*(?:\[\d+\])?: "
+)
+
+
+def also_readers(ef: EvidenceFile, chosen: Reader, head: bytes | None = None) -> list[Reader]:
+    """The other host-log readers for a central syslog file: it mixes vvold, hostd and vmkernel
+    lines of many hosts, and each reader keeps only its own, so each reads the whole file."""
+    if chosen.kind not in HOST_LOG_KINDS:
+        return []
+    head = ef.head() if head is None else head
+    if not _FORWARDED.search(head):
+        return []
+    return [r for r in all_readers() if r.kind in HOST_LOG_KINDS and r.kind != chosen.kind]
+
+
 # -- not evidence at all ---------------------------------------------------------------------
 
 #: Magic numbers of files people attach to a case by mistake (checked on the first bytes).
