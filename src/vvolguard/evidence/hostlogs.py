@@ -329,7 +329,7 @@ class _Scan:
 
 #: The sending host of a syslog-forwarded line (``<166>ts esx01 Hostd: info hostd[1] ...``): in a
 #: central syslog file it, not the file, says which host a line is from.
-_FORWARDED_HOST = re.compile(rf"^{ll.TS_PATTERN}\s+([^\s\[\]]+)\s+([A-Za-z][\w.-]*)(?:\[\d+\])?:\s")
+_FORWARDED_HOST = re.compile(rf"^{ll.TS_PATTERN}\s+([^\s\[\]:()]+)\s+([A-Za-z][\w.-]*)(?:\[\d+\])?:\s")
 #: The syslog tags of each reader's own lines; a central file mixes them, and each reader reads
 #: the whole file (see ``sniff.also_readers``), so it must skip the others' lines.
 _OWN_TAGS = {"hostd": ("hostd",), "vmkernel": ("vmkernel", "vmkwarning")}
