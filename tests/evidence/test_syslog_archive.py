@@ -129,3 +129,23 @@ def test_one_central_file_of_vvold_and_vmkernel_lines_is_read_by_both_readers(tm
     switchover = [c for f in d.findings for c in f.citations if "switchover" in c.text]
     assert [c.line for c in switchover] == [5]  # once: the vvold and hostd readers skip it
     assert len(d.warnings) == 1  # the BSD-stamp caveat, said once though three readers read the file
+
+
+def test_esxi_own_log_files_are_not_taken_for_central_syslog_files() -> None:
+    """ESXi 8's ``In(166) VVold[1]:`` looks like ``host App[pid]:``; only a forwarded file is read
+    by every host-log reader."""
+    from vvolguard.evidence.hostlogs import HostdReader
+    from vvolguard.evidence.sniff import also_readers
+    from vvolguard.evidence.source import from_bytes
+    from vvolguard.evidence.vvold import VvoldReader
+
+    esxi8 = b"2026-03-14T10:00:05.413Z In(166) VVold[2264709]: [Originator@6876 sub=Default] x\n"
+    esxi7 = b"2026-03-14T10:00:05.413Z info vvold[2099154] [Originator@6876 sub=Default] x\n"
+    forwarded = b"<166>2026-03-14T10:00:05.413Z esx01 Vvold: info vvold[2099154] [Originator@6876] x\n"
+    assert also_readers(from_bytes("vvold.log", esxi8), VvoldReader()) == []
+    assert also_readers(from_bytes("vvold.log", esxi7), VvoldReader()) == []
+    assert {r.kind for r in also_readers(from_bytes("all.log", forwarded), VvoldReader())} == {
+        "hostd-log",
+        "vmkernel-log",
+    }
+    assert also_readers(from_bytes("hostd.log", forwarded), HostdReader()) != []

@@ -76,10 +76,11 @@ def sniff(ef: EvidenceFile, head: bytes | None = None) -> tuple[Reader | None, i
 #: The ESXi logs a central syslog server may keep in one file, each read by its own reader.
 HOST_LOG_KINDS = (EvidenceKind.VVOLD_LOG, EvidenceKind.HOSTD_LOG, EvidenceKind.VMKERNEL_LOG)
 #: A forwarded record: ``<PRI>`` or a BSD stamp, or ESXi's time, then the sending host and an
-#: ``App:`` / ``App[pid]:`` tag (``2026-03-14T10:10:00Z esx01 Vvold: info vvold[1] ...``).
+#: ``App:`` / ``App[pid]:`` tag (``2026-03-14T10:10:00Z esx01 Vvold: info vvold[1] ...``). A host
+#: name has no parentheses: ESXi 8's own ``In(166) VVold[1]: ...`` is not a forwarded record.
 _FORWARDED = re.compile(
     rb"(?m)^(?:<\d{1,3}>)?(?:\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d\d:?\d\d)|"
-    rb"[A-Z][a-z]{2} {1,2}\d{1,2} \d\d:\d\d:\d\d) [^\s:\[\]]+ [A-Za-z][\w.-]*(?:\[\d+\])?: "
+    rb"[A-Z][a-z]{2} {1,2}\d{1,2} \d\d:\d\d:\d\d) [^\s:\[\]()]+ [A-Za-z][\w.-]*(?:\[\d+\])?: "
 )
 
 
