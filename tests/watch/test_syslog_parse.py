@@ -11,8 +11,9 @@ from vvolguard.watch.framing import StreamFramer
 
 ESXI8_FILE = (
     "2025-08-08T12:17:14.610Z Er(163) VVold[2255518]: [Originator@6876 sub=Default OpId=Session] "
-    "VasaSession::DoSetContext: setContext for VP XXX (url: https://XXX:8443/vasa/services/vasaService?version=4) "
-    "failed [connectionState: TransportError]: TRANSPORT_FAULT (Timeout / SSL_connect() failed in tcp_connect())"
+    "VasaSession::DoSetContext: setContext for VP XXX "
+    "(url: https://XXX:8443/vasa/services/vasaService?version=4) failed [connectionState: TransportError]: "
+    "TRANSPORT_FAULT (Timeout / SSL_connect() failed in tcp_connect())"
 )
 ESXI7_FILE = [
     "2024-03-14T10:02:11.418Z warning vvold[2100874] [Originator@6876 sub=Default]",
@@ -54,7 +55,8 @@ def test_rfc3164_esxi7_daemon_tag_keeps_inner_level() -> None:
 def test_rfc5424_with_structured_data_bom_and_cut_marker() -> None:
     raw = (
         "<164>1 2026-03-14T10:10:00.000Z esx01.lab Vvold 2264325 - "
-        '[Originator@6876 sub="Default" OpId="a\\]b"][meta msgModified="true" originalLen="2400"] \ufeffNo free conn'
+        '[Originator@6876 sub="Default" OpId="a\\]b"]'
+        '[meta msgModified="true" originalLen="2400"] \ufeffNo free conn'
     )
     msg = syslog.parse(raw, "p")
     assert msg is not None
