@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Debian packages the integration tests need: Go + govmomi (vCenter simulator), Chromium (HTML report).
+# Debian packages the integration tests need: Go + govmomi (vCenter simulator), Chromium (HTML report),
+# Prometheus + promtool (watch).
 system-deps:
 	./scripts/system-deps.sh
 

@@ -88,6 +88,17 @@ def watch_command(
     source_rate: float = typer.Option(
         0.0, "--source-rate", metavar="N", min=0, help="Most messages per second per sender (0: no limit)."
     ),
+    provider_url: list[str] = typer.Option(
+        [], "--provider-url", metavar="URL", help="Check this VASA provider's TLS certificate (repeatable)."
+    ),
+    check_seen: bool = typer.Option(
+        True,
+        "--check-seen-providers/--no-check-seen-providers",
+        help="Also check the certificates of the provider URLs vvold names.",
+    ),
+    cert_interval: float = typer.Option(
+        3600.0, "--cert-interval", metavar="SECONDS", min=1, help="Seconds between certificate checks."
+    ),
     table: bool = typer.Option(True, "--table/--no-table", help="Live table on a terminal."),
 ) -> None:
     from vvolguard.analysis.thresholds import Thresholds
@@ -125,6 +136,9 @@ def watch_command(
         stale_after=stale_after,
         expire_after=expire_after,
         source_rate=source_rate,
+        provider_urls=list(provider_url),
+        check_seen_providers=check_seen,
+        cert_interval=cert_interval,
     )
     store = None
     if not no_store:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from vvolguard.analysis.thresholds import Thresholds
+from vvolguard.watch.certs import CertificateWatch
 from vvolguard.watch.ingest import Ingest
 from vvolguard.watch.metrics import registry_for
 from vvolguard.watch.receiver import Endpoint, Receiver, quiet_tls_errors
@@ -42,6 +43,10 @@ class WatchConfig:
     max_pending: int = 500_000
     max_message: int = 64 * 1024
     handshake_timeout: float = 10.0
+    provider_urls: list[str] = field(default_factory=list)
+    #: Also check the provider URLs vvold names in its lines (off in tests: those are not local).
+    check_seen_providers: bool = False
+    cert_interval: float = 3600.0
 
 
 class _LineSource:
@@ -89,7 +94,14 @@ class WatchService:
             source_rate=config.source_rate,
             handshake_timeout=config.handshake_timeout,
         )
-        self.registry = registry_for(self.state, self.ingest)
+        self.certs: CertificateWatch | None = None
+        if config.provider_urls or config.check_seen_providers:
+            self.certs = CertificateWatch(
+                config.provider_urls,
+                seen_urls=self._seen_urls if config.check_seen_providers else None,
+                interval=config.cert_interval,
+            )
+        self.registry = registry_for(self.state, self.ingest, self.certs)
         self.sources: list[_LineSource] = []
         self.on_change = on_change
         self.json_lines = json_lines
@@ -100,6 +112,10 @@ class WatchService:
         self.ready = threading.Event()
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _seen_urls(self) -> list[str]:
+        with self.state.lock:
+            return [s.url for s in self.state.series.values() if s.url and s.url.startswith("https://")]
 
     def add_source(self, tail: Any, host: str, transport: str) -> None:
         self.sources.append(_LineSource(tail, host, transport))
@@ -132,6 +148,8 @@ class WatchService:
             for endpoint in self.config.syslog:
                 self.bound.append(await self.receiver.start(endpoint))
             self.start_http()
+            if self.certs is not None:
+                self.certs.start()
             self.ready.set()
             while not self._stop.is_set():
                 with contextlib.suppress(TimeoutError):
@@ -144,6 +162,8 @@ class WatchService:
                 with contextlib.suppress(Exception):
                     src.tail.close()
             await self.tick()  # what arrived before the listeners closed
+            if self.certs is not None:
+                self.certs.stop()
             if self.http is not None:
                 self.http.shutdown()
                 self.http.server_close()
