@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 import yaml
-
 from tests.conftest import require_tool
+
 from vvolguard.watch.certs import CertificateWatch
 from vvolguard.watch.ingest import Ingest
 from vvolguard.watch.metrics import WatchCollector
@@ -45,7 +45,9 @@ def _alerts() -> list[dict]:
 
 def test_promtool_checks_the_rules() -> None:
     promtool = require_tool("promtool", "checks the shipped Prometheus alert rules")
-    done = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [promtool, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"SUCCESS: {len(_alerts())} rules found" in done.stdout
 
@@ -93,8 +95,12 @@ def test_grafana_dashboard_structure() -> None:
     occupied: set[tuple[int, int]] = set()
     for panel in dash["panels"]:
         grid = panel["gridPos"]
-        assert 0 <= grid["x"] and grid["x"] + grid["w"] <= 24 and grid["h"] > 0
-        cells = {(x, y) for x in range(grid["x"], grid["x"] + grid["w"]) for y in range(grid["y"], grid["y"] + grid["h"])}
+        assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24 and grid["h"] > 0
+        cells = {
+            (x, y)
+            for x in range(grid["x"], grid["x"] + grid["w"])
+            for y in range(grid["y"], grid["y"] + grid["h"])
+        }
         assert not cells & occupied, f"panel {panel['title']!r} overlaps another"
         occupied |= cells
         if panel["type"] == "row":
