@@ -136,3 +136,9 @@ def test_framer_drops_oversized_without_buffering_it() -> None:
     assert f.feed(b"z" * 500) == [] and f.buffered == 0
     assert f.feed(b"zz\n<1>h a: ok\n") == [b"<1>h a: ok"]
     assert f.oversized == 2
+
+
+def test_relay_header_with_its_own_pri_and_no_inner_pri() -> None:
+    raw = "<13>Jan  1 12:34:56 10.1.2.3 2019-05-21T19:27:32.479Z esxi.example Vvold: info vvold[7] x"
+    msg = syslog.parse(raw, "10.1.2.3")
+    assert msg is not None and msg.host == "esxi.example" and msg.app == "Vvold"

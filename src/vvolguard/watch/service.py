@@ -40,7 +40,7 @@ class WatchConfig:
     stale_after: float = 600.0
     expire_after: float = 86_400.0
     source_rate: float = 0.0
-    max_pending: int = 500_000
+    max_pending: int = 200_000
     max_message: int = 64 * 1024
     handshake_timeout: float = 10.0
     provider_urls: list[str] = field(default_factory=list)

@@ -240,28 +240,37 @@ class WatchState:
 
     def _fold_levels(self, levels: pl.DataFrame) -> None:
         """Track when each series reached its ceiling and until when it held it. Only the rows
-        where "at the ceiling" flips (and each group's last row) are visited."""
+        where "at the ceiling" flips (and each series' last row) are visited in Python."""
         if levels.height == 0:
             return
-        for (host, vp), group in levels.group_by("host", "vp", maintain_order=True):
+        keys = levels.select("host", "vp").unique()
+        ceilings = pl.DataFrame(
+            [(h, v, self.series[(h, v)].ceiling) for h, v in keys.iter_rows() if (h, v) in self.series],
+            schema={"host": pl.String, "vp": pl.String, "ceiling": pl.Int64},
+            orient="row",
+        )
+        at = pl.col("outstanding") >= pl.col("ceiling")
+        marked = levels.join(ceilings, on=["host", "vp"], how="left", maintain_order="left").with_columns(
+            at=at.fill_null(False)
+        )
+        flips = marked.filter(
+            (pl.col("at") != pl.col("at").shift(1).over("host", "vp")).fill_null(True)
+            | (pl.int_range(pl.len()).over("host", "vp") == pl.len().over("host", "vp") - 1)
+        )
+        gap = self.t.at_ceiling_max_gap_seconds
+        for host, vp, t, outstanding, ceiling, is_at in flips.select(
+            "host", "vp", "t", "outstanding", "ceiling", "at"
+        ).iter_rows():
             s = self._series(host, vp)
-            rows = group.get_column("outstanding")
-            s.outstanding = int(rows[-1])
-            if s.ceiling is None:
+            s.outstanding = int(outstanding)  # the series' last row comes last
+            if ceiling is None:
                 continue
-            at = group.with_columns(at=pl.col("outstanding") >= s.ceiling)
-            flips = at.filter(
-                (pl.col("at") != pl.col("at").shift(1)).fill_null(True)
-                | (pl.int_range(pl.len()) == pl.len() - 1)
-            )
-            gap = self.t.at_ceiling_max_gap_seconds
-            for t, _o, is_at in flips.select("t", "outstanding", "at").iter_rows():
-                if is_at:
-                    if s.ceiling_since is None or (s.ceiling_last is not None and t - s.ceiling_last > gap):
-                        s.ceiling_since = t
-                    s.ceiling_last = t
-                else:
-                    s.ceiling_since = s.ceiling_last = None
+            if is_at:
+                if s.ceiling_since is None or (s.ceiling_last is not None and t - s.ceiling_last > gap):
+                    s.ceiling_since = t
+                s.ceiling_last = t
+            else:
+                s.ceiling_since = s.ceiling_last = None
 
     def _series(self, host: str, vp: str) -> Series:
         s = self.series.get((host, vp))

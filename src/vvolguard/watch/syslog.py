@@ -40,7 +40,7 @@ _RELAY_RE = re.compile(rf"^(?:{_PRI})?{_BSD_TS} \S+ (?=(?:<\d{{1,3}}>)?\d{{4}}-\
 _CUT_MARKERS = ("msgModified", "originalLen", "remoteHostMaxMsgLen")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs ~3x (one per message)
 class SyslogMessage:
     """One syslog message. ``host`` is the header's hostname (the sender's address when the header
     has none); ``app``/``pid`` are the tag (3164) or APP-NAME/PROCID (5424), None when absent;
@@ -99,10 +99,16 @@ def parse(text: str, peer: str) -> SyslogMessage | None:
     """Parse one syslog message (already decoded, framing removed). None: not syslog."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    relay = _RELAY_RE.match(text)
-    if relay:
-        text = text[relay.end() :]
-    m = RFC5424_RE.match(text)
+    msg = _parse(text, peer)
+    if msg is None:
+        relay = _RELAY_RE.match(text)  # a relay's BSD header before the ESXi one
+        if relay:
+            msg = _parse(text[relay.end() :], peer)
+    return msg
+
+
+def _parse(text: str, peer: str) -> SyslogMessage | None:
+    m = RFC5424_RE.match(text) if ">1 " in text[:7] else None
     if m:
         parts = split_sd(m["rest"])
         if parts is None:
