@@ -37,6 +37,7 @@ bench: setup
 	$(BIN)/python benchmarks/parse_throughput.py
 	$(BIN)/python benchmarks/simulate_scale.py
 	$(BIN)/python benchmarks/drain_policies.py
+	$(BIN)/python benchmarks/watch_ingest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .vcsim-build

@@ -132,3 +132,19 @@ def test_counts_are_exact_across_parse_batches() -> None:
     for i in range(7):
         _feed(ingest, [_nfc(0, i, i)])
     assert state.series[("esx01", "pure-ct0")].no_free_conn == 7
+
+
+def test_live_table_renders_names_from_the_network_as_text() -> None:
+    from rich.console import Console
+
+    from vvolguard.watch.table import render
+
+    state = WatchState(Thresholds(), clock=Clock())
+    ingest = Ingest(state)
+    ingest.submit_lines("esx[bold]01[/bold]", (_nfc(0, 0, 1) + "\n").encode(), "file")  # --file HOST=PATH
+    ingest.flush()
+    state.evaluate()
+    console = Console(width=200, record=True, color_system=None)
+    console.print(render(state))
+    out = console.export_text()
+    assert "esx[bold]01[/bold]" in out and "pressure" in out

@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from vvolguard.watch.state import Pressure, WatchState
 
@@ -23,14 +24,15 @@ def render(state: WatchState) -> Table:
         for s in rows[:200]:
             level = s.level.name.lower() + (" (stale)" if s.host in stale else "")
             out = "" if s.outstanding is None else f"{s.outstanding}/{s.ceiling or '?'}"
+            # names come from the network: Text, never markup
             table.add_row(
-                s.host,
-                s.provider,
-                f"[{_STYLE[s.level]}]{level}[/]",
+                Text(s.host),
+                Text(s.provider),
+                Text(level, style=_STYLE[s.level]),
                 str(s.no_free_conn),
                 str(s.busy),
                 out,
-                "; ".join(s.reasons),
+                Text("; ".join(s.reasons)),
             )
     return table
 
