@@ -3,6 +3,7 @@ hosts; multi-line records split across batches."""
 
 from __future__ import annotations
 
+import pytest
 from tests.watch.watch_helpers import NFC_8
 
 from vvolguard.analysis.thresholds import Thresholds
@@ -148,3 +149,23 @@ def test_live_table_renders_names_from_the_network_as_text() -> None:
     console.print(render(state))
     out = console.export_text()
     assert "esx[bold]01[/bold]" in out and "pressure" in out
+
+
+@pytest.mark.slow
+def test_a_batch_bigger_than_one_reader_pass_is_counted_whole() -> None:
+    """The vvold reader parses at most LINES_PER_PASS lines per pass; a bigger batch (a burst
+    from many hosts) continues in the next pass, and no line is lost or counted twice."""
+    from vvolguard.evidence.vvold_block import LINES_PER_PASS
+
+    state = WatchState(Thresholds(), clock=Clock())
+    ingest = Ingest(state, max_pending=2 * LINES_PER_PASS)
+    filler = _issue(0, 0, 0, 1)
+    lines = [filler] * (LINES_PER_PASS - 3) + [_nfc(0, 1, i) for i in range(7)]
+    for host in ("esx01", "esx02"):
+        ingest.submit_lines(
+            host, ("\n".join(lines[: len(lines) // 2 if host == "esx01" else None]) + "\n").encode(), "file"
+        )
+    assert not ingest.errors  # nothing refused: all of it reaches the parser
+    ingest.flush()
+    assert state.series[("esx02", "pure-ct0")].no_free_conn == 7
+    assert ("esx01", "pure-ct0") in state.series

@@ -210,6 +210,10 @@ class Ingest:
     def flush(self) -> int:
         """Parse and fold everything buffered; returns the lines handled."""
         with self.lock:
+            if len(self._vvold) > 2 * len(self.state.hosts) + 1000:
+                # hosts the state forgot (expired) keep no header context here either
+                for host in [h for h, b in self._vvold.items() if not b.lines and h not in self.state.hosts]:
+                    del self._vvold[host]
             batch = {h: b.lines for h, b in self._vvold.items() if b.lines}
             prev = {h: self._vvold[h].prev_header for h in batch}
             for h in batch:
@@ -254,10 +258,18 @@ class Ingest:
         if not parts:
             return
         data = ("\n".join(parts) + "\n").encode("utf-8", "replace")
-        parsed = parse_block(Block(data=data, start=0, stop=len(data), prev_header=None), "syslog", None)
-        if parsed.frame is None:
+        block: Block | None = Block(data=data, start=0, stop=len(data), prev_header=None)
+        frames: list[pl.DataFrame] = []
+        while block is not None:
+            # The reader parses a big block in passes; each pass numbers its lines from 1.
+            before = data.count(b"\n", 0, block.start)
+            parsed = parse_block(block, "syslog", None)
+            if parsed.frame is not None:
+                frames.append(parsed.frame.frame.with_columns(pl.col("line") + before))
+            block = parsed.rest
+        if not frames:
             return
-        frame = parsed.frame.frame
+        frame = pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
         if injected:
             frame = frame.filter(~pl.col("line").is_in(injected))
         index = pl.Series("seg", starts, dtype=pl.Int64)
