@@ -40,8 +40,12 @@ from vvolguard.records import VasaEventKind
 #: Histogram bucket upper bounds for swap-vVol creation, seconds: well under a second is healthy,
 #: ``create_p95_ms`` (10 s) is the pressure line, vvold's own deadline is about 60 s.
 CREATE_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
-#: Most timestamps kept per window deque; more are summarised by dropping the oldest.
-WINDOW_CAP = 10_000
+#: Most pressure/timeout times kept per series window; the oldest are dropped first. Far above
+#: ``pressure_events``; the cap only bounds memory (500 hosts x 2 providers stay under 20 MiB).
+WINDOW_CAP = 1000
+#: Most createVirtualVolume times kept per series for the windowed p95: the latest 512 creates
+#: say what the latency is now, and a cap keeps memory and the per-evaluation sort small.
+CREATES_CAP = 512
 UNKNOWN_PROVIDER = "unknown"
 
 
@@ -75,6 +79,9 @@ class Series:
     creates: deque[tuple[float, float]] = field(default_factory=deque)  # (log time, ms)
     level: Pressure = Pressure.CALM
     reasons: tuple[str, ...] = ()
+    p95_key: tuple[int, int] | None = None  # (creates ever, creates in window) of the cached p95
+    p95: float = 0.0
+    p95_max: float = 0.0
 
 
 @dataclass
@@ -284,7 +291,7 @@ class WatchState:
         s.create_sum += sec
         s.create_count += 1
         s.creates.append((t, ms))
-        while len(s.creates) > WINDOW_CAP:
+        while len(s.creates) > CREATES_CAP:
             s.creates.popleft()
 
     # -- judging -----------------------------------------------------------------------------
@@ -362,12 +369,16 @@ def judge(s: Series, now: float, t: Thresholds) -> tuple[Pressure, tuple[str, ..
         else:
             signs.append(f"#outstanding at its ceiling {s.ceiling}")
     if s.creates:
-        values = sorted(ms for _, ms in s.creates)
-        p95 = values[max(0, math.ceil(0.95 * len(values)) - 1)]
-        if p95 >= t.create_p95_ms and len(values) >= t.create_min_samples:
-            saturated.append(f"createVirtualVolume p95 {p95 / 1000:.1f} s over {len(values)} calls")
-        elif values[-1] >= t.create_p95_ms:
-            signs.append(f"createVirtualVolume took {values[-1] / 1000:.1f} s")
+        key = (s.create_count, len(s.creates))  # a new create or a trimmed old one changes it
+        if key != s.p95_key:  # sorted again only when the window's creates changed
+            values = sorted(ms for _, ms in s.creates)
+            s.p95_key, s.p95 = key, values[max(0, math.ceil(0.95 * len(values)) - 1)]
+            s.p95_max = values[-1]
+        n = len(s.creates)
+        if s.p95 >= t.create_p95_ms and n >= t.create_min_samples:
+            saturated.append(f"createVirtualVolume p95 {s.p95 / 1000:.1f} s over {n} calls")
+        elif s.p95_max >= t.create_p95_ms:
+            signs.append(f"createVirtualVolume took {s.p95_max / 1000:.1f} s")
     if s.timeout_ts:
         signs.append(f"{len(s.timeout_ts)} VASA timeout(s) within {window} s")
     if saturated:
