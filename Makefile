@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Debian packages the integration tests need: Go + govmomi (vCenter simulator), Chromium (HTML report).
+# Debian packages the integration tests need: Go + govmomi (vCenter simulator), Chromium (HTML report),
+# Prometheus + promtool (watch).
 system-deps:
 	./scripts/system-deps.sh
 
@@ -36,6 +37,7 @@ bench: setup
 	$(BIN)/python benchmarks/parse_throughput.py
 	$(BIN)/python benchmarks/simulate_scale.py
 	$(BIN)/python benchmarks/drain_policies.py
+	$(BIN)/python benchmarks/watch_ingest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .vcsim-build

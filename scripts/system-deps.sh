@@ -2,12 +2,14 @@
 # Install the Debian packages that the integration tests use, if they are missing:
 #   golang-go + golang-github-vmware-govmomi-dev  -> the govmomi vCenter simulator (drain tests)
 #   chromium                                       -> headless browser check of the HTML report
+#   prometheus (prometheus + promtool)             -> watch: alert rule tests, end-to-end scrape
 # Without root or apt-get, say what is missing; the tests that need it skip (outside CI) or fail (CI).
 set -euo pipefail
 need=()
 command -v go >/dev/null 2>&1 || need+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/vmware/govmomi ] || need+=(golang-github-vmware-govmomi-dev)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need+=(prometheus)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing Debian packages: ${need[*]}"

@@ -1,0 +1,205 @@
+"""``vvolguard watch``: receive the hosts' logs (syslog, followed files, SSH) and serve the VASA
+control plane's signals as Prometheus metrics on ``/metrics``.
+
+Nothing listens on a non-loopback address unless ``--listen`` or ``--syslog`` names one. Ctrl-C
+or SIGTERM stops cleanly: listeners close, what was received is parsed, the store is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import typer
+
+from vvolguard.cli.console import error, make_console, print_line
+
+EXIT_USAGE = 2
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "watch",
+        help=(
+            "Receive ESXi logs (syslog UDP/TCP/TLS, files, SSH) and serve the VASA control plane's "
+            "signals as Prometheus metrics (see contrib/prometheus and contrib/grafana)."
+        ),
+    )(watch_command)
+
+
+def _listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"--listen wants ADDR:PORT, got {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def watch_command(
+    syslog: list[str] = typer.Option(
+        [],
+        "--syslog",
+        metavar="URL",
+        help="Listen for syslog: udp://ADDR:PORT, tcp://ADDR:PORT or tls://ADDR:PORT (repeatable).",
+    ),
+    tls_cert: Path | None = typer.Option(
+        None, "--tls-cert", metavar="FILE", help="PEM certificate for tls://."
+    ),
+    tls_key: Path | None = typer.Option(
+        None, "--tls-key", metavar="FILE", help="PEM private key for tls://."
+    ),
+    files: list[str] = typer.Option(
+        [],
+        "--file",
+        metavar="[HOST=]PATH",
+        help="Follow a local log file across rotation (repeatable); HOST names a bare vvold.log's host.",
+    ),
+    ssh: list[str] = typer.Option(
+        [], "--ssh", metavar="HOST", help="tail -F /var/run/log/vvold.log on this ESXi host (repeatable)."
+    ),
+    ssh_user: str = typer.Option("root", "--ssh-user", metavar="USER", help="SSH user on the ESXi hosts."),
+    ssh_known_hosts: Path | None = typer.Option(
+        None, "--ssh-known-hosts", metavar="FILE", help="known_hosts file (default ~/.ssh/known_hosts)."
+    ),
+    listen: str = typer.Option(
+        "127.0.0.1:9796", "--listen", metavar="ADDR:PORT", help="Where /metrics is served."
+    ),
+    json_lines: bool = typer.Option(
+        False, "--json-lines", help="Write state changes to stdout as JSON lines."
+    ),
+    store_path: Path | None = typer.Option(
+        None, "--store", metavar="FILE", help="Local store SQLite file (state changes are kept there)."
+    ),
+    no_store: bool = typer.Option(False, "--no-store", help="Do not write state changes to the store."),
+    threshold: list[str] = typer.Option(
+        [], "--threshold", metavar="NAME=VALUE", help="Override a diagnose threshold (repeatable)."
+    ),
+    interval: float = typer.Option(0.25, "--interval", metavar="SECONDS", min=0.01, help="Parse cadence."),
+    stale_after: float = typer.Option(
+        600.0, "--stale-after", metavar="SECONDS", min=1, help="Mark a host stale after this silence."
+    ),
+    expire_after: float = typer.Option(
+        86_400.0, "--expire-after", metavar="SECONDS", min=1, help="Forget a host after this silence."
+    ),
+    source_rate: float = typer.Option(
+        0.0, "--source-rate", metavar="N", min=0, help="Most messages per second per sender (0: no limit)."
+    ),
+    provider_url: list[str] = typer.Option(
+        [], "--provider-url", metavar="URL", help="Check this VASA provider's TLS certificate (repeatable)."
+    ),
+    check_seen: bool = typer.Option(
+        True,
+        "--check-seen-providers/--no-check-seen-providers",
+        help="Also check the certificates of the provider URLs vvold names.",
+    ),
+    cert_interval: float = typer.Option(
+        3600.0, "--cert-interval", metavar="SECONDS", min=1, help="Seconds between certificate checks."
+    ),
+    table: bool = typer.Option(True, "--table/--no-table", help="Live table on a terminal."),
+) -> None:
+    from vvolguard.analysis.thresholds import Thresholds
+    from vvolguard.watch.receiver import Endpoint
+    from vvolguard.watch.service import WatchConfig, WatchService
+
+    err = make_console(stderr=True)
+    try:
+        endpoints = [Endpoint.parse(s) for s in syslog]
+        listen_at = _listen(listen)
+        overrides = {}
+        for item in threshold:
+            name, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"--threshold wants NAME=VALUE, got {item!r}")
+            overrides[name] = value
+        thresholds = Thresholds.from_overrides(overrides)
+    except ValueError as exc:
+        error(err, str(exc))
+        raise typer.Exit(EXIT_USAGE) from None
+    if any(e.scheme == "tls" for e in endpoints) and not (tls_cert and tls_key):
+        error(err, "a tls:// syslog listener needs --tls-cert FILE and --tls-key FILE")
+        raise typer.Exit(EXIT_USAGE)
+    if not (endpoints or files or ssh):
+        error(err, "nothing to watch: give --syslog URL, --file PATH or --ssh HOST")
+        raise typer.Exit(EXIT_USAGE)
+    logging.basicConfig(level=logging.WARNING, format="vvolguard watch: %(message)s", stream=sys.stderr)
+    config = WatchConfig(
+        syslog=endpoints,
+        listen=listen_at,
+        tls_cert=str(tls_cert) if tls_cert else None,
+        tls_key=str(tls_key) if tls_key else None,
+        thresholds=thresholds,
+        interval=interval,
+        stale_after=stale_after,
+        expire_after=expire_after,
+        source_rate=source_rate,
+        provider_urls=list(provider_url),
+        check_seen_providers=check_seen,
+        cert_interval=cert_interval,
+    )
+    store = None
+    if not no_store:
+        from vvolguard.watch.store import ChangeStore
+
+        store = ChangeStore(store_path)
+    service = WatchService(config, json_lines=sys.stdout if json_lines else None, store=store)
+    try:
+        _add_sources(service, files, ssh, ssh_user, ssh_known_hosts)
+    except ValueError as exc:
+        error(err, str(exc))
+        raise typer.Exit(EXIT_USAGE) from None
+    live = None
+    if table and not json_lines and sys.stdout.isatty():
+        from vvolguard.watch.table import LiveTable
+
+        live = LiveTable(service.state)
+    try:
+        asyncio.run(_main(service, err, live))
+    except OSError as exc:  # a port in use, a certificate that does not load
+        error(err, f"cannot start: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    finally:
+        if store is not None:
+            store.close()
+
+
+async def _main(service, err, live) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, service.stop)
+    task = asyncio.create_task(service.run())
+    await asyncio.get_running_loop().run_in_executor(None, service.ready.wait, 30)
+    if task.done():
+        task.result()  # raises what stopped it at start-up
+    for ep in service.bound:
+        print_line(err, f"listening for syslog on {ep}")
+    if service.metrics_port is not None:
+        host = service.config.listen[0] if service.config.listen else ""
+        print_line(err, f"serving metrics on http://{host}:{service.metrics_port}/metrics")
+    if live is not None:
+        live.start()
+    try:
+        await task
+    finally:
+        if live is not None:
+            live.stop()
+
+
+def _add_sources(service, files: list[str], ssh: list[str], user: str, known_hosts: Path | None) -> None:  # type: ignore[no-untyped-def]
+    from vvolguard.drain.logsource import FileTail, SshTail
+
+    for spec in files:
+        host, sep, path = spec.partition("=")
+        if not sep:
+            host, path = "unnamed-esxi-host", spec
+        if not path:
+            raise ValueError(f"--file wants [HOST=]PATH, got {spec!r}")
+        service.add_source(FileTail(Path(path), host, from_start=False), host, "file")
+    for host in ssh:
+        kh: object = str(known_hosts) if known_hosts else ()
+        tail = SshTail(host, username=user, password=os.environ.get("VVOLGUARD_SSH_PASSWORD"), known_hosts=kh)
+        service.add_source(tail, host, "ssh")
