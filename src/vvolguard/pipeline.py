@@ -45,7 +45,7 @@ def diagnose(
     :class:`~vvolguard.evidence.source.Limits`).
     """
     if isinstance(tz, str):
-        from vvolguard.evidence.structured import parse_tz
+        from vvolguard.evidence.dates import parse_tz
 
         tz = parse_tz(tz)
     if isinstance(paths, str | os.PathLike):

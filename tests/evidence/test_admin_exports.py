@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from vvolguard.evidence.dates import parse_tz
 from vvolguard.evidence.sniff import sniff
 from vvolguard.evidence.source import from_bytes
-from vvolguard.evidence.structured import parse_tz
 from vvolguard.evidence.tasks import task_state
 from vvolguard.pipeline import diagnose
 from vvolguard.records import (

@@ -25,7 +25,10 @@ import pytest
 
 MODULES = (
     "vvolguard.evidence.esxcli",
-    "vvolguard.evidence.structured",
+    "vvolguard.evidence.values",
+    "vvolguard.evidence.dates",
+    "vvolguard.evidence.jsonitems",
+    "vvolguard.evidence.csvrows",
     "vvolguard.evidence.tasks",
     "vvolguard.evidence.providers",
     "vvolguard.evidence.certificates",

@@ -19,16 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vvolguard.evidence import certificates, esxcli, providers, tasks
+from vvolguard.evidence.csvrows import iter_csv_rows
+from vvolguard.evidence.dates import parse_datetime
+from vvolguard.evidence.jsonitems import iter_json_items
 from vvolguard.evidence.sniff import sniff
 from vvolguard.evidence.source import from_bytes
-from vvolguard.evidence.structured import (
-    Warner,
-    decode,
-    iter_csv_rows,
-    iter_json_items,
-    parse_datetime,
-    read_text,
-)
+from vvolguard.evidence.textio import decode, read_text
+from vvolguard.evidence.warner import Warner
 from vvolguard.records import EvidenceKind, EvidenceSpan
 
 READERS = [*esxcli.READERS, *providers.READERS, *tasks.READERS, *certificates.READERS]

@@ -204,7 +204,7 @@ def _parse_tz(value: str | None, err: Console) -> tzinfo | None:
     """``--tz`` to a tzinfo; a zone Python does not know is a usage error (exit 2), not a crash."""
     if value is None:
         return None
-    from vvolguard.evidence.structured import parse_tz
+    from vvolguard.evidence.dates import parse_tz
 
     try:
         return parse_tz(value)

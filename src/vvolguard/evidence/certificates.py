@@ -24,7 +24,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from vvolguard.evidence.source import EvidenceFile
-from vvolguard.evidence.structured import GuardedReader, Warner
+from vvolguard.evidence.warner import GuardedReader, Warner
 from vvolguard.records import CertificateRecord, Citation, EvidenceKind, Record
 
 # cryptography (~30 ms to import) is imported where a certificate is parsed, not when files are sniffed.

@@ -3,7 +3,7 @@
 Why all formatters: admins paste the default text output, vm-support bundles carry both
 ``commands/localcli_storage-vvol-*.txt`` and the ``json/`` twin, and scripts use
 ``--formatter=json|xml|csv``. Every shape is first turned into the same neutral entry (a dict with
-normalised keys, see :func:`structured.norm_key`), so the text and JSON of one host give equal
+normalised keys, see :func:`values.norm_key`), so the text and JSON of one host give equal
 records by construction (evidence-formats §2).
 
 Per-host view: the records carry the host the file belongs to (``ef.host``), because a provider
@@ -21,27 +21,13 @@ from typing import Any
 
 from vvolguard.evidence import transcript
 from vvolguard.evidence.collect import BUNDLE_NAME, host_from_text
+from vvolguard.evidence.csvrows import first_data_line, is_csv_header, iter_csv_rows
+from vvolguard.evidence.dates import naive_time_message
+from vvolguard.evidence.jsonitems import cite_text, iter_json_items, looks_like_json
 from vvolguard.evidence.source import EvidenceFile
-from vvolguard.evidence.structured import (
-    GuardedReader,
-    LineIndex,
-    Warner,
-    cite_text,
-    first,
-    first_data_line,
-    head_text,
-    is_csv_header,
-    iter_csv_rows,
-    iter_json_items,
-    looks_like_json,
-    naive_time_message,
-    norm_key,
-    parse_bool,
-    parse_int,
-    provider_status,
-    read_text,
-    text_of,
-)
+from vvolguard.evidence.textio import LineIndex, head_text, read_text
+from vvolguard.evidence.values import first, norm_key, parse_bool, parse_int, provider_status, text_of
+from vvolguard.evidence.warner import GuardedReader, Warner
 from vvolguard.records import (
     ArrayBinding,
     Citation,

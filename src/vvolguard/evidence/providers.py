@@ -20,29 +20,22 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from vvolguard.evidence.csvrows import first_data_line, is_csv_header, iter_csv_rows
+from vvolguard.evidence.dates import Dates, guess_dayfirst
+from vvolguard.evidence.jsonitems import iter_json_items, looks_like_json
 from vvolguard.evidence.source import EvidenceFile
-from vvolguard.evidence.structured import (
-    Dates,
-    GuardedReader,
-    LineIndex,
-    Warner,
+from vvolguard.evidence.textio import LineIndex, head_text, read_text
+from vvolguard.evidence.transcript import output_head, output_sections
+from vvolguard.evidence.values import (
     first,
-    first_data_line,
-    guess_dayfirst,
-    head_text,
-    is_csv_header,
-    iter_csv_rows,
-    iter_json_items,
-    looks_like_json,
     norm_dict,
     norm_key,
     parse_bool,
     parse_int,
     provider_status,
-    read_text,
     text_of,
 )
-from vvolguard.evidence.transcript import output_head, output_sections
+from vvolguard.evidence.warner import GuardedReader, Warner
 from vvolguard.records import ArrayBinding, Citation, EvidenceKind, ProviderRecord, Record
 
 #: What vCenter is called as an observer, so analysis can tell it from ESXi host names.

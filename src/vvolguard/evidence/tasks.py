@@ -23,28 +23,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from vvolguard.evidence.csvrows import first_data_line, is_csv_header, iter_csv_rows
+from vvolguard.evidence.dates import Dates, guess_dayfirst
+from vvolguard.evidence.jsonitems import cite_text, iter_json_items, looks_like_json
 from vvolguard.evidence.source import EvidenceFile
-from vvolguard.evidence.structured import (
-    Dates,
-    GuardedReader,
-    LineIndex,
-    Warner,
-    cite_text,
-    first,
-    first_data_line,
-    guess_dayfirst,
-    head_text,
-    is_csv_header,
-    iter_csv_rows,
-    iter_json_items,
-    looks_like_json,
-    name_of,
-    norm_dict,
-    norm_key,
-    read_text,
-    text_of,
-)
+from vvolguard.evidence.textio import LineIndex, head_text, read_text
 from vvolguard.evidence.transcript import output_head, output_sections
+from vvolguard.evidence.values import first, name_of, norm_dict, norm_key, text_of
+from vvolguard.evidence.warner import GuardedReader, Warner
 from vvolguard.records import Citation, EvidenceKind, HostOperation, MigrationTask, Record, TaskState
 
 # --------------------------------------------------------------------------------------------
