@@ -24,11 +24,14 @@ demo: setup
 
 test: setup system-deps
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
+# mypy's scope and settings are [tool.mypy] in pyproject.toml (the package, src/vvolguard).
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
 
 # An editable install has no bytecode of its own (a wheel install compiles it), and with
 # PYTHONDONTWRITEBYTECODE set none is written at run time: ~50 ms of every timed start-up.

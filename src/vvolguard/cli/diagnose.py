@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -16,6 +17,9 @@ from rich.console import Console
 from vvolguard.analysis.model import Diagnosis, Severity
 from vvolguard.cli.console import error, make_console, print_line
 from vvolguard.cli.intake_options import MAX_DEPTH, MAX_EXPANDED, parse_limits
+
+if TYPE_CHECKING:
+    from vvolguard.analysis.thresholds import Thresholds
 
 EXIT_OK = 0
 EXIT_FAIL_ON = 1
@@ -174,7 +178,7 @@ def _parse_now(value: str | None, err: Console) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _parse_thresholds(factory, pairs: list[str], err: Console):  # type: ignore[no-untyped-def]
+def _parse_thresholds(factory: type[Thresholds], pairs: list[str], err: Console) -> Thresholds:
     overrides: dict[str, float] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")

@@ -151,8 +151,8 @@ def drain_command(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     from vvolguard import store as store_mod
-    from vvolguard.drain.backends.base import WallClock
-    from vvolguard.drain.controller import DrainController, DrainOptions
+    from vvolguard.drain.backends.base import Backend, WallClock
+    from vvolguard.drain.controller import DEFAULT_SPACING, DrainController, DrainOptions
     from vvolguard.drain.journal import Journal
     from vvolguard.drain.limits import POLICIES, make_limit
     from vvolguard.drain.pressure import PressureMonitor, Thresholds
@@ -174,7 +174,9 @@ def drain_command(
             from vvolguard.drain.backends.simulated import SimulatedBackend
 
             world = sim_world or store_file.with_name(f"sim-{simulate}.db")
-            backend = SimulatedBackend.open(
+            # SimulatedBackend.clock is a SimClock, and Backend declares a settable ``clock: Clock``
+            # (invariant); to go when drain/backends/base.py makes it read-only (issue 14).
+            backend: Backend = SimulatedBackend.open(  # type: ignore[assignment]
                 world, profile=simulate, vms=sim_vms, speed=sim_speed, api_latency=sim_api_latency
             )
         else:
@@ -203,7 +205,7 @@ def drain_command(
             max_inflight=max_inflight,
             cooldown=cooldown,
             poll_interval=poll,
-            **({} if spacing is None else {"spacing": spacing}),
+            spacing=DEFAULT_SPACING if spacing is None else spacing,
         )
         start = _start(store_file, backend, host, max_inflight)
         if dry_run:

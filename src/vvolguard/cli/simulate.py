@@ -18,6 +18,9 @@ from vvolguard.cli.console import error, make_console, print_line
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from vvolguard.sim.profiles import ProviderProfile
+    from vvolguard.sim.sweep import SweepResult
+
 EXIT_BAD_INPUT = 2
 
 
@@ -271,7 +274,7 @@ def sweep_command(
         print_line(console, f"wrote {plot}")
 
 
-def render_table(result) -> Table:  # type: ignore[no-untyped-def]
+def render_table(result: SweepResult) -> Table:
     from rich.table import Table
 
     prof = result.profile
@@ -325,7 +328,7 @@ def build_profile(
     slowdown: list[str],
     storm: list[str],
     err: Console,
-):  # type: ignore[no-untyped-def]
+) -> ProviderProfile:
     """The named profile with the command line's overrides applied (``profile.variant``)."""
     from vvolguard.sim.profiles import PROFILES, BackgroundLoad, Slowdown
 

@@ -38,10 +38,10 @@ def write_archive(final: Path, out: Path, fmt: str, root: str, created: datetime
                 stamp = created.timetuple()[:6]
                 with zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as archive:
                     for path in files:
-                        info = zipfile.ZipInfo(f"{root}/{path.relative_to(final).as_posix()}", stamp)
-                        info.compress_type = zipfile.ZIP_DEFLATED
-                        info.external_attr = 0o644 << 16
-                        with path.open("rb") as src, archive.open(info, "w") as dst:
+                        entry = zipfile.ZipInfo(f"{root}/{path.relative_to(final).as_posix()}", stamp)
+                        entry.compress_type = zipfile.ZIP_DEFLATED
+                        entry.external_attr = 0o644 << 16
+                        with path.open("rb") as src, archive.open(entry, "w") as dst:
                             while block := src.read(1024 * 1024):
                                 dst.write(block)
             else:

@@ -298,10 +298,10 @@ def _build_pseudonymizer(
     if diagnosis is not None:
         for name in diagnosis.hosts:
             pseudo.add_host(name)
-        for f in diagnosis.migrations.failed:
-            pseudo.add_host(f.source)
-            pseudo.add_host(f.destination)
-            pseudo.add_vm(f.vm)
+        for failed in diagnosis.migrations.failed:
+            pseudo.add_host(failed.source)
+            pseudo.add_host(failed.destination)
+            pseudo.add_vm(failed.vm)
         for p in diagnosis.providers:
             pseudo.add_provider(p.name)
             if p.url:
@@ -316,8 +316,8 @@ def _build_pseudonymizer(
                 for name in cert.get(key) or ():
                     pseudo.add_host(str(name))
             pseudo.add_host(cert.get("provider_host"))
-        for failed in diagnosis.migrations.storms:
-            pseudo.add_host(failed.source_host)
+        for storm in diagnosis.migrations.storms:
+            pseudo.add_host(storm.source_host)
         for text in _walk_strings(diagnosis):
             for line in namer.shorten(text).split("\n"):
                 pseudo.discover(line)

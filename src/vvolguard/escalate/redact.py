@@ -421,13 +421,14 @@ class Pseudonymizer:
                     put(lowered, fresh(prefix, counter), category)
         ips = self._found[Category.IP]
         by_address: dict[Any, str] = {}
-        originals_ip = {str(_ip(t)) for t in ips}
+        # every found IP was parsed by add_ip; the filter only tells the type checker so
+        parsed = {t: ip for t in ips if (ip := _ip(t)) is not None}
+        originals_ip = {str(ip) for ip in parsed.values()}
         index = 0
-        for lowered in sorted(ips, key=lambda t: (_ip(t).version, int(_ip(t)))):  # type: ignore[union-attr]
-            address = _ip(lowered)
+        for lowered, address in sorted(parsed.items(), key=lambda item: (item[1].version, int(item[1]))):
             if address not in by_address:
                 while True:
-                    alias = _alias_ipv4(index) if address.version == 4 else f"2001:db8:6::{index + 1:x}"  # type: ignore[union-attr]
+                    alias = _alias_ipv4(index) if address.version == 4 else f"2001:db8:6::{index + 1:x}"
                     index += 1
                     if alias not in originals_ip:
                         break

@@ -14,7 +14,7 @@ bytes of a line that continues into the next block.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 
 from vvolguard.evidence.source import EvidenceFile
@@ -40,7 +40,7 @@ class LineStats:
 
 def text_blocks(
     ef: EvidenceFile, keep: int = LINE_KEEP, block_bytes: int = BLOCK_BYTES, stats: LineStats | None = None
-) -> Iterator[str]:
+) -> Generator[str, None, None]:
     """Yield ``ef`` as blocks of complete lines (joined by ``\\n``, no trailing newline).
 
     Every line is at most ``keep`` bytes plus a :func:`cut_note`; CRs before the newline are

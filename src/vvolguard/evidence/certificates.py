@@ -24,7 +24,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from vvolguard.evidence.source import EvidenceFile
-from vvolguard.evidence.warner import GuardedReader, Warner
+from vvolguard.evidence.warner import GuardedReader, Warn
 from vvolguard.records import CertificateRecord, Citation, EvidenceKind, Record
 
 # cryptography (~30 ms to import) is imported where a certificate is parsed, not when files are sniffed.
@@ -127,7 +127,7 @@ def _load_der(der: bytes) -> x509.Certificate:
 
 
 def _safe_record(
-    cert: x509.Certificate, citation: Citation, warn: Warner, line: int | None
+    cert: x509.Certificate, citation: Citation, warn: Warn, line: int | None
 ) -> CertificateRecord | None:
     try:
         with _quiet():
@@ -154,7 +154,7 @@ class CertificateReader(GuardedReader):
             return 88 if named else 75
         return 40 if named and not head.strip() else 0
 
-    def _read(self, ef: EvidenceFile, warn: Warner) -> Iterator[Record]:
+    def _read(self, ef: EvidenceFile, warn: Warn) -> Iterator[Record]:
         head = ef.head(4096)
         if not head.strip():
             warn("empty certificate file")
@@ -164,7 +164,7 @@ class CertificateReader(GuardedReader):
             return
         yield from self._pem(ef, warn)
 
-    def _der(self, ef: EvidenceFile, warn: Warner) -> Iterator[Record]:
+    def _der(self, ef: EvidenceFile, warn: Warn) -> Iterator[Record]:
         from cryptography import x509
 
         data = bytearray()
@@ -193,7 +193,7 @@ class CertificateReader(GuardedReader):
                     yield record
             pos += length
 
-    def _pem(self, ef: EvidenceFile, warn: Warner) -> Iterator[Record]:
+    def _pem(self, ef: EvidenceFile, warn: Warn) -> Iterator[Record]:
         label: str | None = None
         begin_line = 0
         begin_text = ""
@@ -252,7 +252,7 @@ class CertificateReader(GuardedReader):
             warn("no readable certificate found in this file")
 
     def _block(
-        self, label: str, body: list[str], citation: Citation, warn: Warner, line: int
+        self, label: str, body: list[str], citation: Citation, warn: Warn, line: int
     ) -> Iterator[CertificateRecord]:
         if label not in _CERT_LABELS and label not in _PKCS7_LABELS:
             warn(f"PEM block {label!r} is not a certificate; ignored", line)

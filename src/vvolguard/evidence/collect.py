@@ -44,7 +44,7 @@ import stat
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
@@ -520,7 +520,7 @@ class Collector:
         yield from self._members(entries, display, _archive_host(display) or host, budget, depth)
 
     def _members(
-        self, entries: list[_Entry], display: str, host: str | None, budget: Budget, depth: int
+        self, entries: Sequence[_Entry], display: str, host: str | None, budget: Budget, depth: int
     ) -> Iterator[EvidenceFile]:
         """The members of one archive (tar or zip, the same rules): bundle roots and their hosts,
         bundle members deduplicated, links never followed, nested archives opened."""

@@ -11,7 +11,7 @@ import csv
 from collections.abc import Callable, Iterable, Iterator
 
 from vvolguard.evidence.values import norm_key
-from vvolguard.evidence.warner import Warner
+from vvolguard.evidence.warner import Warn
 
 #: Unreadable rows tolerated before giving up on the rest of a file.
 MAX_BAD_ROWS = 1000
@@ -28,7 +28,7 @@ def _delimiter(header: str) -> str:
 
 
 def iter_csv_rows(
-    text: str, warn: Warner, accept_header: Callable[[list[str]], bool] | None = None
+    text: str, warn: Warn, accept_header: Callable[[list[str]], bool] | None = None
 ) -> tuple[list[str], Iterator[tuple[int, dict[str, str], str]]] | None:
     """Header and rows of a CSV export: ``(header, iter((line, {norm_key: value}, raw_line)))``.
 
@@ -54,7 +54,7 @@ def iter_csv_rows(
 
 
 def _csv_rows(
-    lines: list[str], start: int, delim: str, keys: list[str], warn: Warner
+    lines: list[str], start: int, delim: str, keys: list[str], warn: Warn
 ) -> Iterator[tuple[int, dict[str, str], str]]:
     numbered = iter(range(start + 1, len(lines)))
     consumed = start + 1  # 1-based number of the last line handed to csv

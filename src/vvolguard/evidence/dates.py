@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 from vvolguard.evidence.values import first, norm_dict
-from vvolguard.evidence.warner import Warner
+from vvolguard.evidence.warner import Warn
 
 _MS_DATE = re.compile(r"^\\?/?Date\((-?\d{1,16})([+-]\d{4})?\)\\?/?$")
 _NUMERIC_DATE = re.compile(
@@ -185,7 +185,7 @@ class Dates:
     """Date parsing for one file: one day/month order, one zone for times without one, and one
     warning that such times were found (kept even with ``--tz``: the zone is the user's word)."""
 
-    def __init__(self, warn: Warner, dayfirst: bool | None = None, tz: tzinfo | None = None) -> None:
+    def __init__(self, warn: Warn, dayfirst: bool | None = None, tz: tzinfo | None = None) -> None:
         self.warn = warn
         self.dayfirst = dayfirst
         self.tz = tz

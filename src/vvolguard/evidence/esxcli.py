@@ -27,7 +27,7 @@ from vvolguard.evidence.jsonitems import cite_text, iter_json_items, looks_like_
 from vvolguard.evidence.source import EvidenceFile
 from vvolguard.evidence.textio import LineIndex, head_text, read_text
 from vvolguard.evidence.values import first, norm_key, parse_bool, parse_int, provider_status, text_of
-from vvolguard.evidence.warner import GuardedReader, Warner
+from vvolguard.evidence.warner import GuardedReader, Warn
 from vvolguard.records import (
     ArrayBinding,
     Citation,
@@ -82,7 +82,7 @@ class _TextParser:
     """Blocks of the esxcli text formatter: a depth-0 line starts a record (``Key: value`` as its
     first field, or a bare title), fields are indented, nested lists are indented further."""
 
-    def __init__(self, warn: Warner) -> None:
+    def __init__(self, warn: Warn) -> None:
         self.warn = warn
         self.entry: Entry | None = None
         self.field_indent: int | None = None
@@ -157,14 +157,14 @@ class _TextParser:
             self.list_key = key
             return
         # deeper: an item of the list held by the last field
-        key = self.list_key
-        if key is None:
+        list_key = self.list_key
+        if list_key is None:
             self.warn(f"unexpected indentation in the record at line {entry.line}; ignored", number)
             return
-        current = entry.fields.get(key)
+        current = entry.fields[list_key]  # set together with list_key
         if isinstance(current, str):
             current = [current] if current else []
-            entry.fields[key] = current
+            entry.fields[list_key] = current
         if kv is None:
             current.append(stripped)
             self.element = None
@@ -182,7 +182,7 @@ class _TextParser:
         return entry
 
 
-def text_entries(text: str, warn: Warner) -> Iterator[Entry]:
+def text_entries(text: str, warn: Warn) -> Iterator[Entry]:
     lines = ((i + 1, line) for i, line in enumerate(text.split("\n")))
     yield from _TextParser(warn).feed(lines)
 
@@ -201,7 +201,7 @@ def _neutral(value: Any) -> Any:
     return value
 
 
-def json_entries(text: str, warn: Warner) -> Iterator[Entry]:
+def json_entries(text: str, warn: Warn) -> Iterator[Entry]:
     index = LineIndex(text)
     for line, item in iter_json_items(text, warn, index):
         if not isinstance(item, dict):
@@ -210,7 +210,7 @@ def json_entries(text: str, warn: Warner) -> Iterator[Entry]:
         yield Entry(line=line, cite=cite_text(item), fields=_neutral(item))
 
 
-def csv_entries(text: str, warn: Warner) -> Iterator[Entry]:
+def csv_entries(text: str, warn: Warn) -> Iterator[Entry]:
     parsed = iter_csv_rows(text, warn)
     if parsed is None:
         warn("no CSV header found")
@@ -305,7 +305,7 @@ class _XmlBuilder:
             parent.append(value)
 
 
-def xml_entries(text: str, warn: Warner) -> Iterator[Entry]:
+def xml_entries(text: str, warn: Warn) -> Iterator[Entry]:
     builder = _XmlBuilder()
     try:
         builder.parser.Parse(text, True)
@@ -320,7 +320,7 @@ def xml_entries(text: str, warn: Warner) -> Iterator[Entry]:
     yield from builder.entries
 
 
-def entries(text: str, warn: Warner) -> Iterator[Entry]:
+def entries(text: str, warn: Warn) -> Iterator[Entry]:
     """Pick the formatter from the content, not the file name (files get renamed)."""
     stripped = text.lstrip()
     if looks_like_json(text):
@@ -382,7 +382,7 @@ def _array_binding(d: dict[str, Any]) -> ArrayBinding | None:
     )
 
 
-def _fieldless(entry: Entry, warn: Warner) -> bool:
+def _fieldless(entry: Entry, warn: Warn) -> bool:
     """A bare line with no fields under it is not an esxcli record (stray text, junk)."""
     if entry.fields:
         return False
@@ -391,7 +391,7 @@ def _fieldless(entry: Entry, warn: Warner) -> bool:
 
 
 def provider_record(
-    ef: EvidenceFile, entry: Entry, warn: Warner, host: str | None = None
+    ef: EvidenceFile, entry: Entry, warn: Warn, host: str | None = None
 ) -> ProviderRecord | None:
     f = entry.fields
     if _fieldless(entry, warn):
@@ -435,7 +435,7 @@ def _containers(value: Any) -> tuple[str, ...]:
 
 
 def protocol_endpoint_record(
-    ef: EvidenceFile, entry: Entry, warn: Warner, host: str | None = None
+    ef: EvidenceFile, entry: Entry, warn: Warn, host: str | None = None
 ) -> ProtocolEndpointRecord | None:
     f = entry.fields
     if _fieldless(entry, warn):
@@ -465,7 +465,7 @@ def protocol_endpoint_record(
 
 
 def storage_container_record(
-    ef: EvidenceFile, entry: Entry, warn: Warner, host: str | None = None
+    ef: EvidenceFile, entry: Entry, warn: Warn, host: str | None = None
 ) -> StorageContainerRecord | None:
     f = entry.fields
     if _fieldless(entry, warn):
@@ -489,7 +489,7 @@ def storage_container_record(
 # Readers and sniffing
 # --------------------------------------------------------------------------------------------
 
-Builder = Callable[[EvidenceFile, Entry, Warner, str | None], Record | None]
+Builder = Callable[[EvidenceFile, Entry, Warn, str | None], Record | None]
 
 
 @dataclass(frozen=True)
@@ -528,7 +528,7 @@ class EsxcliListReader(GuardedReader):
             return 55
         return 25 if named else 0
 
-    def _read(self, ef: EvidenceFile, warn: Warner) -> Iterator[Record]:
+    def _read(self, ef: EvidenceFile, warn: Warn) -> Iterator[Record]:
         text = read_text(ef, warn)
         if text is None:
             return
@@ -543,7 +543,7 @@ class EsxcliListReader(GuardedReader):
             return
         yield from _read_transcript(self, ef, pasted, warn)
 
-    def _records(self, ef: EvidenceFile, text: str, warn: Warner, host: str | None) -> Iterator[Record]:
+    def _records(self, ef: EvidenceFile, text: str, warn: Warn, host: str | None) -> Iterator[Record]:
         for entry in entries(text, warn):
             record = self.build(ef, entry, warn, host)
             if record is not None:
@@ -551,7 +551,7 @@ class EsxcliListReader(GuardedReader):
 
 
 def _read_transcript(
-    default: EsxcliListReader, ef: EvidenceFile, pasted: transcript.Transcript, warn: Warner
+    default: EsxcliListReader, ef: EvidenceFile, pasted: transcript.Transcript, warn: Warn
 ) -> Iterator[Record]:
     """Every esxcli vvol list in a terminal paste, each with the host and time its prompt gives.
 
@@ -588,7 +588,7 @@ def _read_transcript(
         if section.command is None and not section.text.strip():
             continue
         read_any = True
-        for record in reader._records(ef, section.text, section_warn, host):  # type: ignore[arg-type]
+        for record in reader._records(ef, section.text, section_warn, host):
             if isinstance(record, ProviderRecord | ProtocolEndpointRecord | StorageContainerRecord):
                 record = _shift(record, section.offset)
             yield record
@@ -606,10 +606,12 @@ def _shift(record: Record, offset: int) -> Record:
     citation = getattr(record, "citation", None)
     if citation is None or not offset or citation.line is None:
         return record
-    return replace(record, citation=Citation(citation.file, citation.line + offset, citation.text))  # type: ignore[type-var]
+    # every record type has a citation field, which mypy cannot see through the Record union
+    shifted = Citation(citation.file, citation.line + offset, citation.text)
+    return replace(record, citation=shifted)  # type: ignore[arg-type]
 
 
-def _session_time(ef: EvidenceFile, section: transcript.Section, warn: Warner) -> datetime | None:
+def _session_time(ef: EvidenceFile, section: transcript.Section, warn: Warn) -> datetime | None:
     """The PuTTY (or PowerShell transcript) header's time: the analyst's clock, zone unknown."""
     if section.session_time is None:
         return None

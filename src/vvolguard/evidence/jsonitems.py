@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from vvolguard.evidence.textio import LineIndex
-from vvolguard.evidence.warner import Warner
+from vvolguard.evidence.warner import Warn
 
 _WS = " \t\r\n"
 _DECODER = json.JSONDecoder()
@@ -32,7 +32,7 @@ def looks_like_json(text: str) -> bool:
     return pos < len(text) and text[pos] in "[{"
 
 
-def iter_json_items(text: str, warn: Warner, index: LineIndex | None = None) -> Iterator[tuple[int, Any]]:
+def iter_json_items(text: str, warn: Warn, index: LineIndex | None = None) -> Iterator[tuple[int, Any]]:
     """Yield ``(line, item)`` for each top-level item: the elements of an array, a single object,
     concatenated objects (JSON lines), or the ``value`` array of a PowerShell wrapper object.
 
@@ -88,7 +88,7 @@ def _json_reason(exc: BaseException) -> str:
     return "nested too deeply"
 
 
-def _iter_array(text: str, pos: int, warn: Warner, index: LineIndex) -> Iterator[tuple[int, Any]]:
+def _iter_array(text: str, pos: int, warn: Warn, index: LineIndex) -> Iterator[tuple[int, Any]]:
     n = len(text)
     pos += 1
     resyncs = 0
@@ -125,7 +125,7 @@ def _iter_array(text: str, pos: int, warn: Warner, index: LineIndex) -> Iterator
 _SIGNIFICANT = re.compile(r'[\\"{}\[\]]')
 
 
-def _skip_damaged(text: str, pos: int, exc: BaseException, warn: Warner, index: LineIndex) -> int | None:
+def _skip_damaged(text: str, pos: int, exc: BaseException, warn: Warn, index: LineIndex) -> int | None:
     """Warn about the damaged entry at ``pos`` and return where it ends (by bracket balance).
 
     ``None`` when the entry never closes: the file was cut off there.

@@ -35,7 +35,7 @@ from vvolguard.evidence.values import (
     provider_status,
     text_of,
 )
-from vvolguard.evidence.warner import GuardedReader, Warner
+from vvolguard.evidence.warner import GuardedReader, Warn
 from vvolguard.records import ArrayBinding, Citation, EvidenceKind, ProviderRecord, Record
 
 #: What vCenter is called as an observer, so analysis can tell it from ESXi host names.
@@ -83,7 +83,7 @@ class VasaProviderExportReader(GuardedReader):
             score = 92
         return score
 
-    def _read(self, ef: EvidenceFile, warn: Warner) -> Iterator[Record]:
+    def _read(self, ef: EvidenceFile, warn: Warn) -> Iterator[Record]:
         full = read_text(ef, warn)
         if full is None:
             return
@@ -92,11 +92,11 @@ class VasaProviderExportReader(GuardedReader):
             return
         for offset, text, section_warn in output_sections(full, warn):
             if looks_like_json(text):
-                yield from self._json(ef, text, section_warn, offset)  # type: ignore[arg-type]
+                yield from self._json(ef, text, section_warn, offset)
             else:
-                yield from self._csv(ef, text, section_warn, offset)  # type: ignore[arg-type]
+                yield from self._csv(ef, text, section_warn, offset)
 
-    def _json(self, ef: EvidenceFile, text: str, warn: Warner, offset: int = 0) -> Iterator[Record]:
+    def _json(self, ef: EvidenceFile, text: str, warn: Warn, offset: int = 0) -> Iterator[Record]:
         dates = Dates(warn, tz=ef.assume_tz)
         for line, item in iter_json_items(text, warn, LineIndex(text)):
             line += offset
@@ -107,7 +107,7 @@ class VasaProviderExportReader(GuardedReader):
             if record is not None:
                 yield record
 
-    def _csv(self, ef: EvidenceFile, text: str, warn: Warner, offset: int = 0) -> Iterator[Record]:
+    def _csv(self, ef: EvidenceFile, text: str, warn: Warn, offset: int = 0) -> Iterator[Record]:
         parsed = iter_csv_rows(text, warn)
         if parsed is None:
             warn("neither JSON nor a CSV header; nothing read")
@@ -144,7 +144,7 @@ def _arrays(value: Any) -> tuple[ArrayBinding, ...]:
 
 
 def _provider(
-    ef: EvidenceFile, d: dict[str, Any], line: int, cite: str | None, dates: Dates, warn: Warner
+    ef: EvidenceFile, d: dict[str, Any], line: int, cite: str | None, dates: Dates, warn: Warn
 ) -> ProviderRecord | None:
     """One provider; ``cite`` is the raw CSV line, or None for a JSON object, which is cited by
     the fields that matter rather than the whole object. The SMS extras may sit at the top level

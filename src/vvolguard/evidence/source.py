@@ -22,10 +22,10 @@ import contextlib
 import io
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from vvolguard.records import EvidenceKind, ReadWarning
 
@@ -204,7 +204,7 @@ class Metered(io.RawIOBase):
         self.last_read = (start, out[:512])
         return out
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def,override]
+    def readinto(self, buffer: Any) -> int:  # any writable buffer (bytearray, memoryview)
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
@@ -310,7 +310,7 @@ class EvidenceFile:
         """A file object over the decompressed bytes (see :meth:`blocks` for what it tolerates)."""
         return _BlockReader(self.blocks(1024 * 1024))  # type: ignore[return-value]
 
-    def blocks(self, size: int = BLOCK_BYTES) -> Iterator[bytes]:
+    def blocks(self, size: int = BLOCK_BYTES) -> Generator[bytes, None, None]:
         """Yield decompressed blocks of about ``size`` bytes, never raising.
 
         gzip is decoded incrementally with zlib (not GzipFile) so a truncated rotation such as
@@ -457,7 +457,7 @@ class _BlockReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def,override]
+    def readinto(self, buffer: Any) -> int:  # any writable buffer (bytearray, memoryview)
         while not self._buf:
             try:
                 self._buf = next(self._blocks)
@@ -587,7 +587,7 @@ def _chunked_blocks(raw: BinaryIO, size: int) -> Iterator[bytes]:
 def _peek(stream: BinaryIO, size: int) -> bytes:
     if hasattr(stream, "peek"):
         try:
-            return stream.peek(size)[:size]  # type: ignore[attr-defined]
+            return stream.peek(size)[:size]
         except Exception:
             return b""
     try:

@@ -30,7 +30,7 @@ from vvolguard.evidence.source import EvidenceFile
 from vvolguard.evidence.textio import LineIndex, head_text, read_text
 from vvolguard.evidence.transcript import output_head, output_sections
 from vvolguard.evidence.values import first, name_of, norm_dict, norm_key, text_of
-from vvolguard.evidence.warner import GuardedReader, Warner
+from vvolguard.evidence.warner import GuardedReader, Warn
 from vvolguard.records import Citation, EvidenceKind, HostOperation, MigrationTask, Record, TaskState
 
 # --------------------------------------------------------------------------------------------
@@ -324,7 +324,7 @@ def _cite_task(f: _TaskFields, state: TaskState, error: str | None, start: objec
     Values are quoted as the file writes them (so the quote can be found in it), except a
     ``/Date(ms)/``, which is shown as the UTC time it stands for.
     """
-    parts = [f.task_id or "task", f.name or f.description or f.description_id or "?"]
+    parts: list[str | None] = [f.task_id or "task", f.name or f.description or f.description_id or "?"]
     if f.target:
         parts.append(f.target)
     parts.append(text_of(f.status) if isinstance(f.status, str) else state.value)
@@ -418,7 +418,7 @@ class TaskExportReader(GuardedReader):
                 score = 60
         return min(score + 8, 95) if score and named else score
 
-    def _read(self, ef: EvidenceFile, warn: Warner) -> Iterator[Record]:
+    def _read(self, ef: EvidenceFile, warn: Warn) -> Iterator[Record]:
         full = read_text(ef, warn)
         if full is None:
             return
@@ -428,7 +428,7 @@ class TaskExportReader(GuardedReader):
         for offset, text, section_warn in output_sections(full, warn):
             yield from self._read_text(ef, text, section_warn, offset)
 
-    def _read_text(self, ef: EvidenceFile, text: str, warn: Warner, offset: int) -> Iterator[Record]:
+    def _read_text(self, ef: EvidenceFile, text: str, warn: Warn, offset: int) -> Iterator[Record]:
         if looks_like_json(text):
             dates = Dates(warn, tz=ef.assume_tz)
             for line, item in iter_json_items(text, warn, LineIndex(text)):
@@ -649,7 +649,7 @@ def migration_event(
     )
 
 
-def task_of_chain(d: dict[str, Any]) -> tuple[str, str | None, str | None] | None:
+def task_of_chain(d: dict[str, Any]) -> tuple[str, str, str | None] | None:
     """``(chain, task key, descriptionId)`` from a TaskEvent, whose ``Info`` copies the TaskInfo.
 
     This is what lets an event export be merged with a task export of the same migration.
@@ -889,7 +889,7 @@ class EventExportReader(GuardedReader):
                 score = 70
         return min(score + 7, 95) if score and named else score
 
-    def _read(self, ef: EvidenceFile, warn: Warner) -> Iterator[Record]:
+    def _read(self, ef: EvidenceFile, warn: Warn) -> Iterator[Record]:
         full = read_text(ef, warn)
         if full is None:
             return
@@ -908,7 +908,7 @@ class EventExportReader(GuardedReader):
         self,
         ef: EvidenceFile,
         text: str,
-        warn: Warner,
+        warn: Warn,
         offset: int,
         events: list[MigrationEvent],
         host_events: list[HostOpEvent],

@@ -7,7 +7,7 @@ BOM; the structured readers read a whole (small) file, so the size is capped her
 from __future__ import annotations
 
 from vvolguard.evidence.source import EvidenceFile
-from vvolguard.evidence.warner import Warner
+from vvolguard.evidence.warner import Warn
 
 #: Largest structured export read in one piece. These files are kilobytes to a few megabytes in
 #: practice; anything bigger is not what it claims to be, and reading it would cost memory.
@@ -45,7 +45,7 @@ def head_text(head: bytes) -> str:
     return decode(head)
 
 
-def read_text(ef: EvidenceFile, warn: Warner, limit: int = TEXT_LIMIT) -> str | None:
+def read_text(ef: EvidenceFile, warn: Warn, limit: int = TEXT_LIMIT) -> str | None:
     """The whole (decompressed, decoded) file, or ``None`` with a warning when over ``limit``."""
     out = bytearray()
     for block in ef.blocks():

@@ -22,7 +22,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Protocol
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vvolguard.evidence.warner import Warn
 
 #: A line longer than this is output, never a prompt (prompts are short).
 MAX_PROMPT_LINE = 4096
@@ -141,7 +144,7 @@ def parse(text: str) -> Transcript:
     current = Section(command=None, host=None, shell=None, first_line=1)
     sections = [current]
     prompts = 0
-    session: tuple[datetime, int] | None = None
+    session: tuple[datetime | None, int] | None = None
     in_ps_header = False
     hosts: list[str] = []
     for number, raw in enumerate(text.split("\n"), start=1):
@@ -195,7 +198,7 @@ def _next(
     host: str | None,
     shell: str | None,
     first_line: int,
-    session: tuple[datetime, int] | None,
+    session: tuple[datetime | None, int] | None,
 ) -> Section:
     section = Section(command=command, host=host, shell=shell, first_line=first_line)
     if session is not None:
@@ -369,12 +372,6 @@ def time_output(text: str) -> datetime | None:
 # --------------------------------------------------------------------------------------------
 # Reading a transcript's sections with an ordinary reader
 # --------------------------------------------------------------------------------------------
-
-
-class Warn(Protocol):
-    def __call__(self, message: str, line: int | None = None, *, caveat: bool = False) -> None: ...
-
-    def once(self, key: str, message: str, line: int | None = None, *, caveat: bool = False) -> None: ...
 
 
 class OffsetWarner:

@@ -582,8 +582,9 @@ def _parse_lines(block: Block, lines: pl.Series, display: str, host: str | None)
     if long.any():
         out.notes.append(("long-line", int(long.arg_true()[0]) + 1, long_line_message()))
         # characters, not bytes: a byte cut could split a UTF-8 sequence (at most 4x the bytes)
-        lines = pl.select(pl.when(long).then(lines.str.slice(0, LONG_LINE_KEEP)).otherwise(lines).alias("l"))
-        lines = lines.to_series()
+        lines = pl.select(
+            pl.when(long).then(lines.str.slice(0, LONG_LINE_KEEP)).otherwise(lines).alias("l")
+        ).to_series()
     prefix = 0
     if block.prev_header is not None:
         lines = pl.concat([pl.Series("l", [block.prev_header], dtype=pl.String), lines], rechunk=False)

@@ -8,12 +8,22 @@ already produced when one does anyway.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Protocol
 
 from vvolguard.evidence.source import EvidenceFile
 from vvolguard.records import Record
 
 #: Warnings kept per file, so a file of 100 000 broken rows cannot flood a report.
 WARN_CAP = 50
+
+
+class Warn(Protocol):
+    """What readers and helpers need of a warner: a :class:`Warner`, or a section's
+    ``transcript.OffsetWarner`` that shifts line numbers to the whole file's."""
+
+    def __call__(self, message: str, line: int | None = None, *, caveat: bool = False) -> None: ...
+
+    def once(self, key: str, message: str, line: int | None = None, *, caveat: bool = False) -> None: ...
 
 
 class Warner:
@@ -65,5 +75,5 @@ class GuardedReader:
         warn = Warner(ef)
         return guarded(ef, self._read(ef, warn), warn)
 
-    def _read(self, ef: EvidenceFile, warn: Warner) -> Iterator[Record]:
+    def _read(self, ef: EvidenceFile, warn: Warn) -> Iterator[Record]:
         raise NotImplementedError

@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import matplotlib.dates as mdates
@@ -32,6 +32,9 @@ from matplotlib.ticker import MaxNLocator
 
 from vvolguard.analysis.model import Diagnosis
 from vvolguard.report.view import as_datetime, failure_label, fmt_clock, fmt_time, numbered_failures
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 #: Context shown either side of the incident on the time axis, at least.
 MIN_CONTEXT_S = 120
@@ -65,7 +68,7 @@ WAIT_LABELS = {
     "timeout": "timeouts",
 }
 
-_RC = {
+_RC: dict[RcKeyType, Any] = {
     "svg.fonttype": "none",
     "path.simplify": True,
     "path.simplify_threshold": 0.5,
@@ -168,7 +171,7 @@ def timeline_plots(d: Diagnosis) -> list[Plot]:
         ),
     ]
     if grid is None:
-        note = "No timed vvold or migration data in the evidence."
+        note: str | None = "No timed vvold or migration data in the evidence."
         return [Plot(pid, title, caption, None, note) for pid, title, caption in specs]
     ctx = _context(d, grid, timeline, in_flight)
     drawers = {
@@ -257,8 +260,9 @@ def _timed(signals: dict[str, Any]) -> tuple[list[dict], list[dict]]:
 
 def _bucket(signals: dict[str, Any]) -> float:
     bucket = signals.get("bucket_seconds")
-    ok = isinstance(bucket, int | float) and not isinstance(bucket, bool) and bucket > 0
-    return float(bucket) if ok else 60.0
+    if isinstance(bucket, int | float) and not isinstance(bucket, bool) and bucket > 0:
+        return float(bucket)
+    return 60.0
 
 
 def _context(d: Diagnosis, grid: _Grid, timeline: list[dict], in_flight: list[dict]) -> _Context:
@@ -414,9 +418,9 @@ def _plot_outstanding(ctx: _Context, timeline: list[dict]) -> tuple[Figure | Non
         vp = str(p.get("vp") or "?")
         host = str(p.get("host") or "?")
         value = _float(p.get("outstanding_max"))
-        ceiling = _float(p.get("ceiling"))
-        if not math.isnan(ceiling):
-            ceilings[vp] = max(ceilings.get(vp, 0.0), ceiling)
+        printed = _float(p.get("ceiling"))
+        if not math.isnan(printed):
+            ceilings[vp] = max(ceilings.get(vp, 0.0), printed)
         if math.isnan(value):
             continue
         i = grid.index(as_datetime(p["t"]))  # type: ignore[arg-type]

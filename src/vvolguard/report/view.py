@@ -455,8 +455,7 @@ def migration_signals(d: Diagnosis, f: FailedMigration) -> MigrationSignals | No
     if start > end:
         start, end = end, start
     lo, hi = start.timestamp() - bucket, end.timestamp()
-    roles = [(f.source, "source"), (f.destination, "destination")]
-    roles = [(h, role) for h, role in roles if h]
+    roles = [(h, role) for h, role in ((f.source, "source"), (f.destination, "destination")) if h]
     if not roles:
         return None
     keys = {host_key(h): (h, role) for h, role in reversed(roles)}
@@ -483,11 +482,11 @@ def migration_signals(d: Diagnosis, f: FailedMigration) -> MigrationSignals | No
             if value is not None:
                 s[name] = max(s.get(name, value), value)
     hosts = []
-    for key, (name, role) in sorted(keys.items(), key=lambda kv: kv[1][1] != "source"):
+    for key, (host_name, role) in sorted(keys.items(), key=lambda kv: kv[1][1] != "source"):
         s = sums[key]
         hosts.append(
             HostSpan(
-                host=name,
+                host=host_name,
                 role=role,
                 covered=s["covered"],
                 failed=s.get("failure", 0),

@@ -50,7 +50,7 @@ from vvolguard.sim.evidence.vvold import (
     msg_setcontext_failure,
 )
 from vvolguard.sim.profiles import ProviderProfile
-from vvolguard.sim.provider import BUSY, TRANSPORT_FAULT, Provider
+from vvolguard.sim.provider import BUSY, TRANSPORT_FAULT, Provider, ProviderAnswer
 
 TIMEOUT = "TIMEOUT"
 TIMEOUT_DETAIL = "Operation timed out"
@@ -140,6 +140,8 @@ class Vvold:
         self.rng = rng
         self.t0 = t0
         self.pool = simpy.Resource(env, capacity=self.profile.session_connections)
+        #: The pool's fixed size as an int (simpy types ``Resource.capacity`` as ``float | int``).
+        self.ceiling: int = self.profile.session_connections
         self.pressure = HostPressure()
         self.records: list[VvoldRecord] = []
         self.keep_records = keep_records
@@ -173,7 +175,7 @@ class Vvold:
             host=self.host.name,
             at=self.env.now,
             outstanding=self.pool.count,
-            ceiling=self.pool.capacity,
+            ceiling=self.ceiling,
             waiting_for_conn=len(self.pool.queue),
             conn_waits=p.conn_waits,
             busy_faults=p.busy_faults,
@@ -201,7 +203,7 @@ class Vvold:
         request = self.pool.request()
         if not request.triggered:
             self.pressure.conn_waits += 1
-            self.log("warning", msg_no_free_conn(vp, prof.url, self.pool.count, self.pool.capacity), opid)
+            self.log("warning", msg_no_free_conn(vp, prof.url, self.pool.count, self.ceiling), opid)
             got = yield request | env.timeout(max(0.0, deadline - env.now))
             if request not in got:
                 request.cancel()
@@ -211,7 +213,7 @@ class Vvold:
         self.pressure.max_outstanding = max(self.pressure.max_outstanding, self.pool.count)
         try:
             state = "Connected" if self.provider.state == "online" else "TransportError"
-            self.log("info", msg_issue(opseq, op, vp, self.pool.count - 1, self.pool.capacity, state), opid)
+            self.log("info", msg_issue(opseq, op, vp, self.pool.count - 1, self.ceiling, state), opid)
             code, detail = None, ""
             for attempt in range(prof.retries + 1):
                 remaining = deadline - env.now
@@ -225,7 +227,7 @@ class Vvold:
                     code, detail = TIMEOUT, TIMEOUT_DETAIL
                     self.pressure.timeouts += 1
                     break
-                answer = served.value
+                answer: ProviderAnswer = served.value  # type: ignore[assignment]  # set: served fired
                 if answer.code is None:
                     return self._succeed(op, opseq, start, opid)
                 code, detail = answer.code, answer.detail

@@ -34,6 +34,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,14 +127,14 @@ class ProviderProfile:
                 factor *= window.factor
         return factor
 
-    def variant(self, name: str | None = None, **changes: object) -> ProviderProfile:
+    def variant(self, name: str | None = None, **changes: Any) -> ProviderProfile:
         """A copy with ``changes`` applied; ``service`` may be a partial mapping to merge."""
         service = changes.pop("service", None)
         if service is not None:
             merged = dict(self.service)
-            merged.update(service)  # type: ignore[arg-type]
+            merged.update(service)
             changes["service"] = MappingProxyType(merged)
-        return replace(self, name=name or f"{self.name}*", **changes)  # type: ignore[arg-type]
+        return replace(self, name=name or f"{self.name}*", **changes)
 
     def scaled(self, speed: float, name: str | None = None) -> ProviderProfile:
         """The same provider ``speed`` times faster (service medians divided by ``speed``)."""

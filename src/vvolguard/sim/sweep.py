@@ -24,9 +24,10 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from vvolguard.sim.profiles import ProviderProfile, get_profile
-from vvolguard.sim.vcenter import DEFAULT_HOST_LIMIT
+from vvolguard.sim.vcenter import DEFAULT_HOST_LIMIT, MigrationResult
 from vvolguard.sim.world import CountingEnvironment, build_world, evacuate
 
 #: Share of the provider's answers that may be PROVIDER_BUSY at a sustained concurrency. Busy is
@@ -130,7 +131,7 @@ def run_one(profile: ProviderProfile, concurrency: int, seed: int, hosts: int, v
     start = env.now
     proc = evacuate(world, source, concurrency=concurrency)
     env.run(until=proc)
-    results = proc.value
+    results = cast("list[MigrationResult]", proc.value)  # evacuate's process value
     done_at = max((r.finished_at or start for r in results), default=start)
     # The runbook's retry: each VM still on the host alone, after a cooldown, a bounded number
     # of times; the drain is over when the host is empty (or the retries are spent).
@@ -140,7 +141,8 @@ def run_one(profile: ProviderProfile, concurrency: int, seed: int, hosts: int, v
         env.run(until=env.now + RETRY_COOLDOWN_S)
         retry = evacuate(world, source, concurrency=1)
         env.run(until=retry)
-        done_at = max((r.finished_at or env.now for r in retry.value), default=env.now)
+        retried = cast("list[MigrationResult]", retry.value)
+        done_at = max((r.finished_at or env.now for r in retried), default=env.now)
     stats = world.provider.stats
     return {
         "migrations": len(results),
