@@ -134,10 +134,6 @@ def _iso(when: datetime | None) -> str:
     return when.isoformat().replace("+00:00", "Z") if when else "?"
 
 
-def is_failure_signal(text: str) -> bool:
-    return bool(FAILURE_SIGNAL.search(text))
-
-
 def _us(when: datetime) -> int:
     return int(when.timestamp() * 1_000_000)
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import csv
 import ipaddress
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -472,10 +472,6 @@ class Pseudonymizer:
         if self._pattern is None or not text:
             return text
         return self._pattern.sub(self._replace, text)
-
-    def apply_lines(self, lines: Iterable[str]) -> Iterator[str]:
-        for line in lines:
-            yield self.apply(line)
 
     def apply_json(self, value: Any) -> Any:
         """Apply to every string (keys too) of a JSON-like value, keeping its structure."""

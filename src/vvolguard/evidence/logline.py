@@ -61,8 +61,6 @@ HEADER_START_RS = rf"^{_BEFORE_DATE}\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}"
 #: hostd[123] ...`` (the ``<PRI>`` goes with the grep prefixes above).
 SYSLOG_HOST_TAG = r"(?:\S+\s+[A-Za-z][\w.-]*:\s+)?"
 
-#: Only the header fields, for dating continuations: a short match is cheap to capture.
-HEAD_FIELDS_RS = rf"^(?P<ts>{TS_PATTERN})\s+(?P<level>{LEVEL_PATTERN})\s+[A-Za-z][\w.-]*\[(?P<pid>\d+)\]"
 #: Everything before the message of a (grep-prefix-stripped) header line; replaced by "".
 HEAD_PREFIX_RS = (
     rf"^{TS_PATTERN}\s+(?:{SYSLOG_HOST_TAG}(?:{LEVEL_PATTERN})\s+[A-Za-z][\w.-]*\[\d+\]:?\s*(?:-->\s?)?"
@@ -78,8 +76,6 @@ HEAD_LEVEL_PID_RS = (
     r"^\S+\s+(?:(?P<shost>[^\s\[\]]+)\s+[A-Za-z][\w.-]*:\s+)?"
     rf"(?P<level>{LEVEL_PATTERN})\s+[A-Za-z][\w.-]*\[(?P<pid>\d+)\]"
 )
-#: What precedes the message: a continuation marker, or a header's ts/level/app/meta.
-MESSAGE_PREFIX_RS = rf"^(?:\s*--> ?|{HEAD_PREFIX_RS[1:]})"
 
 #: The tolerant line regex of §1.5, for a line whose grep prefix is already stripped.
 LINE_PATTERN = (
@@ -253,11 +249,6 @@ def strip_grep_prefix_expr(col: pl.Expr) -> pl.Expr:
     return col.str.replace(GREP_PREFIX_RS, "${1}")
 
 
-def line_parts_expr(col: pl.Expr) -> pl.Expr:
-    """A struct of the §1.5 groups (ts, level, app, pid, cont, meta, msg); nulls if no match."""
-    return col.str.extract_groups(LINE_PATTERN)
-
-
 def ts_expr(col: pl.Expr) -> pl.Expr:
     """Parse ESXi timestamps (``Z`` or offset, optional fraction) to ``Datetime(us, UTC)``."""
     raw = col.str.extract(rf"^({TS_PATTERN})", 1)
@@ -295,11 +286,6 @@ def level_expr(col: pl.Expr) -> pl.Expr:
     is_pri = col.str.contains(r"^[A-Z][a-z]\(")
     mapped = prefix.replace_strict(_SEVERITY, default=prefix.str.to_lowercase(), return_dtype=pl.String)
     return pl.when(is_pri).then(mapped).otherwise(col.str.to_lowercase())
-
-
-def meta_key_expr(col: pl.Expr, key: str) -> pl.Expr:
-    """One metadata key (case-insensitive name) from the ``meta`` group."""
-    return col.str.extract(rf"(?i:\b{key})=(\S+)", 1)
 
 
 def clip_expr(col: pl.Expr, limit: int) -> pl.Expr:

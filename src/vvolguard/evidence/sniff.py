@@ -48,10 +48,6 @@ def all_readers() -> tuple[Reader, ...]:
     return tuple(readers)
 
 
-def reader_for(kind: EvidenceKind) -> Reader | None:
-    return next((r for r in all_readers() if r.kind == kind), None)
-
-
 def sniff(ef: EvidenceFile, head: bytes | None = None) -> tuple[Reader | None, int]:
     """The best reader for a file and its confidence; sets ``ef.kind``."""
     head = ef.head() if head is None else head

@@ -8,7 +8,10 @@ vectorised with polars (:mod:`vvolguard.evidence.vvold_block`) and streamed bloc
 The state that spans blocks (partial last line, last header line, line count) lives in
 :class:`VvoldStream`, which is also the incremental API for the drain's live log tail: ``read``
 is just a stream fed with the file's blocks. Because that state is cheap to compute from the
-raw bytes, each block is self-contained, and a big input is parsed by two threads side by side.
+raw bytes, each block is self-contained: an input of more than one block is parsed on a pool
+that belongs to that input (at most two parse threads, see :data:`_POOL_WORKERS`) while the
+calling thread cuts the next blocks and folds the frames in file order; a one-block input is
+parsed on the calling thread.
 """
 
 from __future__ import annotations
@@ -402,8 +405,8 @@ class VvoldReader:
     def read(self, ef: EvidenceFile) -> Iterator[Record]:
         """Stream frames and host identities; never raises (problems become warnings).
 
-        Blocks are parsed two at a time on worker threads (polars releases the GIL), with
-        results handed on in file order, so memory stays at a few blocks.
+        Blocks are parsed on this input's parse pool (:meth:`VvoldStream.feed_all`; polars
+        releases the GIL), with results handed on in file order, so memory stays at a few blocks.
         """
         stream = VvoldStream(ef.display, ef.host, warn=lambda message, line: ef.warn(message, line))
         try:

@@ -686,8 +686,3 @@ def _to_svg(fig: Figure, pid: str) -> str:
     # and matplotlib's six decimals would double the file.
     svg = _PATH_DATA.sub(lambda m: _DECIMAL.sub(_one_decimal, m.group(0)), svg)
     return _unique_ids(svg, pid).strip()
-
-
-def describe_failures(d: Diagnosis) -> list[str]:
-    """Short labels ``HH:MM:SS VM`` for captions and alt text."""
-    return [f"{fmt_clock(f.time)} {f.vm or f.task_id or '?'}" for f in d.migrations.failed]
