@@ -2,7 +2,7 @@
 several locales, the vSphere Client task grid with failures in its Status column, and local
 times that need ``--tz``.
 
-Shapes: evidence-formats §4.1-§4.4. PowerShell 5.1 ``>`` writes UTF-16LE with a BOM;
+Shapes: docs/evidence-formats.md §4.1-§4.4. PowerShell 5.1 ``>`` writes UTF-16LE with a BOM;
 ``ConvertTo-Json`` writes dates as ``\\/Date(ms)\\/``, stops at ``-Depth 2`` (deeper objects become
 their .NET type name) and indents with four spaces and two after the colon. The client CSV
 layout is [RECONSTRUCTED]; the German headers are unverified guesses, which is why the reader is

@@ -1,6 +1,6 @@
 """esxcli storage vvol list readers: every formatter gives the same records; damage degrades.
 
-Fixture text follows evidence-formats §2.2/§2.3 ([RECONSTRUCTED] shapes built from verified field
+Fixture text follows docs/evidence-formats.md §2.2/§2.3 ([RECONSTRUCTED] shapes built from verified field
 names: VP Name, URL, Arrays/ArrayId/Is Active/Priority, Array Id, Lun Id, Storage Containers,
 StorageContainer Name, UUID, Array).
 """

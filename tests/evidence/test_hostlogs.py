@@ -1,4 +1,5 @@
-"""hostd / vmkernel readers: the look-alike events next to the VASA evidence (evidence-formats §1.11)."""
+"""hostd / vmkernel readers: the look-alike events next to the VASA evidence
+(docs/evidence-formats.md §1.11)."""
 
 from __future__ import annotations
 

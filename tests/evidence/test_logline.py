@@ -1,4 +1,4 @@
-"""The shared ESXi line grammar, on the verbatim samples of evidence-formats.md (§1.1-§1.5)."""
+"""The shared ESXi line grammar, on the verbatim samples of docs/evidence-formats.md (§1.1-§1.5)."""
 
 from __future__ import annotations
 

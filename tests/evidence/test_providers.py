@@ -1,4 +1,4 @@
-"""PowerCLI Get-VasaProvider exports (evidence-formats §4.1): CSV and JSON, vCenter as observer."""
+"""PowerCLI Get-VasaProvider exports (docs/evidence-formats.md §4.1): CSV and JSON, vCenter as observer."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A central syslog server's archive of forwarded vvold lines (evidence formats §8): ``<PRI>`` and
+"""A central syslog server's archive of forwarded vvold lines (docs/evidence-formats.md §8): ``<PRI>`` and
 RFC 3339 time, the sending host and an ``App:`` tag before the log line's own level, sometimes
 behind a relay's own BSD header. One file mixes hosts: each line counts for the host it names."""
 

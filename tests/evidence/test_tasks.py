@@ -1,4 +1,4 @@
-"""vCenter tasks and events -> MigrationTask records (evidence-formats §4.2-§4.4).
+"""vCenter tasks and events -> MigrationTask records (docs/evidence-formats.md §4.2-§4.4).
 
 The Tasks CSV layout is [RECONSTRUCTED] from §4.4; the VmMigratedEvent JSON follows the verified
 Event Broker shape in §4.3 (keys Key, ChainId, CreatedTime, UserName, Host, Vm, Ds, SourceHost,

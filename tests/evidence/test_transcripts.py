@@ -1,7 +1,7 @@
 """Terminal pastes: esxcli and PowerCLI outputs as admins copy them, prompts and all.
 
 The prompt says which command printed the lines below it and which host it ran on; a PuTTY log
-header dates the snapshot. The outputs follow evidence-formats §2.2/§2.3 [RECONSTRUCTED], the
+header dates the snapshot. The outputs follow docs/evidence-formats.md §2.2/§2.3 [RECONSTRUCTED], the
 prompts are the shapes ESXi shells print (``[root@esx-03:~]``, ``root@esx03:~ #``).
 """
 

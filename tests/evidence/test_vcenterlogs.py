@@ -37,8 +37,8 @@ SPS = (
     "2024-05-02T10:11:15 [pool-29-thread-4] ERROR opId=sps-Main-605481-415 "
     "com.vmware.vim.sms.provider.vasa.VasaProviderImpl - SetContext failed!\n"
 )
-# vpxd 7.0 framing [VERBATIM shape, §1.2/§1.11]; the relocate and maintenance tasks are
-# [RECONSTRUCTED] in that shape, the ImportVApp BEGIN line is KB 305768's [VERBATIM].
+# vpxd 7.0 framing [VERBATIM shape, docs/evidence-formats.md §1.2/§1.11]; the relocate and
+# maintenance tasks are [RECONSTRUCTED] in that shape, the ImportVApp BEGIN line is KB 305768's [VERBATIM].
 VPXD = (
     "2024-03-14T10:00:00.000Z info vpxd[10578] [Originator@6876 sub=vpxLro opID=25c4c0e0-01] "
     "[VpxLRO] -- BEGIN task-238296 -- Resources -- ResourcePool.ImportVAppLRO --\n"

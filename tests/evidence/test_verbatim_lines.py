@@ -1,5 +1,5 @@
 # ruff: noqa: E501  (verbatim lines and their readings are kept whole, one per line)
-"""Every log line that evidence-formats.md marks [VERBATIM] (vvold, hostd, vmkernel, vpxd, sps and
+"""Every log line that docs/evidence-formats.md marks [VERBATIM] (vvold, hostd, vmkernel, vpxd, sps and
 the syslog-wrapped shape) with the reading an expert would give it, through the real readers
 (issue #10 C). Lines quoted without a time (KB 307365's excerpts, KB 305768's masked times) are
 framed with one; that framing is the only addition, and it is marked."""

@@ -1,4 +1,4 @@
-"""vvold.log reader: verbatim samples (evidence-formats §1.2, §1.3), reconstructed KB 318662
+"""vvold.log reader: verbatim samples (docs/evidence-formats.md §1.2, §1.3), reconstructed KB 318662
 lines (§1.7), both shapes, grep excerpts, rotation, damage, and the incremental stream."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The evidence writers produce the shapes of evidence-formats.md, as real files."""
+"""The evidence writers produce the shapes of docs/evidence-formats.md, as real files."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from vvolguard.sim.evidence import bundle, certs, esxcli, hostlogs, vcenter, vvo
 
 T0 = datetime(2026, 3, 14, 10, 2, 11, 418000, tzinfo=UTC)
 
-# The tolerant line regex of evidence-formats §1.5, verbatim.
+# The tolerant line regex of docs/evidence-formats.md §1.5, verbatim.
 LINE = re.compile(
     r"""^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2}))\s+
  (?P<level>[A-Z][a-z]\(\d{1,3}\)\+?|info|warning|error|verbose|trivia|panic)\s+

@@ -1,7 +1,7 @@
 """Reader for X.509 certificates: VASA provider certificates, host ``rui.crt``, ``castore.pem``.
 
 Why: an expired or untrusted VP certificate takes providers offline and looks, from vCenter, like
-the same "A system error occurred." as a saturated provider (runbook; evidence-formats §1.12). The
+the same "A system error occurred." as a saturated provider (runbook; docs/evidence-formats.md §1.12). The
 analysis needs each certificate's validity window, names and issuer to rule that cause in or out.
 
 Accepted: PEM files with one or many certificates (chains, trust stores), also with text around

@@ -4,7 +4,7 @@ Why all formatters: admins paste the default text output, vm-support bundles car
 ``commands/localcli_storage-vvol-*.txt`` and the ``json/`` twin, and scripts use
 ``--formatter=json|xml|csv``. Every shape is first turned into the same neutral entry (a dict with
 normalised keys, see :func:`values.norm_key`), so the text and JSON of one host give equal
-records by construction (evidence-formats §2).
+records by construction (docs/evidence-formats.md §2).
 
 Per-host view: the records carry the host the file belongs to (``ef.host``), because a provider
 that is online on one host and offline on another is a finding in itself.
@@ -54,7 +54,7 @@ class Entry:
 
 
 # --------------------------------------------------------------------------------------------
-# Default text formatter (evidence-formats §2.2)
+# Default text formatter (docs/evidence-formats.md §2.2)
 # --------------------------------------------------------------------------------------------
 
 

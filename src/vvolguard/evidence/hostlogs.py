@@ -77,7 +77,7 @@ RULES: tuple[_Rule, ...] = (
     # usual vSphere fault texts (vim.fault.FileTooLarge, InsufficientResourcesFault,
     # InvalidState/InvalidPowerState, NoPermission and their localized messages; vmkernel's
     # Migrate lines for the vMotion network) [RECONSTRUCTED: no verbatim hostd/vmkernel line
-    # of these was found; evidence-formats.md quotes only the switchover and SystemError ones].
+    # of these was found; docs/evidence-formats.md quotes only the switchover and SystemError ones].
     _Rule(
         E.FILE_TOO_LARGE,
         (b"filetoolarge", b"larger than the maximum size supported", b"too large"),

@@ -1,6 +1,6 @@
 """The line grammar shared by every ESXi daemon log (vvold, hostd, vmkernel), in two flavours.
 
-ESXi daemons log through the same Vmacore logger, so one tolerant grammar (evidence-formats §1.5)
+ESXi daemons log through the same Vmacore logger, so one tolerant grammar (docs/evidence-formats.md §1.5)
 covers 6.7/7.0 (``info vvold[pid] [Originator@6876 sub=...]`` with ``-->`` continuation lines)
 and 8.0 (``In(166) VVold[pid]: [...]``, ``Er(163)+`` line markers, ``-->`` after the app).
 

@@ -5,7 +5,7 @@ host says (``esxcli storage vvol vasaprovider list``). A provider online in vCen
 the source host points at host trust or network; ``syncError`` or an expiring certificate in
 vCenter points at registration.
 
-Accepted shapes (evidence-formats §4.1): ``Export-Csv`` (with or without the ``#TYPE`` line, any
+Accepted shapes (docs/evidence-formats.md §4.1): ``Export-Csv`` (with or without the ``#TYPE`` line, any
 culture's delimiter and dates), and ``ConvertTo-Json`` (one object or an array, dates as ISO or
 ``\\/Date(ms)\\/``, enums as strings, numbers or wrapper objects). The SMS API extras
 (``certificateExpiryDate``, ``certificateStatus``, ``relatedStorageArray``) are used when an

@@ -5,7 +5,7 @@ occurred."), and the analysis needs each failed and successful vMotion with its 
 line them up with vvold pressure on the hosts. Two readers:
 
 * :class:`TaskExportReader` (``vcenter-tasks``): the vSphere Client Tasks CSV export
-  (evidence-formats §4.4; header-driven, any subset and order of columns, browser-locale dates)
+  (docs/evidence-formats.md §4.4; header-driven, any subset and order of columns, browser-locale dates)
   and PowerCLI ``Get-Task`` as ``ConvertTo-Json`` or ``Export-Csv`` (§4.2).
 * :class:`EventExportReader` (``vcenter-events``): ``Get-VIEvent | ConvertTo-Json`` (§4.3), where
   one migration is several events (begin, then migrated or failed) joined by ``ChainId``.
@@ -37,7 +37,7 @@ from vvolguard.records import Citation, EvidenceKind, HostOperation, MigrationTa
 # What counts as a migration
 # --------------------------------------------------------------------------------------------
 
-#: TaskInfo.descriptionId values of migrations (evidence-formats §4.2).
+#: TaskInfo.descriptionId values of migrations (docs/evidence-formats.md §4.2).
 MIGRATION_DESCRIPTION_IDS = frozenset(
     {"virtualmachine.relocate", "virtualmachine.migrate", "drm.executevmotionlro"}
 )

@@ -7,7 +7,7 @@ signed certificate``, sync failures, a provider going offline or coming back), w
 registration and trust evidence, never pressure. ``vpxd.log`` names the migration and
 maintenance-mode tasks, with their start, end, state and error, when no task export was made.
 
-Line shapes (evidence-formats §1.11):
+Line shapes (docs/evidence-formats.md §1.11):
 
 * sps.log [VERBATIM, KB 402809 / KB 320568]:
   ``<ts> [pool-29-thread-2] WARN  opId=sps-Main-#####-### com.vmware.vim.sms.provider.vasa.

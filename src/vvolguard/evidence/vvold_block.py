@@ -118,9 +118,9 @@ class KindRule:
 
 #: The classifier: the first rule whose patterns all match names the kind, so order matters
 #: (the most specific shape wins). The level is never used: a ``FINAL SUCCESS`` can sit under
-#: an ``error`` header (§1.2). ``TRANSPORT_FAULT (Timeout / SSL_connect() failed ...)`` on a
-#: DoSetContext line is a setcontext-failure with fault and detail kept, so the analysis can
-#: tell overload from trust.
+#: an ``error`` header (docs/evidence-formats.md §1.2). ``TRANSPORT_FAULT (Timeout /
+#: SSL_connect() failed ...)`` on a DoSetContext line is a setcontext-failure with fault and
+#: detail kept, so the analysis can tell overload from trust.
 RULES: tuple[KindRule, ...] = (
     KindRule(
         K.SERVICE_START,

@@ -54,7 +54,7 @@ from vvolguard.sim.provider import BUSY, TRANSPORT_FAULT, Provider, ProviderAnsw
 
 TIMEOUT = "TIMEOUT"
 TIMEOUT_DETAIL = "Operation timed out"
-#: vvold's fault codes -> the VASA 2.0 fault type (evidence-formats §5.2) shown on a second line.
+#: vvold's fault codes -> the VASA 2.0 fault type (docs/evidence-formats.md §5.2) shown on a second line.
 VASA_FAULTS = {BUSY: "VasaProviderBusy", TIMEOUT: "Timeout"}
 
 

@@ -5,7 +5,7 @@ The sequence modelled (compute-only vMotion; the VM's vVols stay on the shared v
 1. vCenter admits the task (cost model, :mod:`vvolguard.sim.vcenter`).
 2. **Source**: ``queryVirtualVolumeInfo`` on the VM's vVols (the pre-check of its bindings).
 3. **Destination**: ``createVirtualVolume`` for the new **swap vVol** (the swap follows the
-   running VM and is created where it will run; KB 318662's slow operation, §1.7).
+   running VM and is created where it will run; KB 318662's slow operation, docs/evidence-formats.md §1.7).
 4. **Destination**: ``bindVirtualVolume`` for the config, data and new swap vVols (one batched
    call; heavier with more disks), so the destination can reach them through its Protocol
    Endpoint. A destination without the PE presented cannot use the binding: vmkernel reports

@@ -3,7 +3,7 @@
 Every number here is a modelling choice; the sources and the reasoning are:
 
 * ``session_connections`` (default 5): the ``#outstanding a/b`` ceiling vvold prints per VP
-  session. 5 is the value in the Pure Storage 2019 sample (evidence-formats §1.2, [INFERENCE] that
+  session. 5 is the value in the Pure Storage 2019 sample (docs/evidence-formats.md §1.2, [INFERENCE] that
   it is the per-VP connection ceiling). No vendor publishes this number (§6.2), so profiles vary it.
 * ``concurrency`` and ``queue_bound``: the provider's own worker pool and the queue length past
   which it answers ``VasaProviderBusy`` instead of queueing. Busy is the VP's admission-control

@@ -4,7 +4,7 @@ Model (see :mod:`vvolguard.sim.profiles` for the sources of each knob):
 
 * A request first passes **admission control**: if ``queue_bound`` requests are already waiting
   for a worker, the provider answers ``PROVIDER_BUSY`` at once (VASA ``VasaProviderBusy``, the
-  VP's own flow-control signal, evidence-formats §5.2). Otherwise it queues FIFO for one of
+  VP's own flow-control signal, docs/evidence-formats.md §5.2). Otherwise it queues FIFO for one of
   ``concurrency`` workers.
 * A worker holds the request for a log-normal **service time** for its operation, multiplied by
   the profile's slow-down factor at that moment and by ``1 + contention × (others in service)``

@@ -1,7 +1,7 @@
 """vCenter's side: migration tasks and the admission control of its cost model.
 
 vCenter queues (does not fail) an operation that would push a resource past its maximum cost
-(evidence-formats §6.1, "Limits on Simultaneous Migrations" and KB 326281):
+(docs/evidence-formats.md §6.1, "Limits on Simultaneous Migrations" and KB 326281):
 
 * host: max cost 16, vMotion cost 2 (6.0+ units) → 8 concurrent vMotions per host, counted on
   the source **and** the destination;

@@ -6,7 +6,7 @@ hand-scripted evidence. Each module has one job and a small API of functions tha
 about SimPy, so a fixture never needs to run a simulation.
 
 * :mod:`.vvold`: vvold.log lines in the ESXi 6.7/7.0 shape (``esxi7``) and the ESXi 8.0 shape
-  (``esxi8``), the vocabulary of evidence-formats §1.2/§1.6/§1.7, and rotation to ``vvold.N.gz``.
+  (``esxi8``), the vocabulary of docs/evidence-formats.md §1.2/§1.6/§1.7, and rotation to ``vvold.N.gz``.
 * :mod:`.hostlogs`: hostd and vmkernel lines (vMotion failure, switchover exceeded, vVol/PE).
 * :mod:`.esxcli`: ``esxcli storage vvol ... list`` as text (§2.2) and as JSON twins (§2.3).
 * :mod:`.vcenter`: vSphere Client Tasks CSV (§4.4), PowerCLI ``Get-Task`` (§4.2),

@@ -1,6 +1,6 @@
 """The ESXi vm-support bundle, written as a folder and as a reproducible ``.tgz``.
 
-Layout (evidence-formats §3): ``esx-<host>-<YYYY-MM-DD>--<HH.MM>-<pid>/`` with logs under
+Layout (docs/evidence-formats.md §3): ``esx-<host>-<YYYY-MM-DD>--<HH.MM>-<pid>/`` with logs under
 ``var/run/log/`` (``vvold.log``, ``vvold.N.gz``, ``hostd.log``, ``vmkernel.log``,
 ``vmkwarning.log``), command outputs under ``commands/`` and JSON twins under ``json/``. The
 ``.tgz`` holds the same tree under the same top folder, as vm-support writes it.

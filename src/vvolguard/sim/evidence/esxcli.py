@@ -1,6 +1,6 @@
 """``esxcli storage vvol ... list`` outputs: the text formatter and the JSON twins.
 
-Shapes follow evidence-formats §2 [RECONSTRUCTED there from verified field names]:
+Shapes follow docs/evidence-formats.md §2 [RECONSTRUCTED there from verified field names]:
 
 * text (§2.2): one block per record, the first field (or a title line) unindented, the other
   fields indented by 3 spaces, nested list records by 9; booleans lowercase; blocks separated by

@@ -1,4 +1,4 @@
-"""hostd and vmkernel lines on the incident timeline (evidence-formats §1.11).
+"""hostd and vmkernel lines on the incident timeline (docs/evidence-formats.md §1.11).
 
 * hostd uses the same Vmacore framing as vvold: ``<ts> info hostd[<pid>] [Originator@6876
   sub=<sub> opID=<id>] <msg>`` with ``--> `` continuations (7.0), or ``<ts> In(166)

@@ -1,8 +1,9 @@
 """vCenter-side exports: Tasks CSV, ``Get-Task``, ``Get-VIEvent`` and ``Get-VasaProvider`` JSON.
 
-* Tasks CSV (§4.4) [RECONSTRUCTED in the reference: no public sample]: the vSphere Client grid
-  columns ``Task Name, Target, Status, Details, Initiator, Queued For, Start Time, Completion Time,
-  Server``, en-US dates (``03/14/2024, 10:02:11 AM``), ``Completed`` or the error text as status.
+* Tasks CSV (docs/evidence-formats.md §4.4) [RECONSTRUCTED there: no public sample]: the
+  vSphere Client grid columns ``Task Name, Target, Status, Details, Initiator, Queued For,
+  Start Time, Completion Time, Server``, en-US dates (``03/14/2024, 10:02:11 AM``), ``Completed``
+  or the error text as status.
 * ``Get-Task | ConvertTo-Json`` (§4.2): the PowerCLI Task properties (``Id`` ``Task-task-N``,
   ``State`` Success/Error, ``StartTime``…) plus the ``ExtensionData.Info`` TaskInfo fields that
   carry what the grid hides (``DescriptionId``, ``EventChainId``, ``Error.LocalizedMessage``).

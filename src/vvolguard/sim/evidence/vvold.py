@@ -3,7 +3,7 @@
 Two layers, so a fixture can use either:
 
 1. **Message builders** (``msg_*``) return the message text of one vvold event, worded as in
-   evidence-formats §1.6 (verbatim shapes: ``Issuing``, ``FINAL SUCCESS``, ``DoSetContext``,
+   docs/evidence-formats.md §1.6 (verbatim shapes: ``Issuing``, ``FINAL SUCCESS``, ``DoSetContext``,
    ``GetEndPoint``) and §1.7 (reconstructed shapes: ``GetFreeConn``, ``FINAL FAILURE`` with a
    fault code). They are shape-independent.
 2. **Line formatting** (:func:`format_record`) frames a :class:`VvoldRecord` in one of the two
