@@ -17,13 +17,14 @@ do not diagnose must not pay (``tests/test_cli_startup.py``).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
-from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime, tzinfo
+
     from vvolguard.analysis.model import (
         CoverageUse,
         Diagnosis,
