@@ -14,10 +14,17 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from vvolguard.cli.console import error, make_console, print_line
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from vvolguard.watch.service import WatchService
+    from vvolguard.watch.table import LiveTable
 
 EXIT_USAGE = 2
 
@@ -166,7 +173,7 @@ def watch_command(
             store.close()
 
 
-async def _main(service, err, live) -> None:  # type: ignore[no-untyped-def]
+async def _main(service: WatchService, err: Console, live: LiveTable | None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -189,7 +196,9 @@ async def _main(service, err, live) -> None:  # type: ignore[no-untyped-def]
             live.stop()
 
 
-def _add_sources(service, files: list[str], ssh: list[str], user: str, known_hosts: Path | None) -> None:  # type: ignore[no-untyped-def]
+def _add_sources(
+    service: WatchService, files: list[str], ssh: list[str], user: str, known_hosts: Path | None
+) -> None:
     from vvolguard.drain.logsource import FileTail, SshTail
 
     for spec in files:
