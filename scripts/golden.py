@@ -43,7 +43,9 @@ def _cases(work: Path) -> Iterator[tuple[str, str, list[Path], str | None]]:
             for seed in SEEDS:
                 name = f"{scenario}-esxi{esxi}-seed{seed}"
                 out = work / name
-                simulate(scenario=scenario, hosts=4, vms=32, esxi=esxi, seed=seed, out=out, duration_s=2 * 3600)
+                simulate(
+                    scenario=scenario, hosts=4, vms=32, esxi=esxi, seed=seed, out=out, duration_s=2 * 3600
+                )
                 rest = [out / "vcenter", out / "certs"]
                 yield f"{name}-folders", str(out), [*sorted(out.glob("esx-*")), *rest], None
                 if seed == SEEDS[0]:
