@@ -36,7 +36,7 @@ row_st = st.fixed_dictionaries(
         "step": st.one_of(st.integers(0, 40), st.integers(0, 4000)),  # quarter seconds to the next line
         "kind": st.sampled_from(KINDS),
         "op": st.sampled_from(OPS),
-        "opseq": st.one_of(st.none(), st.integers(0, 12)),
+        "opseq": st.one_of(st.none(), st.integers(0, 12)),  # a FINAL's: how many issues back
         "vp": st.sampled_from(VPS),
         "outstanding": st.one_of(st.none(), st.integers(0, 4)),
         "fault": st.sampled_from(FAULTS),
@@ -59,6 +59,8 @@ def _host_rows(index: int, spec: dict[str, Any], serial: list[int]) -> list[list
     """The host's rows per file, in log order, as VASA_SCHEMA dicts."""
     host = f"esx-{index:02d}.example"
     t = T0 + timedelta(seconds=index)
+    issued: dict[int, int] = {}  # pid -> operations issued so far
+    waiting: dict[int, list[int]] = {}  # pid -> sequence numbers not answered yet
     files = []
     for number, rows in enumerate(spec["files"]):
         name = f"{host}!var/run/log/vvold.{len(spec['files']) - 1 - number}.log"
@@ -66,17 +68,28 @@ def _host_rows(index: int, spec: dict[str, Any], serial: list[int]) -> list[list
         for line, r in enumerate(rows, start=1):
             t += timedelta(seconds=r["step"] / 4)
             serial[0] += 1
+            pid = 1000 + index * 10 + (r["pid"] if spec["restarts"] else 0)
+            open_ops = waiting.setdefault(pid, [])
+            opseq = None
+            if r["opseq"] is not None and r["kind"] == "issue":
+                # vvold numbers its operations upwards, and one FINAL line answers one issued
+                # before it: the tying is per frame, so data breaking either rule would be tied
+                # differently by different cuttings, fast paths or not
+                opseq = issued[pid] = issued.get(pid, 0) + 1
+                open_ops.append(opseq)
+            elif r["opseq"] is not None and r["kind"] in ("success", "failure") and open_ops:
+                opseq = open_ops.pop(-1 - r["opseq"] % len(open_ops))
             out.append(
                 {
                     "file": name,
                     "line": line,
                     "ts": t,
                     "host": host,
-                    "pid": 1000 + index * 10 + (r["pid"] if spec["restarts"] else 0),
+                    "pid": pid,
                     "level": "info",
                     "kind": r["kind"],
                     "op": r["op"],
-                    "opseq": r["opseq"],
+                    "opseq": opseq,
                     "vp": r["vp"],
                     "container": r["container"],
                     # distinct, so the slowest creates are one set whatever the grouping
@@ -152,7 +165,7 @@ def _everything(acc: SignalAccumulator) -> dict[str, Any]:
     }
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     hosts=st.lists(host_st, min_size=2, max_size=3),
     mixed_cuts=st.lists(st.integers(0, 30), min_size=1, max_size=4),
