@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import polars as pl
+
+from vvolguard.analysis.model import CreateLatency
 
 HIST_BASE = 2 ** (1 / 8)
 _LOG_BASE = math.log(HIST_BASE)
@@ -66,5 +67,5 @@ class LatencyHistogram:
                 return value
         return self.max
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> CreateLatency:
         return {"count": self.count, "p50": self.quantile(0.5), "p95": self.quantile(0.95), "max": self.max}

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
 
 import polars as pl
 
@@ -34,6 +33,7 @@ from vvolguard.analysis.finals import FinalTies
 from vvolguard.analysis.foldutil import any_of, epoch_dt, host_out, max_of, one_host, utc
 from vvolguard.analysis.histogram import index_expr
 from vvolguard.analysis.levels import LevelDurations
+from vvolguard.analysis.model import ProviderSignals, Signals, TimelinePoint
 from vvolguard.analysis.series import SeriesStats, merge_series
 from vvolguard.analysis.timeline import Cell, CellKey, Timeline
 from vvolguard.records import VASA_SCHEMA, VasaEventKind, VasaFrame
@@ -241,9 +241,9 @@ class SignalAccumulator:
         """See :meth:`Timeline.nearby`."""
         return self.timeline.nearby(hosts_match, t, window_seconds)
 
-    def signals(self) -> dict[str, Any]:
-        """The ``per_provider`` and ``timeline`` parts of ``Diagnosis.signals``."""
-        per_provider = []
+    def signals(self) -> Signals:
+        """The ``bucket_seconds``, ``per_provider`` and ``timeline`` parts of ``Diagnosis.signals``."""
+        per_provider: list[ProviderSignals] = []
         for stats in sorted(self.series.values(), key=lambda s: (s.host or "", s.vp)):
             per_provider.append(
                 {
@@ -259,7 +259,7 @@ class SignalAccumulator:
                 }
             )
         ceilings = {key: stats.ceiling for key, stats in self.series.items()}
-        timeline = []
+        timeline: list[TimelinePoint] = []
         for (host, vp, b), cell in sorted(self.cells.items(), key=lambda kv: (kv[0][2], kv[0][0], kv[0][1])):
             timeline.append(
                 {
