@@ -68,7 +68,7 @@ def _host_rows(index: int, spec: dict[str, Any], serial: list[int]) -> list[list
         for line, r in enumerate(rows, start=1):
             t += timedelta(seconds=r["step"] / 4)
             serial[0] += 1
-            pid = 1000 + index * 10 + (r["pid"] if spec["restarts"] else 0)
+            pid = 1000 + (r["pid"] if spec["restarts"] else 0)  # hosts reuse each other's pids
             open_ops = waiting.setdefault(pid, [])
             opseq = None
             if r["opseq"] is not None and r["kind"] == "issue":
