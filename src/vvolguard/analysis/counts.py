@@ -58,11 +58,13 @@ def count_exprs(op_is_bind: pl.Expr | None = None) -> dict[str, pl.Expr]:
     failure *and* as that fault, because the fault is the signal and the failure the outcome; a
     bind retried because of PROVIDER_BUSY is both a bind retry and a busy fault.
     ``SSL_connect() failed`` inside a TRANSPORT_FAULT is deliberately *not* counted as ssl: KB
-    412434 shows it is what a TCP timeout looks like under a setContext storm."""
-    kind = pl.col("kind")
-    failing = kind.is_in([VasaEventKind.FAILURE.value, VasaEventKind.SETCONTEXT_FAILURE.value])
+    412434 shows it is what a TCP timeout looks like under a setContext storm. ``op_is_bind``
+    says whether the line's operation is ``bindVirtualVolume`` (by default, read from ``op``;
+    ``watch`` counts raw lines that way)."""
     if op_is_bind is None:
         op_is_bind = (pl.col("op") == BIND_OP).fill_null(False)
+    kind = pl.col("kind")
+    failing = kind.is_in([VasaEventKind.FAILURE.value, VasaEventKind.SETCONTEXT_FAILURE.value])
     exprs = {
         "issue": kind == VasaEventKind.ISSUE.value,
         "success": kind == VasaEventKind.SUCCESS.value,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from vvolguard.analysis.counts import ALL_COUNTS, PRESSURE_COUNTS
+from vvolguard.analysis.counts import ALL_COUNTS
 from vvolguard.analysis.foldutil import max_of
 from vvolguard.analysis.histogram import LatencyHistogram
 from vvolguard.records import Citation
@@ -47,9 +47,6 @@ class SeriesStats:
         if self.ceiling is None:
             return 0.0
         return sum(s for level, s in self.seconds_at_level.items() if level >= self.ceiling)
-
-    def pressure_total(self) -> int:
-        return sum(self.counts[name] for name in PRESSURE_COUNTS)
 
 
 def merge_series(into: SeriesStats, other: SeriesStats, keep: int) -> None:
