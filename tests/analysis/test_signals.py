@@ -12,7 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vvolguard.analysis.engine import Analyzer
-from vvolguard.analysis.signals import BUCKET_LADDER, PENDING_ISSUES_CAP, LatencyHistogram, SignalAccumulator
+from vvolguard.analysis.finals import PENDING_ISSUES_CAP
+from vvolguard.analysis.histogram import LatencyHistogram
+from vvolguard.analysis.signals import SignalAccumulator
+from vvolguard.analysis.timeline import BUCKET_LADDER
 from vvolguard.records import VASA_SCHEMA, VasaFrame
 
 COUNT_KEYS = {

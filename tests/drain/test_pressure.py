@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from vvolguard.drain.pressure import PressureMonitor, Thresholds
+from vvolguard.drain.pressure import PressureMonitor, PressureThresholds
 from vvolguard.drain.signal import PressureLevel
 from vvolguard.sim.evidence.vvold import (
     VvoldRecord,
@@ -62,7 +62,7 @@ def test_calm_creates_are_acks_and_set_the_baseline(shape: str) -> None:
 @pytest.mark.parametrize("shape", ["esxi7", "esxi8"])
 def test_no_free_connections_is_congestion_until_it_clears(shape: str) -> None:
     clock = FakeClock()
-    mon = PressureMonitor(clock, Thresholds(clear_after=30.0))
+    mon = PressureMonitor(clock, PressureThresholds(clear_after=30.0))
     mon.feed_bytes(
         "esx-03", line(shape, "warning", msg_no_free_conn(VP, "https://10.1.1.10:8084/vasa", 5, 5))
     )
@@ -99,7 +99,9 @@ def test_transient_final_failure_and_failed_task_are_marks_but_a_permanent_fault
 
 def test_rising_create_latency_is_warm_then_congested_near_the_deadline_until_measured_again() -> None:
     clock = FakeClock()
-    mon = PressureMonitor(clock, Thresholds(latency_warm=1.5, deadline_congested=0.4, recent_alpha=1.0))
+    mon = PressureMonitor(
+        clock, PressureThresholds(latency_warm=1.5, deadline_congested=0.4, recent_alpha=1.0)
+    )
     mon.feed_bytes("esx-03", create_ok(1, 4000, "esxi7"))
     mon.feed_bytes("esx-03", create_ok(2, 7000, "esxi7"))
     sig = mon.signal()

@@ -24,7 +24,7 @@ from vvolguard.drain.backends.vsphere import VSphereBackend, VSphereError, conne
 from vvolguard.drain.controller import DrainController, DrainOptions
 from vvolguard.drain.journal import Journal, VmState
 from vvolguard.drain.limits import Admission, AIMDLimit, GradientLimit, make_limit
-from vvolguard.drain.pressure import PressureMonitor, Thresholds
+from vvolguard.drain.pressure import PressureMonitor, PressureThresholds
 from vvolguard.evidence.vvold import VvoldStream
 
 __all__ = ["vcsim_binary", "vcsim_factory"]  # fixtures used by name below
@@ -216,7 +216,7 @@ def test_the_drain_controller_empties_the_host_through_the_python_api(
     )
     assert not resumed
     options = DrainOptions(source=SOURCE, cooldown=0.3, poll_interval=0.05, spacing=0.05)
-    monitor = PressureMonitor(b.clock, Thresholds(clear_after=0.8))  # scaled down like the moves
+    monitor = PressureMonitor(b.clock, PressureThresholds(clear_after=0.8))  # scaled down like the moves
     # The limit's waits scaled down like the simulator's relocations (seconds, not minutes).
     kind = {"aimd": AIMDLimit, "gradient": GradientLimit}[policy]
     limit = Admission(kind(b.host_limit(SOURCE)), release_jitter=0.3, max_idle_hold=5.0)

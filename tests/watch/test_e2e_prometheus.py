@@ -24,7 +24,7 @@ import yaml
 from tests.conftest import require_tool
 from tests.watch.watch_helpers import wait_for
 
-from vvolguard.analysis.signals import _count_exprs
+from vvolguard.analysis.counts import count_exprs
 from vvolguard.evidence import logline as ll
 from vvolguard.evidence.vvold_block import Block, parse_block
 from vvolguard.watch import replay
@@ -67,7 +67,7 @@ def _expected(logs: list[Path]) -> dict[str, int]:
         parsed = parse_block(Block(data, 0, len(data), None), path.name, "h")
         if parsed.frame is None:
             continue
-        flags = parsed.frame.frame.select(**{k: _count_exprs()[k] for k in totals}).sum()
+        flags = parsed.frame.frame.select(**{k: count_exprs()[k] for k in totals}).sum()
         for k in totals:
             totals[k] += int(flags[k][0])
     return totals

@@ -322,9 +322,6 @@ class CoverageLedger:
             return None
         return next((s.host for (h, _, _), s in self.spans.items() if h == key and s.host), key)
 
-    def all_spans(self) -> list[Span]:
-        return sorted(self.spans.values(), key=lambda s: (host_key(s.host), s.kind, s.start, s.file))
-
 
 def bundle_time(display: str) -> datetime | None:
     """When the vm-support bundle a file comes from was taken, from the bundle's name (ESXi

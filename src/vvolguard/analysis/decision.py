@@ -42,13 +42,35 @@ Why this precedence (runbook Stage 4 and "What Not to Do First"):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from vvolguard.analysis.model import FailureClass, Severity
 
 
+class Condition(StrEnum):
+    """The named conditions the engine evaluates, one per decision-table row (values are the
+    names the runbook rows are known by in tests and documentation)."""
+
+    CERTIFICATE_EXPIRED_AT_INCIDENT = "certificate_expired_at_incident"
+    PROVIDER_OFFLINE_OR_UNTRUSTED = "provider_offline_or_untrusted"
+    PE_NOT_PRESENTED = "pe_not_presented"
+    PROVIDER_SATURATED = "provider_saturated"
+    FAILURES_WITHOUT_CONTROL_PLANE_SIGNAL = "failures_without_control_plane_signal"
+    EVIDENCE_WITHOUT_FAILURES = "evidence_without_failures"
+    NOTHING_TO_JUDGE = "nothing_to_judge"
+    CERTIFICATE_EXPIRED_NOW = "certificate_expired_now"
+    PROVIDER_CONNECTION_FAILURES = "provider_connection_failures"
+    CERTIFICATE_HARD_LIMIT = "certificate_hard_limit"
+    CERTIFICATE_SOFT_LIMIT = "certificate_soft_limit"
+    CERTIFICATE_NAME_MISMATCH = "certificate_name_mismatch"
+    PE_NOT_PRESENTED_ELSEWHERE = "pe_not_presented_elsewhere"
+    PRESSURE_WITHOUT_IMPACT = "pressure_without_impact"
+    MIGRATION_STORM = "migration_storm"
+
+
 @dataclass(frozen=True)
 class Rule:
-    condition: str
+    condition: Condition
     cls: FailureClass
     severity: Severity
     precedence: int
@@ -58,7 +80,7 @@ class Rule:
 
 DECISION_TABLE: tuple[Rule, ...] = (
     Rule(
-        "certificate_expired_at_incident",
+        Condition.CERTIFICATE_EXPIRED_AT_INCIDENT,
         FailureClass.CERTIFICATE_LIFECYCLE,
         Severity.CRITICAL,
         10,
@@ -66,7 +88,7 @@ DECISION_TABLE: tuple[Rule, ...] = (
         "VASA certificate expired or near expiry -> certificate lifecycle issue",
     ),
     Rule(
-        "provider_offline_or_untrusted",
+        Condition.PROVIDER_OFFLINE_OR_UNTRUSTED,
         FailureClass.PROVIDER_REGISTRATION,
         Severity.HIGH,
         20,
@@ -74,7 +96,7 @@ DECISION_TABLE: tuple[Rule, ...] = (
         "VASA provider offline or syncError -> provider registration, trust, certificate or service issue",
     ),
     Rule(
-        "pe_not_presented",
+        Condition.PE_NOT_PRESENTED,
         FailureClass.PE_PRESENTATION,
         Severity.HIGH,
         30,
@@ -82,7 +104,7 @@ DECISION_TABLE: tuple[Rule, ...] = (
         "VASA provider online, PE inaccessible or not configured -> storage presentation / host mapping",
     ),
     Rule(
-        "provider_saturated",
+        Condition.PROVIDER_SATURATED,
         FailureClass.PROVIDER_SATURATION,
         Severity.HIGH,
         40,
@@ -90,7 +112,7 @@ DECISION_TABLE: tuple[Rule, ...] = (
         "VASA provider online, PE accessible, No free connections in vvold.log -> provider saturation",
     ),
     Rule(
-        "failures_without_control_plane_signal",
+        Condition.FAILURES_WITHOUT_CONTROL_PLANE_SIGNAL,
         FailureClass.NOT_CONTROL_PLANE,
         Severity.MEDIUM,
         50,
@@ -98,7 +120,7 @@ DECISION_TABLE: tuple[Rule, ...] = (
         "Provider and PE healthy, no VASA pressure -> look elsewhere",
     ),
     Rule(
-        "evidence_without_failures",
+        Condition.EVIDENCE_WITHOUT_FAILURES,
         FailureClass.HEALTHY,
         Severity.INFO,
         60,
@@ -106,7 +128,7 @@ DECISION_TABLE: tuple[Rule, ...] = (
         "Provider and PE healthy, no saturation, migrations succeed -> nothing to fix",
     ),
     Rule(
-        "nothing_to_judge",
+        Condition.NOTHING_TO_JUDGE,
         FailureClass.INSUFFICIENT_EVIDENCE,
         Severity.INFO,
         100,
@@ -115,7 +137,7 @@ DECISION_TABLE: tuple[Rule, ...] = (
     ),
     # Secondary-only rows: worth saying, never the explanation of the incident by themselves.
     Rule(
-        "certificate_expired_now",
+        Condition.CERTIFICATE_EXPIRED_NOW,
         FailureClass.CERTIFICATE_LIFECYCLE,
         Severity.HIGH,
         55,
@@ -123,7 +145,7 @@ DECISION_TABLE: tuple[Rule, ...] = (
         "VASA certificate expired (after the incident) -> renew before the next operation",
     ),
     Rule(
-        "provider_connection_failures",
+        Condition.PROVIDER_CONNECTION_FAILURES,
         FailureClass.PROVIDER_REGISTRATION,
         Severity.MEDIUM,
         56,
@@ -132,7 +154,7 @@ DECISION_TABLE: tuple[Rule, ...] = (
         "registration, trust or availability; never healthy",
     ),
     Rule(
-        "certificate_hard_limit",
+        Condition.CERTIFICATE_HARD_LIMIT,
         FailureClass.CERTIFICATE_LIFECYCLE,
         Severity.MEDIUM,
         57,
@@ -140,7 +162,7 @@ DECISION_TABLE: tuple[Rule, ...] = (
         "VASA certificate near expiry (KB 323232 hard limit, 1 month)",
     ),
     Rule(
-        "certificate_soft_limit",
+        Condition.CERTIFICATE_SOFT_LIMIT,
         FailureClass.CERTIFICATE_LIFECYCLE,
         Severity.LOW,
         130,
@@ -148,7 +170,7 @@ DECISION_TABLE: tuple[Rule, ...] = (
         "VASA certificate near expiry (KB 323232 soft limit, 6 months)",
     ),
     Rule(
-        "certificate_name_mismatch",
+        Condition.CERTIFICATE_NAME_MISMATCH,
         FailureClass.PROVIDER_REGISTRATION,
         Severity.MEDIUM,
         140,
@@ -156,7 +178,7 @@ DECISION_TABLE: tuple[Rule, ...] = (
         "Provider URL or FQDN mismatch with its certificate -> hostname verification will fail",
     ),
     Rule(
-        "pe_not_presented_elsewhere",
+        Condition.PE_NOT_PRESENTED_ELSEWHERE,
         FailureClass.PE_PRESENTATION,
         Severity.MEDIUM,
         145,
@@ -164,7 +186,7 @@ DECISION_TABLE: tuple[Rule, ...] = (
         "PE inaccessible, not configured or missing on a host the failed migrations did not use",
     ),
     Rule(
-        "pressure_without_impact",
+        Condition.PRESSURE_WITHOUT_IMPACT,
         FailureClass.PROVIDER_SATURATION,
         Severity.LOW,
         150,
@@ -173,7 +195,7 @@ DECISION_TABLE: tuple[Rule, ...] = (
         "-> near the provider's limit",
     ),
     Rule(
-        "migration_storm",
+        Condition.MIGRATION_STORM,
         FailureClass.PROVIDER_SATURATION,
         Severity.LOW,
         160,
@@ -183,10 +205,10 @@ DECISION_TABLE: tuple[Rule, ...] = (
 )
 
 #: Every condition name the engine must evaluate (one per table row).
-CONDITIONS: tuple[str, ...] = tuple(rule.condition for rule in DECISION_TABLE)
+CONDITIONS: tuple[Condition, ...] = tuple(rule.condition for rule in DECISION_TABLE)
 
 
-def decide(conditions: dict[str, bool]) -> tuple[Rule, list[Rule]]:
+def decide(conditions: dict[Condition, bool]) -> tuple[Rule, list[Rule]]:
     """(verdict rule, secondary rules) for the conditions that hold.
 
     Unknown condition names are an engine bug, so they raise instead of being ignored. When a
@@ -199,7 +221,7 @@ def decide(conditions: dict[str, bool]) -> tuple[Rule, list[Rule]]:
     holding = sorted((r for r in DECISION_TABLE if conditions.get(r.condition)), key=lambda r: r.precedence)
     primary = next((r for r in holding if r.primary), None)
     if primary is None:
-        primary = next(r for r in DECISION_TABLE if r.condition == "nothing_to_judge")
+        primary = next(r for r in DECISION_TABLE if r.condition is Condition.NOTHING_TO_JUDGE)
     secondary: list[Rule] = []
     seen = {primary.cls}
     for rule in holding:

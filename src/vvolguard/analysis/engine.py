@@ -10,6 +10,7 @@ next moves (:mod:`nextmoves`).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from vvolguard.analysis.causes import explain_failures
 from vvolguard.analysis.certificates import assess
 from vvolguard.analysis.coverage import SNAPSHOT_KINDS, CoverageLedger, HostCoverage
-from vvolguard.analysis.decision import decide
+from vvolguard.analysis.decision import Condition, decide
 from vvolguard.analysis.facts import (
     BAD_STATUSES,
     GOOD_STATUSES,
@@ -29,12 +30,13 @@ from vvolguard.analysis.facts import (
 )
 from vvolguard.analysis.findings import FindingWriter
 from vvolguard.analysis.migrations import HostNames, MigrationLedger, host_key
-from vvolguard.analysis.missing import missing_evidence
+from vvolguard.analysis.missing import EvidenceSeen, missing_evidence
 from vvolguard.analysis.model import (
     UNNAMED_HOST,
     CoverageUse,
     Diagnosis,
     FailureClass,
+    InFlightPoint,
     InputFile,
     Note,
     NoteKind,
@@ -304,7 +306,7 @@ class Analyzer:
 
         conditions = self._conditions(facts)
         primary, secondary = decide(conditions)
-        writer = FindingWriter(self)
+        writer = FindingWriter(self.names, self.signals, self.pes, self.t, self.inputs)
         findings = [writer.finding(primary, facts, migrations, verdict=True)]
         findings += [writer.finding(rule, facts, migrations) for rule in secondary]
         for finding in findings:
@@ -341,7 +343,18 @@ class Analyzer:
             signals=signals,
             migrations=migrations,
             certificates=[c.as_dict() for c in facts.certs],
-            missing_evidence=missing_evidence(self, facts),
+            missing_evidence=missing_evidence(
+                EvidenceSeen(
+                    names=self.names,
+                    listed=self.listed,
+                    kinds=self.kinds_seen,
+                    providers=list(self.providers.values()),
+                    migrations=len(self.ledger),
+                    certificates=len(self.certificates),
+                    vvold_urls=[st.url for st in self.signals.series.values() if st.url],
+                ),
+                facts,
+            ),
             warnings=warnings,
             inputs=list(self.inputs),
             hosts=self.names.all(),
@@ -591,14 +604,14 @@ class Analyzer:
             )
         return notes
 
-    def _conditions(self, f: Facts) -> dict[str, bool]:
+    def _conditions(self, f: Facts) -> dict[Condition, bool]:
         """The decision table's conditions. Host-specific evidence (pressure, PE trouble) only
         explains failed migrations when it is on their source or destination host (or when the
         failures name no host); elsewhere it is a secondary finding."""
         t = self.t
         involved = set(f.involved_hosts)
 
-        def related(hosts: set[str | None]) -> bool:
+        def related(hosts: AbstractSet[str | None]) -> bool:
             return not involved or None in hosts or "" in hosts or bool(hosts & involved)
 
         pressure = bool(f.pressured)
@@ -634,26 +647,26 @@ class Analyzer:
         # window can clear the control plane
         covered = f.vvold_covered
         return {
-            "certificate_expired_at_incident": "expired" in cert_at_incident,
-            "provider_offline_or_untrusted": untrusted,
-            "provider_connection_failures": connection_failures,
-            "pe_not_presented": pe_here,
-            "provider_saturated": saturated,
-            "failures_without_control_plane_signal": failures
+            Condition.CERTIFICATE_EXPIRED_AT_INCIDENT: "expired" in cert_at_incident,
+            Condition.PROVIDER_OFFLINE_OR_UNTRUSTED: untrusted,
+            Condition.PROVIDER_CONNECTION_FAILURES: connection_failures,
+            Condition.PE_NOT_PRESENTED: pe_here,
+            Condition.PROVIDER_SATURATED: saturated,
+            Condition.FAILURES_WITHOUT_CONTROL_PLANE_SIGNAL: failures
             and (covered or all_named)
             and (not pressure_here or all_named)
             and not untrusted
             and not pe_here
             and "expired" not in cert_at_incident,
-            "evidence_without_failures": f.host_evidence and not failures and not saturated,
-            "nothing_to_judge": True,
-            "certificate_expired_now": "expired" in cert_now and "expired" not in cert_at_incident,
-            "certificate_hard_limit": "hard-limit" in cert_now or "hard-limit" in cert_at_incident,
-            "certificate_soft_limit": "soft-limit" in cert_now or "soft-limit" in cert_at_incident,
-            "certificate_name_mismatch": any(c.matches_provider is False for c in f.certs),
-            "pe_not_presented_elsewhere": pe_any and not pe_here,
-            "pressure_without_impact": pressure and not impact,
-            "migration_storm": f.storms > 0,
+            Condition.EVIDENCE_WITHOUT_FAILURES: f.host_evidence and not failures and not saturated,
+            Condition.NOTHING_TO_JUDGE: True,
+            Condition.CERTIFICATE_EXPIRED_NOW: "expired" in cert_now and "expired" not in cert_at_incident,
+            Condition.CERTIFICATE_HARD_LIMIT: "hard-limit" in cert_now or "hard-limit" in cert_at_incident,
+            Condition.CERTIFICATE_SOFT_LIMIT: "soft-limit" in cert_now or "soft-limit" in cert_at_incident,
+            Condition.CERTIFICATE_NAME_MISMATCH: any(c.matches_provider is False for c in f.certs),
+            Condition.PE_NOT_PRESENTED_ELSEWHERE: pe_any and not pe_here,
+            Condition.PRESSURE_WITHOUT_IMPACT: pressure and not impact,
+            Condition.MIGRATION_STORM: f.storms > 0,
         }
 
     # ---------------------------------------------------------------- findings
@@ -707,13 +720,13 @@ def _max(a: Any, b: Any) -> Any:
     return max(a, b)
 
 
-def _thin_in_flight(points: list[dict[str, Any]], max_points: int) -> list[dict[str, Any]]:
+def _thin_in_flight(points: list[InFlightPoint], max_points: int) -> list[InFlightPoint]:
     """Keep the in-flight step series under ``max_points`` per source host, keeping each stretch's
     peak (a storm must not be thinned away)."""
-    by_host: dict[str, list[dict[str, Any]]] = {}
+    by_host: dict[str, list[InFlightPoint]] = {}
     for p in points:
         by_host.setdefault(str(p["source_host"]), []).append(p)
-    out: list[dict[str, Any]] = []
+    out: list[InFlightPoint] = []
     for series in by_host.values():
         if len(series) <= max_points:
             out += series

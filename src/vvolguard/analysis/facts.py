@@ -9,7 +9,7 @@ from datetime import datetime
 
 from vvolguard.analysis.certificates import CertificateAssessment
 from vvolguard.analysis.coverage import HostCoverage, Restart
-from vvolguard.analysis.signals import SeriesStats
+from vvolguard.analysis.series import SeriesStats
 from vvolguard.analysis.thresholds import Thresholds
 from vvolguard.records import (
     Citation,

@@ -10,31 +10,54 @@ migrations with pressure nearby and an online provider is surer than one resting
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from vvolguard.analysis.decision import Rule
+from vvolguard.analysis.decision import Condition, Rule
 from vvolguard.analysis.facts import NOT_CONTROL_PLANE_EVENTS, VCENTER, Facts
-from vvolguard.analysis.migrations import host_key
-from vvolguard.analysis.model import UNNAMED_HOST, FailureClass, Finding
+from vvolguard.analysis.migrations import HostNames, host_key
+from vvolguard.analysis.model import UNNAMED_HOST, FailureClass, Finding, InputFile, Migrations
 from vvolguard.analysis.nextmoves import next_moves
-from vvolguard.records import Citation
+from vvolguard.analysis.signals import SignalAccumulator
+from vvolguard.analysis.thresholds import Thresholds
+from vvolguard.records import Citation, ProtocolEndpointRecord
 
 #: Quoted lines per finding: enough to prove it, few enough to read.
 MAX_CITATIONS = 12
 
 
+@dataclass
+class Draft:
+    """What a row's builder found, before confidence and next moves make it a :class:`Finding`."""
+
+    title: str
+    reason: str
+    support: int  # how many independent signals agree (confidence grows with it)
+    citations: Sequence[Citation | None]
+    hosts: Sequence[str | None]
+    providers: Sequence[str | None]
+
+
 class FindingWriter:
-    """Writes one :class:`Finding` per decision-table row, reading the analyzer's state."""
+    """Writes one :class:`Finding` per decision-table row from the facts it is given: host names,
+    the vvold signals, the protocol endpoints, the thresholds and the inputs read."""
 
-    def __init__(self, analyzer: Any) -> None:
-        self.names = analyzer.names
-        self.signals = analyzer.signals
-        self.pes = analyzer.pes
-        self.t = analyzer.t
-        self.inputs = analyzer.inputs
+    def __init__(
+        self,
+        names: HostNames,
+        signals: SignalAccumulator,
+        pes: dict[tuple[str, str], ProtocolEndpointRecord],
+        thresholds: Thresholds,
+        inputs: list[InputFile],
+    ) -> None:
+        self.names = names
+        self.signals = signals
+        self.pes = pes
+        self.t = thresholds
+        self.inputs = inputs
 
-    def finding(self, rule: Rule, f: Facts, migrations: Any, verdict: bool = False) -> Finding:
+    def finding(self, rule: Rule, f: Facts, migrations: Migrations, verdict: bool = False) -> Finding:
         """The finding for one holding row; ``verdict`` says whether it is the explanation (a
         secondary finding is never more than 0.8 sure: something else explained the incident)."""
         cls = rule.cls
@@ -47,7 +70,7 @@ class FindingWriter:
             FailureClass.HEALTHY: self._healthy,
             FailureClass.INSUFFICIENT_EVIDENCE: self._insufficient,
         }[cls]
-        title, reason, support, cites, hosts, providers = builder(rule, f, migrations)
+        draft = builder(rule, f, migrations)
         # a certificate's dates are a fact, not an inference; absence-based classes start lower
         base = {
             FailureClass.INSUFFICIENT_EVIDENCE: 0.3,
@@ -55,33 +78,33 @@ class FindingWriter:
             FailureClass.NOT_CONTROL_PLANE: 0.4,
             FailureClass.CERTIFICATE_LIFECYCLE: 0.6,
         }.get(cls, 0.45)
-        confidence = round(min(0.95, base + 0.1 * max(0, support - 1)), 2)
+        confidence = round(min(0.95, base + 0.1 * max(0, draft.support - 1)), 2)
         if not verdict:
             confidence = round(min(confidence, 0.8), 2)
         return Finding(
             id=cls.value,
-            title=title,
+            title=draft.title,
             severity=rule.severity,
             confidence=confidence,
-            reason=reason,
-            citations=dedupe(cites)[:MAX_CITATIONS],
+            reason=draft.reason,
+            citations=dedupe(draft.citations)[:MAX_CITATIONS],
             next_moves=next_moves(cls),
-            hosts=sorted({h for h in hosts if h}),
-            providers=sorted({p for p in providers if p}),
+            hosts=sorted({h for h in draft.hosts if h}),
+            providers=sorted({p for p in draft.providers if p}),
         )
 
-    def _failure_citations(self, migrations: Any, limit: int = 3) -> list[Citation]:
+    def _failure_citations(self, migrations: Migrations, limit: int = 3) -> list[Citation]:
         return [m.citation for m in migrations.failed if m.citation][:limit]
 
-    def _saturation(self, rule: Rule, f: Facts, migrations: Any) -> tuple:
+    def _saturation(self, rule: Rule, f: Facts, migrations: Migrations) -> Draft:
         t = self.t
         if not f.pressured and f.storms:
-            storm = migrations.storms[0]
+            first = migrations.storms[0]
             reason = (
-                f"{storm.peak_concurrency} migrations in flight from {storm.source_host} "
+                f"{first.peak_concurrency} migrations in flight from {first.source_host} "
                 f"(threshold {t.storm_in_flight}); no vvold pressure evidence"
             )
-            return (
+            return Draft(
                 "Migration storm from one source host",
                 reason,
                 1,
@@ -134,7 +157,7 @@ class FindingWriter:
                 cites += [e.citation for e in st.first_by_kind.get("setcontext-failure", [])[:1]]
         cites += self._failure_citations(migrations)
         hosts = [self.names.display(sv.stats.host) for sv in f.pressured]
-        return (
+        return Draft(
             "VASA provider saturation (KB 318662)",
             reason,
             support,
@@ -143,12 +166,12 @@ class FindingWriter:
             [sv.stats.vp for sv in f.pressured],
         )
 
-    def _registration(self, rule: Rule, f: Facts, migrations: Any) -> tuple:
+    def _registration(self, rule: Rule, f: Facts, migrations: Migrations) -> Draft:
         parts = []
         cites: list[Citation] = []
         providers = []
         if f.bad_providers:
-            by = {}
+            by: dict[tuple[str, str | None], list[str]] = {}
             for p in f.bad_providers:
                 by.setdefault((p.name, p.status), []).append(p.observer or VCENTER)
                 cites += [p.citation] if p.citation else []
@@ -173,7 +196,7 @@ class FindingWriter:
             vps = ", ".join(sorted({f"{st.vp} ({st.url})" if st.url else st.vp for st in conn_series[:3]}))
             kb = (
                 ": ESXi cannot reach or trust the provider (KB 412434)"
-                if f.conn_outside and not rule.condition.startswith("certificate")
+                if f.conn_outside and rule.condition is not Condition.CERTIFICATE_NAME_MISMATCH
                 else ""
             )
             parts.append(
@@ -221,11 +244,11 @@ class FindingWriter:
         ]
         hosts += [self.names.display(s.host) for s in conn_series]
         title = {
-            "provider_offline_or_untrusted": "VASA provider registration / trust",
-            "provider_connection_failures": "VASA provider connection / trust failures "
+            Condition.PROVIDER_OFFLINE_OR_UNTRUSTED: "VASA provider registration / trust",
+            Condition.PROVIDER_CONNECTION_FAILURES: "VASA provider connection / trust failures "
             "(setContext, transport, SSL)",
         }.get(rule.condition, "Provider certificate name mismatch")
-        return (
+        return Draft(
             title,
             "; ".join(parts) or "provider registration or trust problem",
             support,
@@ -234,7 +257,7 @@ class FindingWriter:
             providers,
         )
 
-    def _pe(self, rule: Rule, f: Facts, migrations: Any) -> tuple:
+    def _pe(self, rule: Rule, f: Facts, migrations: Migrations) -> Draft:
         parts = []
         cites: list[Citation] = []
         hosts: list[str | None] = []
@@ -270,7 +293,7 @@ class FindingWriter:
         title = (
             "Protocol Endpoint presentation" if rule.primary else "Protocol Endpoint problem on another host"
         )
-        return (
+        return Draft(
             title,
             "; ".join(parts),
             support,
@@ -279,17 +302,17 @@ class FindingWriter:
             [p.name for p in online],
         )
 
-    def _certificate(self, rule: Rule, f: Facts, migrations: Any) -> tuple:
+    def _certificate(self, rule: Rule, f: Facts, migrations: Migrations) -> Draft:
         wanted = {
-            "certificate_expired_at_incident": lambda c: c.status_at_incident == "expired",
-            "certificate_expired_now": lambda c: c.status_now == "expired",
-            "certificate_hard_limit": lambda c: "hard-limit" in (c.status_now, c.status_at_incident),
-            "certificate_soft_limit": lambda c: "soft-limit" in (c.status_now, c.status_at_incident),
+            Condition.CERTIFICATE_EXPIRED_AT_INCIDENT: lambda c: c.status_at_incident == "expired",
+            Condition.CERTIFICATE_EXPIRED_NOW: lambda c: c.status_now == "expired",
+            Condition.CERTIFICATE_HARD_LIMIT: lambda c: "hard-limit" in (c.status_now, c.status_at_incident),
+            Condition.CERTIFICATE_SOFT_LIMIT: lambda c: "soft-limit" in (c.status_now, c.status_at_incident),
         }[rule.condition]
         chosen = [c for c in f.certs if wanted(c)]
         parts = []
         for c in chosen:
-            if rule.condition == "certificate_expired_at_incident":
+            if rule.condition == Condition.CERTIFICATE_EXPIRED_AT_INCIDENT:
                 parts.append(
                     f"{c.subject} expired {-(c.days_left_at_incident or 0):.0f} days before the incident "
                     f"(not after {c.not_after:%Y-%m-%d})"
@@ -311,14 +334,14 @@ class FindingWriter:
                 support += 1
                 cites += self._failure_citations(migrations)
         title = {
-            "certificate_expired_at_incident": "VASA provider certificate expired at the incident",
-            "certificate_expired_now": "VASA provider certificate has expired since",
-            "certificate_hard_limit": "VASA provider certificate within 1 month of expiry",
-            "certificate_soft_limit": "VASA provider certificate within 6 months of expiry",
+            Condition.CERTIFICATE_EXPIRED_AT_INCIDENT: "VASA provider certificate expired at the incident",
+            Condition.CERTIFICATE_EXPIRED_NOW: "VASA provider certificate has expired since",
+            Condition.CERTIFICATE_HARD_LIMIT: "VASA provider certificate within 1 month of expiry",
+            Condition.CERTIFICATE_SOFT_LIMIT: "VASA provider certificate within 6 months of expiry",
         }[rule.condition]
-        return (title, "; ".join(parts), support, cites, [], [c.provider for c in chosen])
+        return Draft(title, "; ".join(parts), support, cites, [], [c.provider for c in chosen])
 
-    def _not_control_plane(self, rule: Rule, f: Facts, migrations: Any) -> tuple:
+    def _not_control_plane(self, rule: Rule, f: Facts, migrations: Migrations) -> Draft:
         parts = [
             f"{f.failed_migrations} migrations failed"
             if f.failed_migrations
@@ -365,7 +388,7 @@ class FindingWriter:
             cites += [pe.citation for pe in list(self.pes.values())[:1] if pe.citation]
             support += 1
         cites += self._vvold_proof(f.involved_hosts)
-        return (
+        return Draft(
             "Not the vVol control plane",
             "; ".join(parts),
             support,
@@ -374,7 +397,7 @@ class FindingWriter:
             [],
         )
 
-    def _healthy(self, rule: Rule, f: Facts, migrations: Any) -> tuple:
+    def _healthy(self, rule: Rule, f: Facts, migrations: Migrations) -> Draft:
         parts = []
         cites: list[Citation] = []
         support = 0
@@ -409,9 +432,11 @@ class FindingWriter:
             support += 1
         else:
             parts.append("no failed migration in the evidence")
-        return ("No vVol control-plane problem found", "; ".join(parts), support, cites, self.names.all(), [])
+        return Draft(
+            "No vVol control-plane problem found", "; ".join(parts), support, cites, self.names.all(), []
+        )
 
-    def _insufficient(self, rule: Rule, f: Facts, migrations: Any) -> tuple:
+    def _insufficient(self, rule: Rule, f: Facts, migrations: Migrations) -> Draft:
         uncovered = f.uncovered
         if uncovered and f.window is not None and not f.vvold_covered:
             what = (
@@ -432,7 +457,7 @@ class FindingWriter:
             if f.named_causes:
                 reason += f" ({f.explained_failures} of the failures name a cause outside VASA)"
             cites = self._failure_citations(migrations, 5)
-            return (
+            return Draft(
                 "Not enough evidence: the host logs do not cover the failures",
                 reason,
                 1,
@@ -459,7 +484,7 @@ class FindingWriter:
             reason = "no usable evidence was read"
         else:
             reason = "the evidence read says nothing about the vVol control plane"
-        return (
+        return Draft(
             "Not enough evidence to place the failure",
             reason,
             1,

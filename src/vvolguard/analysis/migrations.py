@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from vvolguard.analysis.model import FailedMigration, Migrations, StormWindow
+from vvolguard.analysis.model import FailedMigration, InFlightPoint, Migrations, StormWindow
 from vvolguard.records import Citation, HostLogEvent, HostOperation, MigrationTask, TaskState
 
 FINISHED = (TaskState.SUCCESS, TaskState.ERROR)
@@ -322,7 +322,7 @@ class MigrationLedger:
         end_of_evidence: datetime | None = None,
         admission_limit: int | None = None,
         cause_of: Callable[[MigrationTask], str | None] | None = None,
-    ) -> tuple[Migrations, list[dict[str, object]]]:
+    ) -> tuple[Migrations, list[InFlightPoint]]:
         """The Migrations section plus the ``migrations_in_flight`` step series.
 
         ``raw_peaks`` (per source host, only where the evidence showed more in flight than
@@ -435,8 +435,8 @@ def _contradicts(a: MigrationTask, b: MigrationTask) -> bool:
         if x.end is not None and y.start is not None and x.end + ROUNDING < y.start:
             return True
     for name in ("source_host", "dest_host"):
-        x, y = host_key(getattr(a, name)), host_key(getattr(b, name))
-        if x and y and x != y:
+        ha, hb = host_key(getattr(a, name)), host_key(getattr(b, name))
+        if ha and hb and ha != hb:
             return True
     return False
 
@@ -470,7 +470,7 @@ def _concurrency(
     end_of_evidence: datetime | None,
     admission_limit: int | None = None,
     tolerance: timedelta = timedelta(0),
-) -> tuple[list[dict[str, object]], dict[str, int], list[StormWindow], dict[str, int]]:
+) -> tuple[list[InFlightPoint], dict[str, int], list[StormWindow], dict[str, int]]:
     """In-flight count per source host from start/end; a storm is a stretch with at least
     ``storm_in_flight`` migrations running at once from one host.
 
@@ -487,7 +487,7 @@ def _concurrency(
         if task.start is None or not task.source_host:
             continue
         by_host.setdefault(host_key(task.source_host), []).append(task)
-    series: list[dict[str, object]] = []
+    series: list[InFlightPoint] = []
     peaks: dict[str, int] = {}
     raw_peaks: dict[str, int] = {}
     storms: list[StormWindow] = []

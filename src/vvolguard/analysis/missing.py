@@ -6,31 +6,46 @@ Always filled, whatever the verdict: a confident verdict still names what would 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from vvolguard.analysis.facts import Facts
-from vvolguard.analysis.migrations import host_key
+from vvolguard.analysis.migrations import HostNames, host_key
 from vvolguard.analysis.model import MissingEvidence
-from vvolguard.records import EvidenceKind
+from vvolguard.records import EvidenceKind, ProviderRecord
 
 VVOLD_PATTERN = "No free connections|PROVIDER_BUSY|bindVirtualVolume|createVirtualVolume|TimedOut|GetFreeConn"
 VVOLD_GREP = f'grep -Ei "{VVOLD_PATTERN}" /var/run/log/vvold.log'
 
 
-def missing_evidence(an: Any, f: Facts) -> list[MissingEvidence]:
+@dataclass(frozen=True)
+class EvidenceSeen:
+    """What the analysis was given, as far as the list of missing evidence needs to know."""
+
+    names: HostNames
+    listed: Mapping[str, set[str]]  # evidence kind -> host keys that gave it
+    kinds: AbstractSet[str]  # every evidence kind read
+    providers: list[ProviderRecord]
+    migrations: int  # migration records read
+    certificates: int  # certificates read
+    vvold_urls: list[str]  # provider URLs named in vvold.log
+
+
+def missing_evidence(seen: EvidenceSeen, f: Facts) -> list[MissingEvidence]:
     """The artifacts that are absent and what each would settle, with the command to get it."""
     out: list[MissingEvidence] = []
-    hosts = f.involved_hosts or [host_key(h) for h in an.names.all()]
+    hosts = f.involved_hosts or [host_key(h) for h in seen.names.all()]
     # with no host named anywhere: the host a vvold.log given alone came from, else the source
     placeholder = (
         "<the ESXi host of the vvold.log given>"
         if f.vvold_unnamed and not f.failed_migrations
         else "<source host of a failed migration>"
     )
-    targets = [an.names.display(h) or h for h in hosts][:5] or [placeholder]
-    vp_hosts = an.listed.get(EvidenceKind.VASAPROVIDER_LIST, set())
-    pe_hosts = an.listed.get(EvidenceKind.PROTOCOLENDPOINT_LIST, set())
+    targets = [seen.names.display(h) or h for h in hosts][:5] or [placeholder]
+    vp_hosts = seen.listed.get(EvidenceKind.VASAPROVIDER_LIST, set())
+    pe_hosts = seen.listed.get(EvidenceKind.PROTOCOLENDPOINT_LIST, set())
     uncovered = {host_key(c.host): c for c in f.uncovered if c.host}
     for check in f.uncovered:
         shown = check.host or "<the host of the vvold.log given>"
@@ -66,7 +81,7 @@ def missing_evidence(an: Any, f: Facts) -> list[MissingEvidence]:
                     f"ssh root@{shown} '{VVOLD_GREP}'   # or a full support bundle: vm-support",
                 )
             )
-        if key not in vp_hosts and EvidenceKind.VASA_PROVIDER_EXPORT not in an.kinds_seen:
+        if key not in vp_hosts and EvidenceKind.VASA_PROVIDER_EXPORT not in seen.kinds:
             out.append(
                 MissingEvidence(
                     f"esxcli storage vvol vasaprovider list (on {shown})",
@@ -84,7 +99,7 @@ def missing_evidence(an: Any, f: Facts) -> list[MissingEvidence]:
                 )
             )
     trust = f.connect_failures or f.ssl_total or f.bad_providers
-    if trust and EvidenceKind.SPS_LOG not in an.kinds_seen:
+    if trust and EvidenceKind.SPS_LOG not in seen.kinds:
         out.append(
             MissingEvidence(
                 "vCenter's sps.log (Storage Monitoring Service)",
@@ -95,7 +110,7 @@ def missing_evidence(an: Any, f: Facts) -> list[MissingEvidence]:
                 "/var/log/vmware/vmware-sps/sps.log'   # or a vc-support bundle",
             )
         )
-    if not an.providers:
+    if not seen.providers:
         out.append(
             MissingEvidence(
                 "vCenter storage provider inventory",
@@ -104,7 +119,7 @@ def missing_evidence(an: Any, f: Facts) -> list[MissingEvidence]:
                 "Export-Csv vasa-providers.csv -NoTypeInformation",
             )
         )
-    if not len(an.ledger):
+    if not seen.migrations:
         out.append(
             MissingEvidence(
                 "vCenter migration tasks",
@@ -113,9 +128,9 @@ def missing_evidence(an: Any, f: Facts) -> list[MissingEvidence]:
                 "ConvertTo-Json -Depth 4 > tasks.json",
             )
         )
-    if not an.certificates and not any(p.certificate_expiry for p in an.providers.values()):
-        urls = [p.url for p in an.providers.values() if p.url]
-        urls += [st.url for st in an.signals.series.values() if st.url]  # vvold names it too
+    if not seen.certificates and not any(p.certificate_expiry for p in seen.providers):
+        urls = [p.url for p in seen.providers if p.url]
+        urls += seen.vvold_urls  # vvold names it too
         host = next((e for e in map(_endpoint, urls) if e), None) or "<provider-host>:<port>"
         out.append(
             MissingEvidence(

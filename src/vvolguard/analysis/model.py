@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime
 from enum import Enum, StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 from vvolguard.records import Citation, ReadWarning
 
@@ -186,6 +186,63 @@ class InputFile:
     records: int
 
 
+class CreateLatency(TypedDict):
+    """``createVirtualVolume`` latency of one series, in milliseconds (log-bucket estimates)."""
+
+    count: int
+    p50: float | None
+    p95: float | None
+    max: float | None
+
+
+class ProviderSignals(TypedDict):
+    """One (host, provider) series of :attr:`Diagnosis.signals`."""
+
+    host: str | None
+    vp: str
+    counts: dict[str, int]  # the counter names of analysis.counts.COUNT_NAMES
+    ceiling: int | None
+    max_outstanding: int | None
+    at_ceiling_seconds: float
+    create_latency_ms: CreateLatency
+    first: datetime | None
+    last: datetime | None
+
+
+class TimelinePoint(TypedDict):
+    """One timeline bucket of one series."""
+
+    t: datetime
+    host: str | None
+    vp: str
+    outstanding_max: int | None
+    ceiling: int | None
+    no_free_conn: int
+    busy: int
+    timeout: int
+    failure: int
+    create_ms_max: float | None
+    create_ms_p95: float | None
+
+
+class InFlightPoint(TypedDict):
+    """Migrations in flight from one source host, from a time on."""
+
+    t: datetime
+    source_host: str
+    in_flight: int
+
+
+class Signals(TypedDict, total=False):
+    """:attr:`Diagnosis.signals`: a plain dict at run time (so it renders as it always did), typed
+    for readers. Every key is present in a diagnosis; a bare ``Diagnosis()`` has none."""
+
+    bucket_seconds: int
+    per_provider: list[ProviderSignals]
+    timeline: list[TimelinePoint]
+    migrations_in_flight: list[InFlightPoint]
+
+
 @dataclass
 class Diagnosis:
     verdict: Verdict
@@ -207,7 +264,7 @@ class Diagnosis:
     #:        "failure": int, "create_ms_max": float|None, "create_ms_p95": float|None}],
     #:    "migrations_in_flight": [{"t": datetime, "source_host": str, "in_flight": int}]}
     #: ``timeline`` buckets are sized so the list stays in the low thousands of points.
-    signals: dict[str, Any] = field(default_factory=dict)
+    signals: Signals = field(default_factory=lambda: Signals())
     migrations: Migrations = field(default_factory=Migrations)
     certificates: list[dict[str, Any]] = field(default_factory=list)
     missing_evidence: list[MissingEvidence] = field(default_factory=list)

@@ -155,7 +155,7 @@ def drain_command(
     from vvolguard.drain.controller import DEFAULT_SPACING, DrainController, DrainOptions
     from vvolguard.drain.journal import Journal
     from vvolguard.drain.limits import POLICIES, make_limit
-    from vvolguard.drain.pressure import PressureMonitor, Thresholds
+    from vvolguard.drain.pressure import PressureMonitor, PressureThresholds
     from vvolguard.drain.progress import ProgressDisplay
 
     out = make_console()
@@ -232,7 +232,7 @@ def drain_command(
             warn(err, f"resuming drain run {journal.run_id} of {host}")
         print_line(err, start.line)
         monitor = PressureMonitor(
-            backend.clock, None if clear_after is None else Thresholds(clear_after=clear_after)
+            backend.clock, None if clear_after is None else PressureThresholds(clear_after=clear_after)
         )
         with ProgressDisplay(err, title=f"draining {host}") as display, _stop_on_ctrl_c(stop, err):
             controller = DrainController(

@@ -53,7 +53,7 @@ MIGRATION_OPS = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
-class Thresholds:
+class PressureThresholds:
     """Named knobs, with why.
 
     * ``clear_after``: a mark stops counting this many seconds after it arrived; long enough
@@ -105,9 +105,9 @@ _ATTEMPT = re.compile(r"attempt (\d+)(?:/(\d+))?")
 class PressureMonitor:
     """Folds vvold frames and task outcomes into a :class:`PressureSignal`."""
 
-    def __init__(self, clock: Clock, thresholds: Thresholds | None = None) -> None:
+    def __init__(self, clock: Clock, thresholds: PressureThresholds | None = None) -> None:
         self.clock = clock
-        self.t = thresholds or Thresholds()
+        self.t = thresholds or PressureThresholds()
         self.deadline_ms = self.t.deadline_ms
         self._marks: deque[tuple[float, str]] = deque()  # CONGESTED marks
         self._warns: deque[tuple[float, str]] = deque()  # WARM marks

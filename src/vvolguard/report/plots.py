@@ -17,7 +17,7 @@ import io
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -251,14 +251,14 @@ def timeline_note(d: Diagnosis) -> str | None:
     )
 
 
-def _timed(signals: dict[str, Any]) -> tuple[list[dict], list[dict]]:
+def _timed(signals: Mapping[str, Any]) -> tuple[list[dict], list[dict]]:
     def timed(key: str) -> list[dict]:
         return [p for p in signals.get(key) or [] if isinstance(p, dict) and as_datetime(p.get("t"))]
 
     return timed("timeline"), timed("migrations_in_flight")
 
 
-def _bucket(signals: dict[str, Any]) -> float:
+def _bucket(signals: Mapping[str, Any]) -> float:
     bucket = signals.get("bucket_seconds")
     if isinstance(bucket, int | float) and not isinstance(bucket, bool) and bucket > 0:
         return float(bucket)

@@ -2,7 +2,7 @@
 
 Parsed vvold frames (:data:`vvolguard.records.VASA_SCHEMA`) are folded here. What counts as a
 no-free-connection wait or a busy fault is decided by the same expressions ``diagnose`` counts
-with (``analysis.signals``), and pressure is judged with ``diagnose``'s thresholds
+with (``analysis.counts``), and pressure is judged with ``diagnose``'s thresholds
 (``analysis.thresholds.Thresholds``) over a sliding window:
 
 * ``SATURATED`` (2): what makes ``diagnose`` call a provider pressured (``SeriesVerdict.reasons``):
@@ -32,8 +32,7 @@ from typing import Any
 
 import polars as pl
 
-from vvolguard.analysis.signals import CREATE_OP, PRESSURE_COUNTS
-from vvolguard.analysis.signals import _count_exprs as count_exprs
+from vvolguard.analysis.counts import CREATE_OP, PRESSURE_COUNTS, count_exprs
 from vvolguard.analysis.thresholds import Thresholds
 from vvolguard.records import VasaEventKind
 
