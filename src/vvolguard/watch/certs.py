@@ -112,8 +112,8 @@ class CertificateWatch:
                     self.results[url] = old
                 continue
             with self.lock:
-                old = self.results.get(url)
-                result.errors = old.errors if old else 0
+                previous = self.results.get(url)
+                result.errors = previous.errors if previous else 0
                 self.results[url] = result
 
     def start(self) -> None:

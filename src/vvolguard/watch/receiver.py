@@ -20,6 +20,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from vvolguard.watch.framing import StreamFramer
@@ -100,7 +101,7 @@ class _Udp(asyncio.DatagramProtocol):
         self.ingest = ingest
         self.limiter = limiter
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         peer = addr[0]
         try:
             if self.ingest.pending >= self.ingest.max_pending:
@@ -263,7 +264,7 @@ class Receiver:
                 await asyncio.wait_for(server.wait_closed(), 2)
 
 
-def quiet_tls_errors(loop: asyncio.AbstractEventLoop, context: dict) -> None:  # type: ignore[type-arg]
+def quiet_tls_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
     """Loop exception handler: a client's failed or abandoned TLS handshake is the client's
     problem and already counted by :meth:`Receiver.sweep`; asyncio would log a traceback."""
     exc = context.get("exception")

@@ -387,11 +387,11 @@ class SimulatedBackend:
         """Every relocation the simulated vCenter performed: (vm_id, task_id, src, dst)."""
         return [
             tuple(r) for r in self.db.execute("SELECT vm_id, task_id, src, dst FROM relocations ORDER BY seq")
-        ]  # type: ignore[misc]
+        ]
 
     def task_rows(self) -> list[tuple[str, str, str]]:
         """(task_id, vm_id, state) of every task ever submitted."""
-        return [tuple(r) for r in self.db.execute("SELECT task_id, vm_id, state FROM tasks ORDER BY rowid")]  # type: ignore[misc]
+        return [tuple(r) for r in self.db.execute("SELECT task_id, vm_id, state FROM tasks ORDER BY rowid")]
 
     def in_maintenance(self, host: str) -> bool:
         row = self.db.execute(

@@ -159,7 +159,8 @@ def login(
     except vim.fault.InvalidLogin:
         raise VSphereError(f"vCenter {ep} rejected the user name or password for {user!r}") from None
     except vmodl.MethodFault as exc:
-        raise VSphereError(f"vCenter {ep} refused the login: {exc.msg or type(exc).__name__}") from None
+        reason = getattr(exc, "msg", None) or type(exc).__name__  # pyVmomi sets msg at run time
+        raise VSphereError(f"vCenter {ep} refused the login: {reason}") from None
     except OSError as exc:
         raise VSphereError(f"cannot reach vCenter at {ep}: {exc.strerror or exc}") from None
 
@@ -424,7 +425,7 @@ class VSphereBackend:
                 self.notes.append("vCenter does not implement CheckRelocate_Task; relied on own checks")
                 return []
             return [f"CheckRelocate failed: {_fault_message(info.error)}"]
-        out = []
+        out: list[str] = []
         for result in info.result or []:
             out.extend(_fault_message(err) for err in result.error or [])
         return out
