@@ -18,7 +18,7 @@ from vvolguard.analysis.model import Diagnosis, FailureClass, NoteKind
 from vvolguard.pipeline import diagnose
 from vvolguard.records import ProviderEventKind
 
-#: Broadcom KB 412434, quoted in evidence-formats.md 1.3 [VERBATIM]; the second line keeps the
+#: Broadcom KB 412434, quoted in docs/evidence-formats.md §1.3 [VERBATIM]; the second line keeps the
 #: ``25331:`` prefix of the ``grep -n`` it was copied from.
 KB_412434 = (
     "2025-08-08T12:17:14.610Z Er(163) VVold[2255518]: [Originator@6876 sub=Default OpId=Session] "

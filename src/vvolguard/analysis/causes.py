@@ -8,7 +8,7 @@ vCenter's bare "A system error occurred." names nothing, and stays for the contr
 
 The table is data, each row with the fault name vCenter uses (``vim.fault.FileTooLarge``, ...)
 and the English messages it shows, so a reviewer can check it against the sources in one place
-(evidence-formats.md 1.11, 4.2, 6.1; KB 307365 for the switchover timer). Every pattern is a plain
+(docs/evidence-formats.md §1.11, §4.2, §6.1; KB 307365 for the switchover timer). Every pattern is a plain
 alternation of literals (linear time whatever the input).
 """
 

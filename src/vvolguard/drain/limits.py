@@ -4,7 +4,7 @@ admission beside it.
 Why two parts. Netflix's ``Limit`` is two things: the number (``limit``) and how one sample
 moves it (``on_sample``); *whether* a request may start is the limiter's job. A drain needs the
 same split, with a richer limiter, because a vMotion takes tens of seconds to minutes and a
-drain has tens of VMs, so RTT windows never fill (landscape §4.6). :class:`Admission`
+drain has tens of VMs, so RTT windows never fill (docs/drain-background.md §4.6). :class:`Admission`
 therefore
 
 * decides on *events*, not windows: each completed migration and each calm control-plane
@@ -212,7 +212,7 @@ class Admission:
     * ``known_safe``: a previous drain's recorded level; the first calm probe jumps there.
     * ``max_idle_hold``: hold at most this long with nothing of ours in flight. Pressure that does
       not clear while we add none is someone else's (DRS, backups, a clone storm); a lone probe
-      then proceeds and that pressure no longer stops it (landscape §4.2's limitation).
+      then proceeds and that pressure no longer stops it (docs/drain-background.md §4.2's limitation).
     * an episode that began with at most one of ours in flight is someone else's: its idle hold
       and its release wait are a third as long (holding for another tenant's burst costs time
       and relieves nothing);

@@ -4,7 +4,7 @@ The lines are parsed by the same reader ``diagnose`` uses (``evidence.vvold.Vvol
 the drain and the post-mortem agree on what "no free connections" or "PROVIDER_BUSY" look like.
 This module only folds the parsed frames into a small, bounded state:
 
-* CONGESTED marks (ECN-like, landscape §4.6), each counting for ``clear_after`` seconds after
+* CONGESTED marks (ECN-like, docs/drain-background.md §4.6), each counting for ``clear_after`` seconds after
   it arrived ("hold until clear" = until none is younger): waits for a free connection,
   timeouts, transient FINAL FAILUREs, a failed relocate task, and busy/bind retries that have
   reached their second attempt (the operation is running out of retries).
@@ -32,7 +32,7 @@ import polars as pl
 from vvolguard.drain.backends.base import Clock
 from vvolguard.drain.signal import PressureLevel, PressureSignal
 
-#: VASA fault codes that mean "the provider is overloaded, try later" (evidence-formats §5.3).
+#: VASA fault codes that mean "the provider is overloaded, try later" (docs/evidence-formats.md §5.3).
 TRANSIENT_FAULTS = frozenset(
     {"TIMEOUT", "PROVIDER_BUSY", "VASA_PROVIDER_BUSY", "RESOURCE_BUSY", "TOO_MANY", "BUSY"}
 )

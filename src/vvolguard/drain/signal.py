@@ -15,7 +15,7 @@ class PressureLevel(IntEnum):
 
     * ``CALM``: nothing seen; the limit may grow.
     * ``WARM``: an early sign (create latency above its calm baseline, outstanding close to the
-      ceiling); do not grow, do not cut. This is the Gradient guard of landscape §4.6.
+      ceiling); do not grow, do not cut. This is the Gradient guard of docs/drain-background.md §4.6.
     * ``CONGESTED``: an explicit congestion mark (ECN-like): waits for a free connection, busy
       faults, timeouts, outstanding at the ceiling, a failed relocate task. Cut and hold.
     """

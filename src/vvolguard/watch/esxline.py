@@ -1,7 +1,7 @@
 """An ESXi syslog message back into the log lines the host wrote to its own file.
 
 The vvold reader (:mod:`vvolguard.evidence.vvold_block`) knows the file grammar of both ESXi
-shapes (evidence-formats §1.2, §1.3); a forwarded message carries the same text behind a syslog
+shapes (docs/evidence-formats.md §1.2, §1.3); a forwarded message carries the same text behind a syslog
 header instead of the file's time and level. Rebuilding the file line lets watch use that reader
 unchanged, so watch and ``diagnose`` cannot disagree about what a line means:
 

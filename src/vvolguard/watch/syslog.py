@@ -1,6 +1,6 @@
 """Syslog headers (RFC 5424 and RFC 3164, as ESXi and relays write them) -> host, app and message.
 
-ESXi sends (evidence-formats §8, docs/esxi-syslog.md):
+ESXi sends (docs/evidence-formats.md §8, docs/esxi-syslog.md):
 
 * 6.x/7.0 and 8.0 by default, RFC 3164 with an RFC 3339 time:
   ``<166>2019-05-21T19:27:32.479Z esx03.lab Hostd: info hostd[123] [Originator@6876 ...] msg``

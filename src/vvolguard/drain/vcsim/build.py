@@ -1,7 +1,7 @@
 """Build the vCenter simulator (``main.go`` here) with Debian's Go and govmomi, offline.
 
 Why a build step at all: govmomi 0.24.2, the version Debian ships, has no fault-rule API and a
-synchronous ``RelocateVM_Task`` (landscape §9.4), so the drain tests need our own Go main with
+synchronous ``RelocateVM_Task`` (docs/drain-background.md §9.4), so the drain tests need our own Go main with
 hooks. Debian's packages (``golang-go``, ``golang-github-vmware-govmomi-dev``) put govmomi in a
 GOPATH tree, so the build needs no module proxy and no network (§9.2).
 

@@ -1,5 +1,5 @@
 // Command vvolguard-vcsim is the govmomi vCenter simulator the drain's integration tests run
-// against, with the hooks govmomi 0.24.2 lacks (landscape §9.4–9.5):
+// against, with the hooks govmomi 0.24.2 lacks (docs/drain-background.md §9.4–9.5):
 //
 //   - RelocateVM_Task takes time and runs in the background, so pyVmomi sees it "running";
 //   - a relocation really moves the VM between the hosts' (and pools') VM lists and posts
@@ -220,7 +220,7 @@ func publish() {
 
 // vvoldLog writes, when -vvold-dir is set, the vvold.log lines a relocation causes on its
 // destination host (which creates the VM's swap vVol), in the ESXi 7.0 shape of
-// evidence-formats §1.2/§1.7: "Issuing 'createVirtualVolume' ... (#outstanding n/max)", a
+// docs/evidence-formats.md §1.2/§1.7: "Issuing 'createVirtualVolume' ... (#outstanding n/max)", a
 // GetFreeConn wait when the provider is saturated, then FINAL SUCCESS with timeElapsed or FINAL
 // FAILURE (RESOURCE_BUSY, seen verbatim in vvold; not TIMEOUT, whose timeElapsed a reader takes for
 // vvold's deadline, and our scaled-down failure delay is no deadline). The drain can then tail <dir>/<host>.vvold.log with --vvold-log and react
