@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-#: vCenter's default cost limit for concurrent vMotions per host (docs/drain-background.md §1.2, docs/evidence-formats.md §6.1): the ceiling
-#: the controller never exceeds unless the backend reports a different one.
+#: vCenter's default cost limit for concurrent vMotions per host (docs/drain-background.md §1.2,
+#: docs/evidence-formats.md §6.1): the ceiling the controller never exceeds unless the backend
+#: reports a different one.
 DEFAULT_HOST_LIMIT = 8
 
 

@@ -51,7 +51,8 @@ log = logging.getLogger(__name__)
 
 #: How long CheckRelocate_Task may take before the drain goes on without its answer.
 CHECK_TIMEOUT_S = 60.0
-#: vpxd's cost model (docs/drain-background.md §1.2, docs/evidence-formats.md §6.1): a host admits maxCostPerHost / costPerVmotion vMotions.
+#: vpxd's cost model (docs/drain-background.md §1.2, docs/evidence-formats.md §6.1): a host
+#: admits maxCostPerHost / costPerVmotion vMotions.
 _MAX_COST_KEY = "config.vpxd.ResourceManager.maxCostPerHost"
 _VMOTION_COST_KEY = "config.vpxd.ResourceManager.costPerVmotionESX6x"
 
