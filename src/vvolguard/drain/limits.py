@@ -258,7 +258,6 @@ class Admission:
         self._episode = 0
         self._acks_seen = 0
         self._probe_left = probe_acks
-        self._calm_run = 0  # calm events since the last cut or WARM sign
         self._cap: int | None = None  # below the level at which a migration failed
         self._episode_external = False  # the current episode began with at most one of ours
 
@@ -336,7 +335,6 @@ class Admission:
         a latency value that cannot be measured again without a migration in flight."""
         if p.episode != self._episode and obs.inflight > 1 and self.phase is not Phase.HOLD:
             self.algorithm.on_sample(Sample(obs.inflight, dropped=True, latency_ratio=p.latency_ratio))
-            self._calm_run = 0
         self._episode = p.episode
         if self.phase is Phase.HOLD:
             self._clearing(obs, p)
@@ -354,10 +352,9 @@ class Admission:
         if p.episode != self._episode and self.phase is not Phase.HOLD:
             # An episode that begins with at most one of ours in flight is not our doing.
             self._episode_external = obs.inflight <= 1 and not failures
-        if self.phase is not Phase.HOLD and (p.episode != self._episode or failures):
-            if not (external_probe and obs.inflight <= 1):
-                self.algorithm.on_sample(Sample(obs.inflight, dropped=True, latency_ratio=p.latency_ratio))
-            self._calm_run = 0
+        new_sign = p.episode != self._episode or failures
+        if self.phase is not Phase.HOLD and new_sign and not (external_probe and obs.inflight <= 1):
+            self.algorithm.on_sample(Sample(obs.inflight, dropped=True, latency_ratio=p.latency_ratio))
         self._episode = p.episode
         if self._idle_escape(obs, p):
             return
@@ -413,12 +410,10 @@ class Admission:
 
     def _open(self, obs: Observation, p: PressureSignal, calm: int) -> None:
         if p.level == PressureLevel.WARM:
-            self._calm_run = 0
             self.state = State(Phase.STEADY, p.reason)
             return
         if not calm:
             return
-        self._calm_run += calm
         self.algorithm.on_sample(
             Sample(obs.inflight + len(obs.completions), calm=calm, latency_ratio=p.latency_ratio)
         )

@@ -122,7 +122,6 @@ class PressureMonitor:
         self.recent_ms: float | None = None
         self.outstanding: int | None = None
         self.outstanding_max: int | None = None
-        self._latency_at: float | None = None
         self._busy_at: float | None = None
         # The busy floor: ops issued / busy answers while at most one of ours ran, and recent ones.
         self._ops_low = 0
@@ -265,7 +264,6 @@ class PressureMonitor:
 
     def _latency(self, ms: float) -> None:
         now = self.clock.now()
-        self._latency_at = now
         a = self.t.recent_alpha
         self.recent_ms = ms if self.recent_ms is None else self.recent_ms * (1 - a) + ms * a
         if self.baseline_ms is None:

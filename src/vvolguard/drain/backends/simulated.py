@@ -392,9 +392,3 @@ class SimulatedBackend:
     def task_rows(self) -> list[tuple[str, str, str]]:
         """(task_id, vm_id, state) of every task ever submitted."""
         return [tuple(r) for r in self.db.execute("SELECT task_id, vm_id, state FROM tasks ORDER BY rowid")]
-
-    def in_maintenance(self, host: str) -> bool:
-        row = self.db.execute(
-            "SELECT maintenance FROM hosts WHERE name=?", (self.canonical_host(host),)
-        ).fetchone()
-        return bool(row and row[0])
