@@ -365,22 +365,11 @@ def split_lines(data: bytes, max_rows: int | None = None) -> pl.Series:
         # always valid; a block that is not is read again, lossily.
         for encoding in ("utf8", "utf8-lossy"):
             try:
-                frame = pl.read_csv(
-                    data,  # bytes, not a file object: polars then never calls back into Python
-                    has_header=False,
-                    separator="\x01",
-                    quote_char=None,
-                    new_columns=["l"],
-                    schema={"l": pl.String},
-                    encoding=encoding,
-                    truncate_ragged_lines=True,
-                    raise_if_empty=False,
-                )
+                lines = _csv_lines(data, encoding)
             except pl.exceptions.ComputeError:  # invalid UTF-8 (strict), or a reader limit
                 continue
             except Exception:  # polars' CSV reader is an optimisation; the slow path always works
                 break
-            lines = frame.get_column("l")
             if _one_row_per_line(lines, data):
                 return lines
             break
@@ -390,29 +379,35 @@ def split_lines(data: bytes, max_rows: int | None = None) -> pl.Series:
     return pl.Series("l", [t.removesuffix("\r") for t in text], dtype=pl.String)
 
 
+def _csv_lines(data: bytes, encoding: str, max_rows: int | None = None) -> pl.Series:
+    """Lines by polars' CSV reader with a separator that never occurs (the caller checked), one
+    column and no quoting: native speed. Raises ComputeError on invalid UTF-8 when strict."""
+    frame = pl.read_csv(
+        data,  # bytes, not a file object: polars then never calls back into Python
+        has_header=False,
+        separator="\x01",
+        quote_char=None,
+        new_columns=["l"],
+        schema={"l": pl.String},
+        encoding=encoding,
+        truncate_ragged_lines=True,
+        raise_if_empty=False,
+        n_rows=max_rows,
+    )
+    return frame.get_column("l")
+
+
 def _split_at_most(data: bytes, max_rows: int) -> pl.Series:
     """:func:`split_lines` of the first ``max_rows`` lines: the CSV reader stops there by
     itself; its rows are checked against the newlines only when it did stop (dense content)."""
     if b"\x01" not in data:
         for encoding in ("utf8", "utf8-lossy"):  # strict first: cheaper (see split_lines)
             try:
-                frame = pl.read_csv(
-                    data,
-                    has_header=False,
-                    separator="\x01",
-                    quote_char=None,
-                    new_columns=["l"],
-                    schema={"l": pl.String},
-                    encoding=encoding,
-                    truncate_ragged_lines=True,
-                    raise_if_empty=False,
-                    n_rows=max_rows,
-                )
+                lines = _csv_lines(data, encoding, max_rows)
             except pl.exceptions.ComputeError:  # invalid UTF-8 (strict), or a reader limit
                 continue
             except Exception:  # polars' CSV reader is an optimisation; the slow path always works
                 break
-            lines = frame.get_column("l")
             if lines.len() < max_rows:
                 if _one_row_per_line(lines, data):
                     return lines
