@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -93,25 +94,28 @@ def _status(row: TaskRow) -> str:
     return row.state.capitalize()
 
 
+def _csv_row(row: TaskRow, when: Callable[[datetime | None], str]) -> list[str]:
+    """One task as the vSphere Client Tasks CSV shows it; ``when`` writes its times."""
+    queued_ms = 0 if row.start is None else int((row.start - row.queued).total_seconds() * 1000)
+    return [
+        _task_name(row),
+        row.vm,
+        _status(row),
+        f"Migrating {row.vm} from {row.source}, {row.datastore} to {row.dest}, {row.datastore}",
+        row.initiator,
+        f"{queued_ms} ms",
+        when(row.start),
+        when(row.end),
+        row.server,
+    ]
+
+
 def tasks_csv(rows: list[TaskRow]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for row in rows:
-        queued_ms = 0 if row.start is None else int((row.start - row.queued).total_seconds() * 1000)
-        writer.writerow(
-            [
-                _task_name(row),
-                row.vm,
-                _status(row),
-                f"Migrating {row.vm} from {row.source}, {row.datastore} to {row.dest}, {row.datastore}",
-                row.initiator,
-                f"{queued_ms} ms",
-                us_time(row.start),
-                us_time(row.end),
-                row.server,
-            ]
-        )
+        writer.writerow(_csv_row(row, us_time))
     return out.getvalue()
 
 
@@ -504,18 +508,5 @@ def tasks_csv_local(rows: list[TaskRow], zone: tzinfo, maintenance: HostOpRow | 
             ]
         )
     for row in rows:
-        queued_ms = 0 if row.start is None else int((row.start - row.queued).total_seconds() * 1000)
-        writer.writerow(
-            [
-                _task_name(row),
-                row.vm,
-                _status(row),
-                f"Migrating {row.vm} from {row.source}, {row.datastore} to {row.dest}, {row.datastore}",
-                row.initiator,
-                f"{queued_ms} ms",
-                local_time(row.start, zone),
-                local_time(row.end, zone),
-                row.server,
-            ]
-        )
+        writer.writerow(_csv_row(row, lambda when: local_time(when, zone)))
     return ("\ufeff" + out.getvalue()).encode("utf-8")
