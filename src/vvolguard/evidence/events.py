@@ -19,9 +19,9 @@ from typing import Any
 
 from vvolguard.evidence.csvrows import first_data_line, is_csv_header, iter_csv_rows
 from vvolguard.evidence.dates import Dates
-from vvolguard.evidence.jsonitems import cite_text, iter_json_items, looks_like_json
+from vvolguard.evidence.jsonitems import cite_text, looks_like_json
 from vvolguard.evidence.source import EvidenceFile
-from vvolguard.evidence.textio import LineIndex, head_text
+from vvolguard.evidence.textio import head_text
 from vvolguard.evidence.values import first, name_of, norm_dict, norm_key, text_of
 from vvolguard.evidence.vcenter_exports import (
     BEGIN,
@@ -35,6 +35,7 @@ from vvolguard.evidence.vcenter_exports import (
     export_sections,
     host_operation,
     is_migration,
+    json_objects,
     task_id_of,
 )
 from vvolguard.evidence.warner import GuardedReader, Warn
@@ -428,10 +429,7 @@ class EventExportReader(GuardedReader):
     ) -> None:
         if looks_like_json(text):
             dates = Dates(warn, tz=ef.assume_tz)
-            for line, item in iter_json_items(text, warn, LineIndex(text)):
-                if not isinstance(item, dict):
-                    warn(f"JSON entry is a {type(item).__name__}, not an event; skipped", line)
-                    continue
+            for line, item in json_objects(text, warn, "an event"):
                 d, envelope = _unwrap(item)
                 named = task_of_chain(d)
                 if named is not None:

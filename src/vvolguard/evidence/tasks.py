@@ -23,9 +23,9 @@ from typing import Any
 
 from vvolguard.evidence.csvrows import first_data_line, is_csv_header, iter_csv_rows
 from vvolguard.evidence.dates import Dates
-from vvolguard.evidence.jsonitems import iter_json_items, looks_like_json
+from vvolguard.evidence.jsonitems import looks_like_json
 from vvolguard.evidence.source import EvidenceFile
-from vvolguard.evidence.textio import LineIndex, head_text
+from vvolguard.evidence.textio import head_text
 from vvolguard.evidence.transcript import output_head
 from vvolguard.evidence.values import first, name_of, norm_dict, norm_key, text_of
 from vvolguard.evidence.vcenter_exports import (
@@ -34,6 +34,7 @@ from vvolguard.evidence.vcenter_exports import (
     host_operation,
     hosts_in_message,
     is_migration,
+    json_objects,
     task_id_of,
 )
 from vvolguard.evidence.warner import GuardedReader, Warn
@@ -362,10 +363,7 @@ class TaskExportReader(GuardedReader):
     def _read_text(self, ef: EvidenceFile, text: str, warn: Warn, offset: int) -> Iterator[Record]:
         if looks_like_json(text):
             dates = Dates(warn, tz=ef.assume_tz)
-            for line, item in iter_json_items(text, warn, LineIndex(text)):
-                if not isinstance(item, dict):
-                    warn(f"JSON entry is a {type(item).__name__}, not a task; skipped", line)
-                    continue
+            for line, item in json_objects(text, warn, "a task"):
                 task = _from_task(ef, norm_dict(item), line + offset, None, dates)
                 if task is not None:
                     yield task

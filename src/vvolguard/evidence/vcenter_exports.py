@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from vvolguard.evidence.dates import guess_dayfirst
+from vvolguard.evidence.jsonitems import iter_json_items
 from vvolguard.evidence.source import EvidenceFile
-from vvolguard.evidence.textio import read_text
+from vvolguard.evidence.textio import LineIndex, read_text
 from vvolguard.evidence.transcript import output_sections
 from vvolguard.evidence.values import text_of
 from vvolguard.evidence.warner import Warn
@@ -174,6 +176,16 @@ def export_sections(ef: EvidenceFile, warn: Warn, what: str) -> Iterator[tuple[i
         warn(f"empty {what}")
         return
     yield from output_sections(full, warn)
+
+
+def json_objects(text: str, warn: Warn, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The objects of a JSON export with their line numbers; any other entry is named in a
+    warning ("JSON entry is a list, not a task; skipped") and passed over."""
+    for line, item in iter_json_items(text, warn, LineIndex(text)):
+        if not isinstance(item, dict):
+            warn(f"JSON entry is a {type(item).__name__}, not {what}; skipped", line)
+            continue
+        yield line, item
 
 
 def dayfirst(rows: list[tuple[int, dict[str, str], str]], columns: Iterable[str]) -> bool | None:
