@@ -464,10 +464,9 @@ class Admission:
         if p.level == PressureLevel.WARM and p.at_floor and obs.inflight <= 1 and calm:
             # One of ours in flight: slow creates and a host's session at its ceiling are the
             # provider's floor, not our queueing (the baseline takes such creates for the same
-            # reason); a clean completion still grows the limit.
-            self.algorithm.on_sample(
-                Sample(obs.inflight + len(obs.completions), calm=calm, avoidance=not self._fast_start)
-            )
+            # reason); a clean completion still grows the limit, as fast as at the start (a
+            # floor signal says nothing about our queueing, so it does not end a fast start).
+            self.algorithm.on_sample(Sample(obs.inflight + len(obs.completions), calm=calm))
             self.state = State(Phase.GROW, f"at the provider's floor: {p.reason}")
             return
         if p.level == PressureLevel.WARM:
