@@ -175,7 +175,9 @@ def test_outstanding_at_the_ceiling_is_warm() -> None:
     mon.feed_bytes("esx-03", line("esxi7", "info", msg_issue(5, "bindVirtualVolume", VP, 4, 5)))
     sig = mon.signal()
     assert sig.level is PressureLevel.WARM and sig.outstanding_max == 5
-    assert sig.at_floor and not sig.delay  # a floor signal with one of ours in flight
+    # not the provider's pace: with the session full, the next operation of ours waits for a
+    # connection (the lab's saturation scenario lost a migration growing on this)
+    assert not sig.at_floor and not sig.delay
 
 
 def test_lines_split_across_reads_are_parsed_once() -> None:

@@ -388,7 +388,9 @@ class PressureMonitor:
             gate=self._busy_at is not None and now - self._busy_at <= self.t.clear_after,
             delay=delay,
             foreign=foreign,
-            at_floor=level == PressureLevel.WARM and all(w.startswith(OUTSTANDING_AT_CEILING) for w in warns),
+            # slow creates alone with one of ours in flight are the provider's pace; a host session
+            # at its connection ceiling is not: the next operation waits for a connection
+            at_floor=level == PressureLevel.WARM and not warns,
         )
 
 
