@@ -232,39 +232,41 @@ def storms_table(migrations: pl.DataFrame, buckets: pl.DataFrame) -> pl.DataFram
     pressure = _pressure_by_host(buckets)
     provider = _provider_by_host(buckets)
     for (source_key,), group in timed.sort("start").group_by(["source_key"], maintain_order=True):
-        edges: list[tuple[datetime, int, bool]] = []
+        edges: dict[datetime, list[int]] = {}  # time -> [started, ended, of them failed]
         for start, end, state in group.select("start", "end", "state").iter_rows():
-            edges.append((start, 1, state == "error"))
-            edges.append((end or start, -1, False))
-        edges.sort(key=lambda e: (e[0], e[1]))
+            edges.setdefault(start, [0, 0, 0])
+            edges[start][0] += 1
+            edges[start][2] += int(state == "error")
+            edges.setdefault(end or start, [0, 0, 0])[1] += 1
+        # a drain starts the next migration the moment one ends: the edges of one time are
+        # applied together, ends first, so the level neither overshoots nor splits the run
         level = peak = count = failed = 0
         run_start: datetime | None = None
-        for ts, step, is_failed in edges:
-            if step > 0:
-                if level == 0:
-                    run_start, peak, count, failed = ts, 0, 0, 0
-                level += 1
-                count += 1
-                failed += int(is_failed)
-                peak = max(peak, level)
-            else:
-                level -= 1
-                if level == 0 and run_start is not None:
-                    rows.append(
-                        {
-                            "source": group.item(0, "source"),
-                            "source_key": source_key,
-                            "provider": provider.get(str(source_key)),
-                            "start": run_start,
-                            "end": ts,
-                            "peak_in_flight": peak,
-                            "migrations": count,
-                            "failed": failed,
-                            "pressure_events": _pressure_between(
-                                pressure.get(str(source_key), []), run_start, ts
-                            ),
-                        }
-                    )
+        for ts in sorted(edges):
+            started, ended, failed_here = edges[ts]
+            if level == 0 and started:
+                run_start, peak, count, failed = ts, 0, 0, 0
+            level = level - ended + started
+            peak = max(peak, level)
+            count += started
+            failed += failed_here
+            if level == 0 and run_start is not None:
+                rows.append(
+                    {
+                        "source": group.item(0, "source"),
+                        "source_key": source_key,
+                        "provider": provider.get(str(source_key)),
+                        "start": run_start,
+                        "end": ts,
+                        "peak_in_flight": peak,
+                        "migrations": count,
+                        "failed": failed,
+                        "pressure_events": _pressure_between(
+                            pressure.get(str(source_key), []), run_start, ts
+                        ),
+                    }
+                )
+                run_start = None
     rows.sort(key=lambda r: (r["start"], r["source_key"]))
     return (
         pl.DataFrame(rows, schema=STORM_SCHEMA, orient="row") if rows else pl.DataFrame(schema=STORM_SCHEMA)

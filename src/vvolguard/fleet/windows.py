@@ -127,7 +127,7 @@ def diagnose_window(job: WindowJob) -> dict[str, Any]:
         primary = max(candidates, key=lambda f: (f.severity.rank, f.confidence))
     return {
         "host": job.host,
-        "provider": (primary.providers[0] if primary.providers else job.provider),
+        "provider": _provider(primary.providers, job.provider),
         "class": primary.id,
         "start": _iso(job.start),
         "end": _iso(job.end),
@@ -140,6 +140,15 @@ def diagnose_window(job: WindowJob) -> dict[str, Any]:
         ],
         "also": sorted({f.id for f in candidates if f is not primary}),
     }
+
+
+def _provider(named: list[str], hosts_own: str | None) -> str | None:
+    """The provider of an incident: the one the finding names, unless it names several (the
+    estate-wide Get-VasaProvider export lists them all) and the host's own is among them or
+    unknown to it; then the host's own (the one its vvold talks to)."""
+    if len(named) == 1 and (hosts_own is None or hosts_own not in named):
+        return named[0]
+    return hosts_own or (named[0] if named else None)
 
 
 def _iso(ts: datetime) -> str:

@@ -65,6 +65,9 @@ CLUSTER_SIZE = 6
 #: Concurrencies the nightly drains use, one per drained host, lowest first: history that shows
 #: where each provider's pressure begins.
 WAVE_CONCURRENCY = (1, 2, 3, 4, 6)
+#: VMs on each host a wave drains (more than any drain runs at once, fewer than maintenance
+#: mode's 8 admitted per host would hide).
+DRAINED_VMS = 10
 #: Every third day nothing but polling and backups happens (a change freeze).
 QUIET_DAY_EVERY = 3
 POLL_S = 10.0
@@ -182,7 +185,7 @@ def _run_window(
     members: list[EstateHost],
     at: datetime,
     seed: int,
-    vms_per_host: int,
+    vms: int,
     setup: Callable[[World], simpy.Process],
     placement: list[int] | None = None,
     before: Callable[[World], None] | None = None,
@@ -194,7 +197,7 @@ def _run_window(
         env,
         estate.providers[provider],
         hosts=len(members),
-        vms=vms_per_host * len(members),
+        vms=vms,
         seed=seed,
         esxi=7,
         t0=at,
@@ -294,10 +297,11 @@ def _patch_wave(estate: Estate, provider: int, cluster: list[EstateHost], day: i
                         world, host, concurrency=concurrency, description_id="VirtualMachine.relocate"
                     )
                 after = _pressure(world, host)
+                mine = [t for t in world.tasks() if t.source == host and t.started_at is not None]
                 record["drains"].append(
                     {
                         "host": cluster[i].name,
-                        "concurrency": concurrency if concurrency is not None else world.vcenter.host_limit,
+                        "concurrency": _peak_in_flight(mine),
                         "maintenance_mode": concurrency is None,
                         "start": _iso(started),
                         "end": _iso(world.ts()),
@@ -308,11 +312,27 @@ def _patch_wave(estate: Estate, provider: int, cluster: list[EstateHost], day: i
 
         return world.env.process(body())
 
-    # the drained hosts carry more VMs than the ones that receive them
-    placement = [i for i in range(len(steps)) for _ in range(3)] + list(range(len(cluster)))
-    world = _run_window(estate, provider, cluster, at, seed, 4, setup, placement=placement)
+    # each drained host carries more VMs than any drain runs at once; the others receive them
+    placement = [i for i in range(len(steps)) for _ in range(DRAINED_VMS)] + list(
+        range(len(steps), len(cluster))
+    )
+    world = _run_window(estate, provider, cluster, at, seed, len(placement), setup, placement=placement)
     _window_truth(estate, world, cluster, provider, "provider-saturation", set())
     estate.waves.append(record)
+
+
+def _peak_in_flight(tasks: list[Any]) -> int:
+    """The most of ``tasks`` running at once (one that ends as another starts is no overlap)."""
+    edges: dict[float, int] = {}
+    for t in tasks:
+        edges[t.started_at] = edges.get(t.started_at, 0) + 1
+        end = t.finished_at if t.finished_at is not None else t.started_at
+        edges[end] = edges.get(end, 0) - 1
+    level = peak = 0
+    for when in sorted(edges):
+        level += edges[when]
+        peak = max(peak, level)
+    return peak
 
 
 def _provider_restart(estate: Estate, provider: int, day: int, seed: int) -> None:
@@ -331,7 +351,7 @@ def _provider_restart(estate: Estate, provider: int, day: int, seed: int) -> Non
 
         return world.env.process(body())
 
-    world = _run_window(estate, provider, members, at, seed, 1, setup, calm_after_s=60)
+    world = _run_window(estate, provider, members, at, seed, len(members), setup, calm_after_s=60)
     everyone = {m.name for m in members}
     _window_truth(estate, world, members, provider, "provider-registration", everyone)
     for incident in estate.incidents[-len(members) :]:
@@ -369,7 +389,7 @@ def _pe_missing(estate: Estate, provider: int, day: int, seed: int) -> int:
 
         return world.env.process(body())
 
-    world = _run_window(estate, provider, members, at, seed, 4, setup, before=before)
+    world = _run_window(estate, provider, members, at, seed, 4 * len(members), setup, before=before)
     _window_truth(estate, world, members, provider, "pe-presentation", {bad.name})
     # only the host without the PE is the incident; the others merely sent VMs towards it
     estate.incidents[:] = [
@@ -654,8 +674,10 @@ def provider_truth(estate: Estate, knee: Callable[[ProviderProfile], int | None]
     out = []
     for k, prof in enumerate(estate.providers):
         drains = [d for w in estate.waves if w["provider"] == prof.vp_name for d in w["drains"]]
-        calm = [d["concurrency"] for d in drains if not any(d["pressure"].values())]
-        pressured = [d["concurrency"] for d in drains if any(d["pressure"].values())]
+        # pressure as vvold logs it on the drained host: waits, busy answers, timeouts
+        felt = [d for d in drains if any(d["pressure"][k] for k in ("busy", "no_free_conn", "timeouts"))]
+        calm = [d["concurrency"] for d in drains if d not in felt]
+        pressured = [d["concurrency"] for d in felt]
         out.append(
             {
                 "name": prof.vp_name,
