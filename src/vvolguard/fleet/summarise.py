@@ -167,9 +167,9 @@ class SummarySink:
                 },
             )
         elif isinstance(record, ReadWarning):
+            # caveats too: "used what was readable before the damage" is a file not fully read
             where = f"{record.file}:{record.line}" if record.line else record.file
-            if not record.caveat:
-                self.warnings.append(f"{where}: {record.message}")
+            self.warnings.append(f"{where}: {record.message}")
 
     def buckets(self, host_hint: str | None) -> list[list[Any]]:
         """``[host, vp, bucket epoch, *COUNTERS, outstanding_max, ceiling, bins, lo, hi]`` per
