@@ -100,3 +100,31 @@ def test_estate_truth_is_recognised_and_never_evidence(reference: FleetResult, e
     row = files.filter(pl.col("path").str.ends_with("estate-truth.json"))
     assert row.get_column("kinds").to_list() == [str(EvidenceKind.GROUND_TRUTH)]
     assert not any("estate-truth" in w for w in reference.summary["warnings"])
+
+
+def test_limits_shows_what_the_fleet_learned(reference: FleetResult, tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vvolguard.cli.main",
+            "limits",
+            "--store",
+            str(tmp_path / "none.sqlite"),
+            "--fleet",
+            str(reference.out),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["drains"] == []
+    got = {p["provider"]: p["safe"] for p in doc["fleet"]}
+    assert got == {p["provider"]: p["learned_safe_concurrency"] for p in reference.summary["providers"]}
