@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from vvolguard.fleet.run import FleetResult, run_fleet
+from vvolguard.fleet.run import FleetResult, Progress, run_fleet
 
 TABLES = ("buckets", "migrations", "storms", "certificates", "setcontext", "incidents", "files")
 
@@ -37,7 +37,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def dask_cluster(tmp_path: Path) -> Iterator[str]:
+def dask_cluster(tmp_path: Path) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
     """A ``dask scheduler`` and two ``dask worker`` processes on loopback, as an operations team
     runs them (the console scripts of the installed distributed package)."""
     bin_dir = Path(sys.executable).parent
@@ -91,7 +91,7 @@ def dask_cluster(tmp_path: Path) -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(1)
-        yield address
+        yield address, procs
     finally:
         for proc in reversed(procs):
             proc.terminate()
@@ -113,11 +113,40 @@ def test_embedded_cluster_gives_what_one_process_gives(
 
 @pytest.mark.slow
 def test_external_scheduler_and_two_workers_give_what_one_process_gives(
-    estate: Path, reference: FleetResult, tmp_path: Path, dask_cluster: str
+    estate: Path,
+    reference: FleetResult,
+    tmp_path: Path,
+    dask_cluster: tuple[str, list[subprocess.Popen[bytes]]],
 ) -> None:
-    result = run_fleet([str(estate)], tmp_path / "external", scheduler=dask_cluster)
+    address, _procs = dask_cluster
+    result = run_fleet([str(estate)], tmp_path / "external", scheduler=address)
     assert result.run["workers"] == 2
-    assert result.run["scheduler"] == dask_cluster
+    assert result.run["scheduler"] == address
+    assert_same_outputs(reference.out, result.out)
+
+
+@pytest.mark.slow
+def test_a_worker_lost_mid_run_changes_nothing(
+    estate: Path,
+    reference: FleetResult,
+    tmp_path: Path,
+    dask_cluster: tuple[str, list[subprocess.Popen[bytes]]],
+) -> None:
+    """One of the two workers is killed (SIGKILL, as the OOM killer would) after a few files:
+    the scheduler gives its tasks to the other, and the result is the reference's."""
+    address, procs = dask_cluster
+    worker = procs[1]
+    seen: list[int] = []
+
+    def done(_size: int) -> None:
+        seen.append(1)
+        if len(seen) == 5:
+            worker.kill()
+            worker.wait(timeout=30)
+
+    result = run_fleet([str(estate)], tmp_path / "lost", scheduler=address, progress=Progress(on_done=done))
+    assert worker.returncode is not None, "the worker was to be killed during the run"
+    assert len(seen) > 5
     assert_same_outputs(reference.out, result.out)
 
 
