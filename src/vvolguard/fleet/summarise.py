@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
+from vvolguard.analysis.foldutil import max_of
 from vvolguard.analysis.migrations import host_key
+from vvolguard.analysis.model import InputFile
 from vvolguard.analysis.signals import SignalAccumulator
 from vvolguard.evidence.collect import Collector
 from vvolguard.evidence.source import EvidenceFile
@@ -184,24 +186,16 @@ class SummarySink:
             for i, counter in enumerate(COUNTERS):
                 row[3 + i] += int(cell.counts.get(counter, 0))
             base = 3 + len(COUNTERS)
-            row[base] = _max(row[base], cell.outstanding_max)
-            row[base + 1] = _max(row[base + 1], cell.ceiling)
+            row[base] = max_of(row[base], cell.outstanding_max)
+            row[base + 1] = max_of(row[base + 1], cell.ceiling)
             hist = cell.create
             if hist.count:
                 bins: dict[str, int] = row[base + 2]
                 for idx, n in hist.bins.items():
                     bins[str(idx)] = bins.get(str(idx), 0) + n
                 row[base + 3] = hist.min if row[base + 3] is None else min(row[base + 3], hist.min or 0)
-                row[base + 4] = _max(row[base + 4], hist.max)
+                row[base + 4] = max_of(row[base + 4], hist.max)
         return [merged[k] for k in sorted(merged)]
-
-
-def _max(a: Any, b: Any) -> Any:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return max(a, b)
 
 
 def _iso(ts: datetime | None) -> str | None:
@@ -225,30 +219,36 @@ def evidence_files(ref: FileRef) -> tuple[Iterator[EvidenceFile], Collector | No
     return iter(collector), collector
 
 
-def summarise(ref: FileRef) -> dict[str, Any]:
-    """Read one input file and return its summary (see the module docstring)."""
+def read_ref(ref: FileRef, sink: Any) -> Iterator[InputFile]:
+    """Read every evidence file of one input into ``sink`` as ``diagnose`` reads it (the file's
+    host hint given to files that name none); the Collector's warnings go to ``sink`` too."""
     from vvolguard.pipeline import read_file
 
+    files, collector = evidence_files(ref)
+    try:
+        for ef in files:
+            if ef.host is None and ref.host is not None:
+                ef.host = ref.host
+            yield read_file(ef, sink)
+    finally:
+        if collector is not None:
+            for warning in collector.warnings:
+                sink.add(warning)
+            collector.close()
+
+
+def summarise(ref: FileRef) -> dict[str, Any]:
+    """Read one input file and return its summary (see the module docstring)."""
     sink = SummarySink()
     kinds: list[str] = []
     hosts: set[str] = set()
     records = 0
     try:
-        files, collector = evidence_files(ref)
-        try:
-            for ef in files:
-                if ef.host is None and ref.host is not None:
-                    ef.host = ref.host
-                got = read_file(ef, sink)
-                records += got.records
-                kinds.append(got.kind)
-                if got.host:
-                    hosts.add(got.host)
-        finally:
-            if collector is not None:
-                for warning in collector.warnings:
-                    sink.add(warning)
-                collector.close()
+        for got in read_ref(ref, sink):
+            records += got.records
+            kinds.append(got.kind)
+            if got.host:
+                hosts.add(got.host)
     except Exception as exc:  # one bad file is a warning, never the end of the run
         sink.warnings.append(f"{ref.path}: could not be read ({type(exc).__name__}: {exc})")
     buckets = sink.buckets(ref.host)

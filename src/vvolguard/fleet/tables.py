@@ -25,6 +25,7 @@ from typing import Any
 
 import polars as pl
 
+from vvolguard.analysis.foldutil import max_of
 from vvolguard.analysis.histogram import LatencyHistogram
 from vvolguard.analysis.migrations import host_key
 from vvolguard.fleet.summarise import BUCKET_S, COUNTERS
@@ -77,8 +78,8 @@ def buckets_table(
             for i in range(len(COUNTERS)):
                 cell["counts"][i] += row[base + i]
             o, c, bins, lo, hi = row[base + len(COUNTERS) :]
-            cell["outstanding_max"] = _max(cell["outstanding_max"], o)
-            cell["ceiling"] = _max(cell["ceiling"], c)
+            cell["outstanding_max"] = max_of(cell["outstanding_max"], o)
+            cell["ceiling"] = max_of(cell["ceiling"], c)
             if bins:
                 cell["hist"].add_bins({int(k): v for k, v in bins.items()}, lo, hi)
     rows = []
@@ -117,12 +118,6 @@ def buckets_table(
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
-
-
-def _max(a: Any, b: Any) -> Any:
-    if a is None:
-        return b
-    return a if b is None else max(a, b)
 
 
 MIGRATION_SCHEMA: dict[str, Any] = {

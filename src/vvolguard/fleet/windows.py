@@ -98,8 +98,7 @@ def diagnose_window(job: WindowJob) -> dict[str, Any]:
     """Diagnose one host window (runs on a worker); returns the incident or ``{}``."""
     from vvolguard.analysis.engine import Analyzer
     from vvolguard.analysis.thresholds import Thresholds
-    from vvolguard.fleet.summarise import evidence_files
-    from vvolguard.pipeline import read_file
+    from vvolguard.fleet.summarise import read_ref
 
     analyzer = Analyzer(now=job.end, thresholds=Thresholds())
     sink = WindowSink(
@@ -107,15 +106,8 @@ def diagnose_window(job: WindowJob) -> dict[str, Any]:
     )
     for ref in job.files:
         try:
-            files, collector = evidence_files(ref)
-            try:
-                for ef in files:
-                    if ef.host is None and ref.host is not None:
-                        ef.host = ref.host
-                    analyzer.add_input(read_file(ef, sink))
-            finally:
-                if collector is not None:
-                    collector.close()
+            for got in read_ref(ref, sink):
+                analyzer.add_input(got)
         except Exception:
             continue
     d = analyzer.finish()

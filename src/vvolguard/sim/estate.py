@@ -41,7 +41,7 @@ import heapq
 import json
 import random
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ import simpy
 from vvolguard.sim.evidence import certs, esxcli, hostlogs, vcenter
 from vvolguard.sim.evidence.hostlogs import HostdRecord, VmkernelRecord, format_hostd, format_vmkernel
 from vvolguard.sim.evidence.vvold import Shape, VvoldRecord, format_record, msg_final_success, msg_issue
-from vvolguard.sim.output import GROUND_TRUTH_KEY
+from vvolguard.sim.output import GROUND_TRUTH_KEY, task_rows
 from vvolguard.sim.profiles import ProviderProfile, get_profile
 from vvolguard.sim.scenarios import Plan, _maintenance
 from vvolguard.sim.world import DOMAIN, World, build_world, evacuate, submit_migration
@@ -215,25 +215,16 @@ def _run_window(
         member.vvold.extend(world.vvolds[sim_host].records)
         member.hostd.extend(world.hostd.get(sim_host, []))
         member.vmkernel.extend(world.vmkernel.get(sim_host, []))
-    for task in world.tasks():
+    for row in task_rows(world):
+        number = len(estate.tasks)
         estate.tasks.append(
-            vcenter.TaskRow(
-                task_id=f"task-{len(estate.tasks) + 5001}",
-                vm=f"{names[task.source].split('.')[0]}-{task.vm_name}",
-                vm_moref=task.vm_id,
-                source=names[task.source],
-                dest=names[task.dest],
-                state=task.state,
-                queued=world.ts(task.queued_at),
-                start=None if task.started_at is None else world.ts(task.started_at),
-                end=None if task.finished_at is None else world.ts(task.finished_at),
-                error=task.error,
-                fault=task.fault,
-                fault_reason=task.fault_reason,
-                description_id=task.description_id,
-                chain_id=len(estate.tasks) + 9001,
-                initiator=task.initiator,
-                datastore=world.profile.container_name,
+            replace(
+                row,
+                task_id=f"task-{number + 5001}",
+                vm=f"{names[row.source].split('.')[0]}-{row.vm}",
+                source=names[row.source],
+                dest=names[row.dest],
+                chain_id=number + 9001,
             )
         )
     return world
