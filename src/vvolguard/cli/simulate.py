@@ -384,8 +384,10 @@ def estate_command(
     days: int = typer.Option(7, "--days", min=1, max=366, help="Days of history."),
     seed: int = typer.Option(1, "--seed", metavar="N", help="Same seed, same bytes."),
     out: Path = typer.Option(..., "--out", "-o", metavar="DIR", help="Folder to write the estate into."),
-    knee: bool = typer.Option(
-        True, "--knee/--no-knee", help="Also run simulate sweep per provider for the truth file's knee."
+    no_knee: bool = typer.Option(
+        False,
+        "--no-knee",
+        help="Skip simulate sweep per provider (the truth file's sweep_knee is then null).",
     ),
     force: bool = typer.Option(False, "--force", help="Write into a folder that is not empty."),
 ) -> None:
@@ -403,7 +405,12 @@ def estate_command(
     with bar:
         task = bar.add_task("hosts", total=hosts)
         result = simulate_estate(
-            out, hosts=hosts, days=days, seed=seed, with_knee=knee, on_host=lambda _h: bar.advance(task)
+            out,
+            hosts=hosts,
+            days=days,
+            seed=seed,
+            with_knee=not no_knee,
+            on_host=lambda _h: bar.advance(task),
         )
     truth = result.truth
     console = make_console()
