@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from vvolguard.evidence.collect import bundle_host, host_from_text
+from vvolguard.evidence.hostnames import bundle_host, host_from_text
 
 #: Bytes hashed at the start of each file for the manifest.
 HEAD_BYTES = 64 * 1024
