@@ -53,6 +53,7 @@ bench: setup
 	$(BIN)/python benchmarks/pathological_memory.py
 	$(BIN)/python benchmarks/escalate_bombs.py
 	$(BIN)/python benchmarks/watch_ingest.py
+	$(BIN)/python benchmarks/fleet_scale.py
 
 bench-quick: setup
 	$(BIN)/python -m compileall -q src
@@ -67,6 +68,7 @@ bench-quick: setup
 	$(BIN)/python benchmarks/pathological_memory.py --size-mb 16
 	$(BIN)/python benchmarks/escalate_bombs.py --sizes 16M
 	$(BIN)/python benchmarks/watch_ingest.py --seconds 3
+	$(BIN)/python benchmarks/fleet_scale.py --hosts 8 --days 1 --poll 300
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .vcsim-build

@@ -26,6 +26,8 @@ COMMANDS = [
     ("simulate",),
     ("simulate", "sweep"),
     ("lab",),
+    ("simulate", "estate"),
+    ("fleet",),
 ]
 
 #: Python type names as typer shows them (``<bool>``, ``<list[Path]>``, ``<int range>``), a

@@ -172,7 +172,18 @@ def _eager_app() -> typer.Typer:
         cls=_EagerGroup,
     )
     app.callback(invoke_without_command=True)(main._root)
-    for name in ("diagnose", "schema", "simulate", "demo", "escalate", "drain", "limits", "watch", "lab"):
+    for name in (
+        "diagnose",
+        "schema",
+        "simulate",
+        "demo",
+        "escalate",
+        "drain",
+        "limits",
+        "watch",
+        "lab",
+        "fleet",
+    ):
         __import__(f"vvolguard.cli.{name}", fromlist=["register"]).register(app)
     return app
 

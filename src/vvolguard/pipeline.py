@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, tzinfo
+from typing import Any, Protocol
 
 from vvolguard.analysis.engine import Analyzer
 from vvolguard.analysis.model import Diagnosis, InputFile
@@ -63,7 +64,21 @@ def diagnose(
     return analyzer.finish()
 
 
-def _read_one(ef: EvidenceFile, analyzer: Analyzer) -> InputFile:
+class RecordSink(Protocol):
+    """Where a file's records go: the :class:`Analyzer`, or anything that folds records the same
+    way (``vvolguard fleet`` folds each file into a small summary)."""
+
+    def add(self, record: Any) -> None: ...
+
+
+def read_file(ef: EvidenceFile, sink: RecordSink) -> InputFile:
+    """Read one evidence file into ``sink`` exactly as :func:`diagnose` does (sniffing, the extra
+    readers of a central syslog file, a reader's exception turned into a warning naming the
+    file, the file's warnings added once)."""
+    return _read_one(ef, sink)
+
+
+def _read_one(ef: EvidenceFile, analyzer: RecordSink) -> InputFile:
     reader, _confidence = sniff(ef)
     count = 0
     if reader is None:

@@ -30,6 +30,12 @@ def register(app: typer.Typer) -> None:
 def limits_command(
     store_path: Path | None = typer.Option(None, "--store", metavar="FILE", help="Local store SQLite file."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON records."),
+    fleet: Path | None = typer.Option(
+        None,
+        "--fleet",
+        metavar="DIR",
+        help="Also show the safe concurrency a vvolguard fleet run learned from history (its output DIR).",
+    ),
 ) -> None:
     from vvolguard.store import Store, default_path
 
@@ -42,9 +48,14 @@ def limits_command(
             rows = store.limits()
         finally:
             store.close()
+    learned = _fleet_learned(fleet) if fleet is not None else None
     if as_json:
-        sys.stdout.write(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
+        records = [asdict(r) for r in rows]
+        doc: object = records if learned is None else {"drains": records, "fleet": learned}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
+    if learned is not None and fleet is not None:
+        _print_fleet(learned, rows, fleet)
     # Never truncate a name with "…": the point of the table is to be copied into the runbook.
     out = make_console()
     if not rows:
@@ -90,3 +101,49 @@ def _evidence(r: ObservedLimit) -> str:
     if r.kind == "bounded" and r.bound_reason:
         text += f"; {r.bound_reason}"
     return text
+
+
+def _fleet_learned(folder: Path) -> list[dict[str, object]]:
+    """Per provider, what ``vvolguard fleet`` learned from history (its ``summary.json``)."""
+    from vvolguard.cli.console import error
+
+    try:
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        providers = summary["providers"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        error(make_console(stderr=True), f"{folder}: not a vvolguard fleet output folder ({exc})")
+        raise typer.Exit(2) from None
+    return [
+        {
+            "provider": p.get("provider"),
+            "safe": p.get("learned_safe_concurrency"),
+            "pressure_from": p.get("pressure_began_at"),
+            "runs": p.get("migration_runs"),
+            "hosts": p.get("hosts"),
+            "window": summary.get("window"),
+        }
+        for p in providers
+    ]
+
+
+def _print_fleet(learned: list[dict[str, object]], rows: list[ObservedLimit], folder: Path) -> None:
+    """The fleet's learned levels beside the lowest limit drains recorded for each provider."""
+    from rich.table import Table
+
+    drained: dict[str, int] = {}
+    for r in rows:
+        drained[r.provider] = min(drained.get(r.provider, r.safe_limit), r.safe_limit)
+    table = Table(title=f"learned from history ({folder / 'summary.json'})")
+    for col in ("provider", "safe in flight", "pressure from", "runs calm/pressured", "drains recorded"):
+        table.add_column(col, justify="left" if col == "provider" else "right", overflow="fold")
+    for item in learned:
+        runs = item["runs"] if isinstance(item["runs"], dict) else {}
+        provider = str(item["provider"])
+        table.add_row(
+            provider,
+            "-" if item["safe"] is None else str(item["safe"]),
+            "-" if item["pressure_from"] is None else str(item["pressure_from"]),
+            f"{runs.get('calm', 0)}/{runs.get('pressured', 0)}" if runs else "-",
+            str(drained[provider]) if provider in drained else "-",
+        )
+    make_console().print(table)

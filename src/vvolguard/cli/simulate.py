@@ -59,6 +59,14 @@ def register(app: typer.Typer) -> None:
     sim.command("sweep", help="Failure rate, drain time and provider queueing per concurrency.")(
         sweep_command
     )
+    sim.command(
+        "estate",
+        help=(
+            "Write weeks of a whole estate as a central syslog server keeps it (a folder per host, "
+            "rotated daily), with vCenter exports, certificates and estate-truth.json: several "
+            "providers, nightly backups and patch waves, and planted incidents (for vvolguard fleet)."
+        ),
+    )(estate_command)
     app.add_typer(sim)
 
 
@@ -369,3 +377,51 @@ def _numbers(text: str, count: int) -> list[float]:
     if len(values) != count or min(values) < 0:
         raise ValueError(f"{text!r}: expected START:END:VALUE in seconds (e.g. 600:1200:3)")
     return values
+
+
+def estate_command(
+    hosts: int = typer.Option(200, "--hosts", min=8, max=5000, help="ESXi hosts in the estate."),
+    days: int = typer.Option(7, "--days", min=1, max=366, help="Days of history."),
+    seed: int = typer.Option(1, "--seed", metavar="N", help="Same seed, same bytes."),
+    out: Path = typer.Option(..., "--out", "-o", metavar="DIR", help="Folder to write the estate into."),
+    no_knee: bool = typer.Option(
+        False,
+        "--no-knee",
+        help="Skip simulate sweep per provider (the truth file's sweep_knee is then null).",
+    ),
+    force: bool = typer.Option(False, "--force", help="Write into a folder that is not empty."),
+) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from vvolguard.sim.estate import TRUTH_FILE, simulate_estate
+
+    err = make_console(stderr=True)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not force)):
+        error(err, f"{out} exists and is not an empty folder; use --force to write into it.")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    bar = Progress(
+        TextColumn("hosts written"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+    )
+    with bar:
+        task = bar.add_task("hosts", total=hosts)
+        result = simulate_estate(
+            out,
+            hosts=hosts,
+            days=days,
+            seed=seed,
+            with_knee=not no_knee,
+            on_host=lambda _h: bar.advance(task),
+        )
+    truth = result.truth
+    console = make_console()
+    classes: dict[str, int] = {}
+    for incident in truth["incidents"]:
+        classes[incident["class"]] = classes.get(incident["class"], 0) + 1
+    print_line(
+        console,
+        f"{hosts} hosts x {days} days, {len(truth['providers'])} providers, "
+        f"{result.bytes_written / 1e6:,.0f} MB of log text; planted incidents: "
+        + ", ".join(f"{n} {c}" for c, n in sorted(classes.items())),
+    )
+    print_line(console, f"quiet hosts: {len(truth['quiet_hosts'])}; truth: {out / TRUTH_FILE}")
+    print_line(console, f"next: vvolguard fleet {out} -o {out}-fleet")

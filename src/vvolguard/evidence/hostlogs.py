@@ -180,14 +180,15 @@ class _HostLogReader:
 class HostdReader(_HostLogReader):
     kind = EvidenceKind.HOSTD_LOG
     source = "hostd"
-    names = re.compile(r"hostd(?:\.log)?(?:\.\d+)?(?:\.log)?")
+    # ``-20260314``: logrotate's dateext, as a central syslog server rotates each host's files
+    names = re.compile(r"hostd(?:\.log)?(?:\.\d+)?(?:\.log)?(?:-\d{8})?(?:\.gz)?")
     content = re.compile(rb"\b[Hh]ostd\[\d+\]")
 
 
 class VmkernelReader(_HostLogReader):
     kind = EvidenceKind.VMKERNEL_LOG
     source = "vmkernel"
-    names = re.compile(r"(?:vmkernel|vmkwarning)(?:\.log)?(?:\.\d+)?(?:\.log)?")
+    names = re.compile(r"(?:vmkernel|vmkwarning)(?:\.log)?(?:\.\d+)?(?:\.log)?(?:-\d{8})?(?:\.gz)?")
     content = re.compile(
         # a grep prefix or a syslog <PRI>, then ESXi's time or a central syslog server's BSD stamp
         rb"(?m)^(?:<\d{1,3}>|[^\s:]+[:-])?(?:\d+[:-])?"

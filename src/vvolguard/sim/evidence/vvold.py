@@ -78,7 +78,12 @@ def op_function(op: str) -> str:
 
 def format_ts(ts: datetime) -> str:
     """``2024-03-14T10:02:11.418Z``: UTC with milliseconds, as every ESXi log writes it."""
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    # the same text as strftime("%Y-%m-%dT%H:%M:%S."), several times faster (an estate writes
+    # millions of lines)
+    return (
+        f"{ts.year:04d}-{ts.month:02d}-{ts.day:02d}T{ts.hour:02d}:{ts.minute:02d}:{ts.second:02d}."
+        f"{ts.microsecond // 1000:03d}Z"
+    )
 
 
 # --------------------------------------------------------------------------------------------
