@@ -660,18 +660,41 @@ def _build(
     by the generic, tolerant classifier and extractor, on the message. The message (the line
     without its header or ``-->``) is computed only for those rows: a citation quotes the line
     itself, as every other reader's does, so the polling rows never need it.
+
+    The routes work on narrow frames (row index, line, header line) and give back only the
+    fields they read; those are put back in line order by the row index and set beside the
+    per-line columns, which never leave their order: the wide columns (the cited text above
+    all) are neither filtered per route nor sorted back.
     """
     work = sel.with_columns(hl=headers, own=(pl.col("i") == pl.col("h")), orphan=(pl.col("h") > pl.col("i")))
     work = _with_header_fields(work)
     if work.height == 0:
         return None
     text = _citation_text(work.get_column("l"), cr=cr)
-    work = work.with_columns(text=text, fast=_fast_index(pl.col("l")))
+    fields = _route_fields(work.select("i", "l", "hl", "own", _fast_index(pl.col("l")).alias("fast")))
+    frame = pl.concat([_line_columns(work, text, offset, display, host), fields], how="horizontal")
+    if frame.get_column("kind").eq(K.SERVICE_START.value).any():
+        # The 6.7/7.0 header has no ``app[pid]``: its pid is the ``pid=`` it announces, so a
+        # restart (a new pid) shows in the ``pid`` column like every other line's.
+        announced = pl.col("text").str.extract(ll.SECTION_PATTERN, 1).cast(pl.Int64, strict=False)
+        frame = frame.with_columns(
+            pid=pl.when(pl.col("kind") == K.SERVICE_START.value)
+            .then(pl.coalesce(announced, pl.col("pid")))
+            .otherwise(pl.col("pid"))
+        )
+    shape = "esxi8" if frame.get_column("esxi8").sum() * 2 > frame.height else "esxi7"
+    return VasaFrame(frame=frame.select(list(VASA_SCHEMA)), shape=shape)
+
+
+def _route_fields(narrow: pl.DataFrame) -> pl.DataFrame:
+    """The kind and VASA fields of each row of ``narrow`` (columns ``i``, ``l``, ``hl``, ``own``,
+    ``fast``), in its row order: each row by its fast path (:data:`FAST_PATHS`) when it fits
+    one, else by the tolerant extracts, else by the generic classifier."""
     parts: list[pl.DataFrame] = []
-    rest = work.filter(pl.col("fast").is_null())
+    rest = narrow.filter(pl.col("fast").is_null())
     line = pl.col("l")
     for index, (_, strict, patterns, kind) in enumerate(FAST_PATHS):
-        chunk = work.filter(pl.col("fast") == index)
+        chunk = narrow.filter(pl.col("fast") == index)
         if chunk.height == 0:
             continue
         chunk = chunk.with_columns(_after_first(line, "[#").str.extract_groups(strict).alias("f")).unnest("f")
@@ -696,22 +719,10 @@ def _build(
         rest = _with_messages(rest)
         fields = generic_fields(rest.select("msg").unique())
         parts.append(rest.join(fields, on="msg", how="left", nulls_equal=True))
-    # No rechunk: the sort below gathers every column into one chunk anyway.
-    frame = pl.concat([_finish(part, offset, display, host) for part in parts], how="vertical", rechunk=False)
-    if frame.height == 0:
-        return None
-    frame = frame.sort("line")
-    if frame.get_column("kind").eq(K.SERVICE_START.value).any():
-        # The 6.7/7.0 header has no ``app[pid]``: its pid is the ``pid=`` it announces, so a
-        # restart (a new pid) shows in the ``pid`` column like every other line's.
-        announced = pl.col("text").str.extract(ll.SECTION_PATTERN, 1).cast(pl.Int64, strict=False)
-        frame = frame.with_columns(
-            pid=pl.when(pl.col("kind") == K.SERVICE_START.value)
-            .then(pl.coalesce(announced, pl.col("pid")))
-            .otherwise(pl.col("pid"))
-        )
-    shape = "esxi8" if frame.get_column("esxi8").sum() * 2 > frame.height else "esxi7"
-    return VasaFrame(frame=frame.select(list(VASA_SCHEMA)), shape=shape)
+    routed = pl.concat([_field_columns(part) for part in parts], how="vertical", rechunk=False)
+    if not routed.get_column("i").is_sorted():  # routes, messages and joins reorder rows
+        routed = routed.sort("i")
+    return routed.drop("i")
 
 
 def _after_first(text: pl.Expr, literal: str) -> pl.Expr:
@@ -821,24 +832,43 @@ def _with_messages(work: pl.DataFrame) -> pl.DataFrame:
     return work
 
 
-def _finish(part: pl.DataFrame, offset: int, display: str, host: str | None) -> pl.DataFrame:
-    """Bring one classified chunk to the exact VASA_SCHEMA columns and dtypes."""
+#: The columns a route (fast path, tolerant or generic) reads from a line; the others are the
+#: line's own (:func:`_line_columns`).
+_FIELD_NAMES = ("kind", "op", "opseq", "vp", "container", "elapsed_ms", "outstanding", "outstanding_max")
+_FIELD_NAMES += ("fault", "detail", "url")
+
+
+def _field_columns(part: pl.DataFrame) -> pl.DataFrame:
+    """One route's rows as the row index and the VASA field columns, with their dtypes (null
+    where the route reads no such field)."""
     present = set(part.columns)
-    cols: list[pl.Expr] = [
-        pl.lit(display, dtype=pl.String).alias("file"),
-        (pl.col("i").cast(pl.Int64) + offset + 1).alias("line"),
-        pl.col("ts"),
-        # A syslog-forwarded line names its sending host, which beats the file's: one central
-        # syslog file mixes many hosts.
-        pl.coalesce(pl.col("syslog_host"), pl.lit(host, dtype=pl.String)).alias("host")
-        if "syslog_host" in present
-        else pl.lit(host, dtype=pl.String).alias("host"),
-    ]
-    for name in list(VASA_SCHEMA)[4:]:
+    cols: list[pl.Expr] = [pl.col("i")]
+    for name in _FIELD_NAMES:
         dtype = VASA_SCHEMA[name]
         if name in present:
             cols.append(pl.col(name).cast(dtype, strict=False).alias(name))
         else:
             cols.append(pl.lit(None, dtype=dtype).alias(name))
-    cols.append(pl.col("esxi8"))
     return part.select(cols)
+
+
+def _line_columns(
+    work: pl.DataFrame, text: pl.Series, offset: int, display: str, host: str | None
+) -> pl.DataFrame:
+    """The VASA columns every kept line has whatever its route: where it is, its time, host,
+    pid and level, its text, and whether it is in the ESXi 8 shape."""
+    host_col = pl.lit(host, dtype=pl.String)
+    if "syslog_host" in work.columns:
+        # A syslog-forwarded line names its sending host, which beats the file's: one central
+        # syslog file mixes many hosts.
+        host_col = pl.coalesce(pl.col("syslog_host"), host_col)
+    return work.select(
+        pl.lit(display, dtype=pl.String).alias("file"),
+        (pl.col("i").cast(pl.Int64) + offset + 1).alias("line"),
+        pl.col("ts"),
+        host_col.alias("host"),
+        pl.col("pid").cast(pl.Int64, strict=False),
+        pl.col("level").cast(pl.String, strict=False),
+        pl.lit(text).alias("text"),
+        pl.col("esxi8"),
+    )
