@@ -689,30 +689,72 @@ def _build(
 def _route_fields(narrow: pl.DataFrame) -> pl.DataFrame:
     """The kind and VASA fields of each row of ``narrow`` (columns ``i``, ``l``, ``hl``, ``own``,
     ``fast``), in its row order: each row by its fast path (:data:`FAST_PATHS`) when it fits
-    one, else by the tolerant extracts, else by the generic classifier."""
+    one, else by the tolerant extracts, else by the generic classifier.
+
+    The fast paths run in row order, each strict regex on its own rows only (the others are
+    null to it, which the regex skips), so their fields, most of a block's, need no reordering.
+    The few rows they miss are routed as a small frame, in row order, and scattered into their
+    places, where every fast path's fields are null (a row it missed or never had).
+    """
+    fast = pl.col("fast")
+    # the text after the first "[#", cut once for every path
+    after = narrow.select(pl.when(fast.is_not_null()).then(_after_first(pl.col("l"), "[#"))).to_series()
+    hits = narrow.select(
+        pl.when(fast == index).then(pl.lit(after)).str.extract_groups(strict).alias(f"g{index}")
+        for index, (_, strict, _, _) in enumerate(FAST_PATHS)
+    )
+    # a strict match sets every group, a miss none: a path's ``op`` says whether it took the row
+    hit_masks = [
+        hits.get_column(f"g{index}").struct.field("op").is_not_null() for index in range(len(FAST_PATHS))
+    ]
+    kind: pl.Expr = pl.lit(None, dtype=pl.String)
+    for index, (_, _, _, path_kind) in enumerate(FAST_PATHS):
+        kind = pl.when(pl.lit(hit_masks[index])).then(pl.lit(path_kind.value)).otherwise(kind)
+    columns: list[pl.Expr] = [kind.alias("kind")]
+    for name in _FIELD_NAMES[1:]:
+        sources = [
+            pl.col(f"g{index}").struct.field(name)
+            for index, (_, _, patterns, _) in enumerate(FAST_PATHS)
+            if name in patterns
+        ]
+        dtype = VASA_SCHEMA[name]
+        columns.append(
+            (pl.coalesce(sources) if sources else pl.lit(None, dtype=pl.String))
+            .cast(dtype, strict=False)
+            .alias(name)
+        )
+    routed = hits.select(columns)
+    missed = ~pl.select(pl.any_horizontal(hit_masks)).to_series()
+    if not missed.any():
+        return routed
+    others = _route_misses(narrow.filter(missed))
+    where = missed.arg_true()
+    return pl.DataFrame(
+        [routed.get_column(name).scatter(where, others.get_column(name)) for name in routed.columns]
+    )
+
+
+def _route_misses(rows: pl.DataFrame) -> pl.DataFrame:
+    """:func:`_route_fields` of the rows no fast path took: the tolerant extracts for a row
+    that has a fast path's literal but not its strict shape, the generic classifier for the
+    rest; the kind and fields in ``rows``' order."""
     parts: list[pl.DataFrame] = []
-    rest = narrow.filter(pl.col("fast").is_null())
-    line = pl.col("l")
-    for index, (_, strict, patterns, kind) in enumerate(FAST_PATHS):
-        chunk = narrow.filter(pl.col("fast") == index)
-        if chunk.height == 0:
+    rest = rows.filter(pl.col("fast").is_null())
+    for index, (_, _, patterns, kind) in enumerate(FAST_PATHS):
+        odd = rows.filter(pl.col("fast") == index)
+        if odd.height == 0:
             continue
-        chunk = chunk.with_columns(_after_first(line, "[#").str.extract_groups(strict).alias("f")).unnest("f")
-        hit = chunk.get_column("op").is_not_null()
-        if not hit.all():  # not the usual spelling: tolerant extracts, then the generic path
-            odd = _with_messages(chunk.filter(~hit).drop(patterns))
-            msg = pl.col("msg")
-            # the op's fields follow its "===> "; what precedes it may be anything
-            tail = pl.concat_str(pl.lit("===> "), _after_first(msg, "===> "))
-            odd = odd.with_columns(
-                (msg if name == "opseq" else tail).str.extract(pattern, 1).alias(name)
-                for name, pattern in patterns.items()
-            )
-            found = odd.get_column("op").is_not_null()
-            rest = pl.concat([rest, odd.filter(~found).select(rest.columns)])
-            parts.append(odd.filter(found).with_columns(kind=pl.lit(kind.value)))
-            chunk = chunk.filter(hit)
-        parts.append(chunk.with_columns(kind=pl.lit(kind.value)))
+        odd = _with_messages(odd)
+        msg = pl.col("msg")
+        # the op's fields follow its "===> "; what precedes it may be anything
+        tail = pl.concat_str(pl.lit("===> "), _after_first(msg, "===> "))
+        odd = odd.with_columns(
+            (msg if name == "opseq" else tail).str.extract(pattern, 1).alias(name)
+            for name, pattern in patterns.items()
+        )
+        found = odd.get_column("op").is_not_null()
+        rest = pl.concat([rest, odd.filter(~found).select(rest.columns)])
+        parts.append(odd.filter(found).with_columns(kind=pl.lit(kind.value)))
     if rest.height:
         # The generic fields depend on the message alone, and a storm repeats the same few
         # messages (every "No free connections to VP x" line is the same text): read each once.
@@ -793,7 +835,11 @@ def _with_header_fields(work: pl.DataFrame) -> pl.DataFrame:
             )
         ).filter(pl.col("ts").is_not_null())
     if work.get_column("pid").null_count():  # extra spaces, no pid, odd apps: the full grammar
-        head = hl.str.extract_groups(ll.HEAD_LEVEL_PID_RS)
+        # Only on the rows without a pid (a log's first line, its ``Section for VMware`` header,
+        # would otherwise send a whole block through it): a row whose tokens gave a pid has a
+        # level as its second token and ``app[pid]`` as its third, where a forwarded line's
+        # ``host App:`` would stand, so the grammar finds no sending host in it either.
+        head = pl.when(pl.col("pid").is_null()).then(hl).str.extract_groups(ll.HEAD_LEVEL_PID_RS)
         work = work.with_columns(
             level_raw=pl.coalesce("level_raw", head.struct.field("level")),
             pid=pl.coalesce("pid", head.struct.field("pid").cast(pl.Int64, strict=False)),
