@@ -880,8 +880,8 @@ def _with_messages(work: pl.DataFrame) -> pl.DataFrame:
 
 #: The columns a route (fast path, tolerant or generic) reads from a line; the others are the
 #: line's own (:func:`_line_columns`).
-_FIELD_NAMES = ("kind", "op", "opseq", "vp", "container", "elapsed_ms", "outstanding", "outstanding_max")
-_FIELD_NAMES += ("fault", "detail", "url")
+_FIELD_NAMES: tuple[str, ...] = ("kind", "op", "opseq", "vp", "container", "elapsed_ms", "outstanding")
+_FIELD_NAMES += ("outstanding_max", "fault", "detail", "url")
 
 
 def _field_columns(part: pl.DataFrame) -> pl.DataFrame:
