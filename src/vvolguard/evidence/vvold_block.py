@@ -660,47 +660,19 @@ def _build(
     by the generic, tolerant classifier and extractor, on the message. The message (the line
     without its header or ``-->``) is computed only for those rows: a citation quotes the line
     itself, as every other reader's does, so the polling rows never need it.
+
+    The routes work on narrow frames (row index, line, header line) and give back only the
+    fields they read; those are put back in line order by the row index and set beside the
+    per-line columns, which never leave their order: the wide columns (the cited text above
+    all) are neither filtered per route nor sorted back.
     """
     work = sel.with_columns(hl=headers, own=(pl.col("i") == pl.col("h")), orphan=(pl.col("h") > pl.col("i")))
     work = _with_header_fields(work)
     if work.height == 0:
         return None
     text = _citation_text(work.get_column("l"), cr=cr)
-    work = work.with_columns(text=text, fast=_fast_index(pl.col("l")))
-    parts: list[pl.DataFrame] = []
-    rest = work.filter(pl.col("fast").is_null())
-    line = pl.col("l")
-    for index, (_, strict, patterns, kind) in enumerate(FAST_PATHS):
-        chunk = work.filter(pl.col("fast") == index)
-        if chunk.height == 0:
-            continue
-        chunk = chunk.with_columns(_after_first(line, "[#").str.extract_groups(strict).alias("f")).unnest("f")
-        hit = chunk.get_column("op").is_not_null()
-        if not hit.all():  # not the usual spelling: tolerant extracts, then the generic path
-            odd = _with_messages(chunk.filter(~hit).drop(patterns))
-            msg = pl.col("msg")
-            # the op's fields follow its "===> "; what precedes it may be anything
-            tail = pl.concat_str(pl.lit("===> "), _after_first(msg, "===> "))
-            odd = odd.with_columns(
-                (msg if name == "opseq" else tail).str.extract(pattern, 1).alias(name)
-                for name, pattern in patterns.items()
-            )
-            found = odd.get_column("op").is_not_null()
-            rest = pl.concat([rest, odd.filter(~found).select(rest.columns)])
-            parts.append(odd.filter(found).with_columns(kind=pl.lit(kind.value)))
-            chunk = chunk.filter(hit)
-        parts.append(chunk.with_columns(kind=pl.lit(kind.value)))
-    if rest.height:
-        # The generic fields depend on the message alone, and a storm repeats the same few
-        # messages (every "No free connections to VP x" line is the same text): read each once.
-        rest = _with_messages(rest)
-        fields = generic_fields(rest.select("msg").unique())
-        parts.append(rest.join(fields, on="msg", how="left", nulls_equal=True))
-    # No rechunk: the sort below gathers every column into one chunk anyway.
-    frame = pl.concat([_finish(part, offset, display, host) for part in parts], how="vertical", rechunk=False)
-    if frame.height == 0:
-        return None
-    frame = frame.sort("line")
+    fields = _route_fields(work.select("i", "l", "hl", "own", _fast_index(pl.col("l")).alias("fast")))
+    frame = pl.concat([_line_columns(work, text, offset, display, host), fields], how="horizontal")
     if frame.get_column("kind").eq(K.SERVICE_START.value).any():
         # The 6.7/7.0 header has no ``app[pid]``: its pid is the ``pid=`` it announces, so a
         # restart (a new pid) shows in the ``pid`` column like every other line's.
@@ -712,6 +684,87 @@ def _build(
         )
     shape = "esxi8" if frame.get_column("esxi8").sum() * 2 > frame.height else "esxi7"
     return VasaFrame(frame=frame.select(list(VASA_SCHEMA)), shape=shape)
+
+
+def _route_fields(narrow: pl.DataFrame) -> pl.DataFrame:
+    """The kind and VASA fields of each row of ``narrow`` (columns ``i``, ``l``, ``hl``, ``own``,
+    ``fast``), in its row order: each row by its fast path (:data:`FAST_PATHS`) when it fits
+    one, else by the tolerant extracts, else by the generic classifier.
+
+    The fast paths run in row order, each strict regex on its own rows only (the others are
+    null to it, which the regex skips), so their fields, most of a block's, need no reordering.
+    The few rows they miss are routed as a small frame, in row order, and scattered into their
+    places, where every fast path's fields are null (a row it missed or never had).
+    """
+    fast = pl.col("fast")
+    # the text after the first "[#", cut once for every path
+    after = narrow.select(pl.when(fast.is_not_null()).then(_after_first(pl.col("l"), "[#"))).to_series()
+    hits = narrow.select(
+        pl.when(fast == index).then(pl.lit(after)).str.extract_groups(strict).alias(f"g{index}")
+        for index, (_, strict, _, _) in enumerate(FAST_PATHS)
+    )
+    # a strict match sets every group, a miss none: a path's ``op`` says whether it took the row
+    hit_masks = [
+        hits.get_column(f"g{index}").struct.field("op").is_not_null() for index in range(len(FAST_PATHS))
+    ]
+    kind: pl.Expr = pl.lit(None, dtype=pl.String)
+    for index, (_, _, _, path_kind) in enumerate(FAST_PATHS):
+        kind = pl.when(pl.lit(hit_masks[index])).then(pl.lit(path_kind.value)).otherwise(kind)
+    columns: list[pl.Expr] = [kind.alias("kind")]
+    for name in _FIELD_NAMES[1:]:
+        sources = [
+            pl.col(f"g{index}").struct.field(name)
+            for index, (_, _, patterns, _) in enumerate(FAST_PATHS)
+            if name in patterns
+        ]
+        dtype = VASA_SCHEMA[name]
+        columns.append(
+            (pl.coalesce(sources) if sources else pl.lit(None, dtype=pl.String))
+            .cast(dtype, strict=False)
+            .alias(name)
+        )
+    routed = hits.select(columns)
+    missed = ~pl.select(pl.any_horizontal(hit_masks)).to_series()
+    if not missed.any():
+        return routed
+    others = _route_misses(narrow.filter(missed))
+    where = missed.arg_true()
+    return pl.DataFrame(
+        [routed.get_column(name).scatter(where, others.get_column(name)) for name in routed.columns]
+    )
+
+
+def _route_misses(rows: pl.DataFrame) -> pl.DataFrame:
+    """:func:`_route_fields` of the rows no fast path took: the tolerant extracts for a row
+    that has a fast path's literal but not its strict shape, the generic classifier for the
+    rest; the kind and fields in ``rows``' order."""
+    parts: list[pl.DataFrame] = []
+    rest = rows.filter(pl.col("fast").is_null())
+    for index, (_, _, patterns, kind) in enumerate(FAST_PATHS):
+        odd = rows.filter(pl.col("fast") == index)
+        if odd.height == 0:
+            continue
+        odd = _with_messages(odd)
+        msg = pl.col("msg")
+        # the op's fields follow its "===> "; what precedes it may be anything
+        tail = pl.concat_str(pl.lit("===> "), _after_first(msg, "===> "))
+        odd = odd.with_columns(
+            (msg if name == "opseq" else tail).str.extract(pattern, 1).alias(name)
+            for name, pattern in patterns.items()
+        )
+        found = odd.get_column("op").is_not_null()
+        rest = pl.concat([rest, odd.filter(~found).select(rest.columns)])
+        parts.append(odd.filter(found).with_columns(kind=pl.lit(kind.value)))
+    if rest.height:
+        # The generic fields depend on the message alone, and a storm repeats the same few
+        # messages (every "No free connections to VP x" line is the same text): read each once.
+        rest = _with_messages(rest)
+        fields = generic_fields(rest.select("msg").unique())
+        parts.append(rest.join(fields, on="msg", how="left", nulls_equal=True))
+    routed = pl.concat([_field_columns(part) for part in parts], how="vertical", rechunk=False)
+    if not routed.get_column("i").is_sorted():  # routes, messages and joins reorder rows
+        routed = routed.sort("i")
+    return routed.drop("i")
 
 
 def _after_first(text: pl.Expr, literal: str) -> pl.Expr:
@@ -782,7 +835,11 @@ def _with_header_fields(work: pl.DataFrame) -> pl.DataFrame:
             )
         ).filter(pl.col("ts").is_not_null())
     if work.get_column("pid").null_count():  # extra spaces, no pid, odd apps: the full grammar
-        head = hl.str.extract_groups(ll.HEAD_LEVEL_PID_RS)
+        # Only on the rows without a pid (a log's first line, its ``Section for VMware`` header,
+        # would otherwise send a whole block through it): a row whose tokens gave a pid has a
+        # level as its second token and ``app[pid]`` as its third, where a forwarded line's
+        # ``host App:`` would stand, so the grammar finds no sending host in it either.
+        head = pl.when(pl.col("pid").is_null()).then(hl).str.extract_groups(ll.HEAD_LEVEL_PID_RS)
         work = work.with_columns(
             level_raw=pl.coalesce("level_raw", head.struct.field("level")),
             pid=pl.coalesce("pid", head.struct.field("pid").cast(pl.Int64, strict=False)),
@@ -821,24 +878,43 @@ def _with_messages(work: pl.DataFrame) -> pl.DataFrame:
     return work
 
 
-def _finish(part: pl.DataFrame, offset: int, display: str, host: str | None) -> pl.DataFrame:
-    """Bring one classified chunk to the exact VASA_SCHEMA columns and dtypes."""
+#: The columns a route (fast path, tolerant or generic) reads from a line; the others are the
+#: line's own (:func:`_line_columns`).
+_FIELD_NAMES: tuple[str, ...] = ("kind", "op", "opseq", "vp", "container", "elapsed_ms", "outstanding")
+_FIELD_NAMES += ("outstanding_max", "fault", "detail", "url")
+
+
+def _field_columns(part: pl.DataFrame) -> pl.DataFrame:
+    """One route's rows as the row index and the VASA field columns, with their dtypes (null
+    where the route reads no such field)."""
     present = set(part.columns)
-    cols: list[pl.Expr] = [
-        pl.lit(display, dtype=pl.String).alias("file"),
-        (pl.col("i").cast(pl.Int64) + offset + 1).alias("line"),
-        pl.col("ts"),
-        # A syslog-forwarded line names its sending host, which beats the file's: one central
-        # syslog file mixes many hosts.
-        pl.coalesce(pl.col("syslog_host"), pl.lit(host, dtype=pl.String)).alias("host")
-        if "syslog_host" in present
-        else pl.lit(host, dtype=pl.String).alias("host"),
-    ]
-    for name in list(VASA_SCHEMA)[4:]:
+    cols: list[pl.Expr] = [pl.col("i")]
+    for name in _FIELD_NAMES:
         dtype = VASA_SCHEMA[name]
         if name in present:
             cols.append(pl.col(name).cast(dtype, strict=False).alias(name))
         else:
             cols.append(pl.lit(None, dtype=dtype).alias(name))
-    cols.append(pl.col("esxi8"))
     return part.select(cols)
+
+
+def _line_columns(
+    work: pl.DataFrame, text: pl.Series, offset: int, display: str, host: str | None
+) -> pl.DataFrame:
+    """The VASA columns every kept line has whatever its route: where it is, its time, host,
+    pid and level, its text, and whether it is in the ESXi 8 shape."""
+    host_col = pl.lit(host, dtype=pl.String)
+    if "syslog_host" in work.columns:
+        # A syslog-forwarded line names its sending host, which beats the file's: one central
+        # syslog file mixes many hosts.
+        host_col = pl.coalesce(pl.col("syslog_host"), host_col)
+    return work.select(
+        pl.lit(display, dtype=pl.String).alias("file"),
+        (pl.col("i").cast(pl.Int64) + offset + 1).alias("line"),
+        pl.col("ts"),
+        host_col.alias("host"),
+        pl.col("pid").cast(pl.Int64, strict=False),
+        pl.col("level").cast(pl.String, strict=False),
+        pl.lit(text).alias("text"),
+        pl.col("esxi8"),
+    )
