@@ -29,6 +29,7 @@ READER_MODULES = (
     "tasks",
     "certificates",
     "groundtruth",
+    "casefile",
 )
 
 MIN_CONFIDENCE = 30
