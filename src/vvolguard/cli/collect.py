@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +33,8 @@ EXIT_PARTIAL = 1
 EXIT_USAGE = 2
 
 PASSWORD_ENV = "VVOLGUARD_PASSWORD"
+#: Temporary case folders of ``diagnose --vcenter``, alive until the process ends.
+_SCRATCH: list[tempfile.TemporaryDirectory[str]] = []
 SSH_PASSWORD_ENV = "VVOLGUARD_SSH_PASSWORD"
 
 
@@ -108,6 +112,44 @@ def collect_command(
         session.close()
     print_line(err, f"case written to {case.root}")
     raise typer.Exit(EXIT_PARTIAL if case.missing else EXIT_OK)
+
+
+@dataclass(frozen=True)
+class LiveTarget:
+    """What ``diagnose --vcenter`` (and ``validate``) say about where to collect from."""
+
+    vcenter: str
+    hosts: list[str]
+    since: str | None
+    window: str | None
+    user: str
+    insecure: bool
+    ca_file: Path | None
+
+
+def collect_for_diagnose(
+    live: LiveTarget,
+    ssh: tuple[Path | None, str | None, Path | None, bool],
+    keep: Path | None,
+    err: Console,
+) -> Path:
+    """``diagnose --vcenter``: collect into ``keep`` or a temporary case (removed when the command
+    ends), and return the folder to diagnose. A partial case is diagnosed too: its manifest
+    repeats what is missing as warnings."""
+    span = parse_window_or_exit(live.since, live.window, err)
+    session = connect_or_exit(live.vcenter, live.user, live.insecure, live.ca_file, err)
+    if keep is None:
+        # removed by its finaliser when the process ends (also on exit codes and Ctrl-C)
+        scratch = tempfile.TemporaryDirectory(prefix="vvolguard-case-")
+        _SCRATCH.append(scratch)
+        target = Path(scratch.name) / "case"
+    else:
+        target = keep
+    try:
+        case = run_collect(session, live.hosts, span, target, *ssh, err)
+    finally:
+        session.close()
+    return case.root
 
 
 def parse_window_or_exit(since: str | None, window: str | None, err: Console) -> Window:

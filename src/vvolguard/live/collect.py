@@ -91,7 +91,12 @@ def collect(
 
 def _miss(case: Case, on_progress: Progress, missing: Missing) -> None:
     case.miss(missing)
-    on_progress(missing.source, missing.target, "warning", str(missing))
+    on_progress(
+        missing.source,
+        missing.target,
+        "warning",
+        f"missing {missing.evidence}: {missing.reason}. {missing.remedy}",
+    )
 
 
 def _tasks(session: Session, roots: list[Any], case: Case, server: str, on_progress: Progress) -> None:
