@@ -101,6 +101,22 @@ class Case:
         target.write_text(text, encoding="utf-8")
         return target
 
+    def discard(self, relative: str) -> None:
+        """Remove a file (or folder) a failed source left half-written, and the folders it
+        leaves empty: a partial case must not hold an empty or cut log that looks like evidence."""
+        import shutil
+
+        target = self.path(relative)
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
+        root = self.root.resolve()
+        folder = target.parent
+        while folder != root and root in folder.parents and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
+
     def record(self, result: SourceResult) -> None:
         self.sources.append(result)
         self.write_manifest()

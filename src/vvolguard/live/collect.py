@@ -107,7 +107,7 @@ def _tasks(session: Session, roots: list[Any], case: Case, server: str, on_progr
                 fh, history.read_tasks(session.content, roots, case.window), history.task_converter(server)
             )
     except SOURCE_ERRORS as exc:
-        case.path(history.TASKS_FILE).unlink(missing_ok=True)
+        case.discard(history.TASKS_FILE)
         _miss(
             case,
             on_progress,
@@ -134,7 +134,7 @@ def _events(session: Session, roots: list[Any], case: Case, on_progress: Progres
                 fh, history.read_events(session.content, roots, case.window), history.EVENT_CONVERTER
             )
     except SOURCE_ERRORS as exc:
-        case.path(history.EVENTS_FILE).unlink(missing_ok=True)
+        case.discard(history.EVENTS_FILE)
         start, end = (iso(w) for w in (case.window.start, case.window.end))
         _miss(
             case,
@@ -256,6 +256,7 @@ def _host_logs(
             )
         except hostlogs.HostLogError as exc:
             ssh_error = str(exc)
+            case.discard(hostlogs.local_name("", name).rstrip("/"))  # a half-copied generation
         else:
             files = [hostlogs.local_name(g, name) for g in got]
             case.record(SourceResult("vvold-log", name, files, len(files), note="over SSH"))
@@ -267,7 +268,7 @@ def _host_logs(
         with case.open(relative) as fh:
             lines = hostlogs.collect_via_vcenter(session.content.diagnosticManager, host, fh)
     except SOURCE_ERRORS as exc:
-        case.path(relative).unlink(missing_ok=True)
+        case.discard(relative)
         why = "; ".join(w for w in (ssh_error, f"vCenter: {fault_text(exc)}") if w)
         _miss(
             case,

@@ -21,6 +21,9 @@ from vvolguard.live.serialize import event_json, task_json
 from vvolguard.live.window import Window
 
 PAGE = 100
+#: The collectors' "latest page" size: vCenter's maximum. vCenter's ReadNext walks the whole
+#: history whatever it is, but some implementations (govmomi's simulator) page only within it.
+LATEST_PAGE = 1000
 TASKS_FILE = "vcenter/get-task.json"
 EVENTS_FILE = "vcenter/get-vievent.json"
 
@@ -41,6 +44,7 @@ def read_tasks(content: Any, roots: list[Any], window: Window) -> Iterator[Any]:
             vim.TaskFilterSpec(time=by_time, entity=entity)
         )
         try:
+            collector.SetCollectorPageSize(LATEST_PAGE)
             collector.RewindCollector()  # to the oldest item: ReadNext then walks forward
             while True:
                 page = collector.ReadNextTasks(PAGE)
@@ -61,6 +65,7 @@ def read_events(content: Any, roots: list[Any], window: Window) -> Iterator[Any]
             vim.event.EventFilterSpec(time=by_time, entity=entity)
         )
         try:
+            collector.SetCollectorPageSize(LATEST_PAGE)
             collector.RewindCollector()  # to the oldest item: ReadNext then walks forward
             while True:
                 page = collector.ReadNextEvents(PAGE)

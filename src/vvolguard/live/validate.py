@@ -123,10 +123,13 @@ class Validator:
         self.clean_concurrency: int | None = None
         self.pressure_bound: tuple[int, str] | None = None
         self._tail: Any = None
+        self._others: dict[str, Any] = {}  # destination host -> its tail (None: no SSH settings)
 
     # -- driver ------------------------------------------------------------------------------
 
-    def run(self) -> ValidationResult:
+    def run(self, first: int = 1) -> ValidationResult:
+        """Run the layers from ``first`` on (the ones before it are "skipped": not checked, so
+        the result cannot pass)."""
         layers = [LayerResult(n, name) for n, name in LAYERS]
         checks: list[Callable[[LayerResult], None]] = [
             self.layer_provider,
@@ -137,6 +140,9 @@ class Validator:
         ]
         try:
             for result, check in zip(layers, checks, strict=True):
+                if result.layer < first:
+                    result.evidence.append(f"not checked: started at layer {first}")
+                    continue
                 if self.opt.dry_run and result.layer >= 4:
                     result.evidence.append("--dry-run: no migration started")
                     self.on_layer(result)
@@ -158,8 +164,9 @@ class Validator:
                         self.on_layer(later)
                     break
         finally:
-            if self._tail is not None:
-                self._tail.close()
+            for tail in [self._tail, *self._others.values()]:
+                if tail is not None:
+                    tail.close()
         return ValidationResult(
             host=self.host.name,
             layers=layers,
@@ -283,8 +290,26 @@ class Validator:
             self._tail = open_tail(self.host.name, self.opt.ssh, backoff_start=0.5, backoff_max=5.0)
         return self._tail
 
-    def _log_file(self) -> str:
-        return f"hosts/{self.host.name}/var/run/log/vvold.log"
+    def _log_file(self, host: str | None = None) -> str:
+        return f"hosts/{host or self.host.name}/var/run/log/vvold.log"
+
+    def _destination_sources(self, targets: list[str]) -> list[Any]:
+        """Tails of the destinations' vvold.log too: a vMotion's swap vVol is created on the
+        destination, so that is where the provider's answers show (docs/evidence-formats.md §1.7).
+        A destination without SSH settings is watched through the source alone."""
+        from vvolguard.live.sshtail import open_tail
+
+        out = []
+        for name in targets:
+            if name not in self._others:
+                try:
+                    self._others[name] = open_tail(name, self.opt.ssh, backoff_start=0.5, backoff_max=5.0)
+                except HostLogError:
+                    self._others[name] = None
+            tail = self._others[name]
+            if tail is not None:
+                out.append(_KeepingSource(tail, self.case.path(self._log_file(name)), name))
+        return out
 
     def layer_quiet(self, result: LayerResult) -> None:
         try:
@@ -438,6 +463,7 @@ class Validator:
         )
         monitor = PressureMonitor(backend.clock)
         kept = _KeepingSource(tail, self.case.path(self._log_file()), self.host.name)
+        others = self._destination_sources(backend.resolve_targets(src, targets))
         controller = DrainController(
             backend,
             journal,
@@ -451,7 +477,7 @@ class Validator:
                 spacing=0.0,
             ),
             monitor=monitor,
-            log_sources=[kept],
+            log_sources=[kept, *others],
             stop=self.stop,
         )
         try:
@@ -461,11 +487,17 @@ class Validator:
         monitor.flush()
         dests = {vm.id: backend.vm_host(vm.id) for vm in vms}
         for vm in vms:
-            result.evidence.append(f"{vm.name}: {src} -> {dests.get(vm.id) or '?'}")
+            dest = dests.get(vm.id)
+            moved = dest is not None and dest != src
+            result.evidence.append(
+                f"{vm.name}: {src} -> {dest}" if moved else f"{vm.name}: stayed on {dest or '?'}"
+            )
         result.evidence.append(
             f"{len(run.moved)} moved, {run.failed_tasks} failed task(s), peak {run.peak_inflight} in flight, "
             f"{monitor.marks} congestion mark(s) in vvold.log"
         )
+        watched = [f"{s.host} ({'watched' if s.connected else s.tail.state})" for s in [kept, *others]]
+        result.evidence.append(f"vvold.log during the migrations: {', '.join(watched)}")
         if run.interrupted:
             raise LayerFailed(
                 "interrupted: the migrations in flight were waited for; nothing new was started"
