@@ -11,8 +11,9 @@ from pathlib import Path
 # escalate's redaction tests import their helper module by its bare name (pytest puts their folder
 # on the path when it collects them); reuse the same member reader rather than a copy of it.
 sys.path.insert(0, str(Path(__file__).parents[1] / "escalate"))
-from tests.escalate.test_escalate_redaction import members  # noqa: E402
+from tests.escalate.test_escalate_redaction import members
 from tests.live.test_live_collect import run
+
 from vvolguard.escalate.package import build_package
 
 
