@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from vvolguard.analysis.model import Diagnosis, Severity
-from vvolguard.cli import collect as live_options
+from vvolguard.cli import live_options
 from vvolguard.cli.console import error, make_console, print_line
 from vvolguard.cli.intake_options import MAX_DEPTH, MAX_EXPANDED, parse_limits
 
@@ -111,6 +111,7 @@ def diagnose_command(
     ssh_user: str | None = live_options.SSH_USER,
     ssh_known_hosts: Path | None = live_options.KNOWN_HOSTS,
     no_ssh: bool = live_options.NO_SSH,
+    provider_address: list[str] = live_options.PROVIDER_ADDRESS,
 ) -> None:
     from vvolguard.analysis.thresholds import Thresholds
     from vvolguard.pipeline import diagnose, usable
@@ -119,7 +120,8 @@ def diagnose_command(
     if vcenter is not None:
         live = live_options.LiveTarget(vcenter, host, since, window, user, insecure, ca_file)
         ssh = (ssh_config, ssh_user, ssh_known_hosts, no_ssh)
-        paths = [*(paths or []), live_options.collect_for_diagnose(live, ssh, case_dir, err)]
+        addresses = live_options.provider_addresses_or_exit(provider_address, err)
+        paths = [*(paths or []), live_options.collect_for_diagnose(live, ssh, case_dir, err, addresses)]
     elif not paths:
         error(err, "give the evidence (files, folders, bundles), or --vcenter VCENTER to collect it live")
         raise typer.Exit(EXIT_NOTHING_USABLE)

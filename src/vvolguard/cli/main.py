@@ -39,10 +39,10 @@ COMMAND_MODULES = (
     "drain",
     "limits",
     "watch",
-    "schema",
-    "simulate",
     "collect",
     "validate",
+    "schema",
+    "simulate",
 )
 
 #: True while :func:`run` keeps the garbage collector off for start-up (see :func:`end_startup`).

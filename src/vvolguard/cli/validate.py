@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from vvolguard.cli import collect as live_options
+from vvolguard.cli import live_options
 from vvolguard.cli.console import error, make_console, print_line, warn
 from vvolguard.cli.drain import _stop_on_ctrl_c  # one Ctrl-C behaviour for everything that migrates
 
@@ -74,6 +74,7 @@ def validate_command(
     ssh_config: Path | None = live_options.SSH_CONFIG,
     ssh_user: str | None = live_options.SSH_USER,
     ssh_known_hosts: Path | None = live_options.KNOWN_HOSTS,
+    provider_address: list[str] = live_options.PROVIDER_ADDRESS,
 ) -> None:
     from vvolguard import store as store_mod
     from vvolguard.live.case import Case, CaseError
@@ -85,6 +86,7 @@ def validate_command(
     if ssh_config is not None and not ssh_config.is_file():
         error(err, f"--ssh-config {ssh_config}: no such file")
         raise typer.Exit(EXIT_USAGE)
+    addresses = live_options.provider_addresses_or_exit(provider_address, err)
     session = live_options.connect_or_exit(vcenter, user, insecure, ca_file, err)
     try:
         (host_ref,) = live_options.resolve_hosts_or_exit(session, [host], err)
@@ -104,6 +106,7 @@ def validate_command(
             dry_run=dry_run,
             watch_seconds=watch,
             and_back=and_back,
+            provider_addresses=addresses,
         )
         stop = threading.Event()
         checklist = Checklist(err if as_json else out)

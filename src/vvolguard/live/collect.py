@@ -10,7 +10,7 @@ property reads, SMS queries, a TLS handshake, ``ls``/``cat`` over SSH, BrowseDia
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from vvolguard.live import history, hostlogs, providers, storage
@@ -67,6 +67,8 @@ def _access_remedy(exc: BaseException, scope: str) -> str:
 class CollectOptions:
     ssh: hostlogs.SshOptions
     use_ssh: bool = True
+    #: provider URL -> HOST:PORT to reach it at for the certificate handshake (a port forward)
+    provider_addresses: dict[str, str] = field(default_factory=dict)
 
 
 def collect(
@@ -82,7 +84,7 @@ def collect(
     _tasks(session, roots, case, server, on_progress)
     _events(session, roots, case, on_progress)
     rows = _providers(session, case, on_progress)
-    _certificates(rows, case, on_progress)
+    _certificates(rows, case, on_progress, options.provider_addresses)
     for h in hosts:
         _host_storage(h, case, on_progress)
         _host_logs(session, h, case, options, on_progress)
@@ -187,12 +189,14 @@ def _providers(session: Session, case: Case, on_progress: Progress) -> list[prov
     return rows
 
 
-def _certificates(rows: list[providers.ProviderInfo], case: Case, on_progress: Progress) -> None:
+def _certificates(
+    rows: list[providers.ProviderInfo], case: Case, on_progress: Progress, addresses: dict[str, str]
+) -> None:
     for row in rows:
         target = row.name
         on_progress("certificate", target, "running", "TLS handshake")
         try:
-            pem = providers.fetch_certificate(row.url)
+            pem = providers.fetch_certificate(row.url, address=addresses.get(row.url))
         except (OSError, ValueError, ConnectionError) as exc:
             _miss(
                 case,

@@ -22,7 +22,7 @@ from vvolguard.live.serialize import iso, to_plain
 
 PROVIDERS_FILE = "vcenter/get-vasaprovider.json"
 CERT_DIR = "certificates"
-HANDSHAKE_TIMEOUT_S = 10.0
+HANDSHAKE_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,8 @@ def sms_service(si: Any, ssl_context: ssl.SSLContext, timeout: float = 60.0) -> 
     if not found:
         raise ConnectionError("the vCenter session has no session cookie to reach SMS with")
     host, port = _host_port(stub)
+    # SMS accepts the vCenter session as the vmware_soap_session cookie (set on the stub below)
+    # and, like PBM, as a vcSessionCookie header; both are sent.
     sms_stub = SoapStubAdapter(
         host=host,
         port=port,
@@ -73,6 +75,7 @@ def sms_service(si: Any, ssl_context: ssl.SSLContext, timeout: float = 60.0) -> 
         requestContext={"vcSessionCookie": found.group(1)},
         httpConnectionTimeout=timeout,
     )
+    sms_stub.cookie = cookie
     return sms.ServiceInstance("ServiceInstance", sms_stub)
 
 
@@ -96,10 +99,12 @@ def query_providers(sms_si: Any, server: str) -> list[ProviderInfo]:
 
 def provider_row(info: Any, moid: str, index: int, server: str) -> ProviderInfo:
     """``Get-VasaProvider | ConvertTo-Json`` of one ``sms.provider.VasaProviderInfo``."""
-    fault = info.statusFault
+    fault = info.statusFault  # a vmodl.MethodFault (its msg says why), not a LocalizedMethodFault
     fault_text = None
     if fault is not None:
-        fault_text = fault.localizedMessage or type(fault.fault).__name__.rsplit(".", 1)[-1]
+        name = type(fault).__name__.rsplit(".", 1)[-1]
+        message = getattr(fault, "msg", None) or getattr(fault, "localizedMessage", None)
+        fault_text = f"{name}: {message}" if message and not message.startswith(name) else (message or name)
     arrays = tuple(
         (a.arrayId, bool(a.active), getattr(a, "priority", None)) for a in (info.relatedStorageArray or [])
     )
@@ -142,7 +147,7 @@ def providers_json(rows: list[ProviderInfo]) -> str:
     return json.dumps([r.data for r in rows], indent=2) + "\n"
 
 
-def fetch_certificate(url: str, timeout: float = HANDSHAKE_TIMEOUT_S) -> str:
+def fetch_certificate(url: str, timeout: float = HANDSHAKE_TIMEOUT_S, address: str | None = None) -> str:
     """The PEM certificate the provider at ``url`` serves, from a TLS handshake.
 
     Verification is off for this one call on purpose: the certificate is the evidence (an
@@ -151,16 +156,20 @@ def fetch_certificate(url: str, timeout: float = HANDSHAKE_TIMEOUT_S) -> str:
     if not parts.hostname:
         raise ValueError(f"no host in provider URL {url!r}")
     port = parts.port or 443
+    connect_host, connect_port = parts.hostname, port
+    if address:  # a port forward or NAT address of this provider (--provider-address)
+        connect_host, _, forwarded = address.rpartition(":")
+        connect_port = int(forwarded)
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     with (
-        socket.create_connection((parts.hostname, port), timeout=timeout) as sock,
+        socket.create_connection((connect_host, connect_port), timeout=timeout) as sock,
         ctx.wrap_socket(sock, server_hostname=parts.hostname) as tls,
     ):
         der = tls.getpeercert(binary_form=True)
     if not der:
-        raise ConnectionError(f"{parts.hostname}:{port} sent no certificate")
+        raise ConnectionError(f"{connect_host}:{connect_port} sent no certificate")
     return ssl.DER_cert_to_PEM_cert(der)
 
 

@@ -93,8 +93,8 @@ class ValidateOptions:
     watch_seconds: float = 60.0
     and_back: bool = False
     poll: float = 2.0
-    #: seconds a migration may take before the layer gives up on it
-    migration_timeout: float = 1800.0
+    #: provider URL -> HOST:PORT for the certificate handshake (see CollectOptions)
+    provider_addresses: dict[str, str] = field(default_factory=dict)
 
 
 class LayerFailed(Exception):
@@ -238,7 +238,7 @@ class Validator:
         from cryptography import x509
 
         try:
-            pem = providers.fetch_certificate(row.url)
+            pem = providers.fetch_certificate(row.url, address=self.opt.provider_addresses.get(row.url))
         except (OSError, ValueError, ConnectionError) as exc:
             return (
                 f"{row.name}: TLS handshake to {row.url} failed ({exc}); SMS's certificate view used",
