@@ -110,7 +110,9 @@ def validate_command(
         )
         stop = threading.Event()
         checklist = Checklist(err if as_json else out)
-        validator = Validator(session, host_ref, case, options, on_layer=checklist, stop=stop)
+        validator = Validator(
+            session, host_ref, case, options, on_layer=checklist, stop=stop, on_start=_starting(err, watch)
+        )
         with _stop_on_ctrl_c(stop, err):
             result = validator.run()
         case.window = Window(started, datetime.now(UTC))
@@ -135,6 +137,24 @@ def validate_command(
         warn(err, "interrupted")
         raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(EXIT_PASSED if result.passed else EXIT_FAILED)
+
+
+def _starting(err: Console, watch: float) -> Any:
+    """On a terminal, say which layer is running: layer 3 watches for ``watch`` seconds and
+    layers 4-5 wait for vMotions, which would otherwise look like a hang."""
+    doing = {
+        1: "asking SMS and the host about the provider",
+        2: "reading the host's Protocol Endpoints",
+        3: f"watching vvold.log for {watch:g} s",
+        4: "migrating one VM while watching vvold.log",
+        5: "migrating the batch while watching vvold.log",
+    }
+
+    def show(layer: Any) -> None:
+        if err.is_terminal:
+            print_line(err, Text(f"… {layer.layer} {doing.get(layer.layer, layer.name)}", style="dim"))
+
+    return show
 
 
 class Checklist:

@@ -112,12 +112,14 @@ class Validator:
         options: ValidateOptions,
         on_layer: Callable[[LayerResult], None] | None = None,
         stop: threading.Event | None = None,
+        on_start: Callable[[LayerResult], None] | None = None,
     ) -> None:
         self.session = session
         self.host = host
         self.case = case
         self.opt = options
         self.on_layer = on_layer or (lambda r: None)
+        self.on_start = on_start or (lambda r: None)  # a layer begins (progress display)
         self.stop = stop or threading.Event()
         self.storage: storage.HostStorage | None = None
         self.clean_concurrency: int | None = None
@@ -147,6 +149,7 @@ class Validator:
                     result.evidence.append("--dry-run: no migration started")
                     self.on_layer(result)
                     continue
+                self.on_start(result)
                 try:
                     check(result)
                 except LayerFailed as exc:
