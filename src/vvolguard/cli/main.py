@@ -41,6 +41,7 @@ COMMAND_MODULES = (
     "watch",
     "collect",
     "validate",
+    "lab",
     "schema",
     "simulate",
 )
@@ -122,6 +123,7 @@ SHORT_HELP: dict[str, str] = {
     "simulate": "Write a simulated incident's evidence, or sweep concurrency.",
     "collect": "Gather a case folder from vCenter and the hosts, read-only.",
     "validate": "Check a host layer by layer after remediation (runbook).",
+    "lab": "Serve a simulated vCenter with an incident, to try the live commands.",
 }
 
 
