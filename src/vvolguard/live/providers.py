@@ -15,10 +15,11 @@ import re
 import socket
 import ssl
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from vvolguard.live.serialize import iso, to_plain
+from vvolguard.live.serialize import to_plain
 
 PROVIDERS_FILE = "vcenter/get-vasaprovider.json"
 CERT_DIR = "certificates"
@@ -33,7 +34,7 @@ class ProviderInfo:
     url: str
     status: str
     status_fault: str | None
-    certificate_expiry: Any  # datetime | None
+    certificate_expiry: datetime | None
     certificate_status: str | None
     arrays: tuple[tuple[str, bool, int | None], ...]  # (array id, active, priority)
     data: dict[str, Any]  # the Get-VasaProvider row
@@ -97,6 +98,20 @@ def query_providers(sms_si: Any, server: str) -> list[ProviderInfo]:
     return out
 
 
+def _when(value: Any) -> datetime | None:
+    """SMS gives ``certificateExpiryDate`` and ``lastSyncTime`` as text (xsd:string, ISO 8601 as
+    vCenter writes them); a value that does not parse is kept in the export and not judged."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def provider_row(info: Any, moid: str, index: int, server: str) -> ProviderInfo:
     """``Get-VasaProvider | ConvertTo-Json`` of one ``sms.provider.VasaProviderInfo``."""
     fault = info.statusFault  # a vmodl.MethodFault (its msg says why), not a LocalizedMethodFault
@@ -123,7 +138,7 @@ def provider_row(info: Any, moid: str, index: int, server: str) -> ProviderInfo:
         "Description": info.description,
         "Uid": f"/VIServer={server}:443/VasaProvider=VasaProvider-{moid}/",
         "ExtensionData": {
-            "CertificateExpiryDate": iso(info.certificateExpiryDate) if info.certificateExpiryDate else None,
+            "CertificateExpiryDate": info.certificateExpiryDate or None,
             "CertificateStatus": info.certificateStatus,
             "StatusFault": None if fault_text is None else {"LocalizedMessage": fault_text},
             "RelatedStorageArray": [to_plain(a) for a in info.relatedStorageArray or []],
@@ -136,7 +151,7 @@ def provider_row(info: Any, moid: str, index: int, server: str) -> ProviderInfo:
         url=info.url,
         status=status,
         status_fault=fault_text,
-        certificate_expiry=info.certificateExpiryDate,
+        certificate_expiry=_when(info.certificateExpiryDate),
         certificate_status=info.certificateStatus,
         arrays=arrays,
         data=data,

@@ -91,6 +91,23 @@ _ARGUMENTS = {
 }
 
 
+def fault_json(fault: Any) -> dict[str, Any]:
+    """A fault as PowerCLI shows a LocalizedMethodFault: ``{"LocalizedMessage", "Fault": {"TypeName"}}``.
+
+    pyVmomi hands ``TaskInfo.error`` and an event's ``reason`` over as the MethodFault itself
+    (its ``msg`` is the localized message); an older binding may still wrap it."""
+    inner = getattr(fault, "fault", None)
+    if inner is not None and hasattr(fault, "localizedMessage"):  # a LocalizedMethodFault
+        return {
+            "LocalizedMessage": fault.localizedMessage or getattr(inner, "msg", None),
+            "Fault": {"TypeName": type_name(inner)},
+        }
+    message = getattr(fault, "msg", None) or getattr(fault, "localizedMessage", None)
+    if not message and getattr(fault, "faultMessage", None):
+        message = "; ".join(m.message for m in fault.faultMessage if getattr(m, "message", None))
+    return {"LocalizedMessage": message or type_name(fault), "Fault": {"TypeName": type_name(fault)}}
+
+
 def event_json(event: Any) -> dict[str, Any]:
     """One ``vim.event.Event`` as ``Get-VIEvent | Select *, EventType | ConvertTo-Json`` writes it."""
     out: dict[str, Any] = {"EventType": type_name(event)}
@@ -103,26 +120,27 @@ def event_json(event: Any) -> dict[str, Any]:
             continue
         if name in _ARGUMENTS:
             out[pascal(name)] = entity_argument(value, _ARGUMENTS[name])
-        elif name == "reason" and hasattr(value, "localizedMessage"):
-            out["Reason"] = {
-                "LocalizedMessage": value.localizedMessage,
-                "Fault": {"TypeName": type_name(value.fault) if value.fault is not None else None},
-            }
+        elif name == "reason" and (hasattr(value, "msg") or hasattr(value, "localizedMessage")):
+            out["Reason"] = fault_json(value)
         else:
             out[pascal(name)] = to_plain(value, 1)
     return out
+
+
+def method_name(value: Any) -> str | None:
+    """``TaskInfo.name`` is a pyVmomi ManagedMethod: its WSDL name (``RelocateVM_Task``) is what
+    ``Get-Task`` shows as ``Name``."""
+    if value is None or isinstance(value, str):
+        return value
+    info = getattr(value, "info", None)
+    return str(getattr(info, "wsdlName", None) or getattr(info, "name", None) or value)
 
 
 def task_json(info: Any, server: str) -> dict[str, Any]:
     """One ``vim.TaskInfo`` as ``Get-Task | ConvertTo-Json`` (the PowerCLI Task properties plus
     ``ExtensionData.Info``, where the descriptionId, chain and error live)."""
     state = str(info.state)
-    error = None
-    if info.error is not None:
-        error = {
-            "LocalizedMessage": info.error.localizedMessage or getattr(info.error.fault, "msg", None),
-            "Fault": {"TypeName": type_name(info.error.fault) if info.error.fault is not None else None},
-        }
+    error = fault_json(info.error) if info.error is not None else None
     reason = info.reason
     reason_json: dict[str, Any] | None = None
     if reason is not None:
@@ -131,9 +149,10 @@ def task_json(info: Any, server: str) -> dict[str, Any]:
             reason_json["UserName"] = reason.userName
     entity = info.entity
     finished = info.completeTime is not None
+    name = method_name(info.name)
     return {
         "Id": f"Task-{info.key}",
-        "Name": info.name,
+        "Name": name,
         "Description": info.descriptionId,
         "State": {"success": "Success", "error": "Error", "running": "Running"}.get(state, "Queued"),
         "PercentComplete": 100 if finished else (info.progress or 0),
@@ -146,7 +165,7 @@ def task_json(info: Any, server: str) -> dict[str, Any]:
         "ExtensionData": {
             "Info": {
                 "Key": info.key,
-                "Name": info.name,
+                "Name": name,
                 "DescriptionId": info.descriptionId,
                 "Entity": to_plain(entity),
                 "EntityName": info.entityName,
