@@ -90,6 +90,7 @@ def validate_command(
     session = live_options.connect_or_exit(vcenter, user, insecure, ca_file, err)
     try:
         (host_ref,) = live_options.resolve_hosts_or_exit(session, [host], err)
+        host_name = str(host_ref.name)  # read while the session is open
         started = datetime.now(UTC)
         stamp = started.strftime("%Y%m%dT%H%M%SZ")
         root = output or Path(f"vvolguard-validate-{host_ref.name.split('.')[0]}-{stamp}")
@@ -131,7 +132,7 @@ def validate_command(
     else:
         verdict = "PASSED" if result.passed else "FAILED"
         style = "green" if result.passed else "red"
-        print_line(out, Text(f"{host_ref.name}: validation {verdict}", style=style))
+        print_line(out, Text(f"{host_name}: validation {verdict}", style=style))
         print_line(out, f"evidence kept in {case.root}")
     if stop.is_set():
         warn(err, "interrupted")

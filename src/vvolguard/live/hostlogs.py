@@ -54,6 +54,10 @@ class SshOptions:
         return f"SshOptions(config={self.config}, user={self.user}, known_hosts={self.known_hosts})"
 
 
+def _bytes(data: str | bytes | None) -> bytes:
+    return data.encode() if isinstance(data, str) else (data or b"")
+
+
 def _text(name: str | bytes) -> str:
     return name.decode("utf-8", "replace") if isinstance(name, bytes) else name
 
@@ -75,14 +79,8 @@ def pick_generations(names_mtimes: list[tuple[str, float | None]], window: Windo
     return picked
 
 
-async def _ssh_collect(
-    host: str,
-    options: SshOptions,
-    window: Window,
-    open_file: Callable[[str], Any],
-) -> list[str]:
-    import asyncssh
-
+def connect_kwargs(options: SshOptions) -> dict[str, Any]:
+    """asyncssh.connect arguments: the OpenSSH config first, the command line over it."""
     kwargs: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S}
     if options.config is not None:
         kwargs["config"] = [str(options.config)]
@@ -94,6 +92,18 @@ async def _ssh_collect(
         kwargs["password"] = options.password
     if options.port:
         kwargs["port"] = options.port
+    return kwargs
+
+
+async def _ssh_collect(
+    host: str,
+    options: SshOptions,
+    window: Window,
+    open_file: Callable[[str], Any],
+) -> list[str]:
+    import asyncssh
+
+    kwargs = connect_kwargs(options)
     written: list[str] = []
     async with asyncssh.connect(host, **kwargs) as conn:
         listing: list[tuple[str, float | None]]
@@ -146,6 +156,35 @@ def collect_over_ssh(
         raise HostLogError(
             f"SSH to {host} failed: {getattr(exc, 'strerror', None) or exc or type(exc).__name__}"
         ) from None
+
+
+VASAPROVIDER_LIST = "esxcli storage vvol vasaprovider list"
+
+
+async def _ssh_run(host: str, options: SshOptions, command: str) -> bytes:
+    import asyncssh
+
+    kwargs = connect_kwargs(options)
+    async with asyncssh.connect(host, **kwargs) as conn:
+        res = await conn.run(command, encoding=None, check=False)
+        out, err = _bytes(res.stdout), _bytes(res.stderr)
+        if res.exit_status != 0:
+            why = err.decode("utf-8", "replace").strip()[:200]
+            raise HostLogError(f"`{command}` on {host} exited with {res.exit_status}: {why}")
+        return out
+
+
+def run_on_host(host: str, options: SshOptions, command: str) -> bytes:
+    """The output of one read-only command on ``host`` over SSH (HostLogError on any failure)."""
+    import asyncssh
+
+    try:
+        return asyncio.run(_ssh_run(host, options, command))
+    except HostLogError:
+        raise
+    except (asyncssh.Error, OSError, TimeoutError) as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or type(exc).__name__
+        raise HostLogError(f"SSH to {host} failed: {reason}") from None
 
 
 def vvold_log_key(diag: Any, host_ref: Any) -> str | None:

@@ -13,24 +13,18 @@ from __future__ import annotations
 from typing import Any
 
 from vvolguard.drain.logsource import SshTail
-from vvolguard.live.hostlogs import HostLogError, SshOptions
+from vvolguard.live.hostlogs import HostLogError, SshOptions, connect_kwargs
 
 
 def resolved(host: str, options: SshOptions) -> dict[str, Any]:
     """``SshTail`` keyword arguments for ``host`` from ``options`` and its OpenSSH config."""
     import asyncssh
 
-    kwargs: dict[str, Any] = {"host": host}
-    if options.config is not None:
-        kwargs["config"] = [str(options.config)]
-    if options.user:
-        kwargs["username"] = options.user
-    if options.known_hosts is not None:
-        kwargs["known_hosts"] = str(options.known_hosts)
-    if options.port:
-        kwargs["port"] = options.port
+    kwargs = connect_kwargs(options)
+    kwargs.pop("connect_timeout", None)
+    kwargs.pop("password", None)  # handed to the tail below, never to an options object
     try:
-        resolved_options = asyncssh.SSHClientConnectionOptions(**kwargs)
+        resolved_options = asyncssh.SSHClientConnectionOptions(host=host, **kwargs)
     except (OSError, ValueError, asyncssh.Error) as exc:
         raise HostLogError(f"cannot use the SSH settings for {host}: {exc}") from None
     known = resolved_options.known_hosts

@@ -48,6 +48,8 @@ BAD_CERTIFICATE_STATES = frozenset({"expiryHardLimitReached", "expired", "invali
 NOISY_KINDS = frozenset({"no-free-conn", "busy", "timeout", "setcontext-failure", "bind-retry"})
 #: FINAL FAILURE fault codes that are pressure, not a one-off (drain.pressure.TRANSIENT_FAULTS).
 JOURNAL_DIR = ".validate"
+#: DrainOptions.spacing for "no spacing at all" (see _migrate).
+BURST = -1.0
 
 
 @dataclass
@@ -126,6 +128,7 @@ class Validator:
         self.pressure_bound: tuple[int, str] | None = None
         self._tail: Any = None
         self._others: dict[str, Any] = {}  # destination host -> its tail (None: no SSH settings)
+        self._last_peak = 0  # most migrations in flight at once in the last _migrate
 
     # -- driver ------------------------------------------------------------------------------
 
@@ -197,12 +200,11 @@ class Validator:
                 "provider health cannot be confirmed"
             ) from None
         self.case.write_text(providers.PROVIDERS_FILE, providers.providers_json(rows))
-        host_urls = {url for _, url, _ in seen.providers}
+        host_view = self._host_providers(seen, result)
+        host_urls = {url for _, url, _, _ in host_view}
         relevant = [r for r in rows if r.url in host_urls] or rows
         if not relevant:
             raise LayerFailed("SMS lists no VASA provider")
-        if not seen.providers:
-            raise LayerFailed(f"{self.host.name} lists no VASA provider for its vVol datastores")
         failures = []
         now = datetime.now(UTC)
         for row in relevant:
@@ -225,15 +227,51 @@ class Validator:
                 result.evidence.append(served[0])
                 if not served[1]:
                     failures.append(served[0])
-        for name, url, arrays in seen.providers:
-            active = [a.array_id for a in arrays if a.is_active]
+        for name, url, status, active in host_view:
+            state = f"status {status}, " if status else ""
             result.evidence.append(
-                f"{self.host.name} sees {name} ({url}), active for {', '.join(active) or 'no array'}"
+                f"{self.host.name} sees {name} ({url}): {state}active for {', '.join(active) or 'no array'}"
             )
-            if not active:
+            if status and status not in HEALTHY_STATES:
+                failures.append(f"{self.host.name} sees {name} {status}")
+            elif not active:
                 failures.append(f"{self.host.name}: {name} is active for no array")
         if failures:
             raise LayerFailed("; ".join(failures))
+
+    def _host_providers(
+        self, seen: storage.HostStorage, result: LayerResult
+    ) -> list[tuple[str, str | None, str | None, list[str]]]:
+        """(name, url, status, active arrays) of each provider as the host sees it: from the
+        vSphere API (``vvolDS.vasaProviderInfo``), else ``esxcli storage vvol vasaprovider list``
+        over SSH, which also gives the host's own status (online in vCenter, offline on the host
+        is a trust or network problem of that host). Neither available is said, not failed: SMS
+        above still decides."""
+        if seen.providers:
+            return [
+                (n, u, None, [a.array_id for a in arrays if a.is_active]) for n, u, arrays in seen.providers
+            ]
+        from vvolguard.evidence.esxcli import VASAPROVIDER_READER
+        from vvolguard.evidence.source import from_bytes
+        from vvolguard.live.hostlogs import VASAPROVIDER_LIST, run_on_host
+
+        try:
+            text = run_on_host(self.host.name, self.opt.ssh, VASAPROVIDER_LIST)
+        except HostLogError as exc:
+            result.evidence.append(f"{self.host.name}'s own provider list not available: {exc}")
+            return []
+        name = f"hosts/{self.host.name}/commands/localcli_storage-vvol-vasaprovider-list.txt"
+        self.case.path(name).write_bytes(text)
+        ef = from_bytes(name, text, host=self.host.name)
+        out = []
+        for record in VASAPROVIDER_READER.read(ef):
+            name_, url = getattr(record, "name", None), getattr(record, "url", None)
+            if name_ is None:
+                continue
+            status = getattr(record, "status", None)
+            active = [a.array_id for a in getattr(record, "arrays", ()) if a.is_active is not False]
+            out.append((str(name_), url, str(status) if status else None, active))
+        return out
 
     def _served_certificate(self, row: providers.ProviderInfo, now: datetime) -> tuple[str, bool] | None:
         """(evidence, valid) of the certificate the provider serves now; None if unreachable
@@ -371,7 +409,7 @@ class Validator:
             f"chose {vm.name} ({vm.id})" + ("" if self.opt.vm else ": smallest powered-on VM")
         )
         run = self._migrate([vm], 1, result)
-        self.clean_concurrency = 1
+        self.clean_concurrency = max(self.clean_concurrency or 0, self._last_peak)
         if self.opt.and_back and run is not None:
             dest = run
             self._migrate([vm], 1, result, source=dest, targets=(self.host.name,))
@@ -381,10 +419,15 @@ class Validator:
         result.evidence.append(f"batch of {len(chosen)}: {', '.join(v.name for v in chosen)}")
         try:
             self._migrate(chosen, len(chosen), result)
-        except LayerFailed:
-            self.pressure_bound = (len(chosen), result.evidence[-1] if result.evidence else "failure")
+        except LayerFailed as exc:
+            if self._last_peak > (self.clean_concurrency or 0):
+                self.pressure_bound = (self._last_peak, str(exc))
             raise
-        self.clean_concurrency = max(self.clean_concurrency or 0, len(chosen))
+        if self._last_peak < len(chosen):
+            result.evidence.append(
+                f"only {self._last_peak} of the batch ran at once: {self._last_peak} is what this proves"
+            )
+        self.clean_concurrency = max(self.clean_concurrency or 0, self._last_peak)
 
     def _backend(self) -> Any:
         from vvolguard.drain.backends.base import WallClock
@@ -466,7 +509,9 @@ class Validator:
         )
         monitor = PressureMonitor(backend.clock)
         kept = _KeepingSource(tail, self.case.path(self._log_file()), self.host.name)
-        others = self._destination_sources(backend.resolve_targets(src, targets))
+        destinations = backend.resolve_targets(src, targets)
+        others = self._destination_sources(destinations)
+        backend.precheck(destinations)
         controller = DrainController(
             backend,
             journal,
@@ -477,7 +522,9 @@ class Validator:
                 max_inflight=concurrency,
                 max_attempts=1,
                 poll_interval=self.opt.poll,
-                spacing=0.0,
+                # the batch starts at once, as a batch does. Not 0: the controller compares its
+                # tick's start time with the last submission, so 0 would still give one per tick.
+                spacing=BURST,
             ),
             monitor=monitor,
             log_sources=[kept, *others],
@@ -488,6 +535,7 @@ class Validator:
         finally:
             journal.close()
         monitor.flush()
+        self._last_peak = run.peak_inflight
         dests = {vm.id: backend.vm_host(vm.id) for vm in vms}
         for vm in vms:
             dest = dests.get(vm.id)
@@ -554,17 +602,37 @@ class _KeepingSource:
 
 class OnlyThese:
     """A drain backend that offers only ``vms`` on their host: validation moves the VMs it chose,
-    never the rest of the host. Everything else is the real backend."""
+    never the rest of the host. Everything else is the real backend.
+
+    vCenter's CheckRelocate answers for every (VM, destination) pair are asked for up front, a
+    few at a time (:meth:`precheck`), and served from there: the controller asks one per
+    submission and waits for it, which spaces a batch out by a check's duration, and a batch
+    whose migrations never overlap would not test the concurrency it claims."""
 
     def __init__(self, backend: Any, vms: list[Any]) -> None:
         self._backend = backend
+        self._vms = list(vms)
         self._ids = {vm.id for vm in vms}
+        self._checks: dict[tuple[str, str], list[str]] = {}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._backend, name)
 
     def list_vms(self, host: str) -> list[Any]:
         return [vm for vm in self._backend.list_vms(host) if vm.id in self._ids]
+
+    def precheck(self, targets: Sequence[str], workers: int = 4) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pairs = [(vm, dest) for vm in self._vms for dest in targets]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            answers = list(pool.map(lambda pair: self._backend.check_relocate(*pair), pairs))
+        for (vm, dest), problems in zip(pairs, answers, strict=True):
+            self._checks[(vm.id, dest)] = list(problems)
+
+    def check_relocate(self, vm: Any, dest: str) -> list[str]:
+        cached = self._checks.get((vm.id, dest))
+        return list(cached) if cached is not None else list(self._backend.check_relocate(vm, dest))
 
 
 def record_limit(
