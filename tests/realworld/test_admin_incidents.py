@@ -271,3 +271,63 @@ def test_a_central_syslog_archive_names_the_host_under_pressure(tmp_path):
     d = _case(tmp_path, {"syslog-2026-03-14.log": "".join(sorted(lines)), "tasks.csv": tasks})
     assert d.verdict.cls == "provider-saturation", d.verdict.summary
     assert "esx-21" in d.verdict.summary and "esx-22" not in d.verdict.summary
+
+
+def _evacuation_grep() -> str:
+    return "\n".join(
+        [
+            '[root@esx-07:~] grep -n "No free" /var/run/log/vvold.log',
+            "1201:" + _wait("2026-03-14T10:10:05.100Z", 2),
+            "1207:" + _wait("2026-03-14T10:10:06.100Z", 3),
+            "1302:" + _wait("2026-03-14T10:10:40.100Z", 4),
+            "1400:" + _wait("2026-03-14T10:11:30.100Z", 5),
+            "",
+        ]
+    )
+
+
+def _berlin_csv() -> str:
+    """The same evacuation as exported by a browser in Berlin: local time, no zone in the file."""
+    return _csv(
+        (
+            "Relocate virtual machine",
+            "app-01",
+            "A system error occurred.",
+            "03/14/2026, 11:10:01 AM",
+            "03/14/2026, 11:11:41 AM",
+        ),
+        (
+            "Relocate virtual machine",
+            "app-03",
+            "A system error occurred.",
+            "03/14/2026, 11:10:02 AM",
+            "03/14/2026, 11:11:44 AM",
+        ),
+        (
+            "Enter maintenance mode",
+            "esx-07.corp.local",
+            "Completed",
+            "03/14/2026, 11:09:58 AM",
+            "03/14/2026, 11:30:00 AM",
+        ),
+    )
+
+
+def test_a_client_csv_read_in_its_own_zone_lines_up_with_vvold(tmp_path):
+    d = _case(
+        tmp_path, {"vvold-esx-07.txt": _evacuation_grep(), "tasks.csv": _berlin_csv()}, tz="Europe/Berlin"
+    )
+    assert d.verdict.cls == "provider-saturation", d.verdict.summary
+    assert not [n for n in d.notes if n.kind == "times-apart"]
+
+
+def test_a_client_csv_read_in_the_wrong_zone_is_not_tied_to_pressure_an_hour_away(tmp_path):
+    """Read as UTC, the Berlin CSV's failures land an hour after the waits: an expert would not
+    blame the waits for them, and would say the gap looks like a time zone."""
+    d = _case(tmp_path, {"vvold-esx-07.txt": _evacuation_grep(), "tasks.csv": _berlin_csv()}, tz="UTC")
+    assert d.verdict.cls != "provider-saturation", d.verdict.summary
+    (note,) = [n for n in d.notes if n.kind == "times-apart"]
+    assert "1 h 00 min after" in note.text and "--tz" in note.text
+    assert "esx-07" in note.hosts
+    # the saturation the waits show on their own clock is still reported, not as the cause
+    assert all(f.id != "provider-saturation" or f.confidence <= 0.8 for f in d.findings)

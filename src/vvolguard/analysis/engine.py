@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from vvolguard.analysis.alignment import pressure_apart
 from vvolguard.analysis.causes import explain_failures
 from vvolguard.analysis.certificates import assess
 from vvolguard.analysis.coverage import SNAPSHOT_KINDS, CoverageLedger, HostCoverage
@@ -277,6 +278,13 @@ class Analyzer:
         involved += [host_key(e.host) for e in facts.host_failures if e.host]
         facts.involved_hosts = list(dict.fromkeys(k for k in involved if k))
         facts.window = self._failure_window(facts)
+        series_key = {id(stats): key for key, stats in self.signals.series.items()}
+        facts.apart = pressure_apart(
+            facts.window,
+            [(series_key[id(sv.stats)], sv.stats) for sv in facts.pressured],
+            self.signals.timeline,
+            t.coverage_margin_seconds,
+        )
         causes = explain_failures(facts, failed, self.host_events, t.nearby_window_seconds)
         self._check_coverage(facts)
         span = self.ledger.span()
@@ -602,7 +610,29 @@ class Analyzer:
                     [],
                 )
             )
+        if f.apart is not None:
+            notes.append(self._apart_note(f))
         return notes
+
+    def _apart_note(self, f: Facts) -> Note:
+        apart = f.apart
+        assert apart is not None
+        hosts = [self.names.display(sv.stats.host) or UNNAMED_HOST for sv in f.pressured]
+        text = (
+            f"the failed migrations ({_fmt(apart.failures[0])} to {_fmt(apart.failures[1])}) came "
+            f"{apart.gap_text()} the VASA pressure in vvold ({_fmt(apart.pressure[0])} to "
+            f"{_fmt(apart.pressure[1])} on {', '.join(dict.fromkeys(hosts))}), "
+            "so that pressure did not fail them"
+        )
+        if apart.zone_sized:
+            text += (
+                "; a gap of that size is what a time zone makes: vvold.log is in UTC, a vSphere Client "
+                "CSV in the exporting browser's local time, so check --tz (and the hosts' NTP)"
+            )
+        cites = [
+            e.citation for sv in f.pressured[:1] for e in sv.stats.first_by_kind.get("no-free-conn", [])[:1]
+        ]
+        return Note(NoteKind.TIMES_APART, text, list(dict.fromkeys(h for h in hosts if h)), cites)
 
     def _conditions(self, f: Facts) -> dict[Condition, bool]:
         """The decision table's conditions. Host-specific evidence (pressure, PE trouble) only
@@ -615,7 +645,10 @@ class Analyzer:
             return not involved or None in hosts or "" in hosts or bool(hosts & involved)
 
         pressure = bool(f.pressured)
-        pressure_here = pressure and related({host_key(sv.stats.host) or None for sv in f.pressured})
+        # pressure explains failures only if it was there when they failed
+        pressure_here = (
+            pressure and f.apart is None and related({host_key(sv.stats.host) or None for sv in f.pressured})
+        )
         failures = f.failed_migrations > 0 or bool(f.host_failures)
         # failures whose own error names another cause are not the provider's doing
         impact = (

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from vvolguard.analysis.alignment import PressureApart
 from vvolguard.analysis.certificates import CertificateAssessment
 from vvolguard.analysis.coverage import HostCoverage, Restart
 from vvolguard.analysis.series import SeriesStats
@@ -100,6 +101,8 @@ class Facts:
     retry_failed: int = 0  # failed VMs whose later migration failed too
     #: the failure window a conclusion from absence must see (None when nothing failed)
     window: tuple[datetime, datetime] | None = None
+    #: the pressure seen was nowhere near the failures (hours apart: another time, or a wrong zone)
+    apart: PressureApart | None = None
     #: per involved host (and unnamed vvold files): does its vvold evidence cover the window?
     coverage_checks: list[HostCoverage] = field(default_factory=list)
     vvold_covered: bool = False

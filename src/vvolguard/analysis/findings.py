@@ -37,6 +37,8 @@ class Draft:
     citations: Sequence[Citation | None]
     hosts: Sequence[str | None]
     providers: Sequence[str | None]
+    #: the most this finding can be sure of whatever agrees (a doubt its own facts raise)
+    cap: float | None = None
 
 
 class FindingWriter:
@@ -81,6 +83,8 @@ class FindingWriter:
         confidence = round(min(0.95, base + 0.1 * max(0, draft.support - 1)), 2)
         if not verdict:
             confidence = round(min(confidence, 0.8), 2)
+        if draft.cap is not None:
+            confidence = round(min(confidence, draft.cap), 2)
         return Finding(
             id=cls.value,
             title=draft.title,
@@ -135,6 +139,13 @@ class FindingWriter:
         reason = (
             f"{where}: " + "; ".join(parts) + (f"; {', '.join(impact)}" if impact else "; no failures yet")
         )
+        cap = None
+        if f.apart is not None:
+            # the provider was saturated on vvold's clock, but not when the migrations failed
+            reason += f"; but the failed migrations came {f.apart.gap_text()} that pressure" + (
+                " (a time zone's size: check --tz)" if f.apart.zone_sized else ""
+            )
+            cap = 0.5
         support = sum(len(sv.reasons(t)) for sv in f.pressured[:3])
         support += bool(f.failed_migrations) + bool(f.vvold_failures_on_pressured) + bool(f.storms)
         support += any(
@@ -164,6 +175,7 @@ class FindingWriter:
             cites,
             hosts,
             [sv.stats.vp for sv in f.pressured],
+            cap,
         )
 
     def _registration(self, rule: Rule, f: Facts, migrations: Migrations) -> Draft:

@@ -69,6 +69,7 @@ class NoteKind(StrEnum):
     SOURCE_HOST_INFERRED = "source-host-inferred"
     ADMISSION_LIMIT = "admission-limit"
     TIMES_ALIGNED = "times-aligned"
+    TIMES_APART = "times-apart"
 
 
 @dataclass

@@ -206,6 +206,15 @@ class Timeline:
             best = max(best, total)
         return best
 
+    def pressure_buckets(self, host: str, vp: str) -> list[int]:
+        """Start times (epoch seconds) of the series' buckets holding a wait, busy fault or timeout,
+        in time order: where its pressure was, for placing it against the failures."""
+        return [
+            b
+            for b, c in self._series_cells().get((host, vp), [])
+            if c.counts["no_free_conn"] or c.counts["busy"] or c.counts["timeout"]
+        ]
+
     def pressure_span(self) -> tuple[datetime, datetime] | None:
         """First and last bucket holding any pressure or timeout signal."""
         times = [
