@@ -13,25 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.drain.vcsim_fixture import Vcsim, start_vcsim
+from tests.drain.vcsim_fixture import Vcsim, start_vcsim, vcsim_binary
 from tests.live.sshd import FakeEsx, start_hosts
 
+__all__ = ["vcsim_binary"]  # the drain's fixture (builds the simulator once per session), used by name
+
 PASSWORD = "Pw-live-7c1e9f0a"  # distinctive: no output, case file or log may contain it
-
-
-@pytest.fixture(scope="session")
-def vcsim_binary_live(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.drain.vcsim_fixture import _require_tool
-
-    from vvolguard.drain.vcsim.build import VcsimBuildError, build
-
-    go = _require_tool("go", "builds the govmomi vCenter simulator for the live tests")
-    try:
-        return build(go=go)
-    except VcsimBuildError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"cannot build the vCenter simulator in CI: {exc}")
-        pytest.skip(f"cannot build the vCenter simulator: {exc}")
 
 
 @dataclass
@@ -88,14 +75,14 @@ def make_world(
 
 
 @pytest.fixture
-def world_factory(vcsim_binary_live: Path, tmp_path: Path) -> Iterator[Any]:
+def world_factory(vcsim_binary: Path, tmp_path: Path) -> Iterator[Any]:
     started: list[Any] = []
     counter = iter(range(100))
 
     def factory(refuse: tuple[str, ...] = (), **flags: Any) -> LiveWorld:
         tmp = tmp_path / f"world{next(counter)}"
         tmp.mkdir()
-        world, parts = make_world(vcsim_binary_live, tmp, refuse, **flags)
+        world, parts = make_world(vcsim_binary, tmp, refuse, **flags)
         started.extend(parts)
         return world
 

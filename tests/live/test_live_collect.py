@@ -29,21 +29,18 @@ def run(world: LiveWorld, *args: str, ca: bool = True) -> subprocess.CompletedPr
     )
 
 
+def collect(
+    world: LiveWorld, case: Path, *hosts: str, ssh_config: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``collect`` of ``hosts`` (default esx-01) over the world's SSH config into ``case``."""
+    names = [a for h in hosts or ("esx-01",) for a in ("--host", h)]
+    return run(world, "collect", *names, "-o", str(case), "--ssh-config", str(ssh_config or world.ssh_config))
+
+
 def test_collect_writes_a_partial_case_and_names_what_is_missing(world_factory, tmp_path: Path) -> None:
     world = world_factory()
     case = tmp_path / "case"
-    proc = run(
-        world,
-        "collect",
-        "--host",
-        "esx-01",
-        "--since",
-        "2h",
-        "-o",
-        str(case),
-        "--ssh-config",
-        str(world.ssh_config),
-    )
+    proc = collect(world, case)  # the default window: the last two hours
 
     assert proc.returncode == 1, proc.stderr  # partial: SMS and the task history are missing
     manifest = json.loads((case / "case.json").read_text())
@@ -80,18 +77,7 @@ def test_collect_writes_a_partial_case_and_names_what_is_missing(world_factory, 
 def test_ssh_refused_falls_back_to_vcenter_and_warns(world_factory, tmp_path: Path) -> None:
     world = world_factory(refuse=("esx-01",))
     case = tmp_path / "case"
-    proc = run(
-        world,
-        "collect",
-        "--host",
-        "esx-01",
-        "--host",
-        "esx-02",
-        "-o",
-        str(case),
-        "--ssh-config",
-        str(world.ssh_config),
-    )
+    proc = collect(world, case, "esx-01", "esx-02")
 
     assert proc.returncode == 1
     manifest = json.loads((case / "case.json").read_text())
@@ -113,7 +99,7 @@ def test_unknown_host_key_is_refused(world_factory, tmp_path: Path) -> None:
     other = tmp_path / "ssh_config"
     other.write_text(config)
     case = tmp_path / "case"
-    proc = run(world, "collect", "--host", "esx-01", "-o", str(case), "--ssh-config", str(other))
+    proc = collect(world, case, ssh_config=other)
     manifest = json.loads((case / "case.json").read_text())
     logs = [m for m in manifest["missing"] if m["source"] == "vvold-log"]
     assert logs and "host key" in logs[0]["reason"].lower()
@@ -134,7 +120,7 @@ def test_tls_is_verified_by_default(world_factory, tmp_path: Path) -> None:
 def test_no_password_in_any_output_file_or_log(world_factory, tmp_path: Path) -> None:
     world = world_factory()
     case = tmp_path / "case"
-    proc = run(world, "collect", "--host", "esx-01", "-o", str(case), "--ssh-config", str(world.ssh_config))
+    proc = collect(world, case)
     diag = run(
         world,
         "diagnose",

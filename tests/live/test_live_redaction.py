@@ -12,7 +12,7 @@ from pathlib import Path
 # on the path when it collects them); reuse the same member reader rather than a copy of it.
 sys.path.insert(0, str(Path(__file__).parents[1] / "escalate"))
 from tests.escalate.test_escalate_redaction import members
-from tests.live.test_live_collect import run
+from tests.live.test_live_collect import collect
 
 from vvolguard.escalate.package import build_package
 
@@ -27,18 +27,7 @@ def test_collected_case_redacts_like_escalate(world_factory, tmp_path: Path) -> 
     while task.info.state in ("queued", "running"):
         time.sleep(0.05)
     case = tmp_path / "case"
-    proc = run(
-        world,
-        "collect",
-        "--host",
-        "esx-01",
-        "--host",
-        "esx-02",
-        "-o",
-        str(case),
-        "--ssh-config",
-        str(world.ssh_config),
-    )
+    proc = collect(world, case, "esx-01", "esx-02")
     assert proc.returncode == 1, proc.stderr  # partial (no SMS here) is still a case to send
     events = (case / "vcenter" / "get-vievent.json").read_text()
     assert '"EventType": "VmMigratedEvent"' in events  # the whole history, not one page of it

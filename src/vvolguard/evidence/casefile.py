@@ -8,36 +8,24 @@ holds no evidence itself and yields no records.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
+from vvolguard.evidence.marked import MarkedJsonReader
 from vvolguard.evidence.source import EvidenceFile
 from vvolguard.records import EvidenceKind, Record
 
 #: ``vvolguard.live.case.MANIFEST_KEY`` (not imported: readers stay free of the live package).
 KEY = "vvolguard_case"
-LIMIT = 16 * 1024 * 1024
 
 
-class CaseManifestReader:
+class CaseManifestReader(MarkedJsonReader):
     kind = EvidenceKind.CASE_MANIFEST
-
-    def sniff(self, name: str, head: bytes) -> int:
-        if head.lstrip()[:1] == b"{" and f'"{KEY}"'.encode() in head[:4096]:
-            return 100
-        return 0
+    key = KEY
+    what = "case manifest"
 
     def read(self, ef: EvidenceFile) -> Iterator[Record]:
-        text = ef.text(LIMIT)
-        if text is None:
-            return
-        try:
-            doc = json.loads(text)
-        except ValueError as exc:
-            ef.warn(f"case manifest is not valid JSON ({exc}); ignored")
-            return
-        if not isinstance(doc, dict):
-            ef.warn("not a vvolguard case manifest; ignored")
+        doc = self.load(ef)
+        if doc is None:
             return
         for item in doc.get("missing") or []:
             if isinstance(item, dict):

@@ -34,25 +34,29 @@ def _entity_specs(content: Any, roots: list[Any], spec_type: Any) -> list[Any]:
     ]
 
 
+def _read_history(collectors: Iterator[Any], read_next: str) -> Iterator[Any]:
+    """Every item of each history collector, oldest first, one page at a time; each collector is
+    destroyed when done (they are vCenter session resources)."""
+    for collector in collectors:
+        try:
+            collector.SetCollectorPageSize(LATEST_PAGE)
+            collector.RewindCollector()  # to the oldest item: ReadNext then walks forward
+            while page := getattr(collector, read_next)(PAGE):
+                yield from page
+        finally:
+            collector.DestroyCollector()
+
+
 def read_tasks(content: Any, roots: list[Any], window: Window) -> Iterator[Any]:
     """Every TaskInfo started in the window under ``roots`` (oldest first), page by page."""
     from pyVmomi import vim
 
     by_time = vim.TaskFilterSpec.ByTime(timeType="startedTime", beginTime=window.start, endTime=window.end)
-    for entity in _entity_specs(content, roots, vim.TaskFilterSpec.ByEntity):
-        collector = content.taskManager.CreateCollectorForTasks(
-            vim.TaskFilterSpec(time=by_time, entity=entity)
-        )
-        try:
-            collector.SetCollectorPageSize(LATEST_PAGE)
-            collector.RewindCollector()  # to the oldest item: ReadNext then walks forward
-            while True:
-                page = collector.ReadNextTasks(PAGE)
-                if not page:
-                    break
-                yield from page
-        finally:
-            collector.DestroyCollector()
+    collectors = (
+        content.taskManager.CreateCollectorForTasks(vim.TaskFilterSpec(time=by_time, entity=entity))
+        for entity in _entity_specs(content, roots, vim.TaskFilterSpec.ByEntity)
+    )
+    return _read_history(collectors, "ReadNextTasks")
 
 
 def read_events(content: Any, roots: list[Any], window: Window) -> Iterator[Any]:
@@ -60,20 +64,11 @@ def read_events(content: Any, roots: list[Any], window: Window) -> Iterator[Any]
     from pyVmomi import vim
 
     by_time = vim.event.EventFilterSpec.ByTime(beginTime=window.start, endTime=window.end)
-    for entity in _entity_specs(content, roots, vim.event.EventFilterSpec.ByEntity):
-        collector = content.eventManager.CreateCollectorForEvents(
-            vim.event.EventFilterSpec(time=by_time, entity=entity)
-        )
-        try:
-            collector.SetCollectorPageSize(LATEST_PAGE)
-            collector.RewindCollector()  # to the oldest item: ReadNext then walks forward
-            while True:
-                page = collector.ReadNextEvents(PAGE)
-                if not page:
-                    break
-                yield from page
-        finally:
-            collector.DestroyCollector()
+    collectors = (
+        content.eventManager.CreateCollectorForEvents(vim.event.EventFilterSpec(time=by_time, entity=entity))
+        for entity in _entity_specs(content, roots, vim.event.EventFilterSpec.ByEntity)
+    )
+    return _read_history(collectors, "ReadNextEvents")
 
 
 def write_json_array(fh: IO[bytes], items: Iterator[Any], convert: Callable[[Any], dict[str, Any]]) -> int:
