@@ -25,6 +25,7 @@ COMMANDS = [
     ("schema",),
     ("simulate",),
     ("simulate", "sweep"),
+    ("lab",),
 ]
 
 #: Python type names as typer shows them (``<bool>``, ``<list[Path]>``, ``<int range>``), a

@@ -32,7 +32,7 @@ from typer.main import get_command_from_info, get_group_from_info
 
 #: Commands in the order ``--help`` lists them: typer lists plain commands before command groups
 #: (``schema`` and ``simulate`` are groups), so this is the order an eager registration showed.
-COMMAND_MODULES = ("diagnose", "demo", "escalate", "drain", "limits", "watch", "schema", "simulate")
+COMMAND_MODULES = ("diagnose", "demo", "escalate", "drain", "limits", "watch", "schema", "simulate", "lab")
 
 #: True while :func:`run` keeps the garbage collector off for start-up (see :func:`end_startup`).
 _startup_gc_off = False
@@ -109,6 +109,7 @@ SHORT_HELP: dict[str, str] = {
     "watch": "Serve the VASA control plane's signals as Prometheus metrics.",
     "schema": "Print the JSON Schemas of the machine-readable outputs.",
     "simulate": "Write a simulated incident's evidence, or sweep concurrency.",
+    "lab": "Serve a simulated vCenter with an incident, to try the live commands.",
 }
 
 

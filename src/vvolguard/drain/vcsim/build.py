@@ -17,8 +17,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
-#: The Go main shipped with the package (package data ``drain/vcsim/*``).
+#: The Go main shipped with the package (package data ``drain/vcsim/*``): main.go (the drain's
+#: simulator) and lab.go (what ``vvolguard lab`` adds), one package.
 SOURCE = Path(__file__).with_name("main.go")
+
+
+def sources() -> list[Path]:
+    """Every Go file of the program, in a stable order (all of them go into the hash)."""
+    return sorted(SOURCE.parent.glob("*.go"))
+
 
 #: Debian's GOPATH, where ``golang-github-vmware-govmomi-dev`` installs govmomi.
 DEFAULT_GOPATH = Path("/usr/share/gocode")
@@ -63,7 +70,9 @@ def source_digest(go_version: str) -> str:
     """Hash of what determines the binary: our source, the Go version and the govmomi tree's
     version file (a Debian upgrade of govmomi must rebuild)."""
     h = hashlib.sha256()
-    h.update(SOURCE.read_bytes())
+    for source in sources():
+        h.update(source.name.encode())
+        h.update(source.read_bytes())
     h.update(go_version.encode())
     for marker in ("src/github.com/vmware/govmomi/go.mod", "src/github.com/vmware/govmomi/CHANGELOG.md"):
         path = _gopath() / marker
@@ -104,7 +113,7 @@ def build(cache_dir: Path | None = None, *, go: str | None = None) -> Path:
     partial = target.with_name(f"vvolguard-vcsim.{os.getpid()}.partial")
     try:
         result = subprocess.run(
-            [go, "build", "-o", str(partial), str(SOURCE)],
+            [go, "build", "-o", str(partial), *(str(s) for s in sources())],
             cwd=SOURCE.parent,
             env=env,
             capture_output=True,

@@ -238,10 +238,29 @@ type vasaOp struct {
 	start time.Time
 }
 
-const (
+// The provider vvold names in its lines; a lab spec (-lab) replaces them with its scenario's.
+var (
 	vasaProvider  = "vcsim-vp"
 	vasaURL       = "https://127.0.0.1:8084/vasa"
 	vasaContainer = "b487b73a-6128-3ad2-873b-8ddb1ba45d4f"
+	// vvoldShape is the ESXi log shape of the lines written: "esxi7" (default) or "esxi8".
+	vvoldShape = "esxi7"
+	// vvoldPids maps a host name to the pid its vvold lines carry (default: this process's).
+	vvoldPids = map[string]int{}
+)
+
+// vvoldPath is where a host's vvold.log is appended to: <dir>/<host>.vvold.log, or in lab mode
+// the host's own tree, <dir>/<host>/var/run/log/vvold.log, which the lab's SSH endpoint serves.
+var vvoldPath = func(dir, short string) string { return filepath.Join(dir, short+".vvold.log") }
+
+func vvoldPid(host string) int {
+	if pid, ok := vvoldPids[host]; ok {
+		return pid
+	}
+	return os.Getpid()
+}
+
+const (
 	// vvoldMaxConnections stands for the per-VP connection count when no ceiling is modelled.
 	vvoldMaxConnections = 64
 )
@@ -253,7 +272,7 @@ func (l *vvoldLog) write(host, level, message string) {
 	f := l.files[short]
 	if f == nil {
 		var err error
-		f, err = os.OpenFile(filepath.Join(l.dir, short+".vvold.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		f, err = os.OpenFile(vvoldPath(l.dir, short), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 		if err != nil {
 			log.Printf("vvold log for %s: %v", short, err)
 			return
@@ -261,8 +280,18 @@ func (l *vvoldLog) write(host, level, message string) {
 		l.files[short] = f
 	}
 	ts := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	pid := vvoldPid(host)
 	// One write per record, so a tailing reader never sees a header without its continuation.
-	fmt.Fprintf(f, "%s %s vvold[%d] [Originator@6876 sub=Default]\n--> %s\n", ts, level, os.Getpid(), message)
+	if vvoldShape == "esxi8" {
+		// ESXi 8 (docs/evidence-formats.md §1.3): one line, syslog severity, "VVold[pid]:".
+		severity := map[string]string{"error": "Er(163)", "warning": "Wa(164)"}[level]
+		if severity == "" {
+			severity = "In(166)"
+		}
+		fmt.Fprintf(f, "%s %s VVold[%d]: [Originator@6876 sub=Default] %s\n", ts, severity, pid, message)
+		return
+	}
+	fmt.Fprintf(f, "%s %s vvold[%d] [Originator@6876 sub=Default]\n--> %s\n", ts, level, pid, message)
 }
 
 func (l *vvoldLog) issue(host string, outstanding, ceiling int, saturated bool) vasaOp {
@@ -695,9 +724,15 @@ type config struct {
 	hosts, vms, otherVMs, poweredOff int
 	isolated                         bool
 	domain                           string
+	spec                             *labSpec // -lab: the inventory and history of a lab scenario
 }
 
-func hostName(i int, domain string) string { return fmt.Sprintf("esx-%02d.%s", i+1, domain) }
+func (cfg config) hostName(i int) string {
+	if cfg.spec != nil && i < len(cfg.spec.Hosts) {
+		return cfg.spec.Hosts[i].Name
+	}
+	return fmt.Sprintf("esx-%02d.%s", i+1, cfg.domain)
+}
 
 // populate renames the cluster hosts, adds an isolated host that lacks the shared datastore,
 // and creates the VMs through the SOAP API, so they are built exactly like real ones.
@@ -706,7 +741,7 @@ func populate(ctx context.Context, u *url.URL, cfg config) error {
 	sort.Slice(hosts, func(i, j int) bool { return hosts[i].Entity().Name < hosts[j].Entity().Name })
 	for i, e := range hosts {
 		h := e.(*simulator.HostSystem)
-		name := hostName(i, cfg.domain)
+		name := cfg.hostName(i)
 		simulator.Map.WithLock(h, func() {
 			simulator.Map.Update(h, []types.PropertyChange{
 				{Name: "name", Val: name},
@@ -764,14 +799,29 @@ func populate(ctx context.Context, u *url.URL, cfg config) error {
 		return err
 	}
 
-	for i := 0; i < cfg.vms; i++ {
+	if cfg.spec != nil {
+		index := map[string]int{}
+		for i := range hosts {
+			index[cfg.hostName(i)] = i
+		}
+		for _, v := range cfg.spec.VMs {
+			i, ok := index[v.Host]
+			if !ok {
+				return fmt.Errorf("lab spec: VM %s is on unknown host %s", v.Name, v.Host)
+			}
+			if err := create(v.Name, hosts[i].Reference(), v.PoweredOn); err != nil {
+				return err
+			}
+		}
+	}
+	for i := 0; cfg.spec == nil && i < cfg.vms; i++ {
 		if err := create(fmt.Sprintf("app-%02d", i+1), hosts[0].Reference(), i >= cfg.poweredOff); err != nil {
 			return err
 		}
 	}
-	for h := 1; h < len(hosts); h++ {
+	for h := 1; cfg.spec == nil && h < len(hosts); h++ {
 		for i := 0; i < cfg.otherVMs; i++ {
-			name := fmt.Sprintf("%s-vm-%02d", strings.SplitN(hostName(h, cfg.domain), ".", 2)[0], i+1)
+			name := fmt.Sprintf("%s-vm-%02d", strings.SplitN(cfg.hostName(h), ".", 2)[0], i+1)
 			if err := create(name, hosts[h].Reference(), true); err != nil {
 				return err
 			}
@@ -833,9 +883,23 @@ func main() {
 	ceiling := flag.Int("ceiling", 0, "relocations in flight the VASA provider sustains (0: no limit)")
 	orphanExit := flag.Bool("exit-on-stdin-eof", false, "exit when stdin closes (the parent died)")
 	flag.StringVar(&vvold.dir, "vvold-dir", "", "write <host>.vvold.log files for the relocations here")
+	port := flag.Int("port", 0, "TCP port on 127.0.0.1 (0: any free port)")
+	tlsCert := flag.String("tls-cert", "", "PEM certificate chain to serve (default: a fresh self-signed one)")
+	tlsKey := flag.String("tls-key", "", "PEM private key of -tls-cert")
+	labFile := flag.String("lab", "", "JSON lab spec: inventory, task/event history, SMS providers, vVol storage")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("vvolguard-vcsim: ")
+	if *labFile != "" {
+		spec, err := loadLabSpec(*labFile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		cfg.spec = spec
+		cfg.hosts = len(spec.Hosts)
+		cfg.isolated = false
+		spec.applyVvold()
+	}
 
 	defaults[optionKeys.relocateSeconds] = *relocate
 	defaults[optionKeys.failSeconds] = *failAfter
@@ -857,14 +921,29 @@ func main() {
 	}
 	defer m.Remove()
 
-	m.Service.Listen = &url.URL{Host: "127.0.0.1:0"}
-	cert, err := selfSignedCertificate()
+	m.Service.Listen = &url.URL{Host: fmt.Sprintf("127.0.0.1:%d", *port)}
+	// The login the simulator accepts comes from the environment, never from a flag: the
+	// command line of a process is world-readable. Unset: any non-empty user and password.
+	if user := os.Getenv("VVOLGUARD_VCSIM_USER"); user != "" && cfg.spec == nil {
+		m.Service.Listen.User = url.UserPassword(user, os.Getenv("VVOLGUARD_VCSIM_PASSWORD"))
+	}
+	var cert tls.Certificate
+	var err error
+	if *tlsCert != "" {
+		cert, err = tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+	} else {
+		cert, err = selfSignedCertificate()
+	}
 	if err != nil {
 		log.Fatal(err)
 	}
 	m.Service.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	server := m.Service.NewServer()
 	defer server.Close()
+	if cfg.spec != nil {
+		// Before the first request: lab methods the simulator lacks, and the fault knobs.
+		server.Config.Handler = labHandler(server.Config.Handler, cfg.spec)
+	}
 
 	checker := &provChecker{}
 	checker.Self = types.ManagedObjectReference{Type: "VirtualMachineProvisioningChecker", Value: "ProvChecker"}
@@ -875,7 +954,16 @@ func main() {
 	if err := populate(ctx, server.URL, cfg); err != nil {
 		log.Fatal(err)
 	}
+	if cfg.spec != nil {
+		labService = m.Service
+		if err := setupLab(cfg.spec); err != nil {
+			log.Fatal(err)
+		}
+	}
 	publish()
+	if cfg.spec != nil {
+		labReady = true // from now on labHandler checks every login
+	}
 
 	certFile, err := server.CertificateFile()
 	if err != nil {
@@ -891,7 +979,7 @@ func main() {
 		"hosts": func() []string {
 			names := make([]string, cfg.hosts)
 			for i := range names {
-				names[i] = hostName(i, cfg.domain)
+				names[i] = cfg.hostName(i)
 			}
 			return names
 		}(),

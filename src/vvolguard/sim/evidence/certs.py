@@ -132,3 +132,10 @@ def provider_certificate(
     if not_after is not None and variant in ("near-expiry", "expired"):
         spec = replace(spec, not_after=not_after)
     return issue_certificate(spec, seed)
+
+
+def provider_private_key(variant: str, host: str, seed: int) -> ec.EllipticCurvePrivateKey:
+    """The private key of :func:`provider_certificate`'s certificate for the same arguments, so a
+    simulated provider (``vvolguard lab``) can present that certificate in a real TLS handshake."""
+    common_name = "localhost.localdomain" if variant == "wrong-hostname" else host
+    return _key(seed, "leaf:" + common_name)
