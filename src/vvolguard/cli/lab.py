@@ -75,7 +75,7 @@ def lab_command(
         help="Fault: a second user (printed) lacks this privilege, e.g. Global.Diagnostics (repeatable).",
     ),
 ) -> None:
-    from vvolguard.lab import LabError, start_lab
+    from vvolguard.lab import LabError, LabOptionError, start_lab
 
     console = make_console()
     err = make_console(stderr=True)
@@ -101,12 +101,12 @@ def lab_command(
                 _describe(console, lab)
             while not stop.wait(0.5):
                 pass
+    except LabOptionError as exc:
+        error(err, str(exc))
+        raise typer.Exit(EXIT_USAGE) from None
     except LabError as exc:
         error(err, f"cannot start the lab: {exc}")
         raise typer.Exit(EXIT_CANNOT_START) from None
-    except ValueError as exc:
-        error(err, str(exc))
-        raise typer.Exit(EXIT_USAGE) from None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -8,6 +8,22 @@ host serving its vvold.log and esxcli outputs. docs/lab.md is the contract clien
 
 from __future__ import annotations
 
-from vvolguard.lab.runner import DEFAULT_USER, KNOWN_PRIVILEGES, LIMITED_USER, LabError, LabInfo, start_lab
+from vvolguard.lab.runner import (
+    DEFAULT_USER,
+    KNOWN_PRIVILEGES,
+    LIMITED_USER,
+    LabError,
+    LabInfo,
+    LabOptionError,
+    start_lab,
+)
 
-__all__ = ["DEFAULT_USER", "KNOWN_PRIVILEGES", "LIMITED_USER", "LabError", "LabInfo", "start_lab"]
+__all__ = [
+    "DEFAULT_USER",
+    "KNOWN_PRIVILEGES",
+    "LIMITED_USER",
+    "LabError",
+    "LabInfo",
+    "LabOptionError",
+    "start_lab",
+]

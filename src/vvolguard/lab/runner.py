@@ -69,6 +69,10 @@ class LabError(RuntimeError):
     """The lab cannot start; the message says why and what to install or change."""
 
 
+class LabOptionError(LabError, ValueError):
+    """An option names something the lab does not have (scenario, host, privilege)."""
+
+
 @dataclass(frozen=True)
 class LabInfo:
     """What a client needs (``as_json``: the ``--json`` line of ``vvolguard lab``)."""
@@ -194,6 +198,8 @@ def _start_vcsim(
 
 
 def _stop(running: _Running) -> None:
+    if os.environ.get("VVOLGUARD_LAB_DEBUG"):
+        print("".join(running.stderr))
     running.ssh.stop()
     proc = running.proc
     if proc.poll() is None:
@@ -227,7 +233,9 @@ def start_lab(
     """
     unknown = [p for p in missing_privileges if p not in KNOWN_PRIVILEGES]
     if unknown:
-        raise LabError(f"unknown privilege(s) {', '.join(unknown)}; known: {', '.join(KNOWN_PRIVILEGES)}")
+        raise LabOptionError(
+            f"unknown privilege(s) {', '.join(unknown)}; known: {', '.join(KNOWN_PRIVILEGES)}"
+        )
     try:
         binary = build()
     except Exception as exc:  # VcsimBuildError and OSError: both mean "cannot run the simulator"
@@ -235,11 +243,11 @@ def start_lab(
     try:
         lab = build_scenario(scenario, seed=seed)
     except KeyError as exc:
-        raise LabError(str(exc.args[0])) from exc
+        raise LabOptionError(str(exc.args[0])) from exc
     names = {h for h in lab.hosts} | {h.split(".", 1)[0] for h in lab.hosts}
     bad = [h for h in ssh_refused if h not in names]
     if bad:
-        raise LabError(f"unknown host(s) {', '.join(bad)}; the lab's hosts are {', '.join(lab.hosts)}")
+        raise LabOptionError(f"unknown host(s) {', '.join(bad)}; the lab's hosts are {', '.join(lab.hosts)}")
     lab.spec["knobs"] = {"smsDown": sms_down, "missingPrivileges": list(missing_privileges)}
     if provider_ceiling is not None:
         lab.ceiling = provider_ceiling

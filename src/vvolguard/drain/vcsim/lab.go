@@ -1298,8 +1298,22 @@ func (a *labAuthorization) HasPrivilegeOnEntity(ctx *simulator.Context, req *typ
 	for _, id := range req.PrivId {
 		out = append(out, !a.lacks(ctx, id))
 	}
-	return &methods.HasPrivilegeOnEntityBody{Res: &types.HasPrivilegeOnEntityResponse{Returnval: out}}
+	return &hasPrivilegeOnEntityBody{Res: &HasPrivilegeOnEntityResponse{Returnval: out}}
 }
+
+// HasPrivilegeOnEntityResponse is govmomi's without "omitempty": with it, encoding/xml drops
+// every false element of the []bool, so "not granted" would vanish from the answer. The SOAP
+// element name comes from this type's name.
+type HasPrivilegeOnEntityResponse struct {
+	Returnval []bool `xml:"returnval"`
+}
+
+type hasPrivilegeOnEntityBody struct {
+	Res    *HasPrivilegeOnEntityResponse `xml:"HasPrivilegeOnEntityResponse,omitempty"`
+	Fault_ *soap.Fault                   `xml:"http://schemas.xmlsoap.org/soap/envelope/ Fault,omitempty"`
+}
+
+func (b *hasPrivilegeOnEntityBody) Fault() *soap.Fault { return b.Fault_ }
 
 func (a *labAuthorization) HasUserPrivilegeOnEntities(ctx *simulator.Context, req *types.HasUserPrivilegeOnEntities) soap.HasFault {
 	limited := strings.EqualFold(req.UserName, labLogins.limitedUser)
@@ -1316,11 +1330,24 @@ func (a *labAuthorization) HasUserPrivilegeOnEntities(ctx *simulator.Context, re
 
 func (a *labAuthorization) FetchUserPrivilegeOnEntities(ctx *simulator.Context, req *types.FetchUserPrivilegeOnEntities) soap.HasFault {
 	limited := strings.EqualFold(req.UserName, labLogins.limitedUser)
-	var granted []string
-	for _, p := range a.PrivilegeList {
-		if !(limited && a.missing[p.PrivId]) {
-			granted = append(granted, p.PrivId)
+	// The simulator's Admin role is ESXi's; the vCenter privileges the lab guards come on top.
+	seen := map[string]bool{}
+	var ids []string
+	for _, role := range a.RoleList {
+		if role.Name == "Admin" {
+			ids = append(ids, role.Privilege...)
 		}
+	}
+	for _, id := range privilegeOf {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var granted []string
+	for _, id := range ids {
+		if !seen[id] && !(limited && a.missing[id]) {
+			granted = append(granted, id)
+		}
+		seen[id] = true
 	}
 	var out []types.UserPrivilegeResult
 	for _, e := range req.Entities {
