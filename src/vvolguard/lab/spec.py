@@ -46,7 +46,8 @@ class LabScenario:
     spec: dict[str, Any]
     host_files: dict[str, dict[str, bytes]]  # host -> path under its root -> bytes
     window: tuple[datetime, datetime]  # the incident's simulated time span
-    ceiling: int  # relocations in flight the provider sustains for later migrations (0: any)
+    ceiling: int  # VASA operations in flight the provider sustains for later migrations (0: any)
+    busy: int  # operations other work keeps in flight (they count against the ceiling)
     provider_down: bool  # later relocations fail: the provider is offline / untrusted
     provider_url: str = ""
     provider_cert_pem: bytes = b""
@@ -277,6 +278,9 @@ def build_scenario(scenario: str, seed: int = 1, now: datetime | None = None) ->
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     down = plan.vcenter_status != "online"
+    # After a saturation incident the provider is still nearly full with other work: one more
+    # migration fits, a batch does not (where validate's batch layer must stop).
+    ceiling = prof.session_connections if scenario == "saturation" else 0
     return LabScenario(
         name=scenario,
         expected_class=plan.expected_class,
@@ -284,7 +288,8 @@ def build_scenario(scenario: str, seed: int = 1, now: datetime | None = None) ->
         spec=spec,
         host_files=files,
         window=(world.ts(0), world.ts(end)),
-        ceiling=prof.session_connections if scenario == "saturation" else 0,
+        ceiling=ceiling,
+        busy=max(0, ceiling - 1),
         provider_down=down,
         provider_url=prof.url,
         provider_cert_pem=pem,

@@ -29,6 +29,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -179,6 +180,10 @@ func loadLabSpec(path string) (*labSpec, error) {
 	return spec, nil
 }
 
+// peUnreachable: hosts whose Protocol Endpoint is missing or not accessible; a VM moved there
+// fails after its vVols were created and bound (the data path, KB 409865).
+var peUnreachable = map[string]bool{}
+
 // applyVvold makes the relocations' vvold lines name the scenario's provider, in its shape.
 func (s *labSpec) applyVvold() {
 	if s.Vvold.Shape != "" {
@@ -195,6 +200,9 @@ func (s *labSpec) applyVvold() {
 	}
 	vvoldPath = func(dir, short string) string { return filepath.Join(dir, short, "var", "run", "log", "vvold.log") }
 	for _, h := range s.Hosts {
+		if h.PeState != "" && h.PeState != "ok" {
+			peUnreachable[h.Name] = true
+		}
 		if h.VvoldPid > 0 {
 			vvoldPids[h.Name] = h.VvoldPid
 		}
@@ -1632,19 +1640,21 @@ func (d *labDiagnosticManager) BrowseDiagnosticLog(ctx *simulator.Context, req *
 		want = browseDefaultLines
 	}
 	header := types.DiagnosticManagerLogHeader{LineStart: int32(start)}
-	data, err := io.ReadAll(f)
-	if err != nil {
-		body.Fault_ = simulator.Fault("", &types.CannotAccessFile{FileFault: types.FileFault{File: path}})
-		return body
-	}
-	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-	if len(data) == 0 {
-		lines = nil
-	}
+	// Streamed: the log may be large; only the lines returned are held.
+	reader := bufio.NewReader(f)
 	end := start - 1
-	for i := start - 1; i < len(lines) && len(header.LineText) < want; i++ {
-		header.LineText = append(header.LineText, lines[i])
-		end = i + 1
+	for n := 1; len(header.LineText) < want; n++ {
+		line, err := reader.ReadString('\n')
+		if line == "" && err != nil {
+			break
+		}
+		if n >= start {
+			header.LineText = append(header.LineText, strings.TrimSuffix(line, "\n"))
+			end = n
+		}
+		if err != nil {
+			break
+		}
 	}
 	header.LineEnd = int32(end)
 	body.Res = &types.BrowseDiagnosticLogResponse{Returnval: header}
