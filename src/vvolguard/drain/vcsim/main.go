@@ -19,6 +19,12 @@
 //     maintenance mode) are published as OptionManager settings under "vvolguard.vcsim.stats.",
 //     so a test reads them with QueryOptions, an ordinary vSphere call.
 //
+// Lab mode (-lab FILE, lab.go) serves a `vvolguard lab` scenario on top of all this: its inventory
+// and task/event history, SMS, vVol storage and PEs, DiagnosticManager, login checks and fault
+// knobs; -port, -tls-cert/-tls-key and the VVOLGUARD_VCSIM_* environment set where and how it
+// listens. -provider-busy and -provider-down add other work holding the provider and an
+// unreachable provider to the pressure model (docs/lab.md).
+//
 // Model parameters come from flags and can be changed at run time, per test, with
 // content.setting.UpdateOptions on the keys "vvolguard.vcsim.<name>" (see optionKeys).
 // Nothing is persisted: the process is the whole state, so a drain process can be killed and
