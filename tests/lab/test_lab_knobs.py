@@ -95,3 +95,5 @@ def test_bad_knobs_are_refused_before_anything_starts(simulator_built: None) -> 
         pass
     with pytest.raises(LabError, match="unknown scenario"), start_lab("no-such-scenario"):
         pass
+    with pytest.raises(LabError, match="no variant"), start_lab("saturation", variant="near-expiry"):
+        pass

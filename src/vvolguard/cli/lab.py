@@ -43,6 +43,12 @@ def lab_command(
         "--json",
         help="Print one JSON line once ready (url, user, password, ca_file, ssh_config, hosts).",
     ),
+    variant: str | None = typer.Option(
+        None,
+        "--variant",
+        metavar="VARIANT",
+        help="Scenario variant: registration untrusted|offline, certificate expired|near-expiry.",
+    ),
     seed: int = typer.Option(1, "--seed", metavar="N", help="Seed of the scenario's simulation."),
     folder: Path | None = typer.Option(
         None,
@@ -81,6 +87,7 @@ def lab_command(
             scenario.value,
             port=port,
             seed=seed,
+            variant=variant,
             folder=folder,
             ssh_refused=ssh_refused,
             sms_down=sms_down,

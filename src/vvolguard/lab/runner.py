@@ -219,6 +219,7 @@ def start_lab(
     *,
     port: int = 0,
     seed: int = 1,
+    variant: str | None = None,
     folder: str | Path | None = None,
     user: str = DEFAULT_USER,
     ssh_refused: Sequence[str] = (),
@@ -245,7 +246,7 @@ def start_lab(
     except Exception as exc:  # VcsimBuildError and OSError: both mean "cannot run the simulator"
         raise LabError(str(exc)) from exc
     try:
-        lab = build_scenario(scenario, seed=seed)
+        lab = build_scenario(scenario, seed=seed, variant=variant)
     except KeyError as exc:
         raise LabOptionError(str(exc.args[0])) from exc
     names = {h for h in lab.hosts} | {h.split(".", 1)[0] for h in lab.hosts}
@@ -283,11 +284,12 @@ def start_lab(
         running = _Running(proc, ssh, stderr)
         ssh.start()
         provider_port = free_port()
-        ssh.serve(
-            lambda: serve_provider(
-                provider_dir / "provider.pem", provider_dir / "provider-key.pem", provider_port
+        if lab.provider_listening:
+            ssh.serve(
+                lambda: serve_provider(
+                    provider_dir / "provider.pem", provider_dir / "provider-key.pem", provider_port
+                )
             )
-        )
         url = ready["url"]
         info = LabInfo(
             url=url,

@@ -50,14 +50,23 @@ class LabScenario:
     busy: int  # operations other work keeps in flight (they count against the ceiling)
     provider_down: bool  # later relocations fail: the provider is offline / untrusted
     provider_url: str = ""
+    provider_listening: bool = True  # False: the provider service is down (nothing answers)
     provider_cert_pem: bytes = b""
     provider_key_pem: bytes = b""
     notes: list[str] = field(default_factory=list)
 
 
-def _run(scenario: str, seed: int, t0: datetime) -> SimulationResult:
+def _run(scenario: str, variant: str | None, seed: int, t0: datetime) -> SimulationResult:
     duration = HEALTHY_SPAN_S if scenario == "healthy" else None
-    return simulate(scenario=scenario, hosts=LAB_HOSTS, vms=LAB_VMS, seed=seed, t0=t0, duration_s=duration)
+    return simulate(
+        scenario=scenario,
+        variant=variant,
+        hosts=LAB_HOSTS,
+        vms=LAB_VMS,
+        seed=seed,
+        t0=t0,
+        duration_s=duration,
+    )
 
 
 def _iso(ts: datetime | None) -> str | None:
@@ -174,16 +183,22 @@ def _maintenance_task(op: Any) -> dict[str, Any]:
     }
 
 
-def build_scenario(scenario: str, seed: int = 1, now: datetime | None = None) -> LabScenario:
-    """Run ``scenario`` so that it ends :data:`ENDED_BEFORE_START` before ``now``."""
+def build_scenario(
+    scenario: str, seed: int = 1, now: datetime | None = None, variant: str | None = None
+) -> LabScenario:
+    """Run ``scenario`` (its ``variant``, e.g. certificate ``near-expiry``) so that it ends
+    :data:`ENDED_BEFORE_START` before ``now``."""
     spec_info = SCENARIOS.get(scenario)
     if spec_info is None:
         raise KeyError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
+    if variant is not None and variant not in spec_info.variants:
+        known = ", ".join(spec_info.variants) or "none"
+        raise KeyError(f"scenario {scenario} has no variant {variant!r}; its variants: {known}")
     now = now or datetime.now(UTC)
     # The simulated span does not depend on t0, so a first run measures it and a second places it.
-    span = _run(scenario, seed, DEFAULT_T0).simulated_s
+    span = _run(scenario, variant, seed, DEFAULT_T0).simulated_s
     t0 = (now - ENDED_BEFORE_START - timedelta(seconds=span)).replace(microsecond=0)
-    result = _run(scenario, seed, t0)
+    result = _run(scenario, variant, seed, t0)
     world, plan = result.world, result.plan
     assert world is not None and plan is not None
     prof = world.profile
@@ -202,14 +217,10 @@ def build_scenario(scenario: str, seed: int = 1, now: datetime | None = None) ->
         if plan.vcenter_status == "online"
         else world.ts(min([t for t, _ in plan.events] or [0]))
     )
+    # SMS says why a provider is not online with a fault; its message is what admins read.
     status_fault = None
     if plan.status_fault:
-        kind, _, message = plan.status_fault.partition(": ")
-        status_fault = {
-            "type": "SmsFault" if kind else "SystemError",
-            "message": plan.status_fault,
-            "reason": message,
-        }
+        status_fault = {"type": "SystemError", "message": plan.status_fault, "reason": plan.status_fault}
 
     tasks = _tasks(rows)
     if maintenance is not None:
@@ -292,6 +303,7 @@ def build_scenario(scenario: str, seed: int = 1, now: datetime | None = None) ->
         busy=max(0, ceiling - 1),
         provider_down=down,
         provider_url=prof.url,
+        provider_listening=plan.variant != "offline",
         provider_cert_pem=pem,
         provider_key_pem=key_pem,
     )
