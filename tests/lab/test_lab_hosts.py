@@ -122,6 +122,14 @@ def test_the_api_agrees_with_esxcli_on_the_pe(lab: LabInfo) -> None:
             assert len(vvol) == 1
             info = vvol[0].info.vvolDS
             assert info.scId == spec["storage"]["containerId"]
+            [provider] = info.vasaProviderInfo
+            assert (provider.provider.name, provider.provider.url) == (
+                "pure-ct0",
+                "https://10.21.88.113:8084/vasa",
+            )
+            assert [(a.arrayId, a.active) for a in provider.arrayState] == [
+                (spec["storage"]["arrayId"], True)
+            ]
             configured = [p for p in info.hostPE if p.key.name == host.name]
             mount = next(m.mountInfo for m in vvol[0].host if m.key.name == host.name)
             luns = [lun for lun in host.config.storageDevice.scsiLun if lun.protocolEndpoint]

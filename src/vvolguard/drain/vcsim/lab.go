@@ -1003,6 +1003,16 @@ func setupStorage(spec *labSpec) {
 		HostFileSystemVolume: types.HostFileSystemVolume{Type: "VVOL", Name: st.Datastore, Capacity: st.Capacity},
 		ScId:                 st.ContainerID,
 	}
+	// The providers that serve this container, as the vSphere API shows them on the datastore.
+	for _, p := range spec.Providers {
+		info := types.VimVasaProviderInfo{Provider: types.VimVasaProvider{Uid: p.UID, Url: p.URL, Name: p.Name}}
+		for _, a := range p.Arrays {
+			info.ArrayState = append(info.ArrayState, types.VimVasaProviderStatePerArray{
+				Priority: a.Priority, ArrayId: a.ID, Active: a.Active,
+			})
+		}
+		vvol.VasaProviderInfo = append(vvol.VasaProviderInfo, info)
+	}
 	if st.ArrayID != "" {
 		vvol.StorageArray = []types.VASAStorageArray{{Name: st.ArrayID, Uuid: st.ArrayID, VendorId: "PURE", ModelId: "FlashArray"}}
 	}
