@@ -13,7 +13,7 @@ from typing import Any
 import asyncssh
 import pytest
 from lab_fixture import all_of, connect, disconnect, host_named
-from pyVmomi import vim
+from pyVmomi import vim, vmodl
 
 from vvolguard.evidence.esxcli import entries
 from vvolguard.lab import LabInfo
@@ -122,6 +122,14 @@ def test_the_api_agrees_with_esxcli_on_the_pe(lab: LabInfo) -> None:
             assert len(vvol) == 1
             info = vvol[0].info.vvolDS
             assert info.scId == spec["storage"]["containerId"]
+            [provider] = info.vasaProviderInfo
+            assert (provider.provider.name, provider.provider.url) == (
+                "pure-ct0",
+                "https://10.21.88.113:8084/vasa",
+            )
+            assert [(a.arrayId, a.active) for a in provider.arrayState] == [
+                (spec["storage"]["arrayId"], True)
+            ]
             configured = [p for p in info.hostPE if p.key.name == host.name]
             mount = next(m.mountInfo for m in vvol[0].host if m.key.name == host.name)
             luns = [lun for lun in host.config.storageDevice.scsiLun if lun.protocolEndpoint]
@@ -199,3 +207,27 @@ def test_tail_follows_what_a_migration_appends(lab: LabInfo) -> None:
     text = b"".join(got).decode()
     assert "Issuing 'createVirtualVolume'" in text and "FINAL SUCCESS createVirtualVolume" in text
     assert "Section for VMware ESX" not in text  # -n 0: nothing older than the follow
+
+
+def test_diagnostic_manager_browses_the_same_logs_without_ssh(lab: LabInfo) -> None:
+    si = connect(lab)
+    try:
+        manager = si.RetrieveContent().diagnosticManager
+        host = host_named(si, "esx03.vvol.lab")
+        assert {"vvold", "hostd", "vmkernel"} <= {d.key for d in manager.QueryDescriptions(host=host)}
+        lines = (lab.host_root(host.name) / "var/run/log/vvold.log").read_text().splitlines()
+        assert len(lines) > 5
+        got: list[str] = []
+        start = 1
+        while True:
+            page = manager.BrowseDiagnosticLog(host=host, key="vvold", start=start, lines=4)
+            if not page.lineText:
+                break
+            assert page.lineStart == start and page.lineEnd == start + len(page.lineText) - 1
+            got += list(page.lineText)
+            start = page.lineEnd + 1
+        assert got[: len(lines)] == lines
+        with pytest.raises(vmodl.fault.InvalidArgument):
+            manager.BrowseDiagnosticLog(host=host, key="no-such-log")
+    finally:
+        disconnect(si)

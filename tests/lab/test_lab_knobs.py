@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import urllib.error
+from pathlib import Path
 from typing import Any
 
 import asyncssh
@@ -95,3 +96,12 @@ def test_bad_knobs_are_refused_before_anything_starts(simulator_built: None) -> 
         pass
     with pytest.raises(LabError, match="unknown scenario"), start_lab("no-such-scenario"):
         pass
+    with pytest.raises(LabError, match="no variant"), start_lab("saturation", variant="near-expiry"):
+        pass
+
+
+def test_no_password_in_any_file_the_lab_wrote(faulty: LabInfo) -> None:
+    files = [p for p in Path(faulty.folder).rglob("*") if p.is_file()]
+    assert len(files) > 10
+    for secret in (faulty.password, faulty.limited_password):
+        assert not [p for p in files if secret.encode() in p.read_bytes()]

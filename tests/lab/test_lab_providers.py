@@ -40,17 +40,19 @@ def handshake_certificate(lab: LabInfo) -> x509.Certificate:
 
 
 @pytest.mark.parametrize(
-    ("scenario", "status", "cert_status", "fault"),
+    ("scenario", "variant", "status", "cert_status", "fault"),
     [
-        ("saturation", "online", "valid", None),
-        ("registration", "offline", "valid", "CertificateNotTrusted"),
-        ("certificate", "offline", "expired", "CertificateNotTrusted"),
+        ("saturation", None, "online", "valid", None),
+        ("registration", None, "offline", "valid", "CertificateNotTrusted"),
+        ("registration", "offline", "offline", "valid", "ProviderUnavailable"),
+        ("certificate", None, "offline", "expired", "CertificateNotTrusted"),
+        ("certificate", "near-expiry", "online", "expirySoftLimitReached", None),
     ],
 )
 def test_sms_reports_the_scenarios_provider(
-    lab_factory: Any, scenario: str, status: str, cert_status: str, fault: str | None
+    lab_factory: Any, scenario: str, variant: str | None, status: str, cert_status: str, fault: str | None
 ) -> None:
-    lab = lab_factory(scenario)
+    lab = lab_factory(scenario, variant=variant)
     info, arrays = provider_info(lab)
     assert isinstance(info, sms.provider.VasaProviderInfo)
     assert (info.name, info.status, info.certificateStatus) == ("pure-ct0", status, cert_status)
@@ -62,8 +64,13 @@ def test_sms_reports_the_scenarios_provider(
     related = info.relatedStorageArray
     assert related and related[0].active and related[0].arrayId == arrays[0].uuid
     pem_cert = x509.load_pem_x509_certificate(info.certificate.encode())
-    served = handshake_certificate(lab)
-    assert served == pem_cert  # SMS and the provider's own endpoint show the same certificate
+    if variant == "offline":  # the provider service is down: nothing answers its URL
+        with pytest.raises(ConnectionRefusedError):
+            handshake_certificate(lab)
+    else:
+        assert handshake_certificate(lab) == pem_cert  # SMS and the provider itself agree
     expiry = datetime.fromisoformat(info.certificateExpiryDate.replace("Z", "+00:00"))
-    assert expiry == served.not_valid_after_utc
+    assert expiry == pem_cert.not_valid_after_utc
     assert (expiry < datetime.now(UTC)) == (cert_status == "expired")
+    if variant == "near-expiry":
+        assert 0 < (expiry - datetime.now(UTC)).days <= 5

@@ -7,25 +7,16 @@ from __future__ import annotations
 
 import signal
 import threading
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from vvolguard.cli.console import error, make_console, print_line
+from vvolguard.cli.simulate import ScenarioName
 
 EXIT_USAGE = 2
 EXIT_CANNOT_START = 3
-
-
-class LabScenarioName(StrEnum):
-    saturation = "saturation"
-    registration = "registration"
-    pe_presentation = "pe-presentation"
-    certificate = "certificate"
-    not_control_plane = "not-control-plane"
-    healthy = "healthy"
 
 
 def register(app: typer.Typer) -> None:
@@ -41,8 +32,8 @@ def register(app: typer.Typer) -> None:
 
 
 def lab_command(
-    scenario: LabScenarioName = typer.Option(
-        LabScenarioName.saturation, "--scenario", metavar="NAME", help="Incident the lab starts with."
+    scenario: ScenarioName = typer.Option(
+        ScenarioName.saturation, "--scenario", metavar="NAME", help="Incident the lab starts with."
     ),
     port: int = typer.Option(
         0, "--port", metavar="PORT", min=0, max=65535, help="vCenter port (0: any free)."
@@ -51,6 +42,12 @@ def lab_command(
         False,
         "--json",
         help="Print one JSON line once ready (url, user, password, ca_file, ssh_config, hosts).",
+    ),
+    variant: str | None = typer.Option(
+        None,
+        "--variant",
+        metavar="VARIANT",
+        help="Scenario variant: registration untrusted|offline, certificate expired|near-expiry.",
     ),
     seed: int = typer.Option(1, "--seed", metavar="N", help="Seed of the scenario's simulation."),
     folder: Path | None = typer.Option(
@@ -90,6 +87,7 @@ def lab_command(
             scenario.value,
             port=port,
             seed=seed,
+            variant=variant,
             folder=folder,
             ssh_refused=ssh_refused,
             sms_down=sms_down,

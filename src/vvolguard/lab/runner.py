@@ -179,6 +179,8 @@ def _start_vcsim(
         f"-relocate-seconds={RELOCATE_SECONDS}",
         f"-fail-seconds={FAIL_SECONDS}",
         f"-ceiling={scenario.ceiling}",
+        f"-provider-busy={scenario.busy}",
+        f"-provider-down={'true' if scenario.provider_down else 'false'}",
     ]
     env = dict(os.environ) | logins
     proc = subprocess.Popen(
@@ -217,19 +219,22 @@ def start_lab(
     *,
     port: int = 0,
     seed: int = 1,
+    variant: str | None = None,
     folder: str | Path | None = None,
     user: str = DEFAULT_USER,
     ssh_refused: Sequence[str] = (),
     sms_down: bool = False,
     missing_privileges: Sequence[str] = (),
     provider_ceiling: int | None = None,
+    provider_busy: int | None = None,
 ) -> Iterator[LabInfo]:
     """Run a lab of ``scenario`` for the ``with`` block; yields its :class:`LabInfo`.
 
     Fault knobs: ``ssh_refused`` (host names, full or short: nothing listens on their SSH port),
     ``sms_down`` (``/sms/sdk`` answers 503), ``missing_privileges`` (the user lacks these; calls
-    that need them answer ``NoPermission``), ``provider_ceiling`` (relocations in flight the
-    provider sustains for migrations started against the lab; default: the scenario's).
+    that need them answer ``NoPermission``), ``provider_ceiling`` (VASA operations in flight the
+    provider sustains for migrations started against the lab) and ``provider_busy`` (how many of
+    them other work holds); both default to the scenario's (saturation: 5 and 4).
     """
     unknown = [p for p in missing_privileges if p not in KNOWN_PRIVILEGES]
     if unknown:
@@ -241,7 +246,7 @@ def start_lab(
     except Exception as exc:  # VcsimBuildError and OSError: both mean "cannot run the simulator"
         raise LabError(str(exc)) from exc
     try:
-        lab = build_scenario(scenario, seed=seed)
+        lab = build_scenario(scenario, seed=seed, variant=variant)
     except KeyError as exc:
         raise LabOptionError(str(exc.args[0])) from exc
     names = {h for h in lab.hosts} | {h.split(".", 1)[0] for h in lab.hosts}
@@ -251,6 +256,8 @@ def start_lab(
     lab.spec["knobs"] = {"smsDown": sms_down, "missingPrivileges": list(missing_privileges)}
     if provider_ceiling is not None:
         lab.ceiling = provider_ceiling
+    if provider_busy is not None:
+        lab.busy = provider_busy
 
     created = folder is None
     root = Path(tempfile.mkdtemp(prefix=f"vvolguard-lab-{scenario}-")) if folder is None else Path(folder)
@@ -277,11 +284,12 @@ def start_lab(
         running = _Running(proc, ssh, stderr)
         ssh.start()
         provider_port = free_port()
-        ssh.serve(
-            lambda: serve_provider(
-                provider_dir / "provider.pem", provider_dir / "provider-key.pem", provider_port
+        if lab.provider_listening:
+            ssh.serve(
+                lambda: serve_provider(
+                    provider_dir / "provider.pem", provider_dir / "provider-key.pem", provider_port
+                )
             )
-        )
         url = ready["url"]
         info = LabInfo(
             url=url,

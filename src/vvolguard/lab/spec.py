@@ -46,17 +46,27 @@ class LabScenario:
     spec: dict[str, Any]
     host_files: dict[str, dict[str, bytes]]  # host -> path under its root -> bytes
     window: tuple[datetime, datetime]  # the incident's simulated time span
-    ceiling: int  # relocations in flight the provider sustains for later migrations (0: any)
+    ceiling: int  # VASA operations in flight the provider sustains for later migrations (0: any)
+    busy: int  # operations other work keeps in flight (they count against the ceiling)
     provider_down: bool  # later relocations fail: the provider is offline / untrusted
     provider_url: str = ""
+    provider_listening: bool = True  # False: the provider service is down (nothing answers)
     provider_cert_pem: bytes = b""
     provider_key_pem: bytes = b""
     notes: list[str] = field(default_factory=list)
 
 
-def _run(scenario: str, seed: int, t0: datetime) -> SimulationResult:
+def _run(scenario: str, variant: str | None, seed: int, t0: datetime) -> SimulationResult:
     duration = HEALTHY_SPAN_S if scenario == "healthy" else None
-    return simulate(scenario=scenario, hosts=LAB_HOSTS, vms=LAB_VMS, seed=seed, t0=t0, duration_s=duration)
+    return simulate(
+        scenario=scenario,
+        variant=variant,
+        hosts=LAB_HOSTS,
+        vms=LAB_VMS,
+        seed=seed,
+        t0=t0,
+        duration_s=duration,
+    )
 
 
 def _iso(ts: datetime | None) -> str | None:
@@ -173,16 +183,22 @@ def _maintenance_task(op: Any) -> dict[str, Any]:
     }
 
 
-def build_scenario(scenario: str, seed: int = 1, now: datetime | None = None) -> LabScenario:
-    """Run ``scenario`` so that it ends :data:`ENDED_BEFORE_START` before ``now``."""
+def build_scenario(
+    scenario: str, seed: int = 1, now: datetime | None = None, variant: str | None = None
+) -> LabScenario:
+    """Run ``scenario`` (its ``variant``, e.g. certificate ``near-expiry``) so that it ends
+    :data:`ENDED_BEFORE_START` before ``now``."""
     spec_info = SCENARIOS.get(scenario)
     if spec_info is None:
         raise KeyError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
+    if variant is not None and variant not in spec_info.variants:
+        known = ", ".join(spec_info.variants) or "none"
+        raise KeyError(f"scenario {scenario} has no variant {variant!r}; its variants: {known}")
     now = now or datetime.now(UTC)
     # The simulated span does not depend on t0, so a first run measures it and a second places it.
-    span = _run(scenario, seed, DEFAULT_T0).simulated_s
+    span = _run(scenario, variant, seed, DEFAULT_T0).simulated_s
     t0 = (now - ENDED_BEFORE_START - timedelta(seconds=span)).replace(microsecond=0)
-    result = _run(scenario, seed, t0)
+    result = _run(scenario, variant, seed, t0)
     world, plan = result.world, result.plan
     assert world is not None and plan is not None
     prof = world.profile
@@ -201,14 +217,10 @@ def build_scenario(scenario: str, seed: int = 1, now: datetime | None = None) ->
         if plan.vcenter_status == "online"
         else world.ts(min([t for t, _ in plan.events] or [0]))
     )
+    # SMS says why a provider is not online with a fault; its message is what admins read.
     status_fault = None
     if plan.status_fault:
-        kind, _, message = plan.status_fault.partition(": ")
-        status_fault = {
-            "type": "SmsFault" if kind else "SystemError",
-            "message": plan.status_fault,
-            "reason": message,
-        }
+        status_fault = {"type": "SystemError", "message": plan.status_fault, "reason": plan.status_fault}
 
     tasks = _tasks(rows)
     if maintenance is not None:
@@ -277,6 +289,9 @@ def build_scenario(scenario: str, seed: int = 1, now: datetime | None = None) ->
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     down = plan.vcenter_status != "online"
+    # After a saturation incident the provider is still nearly full with other work: one more
+    # migration fits, a batch does not (where validate's batch layer must stop).
+    ceiling = prof.session_connections if scenario == "saturation" else 0
     return LabScenario(
         name=scenario,
         expected_class=plan.expected_class,
@@ -284,9 +299,11 @@ def build_scenario(scenario: str, seed: int = 1, now: datetime | None = None) ->
         spec=spec,
         host_files=files,
         window=(world.ts(0), world.ts(end)),
-        ceiling=prof.session_connections if scenario == "saturation" else 0,
+        ceiling=ceiling,
+        busy=max(0, ceiling - 1),
         provider_down=down,
         provider_url=prof.url,
+        provider_listening=plan.variant != "offline",
         provider_cert_pem=pem,
         provider_key_pem=key_pem,
     )

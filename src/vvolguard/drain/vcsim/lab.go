@@ -29,6 +29,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -179,6 +180,10 @@ func loadLabSpec(path string) (*labSpec, error) {
 	return spec, nil
 }
 
+// peUnreachable: hosts whose Protocol Endpoint is missing or not accessible; a VM moved there
+// fails after its vVols were created and bound (the data path, KB 409865).
+var peUnreachable = map[string]bool{}
+
 // applyVvold makes the relocations' vvold lines name the scenario's provider, in its shape.
 func (s *labSpec) applyVvold() {
 	if s.Vvold.Shape != "" {
@@ -195,6 +200,9 @@ func (s *labSpec) applyVvold() {
 	}
 	vvoldPath = func(dir, short string) string { return filepath.Join(dir, short, "var", "run", "log", "vvold.log") }
 	for _, h := range s.Hosts {
+		if h.PeState != "" && h.PeState != "ok" {
+			peUnreachable[h.Name] = true
+		}
 		if h.VvoldPid > 0 {
 			vvoldPids[h.Name] = h.VvoldPid
 		}
@@ -297,42 +305,101 @@ func entityMatch(filter types.ManagedObjectReference, recursion string, concerne
 // History: one paging model for tasks and events (vSphere API HistoryCollector semantics)
 // ---------------------------------------------------------------------------------------------
 
-// pager holds a collector's position over its (growing, oldest-first) list of matching items.
-// Created rewound (ReadNext* starts at the oldest item, as vCenter's collectors do); the latest
-// page is the newest pageSize items, newest first.
-type pager struct {
+// historyPaging is what every history collector shares: its lock, its position over its
+// (growing, oldest-first) list of matching items, its page size, and the collector methods that
+// need no items. Created rewound (ReadNext* starts at the oldest item, as vCenter's collectors
+// do); the latest page is the newest pageSize items, newest first.
+type historyPaging struct {
+	mu       sync.Mutex
 	pos      int
 	pageSize int
+	count    func() int // matching items now
 }
 
-func (p *pager) next(n, max int) (int, int) {
-	start := p.pos
-	if start > n {
-		start = n
+func nextPage[T any](p *historyPaging, items []T, max int32) ([]T, *soap.Fault) {
+	if max <= 0 {
+		return nil, simulator.Fault("", &types.InvalidArgument{InvalidProperty: "maxCount"})
 	}
-	end := start + max
-	if end > n {
-		end = n
+	start := p.pos
+	if start > len(items) {
+		start = len(items)
+	}
+	end := start + int(max)
+	if end > len(items) {
+		end = len(items)
 	}
 	p.pos = end
-	return start, end
+	return items[start:end], nil
 }
 
-func (p *pager) previous(max int) (int, int) {
+// previousPage reads backwards from the position, newest first.
+func previousPage[T any](p *historyPaging, items []T, max int32) ([]T, *soap.Fault) {
+	if max <= 0 {
+		return nil, simulator.Fault("", &types.InvalidArgument{InvalidProperty: "maxCount"})
+	}
 	end := p.pos
-	start := end - max
+	if end > len(items) {
+		end = len(items)
+	}
+	start := end - int(max)
 	if start < 0 {
 		start = 0
 	}
 	p.pos = start
-	return start, end
+	return reversed(items[start:end]), nil
 }
 
-func (p *pager) reset(n int) {
-	p.pos = n - p.pageSize
+func latestPage[T any](p *historyPaging, items []T) []T {
+	start := len(items) - p.pageSize
+	if start < 0 {
+		start = 0
+	}
+	return reversed(items[start:])
+}
+
+func reversed[T any](items []T) []T {
+	out := make([]T, 0, len(items))
+	for i := len(items) - 1; i >= 0; i-- {
+		out = append(out, items[i])
+	}
+	return out
+}
+
+func (p *historyPaging) RewindCollector(ctx *simulator.Context, req *types.RewindCollector) soap.HasFault {
+	p.mu.Lock()
+	p.pos = 0
+	p.mu.Unlock()
+	return &methods.RewindCollectorBody{Res: new(types.RewindCollectorResponse)}
+}
+
+// ResetCollector moves to just before the latest page (ReadPrevious* then reads what is older).
+func (p *historyPaging) ResetCollector(ctx *simulator.Context, req *types.ResetCollector) soap.HasFault {
+	p.mu.Lock()
+	p.pos = p.count() - p.pageSize
 	if p.pos < 0 {
 		p.pos = 0
 	}
+	p.mu.Unlock()
+	return &methods.ResetCollectorBody{Res: new(types.ResetCollectorResponse)}
+}
+
+func (p *historyPaging) SetCollectorPageSize(ctx *simulator.Context, req *types.SetCollectorPageSize) soap.HasFault {
+	body := &methods.SetCollectorPageSizeBody{}
+	size, fault := pageSizeOf(req.MaxCount)
+	if fault != nil {
+		body.Fault_ = fault
+		return body
+	}
+	p.mu.Lock()
+	p.pageSize = size
+	p.mu.Unlock()
+	body.Res = new(types.SetCollectorPageSizeResponse)
+	return body
+}
+
+func (p *historyPaging) DestroyCollector(ctx *simulator.Context, req *types.DestroyCollector) soap.HasFault {
+	ctx.Session.Remove(req.This)
+	return &methods.DestroyCollectorBody{Res: new(types.DestroyCollectorResponse)}
 }
 
 func pageSizeOf(n int32) (int, *soap.Fault) {
@@ -460,9 +527,8 @@ func taskMatches(info types.TaskInfo, f *types.TaskFilterSpec) bool {
 
 type labTaskCollector struct {
 	mo.TaskHistoryCollector
-	mu     sync.Mutex
+	historyPaging
 	filter types.TaskFilterSpec
-	page   pager
 }
 
 func (c *labTaskCollector) items() []types.TaskInfo {
@@ -480,86 +546,29 @@ func (c *labTaskCollector) Get() mo.Reference {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	clone := c.TaskHistoryCollector
-	items := c.items()
-	start := len(items) - c.page.pageSize
-	if start < 0 {
-		start = 0
-	}
-	latest := append([]types.TaskInfo(nil), items[start:]...)
-	for i, j := 0, len(latest)-1; i < j; i, j = i+1, j-1 {
-		latest[i], latest[j] = latest[j], latest[i]
-	}
-	clone.LatestPage = latest
+	clone.LatestPage = latestPage(&c.historyPaging, c.items())
 	clone.Filter = c.filter
 	return &clone
 }
 
 func (c *labTaskCollector) ReadNextTasks(ctx *simulator.Context, req *types.ReadNextTasks) soap.HasFault {
-	body := &methods.ReadNextTasksBody{}
-	if req.MaxCount <= 0 {
-		body.Fault_ = simulator.Fault("", &types.InvalidArgument{InvalidProperty: "maxCount"})
-		return body
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	items := c.items()
-	start, end := c.page.next(len(items), int(req.MaxCount))
-	body.Res = &types.ReadNextTasksResponse{Returnval: items[start:end]}
-	return body
+	page, fault := nextPage(&c.historyPaging, c.items(), req.MaxCount)
+	if fault != nil {
+		return &methods.ReadNextTasksBody{Fault_: fault}
+	}
+	return &methods.ReadNextTasksBody{Res: &types.ReadNextTasksResponse{Returnval: page}}
 }
 
 func (c *labTaskCollector) ReadPreviousTasks(ctx *simulator.Context, req *types.ReadPreviousTasks) soap.HasFault {
-	body := &methods.ReadPreviousTasksBody{}
-	if req.MaxCount <= 0 {
-		body.Fault_ = simulator.Fault("", &types.InvalidArgument{InvalidProperty: "maxCount"})
-		return body
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	items := c.items()
-	if c.page.pos > len(items) {
-		c.page.pos = len(items)
-	}
-	start, end := c.page.previous(int(req.MaxCount))
-	out := append([]types.TaskInfo(nil), items[start:end]...)
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
-	body.Res = &types.ReadPreviousTasksResponse{Returnval: out}
-	return body
-}
-
-func (c *labTaskCollector) RewindCollector(ctx *simulator.Context, req *types.RewindCollector) soap.HasFault {
-	c.mu.Lock()
-	c.page.pos = 0
-	c.mu.Unlock()
-	return &methods.RewindCollectorBody{Res: new(types.RewindCollectorResponse)}
-}
-
-func (c *labTaskCollector) ResetCollector(ctx *simulator.Context, req *types.ResetCollector) soap.HasFault {
-	c.mu.Lock()
-	c.page.reset(len(c.items()))
-	c.mu.Unlock()
-	return &methods.ResetCollectorBody{Res: new(types.ResetCollectorResponse)}
-}
-
-func (c *labTaskCollector) SetCollectorPageSize(ctx *simulator.Context, req *types.SetCollectorPageSize) soap.HasFault {
-	body := &methods.SetCollectorPageSizeBody{}
-	size, fault := pageSizeOf(req.MaxCount)
+	page, fault := previousPage(&c.historyPaging, c.items(), req.MaxCount)
 	if fault != nil {
-		body.Fault_ = fault
-		return body
+		return &methods.ReadPreviousTasksBody{Fault_: fault}
 	}
-	c.mu.Lock()
-	c.page.pageSize = size
-	c.mu.Unlock()
-	body.Res = new(types.SetCollectorPageSizeResponse)
-	return body
-}
-
-func (c *labTaskCollector) DestroyCollector(ctx *simulator.Context, req *types.DestroyCollector) soap.HasFault {
-	ctx.Session.Remove(req.This)
-	return &methods.DestroyCollectorBody{Res: new(types.DestroyCollectorResponse)}
+	return &methods.ReadPreviousTasksBody{Res: &types.ReadPreviousTasksResponse{Returnval: page}}
 }
 
 // labTaskManager replaces the simulator's TaskManager (which nothing type-asserts) to add
@@ -580,7 +589,9 @@ func (m *labTaskManager) Get() mo.Reference {
 
 func (m *labTaskManager) CreateCollectorForTasks(ctx *simulator.Context, req *types.CreateCollectorForTasks) soap.HasFault {
 	body := &methods.CreateCollectorForTasksBody{}
-	c := &labTaskCollector{filter: req.Filter, page: pager{pageSize: 10}}
+	c := &labTaskCollector{filter: req.Filter}
+	c.pageSize = 10
+	c.count = func() int { return len(c.items()) }
 	c.Self = types.ManagedObjectReference{Type: "TaskHistoryCollector"}
 	ref := ctx.Session.Put(c).Reference()
 	body.Res = &types.CreateCollectorForTasksResponse{Returnval: ref}
@@ -744,9 +755,8 @@ func eventCategory(e types.BaseEvent) string {
 
 type labEventCollector struct {
 	mo.EventHistoryCollector
-	mu     sync.Mutex
+	historyPaging
 	filter types.EventFilterSpec
-	page   pager
 }
 
 func (c *labEventCollector) items() []types.BaseEvent {
@@ -763,84 +773,29 @@ func (c *labEventCollector) Get() mo.Reference {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	clone := c.EventHistoryCollector
-	items := c.items()
-	start := len(items) - c.page.pageSize
-	if start < 0 {
-		start = 0
-	}
-	for i := len(items) - 1; i >= start; i-- {
-		clone.LatestPage = append(clone.LatestPage, items[i])
-	}
+	clone.LatestPage = latestPage(&c.historyPaging, c.items())
 	clone.Filter = c.filter
 	return &clone
 }
 
 func (c *labEventCollector) ReadNextEvents(ctx *simulator.Context, req *types.ReadNextEvents) soap.HasFault {
-	body := &methods.ReadNextEventsBody{}
-	if req.MaxCount <= 0 {
-		body.Fault_ = simulator.Fault("", &types.InvalidArgument{InvalidProperty: "maxCount"})
-		return body
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	items := c.items()
-	start, end := c.page.next(len(items), int(req.MaxCount))
-	body.Res = &types.ReadNextEventsResponse{Returnval: items[start:end]}
-	return body
+	page, fault := nextPage(&c.historyPaging, c.items(), req.MaxCount)
+	if fault != nil {
+		return &methods.ReadNextEventsBody{Fault_: fault}
+	}
+	return &methods.ReadNextEventsBody{Res: &types.ReadNextEventsResponse{Returnval: page}}
 }
 
 func (c *labEventCollector) ReadPreviousEvents(ctx *simulator.Context, req *types.ReadPreviousEvents) soap.HasFault {
-	body := &methods.ReadPreviousEventsBody{}
-	if req.MaxCount <= 0 {
-		body.Fault_ = simulator.Fault("", &types.InvalidArgument{InvalidProperty: "maxCount"})
-		return body
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	items := c.items()
-	if c.page.pos > len(items) {
-		c.page.pos = len(items)
-	}
-	start, end := c.page.previous(int(req.MaxCount))
-	var out []types.BaseEvent
-	for i := end - 1; i >= start; i-- {
-		out = append(out, items[i])
-	}
-	body.Res = &types.ReadPreviousEventsResponse{Returnval: out}
-	return body
-}
-
-func (c *labEventCollector) RewindCollector(ctx *simulator.Context, req *types.RewindCollector) soap.HasFault {
-	c.mu.Lock()
-	c.page.pos = 0
-	c.mu.Unlock()
-	return &methods.RewindCollectorBody{Res: new(types.RewindCollectorResponse)}
-}
-
-func (c *labEventCollector) ResetCollector(ctx *simulator.Context, req *types.ResetCollector) soap.HasFault {
-	c.mu.Lock()
-	c.page.reset(len(c.items()))
-	c.mu.Unlock()
-	return &methods.ResetCollectorBody{Res: new(types.ResetCollectorResponse)}
-}
-
-func (c *labEventCollector) SetCollectorPageSize(ctx *simulator.Context, req *types.SetCollectorPageSize) soap.HasFault {
-	body := &methods.SetCollectorPageSizeBody{}
-	size, fault := pageSizeOf(req.MaxCount)
+	page, fault := previousPage(&c.historyPaging, c.items(), req.MaxCount)
 	if fault != nil {
-		body.Fault_ = fault
-		return body
+		return &methods.ReadPreviousEventsBody{Fault_: fault}
 	}
-	c.mu.Lock()
-	c.page.pageSize = size
-	c.mu.Unlock()
-	body.Res = new(types.SetCollectorPageSizeResponse)
-	return body
-}
-
-func (c *labEventCollector) DestroyCollector(ctx *simulator.Context, req *types.DestroyCollector) soap.HasFault {
-	ctx.Session.Remove(req.This)
-	return &methods.DestroyCollectorBody{Res: new(types.DestroyCollectorResponse)}
+	return &methods.ReadPreviousEventsBody{Res: &types.ReadPreviousEventsResponse{Returnval: page}}
 }
 
 // labEventManager answers the two event-history calls (reached through labHandler).
@@ -857,7 +812,9 @@ func (m *labEventManager) CreateCollectorForEvents(ctx *simulator.Context, req *
 		body.Fault_ = fault
 		return body
 	}
-	c := &labEventCollector{filter: req.Filter, page: pager{pageSize: size}}
+	c := &labEventCollector{filter: req.Filter}
+	c.pageSize = size
+	c.count = func() int { return len(c.items()) }
 	c.Self = types.ManagedObjectReference{Type: "EventHistoryCollector"}
 	ref := ctx.Session.Put(c).Reference()
 	body.Res = &types.CreateCollectorForEventsResponse{Returnval: ref}
@@ -1045,6 +1002,16 @@ func setupStorage(spec *labSpec) {
 	vvol := &types.HostVvolVolume{
 		HostFileSystemVolume: types.HostFileSystemVolume{Type: "VVOL", Name: st.Datastore, Capacity: st.Capacity},
 		ScId:                 st.ContainerID,
+	}
+	// The providers that serve this container, as the vSphere API shows them on the datastore.
+	for _, p := range spec.Providers {
+		info := types.VimVasaProviderInfo{Provider: types.VimVasaProvider{Uid: p.UID, Url: p.URL, Name: p.Name}}
+		for _, a := range p.Arrays {
+			info.ArrayState = append(info.ArrayState, types.VimVasaProviderStatePerArray{
+				Priority: a.Priority, ArrayId: a.ID, Active: a.Active,
+			})
+		}
+		vvol.VasaProviderInfo = append(vvol.VasaProviderInfo, info)
 	}
 	if st.ArrayID != "" {
 		vvol.StorageArray = []types.VASAStorageArray{{Name: st.ArrayID, Uuid: st.ArrayID, VendorId: "PURE", ModelId: "FlashArray"}}
@@ -1632,19 +1599,21 @@ func (d *labDiagnosticManager) BrowseDiagnosticLog(ctx *simulator.Context, req *
 		want = browseDefaultLines
 	}
 	header := types.DiagnosticManagerLogHeader{LineStart: int32(start)}
-	data, err := io.ReadAll(f)
-	if err != nil {
-		body.Fault_ = simulator.Fault("", &types.CannotAccessFile{FileFault: types.FileFault{File: path}})
-		return body
-	}
-	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-	if len(data) == 0 {
-		lines = nil
-	}
+	// Streamed: the log may be large; only the lines returned are held.
+	reader := bufio.NewReader(f)
 	end := start - 1
-	for i := start - 1; i < len(lines) && len(header.LineText) < want; i++ {
-		header.LineText = append(header.LineText, lines[i])
-		end = i + 1
+	for n := 1; len(header.LineText) < want; n++ {
+		line, err := reader.ReadString('\n')
+		if line == "" && err != nil {
+			break
+		}
+		if n >= start {
+			header.LineText = append(header.LineText, strings.TrimSuffix(line, "\n"))
+			end = n
+		}
+		if err != nil {
+			break
+		}
 	}
 	header.LineEnd = int32(end)
 	body.Res = &types.BrowseDiagnosticLogResponse{Returnval: header}

@@ -19,6 +19,12 @@
 //     maintenance mode) are published as OptionManager settings under "vvolguard.vcsim.stats.",
 //     so a test reads them with QueryOptions, an ordinary vSphere call.
 //
+// Lab mode (-lab FILE, lab.go) serves a `vvolguard lab` scenario on top of all this: its inventory
+// and task/event history, SMS, vVol storage and PEs, DiagnosticManager, login checks and fault
+// knobs; -port, -tls-cert/-tls-key and the VVOLGUARD_VCSIM_* environment set where and how it
+// listens. -provider-busy and -provider-down add other work holding the provider and an
+// unreachable provider to the pressure model (docs/lab.md).
+//
 // Model parameters come from flags and can be changed at run time, per test, with
 // content.setting.UpdateOptions on the keys "vvolguard.vcsim.<name>" (see optionKeys).
 // Nothing is persisted: the process is the whole state, so a drain process can be killed and
@@ -77,8 +83,10 @@ const optionPrefix = "vvolguard.vcsim."
 
 // Option keys the hooks read at each submission (value: a number, as string or int).
 var optionKeys = struct {
-	relocateSeconds, failSeconds, ceiling, failNext string
+	relocateSeconds, failSeconds, ceiling, failNext, busy, down string
 }{
+	busy:            optionPrefix + "providerBusy",    // VASA operations other work keeps in flight
+	down:            optionPrefix + "providerDown",    // 1: the provider is unreachable (setContext fails)
 	relocateSeconds: optionPrefix + "relocateSeconds", // duration of a successful relocation
 	failSeconds:     optionPrefix + "failSeconds",     // time until a saturated relocation fails
 	ceiling:         optionPrefix + "providerCeiling", // relocations in flight the VP sustains; 0 = no limit
@@ -236,6 +244,11 @@ type vasaOp struct {
 	seq   int // -1: nothing was logged
 	host  string
 	start time.Time
+	// vasaOK: the VASA operation succeeded even though the migration fails (a PE the
+	// destination cannot reach fails the data path, not the control plane).
+	vasaOK bool
+	// failure: the fault vvold reports when the operation fails (default: RESOURCE_BUSY).
+	failure string
 }
 
 // The provider vvold names in its lines; a lab spec (-lab) replaces them with its scenario's.
@@ -316,6 +329,23 @@ func (l *vvoldLog) issue(host string, outstanding, ceiling int, saturated bool) 
 	return op
 }
 
+// unreachable logs, instead of an issue, the setContext failure vvold writes when the provider
+// cannot be reached (KB 412434's TRANSPORT_FAULT), and returns the op its failure will end.
+func (l *vvoldLog) unreachable(host string) vasaOp {
+	if l.dir == "" {
+		return vasaOp{seq: -1}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seq++
+	l.write(host, "error", fmt.Sprintf("VasaSession::DoSetContext: setContext for VP %s (url: %s) failed "+
+		"[connectionState: TransportError]: TRANSPORT_FAULT (%s)", vasaProvider, vasaURL, sslConnectDetail))
+	return vasaOp{seq: l.seq, host: host, start: time.Now(), failure: "TRANSPORT_FAULT / " + sslConnectDetail}
+}
+
+// sslConnectDetail is the detail of TRANSPORT_FAULT in KB 412434 (as sim/evidence/vvold.py).
+const sslConnectDetail = "Timeout / SSL_connect() failed in tcp_connect()"
+
 func (l *vvoldLog) finish(op vasaOp, ok bool, outstanding int) {
 	if op.seq < 0 || l.dir == "" {
 		return
@@ -323,7 +353,13 @@ func (l *vvoldLog) finish(op vasaOp, ok bool, outstanding int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	elapsed := time.Since(op.start).Milliseconds()
-	if ok {
+	if op.failure != "" && !ok {
+		l.write(op.host, "error", fmt.Sprintf("VasaOp::ThrowFromSessionError [#%d]: ===> FINAL FAILURE createVirtualVolume, "+
+			"error (%s) VP (%s) Container (%s) timeElapsed=%d msecs (#outstanding %d)",
+			op.seq, op.failure, vasaProvider, vasaContainer, elapsed, outstanding))
+		return
+	}
+	if ok || op.vasaOK {
 		l.write(op.host, "info", fmt.Sprintf("VasaOp::CreateVirtualVolumeInt [#%d]: ===> FINAL SUCCESS createVirtualVolume "+
 			"VP (%s) Container (%s) timeElapsed=%d msecs (#outstanding %d)", op.seq, vasaProvider, vasaContainer, elapsed, outstanding))
 		return
@@ -446,6 +482,15 @@ func (vm *drainVM) RelocateVMTask(ctx *simulator.Context, req *types.RelocateVM_
 		fault = problems[0]
 	}
 	ceiling := int(readOption(optionKeys.ceiling))
+	busy := int(readOption(optionKeys.busy))
+	down := readOption(optionKeys.down) >= 1
+	var destName string
+	if req.Spec.Host != nil {
+		if dest := hostOf(*req.Spec.Host); dest != nil {
+			destName = dest.Name
+		}
+	}
+	peBlocked := peUnreachable[destName]
 	model.mu.Lock()
 	model.submitted++
 	model.attempts[moid]++
@@ -457,13 +502,13 @@ func (vm *drainVM) RelocateVMTask(ctx *simulator.Context, req *types.RelocateVM_
 			model.maxInFlight = model.inFlight
 		}
 	}
-	saturated := ceiling > 0 && model.inFlight > ceiling
-	outstanding := model.inFlight - 1 // the others, as vvold counts them when issuing
+	saturated := ceiling > 0 && model.inFlight+busy > ceiling
+	outstanding := model.inFlight - 1 + busy // the others, as vvold counts them when issuing
 	model.mu.Unlock()
 	if duplicate && fault == nil {
 		fault = &types.TaskInProgress{Task: task.Self}
 	}
-	if fault == nil && (saturated || takeFailNext()) {
+	if fault == nil && (saturated || down || peBlocked || takeFailNext()) {
 		fault = &types.SystemError{Reason: systemErrorMessage}
 	}
 
@@ -486,7 +531,13 @@ func (vm *drainVM) RelocateVMTask(ctx *simulator.Context, req *types.RelocateVM_
 	op := vasaOp{seq: -1}
 	if req.Spec.Host != nil && !duplicate && (fault == nil || isSystemError(fault)) {
 		if dest := hostOf(*req.Spec.Host); dest != nil {
-			op = vvold.issue(dest.Name, outstanding, ceiling, saturated)
+			switch {
+			case down:
+				op = vvold.unreachable(dest.Name)
+			default:
+				op = vvold.issue(dest.Name, outstanding, ceiling, saturated)
+				op.vasaOK = peBlocked && !saturated
+			}
 		}
 	}
 	go vm.finishRelocate(task, req.Spec, fault, delay, duplicate, userName, op)
@@ -882,6 +933,8 @@ func main() {
 	failAfter := flag.Float64("fail-seconds", 0.5, "time until a saturated relocation fails")
 	ceiling := flag.Int("ceiling", 0, "relocations in flight the VASA provider sustains (0: no limit)")
 	orphanExit := flag.Bool("exit-on-stdin-eof", false, "exit when stdin closes (the parent died)")
+	busy := flag.Int("provider-busy", 0, "VASA operations other work keeps in flight (count against -ceiling)")
+	down := flag.Bool("provider-down", false, "the provider is unreachable: relocations fail after setContext fails")
 	flag.StringVar(&vvold.dir, "vvold-dir", "", "write <host>.vvold.log files for the relocations here")
 	port := flag.Int("port", 0, "TCP port on 127.0.0.1 (0: any free port)")
 	tlsCert := flag.String("tls-cert", "", "PEM certificate chain to serve (default: a fresh self-signed one)")
@@ -905,6 +958,10 @@ func main() {
 	defaults[optionKeys.failSeconds] = *failAfter
 	defaults[optionKeys.ceiling] = float64(*ceiling)
 	defaults[optionKeys.failNext] = 0
+	defaults[optionKeys.busy] = float64(*busy)
+	if *down {
+		defaults[optionKeys.down] = 1
+	}
 
 	repairEventTemplates()
 
