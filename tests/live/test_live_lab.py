@@ -212,8 +212,8 @@ def test_validate_passes_on_a_healthy_lab_and_records_the_clean_batch(
 
 
 def test_validate_stops_at_the_batch_when_the_provider_saturates(lab_factory: Any, tmp_path: Path) -> None:
-    lab = lab_factory("saturation", provider_ceiling=1)
-    code, doc = validate(lab, _busiest_host(lab), tmp_path, "--batch", "3")
+    lab = lab_factory("saturation")  # one migration fits, a batch of two does not (docs/lab.md)
+    code, doc = validate(lab, _busiest_host(lab), tmp_path, "--batch", "2")
     assert code == 1 and statuses(doc) == ["pass", "pass", "pass", "pass", "fail"], json.dumps(
         doc["layers"][3:]
     )
@@ -222,7 +222,7 @@ def test_validate_stops_at_the_batch_when_the_provider_saturates(lab_factory: An
         .execute("SELECT safe_limit, kind, bound FROM observed_limits")
         .fetchone()
     )
-    assert row[:2] == (1, "bounded") and row[2] in (2, 3)  # the level that ran when it failed
+    assert row == (1, "bounded", 2)
 
 
 def test_validate_stops_at_the_provider_on_registration(lab_factory: Any, tmp_path: Path) -> None:
