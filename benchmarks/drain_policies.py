@@ -21,7 +21,9 @@ the oracle's. Goals (issue 15): zero failed migrations on every profile for ``ad
 least 5 seeds, a median drain-time ratio of at most 1.10 and no profile above 1.6. Per profile,
 ``held`` shows the share of the adaptive drain's time in which every new submission was held or
 paused (where a slow drain's time goes, e.g. waiting out another tenant's clone storm) and
-``diverted`` the moves placed away from a destination whose vvold.log showed pressure.
+``others`` the share in which it held or did not grow because of someone else's load (what
+holding for another tenant costs) and ``diverted`` the moves placed away from a destination
+whose vvold.log showed pressure.
 
 Usage: ``python benchmarks/drain_policies.py [--json] [--seeds N] [--vms N] [--jobs N]
 [--profile NAME ...] [--policy aimd|gradient|both] [--compare-destinations]``
@@ -58,6 +60,7 @@ class Run:
     peak: int
     held: float = 0.0  # seconds the adaptive limit held or paused all new submissions
     diverted: int = 0  # moves sent away from a destination whose vvold showed pressure
+    others: float = 0.0  # seconds held or not growing because of someone else's load
 
 
 def run_one(profile: str, policy: str, seed: int, vms: int) -> Run:
@@ -101,6 +104,7 @@ def run_one(profile: str, policy: str, seed: int, vms: int) -> Run:
         result.peak_inflight,
         held,
         result.diverted,
+        result.foreign_seconds,
     )
 
 
@@ -162,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         """Share of the drain time the adaptive limit held or paused every new submission."""
         return sum(r.held for r in by[(p, pol)]) / max(1e-9, sum(r.makespan for r in by[(p, pol)]))
 
+    def others_share(p: str, pol: str) -> float:
+        """Share of the drain time held or not growing because of someone else's load."""
+        return sum(r.others for r in by[(p, pol)]) / max(1e-9, sum(r.makespan for r in by[(p, pol)]))
+
     records = []
     table = []
     for p in profiles:
@@ -178,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             if not pol.startswith("fixed-"):
                 rec["held_share"] = round(held_share(p, pol), 3)
+                rec["others_share"] = round(others_share(p, pol), 3)
                 rec["diverted"] = sum(r.diverted for r in by[(p, pol)])
             records.append(rec)
         table.append(
@@ -187,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                 {name: (failed(p, pol), mean_makespan(p, pol) / oracle) for name, pol in rows},
                 held_share(p, adaptive[0]),
                 sum(r.diverted for r in by[(p, adaptive[0])]),
+                others_share(p, adaptive[0]),
             )
         )
 
@@ -200,19 +210,22 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"drain policies: {len(profiles)} profiles x {args.seeds} seeds, {args.vms} VMs; "
         "cells: failed / time÷oracle; held: share of the adaptive drain's time with every new "
-        "submission held or paused; diverted: moves sent away from a destination whose vvold "
-        "showed pressure"
+        "submission held or paused; others: share held or not growing because of another "
+        "tenant's load (busy answers as frequent with one of ours in flight); diverted: moves "
+        "sent away from a destination whose vvold showed pressure"
     )
     header = (
-        f"{'profile':32} {'best':>4} " + " ".join(f"{n:>18}" for n in names) + f" {'held':>6} {'diverted':>8}"
+        f"{'profile':32} {'best':>4} "
+        + " ".join(f"{n:>18}" for n in names)
+        + f" {'held':>6} {'others':>6} {'diverted':>8}"
     )
     print(header)
     print("-" * len(header))
-    for p, best, cells, held, diverted in table:
+    for p, best, cells, held, diverted, others in table:
         print(
             f"{p:32} {best:>4} "
             + " ".join(f"{cells[n][0]:>8} / {cells[n][1]:>7.2f}" for n in names)
-            + f" {held:>6.0%} {diverted:>8}"
+            + f" {held:>6.0%} {others:>6.0%} {diverted:>8}"
         )
     print("-" * len(header))
     for n in names:

@@ -25,8 +25,9 @@ import tracemalloc
 from collections.abc import Callable
 
 from vvolguard.evidence.esxcli import VASAPROVIDER_READER
+from vvolguard.evidence.events import EventExportReader
 from vvolguard.evidence.source import from_bytes
-from vvolguard.evidence.tasks import EventExportReader, TaskExportReader
+from vvolguard.evidence.tasks import TaskExportReader
 
 
 def events_json(n: int) -> bytes:

@@ -144,3 +144,17 @@ def test_failures_that_name_another_cause_do_not_count_as_vasa_pressure() -> Non
     counts = controller.monitor.counts
     assert counts["migration failed outside the VASA control plane"] == result.failed_tasks
     assert not [reason for reason in counts if reason.startswith("migration of")]
+
+
+def test_time_lost_to_another_tenants_clone_storm_is_counted_apart() -> None:
+    """On a provider shared with a clone storm the drain does not grow for busy answers that
+    come as often with one of ours in flight: that time is reported as someone else's
+    (``foreign_seconds``); a provider without other load reports none, and nothing fails."""
+    storm = SimulatedBackend.open(None, profile="clone-storm", vms=8, seed=1)
+    _, stormy, _ = drain(storm, make_limit("gradient", 8))
+    quiet = SimulatedBackend.open(None, profile="enterprise", vms=8, seed=1)
+    _, calm_run, _ = drain(quiet, make_limit("gradient", 8))
+    assert stormy.complete and calm_run.complete and not stormy.failed_tasks
+    assert stormy.foreign_seconds > 0.3 * stormy.makespan
+    assert calm_run.foreign_seconds == 0.0
+    assert stormy.foreign_seconds <= sum(stormy.phase_seconds.values())

@@ -3,6 +3,8 @@ hold on pressure, re-probe after back-off, never above the ceiling; explicit pha
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -246,3 +248,92 @@ def test_a_full_provider_queue_pauses_new_submissions_without_a_cut() -> None:
     assert str(lim.state).startswith("pause: provider busy")
     lim.update(Observation(40, 2, calm(2)))
     assert lim.allowed() == before and lim.phase is Phase.GROW
+
+
+def _grow(lim: Admission, events: int, acks: int, at: float) -> int:
+    """Feed ``events`` calm acks one at a time with the limit in use; return the acks count."""
+    for _ in range(events):
+        acks += 1
+        at += 1
+        lim.update(Observation(at, lim.limit, calm(acks, at)))
+    return acks
+
+
+@pytest.mark.parametrize("algorithm", [AIMDLimit, GradientLimit])
+def test_a_delay_signal_with_two_in_flight_ends_the_fast_start(algorithm: type) -> None:
+    """HyStart: growth per calm event until creates slow down with two or more of ours in
+    flight; after that, the same calm events grow the limit by about one per wave."""
+    fast = opened(algorithm(8), 2)
+    slow = opened(algorithm(8), 2)
+    delayed = PressureSignal(
+        level=PressureLevel.WARM, reasons=("create 1.5×",), latency_ratio=1.5, delay=True
+    )
+    slow.update(Observation(2, 2, replace(delayed, calm_ops=1)))
+    assert slow.phase is Phase.STEADY and not slow.fast_start and fast.fast_start
+    _grow(fast, 4, 1, 10)
+    _grow(slow, 4, 1, 10)
+    assert fast.limit >= 4
+    assert slow.limit <= 3 < fast.limit
+
+
+def test_a_delay_signal_with_one_in_flight_keeps_the_fast_start() -> None:
+    """With one of ours in flight a slow create is the provider's floor (or someone else's
+    load), not our queueing: the fast start goes on."""
+    lim = opened(GradientLimit(8), 2)
+    delayed = PressureSignal(
+        level=PressureLevel.WARM, reasons=("create 1.5×",), latency_ratio=1.5, delay=True
+    )
+    lim.update(Observation(2, 1, replace(delayed, calm_ops=1)))
+    assert lim.fast_start
+
+
+def test_a_cut_with_two_in_flight_ends_the_fast_start() -> None:
+    lim = opened(GradientLimit(8), 4)
+    lim.update(Observation(3, 4, congested(acks=1)))
+    assert lim.phase is Phase.HOLD and not lim.fast_start
+
+
+def test_time_stopped_by_someone_elses_busy_answers_counts_as_waiting_on_others() -> None:
+    """Growth stopped by busy answers judged foreign is time another tenant costs the drain;
+    growth stopped by our own slow creates is not."""
+    foreign = opened(GradientLimit(8), 2)
+    foreign.update(Observation(2, 2, PressureSignal(level=PressureLevel.WARM, foreign=True, calm_ops=1)))
+    assert foreign.phase is Phase.STEADY and foreign.waiting_on_others
+    own = opened(GradientLimit(8), 2)
+    own.update(Observation(2, 2, PressureSignal(level=PressureLevel.WARM, delay=True, calm_ops=1)))
+    assert own.phase is Phase.STEADY and not own.waiting_on_others
+    fixed = make_limit("fixed", 8)
+    fixed.update(Observation(2, 2, PressureSignal(level=PressureLevel.WARM, foreign=True)))
+    assert not fixed.waiting_on_others
+
+
+def test_floor_signals_with_one_in_flight_let_a_clean_completion_grow_the_limit() -> None:
+    """Slow creates (or a host's session at its ceiling) with one of ours in flight are the
+    provider's floor: a clean completion still grows the limit. The same WARM with two in
+    flight, or busy answers of someone else's with one, stop growth."""
+    done = (Completion("vm-1", 40.0, ok=True), Completion("vm-2", 41.0, ok=True))
+    slow = PressureSignal(
+        level=PressureLevel.WARM, reasons=("create 13 s of a 60 s deadline",), delay=True, at_floor=True
+    )
+    busy = PressureSignal(level=PressureLevel.WARM, reasons=("busy for others",), foreign=True)
+    grown = {}
+    for name, signal, inflight in (("floor", slow, 0), ("two", slow, 2), ("busy", busy, 0)):
+        lim = Admission(GradientLimit(8))
+        lim.update(Observation(0, 1, calm(1)))
+        assert lim.phase is Phase.GROW and lim.limit == 1
+        lim.update(Observation(40, inflight, replace(signal, calm_ops=1), done))
+        grown[name] = lim.limit
+    assert grown["floor"] >= 2
+    assert grown["two"] == 1 and grown["busy"] == 1
+
+
+def test_after_a_pause_the_freed_slots_are_refilled_one_at_a_time_until_calm() -> None:
+    lim = opened(AIMDLimit(8), 6)
+    gate = PressureSignal(level=PressureLevel.WARM, reasons=("provider busy",), calm_ops=1, gate=True)
+    lim.update(Observation(1, 6, gate))
+    assert lim.phase is Phase.PAUSE and lim.allowed() == 0
+    warm = PressureSignal(level=PressureLevel.WARM, reasons=("provider busy",), calm_ops=1)
+    lim.update(Observation(40, 3, warm))  # the gate is over; three of ours finished meanwhile
+    assert lim.limit == 6 and lim.allowed() == 4
+    lim.update(Observation(42, 4, calm(2)))  # a calm answer again: the whole limit
+    assert lim.allowed() >= 6

@@ -106,6 +106,7 @@ def test_rising_create_latency_is_warm_then_congested_near_the_deadline_until_me
     mon.feed_bytes("esx-03", create_ok(2, 7000, "esxi7"))
     sig = mon.signal()
     assert sig.level is PressureLevel.WARM and "calm baseline" in sig.reason
+    assert sig.delay and sig.at_floor and not sig.foreign  # the delay signal, nothing else
     mon.feed_bytes("esx-03", create_ok(3, 16000, "esxi7"))
     assert mon.signal().level is PressureLevel.WARM  # 4x slower, but far from the deadline
     mon.feed_bytes("esx-03", create_ok(4, 26000, "esxi7"))
@@ -117,7 +118,7 @@ def test_rising_create_latency_is_warm_then_congested_near_the_deadline_until_me
     assert mon.signal().level is PressureLevel.CONGESTED
     mon.feed_bytes("esx-03", create_ok(5, 4100, "esxi7"))
     mon.feed_bytes("esx-03", create_ok(6, 4000, "esxi7"))
-    assert mon.signal().level is PressureLevel.CALM
+    assert mon.signal().level is PressureLevel.CALM and not mon.signal().delay
 
 
 def test_a_create_still_outstanding_counts_before_it_finishes() -> None:
@@ -174,6 +175,7 @@ def test_outstanding_at_the_ceiling_is_warm() -> None:
     mon.feed_bytes("esx-03", line("esxi7", "info", msg_issue(5, "bindVirtualVolume", VP, 4, 5)))
     sig = mon.signal()
     assert sig.level is PressureLevel.WARM and sig.outstanding_max == 5
+    assert sig.at_floor and not sig.delay  # a floor signal with one of ours in flight
 
 
 def test_lines_split_across_reads_are_parsed_once() -> None:
@@ -224,3 +226,7 @@ def test_busy_answers_at_the_providers_own_floor_only_stop_growth() -> None:
     sig = mon.signal()
     assert sig.level is PressureLevel.WARM and not sig.gate and mon.external_busy >= 1
     assert "provider busy for others too" in sig.reason
+    assert not sig.foreign  # our own earlier busy retries still count (warm_for)
+    clock.t += 30.0  # they expire; the busy answer judged someone else's is all that is left
+    sig = mon.signal()
+    assert sig.level is PressureLevel.WARM and sig.foreign and not sig.at_floor

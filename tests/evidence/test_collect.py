@@ -9,7 +9,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from vvolguard.evidence.collect import Collector, bundle_host, host_from_text, host_in_file_name
+from vvolguard.evidence.collect import Collector
+from vvolguard.evidence.hostnames import bundle_host, host_from_text, host_in_file_name
 
 VVOLD = b"2019-05-16T23:48:21.212Z info vvold[2099041] [Originator@6876 sub=Default] hello\n"
 VP_LIST = b"VP Name: pure-ct0\n   URL: https://10.21.88.113:8084\n   Status: online\n"

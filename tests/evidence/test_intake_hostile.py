@@ -587,9 +587,9 @@ def test_zip_symlink_members_are_never_followed(tmp_path: Path, outside: Path) -
 def test_a_tar_of_countless_members_is_listed_up_to_a_cap(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vvolguard.evidence import collect
+    from vvolguard.evidence import archives
 
-    monkeypatch.setattr(collect, "MAX_MEMBERS", 3)
+    monkeypatch.setattr(archives, "MAX_MEMBERS", 3)
     many = tmp_path / "many.tgz"
     many.write_bytes(tar_bytes({f"vvold.{i}": vvold_text() for i in range(10)}))
     collector, files, _ = read_all([many])

@@ -29,11 +29,15 @@ MODULES = (
     "vvolguard.evidence.dates",
     "vvolguard.evidence.jsonitems",
     "vvolguard.evidence.csvrows",
+    "vvolguard.evidence.vcenter_exports",
     "vvolguard.evidence.tasks",
+    "vvolguard.evidence.events",
     "vvolguard.evidence.providers",
     "vvolguard.evidence.certificates",
     "vvolguard.evidence.transcript",
     "vvolguard.evidence.sniff",
+    "vvolguard.evidence.hostnames",
+    "vvolguard.evidence.bundles",
 )
 
 SMALL = 16 * 1024
@@ -141,7 +145,7 @@ def test_the_collector_finds_the_patterns_that_matter() -> None:
     """The walk reaches patterns inside reader objects and tuples, not only plain globals."""
     texts = {p.pattern for p in PATTERNS.values()}
     assert r"^[ \t]+Lun ?Id:" in texts  # EsxcliListReader.markers (a dataclass field)
-    assert any("Migration of virtual machine" in str(t) for t in texts)  # tasks._MESSAGES tuples
+    assert any("Migration of virtual machine" in str(t) for t in texts)  # vcenter_exports tuples
     assert any("PuTTY log" in str(t) for t in texts)  # transcript
     assert any(isinstance(p.pattern, bytes) for p in PATTERNS.values())  # certificates
     assert len(PATTERNS) >= 40

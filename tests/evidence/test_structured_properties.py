@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vvolguard.evidence import certificates, esxcli, providers, tasks
+from vvolguard.evidence import certificates, esxcli, events, providers, tasks
 from vvolguard.evidence.csvrows import iter_csv_rows
 from vvolguard.evidence.dates import parse_datetime
 from vvolguard.evidence.jsonitems import iter_json_items
@@ -28,7 +28,7 @@ from vvolguard.evidence.textio import decode, read_text
 from vvolguard.evidence.warner import Warner
 from vvolguard.records import EvidenceKind, EvidenceSpan
 
-READERS = [*esxcli.READERS, *providers.READERS, *tasks.READERS, *certificates.READERS]
+READERS = [*esxcli.READERS, *providers.READERS, *tasks.READERS, *events.READERS, *certificates.READERS]
 
 
 def _cert_pem_and_der() -> tuple[bytes, bytes]:

@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from vvolguard.evidence.events import EventExportReader
 from vvolguard.evidence.sniff import sniff
 from vvolguard.evidence.source import from_bytes
-from vvolguard.evidence.tasks import EventExportReader, TaskExportReader, task_state
+from vvolguard.evidence.tasks import TaskExportReader, task_state
 from vvolguard.records import EvidenceKind, MigrationTask, TaskState
 
 SYSTEM_ERROR = "A general system error occurred: Source detected that destination failed to resume."

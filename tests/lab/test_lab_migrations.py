@@ -91,3 +91,13 @@ def test_a_host_without_its_pe_rejects_moves_the_others_take(lab_factory: Any) -
         assert "FINAL SUCCESS createVirtualVolume" in vvold_growth(lab, bad, size)
     finally:
         disconnect(si)
+
+
+def test_a_ceiling_given_alone_is_how_many_moves_fit(lab_factory: Any) -> None:
+    lab = lab_factory("saturation", provider_ceiling=2)
+    si = connect(lab)
+    try:
+        states = sorted(t.state for t in relocate(si, vms_on(si, "esx03.vvol.lab", 3), "esx04.vvol.lab"))
+        assert states == ["error", "success", "success"]
+    finally:
+        disconnect(si)

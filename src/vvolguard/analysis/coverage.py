@@ -30,7 +30,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from vvolguard.analysis.migrations import host_key
-from vvolguard.evidence.collect import ARCHIVE_SUFFIXES, BUNDLE_NAME
+from vvolguard.evidence.hostnames import ARCHIVE_SUFFIXES, BUNDLE_NAME
 from vvolguard.records import Citation, EvidenceKind, EvidenceSpan, HostLogEvent, VasaEventKind, VasaFrame
 
 if TYPE_CHECKING:

@@ -37,6 +37,7 @@ from vvolguard.analysis.model import (
     CoverageUse,
     Diagnosis,
     FailureClass,
+    Finding,
     InFlightPoint,
     InputFile,
     Note,
@@ -531,7 +532,7 @@ class Analyzer:
                 )
         return out
 
-    def _finding_coverage(self, finding: Any, f: Facts) -> list[CoverageUse]:
+    def _finding_coverage(self, finding: Finding, f: Facts) -> list[CoverageUse]:
         """The coverage a finding relied on: for a conclusion from absence (not-control-plane,
         healthy, insufficient-evidence), the vvold coverage of the failures' hosts; for the others,
         the evidence of the hosts they name."""
@@ -741,7 +742,7 @@ def _fmt(when: datetime | None) -> str:
     return when.strftime("%Y-%m-%d %H:%M:%SZ") if when else "?"
 
 
-def _files(finding: Any) -> set[str]:
+def _files(finding: Finding) -> set[str]:
     return {c.file for c in finding.citations}
 
 

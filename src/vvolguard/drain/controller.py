@@ -111,6 +111,9 @@ class DrainResult:
     limit_trace: list[tuple[float, int, int]] = field(default_factory=list)
     #: Seconds spent in each admission phase (``limits.Phase``): where a slow drain's time went.
     phase_seconds: dict[str, float] = field(default_factory=dict)
+    #: Seconds the drain held, paused or did not grow because of someone else's load
+    #: (``Admission.waiting_on_others``): what another tenant's clone storm cost this drain.
+    foreign_seconds: float = 0.0
 
     @property
     def makespan(self) -> float:
@@ -224,9 +227,12 @@ class DrainController:
             if not self._inflight and (self.stop.is_set() or not self._pending()):
                 break
             phase, before = str(self.limit.phase), self.clock.now()
+            foreign = self.limit.waiting_on_others
             self.clock.sleep(self._next_wait())
-            spent = result.phase_seconds.get(phase, 0.0) + self.clock.now() - before
-            result.phase_seconds[phase] = spent
+            spent = self.clock.now() - before
+            result.phase_seconds[phase] = result.phase_seconds.get(phase, 0.0) + spent
+            if foreign:
+                result.foreign_seconds += spent
         result.finished = self.clock.now()
         result.interrupted = self.stop.is_set() and bool(self._pending())
         result.episodes = signal.episode

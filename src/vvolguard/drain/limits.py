@@ -61,12 +61,14 @@ class Sample:
 
     ``calm`` counts calm events (acks and clean completions) since the last sample;
     ``dropped`` is an explicit congestion mark (cut); ``latency_ratio`` is the swap-vVol create
-    latency over its calm baseline."""
+    latency over its calm baseline; ``avoidance``: the fast start is over (TCP's congestion
+    avoidance), so growth is about one step per wave instead of one per calm event."""
 
     inflight: int
     calm: int = 0
     dropped: bool = False
     latency_ratio: float | None = None
+    avoidance: bool = False
 
 
 class Limit(ABC):
@@ -139,7 +141,8 @@ class AIMDLimit(Limit):
         if sample.dropped:
             self._limit = max(1.0, math.floor(self._limit * self.backoff))
         elif sample.calm and sample.inflight >= self.limit:
-            step = self.increase / self._limit if self.per_wave else self.increase
+            per_wave = self.per_wave or sample.avoidance
+            step = self.increase / self._limit if per_wave else self.increase
             self._limit += step * sample.calm
         self._clamp()
 
@@ -148,7 +151,9 @@ class GradientLimit(Limit):
     """Latency-gradient variant (after Netflix Gradient2 / Envoy), on swap-vVol create latency.
 
     ``gradient = clamp(tolerance / latency_ratio, 0.5, 1)``; ``new = limit × gradient + √limit``
-    (Envoy's headroom), smoothed. A drop cuts by ``min(backoff, gradient)``. (A doubled headroom
+    (Envoy's headroom), smoothed, per calm event while the fast start lasts and divided by the
+    limit after it (``Sample.avoidance``: about one headroom per wave). A drop cuts by
+    ``min(backoff, gradient)``. (A doubled headroom
     while calm, BBR's STARTUP, was tried: it reached the knee sooner but overshot it, and lost
     migrations on the brown-out and no-retries profiles.)
     """
@@ -181,7 +186,10 @@ class GradientLimit(Limit):
         elif sample.calm and sample.inflight >= self.limit:
             for _ in range(sample.calm):
                 target = self._limit * gradient + math.sqrt(self._limit)
-                self._limit = self._limit * (1 - self.smoothing) + target * self.smoothing
+                step = (target - self._limit) * self.smoothing
+                if sample.avoidance and step > 0:
+                    step /= self._limit
+                self._limit += step
         self._clamp()
 
 
@@ -222,6 +230,18 @@ class Admission:
     * create latency near the deadline with no explicit mark cuts once per episode without a
       hold; a migration that fails for a pressure reason caps the rest of the drain below the
       level it failed at.
+    * the fast start (growth on every calm event, TCP's slow start) ends at the first delay
+      signal with two or more of ours in flight (swap-vVol creates slower than at low load:
+      HyStart's delay-based exit, before any busy answer or wait for a connection) or the first
+      cut; growth is then about one step per wave (congestion avoidance). Growing per event
+      overshot: the limit reached vCenter's 8 where 4-5 moved VMs as fast, and lost migrations
+      where the provider's queue filled before the busy answers showed;
+    * WARM with at most one of ours in flight, from slow creates or a host's session at its
+      connection ceiling only, is the provider's floor: clean completions still grow the limit
+      (a provider whose creates take a fifth of vvold's deadline at any load ran serially
+      before). Busy answers are not floor signals: they stop growth whoever caused them;
+    * after a pause (the provider's queue was full) the freed slots are refilled one at a time
+      until the control plane answers calmly again, not all at once;
     * ``release_jitter``: the random extra wait after the signals clear (Envoy jitters its
       re-probes for the same reason): pressure from someone else's recurring work must not
       phase-lock our probes to the first instant after each of its bursts.
@@ -260,6 +280,9 @@ class Admission:
         self._probe_left = probe_acks
         self._cap: int | None = None  # below the level at which a migration failed
         self._episode_external = False  # the current episode began with at most one of ours
+        self._fast_start = True  # growth per calm event until the first delay signal or cut
+        self._foreign = False  # the last signal's level came only from someone else's load
+        self._reopen_at: int | None = None  # after a pause: one more than this until calm
 
     # -- the small surface the controller uses -------------------------------------------------
 
@@ -284,13 +307,35 @@ class Admission:
     def phase(self) -> Phase:
         return self.state.phase
 
+    @property
+    def fast_start(self) -> bool:
+        """True until the first delay signal or cut (then growth is about one step per wave)."""
+        return self._fast_start
+
+    @property
+    def waiting_on_others(self) -> bool:
+        """The drain is slowed by someone else's load, not its own: growth stopped by busy
+        answers judged foreign, a hold in an episode that began with at most one of ours in
+        flight, or a lone probe under pressure that persisted with nothing of ours in flight.
+        The controller adds up this time (``DrainResult.foreign_seconds``)."""
+        if not self.adaptive:
+            return False
+        if self.phase is Phase.STEADY:
+            return self._foreign
+        if self.phase in (Phase.HOLD, Phase.PAUSE):
+            return self._episode_external
+        return self.phase is Phase.PROBE and self._external
+
     def allowed(self) -> int:
         """How many migrations may be in flight now (0 while holding or paused)."""
         if self.phase in (Phase.HOLD, Phase.PAUSE):
             return 0
         if self.phase is Phase.PROBE:
             return 1
-        return min(self.limit, self._cap or self.limit)
+        allowed = min(self.limit, self._cap or self.limit)
+        if self._reopen_at is not None:
+            allowed = min(allowed, self._reopen_at + 1)
+        return allowed
 
     # -- the phase machine -----------------------------------------------------------------------
 
@@ -298,6 +343,7 @@ class Admission:
         if not self.adaptive:
             return
         p = obs.pressure
+        self._foreign = p.foreign
         new_acks = max(0, p.calm_ops - self._acks_seen)
         self._acks_seen = p.calm_ops
         failures = sum(1 for c in obs.completions if not c.ok and c.pressure)
@@ -319,6 +365,9 @@ class Admission:
                 self.state = State(Phase.PAUSE, p.reason)
         else:
             if self.phase is Phase.PAUSE:
+                # The queue was full at this level a moment ago: refill one at a time until
+                # the control plane answers calmly again, not all the freed slots at once.
+                self._reopen_at = obs.inflight
                 self.state = State(self._resume)
             self._idle_since = None
             if not (self.phase is Phase.PROBE and self._external and p.gate):
@@ -335,6 +384,7 @@ class Admission:
         a latency value that cannot be measured again without a migration in flight."""
         if p.episode != self._episode and obs.inflight > 1 and self.phase is not Phase.HOLD:
             self.algorithm.on_sample(Sample(obs.inflight, dropped=True, latency_ratio=p.latency_ratio))
+            self._fast_start = False
         self._episode = p.episode
         if self.phase is Phase.HOLD:
             self._clearing(obs, p)
@@ -355,6 +405,8 @@ class Admission:
         new_sign = p.episode != self._episode or failures
         if self.phase is not Phase.HOLD and new_sign and not (external_probe and obs.inflight <= 1):
             self.algorithm.on_sample(Sample(obs.inflight, dropped=True, latency_ratio=p.latency_ratio))
+            if obs.inflight >= 2:
+                self._fast_start = False  # TCP's ssthresh: after a loss, grow per wave
         self._episode = p.episode
         if self._idle_escape(obs, p):
             return
@@ -409,13 +461,32 @@ class Admission:
         self.state = State(Phase.GROW)
 
     def _open(self, obs: Observation, p: PressureSignal, calm: int) -> None:
+        if p.level == PressureLevel.WARM and p.at_floor and obs.inflight <= 1 and calm:
+            # One of ours in flight: slow creates and a host's session at its ceiling are the
+            # provider's floor, not our queueing (the baseline takes such creates for the same
+            # reason); a clean completion still grows the limit, as fast as at the start (a
+            # floor signal says nothing about our queueing, so it does not end a fast start).
+            self.algorithm.on_sample(Sample(obs.inflight + len(obs.completions), calm=calm))
+            self.state = State(Phase.GROW, f"at the provider's floor: {p.reason}")
+            return
         if p.level == PressureLevel.WARM:
+            if p.delay and obs.inflight >= 2:
+                # HyStart: creates slow down with two or more of ours in flight, so the
+                # provider starts queueing; the next steps are one per wave, not per event.
+                self._fast_start = False
             self.state = State(Phase.STEADY, p.reason)
             return
         if not calm:
             return
+        if p.level == PressureLevel.CALM:
+            self._reopen_at = None
         self.algorithm.on_sample(
-            Sample(obs.inflight + len(obs.completions), calm=calm, latency_ratio=p.latency_ratio)
+            Sample(
+                obs.inflight + len(obs.completions),
+                calm=calm,
+                latency_ratio=p.latency_ratio,
+                avoidance=not self._fast_start,
+            )
         )
         self.state = State(Phase.GROW if self.limit < self.ceiling else Phase.AT_CEILING)
 

@@ -52,6 +52,12 @@ MIGRATION_OPS = frozenset(
 )
 
 
+#: The WARM reason for busy answers judged someone else's load (``busy_is_external``).
+FOREIGN_BUSY = "provider busy for others too"
+#: The WARM reason for an operation issued with every connection of a host's session in use.
+OUTSTANDING_AT_CEILING = "outstanding at ceiling"
+
+
 @dataclass(frozen=True, slots=True)
 class PressureThresholds:
     """Named knobs, with why.
@@ -178,7 +184,7 @@ class PressureMonitor:
                 if self.busy_is_external(now):
                     # Someone else's load: stop growing (WARM), but no hold and no pause.
                     self.external_busy += 1
-                    self._warn(now, "provider busy for others too", host)
+                    self._warn(now, FOREIGN_BUSY, host)
                 elif m and int(m.group(1)) >= max(2, min(last, self.t.retry_congested)):
                     self._mark(now, f"{what} (retry {m.group(1)})", host)
                 else:
@@ -194,7 +200,7 @@ class PressureMonitor:
                     self.deadline_ms = min(self.deadline_ms, float(elapsed))
                 if code in TRANSIENT_FAULTS or "BUSY" in code:
                     if op and op not in MIGRATION_OPS and self.busy_is_external(now):
-                        self.counts["provider busy for others too"] += 1
+                        self.counts[FOREIGN_BUSY] += 1
                     else:
                         self._mark(now, f"{op or 'VASA op'} failed: {code}", host)
             elif kind == "issue":
@@ -207,7 +213,7 @@ class PressureMonitor:
                         self.outstanding_max = outstanding_max
                         # Issuing with every connection in use: the next call will wait.
                         if outstanding + 1 >= outstanding_max:
-                            self._warn(now, f"outstanding at ceiling {outstanding_max}", host)
+                            self._warn(now, f"{OUTSTANDING_AT_CEILING} {outstanding_max}", host)
             elif kind == "success" and op in CREATE_OPS:
                 self._creates.pop((host, opseq), None)
                 if elapsed is not None:
@@ -340,6 +346,9 @@ class PressureMonitor:
             reasons.extend(_summarise(marks))
         cur = self.current_create_ms()
         ratio = self.latency_ratio
+        delay = (cur is not None and cur >= self.deadline_ms * self.t.deadline_warm) or (
+            ratio is not None and ratio >= self.t.latency_warm
+        )
         if cur is not None and cur >= self.deadline_ms * self.t.deadline_congested:
             level = PressureLevel.CONGESTED
             reasons.append(
@@ -354,7 +363,9 @@ class PressureMonitor:
             level = max(level, PressureLevel.WARM)
             reasons.append(f"swap-vVol create {ratio:.1f}× its calm baseline")
         warns = self._live(self._warns, now, self.t.warm_for)
+        foreign = False
         if warns:
+            foreign = level == PressureLevel.CALM and all(w == FOREIGN_BUSY for w in warns)
             level = max(level, PressureLevel.WARM)
             if level == PressureLevel.WARM:
                 reasons.extend(_summarise(warns))
@@ -375,6 +386,9 @@ class PressureMonitor:
             latency_only=congested and not marks,
             counts=dict(self.counts),
             gate=self._busy_at is not None and now - self._busy_at <= self.t.clear_after,
+            delay=delay,
+            foreign=foreign,
+            at_floor=level == PressureLevel.WARM and all(w.startswith(OUTSTANDING_AT_CEILING) for w in warns),
         )
 
 

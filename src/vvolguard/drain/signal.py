@@ -53,6 +53,18 @@ class PressureSignal:
     #: A busy or bind retry arrived within the last ``clear_after`` seconds: the provider's
     #: queue is full right now. Start nothing new (no cut: it may be someone else's burst).
     gate: bool = False
+    #: Swap-vVol creates are slower than at low load (above ``latency_warm`` × the baseline or
+    #: ``deadline_warm`` of vvold's deadline): the delay signal that ends the limit's fast start
+    #: (HyStart), before any wait for a connection or busy answer appears.
+    delay: bool = False
+    #: The level is set only by someone else's load (busy answers no more frequent than with at
+    #: most one of ours in flight): the drain stops growing for it, and the benchmark shows the
+    #: time this costs.
+    foreign: bool = False
+    #: WARM only from signals that, with one of ours in flight, measure the provider's floor
+    #: and not our concurrency: slow creates, a host's session connections all in use. No busy
+    #: answer, wait for a connection or failure is live.
+    at_floor: bool = False
     counts: dict[str, int] = field(default_factory=dict)
 
     @property

@@ -36,7 +36,6 @@ class Part(StrEnum):
 
 
 LOGS = frozenset({Part.VVOLD_LOG, Part.HOSTD_LOG, Part.VMKERNEL_LOG})
-PER_HOST = frozenset({Part.VASAPROVIDER, Part.PROTOCOLENDPOINT, Part.STORAGECONTAINER})
 
 _FROM_KIND = {
     EvidenceKind.VVOLD_LOG: Part.VVOLD_LOG,

@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from vvolguard.evidence import transcript
-from vvolguard.evidence.collect import BUNDLE_NAME, host_from_text
 from vvolguard.evidence.csvrows import first_data_line, is_csv_header, iter_csv_rows
 from vvolguard.evidence.dates import naive_time_message
+from vvolguard.evidence.hostnames import BUNDLE_NAME, host_from_text
 from vvolguard.evidence.jsonitems import cite_text, iter_json_items, looks_like_json
 from vvolguard.evidence.source import EvidenceFile
 from vvolguard.evidence.textio import LineIndex, head_text, read_text

@@ -27,6 +27,7 @@ READER_MODULES = (
     "esxcli",
     "providers",
     "tasks",
+    "events",
     "certificates",
     "groundtruth",
     "casefile",

@@ -234,7 +234,8 @@ def start_lab(
     ``sms_down`` (``/sms/sdk`` answers 503), ``missing_privileges`` (the user lacks these; calls
     that need them answer ``NoPermission``), ``provider_ceiling`` (VASA operations in flight the
     provider sustains for migrations started against the lab) and ``provider_busy`` (how many of
-    them other work holds); both default to the scenario's (saturation: 5 and 4).
+    them other work holds); both default to the scenario's (saturation: 5 and 4), and a ceiling
+    given without ``provider_busy`` has none held.
     """
     unknown = [p for p in missing_privileges if p not in KNOWN_PRIVILEGES]
     if unknown:
@@ -255,7 +256,9 @@ def start_lab(
         raise LabOptionError(f"unknown host(s) {', '.join(bad)}; the lab's hosts are {', '.join(lab.hosts)}")
     lab.spec["knobs"] = {"smsDown": sms_down, "missingPrivileges": list(missing_privileges)}
     if provider_ceiling is not None:
+        # A ceiling given alone means "this many later migrations fit": no other work holds any.
         lab.ceiling = provider_ceiling
+        lab.busy = 0
     if provider_busy is not None:
         lab.busy = provider_busy
 

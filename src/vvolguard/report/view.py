@@ -1,9 +1,9 @@
 """Facts every renderer shows, computed once, so terminal, Markdown and HTML never disagree.
 
-The renderers all take a :class:`~vvolguard.analysis.model.Diagnosis`. Its ``signals`` dict is
-free-form data (documented on the field): times may be ``datetime`` objects (straight from the
-analysis) or ISO strings (a Diagnosis rebuilt from JSON), and any value may be missing. The helpers
-here absorb those differences so each renderer only decides how things look.
+The renderers all take a :class:`~vvolguard.analysis.model.Diagnosis`. Its ``signals`` is a
+plain dict typed by :class:`~vvolguard.analysis.model.Signals`: times may be ``datetime`` objects
+(straight from the analysis) or ISO strings (a Diagnosis rebuilt from JSON), and any value may be
+missing. The helpers here absorb those differences so each renderer only decides how things look.
 """
 
 from __future__ import annotations
