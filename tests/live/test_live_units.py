@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from vvolguard.evidence.events import EventExportReader
 from vvolguard.evidence.source import from_bytes
-from vvolguard.evidence.tasks import EventExportReader, TaskExportReader
+from vvolguard.evidence.tasks import TaskExportReader
 from vvolguard.live.case import Case, CaseError
 from vvolguard.live.hostlogs import pick_generations
 from vvolguard.live.window import Window, parse_duration, parse_window
