@@ -172,18 +172,7 @@ def _eager_app() -> typer.Typer:
         cls=_EagerGroup,
     )
     app.callback(invoke_without_command=True)(main._root)
-    for name in (
-        "diagnose",
-        "schema",
-        "simulate",
-        "demo",
-        "escalate",
-        "drain",
-        "limits",
-        "watch",
-        "lab",
-        "fleet",
-    ):
+    for name in main.COMMAND_MODULES:  # every command module, whoever added it
         __import__(f"vvolguard.cli.{name}", fromlist=["register"]).register(app)
     return app
 

@@ -101,6 +101,7 @@ class EvidenceKind(StrEnum):
     VPXD_LOG = "vcenter-vpxd-log"  # vCenter's vpxd.log: the task lifecycle ([VpxLRO] BEGIN/FINISH)
     SUPPORT_BUNDLE = "support-bundle"
     GROUND_TRUTH = "vvolguard-ground-truth"
+    CASE_MANIFEST = "vvolguard-case-manifest"  # collect's case.json: what was gathered, what is missing
     UNKNOWN = "unknown"
 
 

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from vvolguard.analysis.model import Diagnosis, Severity
+from vvolguard.cli import live_options
 from vvolguard.cli.console import error, make_console, print_line
 from vvolguard.cli.intake_options import MAX_DEPTH, MAX_EXPANDED, parse_limits
 
@@ -44,7 +45,10 @@ def register(app: typer.Typer) -> None:
 
 def diagnose_command(
     paths: list[Path] = typer.Argument(
-        ..., metavar="PATH", help="Files, folders, .tgz support bundles; any mix.", show_default=False
+        None,
+        metavar="PATH",
+        help="Files, folders, .tgz support bundles; any mix (or --vcenter to collect them live).",
+        show_default=False,
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the vvolguard.diagnosis/v1 JSON instead."),
     html: Path | None = typer.Option(
@@ -81,11 +85,46 @@ def diagnose_command(
     ),
     max_expanded: str = MAX_EXPANDED,
     max_depth: int = MAX_DEPTH,
+    vcenter: str | None = typer.Option(
+        None,
+        "--vcenter",
+        metavar="VCENTER",
+        help="Collect the evidence live from this vCenter (and each --host) first, then diagnose it.",
+    ),
+    host: list[str] = typer.Option([], "--host", metavar="HOST", help="With --vcenter: a host (repeatable)."),
+    since: str | None = typer.Option(
+        None, "--since", metavar="DURATION", help="With --vcenter: collect the last 30m, 2h, 1d (default 2h)."
+    ),
+    window: str | None = typer.Option(
+        None, "--window", metavar="START..END", help="With --vcenter: collect this window (ISO times)."
+    ),
+    case_dir: Path | None = typer.Option(
+        None,
+        "--case",
+        metavar="CASE_DIR",
+        help="With --vcenter: keep the collected case here (default: a temporary folder, removed after).",
+    ),
+    user: str = live_options.USER,
+    insecure: bool = live_options.INSECURE,
+    ca_file: Path | None = live_options.CA_FILE,
+    ssh_config: Path | None = live_options.SSH_CONFIG,
+    ssh_user: str | None = live_options.SSH_USER,
+    ssh_known_hosts: Path | None = live_options.KNOWN_HOSTS,
+    no_ssh: bool = live_options.NO_SSH,
+    provider_address: list[str] = live_options.PROVIDER_ADDRESS,
 ) -> None:
     from vvolguard.analysis.thresholds import Thresholds
     from vvolguard.pipeline import diagnose, usable
 
     err = make_console(stderr=True)
+    if vcenter is not None:
+        live = live_options.LiveTarget(vcenter, host, since, window, user, insecure, ca_file)
+        ssh = (ssh_config, ssh_user, ssh_known_hosts, no_ssh)
+        addresses = live_options.provider_addresses_or_exit(provider_address, err)
+        paths = [*(paths or []), live_options.collect_for_diagnose(live, ssh, case_dir, err, addresses)]
+    elif not paths:
+        error(err, "give the evidence (files, folders, bundles), or --vcenter VCENTER to collect it live")
+        raise typer.Exit(EXIT_NOTHING_USABLE)
     when = _parse_now(now, err)
     zone = _parse_tz(tz, err)
     thresholds = _parse_thresholds(Thresholds, threshold, err)

@@ -39,6 +39,8 @@ COMMAND_MODULES = (
     "drain",
     "limits",
     "watch",
+    "collect",
+    "validate",
     "lab",
     "fleet",
     "schema",
@@ -120,6 +122,8 @@ SHORT_HELP: dict[str, str] = {
     "watch": "Serve the VASA control plane's signals as Prometheus metrics.",
     "schema": "Print the JSON Schemas of the machine-readable outputs.",
     "simulate": "Write a simulated incident's evidence, or sweep concurrency.",
+    "collect": "Gather a case folder from vCenter and the hosts, read-only.",
+    "validate": "Check a host layer by layer after remediation (runbook).",
     "lab": "Serve a simulated vCenter with an incident, to try the live commands.",
     "fleet": "Read an estate's VASA history on Dask: pressure, incidents, limits.",
 }

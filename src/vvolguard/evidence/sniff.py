@@ -30,6 +30,7 @@ READER_MODULES = (
     "events",
     "certificates",
     "groundtruth",
+    "casefile",
 )
 
 MIN_CONFIDENCE = 30
