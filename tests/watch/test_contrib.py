@@ -74,6 +74,9 @@ def test_every_alert_has_a_runbook_link_into_the_readme_and_uses_exported_metric
     names = exported_names()
     for alert in _alerts():
         link = alert["annotations"]["runbook_url"]
+        # relative to where the README is hosted (the rules file says how to give a base), never
+        # a guessed absolute address
+        assert link.startswith("README.md#"), link
         anchor = link.split("#", 1)[1]
         assert anchor == "alert-" + alert["alert"].lower()
         # GitHub's anchor of the heading "Alert: `Name`" is "alert-name"
