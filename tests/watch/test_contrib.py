@@ -15,6 +15,7 @@ from vvolguard.watch.certs import CertificateWatch
 from vvolguard.watch.ingest import Ingest
 from vvolguard.watch.metrics import WatchCollector
 from vvolguard.watch.state import WatchState
+from vvolguard.watch.vcenter import VCenterWatch
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "contrib" / "prometheus" / "vvolguard-alerts.yml"
@@ -26,7 +27,8 @@ METRIC = re.compile(r"\bvvolguard_[a-z_]+\b")
 def exported_names() -> set[str]:
     """Every sample name watch can export, from the collectors' families."""
     state = WatchState()
-    collector = WatchCollector(state, Ingest(state), CertificateWatch())
+    vcenter = VCenterWatch("https://vc.example", "reader", "pw")  # not started: names only
+    collector = WatchCollector(state, Ingest(state), CertificateWatch(), [vcenter])
     names: set[str] = set()
     for family in collector.collect():
         if family.type == "counter":
@@ -124,6 +126,7 @@ def test_grafana_dashboard_structure() -> None:
         "vvolguard_vasa_no_free_connection_waits_total",
         "vvolguard_vasa_provider_busy_total",
         "vvolguard_migration_failures_total",
+        "vvolguard_migrations_in_flight",
         "vvolguard_provider_certificate_expiry_days",
         "vvolguard_host_events_total",
     ):

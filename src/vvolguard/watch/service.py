@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -101,7 +102,11 @@ class WatchService:
                 seen_urls=self._seen_urls if config.check_seen_providers else None,
                 interval=config.cert_interval,
             )
-        self.registry = registry_for(self.state, self.ingest, self.certs)
+        #: ``--vcenter`` pollers (``watch.vcenter.VCenterWatch``), added with :meth:`add_vcenter`
+        self.vcenters: list[Any] = []
+        #: changes other threads saw (vCenter up/down, failed migrations), emitted by :meth:`tick`
+        self._noted: queue.SimpleQueue[Change] = queue.SimpleQueue()
+        self.registry = registry_for(self.state, self.ingest, self.certs, self.vcenters)
         self.sources: list[_LineSource] = []
         self.on_change = on_change
         self.json_lines = json_lines
@@ -119,6 +124,11 @@ class WatchService:
 
     def add_source(self, tail: Any, host: str, transport: str) -> None:
         self.sources.append(_LineSource(tail, host, transport))
+
+    def add_vcenter(self, vcenter: Any) -> None:
+        """A ``VCenterWatch``: started with the service, its changes emitted like the others."""
+        vcenter.on_change = self._noted.put
+        self.vcenters.append(vcenter)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -150,6 +160,8 @@ class WatchService:
             self.start_http()
             if self.certs is not None:
                 self.certs.start()
+            for vc in self.vcenters:
+                vc.start()
             self.ready.set()
             while not self._stop.is_set():
                 with contextlib.suppress(TimeoutError):
@@ -164,6 +176,8 @@ class WatchService:
             await self.tick()  # what arrived before the listeners closed
             if self.certs is not None:
                 self.certs.stop()
+            for vc in self.vcenters:
+                await asyncio.get_running_loop().run_in_executor(None, vc.stop)
             if self.http is not None:
                 self.http.shutdown()
                 self.http.server_close()
@@ -180,6 +194,8 @@ class WatchService:
         self.receiver.sweep()
         for change in self.state.evaluate():
             self._emit(change)
+        while not self._noted.empty():
+            self._emit(self._noted.get_nowait())
 
     def _emit(self, change: Change) -> None:
         record = change.as_dict()
