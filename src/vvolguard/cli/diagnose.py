@@ -44,7 +44,10 @@ def register(app: typer.Typer) -> None:
 
 def diagnose_command(
     paths: list[Path] = typer.Argument(
-        ..., metavar="PATH", help="Files, folders, .tgz support bundles; any mix.", show_default=False
+        None,
+        metavar="PATH",
+        help="Files, folders, .tgz support bundles; any mix (optional with --since).",
+        show_default=False,
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the vvolguard.diagnosis/v1 JSON instead."),
     html: Path | None = typer.Option(
@@ -81,6 +84,16 @@ def diagnose_command(
     ),
     max_expanded: str = MAX_EXPANDED,
     max_depth: int = MAX_DEPTH,
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        metavar="AGE|TIME",
+        help="Also say what `vvolguard watch` saw from then until now (2h, 90m, 1d, or an ISO time), "
+        "read from the local store, and what it could not see.",
+    ),
+    store_path: Path | None = typer.Option(
+        None, "--store", metavar="FILE", help="Local store watch wrote to (for --since)."
+    ),
 ) -> None:
     from vvolguard.analysis.thresholds import Thresholds
     from vvolguard.pipeline import diagnose, usable
@@ -89,8 +102,13 @@ def diagnose_command(
     when = _parse_now(now, err)
     zone = _parse_tz(tz, err)
     thresholds = _parse_thresholds(Thresholds, threshold, err)
+    paths = list(paths or [])
     _refuse_overwriting_inputs(paths, [html, markdown], err)
     limits = parse_limits(max_expanded, max_depth, err)
+    window_start = _parse_since(since, when, err) if since is not None else None
+    if not paths and window_start is None:
+        error(err, "give evidence PATHs, or --since AGE to ask what vvolguard watch saw")
+        raise typer.Exit(EXIT_NOTHING_USABLE)
 
     interactive = err.is_terminal and not as_json
     if interactive:
@@ -105,9 +123,15 @@ def diagnose_command(
             )
     else:
         result = diagnose(paths, now=when, thresholds=thresholds, tz=zone, limits=limits)
+    if window_start is not None:
+        from vvolguard.pipeline import add_watch_history
+
+        add_watch_history(result, window_start, when, store_path)
 
     if not usable(result):
         error(err, "nothing given was usable evidence.")
+        for note in result.notes:  # --since: what the store could and could not say
+            print_line(err, note.text, indent=2)
         for warning in result.warnings[:20]:
             print_line(err, str(warning), indent=2)
         if len(result.warnings) > 20:
@@ -136,6 +160,23 @@ def diagnose_command(
             for f in matched:
                 print_line(err, f"{Severity(f.severity).value}: {f.id}: {f.title}", indent=2)
             raise typer.Exit(EXIT_FAIL_ON)
+
+
+def _parse_since(value: str, now: datetime | None, err: Console) -> datetime:
+    """``--since``: an age (``2h``, ``90m``, ``30s``, ``1d``) back from now, or an ISO time."""
+    import re
+    from datetime import timedelta
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", value.lower())
+    if m:
+        seconds = float(m[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m[2]]
+        return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        error(err, f"--since {value!r} is neither an age (2h, 90m, 1d) nor an ISO time")
+        raise typer.Exit(EXIT_NOTHING_USABLE) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _fit(text: str, width: int) -> str:

@@ -225,7 +225,7 @@ class Ingest:
             self._pending = 0
         n = sum(len(v) for v in batch.values()) + len(other)
         for host, lines in batch.items():
-            self.state.heard(host, len(lines))
+            self.state.heard(host, len(lines), vvold=True)
         if batch:
             self._parse_vvold(batch, prev)
         if other:

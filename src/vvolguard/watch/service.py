@@ -48,6 +48,8 @@ class WatchConfig:
     #: Also check the provider URLs vvold names in its lines (off in tests: those are not local).
     check_seen_providers: bool = False
     cert_interval: float = 3600.0
+    #: Seconds between two coverage heartbeats in the store (when the run was alive, hosts heard).
+    store_heartbeat: float = 30.0
 
 
 class _LineSource:
@@ -116,6 +118,7 @@ class WatchService:
         self.bound: list[Endpoint] = []
         self.ready = threading.Event()
         self._stop: asyncio.Event | None = None
+        self._beat = 0.0  # wall time of the last store heartbeat
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _seen_urls(self) -> list[str]:
@@ -162,6 +165,7 @@ class WatchService:
                 self.certs.start()
             for vc in self.vcenters:
                 vc.start()
+            self._store("begin", self._sources(), self.state.clock())
             self.ready.set()
             while not self._stop.is_set():
                 with contextlib.suppress(TimeoutError):
@@ -178,6 +182,8 @@ class WatchService:
                 self.certs.stop()
             for vc in self.vcenters:
                 await asyncio.get_running_loop().run_in_executor(None, vc.stop)
+            self._heartbeat(force=True)
+            self._store("end", self.state.clock())
             if self.http is not None:
                 self.http.shutdown()
                 self.http.server_close()
@@ -196,6 +202,30 @@ class WatchService:
             self._emit(change)
         while not self._noted.empty():
             self._emit(self._noted.get_nowait())
+        self._heartbeat()
+
+    def _sources(self) -> list[str]:
+        """What this run listens to, for the store's coverage record."""
+        out = [str(e) for e in self.bound]
+        out += [f"{src.transport}:{src.host}" for src in self.sources]
+        out += [f"vcenter:{vc.endpoint}" for vc in self.vcenters]
+        return out
+
+    def _heartbeat(self, force: bool = False) -> None:
+        """Tell the store the run is alive and which hosts it heard since the last time."""
+        if self.store is None:
+            return
+        wall = self.state.clock()
+        if not force and wall - self._beat < self.config.store_heartbeat:
+            return
+        since, self._beat = self._beat, wall
+        self._store("heartbeat", wall, self.state.heard_since(since))
+
+    def _store(self, method: str, *args: Any) -> None:
+        try:
+            getattr(self.store, method, lambda *a: None)(*args)
+        except Exception as exc:  # a full disk or a locked file never stops watch
+            log.warning("could not write to the store (%s): %r", method, exc)
 
     def _emit(self, change: Change) -> None:
         record = change.as_dict()

@@ -88,6 +88,9 @@ class Host:
     name: str
     last_log: float = 0.0  # latest log time seen (epoch seconds)
     heard: float = 0.0  # wall time it was last heard from
+    first_heard: float = 0.0  # wall time it was first heard from (since it was last forgotten)
+    vvold_first: float | None = None  # wall times of its first and latest vvold lines
+    vvold_heard: float | None = None
     lines: int = 0
     stale: bool = False
     migration_failures: int = 0
@@ -96,6 +99,17 @@ class Host:
     def clock(self, wall: float) -> float:
         """The host's log time now: its last line's time, aged by the wall time since."""
         return self.last_log + max(0.0, wall - self.heard)
+
+
+@dataclass(frozen=True, slots=True)
+class HostHeard:
+    """One host's wall times (epoch seconds) for the store's heartbeat; None: never from vvold."""
+
+    host: str
+    first: float
+    last: float
+    first_vvold: float | None
+    last_vvold: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,19 +162,32 @@ class WatchState:
         wall = self.clock() if wall is None else wall
         h = self.hosts.get(name)
         if h is None:
-            h = self.hosts[name] = Host(name, heard=wall)
+            h = self.hosts[name] = Host(name, heard=wall, first_heard=wall)
         return h
 
-    def heard(self, name: str, lines: int) -> None:
-        """``name`` sent ``lines`` lines just now (any daemon): it is alive."""
+    def heard(self, name: str, lines: int, vvold: bool = False) -> None:
+        """``name`` sent ``lines`` lines just now (any daemon; ``vvold``: vvold's): it is alive."""
         wall = self.clock()
         with self.lock:
             h = self.host(name, wall)
             h.heard = wall
             h.lines += lines
+            if vvold:
+                h.vvold_heard = wall
+                if h.vvold_first is None:
+                    h.vvold_first = wall
             if h.stale:
                 h.stale = False
                 self.changes.append(Change(wall, name, None, "stale", "stale", "receiving"))
+
+    def heard_since(self, wall: float) -> list[HostHeard]:
+        """Hosts heard at or after ``wall``, for the store's coverage heartbeat."""
+        with self.lock:
+            return [
+                HostHeard(h.name, h.first_heard, h.heard, h.vvold_first, h.vvold_heard)
+                for h in self.hosts.values()
+                if h.heard >= wall
+            ]
 
     def host_event(self, name: str, kind: str, ts: float | None, migration_failure: bool) -> None:
         with self.lock:
