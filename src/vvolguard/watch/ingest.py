@@ -63,6 +63,20 @@ class _Batch:
     heard_other: Counter[str] = field(default_factory=Counter)
     cut: int = 0
 
+    def one(self, host: str, daemon: str, line: str) -> None:
+        """A one-line message :func:`esxline.fast_line` already took apart."""
+        self.counts[daemon] += 1
+        if daemon == esxline.VVOLD:
+            lines = self.vvold.get(host)
+            if lines is None:
+                self.vvold[host] = [line]
+            else:
+                lines.append(line)
+        elif daemon == esxline.OTHER:
+            self.heard_other[host] += 1
+        else:
+            self.other.append((host, daemon, line))
+
     def add(self, msg: syslog.SyslogMessage) -> None:
         if msg.cut:
             self.cut += 1
@@ -120,6 +134,8 @@ class Ingest:
         brings hundreds of messages, and one lock round per message cost a fifth of the time."""
         batch = _Batch()
         parse = syslog.parse
+        fast = esxline.fast_line
+        one = batch.one
         for raw in messages:
             if len(raw) > self.max_message:
                 self.refuse(OVERSIZED, peer, f"{len(raw)} bytes")
@@ -130,6 +146,10 @@ class Ingest:
             text = raw.decode("utf-8", "replace")
             if "\ufffd" in text and text.count("\ufffd") * 8 > len(text):
                 self.refuse(BINARY, peer, "not text")
+                continue
+            hit = fast(text)
+            if hit is not None:
+                one(*hit)
                 continue
             msg = parse(text, peer)
             if msg is None:
