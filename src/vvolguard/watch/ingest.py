@@ -230,13 +230,17 @@ class Ingest:
 
     # -- parsing (worker thread) -------------------------------------------------------------
 
-    def flush(self) -> int:
-        """Parse and fold everything buffered; returns the lines handled."""
+    def prune(self) -> None:
+        """Hosts the state forgot (expired, evicted) keep no header context here either."""
         with self.lock:
-            if len(self._vvold) > 2 * len(self.state.hosts) + 1000:
-                # hosts the state forgot (expired) keep no header context here either
+            if len(self._vvold) > len(self.state.hosts):
                 for host in [h for h, b in self._vvold.items() if not b.lines and h not in self.state.hosts]:
                     del self._vvold[host]
+
+    def flush(self) -> int:
+        """Parse and fold everything buffered; returns the lines handled."""
+        self.prune()
+        with self.lock:
             batch = {h: b.lines for h, b in self._vvold.items() if b.lines}
             prev = {h: self._vvold[h].prev_header for h in batch}
             for h in batch:

@@ -124,7 +124,14 @@ class WatchCollector(Collector):
             for host, n in vc.failures():
                 mig.add_metric([host, "vcenter"], n)
         yield from (nfc, busy, timeouts, fails, setctx, outstanding, ceiling, pressure, create, mig, events)
-        yield from (stale, last)
+        forgotten = CounterMetricFamily(
+            "vvolguard_hosts_forgotten",
+            "Hosts dropped from memory: expired (silent for --expire-after) or evicted (over the host cap).",
+            labels=["reason"],
+        )
+        for why, n in sorted(self.state.forgotten.items()):
+            forgotten.add_metric([why], n)
+        yield from (stale, last, forgotten)
         lines = CounterMetricFamily(
             "vvolguard_ingest_lines",
             "Messages and file lines received, by transport and daemon.",

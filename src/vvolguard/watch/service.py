@@ -40,6 +40,7 @@ class WatchConfig:
     interval: float = 0.25
     stale_after: float = 600.0
     expire_after: float = 86_400.0
+    max_hosts: int = 20_000
     source_rate: float = 0.0
     max_pending: int = 200_000
     max_message: int = 64 * 1024
@@ -87,7 +88,10 @@ class WatchService:
     ) -> None:
         self.config = config
         self.state = WatchState(
-            config.thresholds, stale_after=config.stale_after, expire_after=config.expire_after
+            config.thresholds,
+            stale_after=config.stale_after,
+            expire_after=config.expire_after,
+            max_hosts=config.max_hosts,
         )
         self.ingest = Ingest(self.state, max_pending=config.max_pending, max_message=config.max_message)
         self.receiver = Receiver(
@@ -200,6 +204,7 @@ class WatchService:
         self.receiver.sweep()
         for change in self.state.evaluate():
             self._emit(change)
+        self.ingest.prune()
         while not self._noted.empty():
             self._emit(self._noted.get_nowait())
         self._heartbeat()
