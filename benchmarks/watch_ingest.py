@@ -10,9 +10,13 @@ several connections) and UDP; the main process scrapes ``/metrics`` once a secon
 parsed yet) and the refusals, plus watch's RSS (psutil). UDP datagrams the kernel dropped
 (``/proc/net/snmp`` RcvbufErrors) are reported too: they never reach watch.
 
-"Sustained" is the rate of lines *parsed* (received minus still pending) over the run. The load
-average is printed: other work on the machine shares the two cores. Nothing asserts here; the
-numbers are for a person. ``--long`` runs a second time 10x longer for the memory comparison.
+"Sustained" is the rate of lines *parsed* (received minus still pending) over the run. Other work
+on the machine shares the two cores, so each round runs a baseline first with the same senders: a
+raw receiver that only reads the sockets and counts (the ceiling of one process right now), and
+watch's rate is printed as a share of it, with the load average and the CPU time watch got
+(lines per CPU-second does not depend on how busy the machine is). Best and median over
+``--rounds``. Nothing asserts here; the numbers are for a person. ``--long`` runs watch once more,
+10x longer, for the memory comparison (RSS after warm-up, mid-run, end).
 
 Also printed: how many ESXi hosts that rate covers at a busy host's vvold rate, measured from
 the simulator's saturation incident (its busiest host's peak minute of vvold lines).
@@ -192,8 +196,8 @@ def _senders(
     return out
 
 
-def _scrape(port: int) -> dict[str, float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+def _scrape(port: int, timeout: float = 60.0) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as resp:
         text = resp.read().decode()
     out: dict[str, float] = {"lines": 0.0, "pending": 0.0, "refused": 0.0}
     for line in text.splitlines():
@@ -239,21 +243,26 @@ def run(seconds: float, tcp_conns: int, udp_senders: int, udp_rate: float) -> di
     drops0 = _udp_kernel_drops()
     senders = _senders(ports["tcp"], ports["udp"], seconds, tcp_conns, udp_senders, udp_rate)
     first = _scrape(ports["metrics"])
+    cpu0 = sum(watch.cpu_times()[:2])
     t0 = time.monotonic()
     for s in senders:
         s.start()
     peak_rss = watch.memory_info().rss
     rss_samples = []
     last = first
+    slowest = 0.0
     while any(s.is_alive() for s in senders):
         time.sleep(1.0)
+        asked = time.monotonic()
         last = _scrape(ports["metrics"])
+        slowest = max(slowest, time.monotonic() - asked)
         rss = watch.memory_info().rss
         peak_rss = max(peak_rss, rss)
         rss_samples.append(rss)
     for s in senders:
         s.join()
     t1 = time.monotonic()
+    cpu = sum(watch.cpu_times()[:2]) - cpu0
     parsed_at_end = last["lines"] - last["pending"]
     # let the parser finish what is buffered, then stop
     for _ in range(60):
@@ -269,6 +278,9 @@ def run(seconds: float, tcp_conns: int, udp_senders: int, udp_rate: float) -> di
         "received_per_s": (last["lines"] - first["lines"]) / elapsed,
         "parsed_per_s": (parsed_at_end - (first["lines"] - first["pending"])) / elapsed,
         "refused": done["refused"],
+        "slowest_scrape_s": slowest,
+        "cpu_share": cpu / elapsed,  # CPUs' worth of time watch got (2.0 = both cores)
+        "per_cpu_s": (parsed_at_end - (first["lines"] - first["pending"])) / cpu if cpu else 0.0,
         "udp_kernel_drops": _udp_kernel_drops() - drops0,
         "peak_rss_mib": peak_rss / 2**20,
         "rss_warm_mib": rss_samples[len(rss_samples) // 5] / 2**20 if rss_samples else 0,
@@ -330,11 +342,13 @@ def main() -> None:
         ratios.append(last["parsed_per_s"] / raw if raw else 0.0)
         print(
             f"round {i + 1}: raw receive {raw:,.0f} msgs/s | watch received {last['received_per_s']:,.0f}, "
-            f"parsed {last['parsed_per_s']:,.0f} lines/s ({ratios[-1]:.0%} of raw) | refused "
+            f"parsed {last['parsed_per_s']:,.0f} lines/s ({ratios[-1]:.0%} of raw; "
+            f"{last['per_cpu_s']:,.0f} lines per CPU-second, watch got {last['cpu_share']:.2f} CPUs) | "
+            "refused "
             f"{last['refused']:.0f}, UDP kernel drops {last['udp_kernel_drops']} | RSS after warm-up "
             f"{last['rss_warm_mib']:.0f} MiB, end {last['rss_end_mib']:.0f}, "
             f"peak {last['peak_rss_mib']:.0f} | "
-            f"{_uptime()}"
+            f"slowest scrape {last['slowest_scrape_s']:.1f} s | {_uptime()}"
         )
     print(
         f"{args.seconds:.0f} s rounds, {HOSTS} hosts, {args.tcp} TCP + {args.udp} UDP senders, scraped "

@@ -171,12 +171,7 @@ def _parse_since(value: str, now: datetime | None, err: Console) -> datetime:
     if m:
         seconds = float(m[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m[2]]
         return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        error(err, f"--since {value!r} is neither an age (2h, 90m, 1d) nor an ISO time")
-        raise typer.Exit(EXIT_NOTHING_USABLE) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return _iso_time(value, err, f"--since {value!r} is neither an age (2h, 90m, 1d) nor an ISO time")
 
 
 def _fit(text: str, width: int) -> str:
@@ -211,10 +206,15 @@ def _write(path: Path, text: str, err: Console) -> None:
 def _parse_now(value: str | None, err: Console) -> datetime | None:
     if value is None:
         return None
+    return _iso_time(value, err, f"--now {value!r} is not an ISO date/time (e.g. 2026-03-14T10:00:00Z)")
+
+
+def _iso_time(value: str, err: Console, problem: str) -> datetime:
+    """An ISO date/time (``Z`` allowed; no offset: UTC), or exit 2 saying ``problem``."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        error(err, f"--now {value!r} is not an ISO date/time (e.g. 2026-03-14T10:00:00Z)")
+        error(err, problem)
         raise typer.Exit(EXIT_NOTHING_USABLE) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 

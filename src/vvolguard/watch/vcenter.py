@@ -41,7 +41,7 @@ from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from vvolguard.drain.backends.vsphere import Endpoint, VSphereError, login, ssl_context
+from vvolguard.drain.backends.vsphere import Endpoint, VSphereBackend, VSphereError, login, ssl_context
 from vvolguard.watch.state import Change
 
 log = logging.getLogger("vvolguard.watch")
@@ -154,6 +154,7 @@ class VCenterWatch:
         self.view = VCenterView()
         self.lock = threading.Lock()
         self._si: Any = None
+        self._backend: VSphereBackend | None = None
         self._collector: Any = None
         self._last_key: int | None = None
         self._sources: dict[str, str] = {}  # task moid -> source host name, while it runs
@@ -264,25 +265,11 @@ class VCenterWatch:
     # -- tasks: in flight per source host ----------------------------------------------------
 
     def _retrieve(self, objs: Sequence[Any], kind: Any, paths: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Properties of many objects in one round trip (``RetrievePropertiesEx`` + continue)."""
-        from pyVmomi import vmodl
-
-        if not objs:
-            return {}
-        pc = self._si.content.propertyCollector
-        spec = vmodl.query.PropertyCollector.FilterSpec(
-            objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=o, skip=False) for o in objs],
-            propSet=[vmodl.query.PropertyCollector.PropertySpec(type=kind, pathSet=list(paths))],
-        )
-        out: dict[str, dict[str, Any]] = {}
-        result = pc.RetrievePropertiesEx([spec], vmodl.query.PropertyCollector.RetrieveOptions())
-        while result is not None:
-            for oc in result.objects:
-                out[oc.obj._moId] = {p.name: p.val for p in oc.propSet}
-            if not result.token:
-                break
-            result = pc.ContinueRetrievePropertiesEx(result.token)
-        return out
+        """Properties of many objects in one round trip: the drain backend's batched
+        ``RetrievePropertiesEx``, on this poller's session (which it does not own)."""
+        if self._backend is None or self._backend.si is not self._si:
+            self._backend = VSphereBackend(self._si, endpoint=self.endpoint, owns_session=False)
+        return self._backend._retrieve(objs, kind, paths)
 
     def _hosts(self) -> dict[str, str]:
         """Host moid -> inventory name, looked up again when a host is new to us."""
