@@ -107,6 +107,21 @@ def _fault_text(lmf: Any) -> str:
     )
 
 
+def _expiry(value: Any) -> datetime | None:
+    """SMS's ``certificateExpiryDate``: an ISO 8601 string in the API (a datetime in some
+    bindings); None when absent or unreadable."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 @dataclass
 class ProviderStatus:
     name: str
@@ -372,11 +387,8 @@ class VCenterWatch:
         now = datetime.now(UTC)
         seen: dict[str, ProviderStatus] = {}
         for info in providers:
-            expiry = getattr(info, "certificateExpiryDate", None)
-            days = None
-            if expiry is not None:
-                when = expiry if expiry.tzinfo else expiry.replace(tzinfo=UTC)
-                days = (when - now).total_seconds() / 86_400
+            when = _expiry(getattr(info, "certificateExpiryDate", None))
+            days = None if when is None else (when - now).total_seconds() / 86_400
             name = str(getattr(info, "name", "") or getattr(info, "url", "") or "unknown")
             seen[name] = ProviderStatus(
                 name, str(getattr(info, "url", "") or ""), str(info.status or "unknown"), days
