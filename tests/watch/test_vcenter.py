@@ -148,3 +148,29 @@ def test_an_untrusted_vcenter_certificate_is_refused_and_counted(vcsim_factory) 
     vc.poll_once()
     assert vc.view.errors["tls"] == 2 and not vc.view.up
     vc.stop()
+
+
+def test_cli_without_a_password_or_a_terminal_says_so_and_exits_2() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "VVOLGUARD_PASSWORD"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vvolguard.cli.main",
+            "watch",
+            "--vcenter",
+            "https://vc.example",
+            "--no-store",
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 2
+    assert "VVOLGUARD_PASSWORD" in done.stderr and "Traceback" not in done.stderr
