@@ -1,15 +1,14 @@
 """``watch --vcenter``: the VASA providers' status and certificate expiry from vCenter's SMS
-service, against the lab (wp-lab's govmomi simulator with an SMS endpoint, ``vvolguard.lab``).
-Skipped until that module is in the tree."""
+service, against the lab (the govmomi simulator with an SMS endpoint, ``vvolguard.lab``)."""
 
 from __future__ import annotations
 
 import pytest
 from tests.conftest import require_tool
 
+from vvolguard.lab import start_lab
 from vvolguard.watch.vcenter import VCenterWatch, collect
 
-lab = pytest.importorskip("vvolguard.lab", reason="the lab (SMS endpoint) is not in this tree yet")
 pytestmark = pytest.mark.vcsim
 
 
@@ -31,7 +30,7 @@ def test_provider_status_and_certificate_expiry_from_sms(
     scenario: str, variant: str | None, status: str, days: tuple[float, float]
 ) -> None:
     require_tool("go", "builds the govmomi vCenter simulator the lab serves")
-    with lab.start_lab(scenario, variant=variant) as info:
+    with start_lab(scenario, variant=variant) as info:
         vc = VCenterWatch(
             f"https://127.0.0.1:{info.port}/sdk", info.user, info.password, ca_file=info.ca_file, interval=1
         )
