@@ -115,5 +115,30 @@ def _unknown_format_message(ef: EvidenceFile) -> str:
 
 
 def usable(diagnosis: Diagnosis) -> bool:
-    """True when at least one input gave records (exit code 2 otherwise)."""
+    """True when at least one input gave records, or a watch run covered part of the ``--since``
+    window (exit code 2 otherwise)."""
+    if diagnosis.watch is not None and diagnosis.watch.get("runs"):
+        return True
     return any(i.records > 0 and i.kind != EvidenceKind.GROUND_TRUTH for i in diagnosis.inputs)
+
+
+def add_watch_history(
+    diagnosis: Diagnosis, since: datetime, until: datetime | None = None, store: PathLike | None = None
+) -> Diagnosis:
+    """``diagnose --since``: what ``vvolguard watch`` saw from ``since`` to ``until`` (now), read
+    from the local store, as notes every renderer shows and as the JSON ``watch`` field. What
+    watch could not see is said too; nothing here changes the verdict the files gave."""
+    from pathlib import Path
+
+    from vvolguard import store as store_mod
+    from vvolguard.analysis.model import Note, NoteKind
+    from vvolguard.watch.history import read_history
+
+    path = Path(store) if store is not None else store_mod.default_path()
+    history = read_history(path, since, until or diagnosis.now or datetime.now(UTC))
+    for text, hosts in history.saw:
+        diagnosis.notes.append(Note(NoteKind.WATCH_HISTORY, f"watch: {text}", hosts=hosts))
+    for text in history.cannot_conclude:
+        diagnosis.notes.append(Note(NoteKind.WATCH_HISTORY, f"watch cannot tell: {text}"))
+    diagnosis.watch = history.to_dict()
+    return diagnosis

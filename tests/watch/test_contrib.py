@@ -15,6 +15,7 @@ from vvolguard.watch.certs import CertificateWatch
 from vvolguard.watch.ingest import Ingest
 from vvolguard.watch.metrics import WatchCollector
 from vvolguard.watch.state import WatchState
+from vvolguard.watch.vcenter import VCenterWatch
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "contrib" / "prometheus" / "vvolguard-alerts.yml"
@@ -26,7 +27,8 @@ METRIC = re.compile(r"\bvvolguard_[a-z_]+\b")
 def exported_names() -> set[str]:
     """Every sample name watch can export, from the collectors' families."""
     state = WatchState()
-    collector = WatchCollector(state, Ingest(state), CertificateWatch())
+    vcenter = VCenterWatch("https://vc.example", "reader", "pw")  # not started: names only
+    collector = WatchCollector(state, Ingest(state), CertificateWatch(), [vcenter])
     names: set[str] = set()
     for family in collector.collect():
         if family.type == "counter":
@@ -74,6 +76,9 @@ def test_every_alert_has_a_runbook_link_into_the_readme_and_uses_exported_metric
     names = exported_names()
     for alert in _alerts():
         link = alert["annotations"]["runbook_url"]
+        # relative to where the README is hosted (the rules file says how to give a base), never
+        # a guessed absolute address
+        assert link.startswith("README.md#"), link
         anchor = link.split("#", 1)[1]
         assert anchor == "alert-" + alert["alert"].lower()
         # GitHub's anchor of the heading "Alert: `Name`" is "alert-name"
@@ -121,6 +126,7 @@ def test_grafana_dashboard_structure() -> None:
         "vvolguard_vasa_no_free_connection_waits_total",
         "vvolguard_vasa_provider_busy_total",
         "vvolguard_migration_failures_total",
+        "vvolguard_migrations_in_flight",
         "vvolguard_provider_certificate_expiry_days",
         "vvolguard_host_events_total",
     ):

@@ -142,3 +142,41 @@ def test_relay_header_with_its_own_pri_and_no_inner_pri() -> None:
     raw = "<13>Jan  1 12:34:56 10.1.2.3 2019-05-21T19:27:32.479Z esxi.example Vvold: info vvold[7] x"
     msg = syslog.parse(raw, "10.1.2.3")
     assert msg is not None and msg.host == "esxi.example" and msg.app == "Vvold"
+
+
+FAST_SHAPES = [
+    "<163>2025-08-08T12:17:14.610Z esx03.lab Vvold[2255518]: [Originator@6876 sub=Default] hi there",
+    "<166>2024-03-14T10:02:11.418Z esx01 Vvold: info vvold[2100874] [Originator@6876 sub=Default] x",
+    "<164>2024-03-14T10:02:11.418Z esx01 Vvold: warning vvold[2100874] [Originator@6876] y\r",
+    "<166>2024-03-14T10:02:11Z esx01 Hostd: info hostd[1] [Originator@6876 sub=Vimsvc] [MIGRATE] z",
+    "<166>2024-03-14T10:02:11.4Z esx01 vmkwarning: cpu3:2097)WARNING: NMP: nmp_DeviceRequestFast",
+    "<166>2024-03-14T10:02:11.4Z esx01 Vmkernel[0]: cpu3:2097)ScsiDeviceIO: 4325: Cmd",
+    "<166>2024-03-14T10:02:11.418Z esx01 Rhttpproxy[2099]: [Originator@6876 sub=Proxy] not ours",
+    "<166>2024-03-14T10:02:11.418Z esx01 relayed: info vvold[77] [Originator@6876] tag replaced",
+    "<166>2024-03-14T10:02:11.418Z esx01 relayed: info sfcbd[77] not ours either",
+    "<163>2025-08-08T12:17:14.610Z esx03 VVold[2255518]: --> Fault: VasaProviderBusy",
+    "<163>2025-08-08T12:17:14.610Z esx03 Vvold[007]:no space after the colon",
+    "<13>2025-08-08T12:17:14.610Z esx03 Vobd[1]: [UserLevelCorrelator] 123us: [vob.user.x]",
+]
+NOT_FAST = [
+    "<163>1 2025-08-08T12:17:14.610Z esx03.lab Vvold 2255518 - [Originator@6876 sub=Default] 5424",
+    "<166>Mar 14 10:02:11 esx01 Vvold: info vvold[1] BSD time",
+    "<166>2024-03-14T10:02:11.418+01:00 esx01 Vvold[1]: an offset, not Z",
+    "<166>2024-03-14T10:02:11.418Z esx01 Vvold[1]: two\nlines",
+    "<999>2024-03-14T10:02:11.418Z esx01 Vvold[1]: PRI out of range",
+    "Mar 14 10:02:11 10.1.2.3 <166>2024-03-14T10:02:11.418Z esx01 Vvold[1]: behind a relay",
+]
+
+
+@pytest.mark.parametrize("text", FAST_SHAPES)
+def test_the_fast_path_gives_exactly_what_the_full_parse_gives(text: str) -> None:
+    msg = syslog.parse(text, "10.9.9.9")
+    assert msg is not None
+    daemon = esxline.daemon(msg)
+    line = "" if daemon == esxline.OTHER else esxline.file_lines(msg)[0]
+    assert esxline.fast_line(text) == (msg.host, daemon, line)
+
+
+@pytest.mark.parametrize("text", NOT_FAST)
+def test_other_shapes_take_the_full_parse(text: str) -> None:
+    assert esxline.fast_line(text) is None

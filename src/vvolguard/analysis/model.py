@@ -70,6 +70,8 @@ class NoteKind(StrEnum):
     ADMISSION_LIMIT = "admission-limit"
     TIMES_ALIGNED = "times-aligned"
     TIMES_APART = "times-apart"
+    #: what ``vvolguard watch`` saw in the window (``diagnose --since``), or could not see
+    WATCH_HISTORY = "watch-history"
 
 
 @dataclass
@@ -278,6 +280,9 @@ class Diagnosis:
     #: per host and evidence kind: the time the evidence covers (see CoverageUse)
     coverage: list[CoverageUse] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+    #: ``diagnose --since``: watch's coverage of the window and what it saw (``watch.history``);
+    #: None when not asked for
+    watch: dict[str, Any] | None = None
     schema: str = SCHEMA_ID
 
     @property

@@ -47,7 +47,8 @@ def diagnose_command(
     paths: list[Path] = typer.Argument(
         None,
         metavar="PATH",
-        help="Files, folders, .tgz support bundles; any mix (or --vcenter to collect them live).",
+        help="Files, folders, .tgz support bundles; any mix (or --vcenter to collect them live; "
+        "optional with --since).",
         show_default=False,
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the vvolguard.diagnosis/v1 JSON instead."),
@@ -93,7 +94,12 @@ def diagnose_command(
     ),
     host: list[str] = typer.Option([], "--host", metavar="HOST", help="With --vcenter: a host (repeatable)."),
     since: str | None = typer.Option(
-        None, "--since", metavar="DURATION", help="With --vcenter: collect the last 30m, 2h, 1d (default 2h)."
+        None,
+        "--since",
+        metavar="AGE|TIME",
+        help="The window from then until now (2h, 90m, 1d, or an ISO time): with --vcenter, what to "
+        "collect (default 2h); and what `vvolguard watch` saw in it, read from the local store, with "
+        "what it could not see.",
     ),
     window: str | None = typer.Option(
         None, "--window", metavar="START..END", help="With --vcenter: collect this window (ISO times)."
@@ -112,6 +118,9 @@ def diagnose_command(
     ssh_known_hosts: Path | None = live_options.KNOWN_HOSTS,
     no_ssh: bool = live_options.NO_SSH,
     provider_address: list[str] = live_options.PROVIDER_ADDRESS,
+    store_path: Path | None = typer.Option(
+        None, "--store", metavar="FILE", help="Local store watch wrote to (for --since)."
+    ),
 ) -> None:
     from vvolguard.analysis.thresholds import Thresholds
     from vvolguard.pipeline import diagnose, usable
@@ -122,14 +131,23 @@ def diagnose_command(
         ssh = (ssh_config, ssh_user, ssh_known_hosts, no_ssh)
         addresses = live_options.provider_addresses_or_exit(provider_address, err)
         paths = [*(paths or []), live_options.collect_for_diagnose(live, ssh, case_dir, err, addresses)]
-    elif not paths:
-        error(err, "give the evidence (files, folders, bundles), or --vcenter VCENTER to collect it live")
+    elif not paths and since is None:
+        error(
+            err,
+            "give the evidence (files, folders, bundles), --vcenter VCENTER to collect it live, "
+            "or --since AGE to ask what vvolguard watch saw",
+        )
         raise typer.Exit(EXIT_NOTHING_USABLE)
     when = _parse_now(now, err)
     zone = _parse_tz(tz, err)
     thresholds = _parse_thresholds(Thresholds, threshold, err)
+    paths = list(paths or [])
     _refuse_overwriting_inputs(paths, [html, markdown], err)
     limits = parse_limits(max_expanded, max_depth, err)
+    window_start = _parse_since(since, when, err) if since is not None else None
+    if not paths and window_start is None:
+        error(err, "give evidence PATHs, or --since AGE to ask what vvolguard watch saw")
+        raise typer.Exit(EXIT_NOTHING_USABLE)
 
     interactive = err.is_terminal and not as_json
     if interactive:
@@ -144,9 +162,16 @@ def diagnose_command(
             )
     else:
         result = diagnose(paths, now=when, thresholds=thresholds, tz=zone, limits=limits)
+    # with --vcenter, --since is the collection window; the store is read when one was named
+    if window_start is not None and (vcenter is None or store_path is not None):
+        from vvolguard.pipeline import add_watch_history
+
+        add_watch_history(result, window_start, when, store_path)
 
     if not usable(result):
         error(err, "nothing given was usable evidence.")
+        for note in result.notes:  # --since: what the store could and could not say
+            print_line(err, note.text, indent=2)
         for warning in result.warnings[:20]:
             print_line(err, str(warning), indent=2)
         if len(result.warnings) > 20:
@@ -175,6 +200,18 @@ def diagnose_command(
             for f in matched:
                 print_line(err, f"{Severity(f.severity).value}: {f.id}: {f.title}", indent=2)
             raise typer.Exit(EXIT_FAIL_ON)
+
+
+def _parse_since(value: str, now: datetime | None, err: Console) -> datetime:
+    """``--since``: an age (``2h``, ``90m``, ``30s``, ``1d``) back from now, or an ISO time."""
+    import re
+    from datetime import timedelta
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", value.lower())
+    if m:
+        seconds = float(m[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m[2]]
+        return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
+    return _iso_time(value, err, f"--since {value!r} is neither an age (2h, 90m, 1d) nor an ISO time")
 
 
 def _fit(text: str, width: int) -> str:
@@ -209,10 +246,15 @@ def _write(path: Path, text: str, err: Console) -> None:
 def _parse_now(value: str | None, err: Console) -> datetime | None:
     if value is None:
         return None
+    return _iso_time(value, err, f"--now {value!r} is not an ISO date/time (e.g. 2026-03-14T10:00:00Z)")
+
+
+def _iso_time(value: str, err: Console, problem: str) -> datetime:
+    """An ISO date/time (``Z`` allowed; no offset: UTC), or exit 2 saying ``problem``."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        error(err, f"--now {value!r} is not an ISO date/time (e.g. 2026-03-14T10:00:00Z)")
+        error(err, problem)
         raise typer.Exit(EXIT_NOTHING_USABLE) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 

@@ -107,6 +107,25 @@ def watch_command(
         3600.0, "--cert-interval", metavar="SECONDS", min=1, help="Seconds between certificate checks."
     ),
     table: bool = typer.Option(True, "--table/--no-table", help="Live table on a terminal."),
+    vcenter: list[str] = typer.Option(
+        [],
+        "--vcenter",
+        metavar="URL",
+        help="Poll this vCenter for migrations in flight and their outcomes, and the VASA providers' "
+        "status (repeatable; a read-only user is enough; password from VVOLGUARD_PASSWORD or a prompt).",
+    ),
+    vcenter_user: str = typer.Option(
+        "administrator@vsphere.local", "--user", metavar="USER", help="vCenter user (read-only is enough)."
+    ),
+    ca_file: Path | None = typer.Option(
+        None, "--ca-file", metavar="FILE", help="CA bundle that signed vCenter's certificate."
+    ),
+    insecure: bool = typer.Option(
+        False, "--insecure", help="Do not verify vCenter's TLS certificate (not recommended)."
+    ),
+    vcenter_interval: float = typer.Option(
+        10.0, "--vcenter-interval", metavar="SECONDS", min=1, help="Seconds between vCenter polls."
+    ),
 ) -> None:
     from vvolguard.analysis.thresholds import Thresholds
     from vvolguard.watch.receiver import Endpoint
@@ -129,8 +148,8 @@ def watch_command(
     if any(e.scheme == "tls" for e in endpoints) and not (tls_cert and tls_key):
         error(err, "a tls:// syslog listener needs --tls-cert FILE and --tls-key FILE")
         raise typer.Exit(EXIT_USAGE)
-    if not (endpoints or files or ssh):
-        error(err, "nothing to watch: give --syslog URL, --file PATH or --ssh HOST")
+    if not (endpoints or files or ssh or vcenter):
+        error(err, "nothing to watch: give --syslog URL, --file PATH, --ssh HOST or --vcenter URL")
         raise typer.Exit(EXIT_USAGE)
     logging.basicConfig(level=logging.WARNING, format="vvolguard watch: %(message)s", stream=sys.stderr)
     config = WatchConfig(
@@ -155,7 +174,9 @@ def watch_command(
     service = WatchService(config, json_lines=sys.stdout if json_lines else None, store=store)
     try:
         _add_sources(service, files, ssh, ssh_user, ssh_known_hosts)
-    except ValueError as exc:
+        if vcenter:
+            _add_vcenters(service, vcenter, vcenter_user, ca_file, insecure, vcenter_interval, err)
+    except (ValueError, ConnectionError) as exc:
         error(err, str(exc))
         raise typer.Exit(EXIT_USAGE) from None
     live = None
@@ -194,6 +215,39 @@ async def _main(service: WatchService, err: Console, live: LiveTable | None) -> 
     finally:
         if live is not None:
             live.stop()
+
+
+def _add_vcenters(
+    service: WatchService,
+    urls: list[str],
+    user: str,
+    ca_file: Path | None,
+    insecure: bool,
+    interval: float,
+    err: Console,
+) -> None:
+    """One poller per ``--vcenter``. The password comes from ``VVOLGUARD_PASSWORD`` or a hidden
+    prompt; it is never echoed or logged. The first login happens in the poller: a vCenter that is
+    down at start is counted and tried again, and watch serves the logs meanwhile."""
+    from vvolguard.watch.vcenter import VCenterWatch
+
+    password = os.environ.get("VVOLGUARD_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            raise ValueError(
+                f"no password for {user} on {', '.join(urls)} and no terminal to ask on: "
+                "set VVOLGUARD_PASSWORD"
+            )
+        try:
+            password = typer.prompt(f"vCenter password for {user}", hide_input=True, err=True)
+        except typer.Abort:
+            raise ValueError("no vCenter password given") from None
+    if insecure:
+        print_line(err, "vCenter TLS certificate verification is OFF (--insecure)")
+    for url in urls:
+        service.add_vcenter(
+            VCenterWatch(url, user, password, ca_file=ca_file, insecure=insecure, interval=interval)
+        )
 
 
 def _add_sources(

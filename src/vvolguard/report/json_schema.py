@@ -484,6 +484,44 @@ _SCHEMA: dict[str, Any] = {
             "window.",
         ),
         "notes": _d({"type": "array", "items": _NOTE}, "Facts worth reporting that are not findings."),
+        "watch": _d(
+            {
+                "anyOf": [
+                    {
+                        "description": "Watch's coverage of the window and what it saw.",
+                        "type": "object",
+                        "required": ["store", "window", "covers_window", "saw", "cannot_conclude"],
+                        "properties": {
+                            "store": {"type": "string"},
+                            "window": {"type": "array", "prefixItems": [_TIME, _TIME], "items": False},
+                            "covers_window": _d(
+                                {"type": "boolean"}, "True when watch runs were listening through all of it."
+                            ),
+                            "covered_seconds": {"type": "number"},
+                            "window_seconds": {"type": "number"},
+                            "gaps": {"type": "array", "items": {"type": "array", "items": _TIME}},
+                            "runs": {"type": "array", "items": {"type": "object"}},
+                            "hosts": {"type": "array", "items": {"type": "object"}},
+                            "changes": {"type": "array", "items": {"type": "object"}},
+                            "saw": _d({"type": "array", "items": {"type": "string"}}, "What watch saw."),
+                            "calm_hosts": _d(
+                                {"type": "array", "items": {"type": "string"}},
+                                "Hosts whose vvold lines reached watch through the whole covered window "
+                                "with no pressure: the only hosts watch calls calm.",
+                            ),
+                            "cannot_conclude": _d(
+                                {"type": "array", "items": {"type": "string"}},
+                                "What watch could not see (uncovered time, hosts heard in part or not "
+                                "from vvold).",
+                            ),
+                        },
+                    },
+                    {"type": "null"},
+                ]
+            },
+            "diagnose --since: what vvolguard watch saw in the window, from the local store, and "
+            "what it cannot conclude; null when --since was not given.",
+        ),
     },
 }
 

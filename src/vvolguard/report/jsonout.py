@@ -25,6 +25,7 @@ TOP_LEVEL_ORDER = (
     "certificates",
     "missing_evidence",
     "notes",
+    "watch",
     "warnings",
     "signals",
     "hosts",

@@ -31,6 +31,44 @@ _EMBEDDED_RE = re.compile(rf"^(?:{ll.LEVEL_PATTERN})\s+(?P<app>[A-Za-z][\w.-]*)\
 _SEV = ("Em", "Al", "Cr", "Er", "Wa", "No", "In", "Db")
 
 
+#: The shape nearly every ESXi message has (RFC 3164 header, RFC 3339 UTC time): matched on the
+#: header alone, so :func:`fast_line` can skip building a :class:`SyslogMessage`.
+_FAST_RE = re.compile(
+    r"<(\d{1,3})>(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z) ([^\s\[\]:]+) "
+    r"([A-Za-z][\w./-]{0,47})(?:\[(\d{1,10})\])?: ?"
+)
+_KNOWN_DAEMON = {VVOLD: VVOLD, HOSTD: HOSTD, VMKERNEL: VMKERNEL, VOBD: VOBD, "vmkwarning": VMKERNEL}
+
+
+def fast_line(text: str) -> tuple[str, str, str] | None:
+    """(host, daemon, file line) of a one-line message in ESXi's usual shape, exactly what
+    ``file_lines(syslog.parse(text))`` and :func:`daemon` give, at a fraction of the cost (the
+    hot path of a busy receiver); the line is ``""`` for a daemon watch does not read. None: any
+    other shape (RFC 5424, BSD time, a relay header, several lines), for the full parse."""
+    m = _FAST_RE.match(text)
+    if m is None:
+        return None
+    rest = text[m.end() :]
+    if "\n" in rest:
+        return None
+    pri_text, ts, host, tag, pid = m.groups()
+    pri = int(pri_text)
+    if pri > 191:
+        return None
+    if rest.endswith("\r"):
+        rest = rest.rstrip("\r")
+    known = _KNOWN_DAEMON.get(tag.lower())
+    embedded = None if rest.startswith("[") else _EMBEDDED_RE.match(rest)  # 6.7/7.0 shape
+    if known is None:
+        inner = _KNOWN_DAEMON.get(embedded["app"].lower()) if embedded is not None else None
+        if inner is None:
+            return host, OTHER, ""
+        known = inner
+    if embedded is not None:
+        return host, known, f"{ts} {rest}"
+    return host, known, f"{ts} {_SEV[pri & 7]}({pri}) {tag}[{int(pid) if pid else 0}]: {rest}"
+
+
 def daemon(msg: SyslogMessage) -> str:
     """Which daemon wrote the message: the tag first, then the ``app[pid]`` inside the message
     (a relay may have replaced the tag), else :data:`OTHER`."""

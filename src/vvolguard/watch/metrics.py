@@ -22,10 +22,14 @@ HP = ["host", "provider"]
 
 
 class WatchCollector(Collector):
-    def __init__(self, state: WatchState, ingest: Ingest, extra: Any = None) -> None:
+    def __init__(
+        self, state: WatchState, ingest: Ingest, extra: Any = None, vcenters: list[Any] | None = None
+    ) -> None:
         self.state = state
         self.ingest = ingest
-        self.extra = extra  # optional object with ``collect_into(families)`` (certificates, ...)
+        self.extra = extra  # optional collector of its own (certificates)
+        #: ``--vcenter`` pollers (``watch.vcenter.VCenterWatch``); the list may grow after start
+        self.vcenters = vcenters if vcenters is not None else []
 
     def collect(self) -> Iterator[Any]:
         nfc = CounterMetricFamily(
@@ -73,8 +77,9 @@ class WatchCollector(Collector):
         )
         mig = CounterMetricFamily(
             "vvolguard_migration_failures",
-            "vMotions that failed on this source host (hostd '[MIGRATE] ... vMotion failed').",
-            labels=["host"],
+            "vMotions that failed on this source host: source=hostd from its '[MIGRATE] ... vMotion "
+            "failed' line, source=vcenter from vCenter's VmFailedMigrateEvent.",
+            labels=["host", "source"],
         )
         events = CounterMetricFamily(
             "vvolguard_host_events",
@@ -110,13 +115,23 @@ class WatchCollector(Collector):
                         buckets.append(("+Inf" if bound == float("inf") else f"{bound:g}", cum))
                     create.add_metric(labels, buckets, s.create_sum)
             for name, h in self.state.hosts.items():
-                mig.add_metric([name], h.migration_failures)
+                mig.add_metric([name, "hostd"], h.migration_failures)
                 for kind, n in h.events.items():
                     events.add_metric([name, kind], n)
                 stale.add_metric([name], 1 if h.stale else 0)
                 last.add_metric([name], h.heard)
+        for vc in self.vcenters:
+            for host, n in vc.failures():
+                mig.add_metric([host, "vcenter"], n)
         yield from (nfc, busy, timeouts, fails, setctx, outstanding, ceiling, pressure, create, mig, events)
-        yield from (stale, last)
+        forgotten = CounterMetricFamily(
+            "vvolguard_hosts_forgotten",
+            "Hosts dropped from memory: expired (silent for --expire-after) or evicted (over the host cap).",
+            labels=["reason"],
+        )
+        for why, n in sorted(self.state.forgotten.items()):
+            forgotten.add_metric([why], n)
+        yield from (stale, last, forgotten)
         lines = CounterMetricFamily(
             "vvolguard_ingest_lines",
             "Messages and file lines received, by transport and daemon.",
@@ -147,9 +162,15 @@ class WatchCollector(Collector):
         yield from (lines, errors, dropped, cut, pending)
         if self.extra is not None:
             yield from self.extra.collect()
+        if self.vcenters:
+            from vvolguard.watch.vcenter import collect
+
+            yield from collect(self.vcenters)
 
 
-def registry_for(state: WatchState, ingest: Ingest, extra: Any = None) -> CollectorRegistry:
+def registry_for(
+    state: WatchState, ingest: Ingest, extra: Any = None, vcenters: list[Any] | None = None
+) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(WatchCollector(state, ingest, extra))
+    registry.register(WatchCollector(state, ingest, extra, vcenters))
     return registry

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ class WatchConfig:
     interval: float = 0.25
     stale_after: float = 600.0
     expire_after: float = 86_400.0
+    max_hosts: int = 20_000
     source_rate: float = 0.0
     max_pending: int = 200_000
     max_message: int = 64 * 1024
@@ -47,6 +49,8 @@ class WatchConfig:
     #: Also check the provider URLs vvold names in its lines (off in tests: those are not local).
     check_seen_providers: bool = False
     cert_interval: float = 3600.0
+    #: Seconds between two coverage heartbeats in the store (when the run was alive, hosts heard).
+    store_heartbeat: float = 30.0
 
 
 class _LineSource:
@@ -84,7 +88,10 @@ class WatchService:
     ) -> None:
         self.config = config
         self.state = WatchState(
-            config.thresholds, stale_after=config.stale_after, expire_after=config.expire_after
+            config.thresholds,
+            stale_after=config.stale_after,
+            expire_after=config.expire_after,
+            max_hosts=config.max_hosts,
         )
         self.ingest = Ingest(self.state, max_pending=config.max_pending, max_message=config.max_message)
         self.receiver = Receiver(
@@ -101,7 +108,11 @@ class WatchService:
                 seen_urls=self._seen_urls if config.check_seen_providers else None,
                 interval=config.cert_interval,
             )
-        self.registry = registry_for(self.state, self.ingest, self.certs)
+        #: ``--vcenter`` pollers (``watch.vcenter.VCenterWatch``), added with :meth:`add_vcenter`
+        self.vcenters: list[Any] = []
+        #: changes other threads saw (vCenter up/down, failed migrations), emitted by :meth:`tick`
+        self._noted: queue.SimpleQueue[Change] = queue.SimpleQueue()
+        self.registry = registry_for(self.state, self.ingest, self.certs, self.vcenters)
         self.sources: list[_LineSource] = []
         self.on_change = on_change
         self.json_lines = json_lines
@@ -111,6 +122,7 @@ class WatchService:
         self.bound: list[Endpoint] = []
         self.ready = threading.Event()
         self._stop: asyncio.Event | None = None
+        self._beat = 0.0  # wall time of the last store heartbeat
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _seen_urls(self) -> list[str]:
@@ -119,6 +131,11 @@ class WatchService:
 
     def add_source(self, tail: Any, host: str, transport: str) -> None:
         self.sources.append(_LineSource(tail, host, transport))
+
+    def add_vcenter(self, vcenter: Any) -> None:
+        """A ``VCenterWatch``: started with the service, its changes emitted like the others."""
+        vcenter.on_change = self._noted.put
+        self.vcenters.append(vcenter)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -150,6 +167,9 @@ class WatchService:
             self.start_http()
             if self.certs is not None:
                 self.certs.start()
+            for vc in self.vcenters:
+                vc.start()
+            self._store("begin", self._sources(), self.state.clock())
             self.ready.set()
             while not self._stop.is_set():
                 with contextlib.suppress(TimeoutError):
@@ -164,6 +184,10 @@ class WatchService:
             await self.tick()  # what arrived before the listeners closed
             if self.certs is not None:
                 self.certs.stop()
+            for vc in self.vcenters:
+                await asyncio.get_running_loop().run_in_executor(None, vc.stop)
+            self._heartbeat(force=True)
+            self._store("end", self.state.clock())
             if self.http is not None:
                 self.http.shutdown()
                 self.http.server_close()
@@ -180,6 +204,33 @@ class WatchService:
         self.receiver.sweep()
         for change in self.state.evaluate():
             self._emit(change)
+        self.ingest.prune()
+        while not self._noted.empty():
+            self._emit(self._noted.get_nowait())
+        self._heartbeat()
+
+    def _sources(self) -> list[str]:
+        """What this run listens to, for the store's coverage record."""
+        out = [str(e) for e in self.bound]
+        out += [f"{src.transport}:{src.host}" for src in self.sources]
+        out += [f"vcenter:{vc.endpoint}" for vc in self.vcenters]
+        return out
+
+    def _heartbeat(self, force: bool = False) -> None:
+        """Tell the store the run is alive and which hosts it heard since the last time."""
+        if self.store is None:
+            return
+        wall = self.state.clock()
+        if not force and wall - self._beat < self.config.store_heartbeat:
+            return
+        since, self._beat = self._beat, wall
+        self._store("heartbeat", wall, self.state.heard_since(since))
+
+    def _store(self, method: str, *args: Any) -> None:
+        try:
+            getattr(self.store, method, lambda *a: None)(*args)
+        except Exception as exc:  # a full disk or a locked file never stops watch
+            log.warning("could not write to the store (%s): %r", method, exc)
 
     def _emit(self, change: Change) -> None:
         record = change.as_dict()

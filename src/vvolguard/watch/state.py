@@ -15,7 +15,7 @@ with (``analysis.counts``), and pressure is judged with ``diagnose``'s threshold
 Windows run on the hosts' log time, so a replay judges as the live incident did. A host that
 stops sending still ages: its clock is its last log time plus the wall time since it was heard,
 so its windows empty; after ``stale_after`` seconds it is marked stale, and after
-``expire_after`` it is forgotten (bounded memory over days). Every deque is capped.
+``expire_after`` it is forgotten (bounded memory over days). Every window is capped.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import bisect
 import math
 import threading
 import time
+from array import array
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -54,6 +55,50 @@ class Pressure(IntEnum):
     SATURATED = 2
 
 
+class TimeWindow:
+    """Times (epoch seconds), oldest first, at most ``cap``, packed as C doubles: 8 bytes a time
+    instead of a float object and a deque slot (32), which for 1000 series at their caps is the
+    difference between flat memory and tens of MiB. ``values`` (optional) rides along, one per
+    time (a create's milliseconds)."""
+
+    __slots__ = ("cap", "times", "values")
+
+    def __init__(self, cap: int, with_values: bool = False) -> None:
+        self.cap = cap
+        self.times = array("d")
+        self.values = array("d") if with_values else None
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def __getitem__(self, i: int) -> float:
+        return self.times[i]
+
+    def __iter__(self) -> Any:
+        return iter(self.times)
+
+    def push(self, t: float, value: float = 0.0) -> None:
+        self.times.append(t)
+        if self.values is not None:
+            self.values.append(value)
+        if len(self.times) > self.cap:
+            self._drop(len(self.times) - self.cap)
+
+    def trim(self, since: float) -> None:
+        """Drop the times before ``since`` from the front (a window that slid past them)."""
+        times = self.times
+        n = 0
+        while n < len(times) and times[n] < since:
+            n += 1
+        if n:
+            self._drop(n)
+
+    def _drop(self, n: int) -> None:
+        del self.times[:n]
+        if self.values is not None:
+            del self.values[:n]
+
+
 @dataclass
 class Series:
     """One (host, provider) pair."""
@@ -73,9 +118,9 @@ class Series:
     create_sum: float = 0.0
     create_count: int = 0
     url: str | None = None
-    pressure_ts: deque[float] = field(default_factory=deque)
-    timeout_ts: deque[float] = field(default_factory=deque)
-    creates: deque[tuple[float, float]] = field(default_factory=deque)  # (log time, ms)
+    pressure_ts: TimeWindow = field(default_factory=lambda: TimeWindow(WINDOW_CAP))
+    timeout_ts: TimeWindow = field(default_factory=lambda: TimeWindow(WINDOW_CAP))
+    creates: TimeWindow = field(default_factory=lambda: TimeWindow(CREATES_CAP, with_values=True))  # ms
     level: Pressure = Pressure.CALM
     reasons: tuple[str, ...] = ()
     p95_key: tuple[int, int] | None = None  # (creates ever, creates in window) of the cached p95
@@ -88,6 +133,9 @@ class Host:
     name: str
     last_log: float = 0.0  # latest log time seen (epoch seconds)
     heard: float = 0.0  # wall time it was last heard from
+    first_heard: float = 0.0  # wall time it was first heard from (since it was last forgotten)
+    vvold_first: float | None = None  # wall times of its first and latest vvold lines
+    vvold_heard: float | None = None
     lines: int = 0
     stale: bool = False
     migration_failures: int = 0
@@ -96,6 +144,17 @@ class Host:
     def clock(self, wall: float) -> float:
         """The host's log time now: its last line's time, aged by the wall time since."""
         return self.last_log + max(0.0, wall - self.heard)
+
+
+@dataclass(frozen=True, slots=True)
+class HostHeard:
+    """One host's wall times (epoch seconds) for the store's heartbeat; None: never from vvold."""
+
+    host: str
+    first: float
+    last: float
+    first_vvold: float | None
+    last_vvold: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,11 +190,17 @@ class WatchState:
         *,
         stale_after: float = 600.0,
         expire_after: float = 86_400.0,
+        max_hosts: int = 20_000,
         clock: Any = time.time,
     ) -> None:
         self.t = thresholds or Thresholds()
         self.stale_after = stale_after
         self.expire_after = expire_after
+        #: most hosts kept; past it the longest silent are forgotten first (bounded memory
+        #: whatever names arrive)
+        self.max_hosts = max_hosts
+        #: hosts forgotten, by why: "expired" (silent for expire_after), "evicted" (max_hosts)
+        self.forgotten: dict[str, int] = {}
         self.clock = clock
         self.lock = threading.RLock()
         self.hosts: dict[str, Host] = {}
@@ -148,19 +213,32 @@ class WatchState:
         wall = self.clock() if wall is None else wall
         h = self.hosts.get(name)
         if h is None:
-            h = self.hosts[name] = Host(name, heard=wall)
+            h = self.hosts[name] = Host(name, heard=wall, first_heard=wall)
         return h
 
-    def heard(self, name: str, lines: int) -> None:
-        """``name`` sent ``lines`` lines just now (any daemon): it is alive."""
+    def heard(self, name: str, lines: int, vvold: bool = False) -> None:
+        """``name`` sent ``lines`` lines just now (any daemon; ``vvold``: vvold's): it is alive."""
         wall = self.clock()
         with self.lock:
             h = self.host(name, wall)
             h.heard = wall
             h.lines += lines
+            if vvold:
+                h.vvold_heard = wall
+                if h.vvold_first is None:
+                    h.vvold_first = wall
             if h.stale:
                 h.stale = False
                 self.changes.append(Change(wall, name, None, "stale", "stale", "receiving"))
+
+    def heard_since(self, wall: float) -> list[HostHeard]:
+        """Hosts heard at or after ``wall``, for the store's coverage heartbeat."""
+        with self.lock:
+            return [
+                HostHeard(h.name, h.first_heard, h.heard, h.vvold_first, h.vvold_heard)
+                for h in self.hosts.values()
+                if h.heard >= wall
+            ]
 
     def host_event(self, name: str, kind: str, ts: float | None, migration_failure: bool) -> None:
         with self.lock:
@@ -237,9 +315,9 @@ class WatchState:
                 s = self._series(host, vp)
                 s.op_failures[key] = s.op_failures.get(key, 0) + n
             for host, vp, t in pressure.iter_rows():
-                _push(self._series(host, vp).pressure_ts, t)
+                self._series(host, vp).pressure_ts.push(t)
             for host, vp, t in timeouts.iter_rows():
-                _push(self._series(host, vp).timeout_ts, t)
+                self._series(host, vp).timeout_ts.push(t)
             for host, vp, t, ms in creates.iter_rows():
                 self._create(self._series(host, vp), t, ms)
             self._fold_levels(levels)
@@ -289,9 +367,7 @@ class WatchState:
         s.create_buckets[bisect.bisect_left(CREATE_BUCKETS, sec)] += 1
         s.create_sum += sec
         s.create_count += 1
-        s.creates.append((t, ms))
-        while len(s.creates) > CREATES_CAP:
-            s.creates.popleft()
+        s.creates.push(t, ms)
 
     # -- judging -----------------------------------------------------------------------------
 
@@ -301,14 +377,19 @@ class WatchState:
         out: list[Change] = []
         t = self.t
         with self.lock:
-            for name, h in list(self.hosts.items()):
+            expired: set[str] = set()
+            for name, h in self.hosts.items():
                 idle = wall - h.heard
                 if idle > self.expire_after:
-                    self._forget(name)
-                    continue
-                if idle > self.stale_after and not h.stale:
+                    expired.add(name)
+                elif idle > self.stale_after and not h.stale:
                     h.stale = True
                     out.append(Change(wall, name, None, "stale", "receiving", "stale"))
+            self._forget(expired, "expired")
+            if len(self.hosts) > self.max_hosts:
+                # a flood of names (a misconfigured relay, spoofed headers): the longest silent go
+                by_heard = sorted(self.hosts.values(), key=lambda h: h.heard)
+                self._forget({h.name for h in by_heard[: len(self.hosts) - self.max_hosts]}, "evicted")
             for s in self.series.values():
                 h = self.hosts[s.host]
                 level, reasons = judge(s, h.clock(wall), t)
@@ -328,29 +409,23 @@ class WatchState:
             self.changes.extend(out)
         return out
 
-    def _forget(self, name: str) -> None:
-        del self.hosts[name]
-        for key in [k for k in self.series if k[0] == name]:
+    def _forget(self, names: set[str], why: str) -> None:
+        """Drop hosts and their series (one pass over the series, however many hosts go)."""
+        if not names:
+            return
+        for name in names:
+            del self.hosts[name]
+        for key in [k for k in self.series if k[0] in names]:
             del self.series[key]
-
-
-def _push(q: deque[float], t: float) -> None:
-    q.append(t)
-    if len(q) > WINDOW_CAP:
-        q.popleft()
-
-
-def _trim(q: deque[Any], since: float, key: Any = None) -> None:
-    while q and (q[0] if key is None else key(q[0])) < since:
-        q.popleft()
+        self.forgotten[why] = self.forgotten.get(why, 0) + len(names)
 
 
 def judge(s: Series, now: float, t: Thresholds) -> tuple[Pressure, tuple[str, ...]]:
     """The pressure of one series at log time ``now`` (see the module docstring)."""
     since = now - t.pressure_window_seconds
-    _trim(s.pressure_ts, since)
-    _trim(s.timeout_ts, since)
-    _trim(s.creates, since, key=lambda c: c[0])
+    s.pressure_ts.trim(since)
+    s.timeout_ts.trim(since)
+    s.creates.trim(since)
     saturated: list[str] = []
     signs: list[str] = []
     events = sum(1 for x in s.pressure_ts if x <= now)
@@ -370,7 +445,7 @@ def judge(s: Series, now: float, t: Thresholds) -> tuple[Pressure, tuple[str, ..
     if s.creates:
         key = (s.create_count, len(s.creates))  # a new create or a trimmed old one changes it
         if key != s.p95_key:  # sorted again only when the window's creates changed
-            values = sorted(ms for _, ms in s.creates)
+            values = sorted(s.creates.values or ())
             s.p95_key, s.p95 = key, values[max(0, math.ceil(0.95 * len(values)) - 1)]
             s.p95_max = values[-1]
         n = len(s.creates)
