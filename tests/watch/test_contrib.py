@@ -129,5 +129,6 @@ def test_grafana_dashboard_structure() -> None:
         "vvolguard_migrations_in_flight",
         "vvolguard_provider_certificate_expiry_days",
         "vvolguard_host_events_total",
+        "vvolguard_vasa_provider_status",
     ):
         assert signal in used
