@@ -25,6 +25,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from vvolguard.cli import live_options
 from vvolguard.cli.console import error, make_console, print_line, warn
 
 EXIT_OK = 0
@@ -110,10 +111,9 @@ def drain_command(
         metavar="HOST",
         help="Tail /var/run/log/vvold.log on this ESXi host over SSH (repeatable).",
     ),
-    ssh_user: str = typer.Option("root", "--ssh-user", metavar="USER", help="SSH user on the ESXi hosts."),
-    ssh_known_hosts: Path | None = typer.Option(
-        None, "--ssh-known-hosts", metavar="FILE", help="known_hosts file (default ~/.ssh/known_hosts)."
-    ),
+    ssh_config: Path | None = live_options.SSH_CONFIG,
+    ssh_user: str | None = live_options.SSH_USER,
+    ssh_known_hosts: Path | None = live_options.KNOWN_HOSTS,
     ssh_no_host_key_check: bool = typer.Option(
         False, "--ssh-no-host-key-check", help="Do not check SSH host keys (unsafe)."
     ),
@@ -165,6 +165,13 @@ def drain_command(
         raise typer.Exit(EXIT_USAGE)
     if not simulate and not vcenter:
         error(err, "give --vcenter URL, or --simulate PROFILE for a run against the simulator")
+        raise typer.Exit(EXIT_USAGE)
+
+    if ssh_config is not None and not ssh_config.is_file():
+        error(err, f"--ssh-config {ssh_config}: no such file")
+        raise typer.Exit(EXIT_USAGE)
+    if ssh_config is not None and ssh_no_host_key_check:
+        error(err, "--ssh-no-host-key-check cannot be combined with --ssh-config: host keys are checked")
         raise typer.Exit(EXIT_USAGE)
 
     store_file = store_path or store_mod.default_path()
@@ -227,7 +234,19 @@ def drain_command(
             options={"max": max_inflight, "policy": policy, "cooldown": cooldown},
         )
         sources = list(backend.log_sources([host]))
-        sources += _log_sources(vvold_log, ssh, ssh_user, ssh_known_hosts, ssh_no_host_key_check, err)
+        sources += _log_sources(
+            vvold_log, ssh, ssh_user, ssh_known_hosts, ssh_no_host_key_check, err, ssh_config is not None
+        )
+        if ssh_config is not None:
+            sources += _config_tails(
+                backend,
+                host,
+                to,
+                vvold_log,
+                ssh,
+                live_options.ssh_options(ssh_config, ssh_user, ssh_known_hosts),
+                err,
+            )
         if resumed:
             warn(err, f"resuming drain run {journal.run_id} of {host}")
         print_line(err, start.line)
@@ -305,11 +324,14 @@ def _password(user: str, vcenter: str, dry_run: bool, err: Console) -> str:
 def _log_sources(
     local: list[str],
     ssh_hosts: list[str],
-    ssh_user: str,
+    ssh_user: str | None,
     known_hosts: Path | None,
     no_check: bool,
     err: Console,
+    ssh_config: bool = False,
 ) -> list:
+    """Local tails (``--vvold-log``) and, without ``--ssh-config``, SSH tails of ``--ssh`` hosts
+    from the command line alone (``_config_tails`` does them with a config)."""
     from vvolguard.drain.logsource import FileTail, SshTail
 
     sources: list = []
@@ -319,6 +341,8 @@ def _log_sources(
             error(err, f"--vvold-log wants HOST=PATH, got {spec!r}")
             raise typer.Exit(EXIT_USAGE)
         sources.append(FileTail(Path(path), h))
+    if ssh_config:
+        return sources
     for h in ssh_hosts:
         kh: object = ()
         if no_check:
@@ -326,9 +350,56 @@ def _log_sources(
         elif known_hosts:
             kh = str(known_hosts)
         sources.append(
-            SshTail(h, username=ssh_user, password=os.environ.get("VVOLGUARD_SSH_PASSWORD"), known_hosts=kh)
+            SshTail(
+                h,
+                username=ssh_user or "root",
+                password=os.environ.get(live_options.SSH_PASSWORD_ENV),
+                known_hosts=kh,
+            )
         )
     return sources
+
+
+def _config_tails(
+    backend: Any,
+    source: str,
+    to: list[str],
+    local: list[str],
+    ssh_hosts: list[str],
+    options: Any,
+    err: Console,
+) -> list:
+    """``tail -F`` of vvold.log over SSH as the OpenSSH ``--ssh-config`` describes each host (the
+    lab's, or the admin's): the ``--ssh`` hosts, else the source and every destination the drain
+    may use (a vMotion's pressure shows on the destination's vvold), except hosts given a local
+    ``--vvold-log``. Each tail is named by the host's vCenter name, so its pressure is booked on
+    that host. Host keys stay checked (a config that turns checking off is refused)."""
+    from vvolguard.live.hostlogs import HostLogError
+    from vvolguard.live.sshtail import open_tail
+
+    if ssh_hosts:
+        names = list(ssh_hosts)
+    else:
+        local_hosts = {_canonical(backend, spec.partition("=")[0]) for spec in local}
+        names = [h for h in [source, *backend.resolve_targets(source, to)] if h not in local_hosts]
+    tails = []
+    for name in names:
+        try:
+            tails.append(open_tail(name, options))
+        except HostLogError as exc:
+            for tail in tails:
+                tail.close()
+            error(err, str(exc))
+            raise typer.Exit(EXIT_USAGE) from None
+    print_line(err, f"watching vvold.log over SSH ({options.config}): {', '.join(names)}")
+    return tails
+
+
+def _canonical(backend: Any, name: str) -> str:
+    try:
+        return str(backend.canonical_host(name))
+    except LookupError:
+        return name
 
 
 @contextmanager
