@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -305,3 +307,135 @@ def test_tls_is_verified_against_the_lab(lab_factory: Any, tmp_path: Path) -> No
     )
     assert proc.returncode == 2 and "not trusted" in proc.stderr
     assert lab.password not in proc.stdout + proc.stderr
+
+
+def _vm_hosts(lab: Any) -> dict[str, str]:
+    """VM name -> the name of the host it is registered on, as vCenter says now."""
+    import ssl
+
+    from pyVim.connect import Disconnect, SmartConnect
+    from pyVmomi import vim
+
+    si = SmartConnect(
+        host="127.0.0.1",
+        port=lab.port,
+        user=lab.user,
+        pwd=lab.password,
+        sslContext=ssl.create_default_context(cafile=lab.ca_file),
+    )
+    try:
+        view = si.content.viewManager.CreateContainerView(si.content.rootFolder, [vim.VirtualMachine], True)
+        return {vm.name: vm.runtime.host.name for vm in view.view}
+    finally:
+        Disconnect(si)
+
+
+def test_validate_and_back_returns_the_vm_to_the_host(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory("healthy")
+    host = _busiest_host(lab)
+    code, doc = validate(lab, host, tmp_path, "--batch", "2", "--and-back")
+    assert (code, statuses(doc)) == (0, ["pass"] * 5), json.dumps(doc["layers"][3:])
+    evidence = doc["layers"][3]["evidence"]
+    vm = evidence[0].split()[1]  # "chose VM (vm-id): smallest powered-on VM"
+    there = [e for e in evidence if e.startswith(f"{vm}: {host} -> ")]
+    assert there, evidence
+    dest = there[0].rsplit(" -> ", 1)[1]
+    assert f"{vm}: {dest} -> {host}" in evidence, evidence
+    assert _vm_hosts(lab)[vm] == host  # back where it started
+    # both moves are in the case's drain journal, each with its vCenter task
+    rows = (
+        sqlite3.connect(tmp_path / "case" / ".validate" / "journal.sqlite")
+        .execute(
+            "SELECT r.source_host, v.state, v.task_id FROM drain_vms v JOIN drain_runs r USING (run_id) "
+            "WHERE v.name = ? ORDER BY r.run_id",
+            (vm,),
+        )
+        .fetchall()
+    )
+    assert [(src, state) for src, state, _ in rows[:2]] == [(host, "succeeded"), (dest, "succeeded")], rows
+    assert all(task for _, _, task in rows)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_validate_interrupted_during_a_migration_waits_journals_and_keeps_the_case(
+    lab_factory: Any, tmp_path: Path, signum: int
+) -> None:
+    lab = lab_factory("healthy")  # a lab relocation takes 2 s: the signal lands while it runs
+    host = _busiest_host(lab)
+    case = tmp_path / "case"
+    proc = subprocess.Popen(
+        [
+            *VVOLGUARD,
+            "validate",
+            "--vcenter",
+            lab.url,
+            "--host",
+            host,
+            "--json",
+            "--watch",
+            "2",
+            "-o",
+            str(case),
+            "--store",
+            str(tmp_path / "store.db"),
+            "--ssh-config",
+            str(lab.ssh_config),
+            "--user",
+            lab.user,
+            "--ca-file",
+            lab.ca_file,
+            *[a for url, addr in lab.providers.items() for a in ("--provider-address", f"{url}={addr}")],
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "VVOLGUARD_PASSWORD": lab.password},
+    )
+    try:
+        assert proc.stderr is not None
+        seen: list[str] = []
+        for line in proc.stderr:  # the checklist goes to stderr with --json
+            seen.append(line)
+            if line.startswith("[pass] 3"):
+                break
+        assert seen and seen[-1].startswith("[pass] 3"), "".join(seen)
+        journal = case / ".validate" / "journal.sqlite"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _journaled_tasks(journal):
+            time.sleep(0.1)
+        assert _journaled_tasks(journal), "layer 4 submitted no migration"
+        proc.send_signal(signum)
+        out, rest = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    stderr = "".join(seen) + rest
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and lab.password not in out + stderr
+    assert "no new migrations; waiting for those in flight" in stderr and "interrupted" in stderr
+    doc = json.loads(out)
+    # layer 4's one migration was in flight: waited for, it ran clean; nothing new was started
+    assert statuses(doc) == ["pass", "pass", "pass", "pass", "skipped"], json.dumps(doc["layers"][3:])
+    assert doc["passed"] is False and doc["layers"][4]["evidence"] == ["not run: interrupted"]
+    # the migration in flight was waited for and journaled with its task; the case is kept
+    (vm, state, task) = _journaled_tasks(journal)[0]
+    assert state == "succeeded" and task
+    assert _vm_hosts(lab)[vm] != host
+    manifest = json.loads((case / "case.json").read_text())
+    assert manifest["hosts"] == [host]
+    assert (case / "hosts" / host / "var" / "run" / "log" / "vvold.log").exists()
+
+
+def _journaled_tasks(journal: Path) -> list[tuple[str, str, str]]:
+    """(VM, state, task id) of every submitted migration in a validate case's journal."""
+    if not journal.exists():
+        return []
+    try:
+        with sqlite3.connect(journal) as conn:
+            return conn.execute(
+                "SELECT name, state, task_id FROM drain_vms WHERE task_id IS NOT NULL"
+            ).fetchall()
+    except sqlite3.OperationalError:  # created but not yet migrated to its schema
+        return []

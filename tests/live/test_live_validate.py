@@ -153,3 +153,21 @@ def test_saturated_provider_fails_the_batch_and_records_the_bound(world_factory,
         assert row[:2] == (1, "bounded") and row[2] in (2, 3)  # the level that ran when it failed
     finally:
         v.session.close()
+
+
+def test_ctrl_c_during_the_quiet_watch_concludes_nothing_and_starts_no_migration(
+    world_factory, tmp_path: Path
+) -> None:
+    world = world_factory(relocate_seconds=0.5)
+    v = validator(world, tmp_path)
+    v.opt.watch_seconds = 30.0
+    threading.Timer(1.0, v.stop.set).start()
+    try:
+        started = time.monotonic()
+        result = v.run(first=3)
+        assert time.monotonic() - started < 20  # the watch was cut, not sat out
+        assert [r.status for r in result.layers[2:]] == [FAIL, SKIPPED, SKIPPED]
+        assert "interrupted during the 30 s watch" in result.layers[2].evidence[-1]
+        assert world.sim.stats().get("relocations", 0) == 0
+    finally:
+        v.session.close()

@@ -404,8 +404,9 @@ def _canonical(backend: Any, name: str) -> str:
 
 @contextmanager
 def _stop_on_ctrl_c(stop: threading.Event, err: Console) -> Iterator[None]:
-    """First Ctrl-C: stop submitting, wait for in-flight migrations. Second: leave at once (the
-    journal already holds every task id, so a rerun picks them up)."""
+    """First Ctrl-C (or SIGTERM, what ``kill``, systemd and CI runners send): stop submitting,
+    wait for in-flight migrations. Second: leave at once (the journal already holds every task
+    id, so a rerun picks them up)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -414,13 +415,15 @@ def _stop_on_ctrl_c(stop: threading.Event, err: Console) -> Iterator[None]:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
-        warn(err, "Ctrl-C: no new migrations; waiting for those in flight (Ctrl-C again to leave)")
+        what = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        warn(err, f"{what}: no new migrations; waiting for those in flight (Ctrl-C again to leave)")
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,7 @@ class Validator:
         self._tail: Any = None
         self._others: dict[str, Any] = {}  # destination host -> its tail (None: no SSH settings)
         self._last_peak = 0  # most migrations in flight at once in the last _migrate
+        self._single: str | None = None  # layer 4's VM
 
     # -- driver ------------------------------------------------------------------------------
 
@@ -147,6 +148,10 @@ class Validator:
             for result, check in zip(layers, checks, strict=True):
                 if result.layer < first:
                     result.evidence.append(f"not checked: started at layer {first}")
+                    continue
+                if self.stop.is_set():  # Ctrl-C between layers: start nothing more
+                    result.evidence.append("not run: interrupted")
+                    self.on_layer(result)
                     continue
                 if self.opt.dry_run and result.layer >= 4:
                     result.evidence.append("--dry-run: no migration started")
@@ -358,6 +363,11 @@ class Validator:
         except HostLogError as exc:
             raise LayerFailed(f"cannot watch vvold.log: {exc}") from None
         noisy, lines, connected = self._watch(tail, self.opt.watch_seconds)
+        if self.stop.is_set():
+            raise LayerFailed(
+                f"interrupted during the {self.opt.watch_seconds:g} s watch ({lines} lines read): "
+                "a quiet log cannot be concluded from a cut watch"
+            )
         if not connected:
             raise LayerFailed(
                 f"vvold.log of {self.host.name} could not be watched ({tail.state}); a quiet log cannot be "
@@ -405,6 +415,7 @@ class Validator:
 
     def layer_one_vm(self, result: LayerResult) -> None:
         vm = self._pick_vm()
+        self._single = vm.name
         result.evidence.append(
             f"chose {vm.name} ({vm.id})" + ("" if self.opt.vm else ": smallest powered-on VM")
         )
@@ -471,9 +482,9 @@ class Validator:
     def _pick_batch(self, n: int) -> list[Any]:
         from vvolguard.drain.backends.base import VmRef
 
-        candidates = [
-            v for v in self._candidates() if not self.opt.vm or v.name.lower() != self.opt.vm.lower()
-        ]
+        # not layer 4's VM (back on the host after --and-back): the batch tests other VMs
+        tested = {n.lower() for n in (self.opt.vm, self._single) if n}
+        candidates = [v for v in self._candidates() if v.name.lower() not in tested]
         if len(candidates) < n:
             raise LayerFailed(
                 f"only {len(candidates)} powered-on VMs left on {self.host.name} for a batch of {n}"
