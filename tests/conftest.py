@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -20,3 +21,17 @@ def require_tool(tool: str, why: str) -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{tool} is required in CI ({why}); `make test` should have installed it")
     pytest.skip(f"{tool} not installed ({why})")
+
+
+def require_simulator(why: str) -> Path:
+    """The built govmomi vCenter simulator. Skips only where Go is not installed (outside CI):
+    with Go present, a build that fails (govmomi missing, a compile error) fails the test,
+    naming the Debian package to install, so "green" never hides lab and live tests that
+    did not run."""
+    from vvolguard.drain.vcsim.build import VcsimBuildError, build
+
+    go = require_tool("go", why)
+    try:
+        return build(go=go)
+    except VcsimBuildError as exc:
+        pytest.fail(f"Go is installed but the vCenter simulator does not build: {exc}")

@@ -13,12 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.drain.vcsim_fixture import Vcsim, start_vcsim, vcsim_binary
+from tests.conftest import require_simulator
+from tests.drain.vcsim_fixture import Vcsim, start_vcsim
 from tests.live.sshd import FakeEsx, start_hosts
 
-__all__ = ["vcsim_binary"]  # the drain's fixture (builds the simulator once per session), used by name
-
 PASSWORD = "Pw-live-7c1e9f0a"  # distinctive: no output, case file or log may contain it
+
+
+@pytest.fixture(scope="session")
+def vcsim_binary() -> Path:
+    """The simulator, built once: skipped only without Go, a failure when Go cannot build it."""
+    return require_simulator("builds the govmomi vCenter simulator the live tests run against")
 
 
 @dataclass
