@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,17 +44,21 @@ def lab_factory(vcsim_binary: Path) -> Iterator[Any]:
         yield start
 
 
+def live_args(lab: Any, *args: str, user: str | None = None) -> list[str]:
+    """The command line as a user types it against the lab: TLS verified with its CA, the
+    provider's URL (the scenario's) reached where the lab serves it on loopback."""
+    if "--vcenter" not in args:
+        return [*VVOLGUARD, *args]
+    addresses = [a for url, addr in lab.providers.items() for a in ("--provider-address", f"{url}={addr}")]
+    return [*VVOLGUARD, *args, "--user", user or lab.user, "--ca-file", lab.ca_file, *addresses]
+
+
 def cli(
     lab: Any, *args: str, user: str | None = None, password: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    addresses = [a for url, addr in lab.providers.items() for a in ("--provider-address", f"{url}={addr}")]
-    live = "--vcenter" in args
-    extra = ["--user", user or lab.user, "--ca-file", lab.ca_file] if live else []
-    if live:
-        extra += addresses  # the provider's URL is the scenario's; the lab serves it on loopback
     env = {**os.environ, "VVOLGUARD_PASSWORD": password or lab.password}
     return subprocess.run(
-        [*VVOLGUARD, *args, *extra],
+        live_args(lab, *args, user=user),
         capture_output=True,
         text=True,
         env=env,
@@ -143,47 +148,64 @@ def test_diagnose_vcenter_in_one_step(lab_factory: Any) -> None:
     assert lab.password not in proc.stdout + proc.stderr
 
 
-def _busiest_host(lab: Any) -> str:
-    """The host with the most powered-on VMs (the one the incident left them on)."""
+@contextmanager
+def vcenter_of(lab: Any) -> Iterator[Any]:
+    """A pyVmomi session to the lab (its CA verified), for checks from outside the command."""
     import ssl
 
     from pyVim.connect import Disconnect, SmartConnect
-    from pyVmomi import vim
 
-    port = int(lab.url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
     si = SmartConnect(
         host="127.0.0.1",
-        port=port,
+        port=lab.port,
         user=lab.user,
         pwd=lab.password,
         sslContext=ssl.create_default_context(cafile=lab.ca_file),
     )
     try:
-        view = si.content.viewManager.CreateContainerView(si.content.rootFolder, [vim.HostSystem], True)
-        counts = {h.name: sum(1 for v in h.vm if v.runtime.powerState == "poweredOn") for h in view.view}
-        return max(counts, key=lambda name: counts[name])
+        yield si
     finally:
         Disconnect(si)
 
 
+def _all(si: Any, kind: Any) -> list[Any]:
+    view = si.content.viewManager.CreateContainerView(si.content.rootFolder, [kind], True)
+    return list(view.view)
+
+
+def _busiest_host(lab: Any) -> str:
+    """The host with the most powered-on VMs (the one the incident left them on)."""
+    from pyVmomi import vim
+
+    with vcenter_of(lab) as si:
+        hosts = _all(si, vim.HostSystem)
+        counts = {h.name: sum(1 for v in h.vm if v.runtime.powerState == "poweredOn") for h in hosts}
+    return max(counts, key=lambda name: counts[name])
+
+
+def _vm_hosts(lab: Any) -> dict[str, str]:
+    """VM name -> the name of the host it is registered on, as vCenter says now."""
+    from pyVmomi import vim
+
+    with vcenter_of(lab) as si:
+        return {vm.name: vm.runtime.host.name for vm in _all(si, vim.VirtualMachine)}
+
+
+def validate_args(lab: Any, host: str, case: Path, store: Path, *extra: str) -> list[str]:
+    return live_args(
+        lab, "validate", "--vcenter", lab.url, "--host", host, "--json", "--watch", "3",
+        "-o", str(case), "--store", str(store), "--ssh-config", str(lab.ssh_config), *extra,
+    )  # fmt: skip
+
+
 def validate(lab: Any, host: str, tmp_path: Path, *extra: str) -> tuple[int, dict[str, Any]]:
-    proc = cli(
-        lab,
-        "validate",
-        "--vcenter",
-        lab.url,
-        "--host",
-        host,
-        "--json",
-        "--watch",
-        "3",
-        "-o",
-        str(tmp_path / "case"),
-        "--store",
-        str(tmp_path / "store.db"),
-        "--ssh-config",
-        str(lab.ssh_config),
-        *extra,
+    proc = subprocess.run(
+        validate_args(lab, host, tmp_path / "case", tmp_path / "store.db", *extra),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "VVOLGUARD_PASSWORD": lab.password},
+        timeout=TIMEOUT,
+        stdin=subprocess.DEVNULL,
     )
     assert "Traceback" not in proc.stderr
     assert lab.password not in proc.stdout + proc.stderr
@@ -305,27 +327,6 @@ def test_tls_is_verified_against_the_lab(lab_factory: Any, tmp_path: Path) -> No
     assert lab.password not in proc.stdout + proc.stderr
 
 
-def _vm_hosts(lab: Any) -> dict[str, str]:
-    """VM name -> the name of the host it is registered on, as vCenter says now."""
-    import ssl
-
-    from pyVim.connect import Disconnect, SmartConnect
-    from pyVmomi import vim
-
-    si = SmartConnect(
-        host="127.0.0.1",
-        port=lab.port,
-        user=lab.user,
-        pwd=lab.password,
-        sslContext=ssl.create_default_context(cafile=lab.ca_file),
-    )
-    try:
-        view = si.content.viewManager.CreateContainerView(si.content.rootFolder, [vim.VirtualMachine], True)
-        return {vm.name: vm.runtime.host.name for vm in view.view}
-    finally:
-        Disconnect(si)
-
-
 def test_validate_and_back_returns_the_vm_to_the_host(lab_factory: Any, tmp_path: Path) -> None:
     lab = lab_factory("healthy")
     host = _busiest_host(lab)
@@ -360,28 +361,7 @@ def test_validate_interrupted_during_a_migration_waits_journals_and_keeps_the_ca
     host = _busiest_host(lab)
     case = tmp_path / "case"
     proc = subprocess.Popen(
-        [
-            *VVOLGUARD,
-            "validate",
-            "--vcenter",
-            lab.url,
-            "--host",
-            host,
-            "--json",
-            "--watch",
-            "2",
-            "-o",
-            str(case),
-            "--store",
-            str(tmp_path / "store.db"),
-            "--ssh-config",
-            str(lab.ssh_config),
-            "--user",
-            lab.user,
-            "--ca-file",
-            lab.ca_file,
-            *[a for url, addr in lab.providers.items() for a in ("--provider-address", f"{url}={addr}")],
-        ],
+        validate_args(lab, host, case, tmp_path / "store.db"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
