@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from vvolguard.cli import live_options
 from vvolguard.cli.console import error, make_console, print_line
 
 if TYPE_CHECKING:
@@ -68,10 +69,9 @@ def watch_command(
     ssh: list[str] = typer.Option(
         [], "--ssh", metavar="HOST", help="tail -F /var/run/log/vvold.log on this ESXi host (repeatable)."
     ),
-    ssh_user: str = typer.Option("root", "--ssh-user", metavar="USER", help="SSH user on the ESXi hosts."),
-    ssh_known_hosts: Path | None = typer.Option(
-        None, "--ssh-known-hosts", metavar="FILE", help="known_hosts file (default ~/.ssh/known_hosts)."
-    ),
+    ssh_config: Path | None = live_options.SSH_CONFIG,
+    ssh_user: str | None = live_options.SSH_USER,
+    ssh_known_hosts: Path | None = live_options.KNOWN_HOSTS,
     listen: str = typer.Option(
         "127.0.0.1:9796", "--listen", metavar="ADDR:PORT", help="Where /metrics is served."
     ),
@@ -148,6 +148,9 @@ def watch_command(
     if any(e.scheme == "tls" for e in endpoints) and not (tls_cert and tls_key):
         error(err, "a tls:// syslog listener needs --tls-cert FILE and --tls-key FILE")
         raise typer.Exit(EXIT_USAGE)
+    if ssh_config is not None and not ssh_config.is_file():
+        error(err, f"--ssh-config {ssh_config}: no such file")
+        raise typer.Exit(EXIT_USAGE)
     if not (endpoints or files or ssh or vcenter):
         error(err, "nothing to watch: give --syslog URL, --file PATH, --ssh HOST or --vcenter URL")
         raise typer.Exit(EXIT_USAGE)
@@ -173,7 +176,7 @@ def watch_command(
         store = ChangeStore(store_path)
     service = WatchService(config, json_lines=sys.stdout if json_lines else None, store=store)
     try:
-        _add_sources(service, files, ssh, ssh_user, ssh_known_hosts)
+        _add_sources(service, files, ssh, ssh_user, ssh_known_hosts, ssh_config)
         if vcenter:
             _add_vcenters(service, vcenter, vcenter_user, ca_file, insecure, vcenter_interval, err)
     except (ValueError, ConnectionError) as exc:
@@ -251,8 +254,16 @@ def _add_vcenters(
 
 
 def _add_sources(
-    service: WatchService, files: list[str], ssh: list[str], user: str, known_hosts: Path | None
+    service: WatchService,
+    files: list[str],
+    ssh: list[str],
+    user: str | None,
+    known_hosts: Path | None,
+    config: Path | None = None,
 ) -> None:
+    """Followed files, and ``--ssh`` tails: as the OpenSSH ``--ssh-config`` describes each host
+    (host keys checked; a bad config raises HostLogError, a ConnectionError), else from the
+    command line alone."""
     from vvolguard.drain.logsource import FileTail, SshTail
 
     for spec in files:
@@ -263,6 +274,12 @@ def _add_sources(
             raise ValueError(f"--file wants [HOST=]PATH, got {spec!r}")
         service.add_source(FileTail(Path(path), host, from_start=False), host, "file")
     for host in ssh:
-        kh: object = str(known_hosts) if known_hosts else ()
-        tail = SshTail(host, username=user, password=os.environ.get("VVOLGUARD_SSH_PASSWORD"), known_hosts=kh)
+        if config is not None:
+            from vvolguard.live.sshtail import open_tail
+
+            tail: object = open_tail(host, live_options.ssh_options(config, user, known_hosts))
+        else:
+            kh: object = str(known_hosts) if known_hosts else ()
+            password = os.environ.get(live_options.SSH_PASSWORD_ENV)
+            tail = SshTail(host, username=user or "root", password=password, known_hosts=kh)
         service.add_source(tail, host, "ssh")
