@@ -3,6 +3,7 @@ CheckRelocate problems, dry run, resume reconciliation and the recorded operatio
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,30 @@ def test_time_lost_to_another_tenants_clone_storm_is_counted_apart() -> None:
     assert stormy.foreign_seconds > 0.3 * stormy.makespan
     assert calm_run.foreign_seconds == 0.0
     assert stormy.foreign_seconds <= sum(stormy.phase_seconds.values())
+
+
+class RoundTripBackend(SimulatedBackend):
+    """A backend whose RelocateVM_Task call takes virtual time to return, as a real vCenter's
+    round trip does, so the clock moves on between two submissions of the same tick."""
+
+    round_trip = 0.25
+
+    def submit_relocate(self, vm, dest):  # type: ignore[no-untyped-def]
+        task_id = super().submit_relocate(vm, dest)
+        self.env.run(until=self.env.now + self.round_trip)
+        return task_id
+
+
+@pytest.mark.parametrize("spacing", [0.0, 1.0])
+def test_spacing_is_measured_from_the_last_submission_not_the_ticks_start(spacing: float) -> None:
+    """With spacing 0 a fixed limit of 4 submits 4 migrations in its first tick, one round trip
+    apart, however long each call takes; with 1 s, one a tick (a 2 s poll after a 0.25 s call)."""
+    backend = RoundTripBackend.open(None, profile="enterprise", vms=8, seed=1)
+    _, result, _ = drain(backend, make_limit("fixed", 8, fixed=4), spacing=spacing, poll_interval=2.0)
+    assert len(result.moved) == 8 and not result.failed_tasks
+    first = sorted(t.queued_at for t in backend.world.tasks())[:4]
+    gaps = [b - a for a, b in pairwise(first)]
+    if spacing == 0.0:
+        assert gaps == pytest.approx([RoundTripBackend.round_trip] * 3)
+    else:
+        assert gaps == pytest.approx([2.0 + RoundTripBackend.round_trip] * 3)

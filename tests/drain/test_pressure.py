@@ -180,6 +180,29 @@ def test_outstanding_at_the_ceiling_is_warm() -> None:
     assert not sig.at_floor and not sig.delay
 
 
+def test_a_ceiling_reached_now_and_then_is_the_floor_one_held_by_others_is_not() -> None:
+    """A session of 2 connections whose other call (a host's poller) comes and goes leaves room
+    for a second migration of ours at its quietest: the provider's floor. A session of 5 whose
+    other work holds 4 all along (the lab's saturation scenario) has no room for a second."""
+    clock = FakeClock()
+    mon = PressureMonitor(clock)
+    for seq, (at, n) in enumerate([(0.0, 0), (5.0, 1), (10.0, 0), (15.0, 1)]):
+        clock.t = at
+        mon.feed_bytes("esx-03", line("esxi7", "info", msg_issue(seq, "bindVirtualVolume", VP, n, 2), at))
+    sig = mon.signal()
+    assert sig.level is PressureLevel.WARM and sig.at_floor
+    held = PressureMonitor(clock)
+    for seq, at in enumerate([0.0, 5.0, 10.0, 15.0]):
+        clock.t = at
+        held.feed_bytes("esx-03", line("esxi7", "info", msg_issue(seq, "bindVirtualVolume", VP, 4, 5), at))
+    sig = held.signal()
+    assert sig.level is PressureLevel.WARM and not sig.at_floor
+    # the quiet moments age out with the warm window: then only the ceiling is left
+    clock.t = 15.0 + PressureThresholds().warm_for - 1.0
+    mon.feed_bytes("esx-03", line("esxi7", "info", msg_issue(9, "bindVirtualVolume", VP, 1, 2), clock.t))
+    assert not mon.signal().at_floor
+
+
 def test_lines_split_across_reads_are_parsed_once() -> None:
     clock = FakeClock()
     mon = PressureMonitor(clock)

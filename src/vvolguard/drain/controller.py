@@ -361,7 +361,10 @@ class DrainController:
         for e in entries:
             if len(self._inflight) >= min(self.limit.allowed(), self.ceiling):
                 return
-            if now - self._last_submit < self.opt.spacing:
+            # The clock now, not the tick's start: a submission takes time (a RelocateVM_Task
+            # round trip), and measured from the tick's start the last one would look to lie in
+            # the future, so even spacing 0 would give one submission per tick.
+            if self.clock.now() - self._last_submit < self.opt.spacing:
                 return
             if e.state is VmState.PLANNED:
                 self._submit(e, result, retry=False)

@@ -237,9 +237,10 @@ class Admission:
       overshot: the limit reached vCenter's 8 where 4-5 moved VMs as fast, and lost migrations
       where the provider's queue filled before the busy answers showed;
     * WARM with at most one of ours in flight, from slow creates or a host's session at its
-      connection ceiling only, is the provider's floor: clean completions still grow the limit
-      (a provider whose creates take a fifth of vvold's deadline at any load ran serially
-      before). Busy answers are not floor signals: they stop growth whoever caused them;
+      connection ceiling only now and then (``PressureSignal.at_floor``), is the provider's
+      floor: clean completions still grow the limit (a provider whose creates take a fifth of
+      vvold's deadline at any load ran serially before). A session held at its ceiling by other
+      work, and busy answers, are not floor signals: they stop growth whoever caused them;
     * after a pause (the provider's queue was full) the freed slots are refilled one at a time
       until the control plane answers calmly again, not all at once;
     * ``release_jitter``: the random extra wait after the signals clear (Envoy jitters its
@@ -462,8 +463,8 @@ class Admission:
 
     def _open(self, obs: Observation, p: PressureSignal, calm: int) -> None:
         if p.level == PressureLevel.WARM and p.at_floor and obs.inflight <= 1 and calm:
-            # One of ours in flight: slow creates and a host's session at its ceiling are the
-            # provider's floor, not our queueing (the baseline takes such creates for the same
+            # One of ours in flight: slow creates and a host's session at its ceiling now and
+            # then are the provider's floor, not our queueing (the baseline takes such creates for the same
             # reason); a clean completion still grows the limit, as fast as at the start (a
             # floor signal says nothing about our queueing, so it does not end a fast start).
             self.algorithm.on_sample(Sample(obs.inflight + len(obs.completions), calm=calm))

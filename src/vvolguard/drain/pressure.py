@@ -129,6 +129,10 @@ class PressureMonitor:
         self.outstanding: int | None = None
         self.outstanding_max: int | None = None
         self._busy_at: float | None = None
+        #: Per host: (when, #outstanding, max) of recent issue lines, and when its session was
+        #: last seen at its connection ceiling (``room_for_one_more``).
+        self._occupancy: dict[str, deque[tuple[float, int, int]]] = {}
+        self._ceiling_at: dict[str, float] = {}
         # The busy floor: ops issued / busy answers while at most one of ours ran, and recent ones.
         self._ops_low = 0
         self._busy_low = 0
@@ -211,9 +215,11 @@ class PressureMonitor:
                     self.outstanding = outstanding
                     if outstanding_max:
                         self.outstanding_max = outstanding_max
+                        self._occupied(now, host, outstanding, outstanding_max)
                         # Issuing with every connection in use: the next call will wait.
                         if outstanding + 1 >= outstanding_max:
                             self._warn(now, f"{OUTSTANDING_AT_CEILING} {outstanding_max}", host)
+                            self._ceiling_at[host or ""] = now
             elif kind == "success" and op in CREATE_OPS:
                 self._creates.pop((host, opseq), None)
                 if elapsed is not None:
@@ -249,6 +255,27 @@ class PressureMonitor:
         ops = sum(1 for _, b in self._recent_ops if not b)
         busy = len(self._recent_ops) - ops
         return busy <= self.t.share_margin * floor * max(ops, 1)
+
+    def _occupied(self, now: float, host: str | None, outstanding: int, ceiling: int) -> None:
+        seen = self._occupancy.setdefault(host or "", deque(maxlen=1000))
+        seen.append((now, outstanding, ceiling))
+        while seen and now - seen[0][0] > self.t.warm_for:
+            seen.popleft()
+
+    def room_for_one_more(self, now: float) -> bool:
+        """Every host session seen at its connection ceiling within ``warm_for`` also had room
+        for two of ours at its quietest moment in that window (the fewest operations of others
+        outstanding when one was issued, plus two, within its maximum). A ceiling reached now
+        and then, by other work's short calls (the hosts' own pollers), is the provider's floor;
+        a ceiling held by other work all along (the lab's saturation scenario: 4 of 5
+        connections taken) means a second migration of ours waits for a connection."""
+        for host, at in self._ceiling_at.items():
+            if now - at > self.t.warm_for:
+                continue
+            seen = [(n, m) for t, n, m in self._occupancy.get(host, ()) if now - t <= self.t.warm_for]
+            if not seen or min(n for n, _ in seen) + 2 > min(m for _, m in seen):
+                return False
+        return True
 
     def _mark(self, now: float, reason: str, host: str | None = None, *, ours: bool = False) -> None:
         self._marks.append((now, reason))
@@ -388,9 +415,12 @@ class PressureMonitor:
             gate=self._busy_at is not None and now - self._busy_at <= self.t.clear_after,
             delay=delay,
             foreign=foreign,
-            # slow creates alone with one of ours in flight are the provider's pace; a host session
-            # at its connection ceiling is not: the next operation waits for a connection
-            at_floor=level == PressureLevel.WARM and not warns,
+            # slow creates with one of ours in flight are the provider's pace, and so is a host
+            # session at its connection ceiling only now and then; one held at its ceiling by
+            # other work is not: the next operation of ours would wait for a connection
+            at_floor=level == PressureLevel.WARM
+            and all(w.startswith(OUTSTANDING_AT_CEILING) for w in warns)
+            and self.room_for_one_more(now),
         )
 
 

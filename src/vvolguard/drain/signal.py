@@ -62,8 +62,9 @@ class PressureSignal:
     #: time this costs.
     foreign: bool = False
     #: WARM only from signals that, with one of ours in flight, measure the provider's floor
-    #: and not our concurrency: slow creates, a host's session connections all in use. No busy
-    #: answer, wait for a connection or failure is live.
+    #: and not our concurrency: slow creates, a host's session connections all in use now and
+    #: then but with room for two of ours at its quietest (``PressureMonitor.room_for_one_more``).
+    #: No busy answer, wait for a connection or failure is live.
     at_floor: bool = False
     counts: dict[str, int] = field(default_factory=dict)
 

@@ -48,8 +48,6 @@ BAD_CERTIFICATE_STATES = frozenset({"expiryHardLimitReached", "expired", "invali
 NOISY_KINDS = frozenset({"no-free-conn", "busy", "timeout", "setcontext-failure", "bind-retry"})
 #: FINAL FAILURE fault codes that are pressure, not a one-off (drain.pressure.TRANSIENT_FAULTS).
 JOURNAL_DIR = ".validate"
-#: DrainOptions.spacing for "no spacing at all" (see _migrate).
-BURST = -1.0
 
 
 @dataclass
@@ -533,9 +531,7 @@ class Validator:
                 max_inflight=concurrency,
                 max_attempts=1,
                 poll_interval=self.opt.poll,
-                # the batch starts at once, as a batch does. Not 0: the controller compares its
-                # tick's start time with the last submission, so 0 would still give one per tick.
-                spacing=BURST,
+                spacing=0.0,  # the batch starts at once, as a batch does
             ),
             monitor=monitor,
             log_sources=[kept, *others],

@@ -10,8 +10,10 @@ The sequence modelled (compute-only vMotion; the VM's vVols stay on the shared v
    call; heavier with more disks), so the destination can reach them through its Protocol
    Endpoint. A destination without the PE presented cannot use the binding: vmkernel reports
    the PE unreachable and the vVol not found, and the migration fails.
-5. Memory pre-copy over the vMotion network (no VASA). Duration: memory × 1.2 (re-sent dirty
-   pages) at min(9 Gbps, 10 Gbps ÷ vMotions running on the source), plus 3 s of setup.
+5. Memory pre-copy over the vMotion network (no VASA): 3 s of setup, then memory × 1.2
+   (re-sent dirty pages) at min(9 Gbps, 10 Gbps ÷ the pre-copies on the busier of the source's
+   and the destination's links), re-shared whenever a pre-copy starts or ends
+   (:mod:`vvolguard.sim.vmotion_net`), as TCP shares a real vMotion vmknic.
 6. Switchover (stun, transfer, resume). Normally under a second; when the scenario says so it
    exceeds ``fsr.maxSwitchoverSeconds`` (100 s, KB 307365), which is a failure outside the
    control plane: vmkernel ``Maximum switchover time for migration exceeded(0xbad0109)`` on the
@@ -87,9 +89,8 @@ def run_migration(world: World, task: Task) -> Generator[Any, Any, MigrationResu
                 world, task, "open vVols through the Protocol Endpoint", migrate_id, SYSTEM_ERROR, "pe"
             )
 
-        running = max(1, world.vcenter.running_on(task.source))
-        gbps = min(STREAM_GBPS, LINK_GBPS / running)
-        yield env.timeout(SETUP_S + vm.memory_gb * 8 * DIRTY_FACTOR / gbps)
+        yield env.timeout(SETUP_S)
+        yield env.process(world.vmotion.transfer(task.source, task.dest, vm.memory_gb * 8 * DIRTY_FACTOR))
 
         if world.faults.switchover_fails(task, world.rng):
             yield env.timeout(SWITCHOVER_LIMIT_S)

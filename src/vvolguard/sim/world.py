@@ -22,10 +22,11 @@ import simpy
 from vvolguard.sim.evidence.hostlogs import HostdRecord, VmkernelRecord
 from vvolguard.sim.evidence.vvold import Shape
 from vvolguard.sim.host import HostInfo, PressureSnapshot, Vvold, VvoldTail
-from vvolguard.sim.migration import run_migration
+from vvolguard.sim.migration import LINK_GBPS, STREAM_GBPS, run_migration
 from vvolguard.sim.profiles import ProviderProfile
 from vvolguard.sim.provider import Provider
 from vvolguard.sim.vcenter import DEFAULT_HOST_LIMIT, MigrationResult, Task, VCenter
+from vvolguard.sim.vmotion_net import VmotionNetwork
 
 #: The default incident start. Fixed (not "now") so output is deterministic per seed.
 DEFAULT_T0 = datetime(2026, 3, 14, 10, 0, 0, tzinfo=UTC)
@@ -88,6 +89,7 @@ class World:
         self.shape = shape
         self.provider = Provider(env, profile, rng)
         self.vcenter = VCenter(env, host_limit=host_limit)
+        self.vmotion = VmotionNetwork(env, LINK_GBPS, STREAM_GBPS)
         self.hosts: list[str] = []
         self.host_info: dict[str, HostInfo] = {}
         self.vvolds: dict[str, Vvold] = {}
