@@ -46,28 +46,33 @@ def wait_for(cond: Callable[[], bool], timeout: float = 20.0, step: float = 0.05
     return cond()
 
 
-def make_cert(tmp: Path, name: str = "localhost") -> tuple[Path, Path]:
-    """A real self-signed certificate and key for 127.0.0.1/localhost."""
+def make_cert(
+    tmp: Path,
+    name: str = "localhost",
+    *,
+    days: float = 30,
+    issued_days_ago: float = 5 / 1440,
+    sans: list[x509.GeneralName] | None = None,
+) -> tuple[Path, Path]:
+    """A real self-signed certificate and key (for 127.0.0.1/localhost unless ``sans`` say
+    otherwise), valid until ``days`` from now, written as ``<tmp>/<name>.crt`` and ``.key``."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = dt.datetime.now(dt.UTC)
+    if sans is None:
+        sans = [x509.DNSName(name), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName(name), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
+        .not_valid_before(now - dt.timedelta(days=issued_days_ago))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .sign(key, hashes.SHA256())
     )
-    cert_path, key_path = tmp / "watch.crt", tmp / "watch.key"
+    cert_path, key_path = tmp / f"{name}.crt", tmp / f"{name}.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
         key.private_bytes(
