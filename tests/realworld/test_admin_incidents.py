@@ -329,5 +329,6 @@ def test_a_client_csv_read_in_the_wrong_zone_is_not_tied_to_pressure_an_hour_awa
     (note,) = [n for n in d.notes if n.kind == "times-apart"]
     assert "1 h 00 min after" in note.text and "--tz" in note.text
     assert "esx-07" in note.hosts
+    assert [c.file.rsplit("/", 1)[-1] for c in note.citations] == ["vvold-esx-07.txt"]  # the first wait
     # the saturation the waits show on their own clock is still reported, not as the cause
     assert all(f.id != "provider-saturation" or f.confidence <= 0.8 for f in d.findings)

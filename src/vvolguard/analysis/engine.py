@@ -630,8 +630,12 @@ class Analyzer:
                 "; a gap of that size is what a time zone makes: vvold.log is in UTC, a vSphere Client "
                 "CSV in the exporting browser's local time, so check --tz (and the hosts' NTP)"
             )
+        # the first wait or busy answer of the pressure the failures are set against
         cites = [
-            e.citation for sv in f.pressured[:1] for e in sv.stats.first_by_kind.get("no-free-conn", [])[:1]
+            e.citation
+            for sv in f.pressured[:1]
+            for kind in ("no-free-conn", "busy")
+            for e in sv.stats.first_by_kind.get(kind, [])[:1]
         ]
         return Note(NoteKind.TIMES_APART, text, list(dict.fromkeys(h for h in hosts if h)), cites)
 
