@@ -164,9 +164,9 @@ def test_a_gzip_bomb_gives_a_bounded_package_with_notes(tmp_path: Path) -> None:
     (evidence / "vvold.log.gz").write_bytes(bomb)
     (evidence / "array-perf-export.csv.gz").write_bytes(bomb)
     out = tmp_path / "case.zip"
-    start = time.perf_counter()
+    start = time.process_time()
     result = build_package([evidence], out, now=NOW)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     with zipfile.ZipFile(out) as z:
         sizes = {n.split("/", 1)[1]: z.getinfo(n).file_size for n in z.namelist()}
         manifest = json.loads(z.read(next(n for n in z.namelist() if n.endswith("manifest.json"))))

@@ -89,16 +89,16 @@ def test_secret_and_redaction_regexes_are_linear_on_hostile_lines() -> None:
 
     p = Pseudonymizer()
     for line in HOSTILE_LINES:
-        start = time.perf_counter()
+        start = time.thread_time()
         strip_line(line)
         p.discover(line)
-        assert time.perf_counter() - start < 3.0, line[:20]
+        assert time.thread_time() - start < 3.0, line[:20]
     # the package's own content rules, on a 64 KiB sniff head of blank lines and of spaces
     for head in ("\n" * 65536, " " * 65536, " \n" * 32768, "\t\n" * 32768):
-        start = time.perf_counter()
+        start = time.thread_time()
         for pattern, _ in _CONTENT_RULES:
             pattern.search(head)
-        assert time.perf_counter() - start < 3.0, repr(head[:4])
+        assert time.thread_time() - start < 3.0, repr(head[:4])
 
 
 def test_secret_stripping_keeps_json_valid_and_harmless_text_intact() -> None:

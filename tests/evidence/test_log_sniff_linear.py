@@ -31,7 +31,7 @@ READERS = [VvoldReader(), HostdReader(), VmkernelReader(), SpsLogReader(), VpxdL
 def test_sniffers_and_line_patterns_are_linear(name: str) -> None:
     head = HEADS[name]
     text = head.decode()
-    start = time.perf_counter()
+    start = time.thread_time()
     for reader in READERS:
         reader.sniff("evidence.txt", head)
     for line in (text, text[: SIZE // 2]):
@@ -40,4 +40,4 @@ def test_sniffers_and_line_patterns_are_linear(name: str) -> None:
         ll.continuation_text(line)
         SPS_LINE_RE.match(line)
         classify_sps(line)
-    assert time.perf_counter() - start < 1.0
+    assert time.thread_time() - start < 1.0
