@@ -149,3 +149,58 @@ def test_the_header_grammar_names_forwarded_hosts_only_on_their_lines() -> None:
         (4, "esx07.lab", 31, "warning", "no-free-conn"),
         (5, "esx01", 2099041, "error", "failure"),
     ]
+
+
+def _framed(line: str, framing: str, n: int) -> str:
+    """One line of a log as another tool wrote it: a central syslog server (§8: ``host App:``
+    after the time, maybe a ``<PRI>`` or a relay's BSD header before it), or grep (§1.4)."""
+    if framing == "native":
+        return line
+    if framing == "grep -Hn":
+        mark = ":" if line[:1].isdigit() else "-"  # a context line of grep -C has dashes
+        return f"/scratch/log/vvold.log{mark}{n}{mark}{line}"
+    if not line[:1].isdigit():  # a continuation: the syslog server keeps it as it came
+        return line
+    time, rest = line.split(" ", 1)
+    host = ("esx01.lab", "esx02.lab")[n // 3 % 2]
+    forwarded = f"{time} {host} Vvold: {rest}"
+    if framing == "forwarded":
+        return forwarded
+    if framing == "forwarded <PRI>":
+        return f"<166>{forwarded}"
+    # a relay in front of the syslog server: its own BSD time and address first
+    return f"Mar  1 08:00:{n % 60:02d} 10.100.101.102 {forwarded}"
+
+
+ODD_HEADS = (
+    # fit no token route: the grammar must read them as before
+    "2025-03-01T08:00:09.000Z esx03.lab  Vvold: info vvold[5] [Originator@6876] x",  # two spaces
+    "2025-03-01T08:00:09.000Z esx[3] Vvold: info vvold[5] [Originator@6876] x",  # brackets in host
+    "2025-03-01T08:00:09.000Z esx03.lab Vvold info vvold[5] [Originator@6876] x",  # tag without colon
+    "2025-03-01T08:00:09.000Z esx03.lab Vvold: notice vvold[5] [Originator@6876] x",  # not a level
+    "2025-03-01T08:00:09.000Z esx03.lab Vvold: info 9vvold[5] [Originator@6876] x",  # not an app
+    "2025-03-01T08:00:09.000Z\tesx03.lab Vvold: info vvold[5] [Originator@6876] x",  # a tab
+    "2025-03-01T08:00:09.000Z\tjunk esx03.lab Vvold: info vvold[5] [Originator@6876] x",  # tab, 6 words
+)
+
+
+@pytest.mark.parametrize("framing", ["forwarded", "forwarded <PRI>", "relayed", "grep -Hn"])
+@pytest.mark.parametrize("shape", sv.SHAPES)
+def test_forwarded_headers_read_as_the_grammar_reads_them(
+    monkeypatch: pytest.MonkeyPatch, framing: str, shape: sv.Shape
+) -> None:
+    """The token route for forwarded headers (:func:`vvold_block._forwarded_header_fields`) must
+    give each row the level, pid and sending host the header grammar gives it, and leave every
+    row it cannot read exactly to the grammar."""
+    lines = _log(shape, 3, records=300).decode().splitlines()
+    odd = [f"--> {ODD[5]}" if shape == "esxi7" else "" for _ in ODD_HEADS]
+    lines[5:5] = [part for head, cont in zip(ODD_HEADS, odd, strict=True) for part in (head, cont) if part]
+    data = "".join(_framed(line, framing, n) + "\n" for n, line in enumerate(lines, 1)).encode()
+    fast = _frame(data)
+    monkeypatch.setattr(vvold_block, "_forwarded_header_fields", lambda work: work)
+    general = _frame(data)
+    assert fast.height > 250
+    if framing != "grep -Hn":
+        assert {"esx01.lab", "esx02.lab"} <= set(fast.get_column("host").to_list())
+    assert fast.get_column("pid").null_count() < fast.height
+    assert fast.equals(general)
