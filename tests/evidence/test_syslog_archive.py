@@ -149,3 +149,23 @@ def test_esxi_own_log_files_are_not_taken_for_central_syslog_files() -> None:
         "vmkernel-log",
     }
     assert also_readers(from_bytes("hostd.log", forwarded), HostdReader()) != []
+
+
+def test_a_file_kept_for_one_program_is_read_by_its_reader_alone() -> None:
+    """A syslog server that keeps a file per program (``<host>/vvold.log-20260314.gz``): named
+    for vvold, with only ``Vvold:`` lines in its head, only the vvold reader reads it; the same
+    lines under another name, or with a ``Hostd:`` line among them, are read by all three."""
+    from vvolguard.evidence.hostlogs import HostdReader
+    from vvolguard.evidence.sniff import also_readers
+    from vvolguard.evidence.source import from_bytes
+    from vvolguard.evidence.vvold import VvoldReader
+
+    vvold = b"".join(_line("", f"2026-03-14T10:10:0{n}.000Z", "esx01", 7, n).encode() for n in range(3))
+    hostd = b"<166>2026-03-14T10:10:05.000Z esx01 Hostd: info hostd[9] [Originator@6876] vMotion failed\n"
+    for name in ("vvold.log", "vvold.log-20260314.gz", "vvold.1.gz", "VVOLD.LOG"):
+        assert also_readers(from_bytes(name, vvold), VvoldReader()) == [], name
+    for name in ("messages", "all.log", "esx01.log", "vvoldx.log"):
+        assert also_readers(from_bytes(name, vvold), VvoldReader()) != [], name
+    assert also_readers(from_bytes("vvold.log", vvold + hostd), VvoldReader()) != []
+    assert also_readers(from_bytes("hostd.log", hostd), HostdReader()) == []
+    assert also_readers(from_bytes("hostd.log", hostd + vvold), HostdReader()) != []
