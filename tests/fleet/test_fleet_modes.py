@@ -223,3 +223,34 @@ def test_unreadable_file_is_a_warning_and_the_rest_still_counts(estate: Path, tm
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "warnings" in proc.stdout
+
+
+def test_shared_exports_are_read_once_per_process_with_the_same_incidents(
+    estate: Path, reference: FleetResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every window of every host needs vCenter's exports; read again for each window they made a
+    run's cost grow with the square of the estate. Each is read once per process now, and the
+    incidents are the same as when every window reads them itself (the budget set to nothing)."""
+    from vvolguard.fleet import summarise, windows
+
+    reads: dict[str, int] = {}
+    real = summarise.read_ref
+
+    def counting(ref, sink):  # type: ignore[no-untyped-def]
+        reads[ref.path] = reads.get(ref.path, 0) + 1
+        return real(ref, sink)
+
+    monkeypatch.setattr(summarise, "read_ref", counting)
+    kept = run_fleet([str(estate)], tmp_path / "kept", workers=0)
+    shared = [p for p in reads if "/vcenter/" in p]
+    assert shared, reads
+    # once for the file's summary, once for all the windows
+    assert all(reads[p] == 2 for p in shared), {p: reads[p] for p in shared}
+    assert windows._SHARED_READINGS == {}  # forgotten at the end of the run
+    assert_same_outputs(reference.out, kept.out)
+
+    reads.clear()
+    monkeypatch.setattr(windows, "SHARED_RECORDS_KEPT", 0)
+    again = run_fleet([str(estate)], tmp_path / "again", workers=0)
+    assert max(reads[p] for p in shared) > 2  # every window read them
+    assert_same_outputs(kept.out, again.out)

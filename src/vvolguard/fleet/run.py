@@ -34,7 +34,7 @@ from vvolguard.analysis.thresholds import Thresholds
 from vvolguard.fleet import tables
 from vvolguard.fleet.files import FileRef, Manifest, discover
 from vvolguard.fleet.summarise import summarise
-from vvolguard.fleet.windows import WindowJob, diagnose_window, plan_windows
+from vvolguard.fleet.windows import WindowJob, diagnose_window, forget_shared, plan_windows
 
 SCHEMA_ID = "vvolguard.fleet/v1"
 WINDOW_CACHE = "windows.json"
@@ -200,6 +200,11 @@ def run_fleet(
             [0] * len(todo),
             progress,
         )
+        # the shared exports each process kept for its windows: not needed past this run
+        if client is None:
+            forget_shared()
+        else:
+            client.run(forget_shared)
         timings["windows_s"] = time.perf_counter() - t
     for job, result in zip(todo, diagnosed, strict=True):
         cache[job.key] = result

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -58,6 +58,8 @@ class WindowJob:
     files: list[FileRef]
     key: str = ""
     provider: str | None = None
+    #: Which of ``files`` are the estate's shared vCenter exports (read once per worker).
+    shared: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -106,6 +108,9 @@ def diagnose_window(job: WindowJob) -> dict[str, Any]:
     )
     for ref in job.files:
         try:
+            if ref.path in job.shared:
+                _replay(_shared_reading(ref), sink, analyzer)
+                continue
             for got in read_ref(ref, sink):
                 analyzer.add_input(got)
         except Exception:
@@ -132,6 +137,64 @@ def diagnose_window(job: WindowJob) -> dict[str, Any]:
         ],
         "also": sorted({f.id for f in candidates if f is not primary}),
     }
+
+
+#: What reading one shared export gave, in order: its records (``add``) and, after each of its
+#: evidence files, the file's bookkeeping (``input``).
+Reading = list[tuple[str, Any]]
+
+#: The shared exports' readings kept by this process (a worker diagnoses many windows), keyed by
+#: path and file version, up to :data:`SHARED_RECORDS_KEPT` records in all.
+_SHARED_READINGS: dict[tuple[str, tuple[int, float, str]], Reading] = {}
+#: Beyond this many records (a few hundred MB of tasks and events) an export is read again for
+#: each window instead of kept: memory stays bounded whatever the estate.
+SHARED_RECORDS_KEPT = 300_000
+
+
+class _Recorder:
+    """A sink that keeps what it is given, in order, to be replayed into each window's sink."""
+
+    def __init__(self) -> None:
+        self.reading: Reading = []
+
+    def add(self, record: Any) -> None:
+        self.reading.append(("add", record))
+
+
+def _shared_reading(ref: FileRef) -> Reading:
+    """One shared export (vCenter's tasks, events, providers: every window of every host reads
+    them) as read once by this process. Why: read again for each window, the exports of an
+    estate, which grow with its hosts, were read once per window, which also grows with its
+    hosts: the cost of a fleet run grew with the square of the estate."""
+    from vvolguard.fleet.summarise import read_ref
+
+    key = (ref.path, ref.key)
+    kept = _SHARED_READINGS.get(key)
+    if kept is not None:
+        return kept
+    recorder = _Recorder()
+    for got in read_ref(ref, recorder):
+        recorder.reading.append(("input", got))
+    held = sum(len(reading) for reading in _SHARED_READINGS.values())
+    if held + len(recorder.reading) <= SHARED_RECORDS_KEPT:
+        _SHARED_READINGS[key] = recorder.reading
+    return recorder.reading
+
+
+def forget_shared() -> None:
+    """Drop the shared exports this process kept (at the end of a run; a long-lived worker of
+    the user's own cluster would otherwise hold them until it stops)."""
+    _SHARED_READINGS.clear()
+
+
+def _replay(reading: Reading, sink: WindowSink, analyzer: Any) -> None:
+    """Feed a shared export's reading to one window as reading the file would (records are
+    frozen; the bookkeeping is copied, as each analyzer keeps its own)."""
+    for what, item in reading:
+        if what == "add":
+            sink.add(item)
+        else:
+            analyzer.add_input(replace(item))
 
 
 def _provider(named: list[str], hosts_own: str | None) -> str | None:
@@ -213,7 +276,11 @@ def plan_windows(
             files = _window_files(host_files.get(host, []), start, end)
             chosen = [*files, *(s for s in shared if s not in files)]
             job = WindowJob(
-                names.get(host, host), start, end, [refs[s["path"]] for s in chosen if s["path"] in refs]
+                names.get(host, host),
+                start,
+                end,
+                [refs[s["path"]] for s in chosen if s["path"] in refs],
+                shared=frozenset(s["path"] for s in shared),
             )
             job.key = _job_key(job, chosen, migrations, host)
             jobs.append(job)
