@@ -245,14 +245,7 @@ class _Scan:
             )
 
     def _block(self, data: bytes) -> Iterator[Record]:
-        lower = data.lower()
-        hits: dict[int, _Rule | None] = {}  # line start offset -> first rule (None: header)
-        for rule in RULES:
-            for keyword in rule.keywords:
-                for start in _line_starts(lower, keyword):
-                    hits.setdefault(start, rule)
-        for start in _line_starts(lower, _SECTION_KEYWORD):
-            hits.setdefault(start, None)
+        hits = _candidate_lines(data)
         if (
             not self.legacy_warned
             and data[:1] == b"["
@@ -266,7 +259,7 @@ class _Scan:
             counted = start
             end = data.find(b"\n", start)
             text = data[start:end].decode("utf-8", "replace").rstrip("\r")
-            yield from self._line(data, start, number + 1, text, hits[start])
+            yield from self._line(data, start, number + 1, text, section=hits[start])
         self.lines += data.count(b"\n")
         header = _last_header(data)
         if header is not None:
@@ -288,7 +281,7 @@ class _Scan:
             timed = sum(1 for _ in _HEADER_ANY_B.finditer(data))
         self.timed += timed
 
-    def _line(self, data: bytes, start: int, number: int, text: str, rule: _Rule | None) -> Iterator[Record]:
+    def _line(self, data: bytes, start: int, number: int, text: str, section: bool) -> Iterator[Record]:
         parsed = ll.parse_line(text)
         if parsed is None:  # a continuation: date it by the record it belongs to
             if ll.is_legacy(text):
@@ -301,14 +294,14 @@ class _Scan:
             ts, message = head.ts, ll.continuation_text(text)
         else:
             ts, message = parsed.ts, parsed.msg
-        if rule is None:
-            section = ll.parse_section(message)
-            if section is not None and (section.version, section.build) not in self.seen_sections:
-                self.seen_sections.add((section.version, section.build))
+        if section:
+            announced = ll.parse_section(message)
+            if announced is not None and (announced.version, announced.build) not in self.seen_sections:
+                self.seen_sections.add((announced.version, announced.build))
                 yield HostIdentity(
                     host=self.ef.host or "",
-                    esxi_version=section.version,
-                    build=section.build,
+                    esxi_version=announced.version,
+                    build=announced.build,
                     citation=Citation(self.ef.display, number, text),
                 )
             return
@@ -334,6 +327,43 @@ _FORWARDED_HOST = re.compile(rf"^{ll.TS_PATTERN}\s+([^\s\[\]:()]+)\s+([A-Za-z][\
 #: The syslog tags of each reader's own lines; a central file mixes them, and each reader reads
 #: the whole file (see ``sniff.also_readers``), so it must skip the others' lines.
 _OWN_TAGS = {"hostd": ("hostd",), "vmkernel": ("vmkernel", "vmkwarning")}
+
+
+#: Every rule's keywords, searched in one pass (the section keyword apart: its lines are headers).
+_KEYWORDS = tuple(dict.fromkeys(keyword for rule in RULES for keyword in rule.keywords))
+
+
+def _candidate_lines(data: bytes) -> dict[int, bool]:
+    """The starts of the lines of ``data`` holding a rule's keyword or the section keyword, in
+    any ASCII case: True for a line with the section keyword and no rule's (a service header).
+
+    One Aho-Corasick pass per keyword set (polars' ``find_many``) instead of a lower-cased copy
+    and one scan per keyword: about 280 -> 50 ms per 16 MiB, and a central syslog file is read
+    by the hostd and vmkernel readers as well as vvold's. Bytes that are not UTF-8 (which
+    polars' strings cannot hold) take the scans, which find the same lines."""
+    import polars as pl
+
+    try:
+        text = pl.Series([data], dtype=pl.Binary).cast(pl.String)
+    except pl.exceptions.PolarsError:  # not UTF-8 (a ComputeError)
+        return _candidate_lines_by_scans(data)
+    hits: dict[int, bool] = {}
+    for keywords, section in ((_KEYWORDS, False), ((_SECTION_KEYWORD,), True)):
+        found = text.str.find_many([keyword.decode() for keyword in keywords], ascii_case_insensitive=True)
+        for position in found[0]:
+            hits.setdefault(data.rfind(b"\n", 0, position) + 1, section)
+    return hits
+
+
+def _candidate_lines_by_scans(data: bytes) -> dict[int, bool]:
+    """:func:`_candidate_lines` by a lower-cased copy and one scan per keyword."""
+    lower = data.lower()
+    hits: dict[int, bool] = {}
+    for keywords, section in ((_KEYWORDS, False), ((_SECTION_KEYWORD,), True)):
+        for keyword in keywords:
+            for start in _line_starts(lower, keyword):
+                hits.setdefault(start, section)
+    return hits
 
 
 def _line_starts(lower: bytes, keyword: bytes) -> Iterator[int]:
