@@ -169,3 +169,27 @@ def test_a_file_kept_for_one_program_is_read_by_its_reader_alone() -> None:
     assert also_readers(from_bytes("vvold.log", vvold + hostd), VvoldReader()) != []
     assert also_readers(from_bytes("hostd.log", hostd), HostdReader()) == []
     assert also_readers(from_bytes("hostd.log", hostd + vvold), HostdReader()) != []
+
+
+def test_a_relayed_central_file_is_read_by_every_host_log_reader(tmp_path: Path) -> None:
+    """A relay in front of the syslog server puts its own BSD header first (§8): the file is
+    still a central one, so the hostd line in it is read (it was left to no reader)."""
+    relay = "Mar 14 10:09:58 10.100.101.102 "
+    lines = [_line(relay, f"2026-03-14T10:10:0{n}.000Z", "esx01.corp.local", 2099154, n) for n in range(3)]
+    lines.append(
+        f"{relay}2026-03-14T10:10:05.000Z esx01.corp.local Hostd: info hostd[9] [Originator@6876] "
+        "vMotion failed for VM app01\n"
+    )
+    from vvolguard.evidence.source import from_bytes
+    from vvolguard.pipeline import read_file
+    from vvolguard.records import HostLogEvent
+
+    records: list[object] = []
+
+    class Sink:
+        def add(self, record: object) -> None:
+            records.append(record)
+
+    read_file(from_bytes("messages", "".join(lines).encode()), Sink())
+    events = [r for r in records if isinstance(r, HostLogEvent)]
+    assert [(e.host, e.kind, e.citation.line) for e in events] == [("esx01.corp.local", "vmotion-failed", 4)]

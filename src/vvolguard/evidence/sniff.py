@@ -15,6 +15,7 @@ import importlib
 import re
 from functools import cache
 
+from vvolguard.evidence import logline as ll
 from vvolguard.evidence.base import Reader
 from vvolguard.evidence.source import EvidenceFile
 from vvolguard.records import EvidenceKind
@@ -76,8 +77,9 @@ HOST_LOG_KINDS = (EvidenceKind.VVOLD_LOG, EvidenceKind.HOSTD_LOG, EvidenceKind.V
 #: A forwarded record: ``<PRI>`` or a BSD stamp, or ESXi's time, then the sending host and an
 #: ``App:`` / ``App[pid]:`` tag (``2026-03-14T10:10:00Z esx01 Vvold: info vvold[1] ...``). A host
 #: name has no parentheses: ESXi 8's own ``In(166) VVold[1]: ...`` is not a forwarded record.
+#: A relay in front of the syslog server may put its own BSD header first (§8).
 _FORWARDED = re.compile(
-    rb"(?m)^(?:<\d{1,3}>)?(?:\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d\d:?\d\d)|"
+    rb"(?m)^(?:<\d{1,3}>)?" + ll.RELAY_PREFIX.encode() + rb"(?:\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d\d:?\d\d)|"
     rb"[A-Z][a-z]{2} {1,2}\d{1,2} \d\d:\d\d:\d\d) [^\s:\[\]()]+ ([A-Za-z][\w.-]*)(?:\[\d+\])?: "
 )
 #: The syslog tags of each host log's own lines (``Vvold:``, ``Hostd:``, ``vmkernel:``), lower case.
