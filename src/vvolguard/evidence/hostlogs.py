@@ -278,7 +278,7 @@ class _Scan:
                 self.last_ts = ts if self.last_ts is None else max(self.last_ts, ts)
         timed = data.count(b"\n20") + (1 if data.startswith(b"20") else 0)
         if not timed:
-            timed = sum(1 for _ in _HEADER_ANY_B.finditer(data))
+            timed = _count_headers(data)
         self.timed += timed
 
     def _line(self, data: bytes, start: int, number: int, text: str, section: bool) -> Iterator[Record]:
@@ -398,7 +398,21 @@ def _last_header(data: bytes) -> str | None:
     return _header_before(data, len(data))
 
 
-_HEADER_ANY_B = re.compile(b"(?m)" + ll.HEADER_START_RS.replace("[^\\s:]", "[^\\s:\\n]").encode())
+_HEADER_ANY_RS = "(?m)" + ll.HEADER_START_RS.replace("[^\\s:]", "[^\\s:\\n]")
+_HEADER_ANY_B = re.compile(_HEADER_ANY_RS.encode())
+
+
+def _count_headers(data: bytes) -> int:
+    """How many lines of ``data`` start a record behind a prefix (a grep excerpt, a relayed
+    syslog file): counted by polars' regex in one pass (Python's took ~90 ms per 16 MiB, and a
+    central file is read by three readers); bytes that are not UTF-8 are counted by Python's."""
+    import polars as pl
+
+    try:
+        text = pl.Series([data], dtype=pl.Binary).cast(pl.String)
+    except pl.exceptions.PolarsError:  # not UTF-8 (a ComputeError)
+        return sum(1 for _ in _HEADER_ANY_B.finditer(data))
+    return int(text.str.count_matches(_HEADER_ANY_RS)[0] or 0)
 
 
 def _first_header(data: bytes) -> str | None:
