@@ -43,6 +43,7 @@ lint: setup
 bench: setup
 	$(BIN)/python -m compileall -q src
 	$(BIN)/python benchmarks/parse_throughput.py
+	$(BIN)/python benchmarks/central_syslog.py
 	$(BIN)/python benchmarks/cli_startup.py
 	$(BIN)/python benchmarks/analysis_fold.py
 	$(BIN)/python benchmarks/structured_readers.py
@@ -58,6 +59,7 @@ bench: setup
 bench-quick: setup
 	$(BIN)/python -m compileall -q src
 	$(BIN)/python benchmarks/parse_throughput.py --size-mb 16
+	$(BIN)/python benchmarks/central_syslog.py --size-mb 4 --repeat 1 --source benchmarks/_work/vvold-optrace-esxi7-16mb-seed7.log
 	$(BIN)/python benchmarks/cli_startup.py --runs 3
 	$(BIN)/python benchmarks/analysis_fold.py --frames 2
 	$(BIN)/python benchmarks/structured_readers.py --entries 200

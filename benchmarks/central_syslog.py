@@ -65,7 +65,7 @@ FRAMINGS: dict[str, tuple[str, Framing]] = {
 
 
 def write_framed(source: Path, size: int, name: str, frame: Framing) -> Path:
-    folder = WORK / "framed" / f"{size >> 20}mb-{frame.__name__.strip('_')}"
+    folder = WORK / "framed" / f"{source.stem}-{size >> 20}mb-{frame.__name__.strip('_')}"
     path = folder / name
     if path.exists():
         return path
