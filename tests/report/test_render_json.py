@@ -58,3 +58,20 @@ def test_datetimes_are_utc_iso_with_z(saturation: Diagnosis) -> None:
     assert doc["incident_window"] == ["2026-03-10T14:00:00Z", "2026-03-10T14:20:00Z"]
     assert doc["migrations"]["failed"][0]["time"] == "2026-03-10T14:06:10Z"
     assert doc["signals"]["timeline"][0]["t"] == "2026-03-10T14:00:00Z"
+
+
+def test_each_point_of_the_signal_series_is_one_line(saturation: Diagnosis) -> None:
+    """The series are written a point per line (the rest indented); a provider name from a log
+    that looks like JSON punctuation, or like the writer's own stand-in, changes nothing."""
+    timeline = [dict(p) for p in saturation.signals["timeline"]]
+    assert len(timeline) > 2
+    timeline[1]["vp"] = '"}, {"vp": "x\x00vvolguard:timeline\x00'
+    d = replace(saturation, signals={**saturation.signals, "timeline": timeline})
+    text = to_json(d)
+    doc = json.loads(text)
+    assert doc == json.loads(json.dumps(diagnosis_document(d)))
+    lines = text.splitlines()
+    start = lines.index('    "timeline": [')
+    points = lines[start + 1 : start + 1 + len(timeline)]
+    assert [json.loads(line.strip().rstrip(",")) for line in points] == doc["signals"]["timeline"]
+    assert lines[start + 1 + len(timeline)].rstrip(",") == "    ]"

@@ -68,10 +68,37 @@ def diagnosis_document(d: Diagnosis) -> dict[str, Any]:
     return doc
 
 
+#: The long lists of ``signals`` (a point per time bucket), written one point per line.
+_POINT_LISTS = ("timeline", "migrations_in_flight")
+
+
 def to_json(d: Diagnosis) -> str:
-    """Pretty, deterministic JSON text (no trailing newline; the caller writes one)."""
-    text = json.dumps(diagnosis_document(d), indent=2, ensure_ascii=False, allow_nan=False, default=_fallback)
+    """Pretty, deterministic JSON text (no trailing newline; the caller writes one).
+
+    Indented, except that each point of the signal series is one line of its own: the series
+    are most of a large log's document (tens of thousands of points), and Python's indenting
+    encoder is pure Python (about 6x the compact C encoder; it ran on one core at the very end
+    of a diagnose), and a point per line is also easier to read and to diff."""
+    doc = diagnosis_document(d)
+    signals = doc.get("signals")
+    points: dict[str, list[Any]] = {}
+    if isinstance(signals, dict):
+        for name in _POINT_LISTS:
+            if isinstance(signals.get(name), list) and signals[name]:
+                points[name] = signals[name]
+                signals[name] = _placeholder(name)
+    text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False, default=_fallback)
+    for name, items in points.items():
+        lines = ",\n      ".join(
+            json.dumps(item, ensure_ascii=False, allow_nan=False, default=_fallback) for item in items
+        )
+        text = text.replace(json.dumps(_placeholder(name)), f"[\n      {lines}\n    ]", 1)
     return text
+
+
+def _placeholder(name: str) -> str:
+    """A string no diagnosis holds (control characters), standing for a list until it is written."""
+    return f"\x00vvolguard:{name}\x00"
 
 
 def _fallback(value: Any) -> Any:
