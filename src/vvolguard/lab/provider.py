@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 from pathlib import Path
 
@@ -27,8 +28,9 @@ async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
         writer.close()
 
 
-async def serve_provider(cert_file: Path, key_file: Path, port: int) -> asyncio.Server:
-    """Listen on 127.0.0.1:``port`` with the provider's certificate (in the caller's loop)."""
+async def serve_provider(cert_file: Path, key_file: Path, sock: socket.socket) -> asyncio.Server:
+    """Listen on ``sock`` (bound to 127.0.0.1 beforehand, see ``ssh.reserve_port``) with the
+    provider's certificate (in the caller's loop)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(cert_file), str(key_file))
-    return await asyncio.start_server(_answer, "127.0.0.1", port, ssl=context)
+    return await asyncio.start_server(_answer, sock=sock, ssl=context)

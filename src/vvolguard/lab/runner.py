@@ -42,6 +42,7 @@ from vvolguard.lab.ssh import (
     SshHost,
     free_port,
     known_hosts_text,
+    reserve_port,
     ssh_config_text,
     write_host_tree,
 )
@@ -146,16 +147,19 @@ def _ssh_side(folder: Path, hosts: list[str], refused: set[str]) -> tuple[list[S
     _write_private(identity, client.export_private_key("openssh"))
     public = client.export_public_key("openssh").decode()
     (ssh_dir / "id_ed25519.pub").write_text(public)
-    ssh_hosts = [
-        SshHost(
-            name=h,
-            root=folder / "hosts" / h.split(".", 1)[0],
-            port=free_port(),
-            host_key=asyncssh.generate_private_key("ssh-ed25519"),
-            refused=h in refused or h.split(".", 1)[0] in refused,
+    ssh_hosts = []
+    for h in hosts:
+        sock = None if h in refused or h.split(".", 1)[0] in refused else reserve_port()
+        ssh_hosts.append(
+            SshHost(
+                name=h,
+                root=folder / "hosts" / h.split(".", 1)[0],
+                port=free_port() if sock is None else int(sock.getsockname()[1]),
+                host_key=asyncssh.generate_private_key("ssh-ed25519"),
+                refused=sock is None,
+                sock=sock,
+            )
         )
-        for h in hosts
-    ]
     known = ssh_dir / "known_hosts"
     known.write_text(known_hosts_text(ssh_hosts))
     (ssh_dir / "config").write_text(ssh_config_text(ssh_hosts, SSH_USER, identity, known))
@@ -286,13 +290,16 @@ def start_lab(
         ssh = SshEndpoints(ssh_hosts, public, SSH_USER)
         running = _Running(proc, ssh, stderr)
         ssh.start()
-        provider_port = free_port()
+        provider_sock = reserve_port()
+        provider_port = int(provider_sock.getsockname()[1])
         if lab.provider_listening:
             ssh.serve(
                 lambda: serve_provider(
-                    provider_dir / "provider.pem", provider_dir / "provider-key.pem", provider_port
+                    provider_dir / "provider.pem", provider_dir / "provider-key.pem", provider_sock
                 )
             )
+        else:
+            provider_sock.close()  # a port nothing listens on
         url = ready["url"]
         info = LabInfo(
             url=url,

@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import asyncssh
 
@@ -51,6 +52,9 @@ class SshHost:
     port: int
     host_key: asyncssh.SSHKey
     refused: bool = False
+    #: The port, bound (not listening) since it was chosen, so nothing else takes it before the
+    #: server listens on it; None for a refused host, whose port nothing listens on.
+    sock: socket.socket | None = None
 
 
 class _Session:
@@ -324,10 +328,19 @@ class _Server(asyncssh.SSHServer):
 
 
 def free_port() -> int:
-    """A port nothing listens on now (for a refused host, and for hosts before they listen)."""
+    """A port nothing listens on now (for a refused host)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def reserve_port() -> socket.socket:
+    """A socket bound to a free port of 127.0.0.1, to listen on later. Why not a port number:
+    one chosen free and bound only later can be taken meanwhile (by another lab or test on the
+    machine), and the lab then failed to start with "address already in use"."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 @dataclass
@@ -362,10 +375,12 @@ class SshEndpoints:
                     with contextlib.suppress(Exception):
                         process.exit(status)
 
+            where: dict[str, Any] = (
+                {"sock": host.sock} if host.sock is not None else {"host": "127.0.0.1", "port": host.port}
+            )
             server = await asyncssh.create_server(
                 lambda: _Server(authorized, self.user),
-                "127.0.0.1",
-                host.port,
+                **where,
                 server_host_keys=[host.host_key],
                 process_factory=handle,
                 sftp_factory=lambda chan, root=host.root: _ReadOnlySftp(chan, chroot=str(root).encode()),
@@ -381,6 +396,12 @@ class SshEndpoints:
 
         asyncio.run_coroutine_threadsafe(start(), self._loop).result(timeout=30)
 
+    def _release_ports(self) -> None:
+        """Close the reserved sockets (a server closes its own; one never listened is closed here)."""
+        for host in self.hosts:
+            if host.sock is not None:
+                host.sock.close()
+
     def stop(self) -> None:
         async def close() -> None:
             for server in self._servers:
@@ -389,9 +410,11 @@ class SshEndpoints:
                     await asyncio.wait_for(server.wait_closed(), 5)
 
         if self._thread is None:
+            self._release_ports()
             return
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout=10)
+        self._release_ports()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._thread = None
