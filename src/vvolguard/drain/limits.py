@@ -284,6 +284,8 @@ class Admission:
         self._fast_start = True  # growth per calm event until the first delay signal or cut
         self._foreign = False  # the last signal's level came only from someone else's load
         self._reopen_at: int | None = None  # after a pause: one more than this until calm
+        self._slowed = False  # the provider is slower for every call: one at a time
+        self._validated = 1  # the most of ours in flight when a calm event arrived
 
     # -- the small surface the controller uses -------------------------------------------------
 
@@ -336,6 +338,8 @@ class Admission:
         allowed = min(self.limit, self._cap or self.limit)
         if self._reopen_at is not None:
             allowed = min(allowed, self._reopen_at + 1)
+        if self._slowed:
+            allowed = 1
         return allowed
 
     # -- the phase machine -----------------------------------------------------------------------
@@ -345,6 +349,11 @@ class Admission:
             return
         p = obs.pressure
         self._foreign = p.foreign
+        if self._slowed and not p.slowed:
+            # The provider's pace recovered: refill one at a time until it answers calmly, as
+            # after a pause, not all the slots the limit still allows at once.
+            self._reopen_at = obs.inflight
+        self._slowed = p.slowed
         new_acks = max(0, p.calm_ops - self._acks_seen)
         self._acks_seen = p.calm_ops
         failures = sum(1 for c in obs.completions if not c.ok and c.pressure)
@@ -481,14 +490,16 @@ class Admission:
             return
         if p.level == PressureLevel.CALM:
             self._reopen_at = None
+        level = obs.inflight + len(obs.completions)
+        self._validated = max(self._validated, level)
         self.algorithm.on_sample(
-            Sample(
-                obs.inflight + len(obs.completions),
-                calm=calm,
-                latency_ratio=p.latency_ratio,
-                avoidance=not self._fast_start,
-            )
+            Sample(level, calm=calm, latency_ratio=p.latency_ratio, avoidance=not self._fast_start)
         )
+        if self._fast_start and self.algorithm.limit > self._validated + 1:
+            # TCP's slow start grows the window by what was acknowledged: never more than one
+            # above a level the provider has answered calmly at. Acks of creates issued at a
+            # lower level, counted all at once, jumped from 4 to 6 where 6 loses migrations.
+            self.algorithm.reset(self._validated + 1)
         self.state = State(Phase.GROW if self.limit < self.ceiling else Phase.AT_CEILING)
 
     def _idle_escape(self, obs: Observation, p: PressureSignal) -> bool:

@@ -23,6 +23,7 @@ Memory is bounded: deques of recent marks (capped), outstanding creates (capped)
 from __future__ import annotations
 
 import re
+import statistics
 from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
@@ -103,6 +104,8 @@ class PressureThresholds:
     share_window: float = 180.0
     share_margin: float = 2.0
     share_min_ops: int = 8
+    pace_samples: int = 4
+    pace_window: float = 30.0
 
 
 _ATTEMPT = re.compile(r"attempt (\d+)(?:/(\d+))?")
@@ -138,6 +141,11 @@ class PressureMonitor:
         self._busy_low = 0
         self._recent_ops: deque[tuple[float, bool]] = deque()
         self.external_busy = 0  # busy answers judged someone else's load
+        #: Per light operation (not a create): its calm latency, and recent (when, latency ÷ it).
+        self._op_base: dict[str, float] = {}
+        self._op_first: dict[str, list[float]] = {}
+        self._create_first: list[float] = []
+        self._pace: deque[tuple[float, float]] = deque(maxlen=64)
         self.calm_ops = 0
         self.episode = 0
         self._was_congested = False
@@ -224,6 +232,8 @@ class PressureMonitor:
                 self._creates.pop((host, opseq), None)
                 if elapsed is not None:
                     self._latency(float(elapsed))
+            elif kind == "success" and op and elapsed is not None:
+                self._light(now, op, float(elapsed))
 
     def task_failed(self, vm_name: str, error: str | None) -> None:
         """A relocate task failed: the most expensive congestion mark there is."""
@@ -297,6 +307,8 @@ class PressureMonitor:
 
     def _latency(self, ms: float) -> None:
         now = self.clock.now()
+        if len(self._create_first) < self.t.pace_samples:
+            self._create_first.append(ms)  # the provider's speed at the start (``pace``'s unit)
         a = self.t.recent_alpha
         self.recent_ms = ms if self.recent_ms is None else self.recent_ms * (1 - a) + ms * a
         if self.baseline_ms is None:
@@ -315,6 +327,38 @@ class PressureMonitor:
             self.baseline_ms = self.baseline_ms * (1 - b) + ms * b
         if calm:
             self.calm_ops += 1  # an ack: the control plane did a vMotion's hard part calmly
+
+    def _light(self, now: float, op: str, ms: float) -> None:
+        """A light operation (the hosts' ``getEvents`` polls, binds, queries) finished: how much
+        slower than the provider's speed at the start of the drain. The reference is the median
+        of the operation's first ``pace_samples`` latencies and then stays put (unlike the create
+        baseline, which follows the floor): a provider that slows down for everyone must show as
+        a rising pace however long the slow-down lasts."""
+        ref = self._op_base.get(op)
+        if ref is None:
+            first = self._op_first.setdefault(op, [])
+            first.append(max(ms, 1.0))
+            if len(first) >= self.t.pace_samples:
+                self._op_base[op] = statistics.median(first)
+            return
+        if self.inflight <= self.t.low_load:
+            # Measured at low load only (as the create baseline is): with many of ours in
+            # flight, light calls wait in the provider's queue behind our creates, and that is
+            # our load, which the create latency itself already shows.
+            self._pace.append((now, ms / ref))
+
+    def pace(self, now: float | None = None) -> float | None:
+        """How much slower than calm the provider serves *every* operation now: the smallest
+        ratio among the last ``pace_samples`` light operations within ``pace_window`` seconds.
+        The smallest, because waiting in the provider's queue behind our creates inflates some
+        of them; a provider that slows down for everyone (a brown-out, a busy array) inflates
+        all of them, and shows here seconds after it starts, long before the next create,
+        which is what times out, finishes (BBR keeps the minimum RTT for the same reason)."""
+        now = self.clock.now() if now is None else now
+        recent = [r for t, r in list(self._pace)[-self.t.pace_samples :] if now - t <= self.t.pace_window]
+        if len(recent) < self.t.pace_samples:
+            return None
+        return statistics.median(recent)
 
     def _live(self, marks: deque[tuple[float, str]], now: float, horizon: float | None = None) -> list[str]:
         horizon = self.t.clear_after if horizon is None else horizon
@@ -355,6 +399,14 @@ class PressureMonitor:
             return None
         return max(self.recent_ms or 0.0, oldest)
 
+    def predicted_create_ms(self) -> float | None:
+        """The next create's latency if the provider serves it at its current pace: the calm
+        baseline times :meth:`pace`. A brown-out shows here before any create finishes slowly."""
+        pace = self.pace()
+        if pace is None or not self._create_first or pace < 1.0:
+            return None
+        return statistics.median(self._create_first) * pace
+
     @property
     def latency_ratio(self) -> float | None:
         """Current over baseline create latency (see :meth:`current_create_ms`)."""
@@ -373,6 +425,7 @@ class PressureMonitor:
             reasons.extend(_summarise(marks))
         cur = self.current_create_ms()
         ratio = self.latency_ratio
+        predicted = self.predicted_create_ms()
         delay = (cur is not None and cur >= self.deadline_ms * self.t.deadline_warm) or (
             ratio is not None and ratio >= self.t.latency_warm
         )
@@ -389,6 +442,17 @@ class PressureMonitor:
         if ratio is not None and ratio >= self.t.latency_warm:
             level = max(level, PressureLevel.WARM)
             reasons.append(f"swap-vVol create {ratio:.1f}× its calm baseline")
+        # The provider serves every call slower (a brown-out): a create issued now would take
+        # this long even alone, and two sharing the provider, or one busy retry, pass the
+        # deadline. One at a time until the pace recovers (a latency-only cut, no hold).
+        slowed = predicted is not None and predicted >= self.deadline_ms * self.t.deadline_congested
+        if slowed and predicted is not None:
+            level = PressureLevel.CONGESTED
+            delay = True
+            reasons.append(
+                f"provider {self.pace():.1f}× slower for every call: a create would take "
+                f"{predicted / 1000:.0f} s of {self.deadline_ms / 1000:.0f} s"
+            )
         warns = self._live(self._warns, now, self.t.warm_for)
         foreign = False
         if warns:
@@ -415,10 +479,12 @@ class PressureMonitor:
             gate=self._busy_at is not None and now - self._busy_at <= self.t.clear_after,
             delay=delay,
             foreign=foreign,
+            slowed=slowed,
             # slow creates with one of ours in flight are the provider's pace, and so is a host
             # session at its connection ceiling only now and then; one held at its ceiling by
             # other work is not: the next operation of ours would wait for a connection
             at_floor=level == PressureLevel.WARM
+            and not slowed
             and all(w.startswith(OUTSTANDING_AT_CEILING) for w in warns)
             and self.room_for_one_more(now),
         )
