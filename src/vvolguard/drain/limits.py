@@ -492,14 +492,15 @@ class Admission:
             self._reopen_at = None
         level = obs.inflight + len(obs.completions)
         self._validated = max(self._validated, level)
+        before = self.algorithm.limit
         self.algorithm.on_sample(
             Sample(level, calm=calm, latency_ratio=p.latency_ratio, avoidance=not self._fast_start)
         )
-        if self._fast_start and self.algorithm.limit > self._validated + 1:
+        if self._fast_start and self.algorithm.limit > max(before, self._validated + 1):
             # TCP's slow start grows the window by what was acknowledged: never more than one
             # above a level the provider has answered calmly at. Acks of creates issued at a
             # lower level, counted all at once, jumped from 4 to 6 where 6 loses migrations.
-            self.algorithm.reset(self._validated + 1)
+            self.algorithm.reset(max(before, self._validated + 1))
         self.state = State(Phase.GROW if self.limit < self.ceiling else Phase.AT_CEILING)
 
     def _idle_escape(self, obs: Observation, p: PressureSignal) -> bool:
