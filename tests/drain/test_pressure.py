@@ -283,6 +283,11 @@ def test_a_provider_slower_for_every_call_is_seen_in_light_calls_before_a_create
     sig = mon.signal()
     assert sig.slowed and sig.level is PressureLevel.CONGESTED and sig.latency_only
     assert "slower for every call" in sig.reason and not sig.at_floor
+    for ms in (150, 160, 155):  # 3× slower: below the line, but it stays on until lower
+        seq += 1
+        clock.t += 2.5
+        mon.feed_bytes("esx-02", light_ok(seq, "getEvents", ms, clock.t))
+    assert mon.signal().slowed
     for ms in (50, 55, 49, 51):
         seq += 1
         clock.t += 2.5
@@ -291,8 +296,9 @@ def test_a_provider_slower_for_every_call_is_seen_in_light_calls_before_a_create
 
 
 def test_light_calls_slowed_by_our_own_load_do_not_count_as_a_brown_out() -> None:
-    """With many of ours in flight, light calls wait in the provider's queue behind our creates:
-    that is our load (the create latency shows it), not a provider slower for everyone."""
+    """With many of ours in flight, some light calls wait in the provider's queue behind our
+    creates: that is our load (the create latency shows it), not a provider slower for
+    everyone, which would slow every one of them. At that load the fastest recent call counts."""
     clock = FakeClock()
     mon = PressureMonitor(clock)
     mon.note_inflight(1)
@@ -301,7 +307,7 @@ def test_light_calls_slowed_by_our_own_load_do_not_count_as_a_brown_out() -> Non
         clock.t += 2.5
         mon.feed_bytes("esx-02", light_ok(seq, "getEvents", ms, clock.t))
     mon.note_inflight(6)
-    for seq, ms in enumerate((900, 1500, 700, 1200), start=20):
+    for seq, ms in enumerate((900, 1500, 55, 1200, 60), start=20):
         clock.t += 2.5
         mon.feed_bytes("esx-02", light_ok(seq, "getEvents", ms, clock.t))
     assert not mon.signal().slowed

@@ -230,7 +230,10 @@ class Admission:
     * create latency near the deadline with no explicit mark cuts once per episode without a
       hold; a migration that fails for a pressure reason caps the rest of the drain below the
       level it failed at.
-    * the fast start (growth on every calm event, TCP's slow start) ends at the first delay
+    * the fast start is TCP's slow start: one step per calm event with the limit in use, but
+      never more than one above the most of ours in flight when a calm answer came (acks of
+      creates issued at a lower level, counted at once, jumped from 4 to 6 where 6 loses
+      migrations). It ends at the first delay
       signal with two or more of ours in flight (swap-vVol creates slower than at low load:
       HyStart's delay-based exit, before any busy answer or wait for a connection) or the first
       cut; growth is then about one step per wave (congestion avoidance). Growing per event
@@ -243,6 +246,9 @@ class Admission:
       work, and busy answers, are not floor signals: they stop growth whoever caused them;
     * after a pause (the provider's queue was full) the freed slots are refilled one at a time
       until the control plane answers calmly again, not all at once;
+    * while the provider is slower for every call (``PressureSignal.slowed``, a brown-out
+      seen in the latency of light calls) one migration at a time, whatever the limit; after
+      it, the slots are refilled one at a time as after a pause;
     * ``release_jitter``: the random extra wait after the signals clear (Envoy jitters its
       re-probes for the same reason): pressure from someone else's recurring work must not
       phase-lock our probes to the first instant after each of its bursts.
@@ -464,9 +470,10 @@ class Admission:
         if self.known_safe and self.algorithm.limit < self.known_safe:
             self.algorithm.reset(self.known_safe)
         elif self.algorithm.limit < self.start_limit:
-            # (Stepping straight to two after a calm probe was tried: it saves most of one
-            # vMotion per drain, but reached the knee before the provider's busy answers showed
-            # and lost migrations on 3 of the 24 benchmark profiles.)
+            # (Stepping straight to two at the probe's answer was tried without the slow
+            # start's cap and the brown-out signal: it reached the knee before the provider's
+            # busy answers showed and lost migrations on 3 of the 24 benchmark profiles. The
+            # slow start in ``_open`` takes that step at the next calm event instead.)
             self.algorithm.reset(self.start_limit)
         self.state = State(Phase.GROW)
 
@@ -496,6 +503,12 @@ class Admission:
         self.algorithm.on_sample(
             Sample(level, calm=calm, latency_ratio=p.latency_ratio, avoidance=not self._fast_start)
         )
+        if self._fast_start and p.level == PressureLevel.CALM and level >= before:
+            # Slow start: one step per calm event with the limit in use, up to one more than
+            # the highest level answered calmly, while creates stay near the calm baseline (no
+            # delay, no busy answer, no wait for a connection).
+            target = min(before + calm, self._validated + 1)
+            self.algorithm.reset(max(self.algorithm.limit, target))
         if self._fast_start and self.algorithm.limit > max(before, self._validated + 1):
             # TCP's slow start grows the window by what was acknowledged: never more than one
             # above a level the provider has answered calmly at. Acks of creates issued at a

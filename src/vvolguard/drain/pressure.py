@@ -16,6 +16,11 @@ This module only folds the parsed frames into a small, bounded state:
   that is where migrations start to fail, whatever the baseline was.
 * calm control-plane completions (``calm_ops``): the ack that lets a limit grow seconds into
   a vMotion instead of minutes.
+* the provider's pace (``pace``): the latency of light calls (the hosts' own ``getEvents``
+  polls, binds, queries) over what they took at the start of the drain. A provider that slows
+  down for everyone (a brown-out) shows here within a few polls, before the next create,
+  which is what times out, finishes slowly: the signal then says one migration at a time
+  (``PressureSignal.slowed``).
 
 Memory is bounded: deques of recent marks (capped), outstanding creates (capped), two EWMAs.
 """
@@ -81,6 +86,12 @@ class PressureThresholds:
     * ``low_load``: create latencies measured with at most this many of our migrations in
       flight set the baseline (BBR's floor latency, re-measured by every 1-VM probe), so a
       baseline cannot creep upwards with the load it is meant to detect.
+    * ``pace_samples`` / ``pace_window``: the pace is judged from the last this many light
+      calls within that many seconds (the hosts poll every 10 s, so a few polls), and their
+      reference is the median of each call's first ``pace_samples`` latencies.
+    * ``pace_clear``: once one at a time (a create at the current pace would take
+      ``deadline_congested`` of the deadline), it stays so until that falls below this share
+      (hysteresis: a brown-out's pace wanders around the line, and each dip let two more in).
     * ``baseline_alpha`` / ``recent_alpha``: EWMA weights. The baseline moves slowly and only
       while calm, the recent value follows the last few operations.
     * ``share_window`` / ``share_margin`` / ``share_min_ops``: the busy floor. The share of VASA
@@ -104,7 +115,8 @@ class PressureThresholds:
     share_window: float = 180.0
     share_margin: float = 2.0
     share_min_ops: int = 8
-    pace_samples: int = 4
+    pace_clear: float = 0.25
+    pace_samples: int = 3
     pace_window: float = 30.0
 
 
@@ -145,7 +157,8 @@ class PressureMonitor:
         self._op_base: dict[str, float] = {}
         self._op_first: dict[str, list[float]] = {}
         self._create_first: list[float] = []
-        self._pace: deque[tuple[float, float]] = deque(maxlen=64)
+        self._slowed = False
+        self._pace: deque[tuple[float, float, bool]] = deque(maxlen=64)
         self.calm_ops = 0
         self.episode = 0
         self._was_congested = False
@@ -341,11 +354,7 @@ class PressureMonitor:
             if len(first) >= self.t.pace_samples:
                 self._op_base[op] = statistics.median(first)
             return
-        if self.inflight <= self.t.low_load:
-            # Measured at low load only (as the create baseline is): with many of ours in
-            # flight, light calls wait in the provider's queue behind our creates, and that is
-            # our load, which the create latency itself already shows.
-            self._pace.append((now, ms / ref))
+        self._pace.append((now, ms / ref, self.inflight <= self.t.low_load))
 
     def pace(self, now: float | None = None) -> float | None:
         """How much slower than calm the provider serves *every* operation now: the smallest
@@ -355,10 +364,12 @@ class PressureMonitor:
         all of them, and shows here seconds after it starts, long before the next create,
         which is what times out, finishes (BBR keeps the minimum RTT for the same reason)."""
         now = self.clock.now() if now is None else now
-        recent = [r for t, r in list(self._pace)[-self.t.pace_samples :] if now - t <= self.t.pace_window]
-        if len(recent) < self.t.pace_samples:
+        last = [(r, low) for t, r, low in list(self._pace)[-self.t.pace_samples :] if now - t <= self.t.pace_window]
+        if len(last) < self.t.pace_samples:
             return None
-        return statistics.median(recent)
+        if all(low for _, low in last):
+            return statistics.median(r for r, _ in last)
+        return min(r for r, _ in last)
 
     def _live(self, marks: deque[tuple[float, str]], now: float, horizon: float | None = None) -> list[str]:
         horizon = self.t.clear_after if horizon is None else horizon
@@ -445,14 +456,25 @@ class PressureMonitor:
         # The provider serves every call slower (a brown-out): a create issued now would take
         # this long even alone, and two sharing the provider, or one busy retry, pass the
         # deadline. One at a time until the pace recovers (a latency-only cut, no hold).
-        slowed = predicted is not None and predicted >= self.deadline_ms * self.t.deadline_congested
-        if slowed and predicted is not None:
+        # Hysteresis: on at ``deadline_congested`` of the deadline, off only below
+        # ``pace_clear`` of it, so a pace near the line does not let the slots refill between
+        # two samples (a brown-out's creates wander around it).
+        on = self.t.pace_clear if self._slowed else self.t.deadline_congested
+        # Once on, a create measured this slow keeps it on (the pace can be unknown for a while).
+        pace_now = max(predicted or 0.0, (self.recent_ms or 0.0) if self._slowed else 0.0)
+        slowed = pace_now >= self.deadline_ms * on or (self._slowed and predicted is None)
+        self._slowed = slowed
+        if slowed:
             level = PressureLevel.CONGESTED
             delay = True
-            reasons.append(
-                f"provider {self.pace():.1f}× slower for every call: a create would take "
-                f"{predicted / 1000:.0f} s of {self.deadline_ms / 1000:.0f} s"
-            )
+            pace = self.pace()
+            if predicted is not None and pace is not None and predicted >= (self.recent_ms or 0.0):
+                reasons.append(
+                    f"provider {pace:.1f}× slower for every call: a create would take "
+                    f"{predicted / 1000:.0f} s of {self.deadline_ms / 1000:.0f} s"
+                )
+            else:
+                reasons.append("swap-vVol creates this slow: one at a time")
         warns = self._live(self._warns, now, self.t.warm_for)
         foreign = False
         if warns:
