@@ -325,10 +325,14 @@ class Admission:
     def waiting_on_others(self) -> bool:
         """The drain is slowed by someone else's load, not its own: growth stopped by busy
         answers judged foreign, a hold in an episode that began with at most one of ours in
-        flight, or a lone probe under pressure that persisted with nothing of ours in flight.
+        flight, a lone probe under pressure that persisted with nothing of ours in flight, or
+        one at a time because the provider serves every call slower than at the start (its
+        pace is measured at low load, or as the fastest light call at high load).
         The controller adds up this time (``DrainResult.foreign_seconds``)."""
         if not self.adaptive:
             return False
+        if self._slowed:
+            return True  # the provider serves every call slower than at the start, at any load
         if self.phase is Phase.STEADY:
             return self._foreign
         if self.phase in (Phase.HOLD, Phase.PAUSE):

@@ -460,21 +460,20 @@ class PressureMonitor:
         # ``pace_clear`` of it, so a pace near the line does not let the slots refill between
         # two samples (a brown-out's creates wander around it).
         on = self.t.pace_clear if self._slowed else self.t.deadline_congested
-        # Once on, a create measured this slow keeps it on (the pace can be unknown for a while).
-        pace_now = max(predicted or 0.0, (self.recent_ms or 0.0) if self._slowed else 0.0)
-        slowed = pace_now >= self.deadline_ms * on or (self._slowed and predicted is None)
+        # Once on, it stays on while the pace is unknown (no light call answered lately).
+        slowed = (predicted or 0.0) >= self.deadline_ms * on or (self._slowed and predicted is None)
         self._slowed = slowed
         if slowed:
             level = PressureLevel.CONGESTED
             delay = True
             pace = self.pace()
-            if predicted is not None and pace is not None and predicted >= (self.recent_ms or 0.0):
+            if predicted is not None and pace is not None:
                 reasons.append(
                     f"provider {pace:.1f}× slower for every call: a create would take "
                     f"{predicted / 1000:.0f} s of {self.deadline_ms / 1000:.0f} s"
                 )
             else:
-                reasons.append("swap-vVol creates this slow: one at a time")
+                reasons.append("provider slower for every call when last measured: one at a time")
         warns = self._live(self._warns, now, self.t.warm_for)
         foreign = False
         if warns:
