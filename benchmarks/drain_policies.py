@@ -23,8 +23,8 @@ least 5 seeds, a median drain-time ratio of at most 1.10 and no profile above 1.
 paused (where a slow drain's time goes, e.g. waiting out another tenant's clone storm) and
 ``others`` the share in which it held, did not grow or went one at a time because of load
 or slowness not of its making (another tenant's busy answers, or a provider slower for every
-call than at the start: what holding for another tenant or a brown-out costs) and ``diverted`` the moves placed away from a destination
-whose vvold.log showed pressure.
+call than at the start: what holding for another tenant or a brown-out costs) and
+``diverted`` the moves placed away from a destination whose vvold.log showed pressure.
 
 Usage: ``python benchmarks/drain_policies.py [--json] [--seeds N] [--vms N] [--jobs N]
 [--profile NAME ...] [--policy aimd|gradient|both] [--compare-destinations]``

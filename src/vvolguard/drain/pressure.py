@@ -357,14 +357,17 @@ class PressureMonitor:
         self._pace.append((now, ms / ref, self.inflight <= self.t.low_load))
 
     def pace(self, now: float | None = None) -> float | None:
-        """How much slower than calm the provider serves *every* operation now: the smallest
-        ratio among the last ``pace_samples`` light operations within ``pace_window`` seconds.
-        The smallest, because waiting in the provider's queue behind our creates inflates some
-        of them; a provider that slows down for everyone (a brown-out, a busy array) inflates
-        all of them, and shows here seconds after it starts, long before the next create,
-        which is what times out, finishes (BBR keeps the minimum RTT for the same reason)."""
+        """How much slower than at the start the provider serves *every* call now, from the
+        last ``pace_samples`` light calls within ``pace_window`` seconds: their median when
+        each came with at most ``low_load`` of ours in flight, else the smallest of them.
+        The smallest at higher load, because waiting in the provider's queue behind our creates
+        inflates some light calls; a provider that slows down for everyone (a brown-out, a busy
+        array) inflates all of them, and shows here a few polls after it starts, long before
+        the next create, which is what times out, finishes slowly (BBR keeps the minimum RTT
+        for the same reason)."""
         now = self.clock.now() if now is None else now
-        last = [(r, low) for t, r, low in list(self._pace)[-self.t.pace_samples :] if now - t <= self.t.pace_window]
+        recent = list(self._pace)[-self.t.pace_samples :]
+        last = [(r, low) for t, r, low in recent if now - t <= self.t.pace_window]
         if len(last) < self.t.pace_samples:
             return None
         if all(low for _, low in last):
