@@ -21,9 +21,10 @@ the oracle's. Goals (issue 15): zero failed migrations on every profile for ``ad
 least 5 seeds, a median drain-time ratio of at most 1.10 and no profile above 1.6. Per profile,
 ``held`` shows the share of the adaptive drain's time in which every new submission was held or
 paused (where a slow drain's time goes, e.g. waiting out another tenant's clone storm) and
-``others`` the share in which it held or did not grow because of someone else's load (what
-holding for another tenant costs) and ``diverted`` the moves placed away from a destination
-whose vvold.log showed pressure.
+``others`` the share in which it held, did not grow or went one at a time because of load
+or slowness not of its making (another tenant's busy answers, or a provider slower for every
+call than at the start: what holding for another tenant or a brown-out costs) and
+``diverted`` the moves placed away from a destination whose vvold.log showed pressure.
 
 Usage: ``python benchmarks/drain_policies.py [--json] [--seeds N] [--vms N] [--jobs N]
 [--profile NAME ...] [--policy aimd|gradient|both] [--compare-destinations]``
@@ -60,7 +61,7 @@ class Run:
     peak: int
     held: float = 0.0  # seconds the adaptive limit held or paused all new submissions
     diverted: int = 0  # moves sent away from a destination whose vvold showed pressure
-    others: float = 0.0  # seconds held or not growing because of someone else's load
+    others: float = 0.0  # seconds held, not growing or one at a time for load not ours
 
 
 def run_one(profile: str, policy: str, seed: int, vms: int) -> Run:
@@ -210,8 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"drain policies: {len(profiles)} profiles x {args.seeds} seeds, {args.vms} VMs; "
         "cells: failed / time÷oracle; held: share of the adaptive drain's time with every new "
-        "submission held or paused; others: share held or not growing because of another "
-        "tenant's load (busy answers as frequent with one of ours in flight); diverted: moves "
+        "submission held or paused; others: share held, not growing or one at a time because of "
+        "load not of its making (busy answers as frequent with one of ours in flight, or a provider "
+        "slower for every call than at the start); diverted: moves "
         "sent away from a destination whose vvold showed pressure"
     )
     header = (

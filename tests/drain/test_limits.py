@@ -337,3 +337,30 @@ def test_after_a_pause_the_freed_slots_are_refilled_one_at_a_time_until_calm() -
     assert lim.limit == 6 and lim.allowed() == 4
     lim.update(Observation(42, 4, calm(2)))  # a calm answer again: the whole limit
     assert lim.allowed() >= 6
+
+
+def test_a_provider_slower_for_every_call_allows_one_at_a_time_then_refills_one_by_one() -> None:
+    lim = opened(GradientLimit(8), 4)
+    slowed = PressureSignal(
+        level=PressureLevel.CONGESTED,
+        reasons=("provider 5× slower for every call",),
+        episode=1,
+        latency_only=True,
+        slowed=True,
+        calm_ops=1,
+    )
+    lim.update(Observation(2, 1, slowed))
+    assert lim.allowed() == 1
+    lim.update(Observation(40, 1, replace(slowed, level=PressureLevel.WARM, slowed=False)))
+    assert lim.allowed() == 2  # one more than in flight, not the whole limit at once
+    lim.update(Observation(42, 2, calm(3)))
+    assert lim.allowed() >= 4
+
+
+def test_the_fast_start_stays_within_one_of_a_level_answered_calmly() -> None:
+    """Many acks of creates issued at a lower level, counted at once, do not lift the limit
+    more than one above the most of ours in flight when a calm answer came (TCP's slow start
+    grows by what was acknowledged)."""
+    lim = opened(GradientLimit(8), 2)
+    lim.update(Observation(5, 2, calm(9)))
+    assert lim.fast_start and lim.limit == 3

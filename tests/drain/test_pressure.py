@@ -255,3 +255,59 @@ def test_busy_answers_at_the_providers_own_floor_only_stop_growth() -> None:
     clock.t += 30.0  # they expire; the busy answer judged someone else's is all that is left
     sig = mon.signal()
     assert sig.level is PressureLevel.WARM and sig.foreign and not sig.at_floor
+
+
+def light_ok(seq: int, op: str, ms: int, at: float) -> bytes:
+    return line("esxi7", "info", msg_final_success(seq, op, VP, CONTAINER, ms, 1), at)
+
+
+def test_a_provider_slower_for_every_call_is_seen_in_light_calls_before_a_create_is_slow() -> None:
+    """A brown-out: the hosts' getEvents polls take five times as long as at the start, with
+    one of ours in flight. No create has finished slowly yet, but one issued now would take
+    more than ``deadline_congested`` of the deadline: the signal says one at a time. When the
+    light calls are fast again, it clears."""
+    clock = FakeClock()
+    mon = PressureMonitor(clock)
+    mon.note_inflight(1)
+    mon.feed_bytes("esx-03", create_ok(1, 5000, "esxi7"))
+    seq = 10
+    for ms in (50, 52, 48, 50):  # the provider's speed at the start
+        seq += 1
+        clock.t += 2.5
+        mon.feed_bytes("esx-02", light_ok(seq, "getEvents", ms, clock.t))
+    assert not mon.signal().slowed
+    for ms in (260, 240, 250, 255):
+        seq += 1
+        clock.t += 2.5
+        mon.feed_bytes("esx-02", light_ok(seq, "getEvents", ms, clock.t))
+    sig = mon.signal()
+    assert sig.slowed and sig.level is PressureLevel.CONGESTED and sig.latency_only
+    assert "slower for every call" in sig.reason and not sig.at_floor
+    for ms in (150, 160, 155):  # 3× slower: below the line, but it stays on until lower
+        seq += 1
+        clock.t += 2.5
+        mon.feed_bytes("esx-02", light_ok(seq, "getEvents", ms, clock.t))
+    assert mon.signal().slowed
+    for ms in (50, 55, 49, 51):
+        seq += 1
+        clock.t += 2.5
+        mon.feed_bytes("esx-02", light_ok(seq, "getEvents", ms, clock.t))
+    assert not mon.signal().slowed
+
+
+def test_light_calls_slowed_by_our_own_load_do_not_count_as_a_brown_out() -> None:
+    """With many of ours in flight, some light calls wait in the provider's queue behind our
+    creates: that is our load (the create latency shows it), not a provider slower for
+    everyone, which would slow every one of them. At that load the fastest recent call counts."""
+    clock = FakeClock()
+    mon = PressureMonitor(clock)
+    mon.note_inflight(1)
+    mon.feed_bytes("esx-03", create_ok(1, 5000, "esxi7"))
+    for seq, ms in enumerate((50, 52, 48, 50), start=10):
+        clock.t += 2.5
+        mon.feed_bytes("esx-02", light_ok(seq, "getEvents", ms, clock.t))
+    mon.note_inflight(6)
+    for seq, ms in enumerate((900, 1500, 55, 1200, 60), start=20):
+        clock.t += 2.5
+        mon.feed_bytes("esx-02", light_ok(seq, "getEvents", ms, clock.t))
+    assert not mon.signal().slowed

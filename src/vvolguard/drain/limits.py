@@ -230,7 +230,10 @@ class Admission:
     * create latency near the deadline with no explicit mark cuts once per episode without a
       hold; a migration that fails for a pressure reason caps the rest of the drain below the
       level it failed at.
-    * the fast start (growth on every calm event, TCP's slow start) ends at the first delay
+    * the fast start is TCP's slow start: one step per calm event with the limit in use, but
+      never more than one above the most of ours in flight when a calm answer came (acks of
+      creates issued at a lower level, counted at once, jumped from 4 to 6 where 6 loses
+      migrations). It ends at the first delay
       signal with two or more of ours in flight (swap-vVol creates slower than at low load:
       HyStart's delay-based exit, before any busy answer or wait for a connection) or the first
       cut; growth is then about one step per wave (congestion avoidance). Growing per event
@@ -243,6 +246,9 @@ class Admission:
       work, and busy answers, are not floor signals: they stop growth whoever caused them;
     * after a pause (the provider's queue was full) the freed slots are refilled one at a time
       until the control plane answers calmly again, not all at once;
+    * while the provider is slower for every call (``PressureSignal.slowed``, a brown-out
+      seen in the latency of light calls) one migration at a time, whatever the limit; after
+      it, the slots are refilled one at a time as after a pause;
     * ``release_jitter``: the random extra wait after the signals clear (Envoy jitters its
       re-probes for the same reason): pressure from someone else's recurring work must not
       phase-lock our probes to the first instant after each of its bursts.
@@ -284,6 +290,8 @@ class Admission:
         self._fast_start = True  # growth per calm event until the first delay signal or cut
         self._foreign = False  # the last signal's level came only from someone else's load
         self._reopen_at: int | None = None  # after a pause: one more than this until calm
+        self._slowed = False  # the provider is slower for every call: one at a time
+        self._validated = 1  # the most of ours in flight when a calm event arrived
 
     # -- the small surface the controller uses -------------------------------------------------
 
@@ -317,10 +325,14 @@ class Admission:
     def waiting_on_others(self) -> bool:
         """The drain is slowed by someone else's load, not its own: growth stopped by busy
         answers judged foreign, a hold in an episode that began with at most one of ours in
-        flight, or a lone probe under pressure that persisted with nothing of ours in flight.
+        flight, a lone probe under pressure that persisted with nothing of ours in flight, or
+        one at a time because the provider serves every call slower than at the start (its
+        pace is measured at low load, or as the fastest light call at high load).
         The controller adds up this time (``DrainResult.foreign_seconds``)."""
         if not self.adaptive:
             return False
+        if self._slowed:
+            return True  # the provider serves every call slower than at the start, at any load
         if self.phase is Phase.STEADY:
             return self._foreign
         if self.phase in (Phase.HOLD, Phase.PAUSE):
@@ -336,6 +348,8 @@ class Admission:
         allowed = min(self.limit, self._cap or self.limit)
         if self._reopen_at is not None:
             allowed = min(allowed, self._reopen_at + 1)
+        if self._slowed:
+            allowed = 1
         return allowed
 
     # -- the phase machine -----------------------------------------------------------------------
@@ -345,6 +359,11 @@ class Admission:
             return
         p = obs.pressure
         self._foreign = p.foreign
+        if self._slowed and not p.slowed:
+            # The provider's pace recovered: refill one at a time until it answers calmly, as
+            # after a pause, not all the slots the limit still allows at once.
+            self._reopen_at = obs.inflight
+        self._slowed = p.slowed
         new_acks = max(0, p.calm_ops - self._acks_seen)
         self._acks_seen = p.calm_ops
         failures = sum(1 for c in obs.completions if not c.ok and c.pressure)
@@ -455,9 +474,10 @@ class Admission:
         if self.known_safe and self.algorithm.limit < self.known_safe:
             self.algorithm.reset(self.known_safe)
         elif self.algorithm.limit < self.start_limit:
-            # (Stepping straight to two after a calm probe was tried: it saves most of one
-            # vMotion per drain, but reached the knee before the provider's busy answers showed
-            # and lost migrations on 3 of the 24 benchmark profiles.)
+            # (Stepping straight to two at the probe's answer was tried without the slow
+            # start's cap and the brown-out signal: it reached the knee before the provider's
+            # busy answers showed and lost migrations on 3 of the 24 benchmark profiles. The
+            # slow start in ``_open`` takes that step at the next calm event instead.)
             self.algorithm.reset(self.start_limit)
         self.state = State(Phase.GROW)
 
@@ -481,14 +501,23 @@ class Admission:
             return
         if p.level == PressureLevel.CALM:
             self._reopen_at = None
+        level = obs.inflight + len(obs.completions)
+        self._validated = max(self._validated, level)
+        before = self.algorithm.limit
         self.algorithm.on_sample(
-            Sample(
-                obs.inflight + len(obs.completions),
-                calm=calm,
-                latency_ratio=p.latency_ratio,
-                avoidance=not self._fast_start,
-            )
+            Sample(level, calm=calm, latency_ratio=p.latency_ratio, avoidance=not self._fast_start)
         )
+        if self._fast_start and p.level == PressureLevel.CALM and level >= before:
+            # Slow start: one step per calm event with the limit in use, up to one more than
+            # the highest level answered calmly, while creates stay near the calm baseline (no
+            # delay, no busy answer, no wait for a connection).
+            target = min(before + calm, self._validated + 1)
+            self.algorithm.reset(max(self.algorithm.limit, target))
+        if self._fast_start and self.algorithm.limit > max(before, self._validated + 1):
+            # TCP's slow start grows the window by what was acknowledged: never more than one
+            # above a level the provider has answered calmly at. Acks of creates issued at a
+            # lower level, counted all at once, jumped from 4 to 6 where 6 loses migrations.
+            self.algorithm.reset(max(before, self._validated + 1))
         self.state = State(Phase.GROW if self.limit < self.ceiling else Phase.AT_CEILING)
 
     def _idle_escape(self, obs: Observation, p: PressureSignal) -> bool:

@@ -16,6 +16,11 @@ This module only folds the parsed frames into a small, bounded state:
   that is where migrations start to fail, whatever the baseline was.
 * calm control-plane completions (``calm_ops``): the ack that lets a limit grow seconds into
   a vMotion instead of minutes.
+* the provider's pace (``pace``): the latency of light calls (the hosts' own ``getEvents``
+  polls, binds, queries) over what they took at the start of the drain. A provider that slows
+  down for everyone (a brown-out) shows here within a few polls, before the next create,
+  which is what times out, finishes slowly: the signal then says one migration at a time
+  (``PressureSignal.slowed``).
 
 Memory is bounded: deques of recent marks (capped), outstanding creates (capped), two EWMAs.
 """
@@ -23,6 +28,7 @@ Memory is bounded: deques of recent marks (capped), outstanding creates (capped)
 from __future__ import annotations
 
 import re
+import statistics
 from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
@@ -80,6 +86,12 @@ class PressureThresholds:
     * ``low_load``: create latencies measured with at most this many of our migrations in
       flight set the baseline (BBR's floor latency, re-measured by every 1-VM probe), so a
       baseline cannot creep upwards with the load it is meant to detect.
+    * ``pace_samples`` / ``pace_window``: the pace is judged from the last this many light
+      calls within that many seconds (the hosts poll every 10 s, so a few polls), and their
+      reference is the median of each call's first ``pace_samples`` latencies.
+    * ``pace_clear``: once one at a time (a create at the current pace would take
+      ``deadline_congested`` of the deadline), it stays so until that falls below this share
+      (hysteresis: a brown-out's pace wanders around the line, and each dip let two more in).
     * ``baseline_alpha`` / ``recent_alpha``: EWMA weights. The baseline moves slowly and only
       while calm, the recent value follows the last few operations.
     * ``share_window`` / ``share_margin`` / ``share_min_ops``: the busy floor. The share of VASA
@@ -103,6 +115,9 @@ class PressureThresholds:
     share_window: float = 180.0
     share_margin: float = 2.0
     share_min_ops: int = 8
+    pace_clear: float = 0.25
+    pace_samples: int = 3
+    pace_window: float = 30.0
 
 
 _ATTEMPT = re.compile(r"attempt (\d+)(?:/(\d+))?")
@@ -138,6 +153,12 @@ class PressureMonitor:
         self._busy_low = 0
         self._recent_ops: deque[tuple[float, bool]] = deque()
         self.external_busy = 0  # busy answers judged someone else's load
+        #: Per light operation (not a create): its calm latency, and recent (when, latency ÷ it).
+        self._op_base: dict[str, float] = {}
+        self._op_first: dict[str, list[float]] = {}
+        self._create_first: list[float] = []
+        self._slowed = False
+        self._pace: deque[tuple[float, float, bool]] = deque(maxlen=64)
         self.calm_ops = 0
         self.episode = 0
         self._was_congested = False
@@ -224,6 +245,8 @@ class PressureMonitor:
                 self._creates.pop((host, opseq), None)
                 if elapsed is not None:
                     self._latency(float(elapsed))
+            elif kind == "success" and op and elapsed is not None:
+                self._light(now, op, float(elapsed))
 
     def task_failed(self, vm_name: str, error: str | None) -> None:
         """A relocate task failed: the most expensive congestion mark there is."""
@@ -297,6 +320,8 @@ class PressureMonitor:
 
     def _latency(self, ms: float) -> None:
         now = self.clock.now()
+        if len(self._create_first) < self.t.pace_samples:
+            self._create_first.append(ms)  # the provider's speed at the start (``pace``'s unit)
         a = self.t.recent_alpha
         self.recent_ms = ms if self.recent_ms is None else self.recent_ms * (1 - a) + ms * a
         if self.baseline_ms is None:
@@ -315,6 +340,39 @@ class PressureMonitor:
             self.baseline_ms = self.baseline_ms * (1 - b) + ms * b
         if calm:
             self.calm_ops += 1  # an ack: the control plane did a vMotion's hard part calmly
+
+    def _light(self, now: float, op: str, ms: float) -> None:
+        """A light operation (the hosts' ``getEvents`` polls, binds, queries) finished: how much
+        slower than the provider's speed at the start of the drain. The reference is the median
+        of the operation's first ``pace_samples`` latencies and then stays put (unlike the create
+        baseline, which follows the floor): a provider that slows down for everyone must show as
+        a rising pace however long the slow-down lasts."""
+        ref = self._op_base.get(op)
+        if ref is None:
+            first = self._op_first.setdefault(op, [])
+            first.append(max(ms, 1.0))
+            if len(first) >= self.t.pace_samples:
+                self._op_base[op] = statistics.median(first)
+            return
+        self._pace.append((now, ms / ref, self.inflight <= self.t.low_load))
+
+    def pace(self, now: float | None = None) -> float | None:
+        """How much slower than at the start the provider serves *every* call now, from the
+        last ``pace_samples`` light calls within ``pace_window`` seconds: their median when
+        each came with at most ``low_load`` of ours in flight, else the smallest of them.
+        The smallest at higher load, because waiting in the provider's queue behind our creates
+        inflates some light calls; a provider that slows down for everyone (a brown-out, a busy
+        array) inflates all of them, and shows here a few polls after it starts, long before
+        the next create, which is what times out, finishes slowly (BBR keeps the minimum RTT
+        for the same reason)."""
+        now = self.clock.now() if now is None else now
+        recent = list(self._pace)[-self.t.pace_samples :]
+        last = [(r, low) for t, r, low in recent if now - t <= self.t.pace_window]
+        if len(last) < self.t.pace_samples:
+            return None
+        if all(low for _, low in last):
+            return statistics.median(r for r, _ in last)
+        return min(r for r, _ in last)
 
     def _live(self, marks: deque[tuple[float, str]], now: float, horizon: float | None = None) -> list[str]:
         horizon = self.t.clear_after if horizon is None else horizon
@@ -355,6 +413,14 @@ class PressureMonitor:
             return None
         return max(self.recent_ms or 0.0, oldest)
 
+    def predicted_create_ms(self) -> float | None:
+        """The next create's latency if the provider serves it at its current pace: the calm
+        baseline times :meth:`pace`. A brown-out shows here before any create finishes slowly."""
+        pace = self.pace()
+        if pace is None or not self._create_first or pace < 1.0:
+            return None
+        return statistics.median(self._create_first) * pace
+
     @property
     def latency_ratio(self) -> float | None:
         """Current over baseline create latency (see :meth:`current_create_ms`)."""
@@ -373,6 +439,7 @@ class PressureMonitor:
             reasons.extend(_summarise(marks))
         cur = self.current_create_ms()
         ratio = self.latency_ratio
+        predicted = self.predicted_create_ms()
         delay = (cur is not None and cur >= self.deadline_ms * self.t.deadline_warm) or (
             ratio is not None and ratio >= self.t.latency_warm
         )
@@ -389,6 +456,27 @@ class PressureMonitor:
         if ratio is not None and ratio >= self.t.latency_warm:
             level = max(level, PressureLevel.WARM)
             reasons.append(f"swap-vVol create {ratio:.1f}× its calm baseline")
+        # The provider serves every call slower (a brown-out): a create issued now would take
+        # this long even alone, and two sharing the provider, or one busy retry, pass the
+        # deadline. One at a time until the pace recovers (a latency-only cut, no hold).
+        # Hysteresis: on at ``deadline_congested`` of the deadline, off only below
+        # ``pace_clear`` of it, so a pace near the line does not let the slots refill between
+        # two samples (a brown-out's creates wander around it).
+        on = self.t.pace_clear if self._slowed else self.t.deadline_congested
+        # Once on, it stays on while the pace is unknown (no light call answered lately).
+        slowed = (predicted or 0.0) >= self.deadline_ms * on or (self._slowed and predicted is None)
+        self._slowed = slowed
+        if slowed:
+            level = PressureLevel.CONGESTED
+            delay = True
+            pace = self.pace()
+            if predicted is not None and pace is not None:
+                reasons.append(
+                    f"provider {pace:.1f}× slower for every call: a create would take "
+                    f"{predicted / 1000:.0f} s of {self.deadline_ms / 1000:.0f} s"
+                )
+            else:
+                reasons.append("provider slower for every call when last measured: one at a time")
         warns = self._live(self._warns, now, self.t.warm_for)
         foreign = False
         if warns:
@@ -415,10 +503,12 @@ class PressureMonitor:
             gate=self._busy_at is not None and now - self._busy_at <= self.t.clear_after,
             delay=delay,
             foreign=foreign,
+            slowed=slowed,
             # slow creates with one of ours in flight are the provider's pace, and so is a host
             # session at its connection ceiling only now and then; one held at its ceiling by
             # other work is not: the next operation of ours would wait for a connection
             at_floor=level == PressureLevel.WARM
+            and not slowed
             and all(w.startswith(OUTSTANDING_AT_CEILING) for w in warns)
             and self.room_for_one_more(now),
         )

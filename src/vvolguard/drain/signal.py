@@ -66,6 +66,11 @@ class PressureSignal:
     #: then but with room for two of ours at its quietest (``PressureMonitor.room_for_one_more``).
     #: No busy answer, wait for a connection or failure is live.
     at_floor: bool = False
+    #: The provider serves every call slower than at the start of the drain, so much that a
+    #: create issued now would take ``deadline_congested`` of vvold's deadline even alone (a
+    #: brown-out, seen in the latency of light calls before any create finishes slowly): one
+    #: migration at a time until it recovers, whatever the limit.
+    slowed: bool = False
     counts: dict[str, int] = field(default_factory=dict)
 
     @property
