@@ -26,7 +26,7 @@ or slowness not of its making (another tenant's busy answers, or a provider slow
 call than at the start: what holding for another tenant or a brown-out costs) and
 ``diverted`` the moves placed away from a destination whose vvold.log showed pressure.
 
-Usage: ``python benchmarks/drain_policies.py [--json] [--seeds N] [--vms N] [--jobs N]
+Usage: ``python benchmarks/drain_policies.py [--json] [--seeds N] [--first-seed S] [--vms N] [--jobs N]
 [--profile NAME ...] [--policy aimd|gradient|both] [--compare-destinations]``
 """
 
@@ -119,6 +119,12 @@ def main(argv: list[str] | None = None) -> int:
         "--json", action="store_true", help="print {profile, policy, failed, makespan_ratio} records"
     )
     ap.add_argument("--seeds", type=int, default=5, help="seeds per profile (default 5)")
+    ap.add_argument(
+        "--first-seed",
+        type=int,
+        default=1,
+        help="the first seed (default 1); --first-seed 6 --seeds 5: seeds a policy tuned on 1-5 never saw",
+    )
     ap.add_argument("--vms", type=int, default=24, help="VMs on the drained host (default 24)")
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     ap.add_argument("--profile", action="append", help="only these profiles (repeatable)")
@@ -141,7 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         adaptive.append(f"{adaptive[0]}-nodest")
     policies = [f"fixed-{n}" for n in FIXED] + adaptive
     jobs = [
-        (p, pol, seed, args.vms) for p in profiles for pol in policies for seed in range(1, args.seeds + 1)
+        (p, pol, seed, args.vms)
+        for p in profiles
+        for pol in policies
+        for seed in range(args.first_seed, args.first_seed + args.seeds)
     ]
     # Slow (log-parsing) jobs first so the pool ends evenly.
     jobs.sort(key=lambda j: not j[1].startswith("fixed"), reverse=True)
