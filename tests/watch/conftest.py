@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from vvolguard.watch.receiver import Endpoint
+from vvolguard.watch.receiver import SyslogEndpoint
 from vvolguard.watch.service import WatchConfig, WatchService, run_in_thread
 
 
@@ -16,7 +16,7 @@ def start_watch() -> Iterator:
     def start(*urls: str, **kwargs: object) -> WatchService:
         kwargs.setdefault("listen", ("127.0.0.1", 0))
         kwargs.setdefault("interval", 0.05)
-        cfg = WatchConfig(syslog=[Endpoint.parse(u) for u in urls], **kwargs)  # type: ignore[arg-type]
+        cfg = WatchConfig(syslog=[SyslogEndpoint.parse(u) for u in urls], **kwargs)  # type: ignore[arg-type]
         svc = WatchService(cfg)
         thread = run_in_thread(svc)
         running.append((svc, thread))

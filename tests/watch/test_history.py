@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from vvolguard.watch.receiver import Endpoint
+from vvolguard.watch.receiver import SyslogEndpoint
 from vvolguard.watch.service import WatchConfig, WatchService, run_in_thread
 from vvolguard.watch.store import ChangeStore
 
@@ -47,7 +47,7 @@ def watched(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, datetime, d
     store_path = tmp_path_factory.mktemp("history") / "store.db"
     store = ChangeStore(store_path)
     config = WatchConfig(
-        syslog=[Endpoint.parse("udp://127.0.0.1:0")], listen=None, interval=0.05, store_heartbeat=0.1
+        syslog=[SyslogEndpoint.parse("udp://127.0.0.1:0")], listen=None, interval=0.05, store_heartbeat=0.1
     )
     service = WatchService(config, store=store)
     start = datetime.now(UTC)

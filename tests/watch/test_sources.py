@@ -17,7 +17,7 @@ from tests.drain.test_ssh_tail import PASSWORD, server  # noqa: F401 (the fixtur
 from tests.watch.watch_helpers import NFC_8, metric, scrape, wait_for
 
 from vvolguard.drain.logsource import FileTail, SshTail
-from vvolguard.watch.receiver import Endpoint
+from vvolguard.watch.receiver import SyslogEndpoint
 from vvolguard.watch.service import WatchConfig, WatchService, run_in_thread
 
 ESXI7_RECORD = (
@@ -88,8 +88,8 @@ def test_an_ssh_tail_feeds_watch(server, tmp_path: Path) -> None:  # noqa: F811
 
 def test_defaults_listen_on_loopback_only() -> None:
     assert WatchConfig().listen == ("127.0.0.1", 9796)
-    assert Endpoint.parse("udp://:514").host == "127.0.0.1"
-    assert str(Endpoint.parse("ssl://0.0.0.0")) == "tls://0.0.0.0:1514"
+    assert SyslogEndpoint.parse("udp://:514").host == "127.0.0.1"
+    assert str(SyslogEndpoint.parse("ssl://0.0.0.0")) == "tls://0.0.0.0:1514"
 
 
 def _cli(*args: str) -> list[str]:

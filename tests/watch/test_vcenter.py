@@ -15,7 +15,7 @@ import pytest
 from tests.drain.vcsim_fixture import SOURCE, Vcsim, vcsim_binary, vcsim_factory
 
 from vvolguard.drain.backends.vsphere import VSphereBackend, connect
-from vvolguard.watch.receiver import Endpoint
+from vvolguard.watch.receiver import SyslogEndpoint
 from vvolguard.watch.service import WatchConfig, WatchService, run_in_thread
 from vvolguard.watch.vcenter import VCenterWatch
 
@@ -35,7 +35,9 @@ def _backend(sim: Vcsim) -> VSphereBackend:
 
 
 def _watch(sim: Vcsim, out: io.StringIO, ca: Path, *syslog: str) -> tuple[WatchService, object]:
-    config = WatchConfig(syslog=[Endpoint.parse(u) for u in syslog], listen=("127.0.0.1", 0), interval=0.05)
+    config = WatchConfig(
+        syslog=[SyslogEndpoint.parse(u) for u in syslog], listen=("127.0.0.1", 0), interval=0.05
+    )
     service = WatchService(config, json_lines=out)
     shutil.copy(sim.cert, ca)  # the simulator removes its own copy when it stops
     service.add_vcenter(VCenterWatch(sim.url, USER, PASSWORD, ca_file=ca, interval=0.2))

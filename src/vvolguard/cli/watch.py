@@ -128,12 +128,12 @@ def watch_command(
     ),
 ) -> None:
     from vvolguard.analysis.thresholds import Thresholds
-    from vvolguard.watch.receiver import Endpoint
+    from vvolguard.watch.receiver import SyslogEndpoint
     from vvolguard.watch.service import WatchConfig, WatchService
 
     err = make_console(stderr=True)
     try:
-        endpoints = [Endpoint.parse(s) for s in syslog]
+        endpoints = [SyslogEndpoint.parse(s) for s in syslog]
         listen_at = _listen(listen)
         overrides = {}
         for item in threshold:

@@ -35,7 +35,7 @@ UDP_MAX = 65_535
 
 
 @dataclass(frozen=True, slots=True)
-class Endpoint:
+class SyslogEndpoint:
     """A ``--syslog`` value: ``udp://ADDR:PORT``, ``tcp://...``, ``tls://...`` (or ``ssl://``)."""
 
     scheme: str
@@ -43,7 +43,7 @@ class Endpoint:
     port: int
 
     @classmethod
-    def parse(cls, text: str) -> Endpoint:
+    def parse(cls, text: str) -> SyslogEndpoint:
         parts = urlsplit(text if "://" in text else f"udp://{text}")
         scheme = {"ssl": "tls"}.get(parts.scheme.lower(), parts.scheme.lower())
         if scheme not in ("udp", "tcp", "tls"):
@@ -236,7 +236,7 @@ class Receiver:
         self.handshaking: set[_Stream] = set()
         self.servers: list[asyncio.AbstractServer] = []
         self.udp: list[_UdpReader] = []
-        self.bound: list[Endpoint] = []
+        self.bound: list[SyslogEndpoint] = []
 
     def _tls_context(self) -> ssl.SSLContext:
         if not (self.tls_cert and self.tls_key):
@@ -246,7 +246,7 @@ class Receiver:
         ctx.load_cert_chain(self.tls_cert, self.tls_key)
         return ctx
 
-    async def start(self, endpoint: Endpoint) -> Endpoint:
+    async def start(self, endpoint: SyslogEndpoint) -> SyslogEndpoint:
         """Listen on ``endpoint``; returns it with the port actually bound (for port 0)."""
         loop = asyncio.get_running_loop()
         if endpoint.scheme == "udp":
@@ -270,7 +270,7 @@ class Receiver:
             )
             self.servers.append(server)
             port = server.sockets[0].getsockname()[1]
-        bound = Endpoint(endpoint.scheme, endpoint.host, port)
+        bound = SyslogEndpoint(endpoint.scheme, endpoint.host, port)
         self.bound.append(bound)
         return bound
 

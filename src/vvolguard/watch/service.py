@@ -24,7 +24,7 @@ from vvolguard.analysis.thresholds import Thresholds
 from vvolguard.watch.certs import CertificateWatch
 from vvolguard.watch.ingest import Ingest
 from vvolguard.watch.metrics import registry_for
-from vvolguard.watch.receiver import Endpoint, Receiver, quiet_tls_errors
+from vvolguard.watch.receiver import Receiver, SyslogEndpoint, quiet_tls_errors
 from vvolguard.watch.state import Change, WatchState
 
 log = logging.getLogger("vvolguard.watch")
@@ -32,7 +32,7 @@ log = logging.getLogger("vvolguard.watch")
 
 @dataclass
 class WatchConfig:
-    syslog: list[Endpoint] = field(default_factory=list)
+    syslog: list[SyslogEndpoint] = field(default_factory=list)
     listen: tuple[str, int] | None = ("127.0.0.1", 9796)
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -119,7 +119,7 @@ class WatchService:
         self.store = store
         self.http: Any = None
         self.metrics_port: int | None = None
-        self.bound: list[Endpoint] = []
+        self.bound: list[SyslogEndpoint] = []
         self.ready = threading.Event()
         self._stop: asyncio.Event | None = None
         self._beat = 0.0  # wall time of the last store heartbeat
