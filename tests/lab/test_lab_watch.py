@@ -96,3 +96,33 @@ def test_watch_follows_a_hosts_vvold_log_through_the_labs_ssh_config(
     assert rc == 0
     out = "".join(seen)
     assert "Traceback" not in out and lab.password not in out
+
+
+def test_watch_without_a_privilege_counts_it_logs_it_once_and_keeps_the_rest(
+    lab_factory: Any, caplog: Any
+) -> None:
+    """A watch account without System.View against the lab: the event collector (which needs it)
+    answers NoPermission at each poll, counted as ``permission``, said once in the log (it was
+    said again when the first poll came up), never taken for vCenter being down; the recent
+    tasks (migrations in flight) and the provider list (StorageViews.View) are still read."""
+    import logging
+
+    from vvolguard.watch.vcenter import VCenterWatch
+
+    lab = lab_factory("healthy", missing_privileges=["System.View"])
+    caplog.set_level(logging.WARNING, logger="vvolguard.watch")
+    vc = VCenterWatch(lab.url, lab.limited_user, lab.limited_password, ca_file=lab.ca_file, interval=0.1)
+    try:
+        for _ in range(3):
+            vc.poll_once()
+        assert vc.view.errors["permission"] == 3  # the event collector, at each of three polls
+        assert not vc.view.errors["login"] and not vc.view.errors["tls"] and not vc.view.errors["unreachable"]
+        assert vc.view.up and vc.view.hosts  # the tasks still answer
+        said = [r.getMessage() for r in caplog.records if ": permission: " in r.getMessage()]
+        assert len(said) == 1, said
+        assert "System.View" in said[0] or "denied" in said[0], said
+        assert vc.view.providers, "the provider list needs StorageViews.View only"
+        logged = caplog.text + repr(vc.view)
+        assert lab.limited_password not in logged and lab.password not in logged
+    finally:
+        vc.stop()

@@ -230,7 +230,9 @@ class VCenterWatch:
             self.view.up = answered and self._si is not None
             now_up = self.view.up
         if now_up and not was:
-            self._said.clear()
+            # a later outage is said again; a missing privilege or an API fault, still there
+            # whether vCenter is up or not, is not (the first poll comes up after saying it)
+            self._said -= {UNREACHABLE, LOGIN, TLS}
             self._note("up")
         self.polls += 1
 
