@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from vvolguard.drain.backends.base import TaskOutcome, TaskState, is_pressure_failure
+from vvolguard.drain.backends.base import RelocateState, TaskOutcome, is_pressure_failure
 
 
 @pytest.mark.parametrize(
@@ -28,12 +28,12 @@ from vvolguard.drain.backends.base import TaskOutcome, TaskState, is_pressure_fa
     ],
 )
 def test_is_pressure_failure(error: str | None, fault: str | None, pressure: bool) -> None:
-    assert is_pressure_failure(TaskOutcome(TaskState.ERROR, error, fault)) is pressure
+    assert is_pressure_failure(TaskOutcome(RelocateState.ERROR, error, fault)) is pressure
 
 
 def test_only_a_failed_or_vanished_task_can_be_pressure() -> None:
-    assert not is_pressure_failure(TaskOutcome(TaskState.SUCCESS, "A system error occurred."))
-    assert not is_pressure_failure(TaskOutcome(TaskState.RUNNING, "A system error occurred."))
-    assert is_pressure_failure(TaskOutcome(TaskState.ERROR, "A system error occurred."))
+    assert not is_pressure_failure(TaskOutcome(RelocateState.SUCCESS, "A system error occurred."))
+    assert not is_pressure_failure(TaskOutcome(RelocateState.RUNNING, "A system error occurred."))
+    assert is_pressure_failure(TaskOutcome(RelocateState.ERROR, "A system error occurred."))
     # A task vCenter no longer knows and whose VM did not move: nothing says it was not pressure.
-    assert is_pressure_failure(TaskOutcome(TaskState.MISSING))
+    assert is_pressure_failure(TaskOutcome(RelocateState.MISSING))

@@ -19,7 +19,7 @@ from vcsim_fixture import (
     wait_for,
 )
 
-from vvolguard.drain.backends.base import Backend, TaskState, is_pressure_failure
+from vvolguard.drain.backends.base import Backend, RelocateState, is_pressure_failure
 from vvolguard.drain.backends.vsphere import VSphereBackend, VSphereError, connect
 from vvolguard.drain.controller import DrainController, DrainOptions
 from vvolguard.drain.journal import Journal, VmState
@@ -123,11 +123,11 @@ def test_relocation_runs_in_the_background_and_really_moves_the_vm(vcsim_factory
     started = time.monotonic()
     task = b.submit_relocate(vm, "esx-03")
     assert time.monotonic() - started < 1.5  # returned before the move finished
-    assert b.poll(task).state is TaskState.RUNNING
+    assert b.poll(task).state is RelocateState.RUNNING
     assert b.vm_host(vm.id) == b.canonical_host(SOURCE) == "esx-01.vcsim.test"
 
     outcome = wait_for(lambda: (o := b.poll(task)).state.done and o)
-    assert outcome.state is TaskState.SUCCESS
+    assert outcome.state is RelocateState.SUCCESS
     assert b.vm_host(vm.id) == "esx-03.vcsim.test"
     assert vm.name in sim.host_lists()["esx-03"] and vm.name not in sim.host_lists()["esx-01"]
     assert sim.relocations() == {vm.name: 1}
@@ -136,7 +136,7 @@ def test_relocation_runs_in_the_background_and_really_moves_the_vm(vcsim_factory
     )
     assert [e.vm.name for e in events] == [vm.name]
     assert "esx-01.vcsim.test" in events[0].fullFormattedMessage
-    assert b.poll("task-999999").state is TaskState.MISSING
+    assert b.poll("task-999999").state is RelocateState.MISSING
     b.close()
 
 
@@ -147,11 +147,11 @@ def test_saturation_fails_with_system_error_and_counts_as_pressure(vcsim_factory
     ok_task = b.submit_relocate(first, "esx-02")
     bad_task = b.submit_relocate(second, "esx-03")  # two in flight, the provider sustains one
     bad = wait_for(lambda: (o := b.poll(bad_task)).state.done and o)
-    assert bad.state is TaskState.ERROR
+    assert bad.state is RelocateState.ERROR
     assert bad.fault == "vmodl.fault.SystemError" and bad.error == "A system error occurred."
     assert is_pressure_failure(bad)
     good = wait_for(lambda: (o := b.poll(ok_task)).state.done and o)
-    assert good.state is TaskState.SUCCESS and not is_pressure_failure(good)
+    assert good.state is RelocateState.SUCCESS and not is_pressure_failure(good)
     assert b.vm_host(second.id) == "esx-01.vcsim.test"  # a failed move leaves the VM in place
     failed_events = sim.content.eventManager.QueryEvents(
         vim.event.EventFilterSpec(eventTypeId=["VmFailedMigrateEvent"], maxCount=50)
@@ -242,7 +242,7 @@ def test_a_lost_connection_while_polling_is_not_the_end_of_the_drain(vcsim_facto
     b = _backend(sim)
     task = b.submit_relocate(b.list_vms(SOURCE)[0], "esx-02")
     sim.stop()
-    assert b.poll(task).state is TaskState.RUNNING
+    assert b.poll(task).state is RelocateState.RUNNING
 
 
 def test_resume_after_a_death_between_submit_and_journal_does_not_submit_again(

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field, replace
 from vvolguard.drain.backends.base import (
     Backend,
     LogSource,
+    RelocateState,
     TaskOutcome,
-    TaskState,
     VmRef,
     is_pressure_failure,
 )
@@ -318,8 +318,8 @@ class DrainController:
             duration = self.clock.now() - self._submitted_at.pop(vm_id, self.clock.now())
             if vm_id == self._retry_inflight:
                 self._retry_inflight = None
-            ok = outcome.state is TaskState.SUCCESS
-            if outcome.state is TaskState.MISSING:
+            ok = outcome.state is RelocateState.SUCCESS
+            if outcome.state is RelocateState.MISSING:
                 where = self.backend.vm_host(vm_id)
                 ok = where is not None and where != self.opt.source
             pressure = False
@@ -327,7 +327,8 @@ class DrainController:
                 self.journal.succeeded(vm_id, self.backend.vm_host(vm_id) or e.dest)
                 self.ledger.finished(vm_id, ok=True, pressure=False)
             else:
-                error = outcome.error or ("task vanished" if outcome.state is TaskState.MISSING else "error")
+                vanished = outcome.state is RelocateState.MISSING
+                error = outcome.error or ("task vanished" if vanished else "error")
                 pressure = is_pressure_failure(outcome)
                 self._attempt_failed(e, error, pressure, result)
             self._completions.append(Completion(vm_id, duration, ok, pressure=ok or pressure))
@@ -387,7 +388,7 @@ class DrainController:
             task = self.backend.submit_relocate(vm, dest)
         except Exception as exc:  # a fault raised at submit time is a failed attempt
             error = f"{type(exc).__name__}: {exc}"
-            outcome = TaskOutcome(TaskState.ERROR, str(exc), type(exc).__name__)
+            outcome = TaskOutcome(RelocateState.ERROR, str(exc), type(exc).__name__)
             self._attempt_failed(e, error, is_pressure_failure(outcome), result)
             return
         self.journal.submitted(e.vm_id, task)

@@ -41,7 +41,7 @@ class VmRef:
     powered_on: bool = True
 
 
-class TaskState(StrEnum):
+class RelocateState(StrEnum):
     """Where a relocate task is. ``MISSING`` means the backend has no record of that task id
     (vCenter purged it, or it was never created); the controller then reconciles by looking at
     where the VM is (:meth:`Backend.vm_host`)."""
@@ -54,7 +54,7 @@ class TaskState(StrEnum):
 
     @property
     def done(self) -> bool:
-        return self in (TaskState.SUCCESS, TaskState.ERROR, TaskState.MISSING)
+        return self in (RelocateState.SUCCESS, RelocateState.ERROR, RelocateState.MISSING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,7 @@ class TaskOutcome:
     """What a poll of one task says. ``error`` is the localized message vCenter shows
     ("A system error occurred."), ``fault`` the fault type (``vmodl.fault.SystemError``)."""
 
-    state: TaskState
+    state: RelocateState
     error: str | None = None
     fault: str | None = None
 
@@ -88,9 +88,9 @@ def is_pressure_failure(outcome: TaskOutcome) -> bool:
     is not: backing off would slow the drain without relieving anything, so the limit only stops
     growing. A success is never one.
     """
-    if outcome.state is TaskState.MISSING:
+    if outcome.state is RelocateState.MISSING:
         return True
-    if outcome.state is not TaskState.ERROR:
+    if outcome.state is not RelocateState.ERROR:
         return False
     message = (outcome.error or "").strip()
     if message.startswith(SYSTEM_ERROR_MESSAGE.rstrip(".")):

@@ -27,7 +27,7 @@ from typing import Any
 
 import simpy
 
-from vvolguard.drain.backends.base import LogSource, TaskOutcome, TaskState, VmRef
+from vvolguard.drain.backends.base import LogSource, RelocateState, TaskOutcome, VmRef
 from vvolguard.drain.backends.sim_profiles import resolve_profile
 from vvolguard.sim import build_world
 from vvolguard.sim.migration import run_migration
@@ -336,12 +336,12 @@ class SimulatedBackend:
     def poll(self, task_id: str) -> TaskOutcome:
         task = self.world.vcenter.tasks.get(task_id)
         if task is None:
-            return TaskOutcome(TaskState.MISSING)
+            return TaskOutcome(RelocateState.MISSING)
         state = {
-            "queued": TaskState.QUEUED,
-            "running": TaskState.RUNNING,
-            "success": TaskState.SUCCESS,
-            "error": TaskState.ERROR,
+            "queued": RelocateState.QUEUED,
+            "running": RelocateState.RUNNING,
+            "success": RelocateState.SUCCESS,
+            "error": RelocateState.ERROR,
         }[task.state]
         return TaskOutcome(state, task.error, task.fault)
 

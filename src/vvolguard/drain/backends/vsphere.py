@@ -41,8 +41,8 @@ from vvolguard.drain.backends.base import (
     DEFAULT_HOST_LIMIT,
     Clock,
     LogSource,
+    RelocateState,
     TaskOutcome,
-    TaskState,
     VmRef,
     WallClock,
 )
@@ -467,16 +467,16 @@ class VSphereBackend:
             info = vim.Task(task_id, self.si._stub).info
         except vmodl.fault.ManagedObjectNotFound:
             self._bound.pop(task_id, None)
-            return TaskOutcome(TaskState.MISSING)
+            return TaskOutcome(RelocateState.MISSING)
         except (OSError, http.client.HTTPException) as exc:
             # A network blip must not end the drain: the task runs on in vCenter whatever we
             # see, so report it as running and look again on the next tick.
             log.warning("polling %s failed (%s); will retry", task_id, type(exc).__name__)
-            return TaskOutcome(TaskState.RUNNING)
-        state = TaskState(str(info.state))
+            return TaskOutcome(RelocateState.RUNNING)
+        state = RelocateState(str(info.state))
         if state.done:
             self._bound.pop(task_id, None)
-        if state is TaskState.ERROR:
+        if state is RelocateState.ERROR:
             return TaskOutcome(state, error=_fault_message(info.error), fault=_fault_name(info.error))
         return TaskOutcome(state)
 
