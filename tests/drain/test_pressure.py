@@ -311,3 +311,62 @@ def test_light_calls_slowed_by_our_own_load_do_not_count_as_a_brown_out() -> Non
         clock.t += 2.5
         mon.feed_bytes("esx-02", light_ok(seq, "getEvents", ms, clock.t))
     assert not mon.signal().slowed
+
+
+def _slow_provider(mon: PressureMonitor, clock: FakeClock, light_ms: int, creates: list[int]) -> None:
+    """The hosts poll every 5 s at ``light_ms``; one of ours in flight finishes a create every
+    35 s with the given latencies (the provider's floor at its current pace)."""
+    seq = 1000 + int(clock.t)
+    for ms in creates:
+        for _ in range(7):
+            seq += 1
+            clock.t += 5.0
+            mon.feed_bytes("esx-02", light_ok(seq, "getEvents", light_ms, clock.t))
+        mon.feed_bytes("esx-03", create_ok(seq, ms, "esxi7"))
+
+
+def _started(clock: FakeClock) -> PressureMonitor:
+    mon = PressureMonitor(clock)
+    mon.note_inflight(1)
+    for i, ms in enumerate((5000, 5200, 4900)):
+        mon.feed_bytes("esx-03", create_ok(i + 1, ms, "esxi7"))
+    for seq, ms in enumerate((50, 52, 48, 50), start=10):
+        clock.t += 2.5
+        mon.feed_bytes("esx-02", light_ok(seq, "getEvents", ms, clock.t))
+    return mon
+
+
+def test_a_provider_slower_for_good_becomes_the_new_normal_when_a_create_fits_the_deadline() -> None:
+    """Every call 4× slower for good: one at a time at first (a create would take 20 s of 60),
+    but the creates measured alone take 15-17 s for over a minute (a stall would not last so
+    long), and a lone create still fits the deadline's budget. It becomes the new normal: one
+    at a time ends, 16 s creates are calm against it, and only a pace slower again is a
+    brown-out."""
+    clock = FakeClock()
+    mon = _started(clock)
+    for _ in range(3):
+        clock.t += 5.0
+        mon.feed_bytes("esx-02", light_ok(int(clock.t), "getEvents", 200, clock.t))
+    assert mon.signal().slowed
+    _slow_provider(mon, clock, 200, [16000, 17000, 15000])
+    assert mon.settled_ms == pytest.approx(16000)
+    sig = mon.signal()
+    assert not sig.slowed and sig.level is PressureLevel.CALM
+    assert sig.latency_ratio is not None and sig.latency_ratio < mon.t.latency_warm
+    _slow_provider(mon, clock, 200, [16500])
+    assert mon.signal().level is PressureLevel.CALM
+    # A brown-out on top of the new normal: twice slower again, seen within a minute.
+    for _ in range(12):
+        clock.t += 5.0
+        mon.feed_bytes("esx-02", light_ok(int(clock.t), "getEvents", 400, clock.t))
+    assert mon.signal().slowed
+
+
+def test_a_brown_out_whose_creates_do_not_fit_the_deadline_never_becomes_the_new_normal() -> None:
+    """Every call 5× slower, for minutes, and creates alone take 25-30 s: steady, but a second
+    create sharing the provider or one busy retry passes the deadline. It stays one at a time."""
+    clock = FakeClock()
+    mon = _started(clock)
+    _slow_provider(mon, clock, 250, [26000, 29000, 25000, 27000, 28000])
+    assert mon.settled_ms is None
+    assert mon.signal().slowed

@@ -20,7 +20,9 @@ This module only folds the parsed frames into a small, bounded state:
   polls, binds, queries) over what they took at the start of the drain. A provider that slows
   down for everyone (a brown-out) shows here within a few polls, before the next create,
   which is what times out, finishes slowly: the signal then says one migration at a time
-  (``PressureSignal.slowed``).
+  (``PressureSignal.slowed``). A provider that stays slower for more than ``settle_for`` with
+  lone creates still within the deadline's budget has slowed down for good: that pace becomes
+  the new normal (``settled_ms``), and the limit grows again on the usual latency rules.
 
 Memory is bounded: deques of recent marks (capped), outstanding creates (capped), two EWMAs.
 """
@@ -92,6 +94,14 @@ class PressureThresholds:
     * ``pace_clear``: once one at a time (a create at the current pace would take
       ``deadline_congested`` of the deadline), it stays so until that falls below this share
       (hysteresis: a brown-out's pace wanders around the line, and each dip let two more in).
+    * ``settle_for``: a provider that slowed down for good (a new steady pace) is told from a
+      stall by time: the last ``pace_samples`` creates with at most ``low_load`` of ours in
+      flight while every call was ``latency_warm`` slower, spread over at least this many
+      seconds, their median ``latency_warm`` times the reference and still below
+      ``deadline_congested`` of the deadline (a lone create fits the budget). Then the slower
+      provider is the new normal (``settled_ms``): the baseline, the pace's reference and the
+      WARM line follow it, and the deadline's share and the ratio to the new floor decide
+      growth. A brown-out whose creates do not fit that budget never settles: one at a time.
     * ``baseline_alpha`` / ``recent_alpha``: EWMA weights. The baseline moves slowly and only
       while calm, the recent value follows the last few operations.
     * ``share_window`` / ``share_margin`` / ``share_min_ops``: the busy floor. The share of VASA
@@ -118,6 +128,7 @@ class PressureThresholds:
     pace_clear: float = 0.25
     pace_samples: int = 3
     pace_window: float = 30.0
+    settle_for: float = 60.0
 
 
 _ATTEMPT = re.compile(r"attempt (\d+)(?:/(\d+))?")
@@ -158,6 +169,10 @@ class PressureMonitor:
         self._op_first: dict[str, list[float]] = {}
         self._create_first: list[float] = []
         self._slowed = False
+        #: The create floor of a provider that slowed down for good (``settle_for``).
+        self.settled_ms: float | None = None
+        self._settled_pace = 1.0
+        self._low_creates: deque[tuple[float, float]] = deque(maxlen=8)
         self._pace: deque[tuple[float, float, bool]] = deque(maxlen=64)
         self.calm_ops = 0
         self.episode = 0
@@ -328,10 +343,10 @@ class PressureMonitor:
             self.baseline_ms = ms
         calm = (
             ms < self.baseline_ms * self.t.latency_warm
-            and ms < self.deadline_ms * self.t.deadline_warm
+            and ms < self._warm_ms()
             and not self._live(self._marks, now)
         )
-        floor = self.inflight == 1 and ms < self.deadline_ms * self.t.deadline_warm
+        floor = self.inflight == 1 and ms < self._warm_ms()
         if floor or (calm and self.inflight <= self.t.low_load):
             # With one of ours in flight the latency is the floor, whatever it is now: a provider
             # that slowed down for everyone has a new floor (BBR re-measures its min RTT for the
@@ -340,6 +355,50 @@ class PressureMonitor:
             self.baseline_ms = self.baseline_ms * (1 - b) + ms * b
         if calm:
             self.calm_ops += 1  # an ack: the control plane did a vMotion's hard part calmly
+        # Candidates for a new normal: creates at low load while every call is slower than the
+        # reference (a create that is merely slow is noise; one from before a brown-out is not
+        # its pace). A pace back at the reference starts the count again.
+        pace = self.pace()
+        if pace is not None and self.settled_ms is not None:
+            pace /= self._settled_pace
+        if pace is not None and pace < 1.0:
+            self._low_creates.clear()
+        elif pace is not None and pace >= self.t.latency_warm and self.inflight <= self.t.low_load:
+            self._low_creates.append((now, ms))
+            self._settle()
+
+    def _warm_ms(self) -> float:
+        """Create latency past which growth stops whatever the baseline: ``deadline_warm`` of
+        the deadline, or, for a provider settled at a slower pace, its new floor times
+        ``latency_warm`` (at most the ``deadline_congested`` line, which stays absolute)."""
+        warm = self.deadline_ms * self.t.deadline_warm
+        if self.settled_ms is not None:
+            congested = self.deadline_ms * self.t.deadline_congested
+            warm = max(warm, min(self.settled_ms * self.t.latency_warm, congested))
+        return warm
+
+    def _settle(self) -> None:
+        """Accept a slower provider as the new normal once it has stayed slower for
+        ``settle_for`` seconds at low load and a lone create still fits the deadline's budget.
+        A stall (seconds) or a brown-out too slow for the budget is left to ``slowed``."""
+        n = self.t.pace_samples
+        if len(self._low_creates) < n or not self._create_first:
+            return
+        last = list(self._low_creates)[-n:]
+        if last[-1][0] - last[0][0] < self.t.settle_for:
+            return
+        ref = self.settled_ms or statistics.median(self._create_first)
+        floor = statistics.median(ms for _, ms in last)
+        # The median: one create's service time swings by half either way at a steady pace.
+        if floor < ref * self.t.latency_warm or floor >= self.deadline_ms * self.t.deadline_congested:
+            return
+        self.settled_ms = floor
+        self.baseline_ms = floor
+        # The pace over the same span is the new normal's: the median of its light calls.
+        span = [r for t, r, _ in self._pace if t >= last[0][0]]
+        self._settled_pace = max(1.0, statistics.median(span) if span else self.pace() or 1.0)
+        self._low_creates.clear()
+        self.counts["provider settled at a slower pace"] += 1
 
     def _light(self, now: float, op: str, ms: float) -> None:
         """A light operation (the hosts' ``getEvents`` polls, binds, queries) finished: how much
@@ -416,10 +475,27 @@ class PressureMonitor:
     def predicted_create_ms(self) -> float | None:
         """The next create's latency if the provider serves it at its current pace: the calm
         baseline times :meth:`pace`. A brown-out shows here before any create finishes slowly."""
+        if self.settled_ms is not None:
+            return self._settled_prediction()
         pace = self.pace()
         if pace is None or not self._create_first or pace < 1.0:
             return None
         return statistics.median(self._create_first) * pace
+
+    def _settled_prediction(self) -> float | None:
+        """For a provider settled at a slower pace: its floor times the pace relative to the
+        pace it settled at, over ``pace_window`` × ``pace_samples`` seconds (a pace 3 light
+        calls read swings by half either way at a steady slow-down, and the line is now that
+        close: a brown-out on top of it still shows within a minute)."""
+        assert self.settled_ms is not None
+        now = self.clock.now()
+        window = self.t.pace_window * self.t.pace_samples
+        recent = [(r, low) for t, r, low in self._pace if now - t <= window]
+        if len(recent) < self.t.pace_samples:
+            return None
+        low = [r for r, ok in recent if ok]
+        pace = statistics.median(low) if len(low) >= self.t.pace_samples else min(r for r, _ in recent)
+        return self.settled_ms * max(1.0, pace / self._settled_pace)
 
     @property
     def latency_ratio(self) -> float | None:
@@ -440,7 +516,7 @@ class PressureMonitor:
         cur = self.current_create_ms()
         ratio = self.latency_ratio
         predicted = self.predicted_create_ms()
-        delay = (cur is not None and cur >= self.deadline_ms * self.t.deadline_warm) or (
+        delay = (cur is not None and cur >= self._warm_ms()) or (
             ratio is not None and ratio >= self.t.latency_warm
         )
         if cur is not None and cur >= self.deadline_ms * self.t.deadline_congested:
@@ -448,7 +524,7 @@ class PressureMonitor:
             reasons.append(
                 f"swap-vVol create {cur / 1000:.0f} s of a {self.deadline_ms / 1000:.0f} s deadline"
             )
-        elif cur is not None and cur >= self.deadline_ms * self.t.deadline_warm:
+        elif cur is not None and cur >= self._warm_ms():
             level = max(level, PressureLevel.WARM)
             reasons.append(
                 f"swap-vVol create {cur / 1000:.0f} s of a {self.deadline_ms / 1000:.0f} s deadline"
@@ -462,9 +538,15 @@ class PressureMonitor:
         # Hysteresis: on at ``deadline_congested`` of the deadline, off only below
         # ``pace_clear`` of it, so a pace near the line does not let the slots refill between
         # two samples (a brown-out's creates wander around it).
-        on = self.t.pace_clear if self._slowed else self.t.deadline_congested
+        # A provider settled at a slower pace lifts both lines to its new floor × latency_warm
+        # (if higher): only a pace slower again than the new normal is a brown-out on top of it.
+        line = self.deadline_ms * self.t.deadline_congested
+        if self.settled_ms is not None:
+            line = max(line, self.settled_ms * self.t.latency_warm)
+        if self._slowed:
+            line *= self.t.pace_clear / self.t.deadline_congested
         # Once on, it stays on while the pace is unknown (no light call answered lately).
-        slowed = (predicted or 0.0) >= self.deadline_ms * on or (self._slowed and predicted is None)
+        slowed = (predicted or 0.0) >= line or (self._slowed and predicted is None)
         self._slowed = slowed
         if slowed:
             level = PressureLevel.CONGESTED
