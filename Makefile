@@ -55,6 +55,7 @@ bench: setup
 	$(BIN)/python benchmarks/escalate_bombs.py
 	$(BIN)/python benchmarks/watch_ingest.py
 	$(BIN)/python benchmarks/fleet_scale.py
+	$(BIN)/python benchmarks/fleet_client.py
 
 bench-quick: setup
 	$(BIN)/python -m compileall -q src
@@ -71,6 +72,7 @@ bench-quick: setup
 	$(BIN)/python benchmarks/escalate_bombs.py --sizes 16M
 	$(BIN)/python benchmarks/watch_ingest.py --seconds 3
 	$(BIN)/python benchmarks/fleet_scale.py --hosts 8 --days 1 --poll 300
+	$(BIN)/python benchmarks/fleet_client.py --hosts 2 4 --days 10
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .vcsim-build

@@ -191,6 +191,23 @@ def test_second_run_reads_only_changed_files(estate: Path, tmp_path: Path) -> No
     assert third.summary == fresh.summary
 
 
+def test_a_damaged_or_missing_cached_bucket_frame_reads_its_file_again(estate: Path, tmp_path: Path) -> None:
+    """A summary's buckets are cached as Parquet beside its JSON: one that is cut short, gone,
+    or of another shape must cost a re-read of its file, never a wrong or failed run."""
+    tree = _small_tree(estate, tmp_path / "tree")
+    out = tmp_path / "out"
+    first = run_fleet([str(tree)], out, workers=0)
+    frames = sorted((out / "cache").glob("*.parquet"))
+    assert len(frames) == first.run["files"] == len(list((out / "cache").glob("*.json.gz")))
+    frames[0].write_bytes(frames[0].read_bytes()[:40])
+    frames[1].unlink()
+    pl.DataFrame({"host": ["esx-01"]}).write_parquet(frames[2])
+    again = run_fleet([str(tree)], out, workers=0)
+    assert again.run["files_read"] == 3
+    assert_same_outputs(first.out, again.out)
+    assert len(list((out / "cache").glob("*.parquet"))) == first.run["files"]
+
+
 def test_unreadable_file_is_a_warning_and_the_rest_still_counts(estate: Path, tmp_path: Path) -> None:
     tree = _small_tree(estate, tmp_path / "tree")
     host = next(p for p in sorted(tree.iterdir()) if p.name.startswith("esx"))

@@ -157,6 +157,55 @@ class Timeline:
             self._cell_parts, self._hist_parts, self._part_rows = [], [], 0
         return self._cells
 
+    def frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The cells as two frames at the current width, without building :class:`Cell` objects:
+        counters per ``host, vp, bucket`` (columns as :meth:`add` takes them) and the create
+        histogram per ``host, vp, bucket, hidx`` (``n``, and the ``lo``/``hi`` latency of that
+        bin's calls). Why: ``fleet`` ships a file's whole timeline to the client, and a Python
+        object per cell cost a third of a small file's summary; a cell already built (a question
+        was asked before the last fold) is turned back into rows, which only that rare case pays."""
+        self._compact_parts()
+        cells = self._cell_parts[0] if self._cell_parts else _empty_cells()
+        hist = self._hist_parts[0] if self._hist_parts else _empty_hist()
+        if self._cells:
+            built_cells = pl.DataFrame(
+                [
+                    (host, vp, b, *(c.counts.get(n, 0) for n in CELL_COUNTS), c.outstanding_max, c.ceiling)
+                    for (host, vp, b), c in self._cells.items()
+                ],
+                schema=cells.schema,
+                orient="row",
+            )
+            built_hist = pl.DataFrame(
+                [
+                    (host, vp, b, idx, n, c.create.min, c.create.max)
+                    for (host, vp, b), c in self._cells.items()
+                    for idx, n in c.create.bins.items()
+                ],
+                schema={**hist.schema, "lo": pl.Float64, "hi": pl.Float64},
+                orient="row",
+            )
+            width = self.bucket_seconds
+            bucket = ((pl.col("bucket") // width) * width).cast(pl.Int64)
+            keys = ("host", "vp", "bucket")
+            cells = (
+                pl.concat([cells, built_cells], how="vertical_relaxed")
+                .with_columns(bucket)
+                .group_by(*keys, maintain_order=True)
+                .agg(
+                    *(pl.col(n).sum() for n in CELL_COUNTS),
+                    pl.col("outstanding_max").max(),
+                    pl.col("ceiling").max(),
+                )
+            )
+            hist = (
+                pl.concat([hist, built_hist], how="vertical_relaxed")
+                .with_columns(bucket)
+                .group_by(*keys, "hidx", maintain_order=True)
+                .agg(pl.col("n").sum(), pl.col("lo").min(), pl.col("hi").max())
+            )
+        return cells, hist
+
     def _cell(self, host: str, vp: str, bucket: int) -> Cell:
         key = (host, vp, bucket)
         cell = self._cells.get(key)
@@ -273,3 +322,28 @@ class Timeline:
         if ceiling is not None:
             out["ceiling"] = ceiling
         return out
+
+
+def _empty_cells() -> pl.DataFrame:
+    schema: dict[str, pl.DataType | type[pl.DataType]] = {
+        "host": pl.String,
+        "vp": pl.String,
+        "bucket": pl.Int64,
+    }
+    schema.update(dict.fromkeys(CELL_COUNTS, pl.Int64))
+    schema.update(outstanding_max=pl.Int64, ceiling=pl.Int64)
+    return pl.DataFrame(schema=schema)
+
+
+def _empty_hist() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "host": pl.String,
+            "vp": pl.String,
+            "bucket": pl.Int64,
+            "hidx": pl.Int64,
+            "n": pl.Int64,
+            "lo": pl.Int64,
+            "hi": pl.Int64,
+        }
+    )

@@ -28,12 +28,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import polars as pl
+
 from vvolguard.evidence.hostnames import bundle_host, host_from_text
+from vvolguard.fleet.schema import BUCKET_SCHEMA
 
 #: Bytes hashed at the start of each file for the manifest.
 HEAD_BYTES = 64 * 1024
 MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
+#: 2: a summary's buckets are a polars frame, cached as Parquet beside its JSON.
+MANIFEST_VERSION = 2
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -167,13 +171,15 @@ def _discover_url(url: str) -> Iterator[FileRef]:
 
 
 CACHE = "cache"
+PARQUET = ".parquet"
 
 
 @dataclass
 class Manifest:
     """What an earlier run read: per path, the file's key; each file's summary lies in
-    ``cache/<sha256 of the path>.json.gz`` (one small file each, so the manifest stays small
-    and a rerun loads only the summaries it reuses)."""
+    ``cache/<sha256 of the path>.json.gz`` and its buckets frame in ``cache/<sha256>.parquet``
+    (one small pair each, so the manifest stays small and a rerun loads only the summaries it
+    reuses; the buckets stay columnar, as the client merges them)."""
 
     out: Path
     entries: dict[str, dict[str, Any]]
@@ -189,8 +195,8 @@ class Manifest:
         entries = doc.get("files")
         return cls(out, entries if isinstance(entries, dict) else {})
 
-    def _cache(self, path: str) -> Path:
-        return self.out / CACHE / f"{hashlib.sha256(path.encode()).hexdigest()}.json.gz"
+    def _cache(self, path: str, suffix: str = ".json.gz") -> Path:
+        return self.out / CACHE / f"{hashlib.sha256(path.encode()).hexdigest()}{suffix}"
 
     def unchanged(self, ref: FileRef) -> dict[str, Any] | None:
         """The earlier summary of ``ref`` if the file is as it was then (None otherwise, or
@@ -200,19 +206,28 @@ class Manifest:
             return None
         try:
             summary = json.loads(gzip.decompress(self._cache(ref.path).read_bytes()))
-        except (OSError, ValueError, EOFError):
+            buckets = pl.read_parquet(self._cache(ref.path, PARQUET))
+        except (OSError, ValueError, EOFError, pl.exceptions.PolarsError):
             return None
-        return summary if isinstance(summary, dict) else None
+        if not isinstance(summary, dict) or buckets.schema != pl.Schema(BUCKET_SCHEMA):
+            return None
+        summary["buckets"] = buckets
+        return summary
 
     def save(self, refs: list[FileRef], summaries: dict[str, dict[str, Any]], fresh: set[str]) -> None:
         """Record every file summarised; write the summaries of ``fresh`` (newly read) files."""
         (self.out / CACHE).mkdir(parents=True, exist_ok=True)
         for path in sorted(fresh):
-            blob = gzip.compress(json.dumps(summaries[path]).encode(), compresslevel=1, mtime=0)
+            summary = dict(summaries[path])
+            buckets = summary.pop("buckets", None)
+            if not isinstance(buckets, pl.DataFrame):
+                buckets = pl.DataFrame(schema=BUCKET_SCHEMA)
+            buckets.write_parquet(self._cache(path, PARQUET), statistics=False)
+            blob = gzip.compress(json.dumps(summary).encode(), compresslevel=1, mtime=0)
             self._cache(path).write_bytes(blob)
         files = {ref.path: asdict(ref) for ref in refs if ref.path in summaries}
-        keep = {self._cache(p).name for p in files}
-        for stale in (self.out / CACHE).glob("*.json.gz"):
+        keep = {self._cache(p, suffix).name for p in files for suffix in (".json.gz", PARQUET)}
+        for stale in [*(self.out / CACHE).glob("*.json.gz"), *(self.out / CACHE).glob(f"*{PARQUET}")]:
             if stale.name not in keep:
                 stale.unlink()
         tmp = self.out / f".{MANIFEST}.tmp"

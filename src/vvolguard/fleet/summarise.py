@@ -19,13 +19,15 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
-from vvolguard.analysis.foldutil import max_of
+import polars as pl
+
 from vvolguard.analysis.migrations import host_key
 from vvolguard.analysis.model import InputFile
 from vvolguard.analysis.signals import SignalAccumulator
 from vvolguard.evidence.collect import Collector
 from vvolguard.evidence.source import EvidenceFile
 from vvolguard.fleet.files import FileRef, is_url
+from vvolguard.fleet.schema import BUCKET_S, BUCKET_SCHEMA, COUNTERS
 from vvolguard.records import (
     CertificateRecord,
     EvidenceSpan,
@@ -39,17 +41,12 @@ from vvolguard.records import (
     VasaFrame,
 )
 
-#: The fleet tables' time bucket (seconds): fine enough to tie pressure to the migrations in
-#: flight, coarse enough that a year of one host is ~100k rows.
-BUCKET_S = 300
 #: Timeline points the per-file fold may keep before widening its buckets: a file of up to ten
 #: days (a syslog server rotates daily) folds at 300 s or finer; a longer single file at coarser
 #: buckets, each counted in the fleet bucket it starts in. More points cost a Python loop per cell.
 MAX_POINTS = 3000
 #: Sparse rows kept per file and kind (a damaged or hostile file cannot grow a summary).
 MAX_ROWS = 20_000
-#: Counters per bucket, as the analysis's timeline keeps them.
-COUNTERS = ("no_free_conn", "busy", "timeout", "failure", "setcontext_failure", "transport")
 
 
 class SummarySink:
@@ -173,29 +170,35 @@ class SummarySink:
             where = f"{record.file}:{record.line}" if record.line else record.file
             self.warnings.append(f"{where}: {record.message}")
 
-    def buckets(self, host_hint: str | None) -> list[list[Any]]:
-        """``[host, vp, bucket epoch, *COUNTERS, outstanding_max, ceiling, bins, lo, hi]`` per
-        fleet bucket (the fold's finer cells merged into :data:`BUCKET_S`)."""
-        merged: dict[tuple[str, str, int], list[Any]] = {}
-        for (host, vp, start), cell in self.signals.timeline.cells.items():
-            name = host or host_hint or ""
-            key = (name, vp, int(start) // BUCKET_S * BUCKET_S)
-            row = merged.get(key)
-            if row is None:
-                row = merged[key] = [*key, *(0 for _ in COUNTERS), None, None, {}, None, None]
-            for i, counter in enumerate(COUNTERS):
-                row[3 + i] += int(cell.counts.get(counter, 0))
-            base = 3 + len(COUNTERS)
-            row[base] = max_of(row[base], cell.outstanding_max)
-            row[base + 1] = max_of(row[base + 1], cell.ceiling)
-            hist = cell.create
-            if hist.count:
-                bins: dict[str, int] = row[base + 2]
-                for idx, n in hist.bins.items():
-                    bins[str(idx)] = bins.get(str(idx), 0) + n
-                row[base + 3] = hist.min if row[base + 3] is None else min(row[base + 3], hist.min or 0)
-                row[base + 4] = max_of(row[base + 4], hist.max)
-        return [merged[k] for k in sorted(merged)]
+    def buckets(self, host_hint: str | None) -> pl.DataFrame:
+        """The file's timeline merged into fleet buckets of :data:`BUCKET_S` (a finer cell into
+        the bucket it starts in), one row per host, provider and bucket
+        (:data:`BUCKET_SCHEMA`): the counters summed, the most ``#outstanding`` and the ceiling,
+        and the create histogram as its ``bins`` with the ``lo``/``hi`` latency.
+
+        A frame, not rows of Python objects: a file of a year of one host is ~100k buckets, and
+        the client merges the buckets of every file of the estate (:func:`.tables.buckets_table`)."""
+        cells, hist = self.signals.timeline.frames()
+        name = pl.coalesce(pl.when(pl.col("host") != "").then(pl.col("host")), pl.lit(host_hint), pl.lit(""))
+        keys = [name.alias("host"), pl.col("vp"), ((pl.col("bucket") // BUCKET_S) * BUCKET_S).cast(pl.Int64)]
+        counts = cells.group_by(keys).agg(
+            *(pl.col(c).sum().cast(pl.Int64) for c in COUNTERS),
+            pl.col("outstanding_max").max().cast(pl.Int64),
+            pl.col("ceiling").max().cast(pl.Int64),
+        )
+        bins = (
+            hist.group_by(*keys, "hidx")
+            .agg(pl.col("n").sum(), pl.col("lo").min(), pl.col("hi").max())
+            .sort("hidx")
+            .group_by("host", "vp", "bucket")
+            .agg(
+                pl.col("lo").min().cast(pl.Float64),
+                pl.col("hi").max().cast(pl.Float64),
+                pl.struct(pl.col("hidx").cast(pl.Int64), pl.col("n").cast(pl.Int64)).alias("bins"),
+            )
+        )
+        out = counts.join(bins, on=["host", "vp", "bucket"], how="left", nulls_equal=True)
+        return out.select([pl.col(c).cast(t) for c, t in BUCKET_SCHEMA.items()]).sort("host", "vp", "bucket")
 
 
 def _iso(ts: datetime | None) -> str | None:
@@ -252,7 +255,7 @@ def summarise(ref: FileRef) -> dict[str, Any]:
     except Exception as exc:  # one bad file is a warning, never the end of the run
         sink.warnings.append(f"{ref.path}: could not be read ({type(exc).__name__}: {exc})")
     buckets = sink.buckets(ref.host)
-    hosts.update(b[0] for b in buckets if b[0])
+    hosts.update(h for h in buckets.get_column("host").unique().to_list() if h)
     for kind in ("host_events", "pes"):
         hosts.update(r["host"] for r in sink.rows[kind] if r.get("host"))
     if ref.host:

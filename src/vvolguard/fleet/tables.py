@@ -19,16 +19,16 @@ on the embedded cluster or on the user's Dask cluster.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
 
-from vvolguard.analysis.foldutil import max_of
-from vvolguard.analysis.histogram import LatencyHistogram
+from vvolguard.analysis.histogram import HIST_BASE
 from vvolguard.analysis.migrations import host_key
-from vvolguard.fleet.summarise import BUCKET_S, COUNTERS
+from vvolguard.fleet.schema import BUCKET_S, COUNTERS
 
 PRESSURE = ("no_free_conn", "busy", "timeout")
 #: An event row and a task row of the same VM this close in time are one migration.
@@ -56,68 +56,152 @@ def in_range(ts: datetime | None, since: datetime | None, until: datetime | None
     return (since is None or ts >= since) and (until is None or ts < until)
 
 
+BUCKETS_TABLE_SCHEMA: dict[str, Any] = {
+    "host": pl.String,
+    "host_key": pl.String,
+    "provider": pl.String,
+    "bucket_start": pl.Datetime("us", "UTC"),
+    **dict.fromkeys(COUNTERS, pl.Int64),
+    "outstanding_max": pl.Int64,
+    "ceiling": pl.Int64,
+    "create_count": pl.Int64,
+    "create_p50_ms": pl.Float64,
+    "create_p95_ms": pl.Float64,
+    "create_max_ms": pl.Float64,
+}
+
+
+#: Bucket rows merged at once by :func:`buckets_table`: the merge's working memory is a few
+#: hundred bytes per row, so an estate's worth (tens of millions) is merged in slices of hosts.
+MERGE_ROWS = 250_000
+
+
 def buckets_table(
     summaries: list[dict[str, Any]], names: dict[str, str], since: datetime | None, until: datetime | None
 ) -> pl.DataFrame:
-    merged: dict[tuple[str, str, int], dict[str, Any]] = {}
-    for s in summaries:
-        for row in s.get("buckets", ()):
-            host, vp, start = row[0], row[1], row[2]
-            if not in_range(datetime.fromtimestamp(start, UTC), since, until):
-                continue
-            key = (host_key(host), vp, start)
-            cell = merged.get(key)
-            if cell is None:
-                cell = merged[key] = {
-                    "counts": [0] * len(COUNTERS),
-                    "outstanding_max": None,
-                    "ceiling": None,
-                    "hist": LatencyHistogram(),
-                }
-            base = 3
-            for i in range(len(COUNTERS)):
-                cell["counts"][i] += row[base + i]
-            o, c, bins, lo, hi = row[base + len(COUNTERS) :]
-            cell["outstanding_max"] = max_of(cell["outstanding_max"], o)
-            cell["ceiling"] = max_of(cell["ceiling"], c)
-            if bins:
-                cell["hist"].add_bins({int(k): v for k, v in bins.items()}, lo, hi)
-    rows = []
-    for (hk, vp, start), cell in sorted(merged.items()):
-        hist: LatencyHistogram = cell["hist"]
-        rows.append(
-            {
-                "host": names.get(hk, hk),
-                "host_key": hk,
-                "provider": vp,
-                "bucket_start": datetime.fromtimestamp(start, UTC),
-                **dict(zip(COUNTERS, cell["counts"], strict=True)),
-                "outstanding_max": cell["outstanding_max"],
-                "ceiling": cell["ceiling"],
-                "create_count": hist.count,
-                "create_p50_ms": _round(hist.quantile(0.5)),
-                "create_p95_ms": _round(hist.quantile(0.95)),
-                "create_max_ms": _round(hist.max),
-            }
+    """Every file's buckets merged per host key, provider and bucket, in polars from end to end.
+
+    Why columnar: an estate of 1,000 hosts x 90 days is ~26 million buckets; merged row by row
+    in Python with a histogram object each, the client spent ~15 µs and over 1 KiB per bucket
+    (minutes, and more memory than the machine has) after the workers had finished. Hosts are
+    merged in slices of about :data:`MERGE_ROWS` rows, in host-key order, so the working memory
+    is one slice's and the result comes out sorted. The quantiles are
+    :meth:`LatencyHistogram.quantile`'s, computed on the merged bins."""
+    frames = [s["buckets"] for s in summaries if isinstance(s.get("buckets"), pl.DataFrame)]
+    frames = [f for f in frames if f.height]
+    if not frames:
+        return pl.DataFrame(schema=BUCKETS_TABLE_SCHEMA)
+    per_frame = [f.get_column("host").unique().to_list() for f in frames]
+    key_of = {h: host_key(h) for hosts in per_frame for h in hosts}
+    frame_keys = [{key_of[h] for h in hosts} for hosts in per_frame]
+    weight: dict[str, float] = {}
+    for frame, fkeys in zip(frames, frame_keys, strict=True):
+        for k in fkeys:
+            weight[k] = weight.get(k, 0.0) + frame.height / len(fkeys)
+    parts: list[pl.DataFrame] = []
+    for chunk in _slices(sorted(weight), weight, MERGE_ROWS):
+        members = [f for f, fkeys in zip(frames, frame_keys, strict=True) if fkeys & chunk]
+        parts.append(_merge_buckets(members, chunk, key_of, names, since, until))
+    return pl.concat(parts, how="vertical")
+
+
+def _slices(keys: list[str], weight: dict[str, float], limit: float) -> Iterator[set[str]]:
+    """``keys`` in order, cut into consecutive sets of at most ``limit`` weight (a heavier key
+    alone)."""
+    chunk: set[str] = set()
+    total = 0.0
+    for k in keys:
+        if chunk and total + weight[k] > limit:
+            yield chunk
+            chunk, total = set(), 0.0
+        chunk.add(k)
+        total += weight[k]
+    if chunk:
+        yield chunk
+
+
+def _merge_buckets(
+    frames: list[pl.DataFrame],
+    chunk: set[str],
+    key_of: dict[str, str],
+    names: dict[str, str],
+    since: datetime | None,
+    until: datetime | None,
+) -> pl.DataFrame:
+    """The buckets table rows of the host keys in ``chunk``, from the frames that hold them."""
+    hosts = pl.Series(list(key_of), dtype=pl.String)
+    keys_of = pl.Series(list(key_of.values()), dtype=pl.String)
+    rows = (
+        pl.concat(frames, how="vertical", rechunk=False)
+        .lazy()
+        .with_columns(host_key=pl.col("host").replace_strict(hosts, keys_of, return_dtype=pl.String))
+        .filter(pl.col("host_key").is_in(pl.Series(sorted(chunk), dtype=pl.String).implode()))
+    )
+    if since is not None:
+        rows = rows.filter(pl.col("bucket") >= since.timestamp())
+    if until is not None:
+        rows = rows.filter(pl.col("bucket") < until.timestamp())
+    keys = ("host_key", "vp", "bucket")
+    merged = rows.group_by(keys).agg(
+        *(pl.col(c).sum() for c in COUNTERS),
+        pl.col("outstanding_max").max(),
+        pl.col("ceiling").max(),
+        pl.col("lo").min(),
+        pl.col("hi").max(),
+    )
+    bins = (
+        rows.select(*keys, "bins")
+        .filter(pl.col("bins").list.len() > 0)
+        .explode("bins")
+        .unnest("bins")
+        .group_by(*keys, "hidx")
+        .agg(pl.col("n").sum())
+    )
+    merged = merged.join(_quantiles(bins, keys), on=keys, how="left")
+    key_names = pl.Series(list(names.keys()), dtype=pl.String)
+    display = pl.Series(list(names.values()), dtype=pl.String)
+    clamp_lo, clamp_hi = pl.col("lo"), pl.col("hi")
+
+    def quantile(name: str) -> pl.Expr:
+        # LatencyHistogram.quantile: the bin's geometric midpoint, clamped to the max, then the min
+        value = pl.lit(HIST_BASE, dtype=pl.Float64).pow(pl.col(name).cast(pl.Float64) + 0.5)
+        value = pl.when(clamp_hi.is_not_null()).then(pl.min_horizontal(value, clamp_hi)).otherwise(value)
+        value = pl.when(clamp_lo.is_not_null()).then(pl.max_horizontal(value, clamp_lo)).otherwise(value)
+        return pl.when(pl.col("create_count") > 0).then(value).round(1)
+
+    return (
+        merged.with_columns(pl.col("create_count").fill_null(0))
+        .select(
+            pl.col("host_key").replace_strict(key_names, display, default=pl.col("host_key")).alias("host"),
+            "host_key",
+            pl.col("vp").alias("provider"),
+            (pl.col("bucket") * 1_000_000).cast(pl.Datetime("us", "UTC")).alias("bucket_start"),
+            *COUNTERS,
+            "outstanding_max",
+            "ceiling",
+            "create_count",
+            quantile("q50").alias("create_p50_ms"),
+            quantile("q95").alias("create_p95_ms"),
+            pl.when(pl.col("create_count") > 0).then(clamp_hi).round(1).alias("create_max_ms"),
         )
-    schema: dict[str, Any] = {
-        "host": pl.String,
-        "host_key": pl.String,
-        "provider": pl.String,
-        "bucket_start": pl.Datetime("us", "UTC"),
-        **dict.fromkeys(COUNTERS, pl.Int64),
-        "outstanding_max": pl.Int64,
-        "ceiling": pl.Int64,
-        "create_count": pl.Int64,
-        "create_p50_ms": pl.Float64,
-        "create_p95_ms": pl.Float64,
-        "create_max_ms": pl.Float64,
-    }
-    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+        .cast(BUCKETS_TABLE_SCHEMA)  # type: ignore[arg-type]
+        .sort("host_key", "provider", "bucket_start")
+        .collect()
+    )
 
 
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
+def _quantiles(bins: pl.LazyFrame, keys: tuple[str, ...]) -> pl.LazyFrame:
+    """Per key: the number of creates and the bin of the 50th and 95th percentile, the first bin
+    (in bin order) whose running count reaches ``max(1, ceil(q * count))``."""
+    ranked = bins.sort(*keys, "hidx").with_columns(
+        run=pl.col("n").cum_sum().over(keys), total=pl.col("n").sum().over(keys)
+    )
+    out = ranked.group_by(keys).agg(pl.col("total").first().alias("create_count"))
+    for q, name in ((0.5, "q50"), (0.95, "q95")):
+        rank = pl.max_horizontal(pl.lit(1, dtype=pl.Int64), (pl.col("total") * q).ceil().cast(pl.Int64))
+        first = ranked.filter(pl.col("run") >= rank).group_by(keys).agg(pl.col("hidx").min().alias(name))
+        out = out.join(first, on=keys, how="left")
+    return out
 
 
 MIGRATION_SCHEMA: dict[str, Any] = {
