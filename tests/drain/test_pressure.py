@@ -370,3 +370,46 @@ def test_a_brown_out_whose_creates_do_not_fit_the_deadline_never_becomes_the_new
     _slow_provider(mon, clock, 250, [26000, 29000, 25000, 27000, 28000])
     assert mon.settled_ms is None
     assert mon.signal().slowed
+
+
+def test_a_pace_measured_back_at_the_starts_ends_one_at_a_time() -> None:
+    """One at a time stays on while the pace is unknown, but a pace measured faster than at the
+    start is a recovery, not an unknown: slow-entry stayed one at a time for 400 s after a burst
+    of its own queueing cleared, because a pace below 1 predicted nothing."""
+    clock = FakeClock()
+    mon = PressureMonitor(clock)
+    mon.note_inflight(1)
+    mon.feed_bytes("esx-03", create_ok(1, 5000, "esxi7"))
+    seq = 10
+    for ms in (50, 52, 48, 50, 260, 240, 250, 255):
+        seq += 1
+        clock.t += 2.5
+        mon.feed_bytes("esx-02", light_ok(seq, "getEvents", ms, clock.t))
+    assert mon.signal().slowed
+    for ms in (30, 28, 32, 31):  # faster than at the start
+        seq += 1
+        clock.t += 2.5
+        mon.feed_bytes("esx-02", light_ok(seq, "getEvents", ms, clock.t))
+    assert not mon.signal().slowed
+
+
+def test_a_pace_near_the_starts_does_not_turn_one_at_a_time_on_for_slow_lone_creates() -> None:
+    """Lone creates at 12-20 s (slow-entry, slow-midrange) sit near the line already: a pace of
+    1.2-1.7×, which three light calls read at an unchanged provider with two of ours queueing,
+    must not read as a brown-out. Four times slower does."""
+    clock = FakeClock()
+    mon = PressureMonitor(clock)
+    mon.note_inflight(1)
+    mon.feed_bytes("esx-03", create_ok(1, 20000, "esxi7"))
+    seq = 10
+    for ms in (50, 52, 48, 60, 85, 70, 80):
+        seq += 1
+        clock.t += 2.5
+        mon.feed_bytes("esx-02", light_ok(seq, "getEvents", ms, clock.t))
+    assert mon.pace() == pytest.approx(1.6, abs=0.1)
+    assert not mon.signal().slowed
+    for ms in (200, 210, 190):
+        seq += 1
+        clock.t += 2.5
+        mon.feed_bytes("esx-02", light_ok(seq, "getEvents", ms, clock.t))
+    assert mon.signal().slowed

@@ -94,6 +94,13 @@ class PressureThresholds:
     * ``pace_clear``: once one at a time (a create at the current pace would take
       ``deadline_congested`` of the deadline), it stays so until that falls below this share
       (hysteresis: a brown-out's pace wanders around the line, and each dip let two more in).
+    * ``pace_on``: one at a time turns on only at a pace of at least this many times the
+      start's. The median of three light calls swings by half either way at an unchanged
+      provider, and where lone creates already take a fifth of the deadline (slow-midrange's
+      10-12 s) a swing to 1.5-2× "predicted" the line: with two of ours queueing in it,
+      slow-midrange went one at a time a dozen times per drain. A brown-out (5×) reads 3-9×
+      from its first seconds; a provider merely 1.5× slower is left to the create latency
+      lines, which see it in the next create.
     * ``settle_for``: a provider that slowed down for good (a new steady pace) is told from a
       stall by time: the last ``pace_samples`` creates with at most ``low_load`` of ours in
       flight while every call was ``latency_warm`` slower, spread over at least this many
@@ -126,6 +133,7 @@ class PressureThresholds:
     share_margin: float = 2.0
     share_min_ops: int = 8
     pace_clear: float = 0.25
+    pace_on: float = 2.0
     pace_samples: int = 3
     pace_window: float = 30.0
     settle_for: float = 60.0
@@ -433,6 +441,15 @@ class PressureMonitor:
             return statistics.median(r for r, _ in last)
         return min(r for r, _ in last)
 
+    def _slower_for_everyone(self) -> bool:
+        """May the pace turn one at a time on? For a provider settled at a slower pace its
+        prediction already compares with the settled pace; otherwise the pace must be at least
+        ``pace_on`` times the start's."""
+        if self.settled_ms is not None:
+            return True
+        pace = self.pace()
+        return pace is not None and pace >= self.t.pace_on
+
     def _live(self, marks: deque[tuple[float, str]], now: float, horizon: float | None = None) -> list[str]:
         horizon = self.t.clear_after if horizon is None else horizon
         while marks and now - marks[0][0] > horizon:
@@ -474,11 +491,13 @@ class PressureMonitor:
 
     def predicted_create_ms(self) -> float | None:
         """The next create's latency if the provider serves it at its current pace: the calm
-        baseline times :meth:`pace`. A brown-out shows here before any create finishes slowly."""
+        baseline times :meth:`pace`. A brown-out shows here before any create finishes slowly.
+        A pace below the start's predicts a faster create (not an unknown: ``signal`` keeps one
+        at a time on while the pace is unknown)."""
         if self.settled_ms is not None:
             return self._settled_prediction()
         pace = self.pace()
-        if pace is None or not self._create_first or pace < 1.0:
+        if pace is None or not self._create_first:
             return None
         return statistics.median(self._create_first) * pace
 
@@ -545,13 +564,25 @@ class PressureMonitor:
             line = max(line, self.settled_ms * self.t.latency_warm)
         if self._slowed:
             line *= self.t.pace_clear / self.t.deadline_congested
-        # Once on, it stays on while the pace is unknown (no light call answered lately).
-        slowed = (predicted or 0.0) >= line or (self._slowed and predicted is None)
+        # It turns on only for a provider slower than at the start (a pace of ``latency_warm``
+        # or more, or past its settled pace): the line is about the provider's pace, and a
+        # slow first create alone (slow-entry's 20 s on seed 3) times a pace back at the
+        # start's read as a brown-out and held that drain one at a time to its end. Once on,
+        # it stays on while the pace is unknown (no light call answered lately), and goes off
+        # when the pace is measured at or below the start's: a measured recovery. (Read as
+        # unknown, a recovery kept slow-entry one at a time for 400 s after a burst of its own
+        # queueing had cleared.)
+        pace_now = self.pace()
+        if self._slowed:
+            recovered = self.settled_ms is None and pace_now is not None and pace_now <= 1.0
+            slowed = not recovered and (predicted is None or predicted >= line)
+        else:
+            slowed = self._slower_for_everyone() and predicted is not None and predicted >= line
         self._slowed = slowed
         if slowed:
             level = PressureLevel.CONGESTED
             delay = True
-            pace = self.pace()
+            pace = pace_now
             if predicted is not None and pace is not None:
                 reasons.append(
                     f"provider {pace:.1f}× slower for every call: a create would take "
