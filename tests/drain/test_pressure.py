@@ -413,3 +413,29 @@ def test_a_pace_near_the_starts_does_not_turn_one_at_a_time_on_for_slow_lone_cre
         clock.t += 2.5
         mon.feed_bytes("esx-02", light_ok(seq, "getEvents", ms, clock.t))
     assert mon.signal().slowed
+
+
+def test_busy_answers_with_two_of_our_creates_outstanding_cap_our_creates_at_one() -> None:
+    """Two of our creates fill a two-worker provider (slow-entry): a busy answer then says a
+    new migration should wait for one of them, and from then on at most one create of ours
+    runs at once. A busy answer with one create outstanding says nothing about creates."""
+    clock = FakeClock()
+    mon = PressureMonitor(clock)
+    mon.note_inflight(2)
+    issue = lambda seq: line("esxi7", "info", msg_issue(seq, "createVirtualVolume", VP, 1, 5))  # noqa: E731
+    busy = line("esxi7", "warning", msg_retry(99, "bindVirtualVolume", "PROVIDER_BUSY", 400, 1, 3))
+    mon.feed_bytes("esx-03", issue(1))
+    mon.feed_bytes("esx-03", busy)
+    assert mon.create_cap is None and mon.room_for_a_create()
+    mon.feed_bytes("esx-04", issue(2))
+    assert mon.room_for_a_create()
+    mon.feed_bytes("esx-03", busy)
+    assert mon.create_cap == 1 and not mon.room_for_a_create()
+    mon.feed_bytes("esx-03", create_ok(1, 12000, "esxi7"))
+    assert not mon.room_for_a_create()  # one still outstanding
+    mon.feed_bytes("esx-04", create_ok(2, 12000, "esxi7"))
+    assert mon.room_for_a_create()
+    mon.feed_bytes("esx-03", issue(3))
+    assert not mon.room_for_a_create()
+    clock.t += mon.deadline_ms / 1000  # a create never answered in a line seen here
+    assert mon.room_for_a_create()

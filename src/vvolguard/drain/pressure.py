@@ -179,6 +179,8 @@ class PressureMonitor:
         self._slowed = False
         #: The create floor of a provider that slowed down for good (``settle_for``).
         self.settled_ms: float | None = None
+        #: The most creates of ours at once before the provider answered busy, less one.
+        self.create_cap: int | None = None
         self._settled_pace = 1.0
         self._low_creates: deque[tuple[float, float]] = deque(maxlen=8)
         self._pace: deque[tuple[float, float, bool]] = deque(maxlen=64)
@@ -229,6 +231,7 @@ class PressureMonitor:
                 what = "bindVirtualVolume retry" if kind == "bind-retry" else "provider busy"
                 m = _ATTEMPT.search(text or "")
                 last = int(m.group(2)) if m and m.group(2) else self.t.retry_congested
+                self._busy_with_creates(now)
                 if self.busy_is_external(now):
                     # Someone else's load: stop growing (WARM), but no hold and no pause.
                     self.external_busy += 1
@@ -291,6 +294,33 @@ class PressureMonitor:
             self._recent_ops.popleft()
         while len(self._recent_ops) > 10_000:
             self._recent_ops.popleft()
+
+    def _creates_outstanding(self, now: float) -> int:
+        """Swap-vVol creates issued and not yet answered (older than the deadline: answered in a
+        line this monitor did not see)."""
+        horizon = self.deadline_ms / 1000
+        return sum(1 for t in self._creates.values() if now - t < horizon)
+
+    def _busy_with_creates(self, now: float) -> None:
+        """A busy answer while ``n`` >= 2 of our creates were outstanding: the provider's workers
+        are full with n creates (slow-entry's two workers with two 12 s creates leave no worker
+        for a bind or a host's poll, and its queue of one overflows). From then on at most
+        ``n - 1`` creates at once (``room_for_a_create``); migrations may still overlap in their
+        long network phase, which costs the provider nothing."""
+        if self.busy_is_external(now):
+            return
+        n = self._creates_outstanding(now)
+        if n >= 2:
+            self.create_cap = n - 1 if self.create_cap is None else min(self.create_cap, n - 1)
+
+    def room_for_a_create(self) -> bool:
+        """May a new migration start now without more creates at once than the provider answered
+        busy at (``_busy_with_creates``)? Its create is issued within a second of the submission,
+        so it waits for one of ours to finish instead (ack clocking on the create, the VASA-heavy
+        part of a vMotion: a create alone takes 12 s on slow-entry, a vMotion 45)."""
+        if self.create_cap is None:
+            return True
+        return self._creates_outstanding(self.clock.now()) < self.create_cap
 
     def busy_is_external(self, now: float) -> bool:
         """True while the provider answers busy about as often as it did with at most one of our
