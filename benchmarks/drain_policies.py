@@ -197,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - started
     runs += fresh
     if args.fixed_cache:
-        cached.update({_key((r.profile, r.policy, r.seed, args.vms)): r for r in fresh if r.policy.startswith("fixed-")})
+        cached.update(
+            {_key((r.profile, r.policy, r.seed, args.vms)): r for r in fresh if r.policy.startswith("fixed-")}
+        )
         _save_cache(args.fixed_cache, cached)
 
     by: dict[tuple[str, str], list[Run]] = {}
@@ -295,7 +297,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{'MET' if fails_ok else 'NOT MET'}; median <= 1.10 {'MET' if median <= 1.10 else 'NOT MET'} "
             f"({median:.3f}); worst <= 1.6 {'MET' if worst <= 1.6 else 'NOT MET'} ({worst:.3f})"
         )
-    reused = f", {len(runs) - len(fresh)} fixed runs reused from {args.fixed_cache}" if len(fresh) < len(runs) else ""
+    reused = (
+        f", {len(runs) - len(fresh)} fixed runs reused from {args.fixed_cache}"
+        if len(fresh) < len(runs)
+        else ""
+    )
     print(f"({len(fresh)} drains in {wall:.0f} s wall{reused})")
     return 0
 

@@ -198,7 +198,9 @@ def test_no_migration_starts_while_the_monitor_has_no_room_for_another_create() 
             return self.clock.now() >= 100.0
 
     backend = SimulatedBackend.open(None, profile="midrange", vms=4, seed=2)
-    journal, _ = Journal.open(":memory:", endpoint=backend.endpoint, source_host=SOURCE, targets=[], options={})
+    journal, _ = Journal.open(
+        ":memory:", endpoint=backend.endpoint, source_host=SOURCE, targets=[], options={}
+    )
     controller = DrainController(
         backend,
         journal,

@@ -439,3 +439,30 @@ def test_busy_answers_with_two_of_our_creates_outstanding_cap_our_creates_at_one
     assert not mon.room_for_a_create()
     clock.t += mon.deadline_ms / 1000  # a create never answered in a line seen here
     assert mon.room_for_a_create()
+
+
+def test_a_settled_provider_is_cut_only_where_two_or_three_of_ours_would_take_it() -> None:
+    """Settled at 16 s lone creates, creates of 20 s with three of ours in flight are the
+    latency they add to the new floor (WARM: stop growing), not a cut; the line is the floor
+    times ``latency_warm`` squared, never above ``settled_congested`` of the deadline (21 s),
+    and an unsettled provider keeps the absolute 30% line (18 s)."""
+    clock = FakeClock()
+    mon = _started(clock)
+    for _ in range(3):
+        clock.t += 5.0
+        mon.feed_bytes("esx-02", light_ok(int(clock.t), "getEvents", 200, clock.t))
+    _slow_provider(mon, clock, 200, [16000, 17000, 15000])
+    assert mon.settled_ms == pytest.approx(16000)
+    mon.note_inflight(3)
+    for seq in (5001, 5002):
+        mon.feed_bytes("esx-03", create_ok(seq, 20000, "esxi7"))
+    sig = mon.signal()
+    assert sig.level is PressureLevel.WARM and not sig.slowed
+    for seq in (5003, 5004, 5005):
+        mon.feed_bytes("esx-03", create_ok(seq, 23000, "esxi7"))
+    assert mon.signal().level is PressureLevel.CONGESTED
+    fresh = _started(FakeClock())
+    fresh.note_inflight(3)
+    for seq in (5001, 5002, 5003):
+        fresh.feed_bytes("esx-03", create_ok(seq, 20000, "esxi7"))
+    assert fresh.signal().level is PressureLevel.CONGESTED

@@ -109,6 +109,13 @@ class PressureThresholds:
       provider is the new normal (``settled_ms``): the baseline, the pace's reference and the
       WARM line follow it, and the deadline's share and the ratio to the new floor decide
       growth. A brown-out whose creates do not fit that budget never settles: one at a time.
+    * ``settled_congested``: for a provider settled at a slower pace the create line that cuts
+      is its floor times ``latency_warm`` squared (what two or three of ours in flight add to a
+      lone create) when that is above ``deadline_congested``, but never above this share of
+      the deadline. At the absolute 30% line slows-down-halfway (lone creates 12-15 s after
+      its slow-down) was cut to one at a time by every create with two of ours in flight; the
+      largest create it saw after settling stayed at 39 s of 60 over seeds 1-10 (44 s with the
+      30% line), and one busy retry still fits the deadline at 35%.
     * ``baseline_alpha`` / ``recent_alpha``: EWMA weights. The baseline moves slowly and only
       while calm, the recent value follows the last few operations.
     * ``share_window`` / ``share_margin`` / ``share_min_ops``: the busy floor. The share of VASA
@@ -137,6 +144,7 @@ class PressureThresholds:
     pace_samples: int = 3
     pace_window: float = 30.0
     settle_for: float = 60.0
+    settled_congested: float = 0.35
 
 
 _ATTEMPT = re.compile(r"attempt (\d+)(?:/(\d+))?")
@@ -415,6 +423,17 @@ class PressureMonitor:
             warm = max(warm, min(self.settled_ms * self.t.latency_warm, congested))
         return warm
 
+    def _congested_ms(self) -> float:
+        """Create latency past which the limit is cut: ``deadline_congested`` of the deadline;
+        for a provider settled at a slower pace, its new floor times ``latency_warm`` squared
+        if that is higher (the latency two or three of ours in flight add to a lone create),
+        never above ``settled_congested`` of the deadline."""
+        line = self.deadline_ms * self.t.deadline_congested
+        if self.settled_ms is not None:
+            queued = self.settled_ms * self.t.latency_warm**2
+            line = max(line, min(queued, self.deadline_ms * self.t.settled_congested))
+        return line
+
     def _settle(self) -> None:
         """Accept a slower provider as the new normal once it has stayed slower for
         ``settle_for`` seconds at low load and a lone create still fits the deadline's budget.
@@ -568,7 +587,7 @@ class PressureMonitor:
         delay = (cur is not None and cur >= self._warm_ms()) or (
             ratio is not None and ratio >= self.t.latency_warm
         )
-        if cur is not None and cur >= self.deadline_ms * self.t.deadline_congested:
+        if cur is not None and cur >= self._congested_ms():
             level = PressureLevel.CONGESTED
             reasons.append(
                 f"swap-vVol create {cur / 1000:.0f} s of a {self.deadline_ms / 1000:.0f} s deadline"
