@@ -23,6 +23,9 @@ This module only folds the parsed frames into a small, bounded state:
   (``PressureSignal.slowed``). A provider that stays slower for more than ``settle_for`` with
   lone creates still within the deadline's budget has slowed down for good: that pace becomes
   the new normal (``settled_ms``), and the limit grows again on the usual latency rules.
+* our creates at once (``room_for_a_create``): a busy answer with n >= 2 of our swap-vVol creates
+  outstanding caps them at n - 1 for the rest of the drain; the controller starts a migration
+  only when its create fits.
 
 Memory is bounded: deques of recent marks (capped), outstanding creates (capped), two EWMAs.
 """
