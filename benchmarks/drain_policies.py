@@ -27,18 +27,25 @@ call than at the start: what holding for another tenant or a brown-out costs) an
 ``diverted`` the moves placed away from a destination whose vvold.log showed pressure.
 
 Usage: ``python benchmarks/drain_policies.py [--json] [--seeds N] [--first-seed S] [--vms N] [--jobs N]
-[--profile NAME ...] [--policy aimd|gradient|both] [--compare-destinations]``
+[--profile NAME ...] [--policy aimd|gradient|both] [--compare-destinations] [--fixed-cache FILE]``
+
+``--fixed-cache FILE`` keeps the fixed-concurrency runs (vCenter's default, serial and the
+oracle's candidates: 8 of every 9 drains) in a JSON file and reuses them on the next run with the
+same profiles, seeds and VM count, so iterating on the adaptive policy with ``--profile`` costs
+only its own drains. Fixed limits ignore pressure, so their runs depend only on the simulator and
+the controller: delete the file when either changes. Without the option nothing is cached.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from vvolguard.drain.backends.sim_profiles import DRAIN_PROFILES
 from vvolguard.drain.backends.simulated import SimulatedBackend
@@ -113,6 +120,25 @@ def _job(args: tuple[str, str, int, int]) -> Run:
     return run_one(*args)
 
 
+def _key(job: tuple[str, str, int, int]) -> str:
+    profile, policy, seed, vms = job
+    return f"{profile}|{policy}|{seed}|{vms}"
+
+
+def _load_cache(path: str | None) -> dict[str, Run]:
+    """Fixed-concurrency runs stored by an earlier ``--fixed-cache`` run (none without a path)."""
+    if not path or not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        raw = json.load(f)
+    return {k: Run(**v) for k, v in raw.items()}
+
+
+def _save_cache(path: str, runs: dict[str, Run]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({k: asdict(r) for k, r in runs.items()}, f)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
@@ -135,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
         help="adaptive limit to show as 'adaptive' (default: gradient, the CLI's default); both adds AIMD",
     )
     ap.add_argument(
+        "--fixed-cache",
+        metavar="FILE",
+        help="reuse fixed-concurrency runs stored in FILE and store new ones there (for iterating)",
+    )
+    ap.add_argument(
         "--compare-destinations",
         action="store_true",
         help="add the adaptive policy without destination pressure in placement as a row",
@@ -152,15 +183,24 @@ def main(argv: list[str] | None = None) -> int:
         for pol in policies
         for seed in range(args.first_seed, args.first_seed + args.seeds)
     ]
+    cached = _load_cache(args.fixed_cache)
+    runs = [cached[_key(j)] for j in jobs if _key(j) in cached]
+    jobs = [j for j in jobs if _key(j) not in cached]
     # Slow (log-parsing) jobs first so the pool ends evenly.
     jobs.sort(key=lambda j: not j[1].startswith("fixed"), reverse=True)
     started = time.perf_counter()
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs) as pool:
-            runs = list(pool.map(_job, jobs, chunksize=1))
+            fresh = list(pool.map(_job, jobs, chunksize=1))
     else:
-        runs = [_job(j) for j in jobs]
+        fresh = [_job(j) for j in jobs]
     wall = time.perf_counter() - started
+    runs += fresh
+    if args.fixed_cache:
+        cached.update(
+            {_key((r.profile, r.policy, r.seed, args.vms)): r for r in fresh if r.policy.startswith("fixed-")}
+        )
+        _save_cache(args.fixed_cache, cached)
 
     by: dict[tuple[str, str], list[Run]] = {}
     for r in runs:
@@ -257,7 +297,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{'MET' if fails_ok else 'NOT MET'}; median <= 1.10 {'MET' if median <= 1.10 else 'NOT MET'} "
             f"({median:.3f}); worst <= 1.6 {'MET' if worst <= 1.6 else 'NOT MET'} ({worst:.3f})"
         )
-    print(f"({len(runs)} drains in {wall:.0f} s wall)")
+    reused = (
+        f", {len(runs) - len(fresh)} fixed runs reused from {args.fixed_cache}"
+        if len(fresh) < len(runs)
+        else ""
+    )
+    print(f"({len(fresh)} drains in {wall:.0f} s wall{reused})")
     return 0
 
 

@@ -186,3 +186,29 @@ def test_spacing_is_measured_from_the_last_submission_not_the_ticks_start(spacin
         assert gaps == pytest.approx([RoundTripBackend.round_trip] * 3)
     else:
         assert gaps == pytest.approx([2.0 + RoundTripBackend.round_trip] * 3)
+
+
+def test_no_migration_starts_while_the_monitor_has_no_room_for_another_create() -> None:
+    """The create gate (``PressureMonitor.room_for_a_create``) holds an adaptive drain's
+    submissions back, even with free slots: nothing is submitted before it opens."""
+    from vvolguard.drain.pressure import PressureMonitor
+
+    class Gated(PressureMonitor):
+        def room_for_a_create(self) -> bool:
+            return self.clock.now() >= 100.0
+
+    backend = SimulatedBackend.open(None, profile="midrange", vms=4, seed=2)
+    journal, _ = Journal.open(
+        ":memory:", endpoint=backend.endpoint, source_host=SOURCE, targets=[], options={}
+    )
+    controller = DrainController(
+        backend,
+        journal,
+        make_limit("aimd", 8),
+        DrainOptions(source=SOURCE, spacing=0.0),
+        monitor=Gated(backend.clock),
+        log_sources=backend.log_sources([SOURCE]),
+    )
+    result = controller.run()
+    assert len(result.moved) == 4
+    assert min(t.queued_at for t in backend.world.tasks()) >= 100.0

@@ -364,3 +364,38 @@ def test_the_fast_start_stays_within_one_of_a_level_answered_calmly() -> None:
     lim = opened(GradientLimit(8), 2)
     lim.update(Observation(5, 2, calm(9)))
     assert lim.fast_start and lim.limit == 3
+
+
+def test_after_a_pause_each_clean_completion_refills_one_more_slot_under_warm_signals() -> None:
+    """A provider whose lone creates sit at the WARM line never answers CALM: the refill after a
+    pause goes on one slot per clean completion instead of waiting for a calm answer (slow-entry
+    stayed at one for 350 s)."""
+    lim = opened(AIMDLimit(8), 4)
+    gate = PressureSignal(level=PressureLevel.WARM, reasons=("provider busy",), calm_ops=1, gate=True)
+    lim.update(Observation(1, 2, gate))
+    assert lim.phase is Phase.PAUSE
+    warm = PressureSignal(level=PressureLevel.WARM, reasons=("swap-vVol create 13 s of 60 s",), calm_ops=1)
+    lim.update(Observation(40, 0, warm))  # the pause is over and both of ours have finished
+    assert lim.allowed() == 1
+    lim.update(Observation(80, 0, warm, (Completion("vm-1", 45.0, ok=True),)))
+    assert lim.allowed() == 2
+    lim.update(Observation(82, 1, warm, (Completion("vm-2", 45.0, ok=False),)))
+    assert lim.allowed() <= 2  # a failure opens nothing
+
+
+def test_a_probe_ends_on_a_clean_completion_under_floor_signals_only() -> None:
+    """The lone probe's create slow alone (WARM at the provider's floor, no busy answer): its
+    clean completion measured the floor and ends the probe, as under a latency-only cut. Waiting
+    for a calm create kept slow-entry's probes at one for two or three migrations."""
+    lim = aimd()
+    floor = PressureSignal(
+        level=PressureLevel.WARM, reasons=("swap-vVol create 13 s of a 60 s deadline",), at_floor=True
+    )
+    lim.update(Observation(10, 1, floor))
+    assert lim.phase is Phase.PROBE
+    lim.update(Observation(45, 0, floor, (Completion("vm-1", 45.0, ok=True),)))
+    assert lim.phase is not Phase.PROBE
+    busy = PressureSignal(level=PressureLevel.WARM, reasons=("provider busy",))
+    other = aimd()
+    other.update(Observation(45, 0, busy, (Completion("vm-1", 45.0, ok=True),)))
+    assert other.phase is Phase.PROBE  # a busy answer is not a floor signal: the probe goes on

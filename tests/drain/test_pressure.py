@@ -370,3 +370,99 @@ def test_a_brown_out_whose_creates_do_not_fit_the_deadline_never_becomes_the_new
     _slow_provider(mon, clock, 250, [26000, 29000, 25000, 27000, 28000])
     assert mon.settled_ms is None
     assert mon.signal().slowed
+
+
+def test_a_pace_measured_back_at_the_starts_ends_one_at_a_time() -> None:
+    """One at a time stays on while the pace is unknown, but a pace measured faster than at the
+    start is a recovery, not an unknown: slow-entry stayed one at a time for 400 s after a burst
+    of its own queueing cleared, because a pace below 1 predicted nothing."""
+    clock = FakeClock()
+    mon = PressureMonitor(clock)
+    mon.note_inflight(1)
+    mon.feed_bytes("esx-03", create_ok(1, 5000, "esxi7"))
+    seq = 10
+    for ms in (50, 52, 48, 50, 260, 240, 250, 255):
+        seq += 1
+        clock.t += 2.5
+        mon.feed_bytes("esx-02", light_ok(seq, "getEvents", ms, clock.t))
+    assert mon.signal().slowed
+    for ms in (30, 28, 32, 31):  # faster than at the start
+        seq += 1
+        clock.t += 2.5
+        mon.feed_bytes("esx-02", light_ok(seq, "getEvents", ms, clock.t))
+    assert not mon.signal().slowed
+
+
+def test_a_pace_near_the_starts_does_not_turn_one_at_a_time_on_for_slow_lone_creates() -> None:
+    """Lone creates at 12-20 s (slow-entry, slow-midrange) sit near the line already: a pace of
+    1.2-1.7×, which three light calls read at an unchanged provider with two of ours queueing,
+    must not read as a brown-out. Four times slower does."""
+    clock = FakeClock()
+    mon = PressureMonitor(clock)
+    mon.note_inflight(1)
+    mon.feed_bytes("esx-03", create_ok(1, 20000, "esxi7"))
+    seq = 10
+    for ms in (50, 52, 48, 60, 85, 70, 80):
+        seq += 1
+        clock.t += 2.5
+        mon.feed_bytes("esx-02", light_ok(seq, "getEvents", ms, clock.t))
+    assert mon.pace() == pytest.approx(1.6, abs=0.1)
+    assert not mon.signal().slowed
+    for ms in (200, 210, 190):
+        seq += 1
+        clock.t += 2.5
+        mon.feed_bytes("esx-02", light_ok(seq, "getEvents", ms, clock.t))
+    assert mon.signal().slowed
+
+
+def test_busy_answers_with_two_of_our_creates_outstanding_cap_our_creates_at_one() -> None:
+    """Two of our creates fill a two-worker provider (slow-entry): a busy answer then says a
+    new migration should wait for one of them, and from then on at most one create of ours
+    runs at once. A busy answer with one create outstanding says nothing about creates."""
+    clock = FakeClock()
+    mon = PressureMonitor(clock)
+    mon.note_inflight(2)
+    issue = lambda seq: line("esxi7", "info", msg_issue(seq, "createVirtualVolume", VP, 1, 5))  # noqa: E731
+    busy = line("esxi7", "warning", msg_retry(99, "bindVirtualVolume", "PROVIDER_BUSY", 400, 1, 3))
+    mon.feed_bytes("esx-03", issue(1))
+    mon.feed_bytes("esx-03", busy)
+    assert mon.create_cap is None and mon.room_for_a_create()
+    mon.feed_bytes("esx-04", issue(2))
+    assert mon.room_for_a_create()
+    mon.feed_bytes("esx-03", busy)
+    assert mon.create_cap == 1 and not mon.room_for_a_create()
+    mon.feed_bytes("esx-03", create_ok(1, 12000, "esxi7"))
+    assert not mon.room_for_a_create()  # one still outstanding
+    mon.feed_bytes("esx-04", create_ok(2, 12000, "esxi7"))
+    assert mon.room_for_a_create()
+    mon.feed_bytes("esx-03", issue(3))
+    assert not mon.room_for_a_create()
+    clock.t += mon.deadline_ms / 1000  # a create never answered in a line seen here
+    assert mon.room_for_a_create()
+
+
+def test_a_settled_provider_is_cut_only_where_two_or_three_of_ours_would_take_it() -> None:
+    """Settled at 16 s lone creates, creates of 20 s with three of ours in flight are the
+    latency they add to the new floor (WARM: stop growing), not a cut; the line is the floor
+    times ``latency_warm`` squared, never above ``settled_congested`` of the deadline (21 s),
+    and an unsettled provider keeps the absolute 30% line (18 s)."""
+    clock = FakeClock()
+    mon = _started(clock)
+    for _ in range(3):
+        clock.t += 5.0
+        mon.feed_bytes("esx-02", light_ok(int(clock.t), "getEvents", 200, clock.t))
+    _slow_provider(mon, clock, 200, [16000, 17000, 15000])
+    assert mon.settled_ms == pytest.approx(16000)
+    mon.note_inflight(3)
+    for seq in (5001, 5002):
+        mon.feed_bytes("esx-03", create_ok(seq, 20000, "esxi7"))
+    sig = mon.signal()
+    assert sig.level is PressureLevel.WARM and not sig.slowed
+    for seq in (5003, 5004, 5005):
+        mon.feed_bytes("esx-03", create_ok(seq, 23000, "esxi7"))
+    assert mon.signal().level is PressureLevel.CONGESTED
+    fresh = _started(FakeClock())
+    fresh.note_inflight(3)
+    for seq in (5001, 5002, 5003):
+        fresh.feed_bytes("esx-03", create_ok(seq, 20000, "esxi7"))
+    assert fresh.signal().level is PressureLevel.CONGESTED

@@ -367,6 +367,8 @@ class DrainController:
             # the future, so even spacing 0 would give one submission per tick.
             if self.clock.now() - self._last_submit < self.opt.spacing:
                 return
+            if self.limit.adaptive and not self.monitor.room_for_a_create():
+                return  # as many creates of ours at once as the provider takes: wait for one
             if e.state is VmState.PLANNED:
                 self._submit(e, result, retry=False)
 

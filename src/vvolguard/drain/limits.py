@@ -368,6 +368,11 @@ class Admission:
         self._acks_seen = p.calm_ops
         failures = sum(1 for c in obs.completions if not c.ok and c.pressure)
         oks = sum(1 for c in obs.completions if c.ok)
+        if self._reopen_at is not None and oks and not failures:
+            # Refilling after a pause: each clean completion opens one more slot. Waiting for a
+            # CALM answer instead held slow-entry at one for 350 s: its lone creates sit at the
+            # WARM line (12 s, a fifth of the deadline), so no answer is ever CALM there.
+            self._reopen_at += oks
         if failures:
             # Remember where it broke: growth in this drain stops below that level.
             level = obs.inflight + failures
@@ -392,7 +397,13 @@ class Admission:
             self._idle_since = None
             if not (self.phase is Phase.PROBE and self._external and p.gate):
                 self._external = False
-            if self.phase is Phase.PROBE:
+            if self.phase is Phase.PROBE and p.level == PressureLevel.WARM and p.at_floor and oks:
+                # The lone probe ended cleanly under floor signals only (its create slow alone,
+                # as slow-entry's 12 s creates always are): it measured the floor, as in
+                # ``_slow``. Waiting for a calm create instead kept slow-entry's probes at one
+                # for two or three migrations (90 s).
+                self._probing(oks, calm=False)
+            elif self.phase is Phase.PROBE:
                 self._probing(new_acks + (oks if p.level == PressureLevel.CALM else 0))
             else:
                 self._open(obs, p, new_acks + oks)

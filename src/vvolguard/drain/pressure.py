@@ -23,6 +23,9 @@ This module only folds the parsed frames into a small, bounded state:
   (``PressureSignal.slowed``). A provider that stays slower for more than ``settle_for`` with
   lone creates still within the deadline's budget has slowed down for good: that pace becomes
   the new normal (``settled_ms``), and the limit grows again on the usual latency rules.
+* our creates at once (``room_for_a_create``): a busy answer with n >= 2 of our swap-vVol creates
+  outstanding caps them at n - 1 for the rest of the drain; the controller starts a migration
+  only when its create fits.
 
 Memory is bounded: deques of recent marks (capped), outstanding creates (capped), two EWMAs.
 """
@@ -94,6 +97,13 @@ class PressureThresholds:
     * ``pace_clear``: once one at a time (a create at the current pace would take
       ``deadline_congested`` of the deadline), it stays so until that falls below this share
       (hysteresis: a brown-out's pace wanders around the line, and each dip let two more in).
+    * ``pace_on``: one at a time turns on only at a pace of at least this many times the
+      start's. The median of three light calls swings by half either way at an unchanged
+      provider, and where lone creates already take a fifth of the deadline (slow-midrange's
+      10-12 s) a swing to 1.5-2× "predicted" the line: with two of ours queueing in it,
+      slow-midrange went one at a time a dozen times per drain. A brown-out (5×) reads 3-9×
+      from its first seconds; a provider merely 1.5× slower is left to the create latency
+      lines, which see it in the next create.
     * ``settle_for``: a provider that slowed down for good (a new steady pace) is told from a
       stall by time: the last ``pace_samples`` creates with at most ``low_load`` of ours in
       flight while every call was ``latency_warm`` slower, spread over at least this many
@@ -102,6 +112,13 @@ class PressureThresholds:
       provider is the new normal (``settled_ms``): the baseline, the pace's reference and the
       WARM line follow it, and the deadline's share and the ratio to the new floor decide
       growth. A brown-out whose creates do not fit that budget never settles: one at a time.
+    * ``settled_congested``: for a provider settled at a slower pace the create line that cuts
+      is its floor times ``latency_warm`` squared (what two or three of ours in flight add to a
+      lone create) when that is above ``deadline_congested``, but never above this share of
+      the deadline. At the absolute 30% line slows-down-halfway (lone creates 12-15 s after
+      its slow-down) was cut to one at a time by every create with two of ours in flight; the
+      largest create it saw after settling stayed at 39 s of 60 over seeds 1-10 (44 s with the
+      30% line), and one busy retry still fits the deadline at 35%.
     * ``baseline_alpha`` / ``recent_alpha``: EWMA weights. The baseline moves slowly and only
       while calm, the recent value follows the last few operations.
     * ``share_window`` / ``share_margin`` / ``share_min_ops``: the busy floor. The share of VASA
@@ -126,9 +143,11 @@ class PressureThresholds:
     share_margin: float = 2.0
     share_min_ops: int = 8
     pace_clear: float = 0.25
+    pace_on: float = 2.0
     pace_samples: int = 3
     pace_window: float = 30.0
     settle_for: float = 60.0
+    settled_congested: float = 0.35
 
 
 _ATTEMPT = re.compile(r"attempt (\d+)(?:/(\d+))?")
@@ -171,6 +190,8 @@ class PressureMonitor:
         self._slowed = False
         #: The create floor of a provider that slowed down for good (``settle_for``).
         self.settled_ms: float | None = None
+        #: The most creates of ours at once before the provider answered busy, less one.
+        self.create_cap: int | None = None
         self._settled_pace = 1.0
         self._low_creates: deque[tuple[float, float]] = deque(maxlen=8)
         self._pace: deque[tuple[float, float, bool]] = deque(maxlen=64)
@@ -221,6 +242,7 @@ class PressureMonitor:
                 what = "bindVirtualVolume retry" if kind == "bind-retry" else "provider busy"
                 m = _ATTEMPT.search(text or "")
                 last = int(m.group(2)) if m and m.group(2) else self.t.retry_congested
+                self._busy_with_creates(now)
                 if self.busy_is_external(now):
                     # Someone else's load: stop growing (WARM), but no hold and no pause.
                     self.external_busy += 1
@@ -283,6 +305,33 @@ class PressureMonitor:
             self._recent_ops.popleft()
         while len(self._recent_ops) > 10_000:
             self._recent_ops.popleft()
+
+    def _creates_outstanding(self, now: float) -> int:
+        """Swap-vVol creates issued and not yet answered (older than the deadline: answered in a
+        line this monitor did not see)."""
+        horizon = self.deadline_ms / 1000
+        return sum(1 for t in self._creates.values() if now - t < horizon)
+
+    def _busy_with_creates(self, now: float) -> None:
+        """A busy answer while ``n`` >= 2 of our creates were outstanding: the provider's workers
+        are full with n creates (slow-entry's two workers with two 12 s creates leave no worker
+        for a bind or a host's poll, and its queue of one overflows). From then on at most
+        ``n - 1`` creates at once (``room_for_a_create``); migrations may still overlap in their
+        long network phase, which costs the provider nothing."""
+        if self.busy_is_external(now):
+            return
+        n = self._creates_outstanding(now)
+        if n >= 2:
+            self.create_cap = n - 1 if self.create_cap is None else min(self.create_cap, n - 1)
+
+    def room_for_a_create(self) -> bool:
+        """May a new migration start now without more creates at once than the provider answered
+        busy at (``_busy_with_creates``)? Its create is issued within a second of the submission,
+        so it waits for one of ours to finish instead (ack clocking on the create, the VASA-heavy
+        part of a vMotion: a create alone takes 12 s on slow-entry, a vMotion 45)."""
+        if self.create_cap is None:
+            return True
+        return self._creates_outstanding(self.clock.now()) < self.create_cap
 
     def busy_is_external(self, now: float) -> bool:
         """True while the provider answers busy about as often as it did with at most one of our
@@ -377,6 +426,17 @@ class PressureMonitor:
             warm = max(warm, min(self.settled_ms * self.t.latency_warm, congested))
         return warm
 
+    def _congested_ms(self) -> float:
+        """Create latency past which the limit is cut: ``deadline_congested`` of the deadline;
+        for a provider settled at a slower pace, its new floor times ``latency_warm`` squared
+        if that is higher (the latency two or three of ours in flight add to a lone create),
+        never above ``settled_congested`` of the deadline."""
+        line = self.deadline_ms * self.t.deadline_congested
+        if self.settled_ms is not None:
+            queued = self.settled_ms * self.t.latency_warm**2
+            line = max(line, min(queued, self.deadline_ms * self.t.settled_congested))
+        return line
+
     def _settle(self) -> None:
         """Accept a slower provider as the new normal once it has stayed slower for
         ``settle_for`` seconds at low load and a lone create still fits the deadline's budget.
@@ -433,6 +493,15 @@ class PressureMonitor:
             return statistics.median(r for r, _ in last)
         return min(r for r, _ in last)
 
+    def _slower_for_everyone(self) -> bool:
+        """May the pace turn one at a time on? For a provider settled at a slower pace its
+        prediction already compares with the settled pace; otherwise the pace must be at least
+        ``pace_on`` times the start's."""
+        if self.settled_ms is not None:
+            return True
+        pace = self.pace()
+        return pace is not None and pace >= self.t.pace_on
+
     def _live(self, marks: deque[tuple[float, str]], now: float, horizon: float | None = None) -> list[str]:
         horizon = self.t.clear_after if horizon is None else horizon
         while marks and now - marks[0][0] > horizon:
@@ -474,11 +543,13 @@ class PressureMonitor:
 
     def predicted_create_ms(self) -> float | None:
         """The next create's latency if the provider serves it at its current pace: the calm
-        baseline times :meth:`pace`. A brown-out shows here before any create finishes slowly."""
+        baseline times :meth:`pace`. A brown-out shows here before any create finishes slowly.
+        A pace below the start's predicts a faster create (not an unknown: ``signal`` keeps one
+        at a time on while the pace is unknown)."""
         if self.settled_ms is not None:
             return self._settled_prediction()
         pace = self.pace()
-        if pace is None or not self._create_first or pace < 1.0:
+        if pace is None or not self._create_first:
             return None
         return statistics.median(self._create_first) * pace
 
@@ -519,7 +590,7 @@ class PressureMonitor:
         delay = (cur is not None and cur >= self._warm_ms()) or (
             ratio is not None and ratio >= self.t.latency_warm
         )
-        if cur is not None and cur >= self.deadline_ms * self.t.deadline_congested:
+        if cur is not None and cur >= self._congested_ms():
             level = PressureLevel.CONGESTED
             reasons.append(
                 f"swap-vVol create {cur / 1000:.0f} s of a {self.deadline_ms / 1000:.0f} s deadline"
@@ -545,13 +616,25 @@ class PressureMonitor:
             line = max(line, self.settled_ms * self.t.latency_warm)
         if self._slowed:
             line *= self.t.pace_clear / self.t.deadline_congested
-        # Once on, it stays on while the pace is unknown (no light call answered lately).
-        slowed = (predicted or 0.0) >= line or (self._slowed and predicted is None)
+        # It turns on only for a provider slower than at the start (a pace of ``latency_warm``
+        # or more, or past its settled pace): the line is about the provider's pace, and a
+        # slow first create alone (slow-entry's 20 s on seed 3) times a pace back at the
+        # start's read as a brown-out and held that drain one at a time to its end. Once on,
+        # it stays on while the pace is unknown (no light call answered lately), and goes off
+        # when the pace is measured at or below the start's: a measured recovery. (Read as
+        # unknown, a recovery kept slow-entry one at a time for 400 s after a burst of its own
+        # queueing had cleared.)
+        pace_now = self.pace()
+        if self._slowed:
+            recovered = self.settled_ms is None and pace_now is not None and pace_now <= 1.0
+            slowed = not recovered and (predicted is None or predicted >= line)
+        else:
+            slowed = self._slower_for_everyone() and predicted is not None and predicted >= line
         self._slowed = slowed
         if slowed:
             level = PressureLevel.CONGESTED
             delay = True
-            pace = self.pace()
+            pace = pace_now
             if predicted is not None and pace is not None:
                 reasons.append(
                     f"provider {pace:.1f}× slower for every call: a create would take "
