@@ -40,6 +40,7 @@ MODULES = (
     "vvolguard.evidence.sniff",
     "vvolguard.evidence.hostnames",
     "vvolguard.evidence.bundles",
+    "vvolguard.evidence.pasted",
 )
 
 SMALL = 16 * 1024

@@ -17,6 +17,7 @@ from functools import cache
 
 from vvolguard.evidence import logline as ll
 from vvolguard.evidence.base import Reader
+from vvolguard.evidence.pasted import as_utf8
 from vvolguard.evidence.source import EvidenceFile
 from vvolguard.records import EvidenceKind
 
@@ -54,10 +55,13 @@ def all_readers() -> tuple[Reader, ...]:
 def sniff(ef: EvidenceFile, head: bytes | None = None) -> tuple[Reader | None, int]:
     """The best reader for a file and its confidence; sets ``ef.kind``."""
     head = ef.head() if head is None else head
+    # A log saved as UTF-16 (Notepad's "Unicode", PowerShell's '>') is read as UTF-8 by the line
+    # readers (:mod:`pasted`); their sniffers, which look for bytes, get its UTF-8 head too.
+    heads = (head, utf8) if (utf8 := as_utf8(head)) is not head else (head,)
     best: tuple[Reader | None, int] = (None, 0)
     for reader in all_readers():
         try:
-            score = reader.sniff(ef.name, head)
+            score = max(reader.sniff(ef.name, h) for h in heads)
         except Exception as exc:  # a sniffer bug must not lose the file
             ef.warn(f"internal: {reader.kind} sniffer failed: {exc!r}")
             continue

@@ -1,0 +1,234 @@
+"""Host log text as admins hand it over after it went through a Windows tool, a pager or a
+syslog server, made readable as the shapes the line readers know, as it streams.
+
+The line readers (:mod:`vvold_block`, :mod:`hostlogs`) know ESXi's own lines, grep excerpts
+and lines forwarded by ESXi's syslog. What they were given in real cases besides:
+
+* a vvold.log opened in Notepad and saved as "Unicode" (UTF-16 LE with a BOM), or written by
+  PowerShell's ``>`` / ``Out-File`` (``Get-Content vvold.log | Select-String ... > hits.txt``);
+* a pager's or ``cat -n``'s line numbers in front of each line (``  25331 2026-...`` from
+  ``less -N``, ``  25331\\t2026-...`` from ``cat -n``);
+* PowerShell ``Select-String`` output: ``vvold.log:25331:2026-...``, with the whole Windows path
+  when the search was given one (``C:\\Cases\\4711\\vvold.log:25331:...``), and ``> `` before a
+  match and two spaces before a context line when ``-Context`` was used;
+* a central rsyslog/syslog-ng file storing RFC 5424 records
+  (``<164>1 2026-03-14T10:10:05.100Z esx-07 Vvold 2099154 - - warning vvold[2099154] ...``, or
+  ESXi 8.0's ``<163>1 ... Vvold 2255518 - [Originator@6876 sub=Default] msg`` whose level is
+  only in ``<PRI>``), and ESXi 8.0's default RFC 3164 forwarding, whose tag carries the pid and
+  whose message has no level of its own (``<164>ts esx-07 Vvold[2255518]: [Originator@6876
+  ...] msg``; docs/evidence-formats.md §8, the shape :mod:`vvolguard.watch.syslog` reads).
+
+Each is rewritten line by line to the form the readers already read: UTF-16 to UTF-8; a line
+number to grep's ``25331:`` (so a cited line still shows the original file's line number, as a
+grep excerpt's does); a Select-String prefix to grep's ``vvold.log:25331:``; a syslog record to
+the forwarded ``<PRI>ts host App: <level> App[pid]: msg`` shape, with the level ESXi 8 writes
+for that PRI (``Wa(164)``). No line is added or removed, so line numbers stay the file's.
+
+Why here and not in the line grammar: these shapes are rare, and the grammar is the parse's hot
+path (a host's own vvold.log must keep up with grep). Whether a file needs a rewrite is decided
+once, from its first 64 KiB, so a file in ESXi's own shape costs one regex scan of that, and
+how a line reads never depends on where a block was cut. A warning (a caveat) says what was
+rewritten, since a cited line then shows the rewritten text.
+"""
+
+from __future__ import annotations
+
+import codecs
+import itertools
+import re
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vvolguard.evidence.source import EvidenceFile
+
+#: How much of the first block decides whether the file needs a rewrite.
+DECIDE_BYTES = 65536
+
+_DATE = rb"\d{4}-\d\d-\d\dT\d\d:\d\d"
+_LEVEL = rb"(?:[A-Z][a-z]\(\d{1,3}\)\+?|info|warning|error|verbose|trivia|panic|debug) "
+_BSD = rb"[A-Z][a-z]{2} {1,2}\d{1,2} \d\d:\d\d:\d\d"
+_RFC3339 = rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?"
+
+#: ``less -N`` (number, one space) and ``cat -n`` (number, a tab) before a record or a ``-->``.
+_NUMBERED = re.compile(rb"(?m)^ *(\d{1,12})(?:\t| )(?= *-->|" + _DATE + rb")")
+#: PowerShell ``Select-String``: ``[> |  ]`` (with ``-Context``), an optional Windows path, the
+#: file name, the line number, then the record. ``[^:\r\n]*`` cannot pass a colon, so only a
+#: drive letter's colon may stand in the path.
+_SELECT_STRING = re.compile(
+    rb"(?m)^(?:> |  )?(?:[A-Za-z]:)?(?:[^:\r\n]*[\\/])?([^\\/:\s][^\\/:\r\n]*):(\d{1,12}):(?=" + _DATE + rb")"
+)
+#: An RFC 5424 record as a syslog server stores it: ``<PRI>1 TS HOST APP PROCID MSGID SD MSG``
+#: with ``-`` for absent parts; only the ``-`` or Originator structured data ESXi sends.
+_RFC5424 = re.compile(
+    rb"(?m)^<(\d{1,3})>1 (" + _RFC3339 + rb") ([^\s\[\]:]+) ([A-Za-z][\w.-]*) (\d{1,10}|-) \S+ (?:- )?"
+)
+#: ESXi 8.0's RFC 3164 forwarding: ``<PRI>TS HOST App[pid]: msg`` with no level in the message.
+_TAG_WITH_PID = re.compile(
+    rb"(?m)^<(\d{1,3})>(" + _RFC3339 + rb"|" + _BSD + rb") ([^\s\[\]:]+) ([A-Za-z][\w.-]*)\[(\d{1,10})\]: ?"
+    rb"(?!" + _LEVEL + rb")"
+)
+_UTF16_NOTE = "UTF-16 text (Notepad's \"Unicode\", PowerShell's '>' or Out-File) as UTF-8"
+_SEVERITY = (b"Em", b"Al", b"Cr", b"Er", b"Wa", b"No", b"In", b"Db")
+
+
+def _esxi8_level(pri: bytes) -> bytes:
+    """ESXi 8.0's own spelling of a syslog priority: ``Wa(164)`` for 164 (local4.warning)."""
+    value = int(pri)
+    return _SEVERITY[value & 7] + b"(" + pri + b")"
+
+
+def _numbered(m: re.Match[bytes]) -> bytes:
+    return m.group(1) + b":"
+
+
+def _select_string(m: re.Match[bytes]) -> bytes:
+    return m.group(1) + b":" + m.group(2) + b":"
+
+
+def _rfc5424(m: re.Match[bytes]) -> bytes:
+    pri, ts, host, app, procid = m.groups()
+    if int(pri) > 191:
+        return m.group(0)
+    head = b"<" + pri + b">" + ts + b" " + host + b" " + app + b": "
+    # ESXi 6.x/7.0 put their own level and app[pid] into the message; ESXi 8.0 does not, and its
+    # message then needs the level and app[pid] the readers expect of ESXi 8.0's own lines.
+    end = m.end()
+    line = m.string[end : end + 64]
+    if procid != b"-" and not re.match(_LEVEL, line):
+        head += _esxi8_level(pri) + b" " + app + b"[" + procid + b"]: "
+    return head
+
+
+def _tag_with_pid(m: re.Match[bytes]) -> bytes:
+    pri, ts, host, app, pid = m.groups()
+    if int(pri) > 191:
+        return m.group(0)
+    return (
+        b"<"
+        + pri
+        + b">"
+        + ts
+        + b" "
+        + host
+        + b" "
+        + app
+        + b": "
+        + _esxi8_level(pri)
+        + b" "
+        + app
+        + b"["
+        + pid
+        + b"]: "
+    )
+
+
+#: (pattern, replacement, what the caveat calls it), tried in this order on each line.
+_REWRITES: tuple[tuple[re.Pattern[bytes], Callable[[re.Match[bytes]], bytes], str], ...] = (
+    (_NUMBERED, _numbered, "line numbers of a pager or 'cat -n' (kept as grep's 'N:')"),
+    (_SELECT_STRING, _select_string, "PowerShell Select-String prefixes (kept as grep's 'file:N:')"),
+    (_RFC5424, _rfc5424, "RFC 5424 syslog records (read as ESXi's forwarded lines)"),
+    (_TAG_WITH_PID, _tag_with_pid, "ESXi 8.0 syslog records without a level (level taken from <PRI>)"),
+)
+
+
+def utf16_codec(head: bytes) -> str | None:
+    """The UTF-16 codec a file's first bytes show (a BOM, or zero bytes in every other place,
+    as Notepad and PowerShell write it), or ``None``."""
+    if head.startswith(b"\xff\xfe"):
+        return "utf-16-le"
+    if head.startswith(b"\xfe\xff"):
+        return "utf-16-be"
+    sample = head[:512]
+    if len(sample) >= 16:
+        half = len(sample) // 2
+        odd_zero, even_zero = sample[1::2].count(0), sample[0::2].count(0)
+        if odd_zero > 0.4 * half and even_zero < 0.05 * half:
+            return "utf-16-le"
+        if even_zero > 0.4 * half and odd_zero < 0.05 * half:
+            return "utf-16-be"
+    return None
+
+
+def as_utf8(head: bytes) -> bytes:
+    """A UTF-16 head as UTF-8 (for sniffing); any other head as it is."""
+    codec = utf16_codec(head)
+    if codec is None:
+        return head
+    text = codecs.getincrementaldecoder(codec)("replace").decode(head, final=False)
+    return text.lstrip("\ufeff").encode("utf-8")
+
+
+def _transcode(blocks: Iterator[bytes], codec: str) -> Iterator[bytes]:
+    decoder = codecs.getincrementaldecoder(codec)("replace")
+    first = True
+    for block in blocks:
+        text = decoder.decode(block)
+        if first and text:
+            text = text.lstrip("\ufeff")  # the BOM is not part of the first line
+            first = False
+        if text:
+            yield text.encode("utf-8")
+    tail = decoder.decode(b"", final=True)
+    if tail:
+        yield tail.encode("utf-8")
+
+
+def _by_lines(blocks: Iterator[bytes], rewrite: Callable[[bytes], bytes]) -> Iterator[bytes]:
+    """``rewrite`` applied to whole lines only (a line may span blocks)."""
+    tail = b""
+    for block in blocks:
+        data = tail + block if tail else block
+        cut = data.rfind(b"\n") + 1
+        tail = data[cut:]
+        if cut:
+            yield rewrite(data[:cut])
+    if tail:
+        yield rewrite(tail)
+
+
+def normalised(ef: EvidenceFile, blocks: Iterator[bytes]) -> Iterator[bytes]:
+    """``blocks`` as they are, or rewritten as the module docstring says; decided once per file
+    from its first block, with a caveat on the file naming what was rewritten."""
+    first = next(blocks, None)
+    if first is None:
+        return
+    stream: Iterator[bytes] = itertools.chain([first], blocks)
+    notes: list[str] = []
+    codec = utf16_codec(first)
+    if codec is not None:
+        notes.append(_UTF16_NOTE)
+        stream = _transcode(stream, codec)
+        first = next(stream, b"")
+        stream = itertools.chain([first], stream)
+    sample = first[:DECIDE_BYTES]
+    cut = sample.rfind(b"\n") + 1
+    sample = sample[:cut] if cut else sample
+    active = [
+        (pattern, fix)
+        for pattern, fix, what in _REWRITES
+        if pattern.search(sample) and _changes(pattern, fix, sample)
+    ]
+    notes += [what for pattern, fix, what in _REWRITES if (pattern, fix) in active]
+    if notes:
+        ef.warn(
+            "rewritten as it was read: " + "; ".join(notes) + "; cited lines show the text as read",
+            1,
+            caveat=True,
+        )
+    if not active:
+        yield from stream
+        return
+
+    def rewrite(data: bytes) -> bytes:
+        for pattern, fix in active:
+            data = pattern.sub(fix, data)
+        return data
+
+    yield from _by_lines(stream, rewrite)
+
+
+def _changes(pattern: re.Pattern[bytes], fix: Callable[[re.Match[bytes]], bytes], sample: bytes) -> bool:
+    """A rewrite is taken on only if it would change a line of the sample (grep's own
+    ``vvold.log:25331:`` fits Select-String's pattern and is read as it is)."""
+    return any(fix(m) != m.group(0) for m in pattern.finditer(sample))

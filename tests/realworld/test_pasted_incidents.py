@@ -1,0 +1,160 @@
+"""Host logs as they reach us after a Windows tool, a pager or a syslog server (red-team cases of
+2026-12-03). Before the fix each of these read as "no host-side evidence" (insufficient
+evidence) or named no host, while the same lines given plainly read as saturation on esx-07.
+
+Every vvold line here is the one-line 7.0 form of the GetFreeConn wait of
+docs/evidence-formats.md §1.7 [RECONSTRUCTED there]; the wrappers around it (a pager's line
+numbers, Select-String prefixes, RFC 5424 and ESXi 8.0 syslog headers, UTF-16) are CONSTRUCTED
+from the tools' documented output formats (evidence-formats.md §1.4 and §8 for the syslog ones).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from vvolguard.analysis.model import Diagnosis
+from vvolguard.pipeline import diagnose
+
+NOW = datetime(2026, 3, 20, tzinfo=UTC)
+
+TASKS = (
+    '"Task Name","Target","Status","Initiator","Queued For","Start Time","Completion Time","Server"\n'
+    '"Relocate virtual machine","app-01","A system error occurred.","CORP\\jdoe","3 ms",'
+    '"3/14/2026 10:10:01 AM","3/14/2026 10:11:41 AM","vcsa01.corp.local"\n'
+    '"Relocate virtual machine","app-02","Completed","CORP\\jdoe","3 ms",'
+    '"3/14/2026 10:10:02 AM","3/14/2026 10:10:52 AM","vcsa01.corp.local"\n'
+    '"Relocate virtual machine","app-03","A system error occurred.","CORP\\jdoe","3 ms",'
+    '"3/14/2026 10:10:02 AM","3/14/2026 10:11:44 AM","vcsa01.corp.local"\n'
+    '"Enter maintenance mode","esx-07.corp.local","Completed","CORP\\jdoe","3 ms",'
+    '"3/14/2026 10:09:58 AM","3/14/2026 10:30:00 AM","vcsa01.corp.local"\n'
+)
+TIMES = (
+    "2026-03-14T10:10:05.100Z",
+    "2026-03-14T10:10:06.100Z",
+    "2026-03-14T10:10:40.100Z",
+    "2026-03-14T10:11:30.100Z",
+)
+WAIT_MSG = (
+    "VasaSession::GetFreeConn: No free connections to VP pure-ct0 (url: https://10.21.88.113:8084/vasa) "
+    "[#outstanding 5/5] - waiting"
+)
+
+
+def _wait(ts: str, n: int) -> str:
+    return f"{ts} warning vvold[2099154] [Originator@6876 sub=Default OpId=a{n}] {WAIT_MSG}"
+
+
+WAITS = [_wait(ts, n) for n, ts in enumerate(TIMES)]
+
+
+def _diagnose(tmp_path: Path, name: str, data: str | bytes) -> Diagnosis:
+    (tmp_path / "tasks.csv").write_text(TASKS, encoding="utf-8")
+    path = tmp_path / name
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+    else:
+        path.write_text(data, encoding="utf-8", newline="")
+    return diagnose([tmp_path], now=NOW)
+
+
+def _cited(d: Diagnosis, name: str) -> dict[int, str]:
+    return {c.line: c.text for f in d.findings for c in f.citations if c.file.endswith(name)}
+
+
+def _caveat(d: Diagnosis, name: str) -> str:
+    (warning,) = [w.message for w in d.warnings if w.file.endswith(name) and "rewritten" in w.message]
+    return warning
+
+
+def _saturation_on_esx07(d: Diagnosis) -> None:
+    assert d.verdict.cls == "provider-saturation", d.verdict.summary
+    assert "esx-07" in d.verdict.summary and "pure-ct0" in d.verdict.summary
+
+
+def test_a_vvold_log_saved_by_notepad_as_unicode_is_read(tmp_path: Path) -> None:
+    """Notepad "Save as Unicode" / PowerShell 5.1 '>': UTF-16 LE with a BOM and CRLF. Before: no
+    line read and not even a warning naming the file."""
+    data = b"\xff\xfe" + ("\r\n".join(WAITS) + "\r\n").encode("utf-16-le")
+    d = _diagnose(tmp_path, "vvold-esx-07.log", data)
+    _saturation_on_esx07(d)
+    assert _cited(d, "vvold-esx-07.log")[1].startswith("2026-03-14T10:10:05.100Z warning vvold[2099154]")
+    assert "UTF-16" in _caveat(d, "vvold-esx-07.log")
+
+
+def test_a_utf16_file_with_no_telling_name_is_known_by_its_content(tmp_path: Path) -> None:
+    """``Select-String ... > hits.txt`` in Windows PowerShell: the name says nothing, the content is
+    UTF-16; the sniffers read its head as UTF-8 too."""
+    data = b"\xff\xfe" + ("\r\n".join(WAITS) + "\r\n").encode("utf-16-le")
+    d = _diagnose(tmp_path, "hits.txt", data)
+    assert d.verdict.cls == "provider-saturation", d.verdict.summary
+    assert 2 in _cited(d, "hits.txt")
+
+
+@pytest.mark.parametrize(
+    ("shape", "prefix"),
+    [("cat -n", "{n:6d}\t"), ("less -N", "{n:7d} ")],
+)
+def test_a_pager_paste_with_line_numbers_is_read_as_a_grep_excerpt(
+    tmp_path: Path, shape: str, prefix: str
+) -> None:
+    texts = [WAITS[0], "--> VasaSession::GetFreeConn: waiting for a free connection", *WAITS[1:]]
+    lines = [prefix.format(n=25331 + i) + text for i, text in enumerate(texts)]
+    d = _diagnose(tmp_path, "vvold-esx-07.txt", "\n".join(lines) + "\n")
+    _saturation_on_esx07(d)
+    cited = _cited(d, "vvold-esx-07.txt")
+    assert cited[1].startswith("25331:2026-03-14T10:10:05.100Z"), shape  # the original line number kept
+    assert "line numbers" in _caveat(d, "vvold-esx-07.txt")
+
+
+def test_powershell_select_string_with_context_and_a_windows_path(tmp_path: Path) -> None:
+    """``Select-String -Path C:\\Cases\\4711\\esx-07\\vvold.log -Pattern 'No free' -Context 1,0``:
+    ``> `` before a match, two spaces before a context line, the full path with its drive."""
+    lines = [""]
+    for i, w in enumerate(WAITS):
+        poll = (
+            f"2026-03-14T10:10:0{i}.000Z info vvold[2099154] [Originator@6876 sub=Default] "
+            f"VasaOp::EventPollerCB [#{i}]: ===> Issuing 'getEvents' to VP pure-ct0 (#outstanding 5/5) "
+            "[session state: Connected]"
+        )
+        lines.append(f"  C:\\Cases\\4711\\esx-07\\vvold.log:{1200 + 10 * i}:{poll}")
+        lines.append(f"> C:\\Cases\\4711\\esx-07\\vvold.log:{1201 + 10 * i}:{w}")
+    d = _diagnose(tmp_path, "esx-07-vvold-search.txt", "\r\n".join([*lines, "", ""]))
+    _saturation_on_esx07(d)
+    cited = _cited(d, "esx-07-vvold-search.txt")
+    assert cited[3].startswith("vvold.log:1201:2026-03-14T10:10:05.100Z warning")
+    assert "Select-String" in _caveat(d, "esx-07-vvold-search.txt")
+
+
+def test_a_central_rsyslog_file_in_rfc5424_names_the_host(tmp_path: Path) -> None:
+    """rsyslog's RSYSLOG_SyslogProtocol23Format: ``<PRI>1 TS HOST APP PROCID MSGID SD MSG``, the
+    7.0 line (with its own level and app[pid]) as the message."""
+    lines = [
+        f"<164>1 {w.split(' ', 1)[0]} esx-07.corp.local Vvold 2099154 - - {w.split(' ', 1)[1]}" for w in WAITS
+    ]
+    d = _diagnose(tmp_path, "syslog-2026-03-14.log", "\n".join(lines) + "\n")
+    assert d.verdict.cls == "provider-saturation", d.verdict.summary
+    assert "esx-07.corp.local -> pure-ct0" in d.verdict.summary
+    assert 1 in _cited(d, "syslog-2026-03-14.log")
+
+
+@pytest.mark.parametrize("rfc", ["3164", "5424"])
+def test_esxi8_forwarded_lines_without_a_level_name_their_host(tmp_path: Path, rfc: str) -> None:
+    """ESXi 8.0 forwards ``<164>TS HOST Vvold[pid]: [Originator@6876 ...] msg`` (RFC 3164) or
+    ``<164>1 TS HOST Vvold pid - [Originator@6876 ...] msg`` (RFC 5424): the level is only in
+    <PRI> (evidence-formats.md §8, the shapes vvolguard.watch.syslog reads). Before: the waits
+    counted for "unnamed-esxi-host" (3164) or were not read at all (5424)."""
+    lines = []
+    for i, ts in enumerate(TIMES):
+        meta = f"[Originator@6876 sub=Default OpId=a{i}]"
+        if rfc == "3164":
+            lines.append(f"<164>{ts} esx-07.corp.local Vvold[2255518]: {meta} {WAIT_MSG}")
+        else:
+            lines.append(f"<164>1 {ts} esx-07.corp.local Vvold 2255518 - {meta} {WAIT_MSG}")
+    d = _diagnose(tmp_path, "central.log", "\n".join(lines) + "\n")
+    assert d.verdict.cls == "provider-saturation", d.verdict.summary
+    assert "esx-07.corp.local -> pure-ct0" in d.verdict.summary
+    assert "unnamed-esxi-host" not in d.verdict.summary
+    assert "Wa(164) Vvold[2255518]:" in _cited(d, "central.log")[1]
