@@ -66,6 +66,11 @@ def host_in_file_name(name: str) -> str | None:
         words = [w for w in piece.split("-") if w]
         while words and (words[0].lower() in _FILE_NAME_WORDS or words[0].isdigit()):
             words.pop(0)
+        # A file word after the host ends it: "esx-07-vvold-search" is esx-07's vvold search,
+        # whatever the admin called it after the word that says what the file is.
+        cut = next((i for i, w in enumerate(words) if i and w.lower() in _FILE_NAME_WORDS), len(words))
+        if "esx" in "-".join(words[:cut]).lower():
+            del words[cut:]
         while words and (
             words[-1].lower() in _FILE_NAME_WORDS
             or (words[-1].isdigit() and any(c.isdigit() for c in "".join(words[:-1])))
