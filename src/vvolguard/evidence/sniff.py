@@ -19,6 +19,7 @@ from vvolguard.evidence import logline as ll
 from vvolguard.evidence.base import Reader
 from vvolguard.evidence.pasted import as_utf8
 from vvolguard.evidence.source import EvidenceFile
+from vvolguard.evidence.textio import head_text
 from vvolguard.records import EvidenceKind
 
 #: Modules under vvolguard.evidence that define ``READERS: list[Reader]``.
@@ -72,6 +73,23 @@ def sniff(ef: EvidenceFile, head: bytes | None = None) -> tuple[Reader | None, i
         return None, best[1]
     ef.kind = best[0].kind
     return best
+
+
+# -- a table no reader knows -----------------------------------------------------------------
+
+#: A date and a time of day in any common spelling (2026-03-14 10:11, 14.03.2026 10:11:41,
+#: 2026/03/14 10:11:41, 3/14/2026, 10:11:41 AM).
+_DATED_ROW = re.compile(
+    r"(?m)^.{0,200}?(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})[T ,]{1,3}\d{1,2}:\d{2}"
+)
+
+
+def dated_rows(head: bytes) -> bool:
+    """The head of a file no reader took has two or more lines with a date and a time: rows of a
+    task or event list in a shape or language the readers do not know (a Japanese client's CSV,
+    ``Get-VIEvent | Format-Table``), which may hold the failures. A verdict of "healthy" must not
+    be drawn past it (the failures in it were not seen, not absent)."""
+    return len(_DATED_ROW.findall(head_text(head[:65536]), 0)) >= 2
 
 
 # -- central syslog files -------------------------------------------------------------------

@@ -1,0 +1,101 @@
+"""Incidents from the red-team trial of 2026-12-03: evidence as a tired admin hands it over, each
+with the answer an expert would sign. Shapes and their markings:
+
+* vvold lines: the one-line 7.0 form of the GetFreeConn wait of docs/evidence-formats.md §1.7
+  [RECONSTRUCTED there]; the pasted forms around them are CONSTRUCTED;
+* the vSphere Client Tasks CSV: the column set of §4.4 [RECONSTRUCTED there]; the Japanese and
+  French labels are CONSTRUCTED guesses (no localised sample is public);
+* ``Get-VIEvent | Format-Table``: PowerShell's table layout around the VmFailedMigrateEvent /
+  VmMigratedEvent messages of §4.3 (the latter VERBATIM in shape, the former CONSTRUCTED);
+* esxcli ``--formatter=keyvalue``: esxcli's documented key=value formatter with the field names
+  of §2.1 [CONSTRUCTED: no vvol sample of this formatter is public].
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from vvolguard.analysis.model import Diagnosis
+from vvolguard.pipeline import diagnose
+
+NOW = datetime(2026, 3, 20, tzinfo=UTC)
+
+WAIT_MSG = (
+    "VasaSession::GetFreeConn: No free connections to VP pure-ct0 (url: https://10.21.88.113:8084/vasa) "
+    "[#outstanding 5/5] - waiting"
+)
+TIMES = (
+    "2026-03-14T10:10:05.100Z",
+    "2026-03-14T10:10:06.100Z",
+    "2026-03-14T10:10:40.100Z",
+    "2026-03-14T10:11:30.100Z",
+)
+WAITS = "".join(
+    f"{ts} warning vvold[2099154] [Originator@6876 sub=Default OpId=a{n}] {WAIT_MSG}\n"
+    for n, ts in enumerate(TIMES)
+)
+
+
+def _case(tmp_path: Path, files: dict[str, str | bytes]) -> Diagnosis:
+    for name, data in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            path.write_text(data, encoding="utf-8")
+    return diagnose([tmp_path], now=NOW)
+
+
+def _cited(d: Diagnosis) -> set[tuple[str, int]]:
+    return {(c.file.rsplit("/", 1)[-1], c.line) for f in d.findings for c in f.citations}
+
+
+JA_TASKS = (
+    "\ufeff"
+    '"タスク名","ターゲット","ステータス","開始者","キュー時間","開始時刻","完了時刻","サーバ"\n'
+    '"仮想マシンの再配置","app-01","システム エラーが発生しました。","CORP\\jdoe","3 ms",'
+    '"2026/03/14 10:10:01","2026/03/14 10:11:41","vcsa01.corp.local"\n'
+    '"仮想マシンの再配置","app-03","システム エラーが発生しました。","CORP\\jdoe","3 ms",'
+    '"2026/03/14 10:10:02","2026/03/14 10:11:44","vcsa01.corp.local"\n'
+)
+
+FORMAT_TABLE_EVENTS = """
+CreatedTime          FullFormattedMessage
+-----------          --------------------
+14.03.2026 10:11:41  Failed to migrate app-01 from esx-07.corp.local, vvol-ds01 to esx-08.corp.local...
+14.03.2026 10:11:44  Failed to migrate app-03 from esx-07.corp.local, vvol-ds01 to esx-08.corp.local...
+14.03.2026 10:10:52  Migration of virtual machine app-02 from esx-07.corp.local, vvol-ds01 to esx-08.cor...
+
+
+"""
+
+
+def test_a_task_list_no_reader_knows_is_not_read_as_no_failures(tmp_path: Path) -> None:
+    """A Japanese client's CSV next to vvold waits: before, the CSV was skipped and the verdict was
+    "healthy: no failed migration in the evidence" while the CSV listed two failures."""
+    d = _case(tmp_path, {"vvold-esx-07.txt": WAITS, "tasks.csv": JA_TASKS})
+    assert d.verdict.cls == "insufficient-evidence", d.verdict.summary
+    assert "tasks.csv could not be read" in d.verdict.summary
+    assert ("vvold-esx-07.txt", 1) in _cited(d)  # the waits are still shown
+
+
+def test_get_vievent_format_table_is_not_read_as_no_failures(tmp_path: Path) -> None:
+    d = _case(tmp_path, {"vvold-esx-07.txt": WAITS, "events.txt": FORMAT_TABLE_EVENTS})
+    assert d.verdict.cls != "healthy", d.verdict.summary
+    assert "events.txt could not be read" in d.verdict.summary
+
+
+def test_a_note_without_dates_does_not_hold_back_healthy(tmp_path: Path) -> None:
+    """The guard is for dated rows only: an admin's note next to a calm vvold stays healthy."""
+    polls = "".join(
+        f"2026-03-14T10:{m:02d}:00.000Z info vvold[2099154] [Originator@6876 sub=Default] "
+        f"VasaOp::EventPollerCB [#{m}]: ===> FINAL SUCCESS getEvents VP (pure-ct0) Container (N/A) "
+        "timeElapsed=12 msecs (#outstanding 0)\n"
+        for m in range(0, 30)
+    )
+    d = _case(
+        tmp_path, {"vvold-esx-07.log": polls, "notes.txt": "customer says all fine now\nplease check\n"}
+    )
+    assert d.verdict.cls == "healthy", d.verdict.summary
