@@ -99,3 +99,35 @@ def test_a_note_without_dates_does_not_hold_back_healthy(tmp_path: Path) -> None
         tmp_path, {"vvold-esx-07.log": polls, "notes.txt": "customer says all fine now\nplease check\n"}
     )
     assert d.verdict.cls == "healthy", d.verdict.summary
+
+
+TASKS = (
+    '"Task Name","Target","Status","Initiator","Queued For","Start Time","Completion Time","Server"\n'
+    '"Relocate virtual machine","app-01","A system error occurred.","CORP\\jdoe","3 ms",'
+    '"3/14/2026 10:10:01 AM","3/14/2026 10:11:41 AM","vcsa01.corp.local"\n'
+    '"Relocate virtual machine","app-03","A system error occurred.","CORP\\jdoe","3 ms",'
+    '"3/14/2026 10:10:02 AM","3/14/2026 10:11:44 AM","vcsa01.corp.local"\n'
+    '"Enter maintenance mode","esx-07.corp.local","Completed","CORP\\jdoe","3 ms",'
+    '"3/14/2026 10:09:58 AM","3/14/2026 10:30:00 AM","vcsa01.corp.local"\n'
+)
+
+
+def test_a_bundle_zipped_by_windows_powershell_with_backslash_paths_names_its_host(tmp_path: Path) -> None:
+    """Windows PowerShell 5.1's Compress-Archive writes '\\' between path parts. Before: the bundle
+    was not seen as one, its vvold.log belonged to no host, and the failures on esx-07 were
+    "not covered" (insufficient-evidence)."""
+    import io
+    import zipfile
+
+    root = "esx-esx-07.corp.local-2026-03-14--10.22-2815455"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(root + "\\var\\run\\log\\vvold.log", WAITS)
+        z.writestr(
+            root + "\\commands\\localcli_storage-vvol-vasaprovider-list.txt",
+            "VP Name: pure-ct0\n   URL: https://10.21.88.113:8084\n   Status: online\n",
+        )
+    d = _case(tmp_path, {"esx-07-logs.zip": buf.getvalue(), "tasks.csv": TASKS})
+    assert d.verdict.cls == "provider-saturation", d.verdict.summary
+    assert "esx-07.corp.local -> pure-ct0" in d.verdict.summary
+    assert any(c.file.endswith(f"{root}/var/run/log/vvold.log") for f in d.findings for c in f.citations)
