@@ -112,6 +112,27 @@ TASKS = (
 )
 
 
+def test_an_esxcli_paste_from_teams_with_no_break_spaces_shows_the_provider(tmp_path: Path) -> None:
+    """Teams/Outlook turn the indent of a pasted esxcli list into no-break spaces (&nbsp;). Before:
+    every field read as a record of its own, "VASA provider record without a name", and the
+    syncError was not seen (insufficient-evidence)."""
+    nbsp = "\u00a0" * 3
+    paste = (
+        "[root@esx-07:~] esxcli storage vvol vasaprovider list\n"
+        "VP Name: array01-vp\n"
+        f"{nbsp}URL: https://vp01.corp.local:8443/vasa/version.xml\n"
+        f"{nbsp}Status: syncError\n"
+        f"{nbsp}Arrays:\n"
+        f"{nbsp * 3}Array Id: com.vendor:abc123\n"
+        f"{nbsp * 3}Is Active: true\n"
+    )
+    d = _case(tmp_path, {"esxcli.txt": paste, "tasks.csv": TASKS})
+    assert d.verdict.cls == "provider-registration", d.verdict.summary
+    assert "array01-vp is syncError" in d.verdict.summary
+    assert ("esxcli.txt", 2) in _cited(d)
+    assert not [w for w in d.warnings if "without a name" in w.message]
+
+
 def test_a_bundle_zipped_by_windows_powershell_with_backslash_paths_names_its_host(tmp_path: Path) -> None:
     """Windows PowerShell 5.1's Compress-Archive writes '\\' between path parts. Before: the bundle
     was not seen as one, its vvold.log belonged to no host, and the failures on esx-07 were

@@ -95,6 +95,10 @@ class _TextParser:
     def feed(self, lines: Iterator[tuple[int, str]]) -> Iterator[Entry]:
         for number, raw in lines:
             line = raw.rstrip()
+            if "\xa0" in line:
+                # pasted through Outlook or Teams, the indent's spaces come as no-break spaces
+                # (HTML's &nbsp;): the fields would all read as record starts
+                line = line.replace("\xa0", " ")
             if not line.strip():
                 self.gap = True
                 continue
