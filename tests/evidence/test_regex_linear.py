@@ -41,6 +41,7 @@ MODULES = (
     "vvolguard.evidence.hostnames",
     "vvolguard.evidence.bundles",
     "vvolguard.evidence.pasted",
+    "vvolguard.evidence.pstext",
 )
 
 SMALL = 16 * 1024

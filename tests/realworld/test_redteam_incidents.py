@@ -152,3 +152,86 @@ def test_a_bundle_zipped_by_windows_powershell_with_backslash_paths_names_its_ho
     assert d.verdict.cls == "provider-saturation", d.verdict.summary
     assert "esx-07.corp.local -> pure-ct0" in d.verdict.summary
     assert any(c.file.endswith(f"{root}/var/run/log/vvold.log") for f in d.findings for c in f.citations)
+
+
+GET_TASK_FORMAT_LIST = """
+PS C:\\> Get-Task | ? Name -like 'Relocate*' | Format-List Name, State, StartTime, FinishTime, Id
+
+Name       : RelocateVM_Task
+State      : Error
+StartTime  : 3/14/2026 10:10:01 AM
+FinishTime : 3/14/2026 10:11:41 AM
+Id         : Task-task-9001
+
+Name       : RelocateVM_Task
+State      : Success
+StartTime  : 3/14/2026 10:10:02 AM
+FinishTime : 3/14/2026 10:10:52 AM
+Id         : Task-task-9002
+
+Name       : RelocateVM_Task
+State      : Error
+StartTime  : 3/14/2026 10:10:02 AM
+FinishTime : 3/14/2026 10:11:44 AM
+Id         : Task-task-9003
+
+"""
+
+
+def test_get_task_pasted_from_the_powercli_console_as_format_list(tmp_path: Path) -> None:
+    """``Get-Task | Format-List`` (property names of §4.2, the layout CONSTRUCTED from PowerShell's
+    list view). Before: unknown format, and with vvold waits next to it "healthy"."""
+    d = _case(tmp_path, {"vvold-esx-07.txt": WAITS, "gettask.txt": GET_TASK_FORMAT_LIST})
+    assert d.verdict.cls == "provider-saturation", d.verdict.summary
+    assert d.migrations.total == 3 and len(d.migrations.failed) == 2
+    assert {("gettask.txt", 4), ("gettask.txt", 16)} <= _cited(d)  # each failed task's block
+
+
+GET_VASAPROVIDER_TABLE = """
+PS C:\\> Get-VasaProvider
+
+Name                 Status       VasaVersion LastSyncTime           Namespace            Url
+----                 ------       ----------- ------------           ---------            ---
+array01-vp           offline      3.0         3/14/2026 9:58:12 AM   com.vendor           https://vp01.corp.local:8443/vasa/version.xml
+IOFILTER Provider... online       1.5         3/14/2026 10:01:40 AM  IOFILTERVP           https://esx-07.corp.local:9080/version.xml
+
+"""
+
+GET_VASAPROVIDER_LIST = """
+PS C:\\> Get-VasaProvider -Refresh | Format-List *
+
+Status                   : syncError
+VasaVersion              : 3.0
+Namespace                : com.vendor
+Version                  : 2.1.0
+LastSyncTime             : 3/14/2026 9:58:12 AM
+ProviderType             : VASA
+Url                      : https://vp01.corp.local:8443/vasa/services/vasaService?version=4&client=vc-
+                           prod-01
+Description              :
+ProviderId               : 7d3a9e52-8d1f-4b6c-9f0e-2b6a4c1e5d77
+Name                     : array01-vp
+Id                       : VasaProvider-vasaprovider-3
+Uid                      : /VIServer=jdoe@vcsa01:443/VasaProvider=VasaProvider-vasaprovider-3/
+
+"""
+
+
+def test_get_vasaprovider_default_table_shows_the_provider_offline(tmp_path: Path) -> None:
+    """``Get-VasaProvider`` typed at a PowerCLI prompt prints a table (properties of §4.1, layout
+    CONSTRUCTED). Before: unknown format and insufficient-evidence."""
+    d = _case(tmp_path, {"providers.txt": GET_VASAPROVIDER_TABLE, "tasks.csv": TASKS})
+    assert d.verdict.cls == "provider-registration", d.verdict.summary
+    assert "array01-vp is offline" in d.verdict.summary
+    cited = {c.line: c.text for f in d.findings for c in f.citations if c.file.endswith("providers.txt")}
+    assert cited[6].startswith("array01-vp           offline")
+
+
+def test_the_runbooks_get_vasaprovider_format_list_star_shows_sync_error(tmp_path: Path) -> None:
+    """The runbook's own command, ``Get-VasaProvider -Refresh | Format-List *``, with a URL wrapped
+    onto the next line as the console does. Before: unknown format and insufficient-evidence."""
+    d = _case(tmp_path, {"providers.txt": GET_VASAPROVIDER_LIST, "tasks.csv": TASKS})
+    assert d.verdict.cls == "provider-registration", d.verdict.summary
+    assert "array01-vp is syncError" in d.verdict.summary
+    (provider,) = [p for p in d.providers if p.name == "array01-vp"]
+    assert "client=vc-prod-01" in (provider.url or "")
