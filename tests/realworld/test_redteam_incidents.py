@@ -81,10 +81,13 @@ def test_a_task_list_no_reader_knows_is_not_read_as_no_failures(tmp_path: Path) 
     assert ("vvold-esx-07.txt", 1) in _cited(d)  # the waits are still shown
 
 
-def test_get_vievent_format_table_is_not_read_as_no_failures(tmp_path: Path) -> None:
+def test_get_vievent_format_table_is_read(tmp_path: Path) -> None:
+    """``Get-VIEvent | Select CreatedTime, FullFormattedMessage | Format-Table`` as pasted, messages
+    cut by the console. Before: unknown format and, with vvold waits next to it, "healthy"."""
     d = _case(tmp_path, {"vvold-esx-07.txt": WAITS, "events.txt": FORMAT_TABLE_EVENTS})
-    assert d.verdict.cls != "healthy", d.verdict.summary
-    assert "events.txt could not be read" in d.verdict.summary
+    assert d.verdict.cls == "provider-saturation", d.verdict.summary
+    assert sorted(f.vm for f in d.migrations.failed) == ["app-01", "app-03"]
+    assert {("events.txt", 4), ("events.txt", 5)} <= _cited(d)
 
 
 def test_a_note_without_dates_does_not_hold_back_healthy(tmp_path: Path) -> None:
