@@ -238,3 +238,83 @@ def test_the_runbooks_get_vasaprovider_format_list_star_shows_sync_error(tmp_pat
     assert "array01-vp is syncError" in d.verdict.summary
     (provider,) = [p for p in d.providers if p.name == "array01-vp"]
     assert "client=vc-prod-01" in (provider.url or "")
+
+
+# -- shapes diagnose already read right on 2026-12-03, kept as regression tests --------------------
+
+
+def test_a_bundle_with_only_rotated_logs_one_of_them_cut_short(tmp_path: Path) -> None:
+    """``vvold.0.gz`` .. ``vvold.2.gz`` and no live vvold.log (the bundle was taken after a
+    rotation), the oldest truncated by a full scratch partition (rotation scheme of §1.1)."""
+    import gzip
+    import io
+    import tarfile
+
+    root = "esx-esx-07.corp.local-2026-03-14--10.22-2815455"
+    older = "".join(
+        f"2026-03-14T09:5{i}:00.000Z warning vvold[2099154] [Originator@6876 sub=Default] {WAIT_MSG}\n"
+        for i in range(3)
+    )
+    cut = gzip.compress((older * 200).encode())[:300]
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for name, data in {
+            "vvold.0.gz": gzip.compress(WAITS.encode()),
+            "vvold.1.gz": gzip.compress(older.encode()),
+            "vvold.2.gz": cut,
+        }.items():
+            info = tarfile.TarInfo(f"{root}/var/run/log/{name}")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    d = _case(tmp_path, {root + ".tgz": buf.getvalue(), "tasks.csv": TASKS})
+    assert d.verdict.cls == "provider-saturation", d.verdict.summary
+    assert "esx-07.corp.local -> pure-ct0" in d.verdict.summary
+    assert any(c.file.endswith("vvold.0.gz") and c.line == 1 for f in d.findings for c in f.citations)
+    (damage,) = [w for w in d.warnings if w.file.endswith("vvold.2.gz")]
+    assert "truncated" in damage.message
+
+
+def test_lines_quoted_in_a_vendor_kb_with_parts_elided(tmp_path: Path) -> None:
+    """A KB quotes the waits with ``...`` and ``…`` for what it left out (metadata, the URL)."""
+    quoted = (
+        f"{TIMES[0]} warning vvold[2099154] [Originator@6876 sub=Default] VasaSession::GetFreeConn: "
+        "No free connections to VP pure-ct0 ... [#outstanding 5/5] - waiting\n"
+        f"{TIMES[1]} warning vvold[2099154] [...] VasaSession::GetFreeConn: No free connections to VP "
+        "pure-ct0 (url: https://...) [#outstanding 5/5] - waiting\n"
+        "...\n"
+        f"{TIMES[2]} warning vvold[2099154] [Originator@6876 sub=Default] VasaSession::GetFreeConn: "
+        "No free connections to VP pure-ct0 (url: https://10.21.88.113:8084/vasa) … - waiting\n"
+        f"{TIMES[3]} warning vvold[2099154] [Originator@6876 sub=Default] {WAIT_MSG}\n"
+    )
+    d = _case(tmp_path, {"vvold-esx-07.txt": quoted, "tasks.csv": TASKS})
+    assert d.verdict.cls == "provider-saturation", d.verdict.summary
+    assert {("vvold-esx-07.txt", 1), ("vvold-esx-07.txt", 2)} <= _cited(d)
+
+
+def test_a_vvold_log_with_local_offsets_lines_up_with_a_utc_task_list(tmp_path: Path) -> None:
+    """Times written with a +01:00 offset (as vpxd may write them, §1.2): the same instants."""
+    local = WAITS.replace("T10:", "T11:").replace(".100Z", ".100+01:00")
+    d = _case(tmp_path, {"vvold-esx-07.log": local, "tasks.csv": TASKS})
+    assert d.verdict.cls == "provider-saturation", d.verdict.summary
+    assert not [n for n in d.notes if n.kind == "times-apart"]
+
+
+def test_an_esxi8_grep_with_context_lines_and_line_markers(tmp_path: Path) -> None:
+    """``grep -n -C1`` on an ESXi 8.0 vvold.log: ``N-`` context lines, ``N:`` matches, ``--``
+    between groups, a ``Wa(164)+`` continuation (§1.3 and §1.4)."""
+    lines = []
+    for i, ts in enumerate(TIMES):
+        n = 5000 + 100 * i
+        head = f"VVold[2255518]: [Originator@6876 sub=Default OpId=x{i}]"
+        lines += [
+            f"{n - 1}-{ts} In(166) {head} VasaOp::CreateVirtualVolumeInt [#{i}]: ===> Issuing "
+            "'createVirtualVolume' to VP pure-ct0 (#outstanding 5/5) [session state: Connected]",
+            f"{n}:{ts} Wa(164) {head} {WAIT_MSG}",
+            f"{n + 1}-{ts} Wa(164)+ VVold[2255518]: --> waiting for connection",
+            "--",
+        ]
+    d = _case(tmp_path, {"vvold-esx-07.txt": "\n".join(lines) + "\n", "tasks.csv": TASKS})
+    assert d.verdict.cls == "provider-saturation", d.verdict.summary
+    assert "esx-07 -> pure-ct0" in d.verdict.summary
+    cited = {c.line: c.text for f in d.findings for c in f.citations if c.file.endswith("vvold-esx-07.txt")}
+    assert cited[2].startswith("5000:2026-03-14T10:10:05.100Z Wa(164) VVold[2255518]:")
