@@ -318,3 +318,32 @@ def test_an_esxi8_grep_with_context_lines_and_line_markers(tmp_path: Path) -> No
     assert "esx-07 -> pure-ct0" in d.verdict.summary
     cited = {c.line: c.text for f in d.findings for c in f.citations if c.file.endswith("vvold-esx-07.txt")}
     assert cited[2].startswith("5000:2026-03-14T10:10:05.100Z Wa(164) VVold[2255518]:")
+
+
+ESXCLI_KEYVALUE = """[root@esx-12:~] esxcli --formatter=keyvalue storage vvol vasaprovider list
+VasaProvider.Arrays.list[0].ArrayId.string=com.vendor:abc123
+VasaProvider.Arrays.list[0].IsActive.boolean=true
+VasaProvider.Arrays.list[0].Priority.integer=100
+VasaProvider.Status.string=offline
+VasaProvider.URL.string=https://vp01.corp.local:8443/vasa/version.xml
+VasaProvider.VPName.string=array01-vp
+VasaProvider.Arrays.list[0].ArrayId.string=com.vendor:def456
+VasaProvider.Arrays.list[0].IsActive.boolean=true
+VasaProvider.Arrays.list[0].Priority.integer=100
+VasaProvider.Status.string=online
+VasaProvider.URL.string=https://vp02.corp.local:8443/vasa/version.xml
+VasaProvider.VPName.string=array02-vp
+[root@esx-12:~]
+"""
+
+
+def test_esxcli_keyvalue_formatter_shows_the_offline_provider(tmp_path: Path) -> None:
+    """``esxcli --formatter=keyvalue`` (one ``Struct.Field.type=value`` line per field, records one
+    after the other). Before: every line 'not in esxcli list form', nothing read."""
+    d = _case(tmp_path, {"esx-12-vasaprovider.txt": ESXCLI_KEYVALUE, "tasks.csv": TASKS})
+    assert d.verdict.cls == "provider-registration", d.verdict.summary
+    assert "array01-vp is offline as seen by esx-12" in d.verdict.summary
+    assert ("esx-12-vasaprovider.txt", 5) in _cited(d)  # its Status line
+    by_name = {p.name: p for p in d.providers}
+    assert by_name["array02-vp"].status == {"esx-12": "online"}
+    assert by_name["array01-vp"].arrays == ["com.vendor:abc123"]

@@ -324,10 +324,86 @@ def xml_entries(text: str, warn: Warn) -> Iterator[Entry]:
     yield from builder.entries
 
 
+#: A line of esxcli's ``--formatter=keyvalue``: ``<Struct>.<Field>.<type>=<value>``, a list
+#: item's field as ``<Struct>.<Field>.list[<n>].<ItemField>.<type>=`` and a list of strings as
+#: ``<Struct>.<Field>.string[<n>]=`` (field names are the display names without spaces).
+_KEYVALUE = re.compile(
+    r"^([A-Za-z]\w{0,63})\.([A-Za-z]\w{0,63})(?:\.\w{1,16}\[(\d{1,6})\]\.([A-Za-z]\w{0,63}))?\.\w{1,16}"
+    r"(?:\[(\d{1,6})\])?=(.*)$"
+)
+
+
+def _looks_like_keyvalue(text: str) -> bool:
+    """Two of the first lines are ``Struct.Field.type=value`` lines."""
+    hits = 0
+    for line in text.lstrip().split("\n", 40)[:40]:
+        if _KEYVALUE.match(line.strip()):
+            hits += 1
+            if hits >= 2:
+                return True
+    return False
+
+
+def keyvalue_entries(text: str, warn: Warn) -> Iterator[Entry]:
+    """Records of ``esxcli --formatter=keyvalue``: one ``Struct.Field.type=value`` line per field,
+    records one after the other; a field seen again starts the next record. Why: scripts that
+    loop over hosts use it (one line per field greps well), and admins paste its output."""
+    entry: Entry | None = None
+    for number, raw in enumerate(text.split("\n"), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        m = _KEYVALUE.match(line)
+        if m is None:
+            warn("line not in esxcli keyvalue form (Struct.Field.type=value); ignored", number)
+            continue
+        _struct, name, item, item_field, index, value = m.groups()
+        key = norm_key(name)
+        if entry is None or _seen(entry.fields.get(key), item, item_field, index):
+            if entry is not None:
+                yield entry
+            entry = Entry(line=number, cite=line)
+        if item is not None:  # a field of the n-th item of a list of structures
+            items = entry.fields.setdefault(key, [])
+            if not isinstance(items, list):
+                items = entry.fields[key] = []
+            while len(items) <= int(item):
+                items.append({})
+            if isinstance(items[int(item)], dict):
+                items[int(item)][norm_key(item_field)] = value.strip()
+        elif index is not None:  # a list of strings
+            strings = entry.fields.setdefault(key, [])
+            if isinstance(strings, list):
+                strings.append(value.strip())
+        else:
+            entry.fields[key] = value.strip()
+            if key in ("status", "accessible"):  # the line a finding about the record quotes
+                entry.line, entry.cite = number, line
+    if entry is not None:
+        yield entry
+
+
+def _seen(existing: Any, item: str | None, item_field: str | None, index: str | None) -> bool:
+    """Whether a keyvalue line's field is already set in the record: then it starts the next one."""
+    if existing is None:
+        return False
+    if item is not None:  # the n-th item of a list of structures and one of its fields
+        n = int(item)
+        return (
+            isinstance(existing, list)
+            and len(existing) > n
+            and isinstance(existing[n], dict)
+            and norm_key(item_field or "") in existing[n]
+        )
+    return index in (None, "0")  # a plain field, or a list of strings starting again
+
+
 def entries(text: str, warn: Warn) -> Iterator[Entry]:
     """Pick the formatter from the content, not the file name (files get renamed)."""
     stripped = text.lstrip()
-    if looks_like_json(text):
+    if _looks_like_keyvalue(text):
+        yield from keyvalue_entries(text, warn)
+    elif looks_like_json(text):
         yield from json_entries(text, warn)
     elif stripped.startswith("<"):
         yield from xml_entries(text, warn)
@@ -659,7 +735,11 @@ VASAPROVIDER_READER = EsxcliListReader(
     kind=EvidenceKind.VASAPROVIDER_LIST,
     name_token="vasaprovider",
     markers=_markers(
-        r"^[ \t]*VP ?Name:", r'"VP ?Name"[ \t]*:', r'name="VPName"', _CSV_PREFIX + r'"?VP ?Name"?(?:,|$)'
+        r"^[ \t]*VP ?Name:",
+        r'"VP ?Name"[ \t]*:',
+        r'name="VPName"',
+        _CSV_PREFIX + r'"?VP ?Name"?(?:,|$)',
+        r"^[ \t]*\w{1,64}\.VPName\.string=",  # --formatter=keyvalue
     ),
     build=provider_record,
 )
@@ -673,6 +753,7 @@ PROTOCOLENDPOINT_READER = EsxcliListReader(
         r'"Storage ?Containers"[ \t]*:',
         r'name="(?:LunId|StorageContainers)"',
         _CSV_PREFIX + r'"?Lun ?Id"?(?:,|$)',
+        r"^[ \t]*\w{1,64}\.LunId\.string=",
     ),
     build=protocol_endpoint_record,
 )
@@ -684,6 +765,7 @@ STORAGECONTAINER_READER = EsxcliListReader(
         r'"StorageContainer ?Name"[ \t]*:',
         r'name="StorageContainerName"',
         _CSV_PREFIX + r'"?StorageContainer ?Name"?(?:,|$)',
+        r"^[ \t]*\w{1,64}\.StorageContainerName\.string=",
     ),
     build=storage_container_record,
 )
