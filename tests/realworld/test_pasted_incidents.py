@@ -158,3 +158,19 @@ def test_esxi8_forwarded_lines_without_a_level_name_their_host(tmp_path: Path, r
     assert "esx-07.corp.local -> pure-ct0" in d.verdict.summary
     assert "unnamed-esxi-host" not in d.verdict.summary
     assert "Wa(164) Vvold[2255518]:" in _cited(d, "central.log")[1]
+
+
+def test_a_splunk_csv_export_of_the_central_syslog_is_read_as_the_host_log(tmp_path: Path) -> None:
+    """A Splunk search exported as CSV (``_time,host,source,_raw``; newest first, Splunk's default
+    file name): the vvold line is the ``_raw`` cell and the host is the ``host`` column
+    [CONSTRUCTED from Splunk's export layout]. Before: "no timestamped ESXi log lines found"."""
+    rows = ['"_time","host","source","_raw"']
+    for w in reversed(WAITS):
+        raw = w.replace('"', '""')
+        rows.append(f'"{w[:23].replace("T", " ")}","esx-07.corp.local","/var/run/log/vvold.log","{raw}"')
+    d = _diagnose(tmp_path, "1773483001_4711.csv", "\n".join(rows) + "\n")
+    assert d.verdict.cls == "provider-saturation", d.verdict.summary
+    assert "esx-07.corp.local -> pure-ct0" in d.verdict.summary
+    cited = _cited(d, "1773483001_4711.csv")
+    assert cited[2].startswith("2026-03-14T10:11:30.100Z esx-07.corp.local vvold: warning vvold[2099154]")
+    assert "Splunk" in _caveat(d, "1773483001_4711.csv")

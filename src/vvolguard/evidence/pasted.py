@@ -17,6 +17,8 @@ and lines forwarded by ESXi's syslog. What they were given in real cases besides
   only in ``<PRI>``), and ESXi 8.0's default RFC 3164 forwarding, whose tag carries the pid and
   whose message has no level of its own (``<164>ts esx-07 Vvold[2255518]: [Originator@6876
   ...] msg``; docs/evidence-formats.md §8, the shape :mod:`vvolguard.watch.syslog` reads).
+* a Splunk search exported as CSV (``"_time","host","source","_raw"``): the event is the
+  ``_raw`` cell (:class:`SplunkRows`).
 
 Each is rewritten line by line to the form the readers already read: UTF-16 to UTF-8; a line
 number to grep's ``25331:`` (so a cited line still shows the original file's line number, as a
@@ -34,6 +36,7 @@ rewritten, since a cited line then shows the rewritten text.
 from __future__ import annotations
 
 import codecs
+import csv
 import itertools
 import re
 from collections.abc import Callable, Iterator
@@ -201,6 +204,17 @@ def normalised(ef: EvidenceFile, blocks: Iterator[bytes]) -> Iterator[bytes]:
         stream = _transcode(stream, codec)
         first = next(stream, b"")
         stream = itertools.chain([first], stream)
+    splunk = SplunkRows.of(first)
+    if splunk is not None:
+        ef.warn(
+            "rewritten as it was read: "
+            + "; ".join([*notes, "a Splunk CSV export (each row's _raw event read as its log line)"])
+            + "; cited lines show the text as read",
+            1,
+            caveat=True,
+        )
+        yield from _by_lines(stream, splunk.rewrite)
+        return
     sample = first[:DECIDE_BYTES]
     cut = sample.rfind(b"\n") + 1
     sample = sample[:cut] if cut else sample
@@ -226,6 +240,64 @@ def normalised(ef: EvidenceFile, blocks: Iterator[bytes]) -> Iterator[bytes]:
         return data
 
     yield from _by_lines(stream, rewrite)
+
+
+#: A log line in ESXi's own shape: its time, its level and ``app[pid]`` (what Splunk keeps as
+#: ``_raw`` when the host column, not the line, names the host).
+_OWN_LINE = re.compile(rb"^(" + _RFC3339 + rb") (?=" + _LEVEL + rb"([A-Za-z][\w.-]*)\[\d+\])")
+
+
+class SplunkRows:
+    """A Splunk search exported as CSV (``"_time","host","source","_raw"``, newest first): the
+    event itself is the ``_raw`` cell. Each row becomes that line (as the forwarded
+    ``ts host App: ...`` shape when ``_raw`` is ESXi's own line and a ``host`` column names the
+    host); the header becomes an empty line, so line numbers stay the file's. A row whose event
+    spans lines is left as it is (its parts read as continuations)."""
+
+    def __init__(self, columns: int, raw: int, host: int | None) -> None:
+        self.columns, self.raw, self.host = columns, raw, host
+        self._header = True
+
+    @classmethod
+    def of(cls, first: bytes) -> SplunkRows | None:
+        end = first.find(b"\n", 0, 4096)
+        line = first[: end if end >= 0 else 4096].lstrip(b"\xef\xbb\xbf").rstrip(b"\r")
+        if b"_raw" not in line or len(line) > 4096:
+            return None
+        cells = _csv_cells(line)
+        names = [c.strip().lower() for c in cells or []]
+        if "_raw" not in names:
+            return None
+        return cls(len(names), names.index("_raw"), names.index("host") if "host" in names else None)
+
+    def rewrite(self, data: bytes) -> bytes:
+        out: list[bytes] = []
+        for line in data.split(b"\n"):
+            if self._header and line.strip():
+                self._header = False
+                out.append(b"")
+                continue
+            cells = _csv_cells(line.rstrip(b"\r")) if line else None
+            if cells is None or len(cells) != self.columns:
+                out.append(line)
+                continue
+            event = cells[self.raw].encode("utf-8")
+            host = cells[self.host].strip() if self.host is not None else ""
+            own = _OWN_LINE.match(event)
+            if own and host and " " not in host:
+                name = host.encode("utf-8")
+                event = own.group(1) + b" " + name + b" " + own.group(2) + b": " + event[own.end(1) + 1 :]
+            out.append(event.replace(b"\n", b" ").replace(b"\r", b""))
+        return b"\n".join(out)
+
+
+def _csv_cells(line: bytes) -> list[str] | None:
+    """One CSV line's cells, or None when it is not one whole record (a quote left open)."""
+    try:
+        rows = list(csv.reader([line.decode("utf-8", "replace")]))
+    except csv.Error:
+        return None
+    return rows[0] if len(rows) == 1 else None
 
 
 def _changes(pattern: re.Pattern[bytes], fix: Callable[[re.Match[bytes]], bytes], sample: bytes) -> bool:
