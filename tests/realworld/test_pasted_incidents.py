@@ -174,3 +174,29 @@ def test_a_splunk_csv_export_of_the_central_syslog_is_read_as_the_host_log(tmp_p
     cited = _cited(d, "1773483001_4711.csv")
     assert cited[2].startswith("2026-03-14T10:11:30.100Z esx-07.corp.local vvold: warning vvold[2099154]")
     assert "Splunk" in _caveat(d, "1773483001_4711.csv")
+
+
+def test_grep_r_over_a_central_log_tree_gives_each_line_its_hosts_folder(tmp_path: Path) -> None:
+    """``grep -r "No free" /var/log/remote/`` on a syslog server that keeps a folder per host:
+    each line behind its file's path. Before: all lines counted for "unnamed-esxi-host"."""
+    lines = [f"/var/log/remote/esx-07.corp.local/vvold.log:{w}" for w in WAITS]
+    other = _wait("2026-03-14T10:10:07.000Z", 9).replace("pure-ct0", "pure-ct1")
+    lines.insert(2, f"/var/log/remote/esx-08.corp.local/vvold.log:{other}")
+    d = _diagnose(tmp_path, "grep-remote.txt", "\n".join(lines) + "\n")
+    _saturation_on_esx07(d)
+    assert "unnamed-esxi-host" not in d.verdict.summary and "esx-08" not in d.verdict.summary
+    cited = _cited(d, "grep-remote.txt")
+    assert cited[1].startswith("/var/log/remote/esx-07.corp.local/vvold.log:2026-03-14T10:10:05.100Z esx-07")
+    assert "grep path" in _caveat(d, "grep-remote.txt")
+
+
+def test_tail_of_several_hosts_logs_in_one_paste(tmp_path: Path) -> None:
+    """``tail -n 50 esx-07/vvold.log esx-08/vvold.log``: ``==> path <==`` before each file."""
+    calm = (
+        "2026-03-14T10:10:05.000Z info vvold[2099777] [Originator@6876 sub=Default] VasaOp::EventPollerCB "
+        "[#1]: ===> Issuing 'getEvents' to VP pure-ct0 (#outstanding 0/5) [session state: Connected]"
+    )
+    text = "\n".join(["==> esx-07/vvold.log <==", *WAITS, "", "==> esx-08/vvold.log <==", calm]) + "\n"
+    d = _diagnose(tmp_path, "vvold-tails.txt", text)
+    _saturation_on_esx07(d)
+    assert "unnamed-esxi-host" not in d.verdict.summary

@@ -42,6 +42,8 @@ import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from vvolguard.evidence.hostnames import host_in_file_name
+
 if TYPE_CHECKING:
     from vvolguard.evidence.source import EvidenceFile
 
@@ -218,6 +220,9 @@ def normalised(ef: EvidenceFile, blocks: Iterator[bytes]) -> Iterator[bytes]:
     sample = first[:DECIDE_BYTES]
     cut = sample.rfind(b"\n") + 1
     sample = sample[:cut] if cut else sample
+    if PathHosts.applies(sample):
+        notes.append("the host named by each line's grep path or tail header (given to its lines)")
+        stream = _by_lines(stream, PathHosts().rewrite)
     active = [
         (pattern, fix)
         for pattern, fix, what in _REWRITES
@@ -242,9 +247,64 @@ def normalised(ef: EvidenceFile, blocks: Iterator[bytes]) -> Iterator[bytes]:
     yield from _by_lines(stream, rewrite)
 
 
+#: ``grep -r``/``-H`` (``path:``, ``path:25331:``, context ``path-25331-``) before a record.
+_GREP_PATH = re.compile(rb"^([^\s:]*/[^\s:]+)[:-](?:\d{1,12}[:-])?(?=" + _DATE + rb")")
+#: ``tail``/``head`` of several files: ``==> path <==`` before each file's lines.
+_TAIL_HEADER = re.compile(rb"^==> (.{1,1000}) <==\r?$")
+
+
+def _path_host(path: bytes) -> bytes | None:
+    """The ESXi host a log's path names (``/var/log/remote/esx-07.corp.local/vvold.log``,
+    ``esx-07/vvold.log``, ``logs/vvold-esx-07.log``): its file name first, then its folders."""
+    parts = path.decode("utf-8", "replace").replace("\\", "/").split("/")
+    for part in reversed(parts):
+        host = host_in_file_name(part) if part else None
+        if host is not None:
+            return host.encode("utf-8")
+    return None
+
+
+class PathHosts:
+    """One excerpt of several hosts' logs: ``grep -r "No free" /var/log/remote/`` (each line behind
+    its file's path) or ``tail -n 50 esx-07/vvold.log esx-08/vvold.log`` (``==> path <==`` before
+    each file). Without this every line counts for one unnamed host; with it, each of ESXi's own
+    lines gets the host its path names, in the forwarded shape the readers take the host from
+    (``<prefix>ts host app: level app[pid] ...``); the grep prefix stays, so a cited line still
+    shows it."""
+
+    def __init__(self) -> None:
+        self.host: bytes | None = None  # of the current ``==> path <==`` section
+
+    @staticmethod
+    def applies(sample: bytes) -> bool:
+        for line in sample.split(b"\n", 200)[:200]:
+            m = _TAIL_HEADER.match(line) or _GREP_PATH.match(line)
+            if m and _path_host(m.group(1)):
+                return True
+        return False
+
+    def rewrite(self, data: bytes) -> bytes:
+        out: list[bytes] = []
+        for line in data.split(b"\n"):
+            tail = _TAIL_HEADER.match(line)
+            if tail:
+                self.host = _path_host(tail.group(1))
+                out.append(line)
+                continue
+            grep = _GREP_PATH.match(line)
+            prefix, host = (grep.group(0), _path_host(grep.group(1))) if grep else (b"", self.host)
+            own = _OWN_LINE.match(line, len(prefix)) if host else None
+            if own is None or host is None:
+                out.append(line)
+                continue
+            ts_end = own.end(1)
+            out.append(prefix + own.group(1) + b" " + host + b" " + own.group(2) + b": " + line[ts_end + 1 :])
+        return b"\n".join(out)
+
+
 #: A log line in ESXi's own shape: its time, its level and ``app[pid]`` (what Splunk keeps as
 #: ``_raw`` when the host column, not the line, names the host).
-_OWN_LINE = re.compile(rb"^(" + _RFC3339 + rb") (?=" + _LEVEL + rb"([A-Za-z][\w.-]*)\[\d+\])")
+_OWN_LINE = re.compile(rb"(" + _RFC3339 + rb") (?=" + _LEVEL + rb"([A-Za-z][\w.-]*)\[\d+\])")
 
 
 class SplunkRows:
