@@ -200,3 +200,30 @@ def test_tail_of_several_hosts_logs_in_one_paste(tmp_path: Path) -> None:
     d = _diagnose(tmp_path, "vvold-tails.txt", text)
     _saturation_on_esx07(d)
     assert "unnamed-esxi-host" not in d.verdict.summary
+
+
+def test_a_grep_copied_from_tmux_copy_mode_cut_at_120_columns(tmp_path: Path) -> None:
+    """tmux/screen copy mode copies what the pane shows: each wait cut into 120-column pieces.
+    Before: the provider name fell on the second piece and the verdict named "(unknown)"."""
+    pieces = []
+    for w in WAITS:
+        pieces += [w[i : i + 120] for i in range(0, len(w), 120)]
+    d = _diagnose(tmp_path, "vvold-esx-07.txt", "\n".join(pieces) + "\n")
+    _saturation_on_esx07(d)
+    assert "(unknown)" not in d.verdict.summary
+    cited = _cited(d, "vvold-esx-07.txt")
+    assert cited[1] == WAITS[0] and cited[3] == WAITS[1]  # whole again, at its first piece's line
+    assert "120 columns" in _caveat(d, "vvold-esx-07.txt")
+
+
+def test_repeated_polls_of_one_length_are_not_taken_for_a_wrap(tmp_path: Path) -> None:
+    """The longest lines of a calm log are its polls, all of one length: what follows each starts
+    a record, so nothing is joined (and no caveat is given)."""
+    polls = "".join(
+        f"2026-03-14T10:{m:02d}:00.000Z info vvold[2099154] [Originator@6876 sub=Default] "
+        f"VasaOp::EventPollerCB [#{m}]: ===> FINAL SUCCESS getEvents VP (pure-ct0) Container (N/A) "
+        "timeElapsed=12 msecs (#outstanding 0)\n--> getEvents done\n"
+        for m in range(10, 40)
+    )
+    d = _diagnose(tmp_path, "vvold-esx-07.log", polls)
+    assert not [w for w in d.warnings if "columns" in w.message]

@@ -229,22 +229,106 @@ def normalised(ef: EvidenceFile, blocks: Iterator[bytes]) -> Iterator[bytes]:
         if pattern.search(sample) and _changes(pattern, fix, sample)
     ]
     notes += [what for pattern, fix, what in _REWRITES if (pattern, fix) in active]
+    # judged on the lines as the readers will see them (a pager's numbers, a syslog header gone)
+    for pattern, fix in active:
+        sample = pattern.sub(fix, sample)
+    width = wrap_width(sample)
+    if width is not None:
+        notes.append(f"lines a terminal cut at {width} columns (joined back)")
     if notes:
         ef.warn(
             "rewritten as it was read: " + "; ".join(notes) + "; cited lines show the text as read",
             1,
             caveat=True,
         )
-    if not active:
-        yield from stream
-        return
+    if active:
 
-    def rewrite(data: bytes) -> bytes:
-        for pattern, fix in active:
-            data = pattern.sub(fix, data)
-        return data
+        def rewrite(data: bytes) -> bytes:
+            for pattern, fix in active:
+                data = pattern.sub(fix, data)
+            return data
 
-    yield from _by_lines(stream, rewrite)
+        stream = _by_lines(stream, rewrite)
+    if width is not None:
+        stream = _unwrapped(stream, width)
+    yield from stream
+
+
+#: A line that starts a record (behind a ``<PRI>``, grep prefix or BSD stamp) or continues one.
+_RECORD_OR_MARK = re.compile(
+    rb"^(?:(?:<\d{1,3}>)?(?:[^\s:]+[:-])?(?:\d{1,12}[:-])?(?:\d{4}-\d\d-\d\dT\d\d:\d\d|" + _BSD + rb")"
+    rb"|(?:[^\s:]+[:-])?(?:\d{1,12}[:-])?\s*-->|--\r?$|\s*$)"
+)
+
+
+#: A time stamp near a line's start: such a line is a record of some shape, never a cut's rest.
+_DATE_NEAR = re.compile(_DATE)
+
+
+def _goes_on(line: bytes) -> bool:
+    """Whether ``line`` can be the rest of a line cut before it (it starts no record)."""
+    return not _RECORD_OR_MARK.match(line) and not _DATE_NEAR.search(line, 0, 48)
+
+
+def wrap_width(sample: bytes) -> int | None:
+    """The terminal width a paste was hard-wrapped at, or None: the longest line's length, when
+    no line is longer, it is a terminal's width (60 to 300 columns), and at least two lines of
+    exactly that length are followed by a line that neither starts nor continues a record (the
+    rest of the cut line). tmux/screen copy mode and some consoles copy what they show, cut at
+    the width; ESXi's lines are rarely shorter than 80 columns. Repeated lines of one length
+    (polls) alone do not make a wrap: what follows them starts a record."""
+    lines = [line.rstrip(b"\r") for line in sample.split(b"\n")]
+    if len(lines) < 3:
+        return None
+    width = max(len(line) for line in lines)
+    if not 60 <= width <= 300:
+        return None
+    cut = sum(1 for line, after in itertools.pairwise(lines) if len(line) == width and _goes_on(after))
+    return width if cut >= 2 else None
+
+
+def _unwrapped(blocks: Iterator[bytes], width: int) -> Iterator[bytes]:
+    """Lines cut at ``width`` joined back: a line exactly ``width`` long takes the next line when
+    that line neither starts nor continues a record; the joined pieces leave empty lines behind,
+    so every later line keeps its number (a cited record is cited at its first piece)."""
+    held: list[bytes] = []  # the pieces of a line that may go on in the next line
+    tail = b""
+    for block in blocks:
+        data = tail + block if tail else block
+        cut = data.rfind(b"\n") + 1
+        tail = data[cut:]
+        if not cut:
+            continue
+        out: list[bytes] = []
+        for line in data[: cut - 1].split(b"\n"):
+            held = _take(held, line, width, out)
+        yield b"".join(part + b"\n" for part in out)
+    if tail:
+        out = []
+        held = _take(held, tail, width, out)
+    else:
+        out = []
+    if held:
+        out += [b"".join(p.rstrip(b"\r") for p in held[:-1]) + held[-1]] + [b""] * (len(held) - 1)
+    if out:
+        yield b"\n".join(out) + b"\n"
+
+
+def _take(held: list[bytes], line: bytes, width: int, out: list[bytes]) -> list[bytes]:
+    """One more line: added to the held pieces when it goes on with them, else the held line is
+    written out (joined, then an empty line per piece it took). Returns the new held pieces."""
+    if held and _goes_on(line):
+        held.append(line)
+    else:
+        if held:
+            out.append(b"".join(p.rstrip(b"\r") for p in held[:-1]) + held[-1])
+            out.extend([b""] * (len(held) - 1))
+        held = [line]
+    if len(line.rstrip(b"\r")) != width:  # the line ends here: nothing more to join
+        out.append(b"".join(p.rstrip(b"\r") for p in held[:-1]) + held[-1])
+        out.extend([b""] * (len(held) - 1))
+        held = []
+    return held
 
 
 #: ``grep -r``/``-H`` (``path:``, ``path:25331:``, context ``path-25331-``) before a record.
