@@ -227,3 +227,31 @@ def test_repeated_polls_of_one_length_are_not_taken_for_a_wrap(tmp_path: Path) -
     )
     d = _diagnose(tmp_path, "vvold-esx-07.log", polls)
     assert not [w for w in d.warnings if "columns" in w.message]
+
+
+def test_lines_quoted_in_an_email_reply(tmp_path: Path) -> None:
+    """A forwarded mail thread: the grep output quoted with ``> `` (and ``>> `` one reply deeper).
+    Before: "no timestamped ESXi log lines found"."""
+    quoted = [
+        "On Sat, Mar 14, 2026 at 10:30 John wrote:",
+        *("> " + w for w in WAITS[:2]),
+        *(">> " + w for w in WAITS[2:]),
+    ]
+    d = _diagnose(tmp_path, "vvold-esx-07.txt", "\n".join(quoted) + "\n")
+    _saturation_on_esx07(d)
+    assert _cited(d, "vvold-esx-07.txt")[2] == WAITS[0]
+    assert "quote marks" in _caveat(d, "vvold-esx-07.txt")
+
+
+def test_times_without_a_zone_are_utc_or_what_tz_says(tmp_path: Path) -> None:
+    """A log tool that drops ESXi's ``Z`` (``2026-03-14T10:10:05.100 warning vvold[...]``).
+    Before: not one line read. Read as UTC like the zone-less CSV next to it; with ``--tz`` both
+    move together."""
+    text = "\n".join(w.replace(".100Z", ".100") for w in WAITS) + "\n"
+    d = _diagnose(tmp_path, "vvold-esx-07.log", text)
+    _saturation_on_esx07(d)
+    assert _cited(d, "vvold-esx-07.log")[1].startswith("2026-03-14T10:10:05.100Z warning")
+    berlin = diagnose([tmp_path], now=NOW, tz="Europe/Berlin")
+    assert berlin.verdict.cls == "provider-saturation", berlin.verdict.summary
+    cited = _cited(berlin, "vvold-esx-07.log")
+    assert cited[1].startswith("2026-03-14T09:10:05.100Z warning")

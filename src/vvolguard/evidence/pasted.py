@@ -40,6 +40,7 @@ import csv
 import itertools
 import re
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from vvolguard.evidence.hostnames import host_in_file_name
@@ -63,6 +64,15 @@ _NUMBERED = re.compile(rb"(?m)^ *(\d{1,12})(?:\t| )(?= *-->|" + _DATE + rb")")
 _SELECT_STRING = re.compile(
     rb"(?m)^(?:> |  )?(?:[A-Za-z]:)?(?:[^:\r\n]*[\\/])?([^\\/:\s][^\\/:\r\n]*):(\d{1,12}):(?=" + _DATE + rb")"
 )
+#: An e-mail reply's quote marks (``> ``, ``>> ``) before a record or a ``-->`` line.
+_QUOTED = re.compile(rb"(?m)^(?:>[ \t]?)+(?=" + _DATE + rb"|[ \t]*-->)")
+#: ESXi's time without its zone (``2026-03-14T10:10:05.100 warning vvold[...]``), as some log
+#: tools and SIEM templates write it: taken as UTC, as the other readers take zone-less times.
+_NO_ZONE = re.compile(
+    rb"(?m)^((?:[^\s:]+[:-])?(?:\d{1,12}[:-])?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?)(?= "
+    + _LEVEL
+    + rb")"
+)
 #: An RFC 5424 record as a syslog server stores it: ``<PRI>1 TS HOST APP PROCID MSGID SD MSG``
 #: with ``-`` for absent parts; only the ``-`` or Originator structured data ESXi sends.
 _RFC5424 = re.compile(
@@ -81,6 +91,35 @@ def _esxi8_level(pri: bytes) -> bytes:
     """ESXi 8.0's own spelling of a syslog priority: ``Wa(164)`` for 164 (local4.warning)."""
     value = int(pri)
     return _SEVERITY[value & 7] + b"(" + pri + b")"
+
+
+def _unquoted(m: re.Match[bytes]) -> bytes:
+    return b""
+
+
+def _utc(m: re.Match[bytes]) -> bytes:
+    return m.group(1) + b"Z"
+
+
+_STAMP = re.compile(rb"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d{1,9})?$")
+
+
+def _zoned(tz: tzinfo) -> Callable[[re.Match[bytes]], bytes]:
+    """``_utc`` for times written in ``tz`` (``--tz``): each is turned into UTC."""
+
+    def fix(m: re.Match[bytes]) -> bytes:
+        stamp = _STAMP.search(m.group(1))
+        if stamp is None:
+            return m.group(1) + b"Z"
+        y, mo, d, h, mi, s = (int(v) for v in stamp.groups()[:6])
+        try:
+            utc = datetime(y, mo, d, h, mi, s, tzinfo=tz).astimezone(UTC)
+        except ValueError:
+            return m.group(0)
+        head = m.group(1)[: stamp.start()]
+        return head + utc.strftime("%Y-%m-%dT%H:%M:%S").encode() + (stamp.group(7) or b"") + b"Z"
+
+    return fix
 
 
 def _numbered(m: re.Match[bytes]) -> bytes:
@@ -132,6 +171,8 @@ def _tag_with_pid(m: re.Match[bytes]) -> bytes:
 _REWRITES: tuple[tuple[re.Pattern[bytes], Callable[[re.Match[bytes]], bytes], str], ...] = (
     (_NUMBERED, _numbered, "line numbers of a pager or 'cat -n' (kept as grep's 'N:')"),
     (_SELECT_STRING, _select_string, "PowerShell Select-String prefixes (kept as grep's 'file:N:')"),
+    (_QUOTED, _unquoted, "an e-mail reply's '>' quote marks (dropped)"),
+    (_NO_ZONE, _utc, "times without a zone (taken as UTC, or as --tz says)"),
     (_RFC5424, _rfc5424, "RFC 5424 syslog records (read as ESXi's forwarded lines)"),
     (_TAG_WITH_PID, _tag_with_pid, "ESXi 8.0 syslog records without a level (level taken from <PRI>)"),
 )
@@ -229,6 +270,9 @@ def normalised(ef: EvidenceFile, blocks: Iterator[bytes]) -> Iterator[bytes]:
         if pattern.search(sample) and _changes(pattern, fix, sample)
     ]
     notes += [what for pattern, fix, what in _REWRITES if (pattern, fix) in active]
+    tz = getattr(ef, "assume_tz", None)
+    if tz is not None:
+        active = [(p, _zoned(tz) if fix is _utc else fix) for p, fix in active]
     # judged on the lines as the readers will see them (a pager's numbers, a syslog header gone)
     for pattern, fix in active:
         sample = pattern.sub(fix, sample)
