@@ -347,3 +347,27 @@ def test_esxcli_keyvalue_formatter_shows_the_offline_provider(tmp_path: Path) ->
     by_name = {p.name: p for p in d.providers}
     assert by_name["array02-vp"].status == {"esx-12": "online"}
     assert by_name["array01-vp"].arrays == ["com.vendor:abc123"]
+
+
+GET_ESXCLI_V2 = """PS C:\\> $esxcli = Get-EsxCli -VMHost esx-12.corp.local -V2
+PS C:\\> $esxcli.storage.vvol.vasaprovider.list.Invoke()
+
+Arrays : {@{ArrayId=com.vendor:abc123; IsActive=true; Priority=100}}
+Status : offline
+URL    : https://vp01.corp.local:8443/vasa/version.xml
+VPName : array01-vp
+
+"""
+
+
+def test_esxcli_through_powercli_get_esxcli_v2(tmp_path: Path) -> None:
+    """PowerCLI users without SSH run esxcli through ``Get-EsxCli -V2``; the console prints each
+    record as a list, nested arrays as ``{@{k=v; ...}}`` [CONSTRUCTED from PowerShell's
+    rendering; field names as esxcli's keyvalue formatter spells them]. Before: "terminal paste
+    holds no esxcli storage vvol list output" / unknown format, insufficient-evidence."""
+    d = _case(tmp_path, {"esxcli-esx-12.txt": GET_ESXCLI_V2, "tasks.csv": TASKS})
+    assert d.verdict.cls == "provider-registration", d.verdict.summary
+    assert "array01-vp is offline as seen by esx-12" in d.verdict.summary
+    assert ("esxcli-esx-12.txt", 4) in _cited(d)
+    (provider,) = d.providers
+    assert provider.arrays == ["com.vendor:abc123"]

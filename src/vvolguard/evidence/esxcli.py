@@ -24,6 +24,7 @@ from vvolguard.evidence.csvrows import first_data_line, is_csv_header, iter_csv_
 from vvolguard.evidence.dates import naive_time_message
 from vvolguard.evidence.hostnames import BUNDLE_NAME, host_from_text
 from vvolguard.evidence.jsonitems import cite_text, iter_json_items, looks_like_json
+from vvolguard.evidence.pstext import powershell_rows
 from vvolguard.evidence.source import EvidenceFile
 from vvolguard.evidence.textio import LineIndex, head_text, read_text
 from vvolguard.evidence.values import first, norm_key, parse_bool, parse_int, provider_status, text_of
@@ -398,10 +399,50 @@ def _seen(existing: Any, item: str | None, item_field: str | None, index: str | 
     return index in (None, "0")  # a plain field, or a list of strings starting again
 
 
+#: PowerShell's rendering of a nested list of objects: ``{@{ArrayId=x; IsActive=true}, @{...}}``.
+_PS_OBJECT = re.compile(r"@\{([^{}]{0,2000})\}")
+#: The fields that say a PowerShell object is one of the vvol lists (Get-EsxCli -V2 names them
+#: as esxcli's keyvalue formatter does: the display names without spaces).
+_PS_LIST_KEYS = frozenset({"vpname", "lunid", "storagecontainername", "storagecontainers"})
+
+
+def _ps_value(value: str) -> Any:
+    """A PowerShell-rendered value: ``{@{k=v; ...}, ...}`` becomes a list of dicts, ``{a, b}`` a
+    list of strings, anything else the string as it is."""
+    objects = _PS_OBJECT.findall(value)
+    if objects:
+        out = []
+        for body in objects:
+            pairs = (part.split("=", 1) for part in body.split(";") if "=" in part)
+            out.append({norm_key(k): v.strip() for k, v in pairs})
+        return out
+    if value.startswith("{") and value.endswith("}"):
+        return [v.strip() for v in value[1:-1].split(",") if v.strip()]
+    return value
+
+
+def powershell_entries(text: str) -> list[Entry] | None:
+    """``Get-EsxCli -V2`` output (``$esxcli.storage.vvol.vasaprovider.list.Invoke()``) as the
+    PowerShell console prints it (Format-List, or Format-Table); None when the text is not one.
+    Why: PowerCLI users without SSH to the hosts collect esxcli this way."""
+    parsed = powershell_rows(text)
+    if parsed is None or not _PS_LIST_KEYS & {norm_key(k) for k in parsed[0]}:
+        return None
+    entries: list[Entry] = []
+    for line, row, raw in parsed[1]:
+        fields = {key: _ps_value(value) for key, value in row.items()}
+        cite = raw or " · ".join(f"{k}: {v}" for k, v in row.items() if v and not v.startswith("{"))
+        entries.append(Entry(line=line, cite=cite, fields=fields))
+    return entries
+
+
 def entries(text: str, warn: Warn) -> Iterator[Entry]:
     """Pick the formatter from the content, not the file name (files get renamed)."""
     stripped = text.lstrip()
-    if _looks_like_keyvalue(text):
+    pasted = None if stripped.startswith(("[", "{", "<")) else powershell_entries(text)
+    if pasted is not None:
+        yield from pasted
+    elif _looks_like_keyvalue(text):
         yield from keyvalue_entries(text, warn)
     elif looks_like_json(text):
         yield from json_entries(text, warn)
@@ -740,6 +781,7 @@ VASAPROVIDER_READER = EsxcliListReader(
         r'name="VPName"',
         _CSV_PREFIX + r'"?VP ?Name"?(?:,|$)',
         r"^[ \t]*\w{1,64}\.VPName\.string=",  # --formatter=keyvalue
+        r"^VPName {0,40}: ",  # Get-EsxCli -V2, Format-List
     ),
     build=provider_record,
 )
@@ -754,6 +796,7 @@ PROTOCOLENDPOINT_READER = EsxcliListReader(
         r'name="(?:LunId|StorageContainers)"',
         _CSV_PREFIX + r'"?Lun ?Id"?(?:,|$)',
         r"^[ \t]*\w{1,64}\.LunId\.string=",
+        r"^LunId {0,40}: ",
     ),
     build=protocol_endpoint_record,
 )
@@ -766,6 +809,7 @@ STORAGECONTAINER_READER = EsxcliListReader(
         r'name="StorageContainerName"',
         _CSV_PREFIX + r'"?StorageContainer ?Name"?(?:,|$)',
         r"^[ \t]*\w{1,64}\.StorageContainerName\.string=",
+        r"^StorageContainerName {0,40}: ",
     ),
     build=storage_container_record,
 )
