@@ -371,3 +371,25 @@ def test_esxcli_through_powercli_get_esxcli_v2(tmp_path: Path) -> None:
     assert ("esxcli-esx-12.txt", 4) in _cited(d)
     (provider,) = d.providers
     assert provider.arrays == ["com.vendor:abc123"]
+
+
+GET_TASK_TABLE = """PS C:\\> Get-Task
+
+Name                           State      % Complete Start Time           Finish Time
+----                           -----      ---------- ----------           -----------
+RelocateVM_Task                Error              0 3/14/2026 10:10:01 AM 3/14/2026 10:11:41 AM
+RelocateVM_Task                Success          100 3/14/2026 10:10:02 AM 3/14/2026 10:10:52 AM
+RelocateVM_Task                Error              0 3/14/2026 10:10:02 AM 3/14/2026 10:11:44 AM
+
+"""
+
+
+def test_get_task_table_whose_values_run_past_their_header(tmp_path: Path) -> None:
+    """``Get-Task`` at a PowerCLI prompt (a table; layout CONSTRUCTED): a right-aligned number
+    column and times wider than their header run across the dash groups' starts. A cut at the
+    dash group alone gave '/14/2026 10:10:01 AM' (no date) for every start."""
+    d = _case(tmp_path, {"vvold-esx-07.txt": WAITS, "tasks.txt": GET_TASK_TABLE})
+    assert d.verdict.cls == "provider-saturation", d.verdict.summary
+    assert len(d.migrations.failed) == 2
+    assert not [w for w in d.warnings if "not a date" in w.message]
+    assert {("tasks.txt", 5), ("tasks.txt", 7)} <= _cited(d)

@@ -101,13 +101,24 @@ def format_table_rows(text: str) -> tuple[list[str], Rows] | None:
                 if rows:
                     break
                 continue
+            cuts = [_cut(row, a) for a, _ in spans]
             cells = {}
-            for k, (a, _) in enumerate(spans):
-                b = spans[k + 1][0] if k + 1 < len(spans) else None
-                cells[norm_key(names[k])] = row[a:b].strip()
+            for k in range(len(spans)):
+                b = cuts[k + 1] if k + 1 < len(spans) else None
+                cells[norm_key(names[k])] = row[cuts[k] : b].strip()
             rows.append((number, cells, row.strip()))
         return names, rows
     return None
+
+
+def _cut(row: str, at: int) -> int:
+    """Where a row's cell starts: at its column's dash group, or further left when a value runs
+    across that point (a right-aligned number column, a value wider than its header), at the
+    space before that value."""
+    if at <= 0 or at >= len(row) or row[at - 1] == " " or row[at] == " ":
+        return at
+    space = row.rfind(" ", 0, at)
+    return space + 1 if space >= 0 else at
 
 
 def powershell_rows(text: str) -> tuple[list[str], Rows] | None:
