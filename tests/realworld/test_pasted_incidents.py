@@ -255,3 +255,13 @@ def test_times_without_a_zone_are_utc_or_what_tz_says(tmp_path: Path) -> None:
     assert berlin.verdict.cls == "provider-saturation", berlin.verdict.summary
     cited = _cited(berlin, "vvold-esx-07.log")
     assert cited[1].startswith("2026-03-14T09:10:05.100Z warning")
+
+
+def test_grep_hn_with_a_unix_path_is_read_as_it_is(tmp_path: Path) -> None:
+    """grep's own ``/var/log/vvold.log:25331:`` is not a Select-String prefix: it keeps its path
+    (the cited text shows it) and costs no rewrite."""
+    lines = [f"/var/log/vvold.log:{25331 + i}:{w}" for i, w in enumerate(WAITS)]
+    d = _diagnose(tmp_path, "vvold-grep-esx-07.txt", "\n".join(lines) + "\n")
+    _saturation_on_esx07(d)
+    assert _cited(d, "vvold-grep-esx-07.txt")[1] == lines[0]
+    assert not [w for w in d.warnings if "rewritten" in w.message]

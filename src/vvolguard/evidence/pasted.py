@@ -58,11 +58,13 @@ _RFC3339 = rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?"
 
 #: ``less -N`` (number, one space) and ``cat -n`` (number, a tab) before a record or a ``-->``.
 _NUMBERED = re.compile(rb"(?m)^ *(\d{1,12})(?:\t| )(?= *-->|" + _DATE + rb")")
-#: PowerShell ``Select-String``: ``[> |  ]`` (with ``-Context``), an optional Windows path, the
-#: file name, the line number, then the record. ``[^:\r\n]*`` cannot pass a colon, so only a
-#: drive letter's colon may stand in the path.
+#: PowerShell ``Select-String``: ``> `` or two spaces (with ``-Context``) and an optional path, or
+#: a Windows path (``C:\\...\\``, ``\\\\server\\...\\``), then the file name, the line number and the
+#: record. ``[^:\r\n]*`` cannot pass a colon, so only a drive letter's colon may stand in the
+#: path. grep's own ``/var/log/vvold.log:25331:`` is not one (it is read as it is).
 _SELECT_STRING = re.compile(
-    rb"(?m)^(?:> |  )?(?:[A-Za-z]:)?(?:[^:\r\n]*[\\/])?([^\\/:\s][^\\/:\r\n]*):(\d{1,12}):(?=" + _DATE + rb")"
+    rb"(?m)^(?:(?:> |  )(?:[A-Za-z]:)?(?:[^:\r\n]*[\\/])?|[A-Za-z]:\\(?:[^:\r\n]*\\)?|\\\\[^:\r\n]*\\)"
+    rb"([^\\/:\s][^\\/:\r\n]*):(\d{1,12}):(?=" + _DATE + rb")"
 )
 #: An e-mail reply's quote marks (``> ``, ``>> ``) before a record or a ``-->`` line.
 _QUOTED = re.compile(rb"(?m)^(?:>[ \t]?)+(?=" + _DATE + rb"|[ \t]*-->)")
