@@ -393,3 +393,29 @@ def test_get_task_table_whose_values_run_past_their_header(tmp_path: Path) -> No
     assert len(d.migrations.failed) == 2
     assert not [w for w in d.warnings if "not a date" in w.message]
     assert {("tasks.txt", 5), ("tasks.txt", 7)} <= _cited(d)
+
+
+def _vievent_block(key: int, time: str, message: str) -> str:
+    return (
+        f"Template             : False\nKey                  : {key}\nChainId              : {key - 1}\n"
+        f"CreatedTime          : 3/14/2026 {time} AM\nUserName             : CORP\\jdoe\n"
+        "Datacenter           : VMware.Vim.DatacenterEventArgument\n"
+        "Vm                   : VMware.Vim.VmEventArgument\nDs                   :\n"
+        f"FullFormattedMessage : {message}\nChangeTag            :\n\n"
+    )
+
+
+def test_get_vievent_default_list_output(tmp_path: Path) -> None:
+    """``Get-VIEvent`` with no Select prints every property as a list (the base Event fields of
+    §4.3; layout CONSTRUCTED). Before: unknown format and, with vvold waits, "healthy"."""
+    route = "from esx-07.corp.local, vvol-ds01 to esx-08.corp.local, vvol-ds01"
+    text = "PS C:\\> Get-VIEvent -Start (Get-Date).AddHours(-2)\n\n" + "".join(
+        [
+            _vievent_block(9011, "10:11:41", f"Failed to migrate app-01 {route}"),
+            _vievent_block(9021, "10:10:52", f"Migration of virtual machine app-02 {route} completed"),
+            _vievent_block(9031, "10:11:44", f"Failed to migrate app-03 {route}"),
+        ]
+    )
+    d = _case(tmp_path, {"vvold-esx-07.txt": WAITS, "events.txt": text})
+    assert d.verdict.cls == "provider-saturation", d.verdict.summary
+    assert sorted(f.vm for f in d.migrations.failed) == ["app-01", "app-03"]
