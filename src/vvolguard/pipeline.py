@@ -19,7 +19,7 @@ from vvolguard.analysis.engine import Analyzer
 from vvolguard.analysis.model import Diagnosis, InputFile
 from vvolguard.analysis.thresholds import Thresholds
 from vvolguard.evidence.collect import Collector
-from vvolguard.evidence.sniff import also_readers, foreign_kind, sniff
+from vvolguard.evidence.sniff import also_readers, dated_rows, foreign_kind, sniff
 from vvolguard.evidence.source import EvidenceFile, Limits
 from vvolguard.records import EvidenceKind
 
@@ -86,6 +86,14 @@ def _read_one(ef: EvidenceFile, analyzer: RecordSink) -> InputFile:
             ef.warnings.extend(ef.head_damage)  # damaged before anything could be recognised
         elif not ef.warnings:
             ef.warn(_unknown_format_message(ef))
+            unread = getattr(analyzer, "add_unread_table", None)
+            if (
+                unread is not None
+                and ef.size
+                and foreign_kind(ef.head(64), ef.name) is None
+                and dated_rows(ef.head())
+            ):
+                unread(ef.display)
     else:
         for each in (reader, *also_readers(ef, reader)):
             try:

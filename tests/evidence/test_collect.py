@@ -190,6 +190,9 @@ def test_host_in_a_loose_file_name() -> None:
         "esx01.vvol.lab-vvold.log": "esx01",
         "10.0.0.5-vvold.log": "10.0.0.5",
         "vvold-10-77-1-25.txt": "10.77.1.25",
+        "esx-07-vvold-search.txt": "esx-07",  # Select-String ... > esx-07-vvold-search.txt
+        "esx07-vvold-hits.txt": "esx07",
+        "ticket-esx-07.md": "esx-07",  # a log quoted in a Markdown ticket
     }
     for name, host in named.items():
         assert host_in_file_name(name) == host, name

@@ -40,6 +40,8 @@ MODULES = (
     "vvolguard.evidence.sniff",
     "vvolguard.evidence.hostnames",
     "vvolguard.evidence.bundles",
+    "vvolguard.evidence.pasted",
+    "vvolguard.evidence.pstext",
 )
 
 SMALL = 16 * 1024

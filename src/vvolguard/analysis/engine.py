@@ -117,6 +117,9 @@ class Analyzer:
         self.inputs: list[InputFile] = []
         self.listed: dict[str, set[str]] = {}  # evidence kind -> host keys with that evidence
         self.kinds_seen: set[str] = set()
+        #: files no reader knew whose rows carry dates and times (a task or event list in an
+        #: unknown language or layout): the failures may be in them, so "healthy" is not drawn
+        self.unread_tables: list[str] = []
 
     # ---------------------------------------------------------------- streaming
 
@@ -201,6 +204,10 @@ class Analyzer:
         if item.kind in WHOLE_OUTPUTS:
             self.coverage.add_snapshot(item.host, str(item.kind), item.file)
 
+    def add_unread_table(self, file: str) -> None:
+        """From the pipeline: ``file`` was not read, and its dated rows may be tasks or events."""
+        self.unread_tables.append(file)
+
     def _listed(self, kind: str, host: str | None) -> None:
         self.kinds_seen.add(str(kind))
         if host:
@@ -234,6 +241,7 @@ class Analyzer:
             or self.host_events
             or EvidenceKind.PROTOCOLENDPOINT_LIST in self.kinds_seen
         )
+        facts.unread_tables = list(self.unread_tables)
         inferred = self.ledger.infer_sources(
             self.host_ops,
             self.names,
@@ -696,7 +704,11 @@ class Analyzer:
             and not untrusted
             and not pe_here
             and "expired" not in cert_at_incident,
-            Condition.EVIDENCE_WITHOUT_FAILURES: f.host_evidence and not failures and not saturated,
+            # "no failure" is only known when every dated list given was read
+            Condition.EVIDENCE_WITHOUT_FAILURES: f.host_evidence
+            and not failures
+            and not saturated
+            and not f.unread_tables,
             Condition.NOTHING_TO_JUDGE: True,
             Condition.CERTIFICATE_EXPIRED_NOW: "expired" in cert_now and "expired" not in cert_at_incident,
             Condition.CERTIFICATE_HARD_LIMIT: "hard-limit" in cert_now or "hard-limit" in cert_at_incident,

@@ -96,6 +96,8 @@ class Facts:
     vvold_any: bool = False
     vvold_unnamed: bool = False
     host_evidence: bool = False
+    #: inputs no reader knew whose rows carry dates (see Analyzer.unread_tables)
+    unread_tables: list[str] = field(default_factory=list)
     storms: int = 0
     retry_succeeded: int = 0  # failed VMs moved by a later migration
     retry_failed: int = 0  # failed VMs whose later migration failed too

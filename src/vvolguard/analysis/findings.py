@@ -492,6 +492,14 @@ class FindingWriter:
                 f"{f.failed_migrations} migrations failed but no vvold.log from their hosts "
                 "shows whether the VASA provider was under pressure"
             )
+        elif not f.failed_migrations and f.unread_tables:
+            files = ", ".join(f.unread_tables[:3]) + (" and others" if len(f.unread_tables) > 3 else "")
+            reason = (
+                f"no failed migration was read, but {files} could not be read and has dated rows: if "
+                "it lists the tasks or events of the incident, its failures were not seen; export "
+                "them as PowerCLI Get-Task/Get-VIEvent with Export-Csv or ConvertTo-Json, or as the "
+                "vSphere Client Tasks CSV"
+            )
         elif not (self.inputs or f.host_evidence or migrations.total):
             reason = "no usable evidence was read"
         else:

@@ -276,7 +276,10 @@ class TarEntry(ArchiveEntry):
 class ZipEntry(ArchiveEntry):
     def __init__(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget) -> None:
         self.archive, self.info, self.budget = archive, info, budget
-        self.name, self.size = info.filename, info.file_size
+        # The zip format's separator is '/' (APPNOTE 4.4.17), but Windows PowerShell 5.1's
+        # Compress-Archive writes '\\' ('esx-...\\var\\run\\log\\vvold.log'): without this a
+        # bundle's layout and name are not seen, and its logs belong to no host.
+        self.name, self.size = info.filename.replace("\\", "/"), info.file_size
         is_link = stat.S_ISLNK(info.external_attr >> 16) if info.create_system == 3 else False
         self.is_file = not is_link
         self.link = None

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
+from vvolguard.evidence.pasted import normalised
+
 if TYPE_CHECKING:
     from vvolguard.evidence.source import EvidenceFile
 
@@ -106,6 +108,7 @@ def restamped(ef: EvidenceFile, blocks: Iterator[bytes]) -> Iterator[bytes]:
     """``blocks`` as they are, or, for a central syslog file with BSD stamps, with RFC 3339 stamps
     in their place; decided once per file, from its first block, so how a line reads never
     depends on where a block was cut. The year's source and the zone are said in a warning."""
+    blocks = normalised(ef, blocks)  # UTF-16, pager and PowerShell prefixes, RFC 5424 first
     first = next(blocks, None)
     if first is None:
         return

@@ -24,6 +24,7 @@ from vvolguard.evidence.csvrows import first_data_line, is_csv_header, iter_csv_
 from vvolguard.evidence.dates import naive_time_message
 from vvolguard.evidence.hostnames import BUNDLE_NAME, host_from_text
 from vvolguard.evidence.jsonitems import cite_text, iter_json_items, looks_like_json
+from vvolguard.evidence.pstext import powershell_rows
 from vvolguard.evidence.source import EvidenceFile
 from vvolguard.evidence.textio import LineIndex, head_text, read_text
 from vvolguard.evidence.values import first, norm_key, parse_bool, parse_int, provider_status, text_of
@@ -95,6 +96,10 @@ class _TextParser:
     def feed(self, lines: Iterator[tuple[int, str]]) -> Iterator[Entry]:
         for number, raw in lines:
             line = raw.rstrip()
+            if "\xa0" in line:
+                # pasted through Outlook or Teams, the indent's spaces come as no-break spaces
+                # (HTML's &nbsp;): the fields would all read as record starts
+                line = line.replace("\xa0", " ")
             if not line.strip():
                 self.gap = True
                 continue
@@ -320,10 +325,126 @@ def xml_entries(text: str, warn: Warn) -> Iterator[Entry]:
     yield from builder.entries
 
 
+#: A line of esxcli's ``--formatter=keyvalue``: ``<Struct>.<Field>.<type>=<value>``, a list
+#: item's field as ``<Struct>.<Field>.list[<n>].<ItemField>.<type>=`` and a list of strings as
+#: ``<Struct>.<Field>.string[<n>]=`` (field names are the display names without spaces).
+_KEYVALUE = re.compile(
+    r"^([A-Za-z]\w{0,63})\.([A-Za-z]\w{0,63})(?:\.\w{1,16}\[(\d{1,6})\]\.([A-Za-z]\w{0,63}))?\.\w{1,16}"
+    r"(?:\[(\d{1,6})\])?=(.*)$"
+)
+
+
+def _looks_like_keyvalue(text: str) -> bool:
+    """Two of the first lines are ``Struct.Field.type=value`` lines."""
+    hits = 0
+    for line in text.lstrip().split("\n", 40)[:40]:
+        if _KEYVALUE.match(line.strip()):
+            hits += 1
+            if hits >= 2:
+                return True
+    return False
+
+
+def keyvalue_entries(text: str, warn: Warn) -> Iterator[Entry]:
+    """Records of ``esxcli --formatter=keyvalue``: one ``Struct.Field.type=value`` line per field,
+    records one after the other; a field seen again starts the next record. Why: scripts that
+    loop over hosts use it (one line per field greps well), and admins paste its output."""
+    entry: Entry | None = None
+    for number, raw in enumerate(text.split("\n"), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        m = _KEYVALUE.match(line)
+        if m is None:
+            warn("line not in esxcli keyvalue form (Struct.Field.type=value); ignored", number)
+            continue
+        _struct, name, item, item_field, index, value = m.groups()
+        key = norm_key(name)
+        if entry is None or _seen(entry.fields.get(key), item, item_field, index):
+            if entry is not None:
+                yield entry
+            entry = Entry(line=number, cite=line)
+        if item is not None:  # a field of the n-th item of a list of structures
+            items = entry.fields.setdefault(key, [])
+            if not isinstance(items, list):
+                items = entry.fields[key] = []
+            while len(items) <= int(item):
+                items.append({})
+            if isinstance(items[int(item)], dict):
+                items[int(item)][norm_key(item_field)] = value.strip()
+        elif index is not None:  # a list of strings
+            strings = entry.fields.setdefault(key, [])
+            if isinstance(strings, list):
+                strings.append(value.strip())
+        else:
+            entry.fields[key] = value.strip()
+            if key in ("status", "accessible"):  # the line a finding about the record quotes
+                entry.line, entry.cite = number, line
+    if entry is not None:
+        yield entry
+
+
+def _seen(existing: Any, item: str | None, item_field: str | None, index: str | None) -> bool:
+    """Whether a keyvalue line's field is already set in the record: then it starts the next one."""
+    if existing is None:
+        return False
+    if item is not None:  # the n-th item of a list of structures and one of its fields
+        n = int(item)
+        return (
+            isinstance(existing, list)
+            and len(existing) > n
+            and isinstance(existing[n], dict)
+            and norm_key(item_field or "") in existing[n]
+        )
+    return index in (None, "0")  # a plain field, or a list of strings starting again
+
+
+#: PowerShell's rendering of a nested list of objects: ``{@{ArrayId=x; IsActive=true}, @{...}}``.
+_PS_OBJECT = re.compile(r"@\{([^{}]{0,2000})\}")
+#: The fields that say a PowerShell object is one of the vvol lists (Get-EsxCli -V2 names them
+#: as esxcli's keyvalue formatter does: the display names without spaces).
+_PS_LIST_KEYS = frozenset({"vpname", "lunid", "storagecontainername", "storagecontainers"})
+
+
+def _ps_value(value: str) -> Any:
+    """A PowerShell-rendered value: ``{@{k=v; ...}, ...}`` becomes a list of dicts, ``{a, b}`` a
+    list of strings, anything else the string as it is."""
+    objects = _PS_OBJECT.findall(value)
+    if objects:
+        out = []
+        for body in objects:
+            pairs = (part.split("=", 1) for part in body.split(";") if "=" in part)
+            out.append({norm_key(k): v.strip() for k, v in pairs})
+        return out
+    if value.startswith("{") and value.endswith("}"):
+        return [v.strip() for v in value[1:-1].split(",") if v.strip()]
+    return value
+
+
+def powershell_entries(text: str) -> list[Entry] | None:
+    """``Get-EsxCli -V2`` output (``$esxcli.storage.vvol.vasaprovider.list.Invoke()``) as the
+    PowerShell console prints it (Format-List, or Format-Table); None when the text is not one.
+    Why: PowerCLI users without SSH to the hosts collect esxcli this way."""
+    parsed = powershell_rows(text)
+    if parsed is None or not _PS_LIST_KEYS & {norm_key(k) for k in parsed[0]}:
+        return None
+    entries: list[Entry] = []
+    for line, row, raw in parsed[1]:
+        fields = {key: _ps_value(value) for key, value in row.items()}
+        cite = raw or " · ".join(f"{k}: {v}" for k, v in row.items() if v and not v.startswith("{"))
+        entries.append(Entry(line=line, cite=cite, fields=fields))
+    return entries
+
+
 def entries(text: str, warn: Warn) -> Iterator[Entry]:
     """Pick the formatter from the content, not the file name (files get renamed)."""
     stripped = text.lstrip()
-    if looks_like_json(text):
+    pasted = None if stripped.startswith(("[", "{", "<")) else powershell_entries(text)
+    if pasted is not None:
+        yield from pasted
+    elif _looks_like_keyvalue(text):
+        yield from keyvalue_entries(text, warn)
+    elif looks_like_json(text):
         yield from json_entries(text, warn)
     elif stripped.startswith("<"):
         yield from xml_entries(text, warn)
@@ -655,7 +776,12 @@ VASAPROVIDER_READER = EsxcliListReader(
     kind=EvidenceKind.VASAPROVIDER_LIST,
     name_token="vasaprovider",
     markers=_markers(
-        r"^[ \t]*VP ?Name:", r'"VP ?Name"[ \t]*:', r'name="VPName"', _CSV_PREFIX + r'"?VP ?Name"?(?:,|$)'
+        r"^[ \t]*VP ?Name:",
+        r'"VP ?Name"[ \t]*:',
+        r'name="VPName"',
+        _CSV_PREFIX + r'"?VP ?Name"?(?:,|$)',
+        r"^[ \t]*\w{1,64}\.VPName\.string=",  # --formatter=keyvalue
+        r"^VPName {0,40}: ",  # Get-EsxCli -V2, Format-List
     ),
     build=provider_record,
 )
@@ -669,6 +795,8 @@ PROTOCOLENDPOINT_READER = EsxcliListReader(
         r'"Storage ?Containers"[ \t]*:',
         r'name="(?:LunId|StorageContainers)"',
         _CSV_PREFIX + r'"?Lun ?Id"?(?:,|$)',
+        r"^[ \t]*\w{1,64}\.LunId\.string=",
+        r"^LunId {0,40}: ",
     ),
     build=protocol_endpoint_record,
 )
@@ -680,6 +808,8 @@ STORAGECONTAINER_READER = EsxcliListReader(
         r'"StorageContainer ?Name"[ \t]*:',
         r'name="StorageContainerName"',
         _CSV_PREFIX + r'"?StorageContainer ?Name"?(?:,|$)',
+        r"^[ \t]*\w{1,64}\.StorageContainerName\.string=",
+        r"^StorageContainerName {0,40}: ",
     ),
     build=storage_container_record,
 )

@@ -20,8 +20,10 @@ from typing import Any
 from vvolguard.evidence.csvrows import first_data_line, is_csv_header, iter_csv_rows
 from vvolguard.evidence.dates import Dates
 from vvolguard.evidence.jsonitems import cite_text, looks_like_json
+from vvolguard.evidence.pstext import powershell_keys, powershell_rows
 from vvolguard.evidence.source import EvidenceFile
 from vvolguard.evidence.textio import head_text
+from vvolguard.evidence.transcript import output_head
 from vvolguard.evidence.values import first, name_of, norm_dict, norm_key, text_of
 from vvolguard.evidence.vcenter_exports import (
     BEGIN,
@@ -406,6 +408,8 @@ class EventExportReader(GuardedReader):
                 header, _EVENT_COLUMNS, 3
             ):
                 score = 70
+            elif all(powershell_keys(output_head(text)) & group for group in _EVENT_COLUMNS[:2]):
+                score = 70  # Get-VIEvent | Format-Table / Format-List, pasted from the console
         return min(score + 7, 95) if score and named else score
 
     def _read(self, ef: EvidenceFile, warn: Warn) -> Iterator[Record]:
@@ -444,7 +448,8 @@ class EventExportReader(GuardedReader):
                 if event is not None:
                     events.append(event)
             return
-        parsed = iter_csv_rows(text, warn)
+        pasted = powershell_rows(text)
+        parsed = iter_csv_rows(text, warn) if pasted is None else (pasted[0], iter(pasted[1]))
         if parsed is None:
             warn("neither JSON nor a CSV header; nothing read")
             return

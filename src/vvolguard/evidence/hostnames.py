@@ -43,8 +43,11 @@ _FILE_NAME_WORDS = frozenset(
         *("storagecontainer", "storagecontainers", "container", "containers", "vp", "vps"),
         *("provider", "providers", "tasks", "events", "task", "event", "bundle", "support"),
         *("from", "host", "copy", "paste", "putty", "session", "vmsupport"),
+        *("ticket", "notes", "note", "mail", "email", "search", "hits", "md", "eml"),
     }
 )
+#: Endings of a loose file's name that are not part of a host name (``ticket-esx-07.md``).
+_FILE_EXTENSIONS = frozenset({"gz", "log", "txt", "out", "json", "csv", "tgz", "md", "eml"})
 _FILE_NAME_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}[.-]){3}\d{1,3}(?![\d])")
 
 
@@ -56,7 +59,7 @@ def host_in_file_name(name: str) -> str | None:
     stem = PurePosixPath(name).name
     while True:
         head, dot, ext = stem.rpartition(".")
-        if not dot or not (ext.isdigit() or ext.lower() in {"gz", "log", "txt", "out", "json", "csv", "tgz"}):
+        if not dot or not (ext.isdigit() or ext.lower() in _FILE_EXTENSIONS):
             break
         stem = head
     ip = _FILE_NAME_IPV4.search(stem)
@@ -66,6 +69,11 @@ def host_in_file_name(name: str) -> str | None:
         words = [w for w in piece.split("-") if w]
         while words and (words[0].lower() in _FILE_NAME_WORDS or words[0].isdigit()):
             words.pop(0)
+        # A file word after the host ends it: "esx-07-vvold-search" is esx-07's vvold search,
+        # whatever the admin called it after the word that says what the file is.
+        cut = next((i for i, w in enumerate(words) if i and w.lower() in _FILE_NAME_WORDS), len(words))
+        if "esx" in "-".join(words[:cut]).lower():
+            del words[cut:]
         while words and (
             words[-1].lower() in _FILE_NAME_WORDS
             or (words[-1].isdigit() and any(c.isdigit() for c in "".join(words[:-1])))

@@ -23,6 +23,7 @@ from typing import Any
 from vvolguard.evidence.csvrows import first_data_line, is_csv_header, iter_csv_rows
 from vvolguard.evidence.dates import Dates, guess_dayfirst
 from vvolguard.evidence.jsonitems import iter_json_items, looks_like_json
+from vvolguard.evidence.pstext import powershell_keys, powershell_rows
 from vvolguard.evidence.source import EvidenceFile
 from vvolguard.evidence.textio import LineIndex, head_text, read_text
 from vvolguard.evidence.transcript import output_head, output_sections
@@ -79,6 +80,12 @@ class VasaProviderExportReader(GuardedReader):
                 score = 85
         elif is_csv_header(first_data_line(text), _CSV_COLUMNS, minimum=4):
             score = 85
+        elif (
+            (keys := powershell_keys(text))
+            and "url" in keys
+            and sum(1 for g in _CSV_COLUMNS if keys & g) >= 3
+        ):
+            score = 82  # Get-VasaProvider at a PowerCLI prompt (a table) or | Format-List *
         if score and named:
             score = 92
         return score
@@ -108,7 +115,8 @@ class VasaProviderExportReader(GuardedReader):
                 yield record
 
     def _csv(self, ef: EvidenceFile, text: str, warn: Warn, offset: int = 0) -> Iterator[Record]:
-        parsed = iter_csv_rows(text, warn)
+        pasted = powershell_rows(text)  # the runbook's Format-List * / Format-Table, as pasted
+        parsed = iter_csv_rows(text, warn) if pasted is None else (pasted[0], iter(pasted[1]))
         if parsed is None:
             warn("neither JSON nor a CSV header; nothing read")
             return

@@ -17,7 +17,9 @@ from functools import cache
 
 from vvolguard.evidence import logline as ll
 from vvolguard.evidence.base import Reader
+from vvolguard.evidence.pasted import as_utf8
 from vvolguard.evidence.source import EvidenceFile
+from vvolguard.evidence.textio import head_text
 from vvolguard.records import EvidenceKind
 
 #: Modules under vvolguard.evidence that define ``READERS: list[Reader]``.
@@ -54,10 +56,13 @@ def all_readers() -> tuple[Reader, ...]:
 def sniff(ef: EvidenceFile, head: bytes | None = None) -> tuple[Reader | None, int]:
     """The best reader for a file and its confidence; sets ``ef.kind``."""
     head = ef.head() if head is None else head
+    # A log saved as UTF-16 (Notepad's "Unicode", PowerShell's '>') is read as UTF-8 by the line
+    # readers (:mod:`pasted`); their sniffers, which look for bytes, get its UTF-8 head too.
+    heads = (head, utf8) if (utf8 := as_utf8(head)) is not head else (head,)
     best: tuple[Reader | None, int] = (None, 0)
     for reader in all_readers():
         try:
-            score = reader.sniff(ef.name, head)
+            score = max(reader.sniff(ef.name, h) for h in heads)
         except Exception as exc:  # a sniffer bug must not lose the file
             ef.warn(f"internal: {reader.kind} sniffer failed: {exc!r}")
             continue
@@ -68,6 +73,23 @@ def sniff(ef: EvidenceFile, head: bytes | None = None) -> tuple[Reader | None, i
         return None, best[1]
     ef.kind = best[0].kind
     return best
+
+
+# -- a table no reader knows -----------------------------------------------------------------
+
+#: A date and a time of day in any common spelling (2026-03-14 10:11, 14.03.2026 10:11:41,
+#: 2026/03/14 10:11:41, 3/14/2026, 10:11:41 AM).
+_DATED_ROW = re.compile(
+    r"(?m)^.{0,200}?(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})[T ,]{1,3}\d{1,2}:\d{2}"
+)
+
+
+def dated_rows(head: bytes) -> bool:
+    """The head of a file no reader took has two or more lines with a date and a time: rows of a
+    task or event list in a shape or language the readers do not know (a Japanese client's CSV,
+    ``Get-VIEvent | Format-Table``), which may hold the failures. A verdict of "healthy" must not
+    be drawn past it (the failures in it were not seen, not absent)."""
+    return len(_DATED_ROW.findall(head_text(head[:65536]), 0)) >= 2
 
 
 # -- central syslog files -------------------------------------------------------------------

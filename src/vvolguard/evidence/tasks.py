@@ -24,6 +24,7 @@ from typing import Any
 from vvolguard.evidence.csvrows import first_data_line, is_csv_header, iter_csv_rows
 from vvolguard.evidence.dates import Dates
 from vvolguard.evidence.jsonitems import looks_like_json
+from vvolguard.evidence.pstext import powershell_keys, powershell_rows
 from vvolguard.evidence.source import EvidenceFile
 from vvolguard.evidence.textio import head_text
 from vvolguard.evidence.transcript import output_head
@@ -354,6 +355,8 @@ class TaskExportReader(GuardedReader):
                 score = 85
             elif is_csv_header(header, _TASK_COLUMNS, minimum=2) and named:
                 score = 60
+            elif _NAME_COLUMNS & (keys := powershell_keys(text)) and _task_columns(keys) >= 3:
+                score = 80  # Get-Task at a PowerCLI prompt (a table) or | Format-List
         return min(score + 8, 95) if score and named else score
 
     def _read(self, ef: EvidenceFile, warn: Warn) -> Iterator[Record]:
@@ -368,7 +371,8 @@ class TaskExportReader(GuardedReader):
                 if task is not None:
                     yield task
             return
-        parsed = iter_csv_rows(text, warn)
+        pasted = powershell_rows(text)
+        parsed = iter_csv_rows(text, warn) if pasted is None else (pasted[0], iter(pasted[1]))
         if parsed is None:
             warn("neither JSON nor a CSV header; nothing read")
             return
@@ -383,6 +387,11 @@ class TaskExportReader(GuardedReader):
             task = _from_task(ef, row, line + offset, raw, dates)
             if task is not None:
                 yield task
+
+
+def _task_columns(keys: set[str]) -> int:
+    """How many of a task list's column groups a set of normalised names holds."""
+    return sum(1 for group in _TASK_COLUMNS if keys & group)
 
 
 _LOCAL_NAME_COLUMNS = ("aufgabe", "aufgabenname", "nomdelatche", "tche")

@@ -316,8 +316,17 @@ def esxcli_command(command: str | None) -> EsxcliCommand | None:
     return EsxcliCommand(tuple(words), formatter.lower() if formatter else None, server or None)
 
 
+#: ``Get-EsxCli -V2``'s call of a vvol list: ``$esxcli.storage.vvol.<ns>.list.Invoke()``.
+_ESXCLI_V2 = re.compile(
+    r"\.storage\.vvol\.(vasaprovider|protocolendpoint|storagecontainer)\.list\.invoke\(", re.I
+)
+
+
 def vvol_namespace(command: str | None) -> str | None:
     """``vasaprovider`` / ``protocolendpoint`` / ``storagecontainer`` for a ``storage vvol ... list``."""
+    v2 = _ESXCLI_V2.search(command or "")
+    if v2 is not None:  # PowerCLI: $esxcli.storage.vvol.vasaprovider.list.Invoke()
+        return v2.group(1).lower()
     parsed = esxcli_command(command)
     if parsed is None:
         return None

@@ -11,7 +11,7 @@ take these from here, so the two cannot drift apart. Formats: docs/evidence-form
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from vvolguard.evidence.dates import guess_dayfirst
@@ -188,7 +188,7 @@ def json_objects(text: str, warn: Warn, what: str) -> Iterator[tuple[int, dict[s
         yield line, item
 
 
-def dayfirst(rows: list[tuple[int, dict[str, str], str]], columns: Iterable[str]) -> bool | None:
+def dayfirst(rows: Sequence[tuple[int, dict[str, str], str | None]], columns: Iterable[str]) -> bool | None:
     """Whether the dates in ``columns`` of CSV ``rows`` put the day first (None: cannot tell)."""
     cols = tuple(columns)
     return guess_dayfirst(row.get(c, "") for _, row, _ in rows for c in cols)
