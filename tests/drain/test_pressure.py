@@ -466,3 +466,35 @@ def test_a_settled_provider_is_cut_only_where_two_or_three_of_ours_would_take_it
     for seq in (5001, 5002, 5003):
         fresh.feed_bytes("esx-03", create_ok(seq, 20000, "esxi7"))
     assert fresh.signal().level is PressureLevel.CONGESTED
+
+
+def _low_load_floor(mon: PressureMonitor, clock: FakeClock, ops: int, busy_every: int) -> None:
+    """``ops`` binds with one of ours in flight, every ``busy_every``-th answered busy once."""
+    mon.note_inflight(1)
+    for seq in range(1, ops + 1):
+        mon.feed_bytes("esx-03", line("esxi7", "info", msg_issue(seq, "bindVirtualVolume", VP, 1, 5)))
+        if seq % busy_every == 0:
+            retry = msg_retry(seq, "bindVirtualVolume", "PROVIDER_BUSY", 400, 1, 3)
+            mon.feed_bytes("esx-03", line("esxi7", "warning", retry))
+    clock.t += 61.0  # the floor is known; the early answers (ours, then) have expired
+
+
+def test_a_rare_busy_floor_caps_our_creates_at_one_and_does_not_stop_growth() -> None:
+    """A provider that answers busy now and then with one of ours in flight, in about 1 of 20
+    operations (workers-1: one worker, the hosts' own polls fill it), has no spare VASA capacity
+    but is not loaded: its next busy answer neither stops growth nor pauses, and our creates go
+    one at a time from then on. At 1 in 3 (a clone storm) such an answer stops growth, as
+    before, and leaves creates alone."""
+    busy = line("esxi7", "warning", msg_retry(99, "bindVirtualVolume", "PROVIDER_BUSY", 400, 1, 3))
+    results = {}
+    for every in (20, 3):
+        clock = FakeClock()
+        mon = PressureMonitor(clock)
+        _low_load_floor(mon, clock, 40, every)
+        mon.note_inflight(2)
+        mon.feed_bytes("esx-03", busy)
+        assert mon.external_busy >= 1  # judged the provider's own load either way
+        results[every] = (mon.signal(), mon.create_cap)
+    rare, loaded = results[20], results[3]
+    assert rare[0].level is PressureLevel.CALM and not rare[0].gate and rare[1] == 1
+    assert loaded[0].level is PressureLevel.WARM and loaded[0].foreign and loaded[1] is None

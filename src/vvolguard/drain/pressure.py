@@ -65,6 +65,8 @@ MIGRATION_OPS = frozenset(
 
 #: The WARM reason for busy answers judged someone else's load (``busy_is_external``).
 FOREIGN_BUSY = "provider busy for others too"
+#: Counted (no WARM) for busy answers at a provider's own rare busy floor (``rare_busy``).
+RARE_BUSY = "provider busy now and then at any load: our creates one at a time"
 #: The WARM reason for an operation issued with every connection of a host's session in use.
 OUTSTANDING_AT_CEILING = "outstanding at ceiling"
 
@@ -148,6 +150,7 @@ class PressureThresholds:
     pace_window: float = 30.0
     settle_for: float = 60.0
     settled_congested: float = 0.35
+    rare_busy: float = 0.1
 
 
 _ATTEMPT = re.compile(r"attempt (\d+)(?:/(\d+))?")
@@ -244,9 +247,16 @@ class PressureMonitor:
                 last = int(m.group(2)) if m and m.group(2) else self.t.retry_congested
                 self._busy_with_creates(now)
                 if self.busy_is_external(now):
-                    # Someone else's load: stop growing (WARM), but no hold and no pause.
                     self.external_busy += 1
-                    self._warn(now, FOREIGN_BUSY, host)
+                    if self.busy_floor() < self.t.rare_busy:
+                        # A provider with next to no spare capacity (its few workers filled by
+                        # the hosts' own polls now and then): our creates one at a time, and
+                        # the rare busy answer does not stop growth (``rare_busy``).
+                        self.create_cap = 1
+                        self.counts[RARE_BUSY] += 1
+                    else:
+                        # Someone else's load: stop growing (WARM), but no hold and no pause.
+                        self._warn(now, FOREIGN_BUSY, host)
                 elif m and int(m.group(1)) >= max(2, min(last, self.t.retry_congested)):
                     self._mark(now, f"{what} (retry {m.group(1)})", host)
                 else:
@@ -332,6 +342,11 @@ class PressureMonitor:
         if self.create_cap is None:
             return True
         return self._creates_outstanding(self.clock.now()) < self.create_cap
+
+    def busy_floor(self) -> float:
+        """The share of VASA operations answered busy while at most one of our migrations was
+        in flight: the provider's own busy rate, which no concurrency limit of ours lowers."""
+        return self._busy_low / max(self._ops_low, 1)
 
     def busy_is_external(self, now: float) -> bool:
         """True while the provider answers busy about as often as it did with at most one of our
