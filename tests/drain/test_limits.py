@@ -399,3 +399,19 @@ def test_a_probe_ends_on_a_clean_completion_under_floor_signals_only() -> None:
     other = aimd()
     other.update(Observation(45, 0, busy, (Completion("vm-1", 45.0, ok=True),)))
     assert other.phase is Phase.PROBE  # a busy answer is not a floor signal: the probe goes on
+
+
+def test_a_full_provider_queue_with_nothing_of_ours_in_flight_lets_one_migration_start() -> None:
+    """The pause waits for a provider queue our migrations filled to drain. With none of ours in
+    flight any more, a busy answer in the last seconds says nothing a lone migration could make
+    worse (workers-1: the hosts' own polls fill its one worker now and then, and the drain sat
+    idle 10-36 s after each such answer, 126 s of a 674 s drain). One starts; with it in flight
+    the pause is back until the gate clears."""
+    lim = opened(AIMDLimit(8), 4)
+    gate = PressureSignal(level=PressureLevel.WARM, reasons=("provider busy",), calm_ops=1, gate=True)
+    lim.update(Observation(1, 2, gate))
+    assert lim.phase is Phase.PAUSE and lim.allowed() == 0
+    lim.update(Observation(20, 0, gate))  # both of ours finished; the busy answer is 19 s old
+    assert lim.allowed() == 1 and lim.limit == 4
+    lim.update(Observation(22, 1, gate))
+    assert lim.phase is Phase.PAUSE and lim.allowed() == 0

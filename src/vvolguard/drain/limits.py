@@ -245,7 +245,9 @@ class Admission:
       vvold's deadline at any load ran serially before). A session held at its ceiling by other
       work, and busy answers, are not floor signals: they stop growth whoever caused them;
     * after a pause (the provider's queue was full) the freed slots are refilled one at a time
-      until the control plane answers calmly again, not all at once;
+      until the control plane answers calmly again, not all at once; a pause holds only while
+      migrations of ours are in flight: with none left, nothing of ours is in the queue the
+      pause waits on, and one migration starts (the pause is back as soon as it is in flight);
     * while the provider is slower for every call (``PressureSignal.slowed``, a brown-out
       seen in the latency of light calls) one migration at a time, whatever the limit; after
       it, the slots are refilled one at a time as after a pause;
@@ -383,7 +385,8 @@ class Admission:
             self._congested(obs, p, failures)
         elif self.phase is Phase.HOLD:
             self._clearing(obs, p)
-        elif p.gate and not (self.phase is Phase.PROBE and self._external):
+        elif p.gate and obs.inflight and not (self.phase is Phase.PROBE and self._external):
+            # (With none of ours in flight the queue holds nothing of ours: one may start.)
             if self.phase is not Phase.PAUSE:
                 self._resume = self.phase
             if not self._idle_escape(obs, p):
