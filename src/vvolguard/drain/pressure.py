@@ -129,6 +129,14 @@ class PressureThresholds:
       seconds stays within ``share_margin`` times that floor, busy answers are someone else's
       load (a clone storm, backups): they neither pause nor hold the drain, since holding would
       not change them. Above it, they are ours again.
+    * ``rare_busy``: a busy floor below this share of operations is a provider with next to no
+      spare VASA capacity, not a loaded one: one or two workers that the hosts' own ``getEvents``
+      polls fill now and then (workers-1: 2-8% of operations; a clone storm: 29-42%). Its busy
+      answers at the floor then no longer stop growth; instead our swap-vVol creates go one at
+      a time (``create_cap`` = 1), and migrations overlap only in their network phase, which
+      costs the provider nothing. vvold retries a busy answer twice, so at a 10% share an
+      operation exhausts its attempts about once in a thousand; above the floor's margin the
+      busy answers are ours again and pause or hold the drain as before.
     """
 
     clear_after: float = 30.0
