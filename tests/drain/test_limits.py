@@ -415,3 +415,26 @@ def test_a_full_provider_queue_with_nothing_of_ours_in_flight_lets_one_migration
     assert lim.allowed() == 1 and lim.limit == 4
     lim.update(Observation(22, 1, gate))
     assert lim.phase is Phase.PAUSE and lim.allowed() == 0
+
+
+def test_a_lone_create_at_the_providers_floor_is_an_ack() -> None:
+    """A create that finished alone, above the WARM line but short of the cut
+    (``PressureSignal.floor_ops``), is the provider's floor answering seconds into the vMotion:
+    it grows the limit as a clean completion does (slow-entry: a 12-17 s create in a 40 s
+    vMotion, and no answer ever calm). With two of ours in flight it counts only while our
+    creates go one at a time; a busy answer is not a floor signal."""
+    floor = PressureSignal(
+        level=PressureLevel.WARM, reasons=("swap-vVol create 14 s of a 60 s deadline",), at_floor=True
+    )
+    lim = opened(AIMDLimit(8), 1)
+    lim.update(Observation(16, 1, replace(floor, floor_ops=1)))
+    assert lim.limit == 2  # before the vMotion completes
+    lim.update(Observation(30, 2, replace(floor, floor_ops=2)))
+    assert lim.limit == 2  # two of ours, creates not one at a time: no growth
+    lim.update(Observation(44, 2, replace(floor, floor_ops=3, creates_alone=True)))
+    assert lim.limit == 3
+    busy = PressureSignal(
+        level=PressureLevel.WARM, reasons=("provider busy",), floor_ops=4, creates_alone=True
+    )
+    lim.update(Observation(60, 3, busy))
+    assert lim.limit == 3

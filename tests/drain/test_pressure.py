@@ -498,3 +498,71 @@ def test_a_rare_busy_floor_caps_our_creates_at_one_and_does_not_stop_growth() ->
     rare, loaded = results[20], results[3]
     assert rare[0].level is PressureLevel.CALM and not rare[0].gate and rare[1] == 1
     assert loaded[0].level is PressureLevel.WARM and loaded[0].foreign and loaded[1] is None
+
+
+def _capped_at_one(clock: FakeClock) -> PressureMonitor:
+    """A monitor whose creates of ours are capped at one (a busy answer with two outstanding),
+    both of those creates answered since: slow-entry after its first overflow."""
+    mon = PressureMonitor(clock)
+    mon.note_inflight(2)
+    issue = lambda seq: line("esxi7", "info", msg_issue(seq, "createVirtualVolume", VP, 1, 5))  # noqa: E731
+    mon.feed_bytes("esx-03", issue(1))
+    mon.feed_bytes("esx-04", issue(2))
+    mon.feed_bytes(
+        "esx-03", line("esxi7", "warning", msg_retry(99, "bindVirtualVolume", "PROVIDER_BUSY", 400, 1, 3))
+    )
+    mon.feed_bytes("esx-03", create_ok(1, 12000, "esxi7"))
+    mon.feed_bytes("esx-04", create_ok(2, 12000, "esxi7"))
+    assert mon.create_cap == 1
+    clock.t += 60  # the busy answer and its WARM have cleared
+    return mon
+
+
+def test_a_lone_create_at_the_cut_line_with_our_creates_one_at_a_time_is_the_floor() -> None:
+    """With our creates capped at one, a create of ours at 30% of the deadline that is the only
+    one outstanding is the provider's own pace: no cut could make it (or the next create, which
+    waits for it) faster, so it stops growth (WARM) but does not cut. Without the cap, or with a
+    second create of ours outstanding, the same age cuts as before."""
+    clock = FakeClock()
+    mon = _capped_at_one(clock)
+    mon.feed_bytes("esx-03", line("esxi7", "info", msg_issue(3, "createVirtualVolume", VP, 1, 5)))
+    clock.t += 20  # 20 s of a 60 s deadline, alone
+    sig = mon.signal()
+    assert sig.level is PressureLevel.WARM and "20 s of a 60 s deadline" in sig.reason
+    mon.feed_bytes("esx-04", line("esxi7", "info", msg_issue(4, "createVirtualVolume", VP, 1, 5)))
+    assert mon.signal().level is PressureLevel.CONGESTED  # two of ours: queueing is ours again
+
+    uncapped = PressureMonitor(clock := FakeClock())
+    uncapped.note_inflight(2)
+    uncapped.feed_bytes("esx-03", line("esxi7", "info", msg_issue(3, "createVirtualVolume", VP, 1, 5)))
+    clock.t += 20
+    assert uncapped.create_cap is None and uncapped.signal().level is PressureLevel.CONGESTED
+
+
+def test_a_lone_create_above_the_warm_line_but_short_of_the_cut_is_a_floor_ack() -> None:
+    """slow-entry's lone creates take 12-17 s, at or above the WARM line (a fifth of the
+    deadline), so they are never calm acks; with one of ours in flight such a create is the
+    provider's floor answering (``floor_ops``). Above the cut line, or with two of ours in
+    flight and our creates not capped, it is not."""
+    clock = FakeClock()
+    mon = PressureMonitor(clock)
+    mon.note_inflight(1)
+    for seq, ms in ((1, 12000), (2, 14000), (3, 20000)):
+        mon.feed_bytes("esx-03", line("esxi7", "info", msg_issue(seq, "createVirtualVolume", VP, 1, 5)))
+        mon.feed_bytes("esx-03", create_ok(seq, ms, "esxi7"))
+    sig = mon.signal()
+    assert sig.calm_ops == 0  # none below the 12 s WARM line
+    assert sig.floor_ops == 2  # 12 s and 14 s: the floor; 20 s is past the 18 s line
+    mon.note_inflight(2)
+    mon.feed_bytes("esx-03", line("esxi7", "info", msg_issue(4, "createVirtualVolume", VP, 1, 5)))
+    mon.feed_bytes("esx-03", create_ok(4, 14000, "esxi7"))
+    assert mon.signal().floor_ops == 2
+    capped = _capped_at_one(clock)  # our creates one at a time: alone with two in flight
+    before = capped.signal().floor_ops
+    assert capped.signal().creates_alone
+    capped.feed_bytes("esx-03", line("esxi7", "info", msg_issue(5, "createVirtualVolume", VP, 1, 5)))
+    capped.feed_bytes("esx-03", line("esxi7", "info", msg_issue(6, "createVirtualVolume", VP, 1, 5)))
+    capped.feed_bytes("esx-03", create_ok(5, 14000, "esxi7"))
+    assert capped.signal().floor_ops == before  # another create of ours outstanding: not alone
+    capped.feed_bytes("esx-03", create_ok(6, 14000, "esxi7"))
+    assert capped.signal().floor_ops == before + 1

@@ -239,10 +239,12 @@ class Admission:
       cut; growth is then about one step per wave (congestion avoidance). Growing per event
       overshot: the limit reached vCenter's 8 where 4-5 moved VMs as fast, and lost migrations
       where the provider's queue filled before the busy answers showed;
-    * WARM with at most one of ours in flight, from slow creates or a host's session at its
-      connection ceiling only now and then (``PressureSignal.at_floor``), is the provider's
-      floor: clean completions still grow the limit (a provider whose creates take a fifth of
-      vvold's deadline at any load ran serially before). A session held at its ceiling by other
+    * WARM with at most one of ours in flight (or our creates one at a time), from slow creates
+      or a host's session at its connection ceiling only now and then
+      (``PressureSignal.at_floor``), is the provider's floor: clean completions and lone
+      creates short of the cut line (``PressureSignal.floor_ops``) still grow the limit (a
+      provider whose creates take a fifth of vvold's deadline at any load ran serially before,
+      and slow-entry's lone creates never answer calmly). A session held at its ceiling by other
       work, and busy answers, are not floor signals: they stop growth whoever caused them;
     * after a pause (the provider's queue was full) the freed slots are refilled one at a time
       until the control plane answers calmly again, not all at once; a pause holds only while
@@ -294,6 +296,7 @@ class Admission:
         self._reopen_at: int | None = None  # after a pause: one more than this until calm
         self._slowed = False  # the provider is slower for every call: one at a time
         self._validated = 1  # the most of ours in flight when a calm event arrived
+        self._floor_seen = 0  # floor acks (``PressureSignal.floor_ops``) already counted
 
     # -- the small surface the controller uses -------------------------------------------------
 
@@ -368,6 +371,8 @@ class Admission:
         self._slowed = p.slowed
         new_acks = max(0, p.calm_ops - self._acks_seen)
         self._acks_seen = p.calm_ops
+        floor_acks = max(0, p.floor_ops - self._floor_seen)
+        self._floor_seen = p.floor_ops
         failures = sum(1 for c in obs.completions if not c.ok and c.pressure)
         oks = sum(1 for c in obs.completions if c.ok)
         if self._reopen_at is not None and oks and not failures:
@@ -409,7 +414,7 @@ class Admission:
             elif self.phase is Phase.PROBE:
                 self._probing(new_acks + (oks if p.level == PressureLevel.CALM else 0))
             else:
-                self._open(obs, p, new_acks + oks)
+                self._open(obs, p, new_acks + oks, floor_acks)
 
     def _slow(self, obs: Observation, p: PressureSignal, oks: int) -> None:
         """Creates near the deadline with no explicit mark: cut once per episode (not with one in
@@ -495,12 +500,16 @@ class Admission:
             self.algorithm.reset(self.start_limit)
         self.state = State(Phase.GROW)
 
-    def _open(self, obs: Observation, p: PressureSignal, calm: int) -> None:
-        if p.level == PressureLevel.WARM and p.at_floor and obs.inflight <= 1 and calm:
-            # One of ours in flight: slow creates and a host's session at its ceiling now and
-            # then are the provider's floor, not our queueing (the baseline takes such creates for the same
-            # reason); a clean completion still grows the limit, as fast as at the start (a
-            # floor signal says nothing about our queueing, so it does not end a fast start).
+    def _open(self, obs: Observation, p: PressureSignal, calm: int, floor_acks: int = 0) -> None:
+        alone = obs.inflight <= 1 or p.creates_alone
+        if p.level == PressureLevel.WARM and p.at_floor and alone and calm + floor_acks:
+            # One of ours in flight (or our creates one at a time, so each is measured alone):
+            # slow creates and a host's session at its ceiling now and then are the provider's
+            # floor, not our queueing (the baseline takes such creates for the same reason); a
+            # clean completion, or a lone create short of the cut line (a floor ack, seconds
+            # into the vMotion), still grows the limit, as fast as at the start (a floor
+            # signal says nothing about our queueing, so it does not end a fast start).
+            calm += floor_acks
             self.algorithm.on_sample(Sample(obs.inflight + len(obs.completions), calm=calm))
             self.state = State(Phase.GROW, f"at the provider's floor: {p.reason}")
             return

@@ -25,7 +25,9 @@ This module only folds the parsed frames into a small, bounded state:
   the new normal (``settled_ms``), and the limit grows again on the usual latency rules.
 * our creates at once (``room_for_a_create``): a busy answer with n >= 2 of our swap-vVol creates
   outstanding caps them at n - 1 for the rest of the drain; the controller starts a migration
-  only when its create fits.
+  only when its create fits. Once they are one at a time, a lone create at the cut line is the
+  provider's floor (WARM, no cut), and a lone create between the WARM and cut lines is a floor
+  ack (``floor_ops``): a provider whose creates sit at the WARM line never answers calmly.
 
 Memory is bounded: deques of recent marks (capped), outstanding creates (capped), two EWMAs.
 """
@@ -207,6 +209,7 @@ class PressureMonitor:
         self._low_creates: deque[tuple[float, float]] = deque(maxlen=8)
         self._pace: deque[tuple[float, float, bool]] = deque(maxlen=64)
         self.calm_ops = 0
+        self.floor_ops = 0
         self.episode = 0
         self._was_congested = False
         self.counts: Counter[str] = Counter()
@@ -342,6 +345,12 @@ class PressureMonitor:
         if n >= 2:
             self.create_cap = n - 1 if self.create_cap is None else min(self.create_cap, n - 1)
 
+    def _creates_alone(self, now: float) -> bool:
+        """Are our creates one at a time (``create_cap`` 1) with at most one outstanding? Then a
+        slow create is the provider's floor, not our concurrency: no cut can make it faster,
+        and the next create of ours waits for it to finish anyway (``room_for_a_create``)."""
+        return self.create_cap == 1 and self._creates_outstanding(now) <= 1
+
     def room_for_a_create(self) -> bool:
         """May a new migration start now without more creates at once than the provider answered
         busy at (``_busy_with_creates``)? Its create is issued within a second of the submission,
@@ -427,6 +436,14 @@ class PressureMonitor:
             self.baseline_ms = self.baseline_ms * (1 - b) + ms * b
         if calm:
             self.calm_ops += 1  # an ack: the control plane did a vMotion's hard part calmly
+        elif (
+            (self.inflight <= 1 or (self.create_cap == 1 and not self._creates_outstanding(now)))
+            and ms < self._congested_ms()
+            and not self._live(self._marks, now)
+        ):
+            # A lone create above the WARM line but short of the one that cuts (slow-entry's
+            # 12-17 s): the vMotion's hard part done at the provider's own pace, a floor ack.
+            self.floor_ops += 1
         # Candidates for a new normal: creates at low load while every call is slower than the
         # reference (a create that is merely slow is noise; one from before a brown-out is not
         # its pace). A pace back at the reference starts the count again.
@@ -613,7 +630,9 @@ class PressureMonitor:
         delay = (cur is not None and cur >= self._warm_ms()) or (
             ratio is not None and ratio >= self.t.latency_warm
         )
-        if cur is not None and cur >= self._congested_ms():
+        # A create of ours alone at the cut line while our creates go one at a time is the
+        # provider's own pace (slow-entry: one lone create in six reaches it): WARM, no cut.
+        if cur is not None and cur >= self._congested_ms() and not self._creates_alone(now):
             level = PressureLevel.CONGESTED
             reasons.append(
                 f"swap-vVol create {cur / 1000:.0f} s of a {self.deadline_ms / 1000:.0f} s deadline"
@@ -685,6 +704,8 @@ class PressureMonitor:
             outstanding=self.outstanding,
             outstanding_max=self.outstanding_max,
             calm_ops=self.calm_ops,
+            floor_ops=self.floor_ops,
+            creates_alone=self.create_cap == 1,
             marks=self.marks,
             latency_only=congested and not marks,
             counts=dict(self.counts),

@@ -44,6 +44,13 @@ class PressureSignal:
     outstanding: int | None = None
     outstanding_max: int | None = None
     calm_ops: int = 0
+    #: Swap-vVol creates seen finishing alone (one of ours in flight, or our creates one at a
+    #: time) above the WARM line but below the one that cuts: the provider's floor answering,
+    #: an ack where its lone creates sit at the WARM line and no answer is ever calm.
+    floor_ops: int = 0
+    #: Our creates go one at a time (``PressureMonitor.create_cap`` is 1): a slow create is
+    #: measured alone however many of ours are in their network phase.
+    creates_alone: bool = False
     #: CONGESTED marks from the control plane since the start (our own failed tasks excluded):
     #: a new one taints the concurrency level in flight (``drain.ledger``).
     marks: int = 0
