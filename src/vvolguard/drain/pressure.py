@@ -370,7 +370,7 @@ class PressureMonitor:
         migrations in flight: the busy answers are not caused by our concurrency."""
         if self._ops_low < self.t.share_min_ops or not self._busy_low:
             return False
-        floor = self._busy_low / self._ops_low
+        floor = self.busy_floor()
         ops = sum(1 for _, b in self._recent_ops if not b)
         busy = len(self._recent_ops) - ops
         return busy <= self.t.share_margin * floor * max(ops, 1)
