@@ -212,3 +212,39 @@ def test_no_migration_starts_while_the_monitor_has_no_room_for_another_create() 
     result = controller.run()
     assert len(result.moved) == 4
     assert min(t.queued_at for t in backend.world.tasks()) >= 100.0
+
+
+def test_a_drain_waiting_for_a_create_says_so_and_why() -> None:
+    """A drain held back by the create cap would otherwise read as a limit of 8 with nothing in
+    flight, like a hang: the progress says it waits for a swap-vVol create of ours, and why."""
+    from vvolguard.drain.pressure import PressureMonitor
+    from vvolguard.drain.progress import line
+
+    class Gated(PressureMonitor):
+        def room_for_a_create(self) -> bool:
+            return self.clock.now() >= 100.0
+
+    backend = SimulatedBackend.open(None, profile="midrange", vms=2, seed=2)
+    journal, _ = Journal.open(
+        ":memory:", endpoint=backend.endpoint, source_host=SOURCE, targets=[], options={}
+    )
+    monitor = Gated(backend.clock)
+    monitor.create_cap = 1
+    monitor.create_cap_reason = "the provider answered busy with 2 of ours at once"
+    seen: list[tuple[float, str]] = []
+    controller = DrainController(
+        backend,
+        journal,
+        make_limit("aimd", 8),
+        DrainOptions(source=SOURCE, spacing=0.0),
+        monitor=monitor,
+        log_sources=backend.log_sources([SOURCE]),
+        on_progress=lambda p: seen.append((backend.clock.now(), line(p))),
+    )
+    assert len(controller.run().moved) == 2
+    early = [text for at, text in seen if at < 100.0]
+    assert early and all(
+        "waiting: at most one swap-vVol create of ours at once (the provider answered busy with 2" in text
+        for text in early
+    )
+    assert "waiting:" not in seen[-1][1]  # nothing left to start

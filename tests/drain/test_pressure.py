@@ -431,6 +431,7 @@ def test_busy_answers_with_two_of_our_creates_outstanding_cap_our_creates_at_one
     assert mon.room_for_a_create()
     mon.feed_bytes("esx-03", busy)
     assert mon.create_cap == 1 and not mon.room_for_a_create()
+    assert mon.create_cap_reason == "the provider answered busy with 2 of ours at once"
     mon.feed_bytes("esx-03", create_ok(1, 12000, "esxi7"))
     assert not mon.room_for_a_create()  # one still outstanding
     mon.feed_bytes("esx-04", create_ok(2, 12000, "esxi7"))
@@ -495,6 +496,8 @@ def test_a_rare_busy_floor_caps_our_creates_at_one_and_does_not_stop_growth() ->
         mon.feed_bytes("esx-03", busy)
         assert mon.external_busy >= 1  # judged the provider's own load either way
         results[every] = (mon.signal(), mon.create_cap)
+        if mon.create_cap is not None:
+            assert "busy now and then at any load" in mon.create_cap_reason
     rare, loaded = results[20], results[3]
     assert rare[0].level is PressureLevel.CALM and not rare[0].gate and rare[1] == 1
     assert loaded[0].level is PressureLevel.WARM and loaded[0].foreign and loaded[1] is None

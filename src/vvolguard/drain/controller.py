@@ -88,6 +88,9 @@ class Progress:
     state: str  # what the limit is doing: probe / grow / hold: <reason> ...
     pressure: PressureSignal
     stopping: bool = False
+    #: Why a migration the limit allows is not started yet: it waits for a swap-vVol create of
+    #: ours to finish (``PressureMonitor.room_for_a_create``), or "" when nothing waits so.
+    create_wait: str = ""
 
 
 @dataclass(slots=True)
@@ -172,6 +175,7 @@ class DrainController:
         self._last_submit = float("-inf")
         self._placement: Placement | None = None
         self._log_hosts: dict[str, str] = {}
+        self._create_wait = False  # the last submission round stopped at the create cap
 
     # -- planning ----------------------------------------------------------------------------
 
@@ -351,6 +355,7 @@ class DrainController:
             self.journal.left(e.vm_id, f"failed {attempts} times, left in place: {error}")
 
     def _submit_ready(self, result: DrainResult) -> None:
+        self._create_wait = False
         if self._retry_inflight is not None:
             return  # a retry runs alone
         now = self.clock.now()
@@ -368,7 +373,9 @@ class DrainController:
             if self.clock.now() - self._last_submit < self.opt.spacing:
                 return
             if self.limit.adaptive and not self.monitor.room_for_a_create():
-                return  # as many creates of ours at once as the provider takes: wait for one
+                # as many creates of ours at once as the provider takes: wait for one
+                self._create_wait = any(x.state is VmState.PLANNED for x in entries)
+                return
             if e.state is VmState.PLANNED:
                 self._submit(e, result, retry=False)
 
@@ -421,8 +428,17 @@ class DrainController:
                 state=str(self.limit.state),
                 pressure=signal,
                 stopping=self.stop.is_set(),
+                create_wait=self._create_wait_text(),
             )
         )
+
+    def _create_wait_text(self) -> str:
+        if not self._create_wait or self.monitor.create_cap is None:
+            return ""
+        cap = self.monitor.create_cap
+        what = "one swap-vVol create" if cap == 1 else f"{cap} swap-vVol creates"
+        because = self.monitor.create_cap_reason
+        return f"at most {what} of ours at once ({because}): the next migration starts when one finishes"
 
 
 def plan_drain(

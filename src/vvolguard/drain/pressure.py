@@ -205,6 +205,8 @@ class PressureMonitor:
         self.settled_ms: float | None = None
         #: The most creates of ours at once before the provider answered busy, less one.
         self.create_cap: int | None = None
+        #: Why ``create_cap`` is set, for the person watching (``Progress.create_wait``).
+        self.create_cap_reason = ""
         self._settled_pace = 1.0
         self._low_creates: deque[tuple[float, float]] = deque(maxlen=8)
         self._pace: deque[tuple[float, float, bool]] = deque(maxlen=64)
@@ -263,6 +265,8 @@ class PressureMonitor:
                         # A provider with next to no spare capacity (its few workers filled by
                         # the hosts' own polls now and then): our creates one at a time, and
                         # the rare busy answer does not stop growth (``rare_busy``).
+                        if self.create_cap is None:
+                            self.create_cap_reason = "the provider answers busy now and then at any load"
                         self.create_cap = 1
                         self.counts[RARE_BUSY] += 1
                     else:
@@ -342,8 +346,9 @@ class PressureMonitor:
         if self.busy_is_external(now):
             return
         n = self._creates_outstanding(now)
-        if n >= 2:
-            self.create_cap = n - 1 if self.create_cap is None else min(self.create_cap, n - 1)
+        if n >= 2 and (self.create_cap is None or n - 1 < self.create_cap):
+            self.create_cap = n - 1
+            self.create_cap_reason = f"the provider answered busy with {n} of ours at once"
 
     def _creates_alone(self, now: float) -> bool:
         """Are our creates one at a time (``create_cap`` 1) with at most one outstanding? Then a

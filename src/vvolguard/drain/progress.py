@@ -37,6 +37,8 @@ def render(p: Progress, title: str = "vvolguard drain") -> Group:
     )
     state = Text.assemble(("controller: ", "bold"), p.state)
     lines: list[Any] = [table, pressure, state]
+    if p.create_wait:
+        lines.append(Text(f"waiting: {p.create_wait}", style="yellow"))
     if p.stopping:
         lines.append(Text("stopping: no new migrations; waiting for those in flight", style="yellow"))
     return Group(*lines)
@@ -47,7 +49,9 @@ def line(p: Progress) -> str:
     return (
         f"limit {p.allowed}/{p.ceiling} in-flight {p.inflight} done {p.done} failed {p.failed} "
         f"left {p.left} remaining {p.remaining} | {_NAME[p.pressure.level]}: {p.pressure.reason}"
-        f" | {p.state}" + (" | stopping" if p.stopping else "")
+        f" | {p.state}"
+        + (f" | waiting: {p.create_wait}" if p.create_wait else "")
+        + (" | stopping" if p.stopping else "")
     )
 
 
