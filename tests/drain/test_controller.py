@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -188,27 +189,34 @@ def test_spacing_is_measured_from_the_last_submission_not_the_ticks_start(spacin
         assert gaps == pytest.approx([2.0 + RoundTripBackend.round_trip] * 3)
 
 
-def test_no_migration_starts_while_the_monitor_has_no_room_for_another_create() -> None:
-    """The create gate (``PressureMonitor.room_for_a_create``) holds an adaptive drain's
-    submissions back, even with free slots: nothing is submitted before it opens."""
+def _create_gated(vms: int, **controller: Any) -> tuple[SimulatedBackend, DrainController]:
+    """An adaptive drain whose monitor has no room for a create of ours before 100 s."""
     from vvolguard.drain.pressure import PressureMonitor
 
     class Gated(PressureMonitor):
         def room_for_a_create(self) -> bool:
             return self.clock.now() >= 100.0
 
-    backend = SimulatedBackend.open(None, profile="midrange", vms=4, seed=2)
+    backend = SimulatedBackend.open(None, profile="midrange", vms=vms, seed=2)
     journal, _ = Journal.open(
         ":memory:", endpoint=backend.endpoint, source_host=SOURCE, targets=[], options={}
     )
-    controller = DrainController(
+    drain = DrainController(
         backend,
         journal,
         make_limit("aimd", 8),
         DrainOptions(source=SOURCE, spacing=0.0),
         monitor=Gated(backend.clock),
         log_sources=backend.log_sources([SOURCE]),
+        **controller,
     )
+    return backend, drain
+
+
+def test_no_migration_starts_while_the_monitor_has_no_room_for_another_create() -> None:
+    """The create gate (``PressureMonitor.room_for_a_create``) holds an adaptive drain's
+    submissions back, even with free slots: nothing is submitted before it opens."""
+    backend, controller = _create_gated(4)
     result = controller.run()
     assert len(result.moved) == 4
     assert min(t.queued_at for t in backend.world.tasks()) >= 100.0
@@ -217,30 +225,12 @@ def test_no_migration_starts_while_the_monitor_has_no_room_for_another_create() 
 def test_a_drain_waiting_for_a_create_says_so_and_why() -> None:
     """A drain held back by the create cap would otherwise read as a limit of 8 with nothing in
     flight, like a hang: the progress says it waits for a swap-vVol create of ours, and why."""
-    from vvolguard.drain.pressure import PressureMonitor
     from vvolguard.drain.progress import line
 
-    class Gated(PressureMonitor):
-        def room_for_a_create(self) -> bool:
-            return self.clock.now() >= 100.0
-
-    backend = SimulatedBackend.open(None, profile="midrange", vms=2, seed=2)
-    journal, _ = Journal.open(
-        ":memory:", endpoint=backend.endpoint, source_host=SOURCE, targets=[], options={}
-    )
-    monitor = Gated(backend.clock)
-    monitor.create_cap = 1
-    monitor.create_cap_reason = "the provider answered busy with 2 of ours at once"
     seen: list[tuple[float, str]] = []
-    controller = DrainController(
-        backend,
-        journal,
-        make_limit("aimd", 8),
-        DrainOptions(source=SOURCE, spacing=0.0),
-        monitor=monitor,
-        log_sources=backend.log_sources([SOURCE]),
-        on_progress=lambda p: seen.append((backend.clock.now(), line(p))),
-    )
+    backend, controller = _create_gated(2, on_progress=lambda p: seen.append((backend.clock.now(), line(p))))
+    controller.monitor.create_cap = 1
+    controller.monitor.create_cap_reason = "the provider answered busy with 2 of ours at once"
     assert len(controller.run().moved) == 2
     early = [text for at, text in seen if at < 100.0]
     assert early and all(
